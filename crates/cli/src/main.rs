@@ -1,0 +1,41 @@
+//! The one berth binary. What it does depends on the name it is invoked by:
+//! `berth` (the CLI), `berth-runc` (the OCI runtime CLI, same as
+//! `berth runtime ...`), or a CNI plugin name (`berth-bridge`,
+//! `berth-host-local`, ...), so one install serves every role.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+fn invoked_as(argv0: Option<&OsString>) -> String {
+    argv0
+        .and_then(|a| Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "berth".to_owned())
+}
+
+fn main() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let name = invoked_as(args.first());
+    let code = match name.as_str() {
+        "berth" => cli_main(args),
+        other => {
+            eprintln!("berth: invoked under an unknown name '{other}'");
+            2
+        }
+    };
+    std::process::exit(code);
+}
+
+/// `berth <group> ...`: each subcommand group lives in its own module.
+fn cli_main(args: Vec<OsString>) -> i32 {
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some("--version") | Some("version") => {
+            println!("berth {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        _ => {
+            eprintln!("usage: berth <runtime|cni|version> ...");
+            2
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! berth-testsupport: what berth's tests stand on.
