@@ -40,6 +40,7 @@ fn exercise(store: &dyn Store) {
     // A transaction sees its own writes; an error rolls everything back.
     #[derive(Debug)]
     enum MyErr {
+        #[allow(dead_code)] // only read through Debug in assertion messages
         Store(StoreError),
         Nope,
     }
