@@ -1,1 +1,15 @@
 //! berth-testsupport: what berth's tests stand on.
+//!
+//! - [`SandboxHost`]: a fresh network + mount + PID namespace and a temp root
+//!   for berth's state dirs, cleaned up on drop (also on panic).
+//! - [`cgroupfs`]: finding and removing test cgroups in every hierarchy.
+//! - [`bundle`]: OCI bundles built from the host's busybox, no registry.
+//! - [`leaks`]: snapshots of the root namespaces and the diff between two,
+//!   so a test suite can prove it left nothing behind.
+
+pub mod bundle;
+pub mod cgroupfs;
+pub mod leaks;
+pub mod sandbox;
+
+pub use sandbox::{SandboxError, SandboxHost, StateDirs};
