@@ -333,7 +333,7 @@ impl fmt::Display for Leak {
                 "process {} ({}) `{}` exe {}: {}  [remove: kill {}]",
                 p.pid,
                 p.comm,
-                p.cmdline,
+                one_line(&p.cmdline, 100),
                 p.exe.as_deref().unwrap_or("?"),
                 p.reasons.join(", "),
                 p.pid
@@ -342,6 +342,15 @@ impl fmt::Display for Leak {
                 write!(f, "temp entry {}  [remove: rm -rf {}]", path.display(), path.display())
             }
         }
+    }
+}
+
+/// `s` on one line (newlines as `; `), cut to about `max` characters.
+fn one_line(s: &str, max: usize) -> String {
+    let flat = s.split('\n').collect::<Vec<_>>().join("; ");
+    match flat.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}...", &flat[..cut]),
+        None => flat,
     }
 }
 
@@ -417,6 +426,18 @@ impl Scope {
         probe::ns_inode(Path::new(&format!("/proc/{pid}/ns/net")))
     }
 
+    /// Everything a [`SandboxHost`](crate::SandboxHost) owns: its network
+    /// namespace, its init, its temp root and its cgroup parent. Take it
+    /// while the host is alive.
+    pub fn of_sandbox(host: &crate::SandboxHost) -> Scope {
+        Scope {
+            netns: Self::netns_of(host.pid()).into_iter().collect(),
+            pids: vec![host.pid()],
+            paths: vec![host.root().to_path_buf()],
+            cgroup_names: vec![host.cgroup_parent().to_owned()],
+        }
+    }
+
     fn under(&self, p: &Path) -> bool {
         self.paths.iter().any(|root| p.starts_with(root))
     }
@@ -474,6 +495,12 @@ mod tests {
             source: "tmpfs".to_owned(),
             root: "/".to_owned(),
         }
+    }
+
+    #[test]
+    fn long_command_lines_print_on_one_line() {
+        assert_eq!(one_line("sh -c a\nb", 100), "sh -c a; b");
+        assert_eq!(one_line("ééé", 2), "éé...");
     }
 
     #[test]

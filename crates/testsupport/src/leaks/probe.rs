@@ -256,14 +256,18 @@ fn comm(pid: i32) -> String {
         .unwrap_or_default()
 }
 
-/// Start time (field 22 of `/proc/PID/stat`, clock ticks since boot): with
-/// the PID it names one process even if the PID is reused later.
-fn start_time(pid: i32) -> Option<u64> {
+/// State letter (field 3) and start time (field 22, clock ticks since boot)
+/// of `/proc/PID/stat`: with the PID, the start time names one process even
+/// if the PID is reused later.
+fn state_and_start(pid: i32) -> Option<(char, u64)> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // comm (field 2) may hold spaces and parentheses: split after the last ')'.
     let rest = stat.rsplit_once(')')?.1;
-    // rest starts at field 3 (state); field 22 is the 20th of rest.
-    rest.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    // After the state (field 3), field 22 is the 19th.
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
 }
 
 /// Whether `exe` lies in a cargo target directory: cargo marks the root of
@@ -325,9 +329,14 @@ pub(super) fn processes(ours: &NsIds) -> Vec<ProcessEntry> {
         if reasons.is_empty() {
             continue;
         }
-        let Some(start_time) = start_time(pid) else {
+        let Some((state, start_time)) = state_and_start(pid) else {
             continue;
         };
+        // A zombie holds no namespace, mount or memory any more, only its
+        // PID until its parent reaps it or exits; not a leak.
+        if state == 'Z' {
+            continue;
+        }
         let cmdline = fs::read(format!("/proc/{pid}/cmdline"))
             .map(|raw| {
                 raw.split(|b| *b == 0)
@@ -389,7 +398,7 @@ mod tests {
     #[test]
     fn this_process_has_a_start_time_and_namespaces() {
         let me = std::process::id() as i32;
-        assert!(start_time(me).is_some());
+        assert!(matches!(state_and_start(me), Some(('R' | 'S', t)) if t > 0));
         let ns = ns_ids("self");
         assert!(ns.net.is_some() && ns.mnt.is_some());
     }
