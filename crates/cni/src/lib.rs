@@ -4,3 +4,6 @@
 //! macvlan, ipvlan, host-local, loopback, portmap) built on berth-net, and a
 //! client that loads a conflist and runs any plugin chain, with a result cache
 //! like libcni's.
+
+pub mod client;
+pub mod types;
