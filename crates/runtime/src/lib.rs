@@ -5,3 +5,5 @@
 //! rlimits, seccomp, hooks, and the on-disk container state that runc's verbs
 //! (create, start, state, kill, delete, exec, ...) work on. Synchronous by
 //! design: the start path has no async runtime.
+
+pub mod cgroups;
