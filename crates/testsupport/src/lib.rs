@@ -9,6 +9,7 @@
 
 pub mod bundle;
 pub mod cgroupfs;
+pub mod kernel;
 pub mod leaks;
 pub mod sandbox;
 
