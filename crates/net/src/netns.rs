@@ -1,0 +1,263 @@
+//! Network namespace handles.
+//!
+//! A [`NetNs`] is an open file descriptor on a network namespace (an nsfs
+//! file: `/proc/<pid>/ns/net`, or a bind mount of one such as
+//! `/run/berth/netns/<id>`). Holding the fd keeps the namespace alive.
+//!
+//! Namespaces are per *thread*: `setns` on a thread moves only that thread,
+//! and a thread of a multi-threaded process cannot safely be moved back and
+//! forth while other code runs on it. So [`NetNs::run_in`] runs a closure on a
+//! fresh, short-lived thread that joins the namespace and then exits; the
+//! caller's thread never changes namespace.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{setns, unshare, CloneFlags};
+
+/// `NS_GET_NSTYPE` from `<linux/nsfs.h>`: `_IO(0xb7, 0x3)`.
+const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+
+/// Errors from namespace handling.
+#[derive(Debug, thiserror::Error)]
+pub enum NetNsError {
+    /// The path could not be opened.
+    #[error("cannot open netns {path}: {source}")]
+    Open {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The path exists but is not a network namespace.
+    #[error("{path} is not a network namespace")]
+    NotNetNs {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Creating a new namespace failed at `step`.
+    #[error("cannot create netns {path}: {step}: {source}")]
+    Create {
+        /// The bind-mount path.
+        path: PathBuf,
+        /// Which step failed (mkdir, create file, unshare, bind mount).
+        step: &'static str,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// Unmounting or removing a bind-mounted namespace failed.
+    #[error("cannot delete netns {path}: {step}: {source}")]
+    Delete {
+        /// The bind-mount path.
+        path: PathBuf,
+        /// Which step failed (unmount, remove).
+        step: &'static str,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The worker thread could not join the namespace.
+    #[error("cannot enter netns {path}: {source}")]
+    Enter {
+        /// The namespace's path (or a description).
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The worker thread could not be spawned.
+    #[error("cannot spawn netns worker thread: {0}")]
+    Spawn(#[source] io::Error),
+    /// The closure run inside the namespace panicked.
+    #[error("closure run in netns {path} panicked")]
+    Panicked {
+        /// The namespace's path.
+        path: PathBuf,
+    },
+}
+
+/// An open handle on a network namespace.
+#[derive(Debug)]
+pub struct NetNs {
+    file: File,
+    path: PathBuf,
+}
+
+impl NetNs {
+    /// Opens the namespace at `path` (an nsfs file or a bind mount of one).
+    /// Fails with [`NetNsError::NotNetNs`] for any other file, including a
+    /// namespace of another type.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, NetNsError> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::open(&path).map_err(|source| NetNsError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        // SAFETY: NS_GET_NSTYPE takes no argument and only reads the fd; on a
+        // file that is not an nsfs file it fails with ENOTTY.
+        let kind = unsafe { libc::ioctl(file.as_raw_fd(), NS_GET_NSTYPE as _) };
+        if kind != libc::CLONE_NEWNET {
+            return Err(NetNsError::NotNetNs { path });
+        }
+        Ok(NetNs { file, path })
+    }
+
+    /// The namespace of the calling thread.
+    pub fn current() -> Result<Self, NetNsError> {
+        Self::open("/proc/thread-self/ns/net")
+    }
+
+    /// The namespace of process `pid`.
+    pub fn from_pid(pid: u32) -> Result<Self, NetNsError> {
+        Self::open(format!("/proc/{pid}/ns/net"))
+    }
+
+    /// Creates a new, empty network namespace (only a down `lo`) and
+    /// bind-mounts it at `dir/name` (creating `dir`), like `ip netns add`.
+    /// The namespace lives until [`NetNs::delete`] (or [`NetNs::remove`])
+    /// unmounts it and every handle and process in it is gone.
+    pub fn create(dir: impl AsRef<Path>, name: &str) -> Result<Self, NetNsError> {
+        let path = dir.as_ref().join(name);
+        let err = |step: &'static str| {
+            let path = path.clone();
+            move |source: io::Error| NetNsError::Create { path, step, source }
+        };
+        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+            return Err(NetNsError::Create {
+                path,
+                step: "check name",
+                source: io::Error::from(io::ErrorKind::InvalidInput),
+            });
+        }
+        fs::create_dir_all(dir.as_ref()).map_err(err("create directory"))?;
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(err("create mount point"))?;
+        let mounted = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("berth-netns-create".into())
+                .spawn_scoped(s, || -> Result<(), NetNsError> {
+                    // This thread alone moves to the new namespace, then exits.
+                    unshare(CloneFlags::CLONE_NEWNET).map_err(|e| err("unshare")(e.into()))?;
+                    mount(
+                        Some("/proc/thread-self/ns/net"),
+                        &path,
+                        None::<&str>,
+                        MsFlags::MS_BIND,
+                        None::<&str>,
+                    )
+                    .map_err(|e| err("bind mount")(e.into()))
+                })
+                .map_err(NetNsError::Spawn)?
+                .join()
+                .map_err(|_| NetNsError::Panicked { path: path.clone() })?
+        });
+        if let Err(e) = mounted {
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
+        match Self::open(&path) {
+            Ok(ns) => Ok(ns),
+            Err(e) => {
+                let _ = Self::remove(&path);
+                Err(e)
+            }
+        }
+    }
+
+    /// Unmounts and removes a namespace bind mount made by [`NetNs::create`]
+    /// (or `ip netns add`). A path that does not exist is not an error, so
+    /// deletion is idempotent.
+    pub fn remove(path: impl AsRef<Path>) -> Result<(), NetNsError> {
+        let path = path.as_ref();
+        let err = |step: &'static str| {
+            let path = path.to_path_buf();
+            move |source: io::Error| NetNsError::Delete { path, step, source }
+        };
+        match umount2(path, MntFlags::MNT_DETACH) {
+            Ok(()) => {}
+            // EINVAL: exists but not a mount point (a half-made namespace);
+            // ENOENT: already gone.
+            Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {}
+            Err(e) => return Err(err("unmount")(e.into())),
+        }
+        match fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(err("remove mount point")(e)),
+        }
+    }
+
+    /// Closes this handle and unmounts/removes its bind mount (see
+    /// [`NetNs::remove`]). Do not call on a `/proc/.../ns/net` handle.
+    pub fn delete(self) -> Result<(), NetNsError> {
+        let NetNs { file, path } = self;
+        drop(file);
+        Self::remove(&path)
+    }
+
+    /// The path this handle was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on a dedicated thread that has joined this namespace, and
+    /// returns its result. Sockets (netlink included) that `f` creates belong
+    /// to this namespace and stay there when used from other threads.
+    pub fn run_in<T, F>(&self, f: F) -> Result<T, NetNsError>
+    where
+        F: FnOnce() -> T + Send,
+        T: Send,
+    {
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("berth-netns".into())
+                .spawn_scoped(s, || -> Result<T, NetNsError> {
+                    setns(self.file.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| {
+                        NetNsError::Enter {
+                            path: self.path.clone(),
+                            source: e.into(),
+                        }
+                    })?;
+                    Ok(f())
+                })
+                .map_err(NetNsError::Spawn)?
+                .join()
+                .map_err(|_| NetNsError::Panicked {
+                    path: self.path.clone(),
+                })?
+        })
+    }
+
+    /// Whether `self` and `other` are the same namespace (same nsfs inode).
+    pub fn same_as(&self, other: &NetNs) -> Result<bool, NetNsError> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = |ns: &NetNs| {
+            ns.file.metadata().map_err(|source| NetNsError::Open {
+                path: ns.path.clone(),
+                source,
+            })
+        };
+        let (a, b) = (meta(self)?, meta(other)?);
+        Ok(a.dev() == b.dev() && a.ino() == b.ino())
+    }
+}
+
+impl AsFd for NetNs {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
+impl AsRawFd for NetNs {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.file.as_raw_fd()
+    }
+}
