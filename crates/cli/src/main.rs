@@ -3,6 +3,9 @@
 //! `berth runtime ...`), or a CNI plugin name (`berth-bridge`,
 //! `berth-host-local`, ...), so one install serves every role.
 
+mod cni_cmd;
+mod cni_plugin;
+
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -18,6 +21,7 @@ fn main() {
     let name = invoked_as(args.first());
     let code = match name.as_str() {
         "berth" => cli_main(args),
+        plugin if cni_plugin::is_plugin_name(plugin) => cni_plugin::plugin_main(plugin),
         other => {
             eprintln!("berth: invoked under an unknown name '{other}'");
             2
@@ -33,6 +37,13 @@ fn cli_main(args: Vec<OsString>) -> i32 {
             println!("berth {}", env!("CARGO_PKG_VERSION"));
             0
         }
+        Some("cni") => match cni_cmd::main(&args[2..]) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("berth cni: {e:#}");
+                1
+            }
+        },
         _ => {
             eprintln!("usage: berth <runtime|cni|version> ...");
             2

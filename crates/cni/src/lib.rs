@@ -6,4 +6,6 @@
 //! like libcni's.
 
 pub mod client;
+pub mod plugin;
+pub mod plugins;
 pub mod types;
