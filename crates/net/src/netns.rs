@@ -12,7 +12,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -20,6 +20,69 @@ use nix::sched::{setns, unshare, CloneFlags};
 
 /// `NS_GET_NSTYPE` from `<linux/nsfs.h>`: `_IO(0xb7, 0x3)`.
 const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+/// `SIOCGSKNS` from `<linux/sockios.h>`: an fd for a socket's netns.
+const SIOCGSKNS: libc::c_ulong = 0x894c;
+
+/// An fd on the calling thread's network namespace, found through a socket
+/// (`SIOCGSKNS`) rather than `/proc/thread-self`: a thread that joined
+/// another PID namespace's mount namespace may have no entry in its `/proc`.
+fn thread_netns_fd() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2); the result is checked and owned at once.
+    let sock = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if sock < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: sock is a fresh valid fd that nothing else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(sock) };
+    // SAFETY: SIOCGSKNS takes no argument and returns a new fd (or -1).
+    let ns = unsafe { libc::ioctl(sock.as_raw_fd(), SIOCGSKNS as _) };
+    if ns < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the ioctl returned a fresh fd that we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(ns) })
+}
+
+/// Bind-mounts the namespace `ns_fd` on `target` with the new mount API
+/// (open_tree + move_mount), which needs no `/proc` path.
+fn bind_ns_fd(ns_fd: &OwnedFd, target: &Path) -> io::Result<()> {
+    let empty = c"";
+    let target = std::ffi::CString::new(target.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: open_tree reads the NUL-terminated empty path and the fd only;
+    // the result is checked and owned below.
+    let tree = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            ns_fd.as_raw_fd(),
+            empty.as_ptr(),
+            (libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as u32)
+                as libc::c_uint,
+        )
+    };
+    if tree < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let tree_fd = i32::try_from(tree).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+    // SAFETY: open_tree returned a fresh fd that we own from here on.
+    let tree = unsafe { OwnedFd::from_raw_fd(tree_fd) };
+    // SAFETY: move_mount reads two NUL-terminated paths and two fds, all valid
+    // for the duration of the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
 
 /// Errors from namespace handling.
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +172,15 @@ impl NetNs {
 
     /// The namespace of the calling thread.
     pub fn current() -> Result<Self, NetNsError> {
-        Self::open("/proc/thread-self/ns/net")
+        let path = PathBuf::from("/proc/thread-self/ns/net");
+        let fd = thread_netns_fd().map_err(|source| NetNsError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(NetNs {
+            file: File::from(fd),
+            path,
+        })
     }
 
     /// The namespace of process `pid`.
@@ -146,14 +217,20 @@ impl NetNs {
                 .spawn_scoped(s, || -> Result<(), NetNsError> {
                     // This thread alone moves to the new namespace, then exits.
                     unshare(CloneFlags::CLONE_NEWNET).map_err(|e| err("unshare")(e.into()))?;
-                    mount(
-                        Some("/proc/thread-self/ns/net"),
-                        &path,
-                        None::<&str>,
-                        MsFlags::MS_BIND,
-                        None::<&str>,
-                    )
-                    .map_err(|e| err("bind mount")(e.into()))
+                    let fd = thread_netns_fd().map_err(err("open new netns"))?;
+                    match bind_ns_fd(&fd, &path) {
+                        Ok(()) => Ok(()),
+                        // Kernels before 5.2 lack open_tree: use the /proc path.
+                        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => mount(
+                            Some("/proc/thread-self/ns/net"),
+                            &path,
+                            None::<&str>,
+                            MsFlags::MS_BIND,
+                            None::<&str>,
+                        )
+                        .map_err(|e| err("bind mount")(e.into())),
+                        Err(e) => Err(err("bind mount")(e)),
+                    }
                 })
                 .map_err(NetNsError::Spawn)?
                 .join()
@@ -211,6 +288,11 @@ impl NetNs {
     /// Runs `f` on a dedicated thread that has joined this namespace, and
     /// returns its result. Sockets (netlink included) that `f` creates belong
     /// to this namespace and stay there when used from other threads.
+    ///
+    /// The kernel refuses to start a thread from a thread that has joined
+    /// another PID namespace with `setns` (`EINVAL`, reported as
+    /// [`NetNsError::Spawn`]); so does [`NetNs::create`]. Call these from a
+    /// thread that did not (in tests: `SandboxHost::enter_keep_pidns`).
     pub fn run_in<T, F>(&self, f: F) -> Result<T, NetNsError>
     where
         F: FnOnce() -> T + Send,

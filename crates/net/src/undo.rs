@@ -10,7 +10,7 @@
 //! let mut undo = Undo::new();
 //! let r: Result<(), StepError<std::io::Error>> = (|| {
 //!     undo.step("create thing", || Ok::<_, std::io::Error>(()))?;
-//!     undo.push("remove thing", || Ok(()));
+//!     undo.push("remove thing", || Ok::<_, std::io::Error>(()));
 //!     Ok(())
 //! })();
 //! assert!(r.is_ok());
