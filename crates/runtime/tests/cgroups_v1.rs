@@ -1,0 +1,381 @@
+//! cgroup v1 (and hybrid) tests: run as root on a host with v1 hierarchies
+//! (this project's machines); they skip, saying so, on a pure v2 host.
+//!
+//! Every cgroup lives under the SandboxHost's unique `cgroup_parent()`, and
+//! every process is started inside the sandbox's PID namespace, so dropping
+//! the sandbox (also during a panic) kills them and removes the cgroups.
+#![allow(clippy::unwrap_used)] // in tests a panic is the failure report
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+use berth_runtime::cgroups::{CgroupError, CgroupManager, Layout};
+use berth_testsupport::SandboxHost;
+use nix::sys::signal::Signal;
+use oci_spec::runtime::LinuxResources;
+
+/// The sandbox and a manager for `/<sandbox parent>/<name>`, or `None` (and a
+/// message) when this host cannot run v1 tests.
+fn setup(name: &str) -> Option<(SandboxHost, CgroupManager)> {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: cgroup tests need root");
+        return None;
+    }
+    let layout = Layout::detect().unwrap();
+    if layout.is_v2() {
+        eprintln!("skipped: host is pure cgroup v2; v1 tests need a v1 or hybrid host");
+        return None;
+    }
+    let host = SandboxHost::new().unwrap();
+    let path = format!("/{}/{name}", host.cgroup_parent());
+    let mgr = CgroupManager::new(Some(&path), name).unwrap();
+    Some((host, mgr))
+}
+
+fn resources(json: serde_json::Value) -> LinuxResources {
+    serde_json::from_value(json).unwrap()
+}
+
+fn dir(mgr: &CgroupManager, controller: &str) -> PathBuf {
+    mgr.paths()
+        .into_iter()
+        .find(|(c, _)| c == controller)
+        .map(|(_, d)| d)
+        .unwrap_or_else(|| panic!("no {controller} directory in {:?}", mgr.paths()))
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file))
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.join(file).display()))
+        .trim()
+        .to_owned()
+}
+
+/// A busybox shell in the sandbox, blocked on `read` until [`go`] so it can
+/// be moved into the cgroup before it runs `script`.
+fn spawn_held(host: &SandboxHost, script: &str) -> (Child, ChildStdin) {
+    let mut cmd = Command::new("/bin/busybox");
+    cmd.args(["sh", "-c", &format!("read go; {script}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = host.spawn(&mut cmd).unwrap();
+    let stdin = child.stdin.take().unwrap();
+    (child, stdin)
+}
+
+fn go(mut stdin: ChildStdin) {
+    stdin.write_all(b"go\n").unwrap();
+}
+
+#[test]
+fn limits_are_written_and_read_back() {
+    let Some((_host, mgr)) = setup("limits") else {
+        return;
+    };
+    mgr.create().unwrap();
+    let r = resources(serde_json::json!({
+        "cpu": {"shares": 512, "quota": 20000, "period": 100000, "cpus": "0", "mems": "0"},
+        "memory": {"limit": 67108864, "reservation": 33554432, "swap": 134217728},
+        "pids": {"limit": 42},
+        "blockIO": {"weight": 300},
+    }));
+    mgr.apply_resources(&r).unwrap();
+
+    let cpu = dir(&mgr, "cpu");
+    assert_eq!(read(&cpu, "cpu.shares"), "512");
+    assert_eq!(read(&cpu, "cpu.cfs_quota_us"), "20000");
+    assert_eq!(read(&cpu, "cpu.cfs_period_us"), "100000");
+    let cpuset = dir(&mgr, "cpuset");
+    assert_eq!(read(&cpuset, "cpuset.cpus"), "0");
+    assert_eq!(read(&cpuset, "cpuset.mems"), "0");
+    let mem = dir(&mgr, "memory");
+    assert_eq!(read(&mem, "memory.limit_in_bytes"), "67108864");
+    assert_eq!(read(&mem, "memory.soft_limit_in_bytes"), "33554432");
+    if mem.join("memory.memsw.limit_in_bytes").exists() {
+        assert_eq!(read(&mem, "memory.memsw.limit_in_bytes"), "134217728");
+    }
+    assert_eq!(read(&dir(&mgr, "pids"), "pids.max"), "42");
+    let blkio = dir(&mgr, "blkio");
+    let weight = if blkio.join("blkio.weight").exists() {
+        read(&blkio, "blkio.weight")
+    } else {
+        read(&blkio, "blkio.bfq.weight")
+    };
+    assert_eq!(weight, "300");
+
+    // Lowering the limit below memsw and raising it back both work (the
+    // write order depends on the direction).
+    mgr.apply_resources(&resources(serde_json::json!({
+        "memory": {"limit": 16777216, "swap": 16777216}
+    })))
+    .unwrap();
+    assert_eq!(read(&mem, "memory.limit_in_bytes"), "16777216");
+    mgr.apply_resources(&resources(serde_json::json!({
+        "memory": {"limit": 268435456, "swap": 536870912}
+    })))
+    .unwrap();
+    assert_eq!(read(&mem, "memory.limit_in_bytes"), "268435456");
+
+    let stats = mgr.stats().unwrap();
+    assert_eq!(stats.pids.limit, 42);
+    assert_eq!(stats.memory.usage.limit, 268435456);
+    assert_eq!(stats.cpuset.cpus, vec![0]);
+
+    mgr.remove().unwrap();
+    for (c, d) in mgr.paths() {
+        assert!(!d.exists(), "{c} directory {} left behind", d.display());
+    }
+    // Removing again is fine.
+    mgr.remove().unwrap();
+}
+
+#[test]
+fn rejected_and_clamped_values_are_errors_naming_the_file() {
+    let Some((_host, mgr)) = setup("bad") else {
+        return;
+    };
+    mgr.create().unwrap();
+    // The kernel silently clamps shares to [2, 262144]: berth reads back.
+    let err = mgr
+        .apply_resources(&resources(serde_json::json!({"cpu": {"shares": 1}})))
+        .unwrap_err();
+    assert!(matches!(err, CgroupError::NotApplied { .. }), "{err}");
+    assert!(err.to_string().contains("cpu.shares"), "{err}");
+
+    let err = mgr
+        .apply_resources(&resources(serde_json::json!({"cpu": {"cpus": "4096"}})))
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("cpuset.cpus") && msg.contains("4096"), "{msg}");
+
+    let err = mgr
+        .apply_resources(&resources(
+            serde_json::json!({"pids": {"limit": 5}, "blockIO": {"weight": 5}}),
+        ))
+        .unwrap_err();
+    assert!(err.to_string().contains("blkio weight"), "{err}");
+
+    let err = mgr
+        .apply_resources(&resources(serde_json::json!({
+            "hugepageLimits": [{"pageSize": "3MB", "limit": 0}]
+        })))
+        .unwrap_err();
+    assert!(err.to_string().contains("3MB"), "{err}");
+    mgr.remove().unwrap();
+}
+
+#[test]
+fn exceeding_the_memory_limit_is_oom_killed_and_counted() {
+    let Some((host, mgr)) = setup("oom") else {
+        return;
+    };
+    mgr.create().unwrap();
+    mgr.apply_resources(&resources(serde_json::json!({
+        "memory": {"limit": 16777216, "swap": 16777216}
+    })))
+    .unwrap();
+    assert_eq!(mgr.stats().unwrap().memory.oom_kill, 0);
+    // dd fills a 64 MiB buffer from /dev/zero: every page gets touched.
+    let (child, stdin) = spawn_held(
+        &host,
+        "exec /bin/busybox dd if=/dev/zero of=/dev/null bs=64M count=1",
+    );
+    mgr.add_pid(child.id() as i32).unwrap();
+    go(stdin);
+    let out = child.wait_with_output().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGKILL),
+        "dd was not OOM-killed: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats = mgr.stats().unwrap();
+    assert!(stats.memory.oom_kill >= 1, "{:?}", stats.memory);
+    // The peak reached the limit (failcnt may stay 0: with memsw equal to
+    // the limit, the kernel can charge the failure to memsw instead).
+    assert!(
+        stats.memory.usage.max + (1 << 20) >= 16777216,
+        "{:?}",
+        stats.memory.usage
+    );
+    let json = serde_json::to_value(&stats).unwrap();
+    assert!(json["memory"]["oom_kill"].as_u64().unwrap() >= 1);
+    mgr.remove().unwrap();
+}
+
+#[test]
+fn forking_past_the_pids_limit_is_refused() {
+    let Some((host, mgr)) = setup("pids") else {
+        return;
+    };
+    mgr.create().unwrap();
+    mgr.apply_resources(&resources(serde_json::json!({"pids": {"limit": 3}})))
+        .unwrap();
+    // The shell and two sleeps fill the limit; the third fork must fail.
+    // The sleeps let go of the output pipes so the shell's exit ends the read.
+    let (child, stdin) = spawn_held(
+        &host,
+        "/bin/busybox sleep 600 >/dev/null 2>&1 & /bin/busybox sleep 600 >/dev/null 2>&1 & \
+         /bin/busybox true; echo forked",
+    );
+    mgr.add_pid(child.id() as i32).unwrap();
+    go(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stdout.contains("forked"), "fork past pids.max succeeded");
+    assert!(stderr.contains("fork"), "unexpected failure: {stderr}");
+    let events = read(&dir(&mgr, "pids"), "pids.events");
+    assert!(events != "max 0", "pids.events shows no refusal: {events}");
+    let stats = mgr.stats().unwrap();
+    assert_eq!(stats.pids.limit, 3);
+    assert_eq!(stats.pids.current, 2, "the two sleeps");
+    assert_eq!(mgr.pids().unwrap().len(), 2);
+
+    mgr.signal_all(Signal::SIGKILL).unwrap();
+    mgr.remove().unwrap();
+    assert!(!dir(&mgr, "pids").exists());
+}
+
+#[test]
+fn freeze_and_thaw_change_state() {
+    let Some((host, mgr)) = setup("freeze") else {
+        return;
+    };
+    mgr.create().unwrap();
+    let (child, stdin) = spawn_held(&host, "echo ran");
+    let pid = child.id() as i32;
+    mgr.add_pid(pid).unwrap();
+    assert_eq!(mgr.pids().unwrap(), vec![pid]);
+    assert!(!mgr.is_frozen().unwrap());
+    mgr.freeze().unwrap();
+    assert!(mgr.is_frozen().unwrap());
+    assert_eq!(read(&dir(&mgr, "freezer"), "freezer.state"), "FROZEN");
+    // Input sent while frozen is acted on only after the thaw.
+    go(stdin);
+    mgr.thaw().unwrap();
+    assert!(!mgr.is_frozen().unwrap());
+    assert_eq!(read(&dir(&mgr, "freezer"), "freezer.state"), "THAWED");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ran");
+    mgr.remove().unwrap();
+}
+
+#[test]
+fn device_rules_deny_what_is_not_allowed() {
+    let Some((host, mgr)) = setup("devices") else {
+        return;
+    };
+    mgr.create().unwrap();
+    mgr.apply_resources(&resources(serde_json::json!({
+        "devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}
+        ]
+    })))
+    .unwrap();
+    assert_eq!(read(&dir(&mgr, "devices"), "devices.list"), "c 1:3 rwm");
+    let (child, stdin) = spawn_held(
+        &host,
+        "echo x > /dev/null && echo null-ok; \
+         /bin/busybox head -c1 /dev/zero >/dev/null 2>&1 && echo zero-ok || echo zero-denied",
+    );
+    mgr.add_pid(child.id() as i32).unwrap();
+    go(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("null-ok"), "{stdout}");
+    assert!(stdout.contains("zero-denied"), "{stdout}");
+    mgr.remove().unwrap();
+}
+
+#[test]
+fn remove_takes_sub_cgroups_and_waits_for_killed_tasks() {
+    let Some((host, mgr)) = setup("remove") else {
+        return;
+    };
+    mgr.create().unwrap();
+    // A container may make its own sub-cgroups.
+    let mem = dir(&mgr, "memory");
+    std::fs::create_dir(mem.join("inner")).unwrap();
+    let (child, _stdin) = spawn_held(&host, "true");
+    mgr.add_pid(child.id() as i32).unwrap();
+    // With a live task, removal fails and says where.
+    let err = mgr.remove().unwrap_err();
+    assert!(matches!(err, CgroupError::Remove(_)), "{err}");
+    mgr.signal_all(Signal::SIGKILL).unwrap();
+    let mut child = child;
+    let _ = child.wait();
+    mgr.remove().unwrap();
+    for (c, d) in mgr.paths() {
+        assert!(!d.exists(), "{c} directory {} left behind", d.display());
+    }
+}
+
+#[test]
+fn report_lists_paths_limits_and_processes() {
+    let Some((host, mgr)) = setup("report") else {
+        return;
+    };
+    mgr.create().unwrap();
+    mgr.apply_resources(&resources(serde_json::json!({"pids": {"limit": 7}})))
+        .unwrap();
+    let (child, stdin) = spawn_held(&host, "true");
+    let pid = child.id() as i32;
+    mgr.add_pid(pid).unwrap();
+    let report = mgr.report().unwrap();
+    assert!(
+        report.contains(&dir(&mgr, "memory").display().to_string()),
+        "{report}"
+    );
+    assert!(report.contains("pids.max: 7"), "{report}");
+    assert!(report.contains(&format!("processes: {pid}")), "{report}");
+    go(stdin);
+    let _ = child.wait_with_output();
+    mgr.remove().unwrap();
+}
+
+#[test]
+fn hybrid_hugetlb_limit_goes_to_the_cgroup2_side() {
+    let Some((_host, mgr)) = setup("hugetlb") else {
+        return;
+    };
+    let Layout::V1 {
+        hierarchies,
+        unified,
+    } = mgr.layout()
+    else {
+        return;
+    };
+    if hierarchies.iter().any(|h| h.has("hugetlb")) {
+        eprintln!("skipped: this host has a v1 hugetlb hierarchy; the hybrid fallback is not used");
+        return;
+    }
+    let Some(u) = unified else {
+        eprintln!("skipped: no cgroup2 mount on this v1 host");
+        return;
+    };
+    let offered = std::fs::read_to_string(u.mountpoint.join("cgroup.controllers")).unwrap();
+    if !offered.split_whitespace().any(|c| c == "hugetlb") {
+        eprintln!("skipped: the cgroup2 mount does not offer hugetlb");
+        return;
+    }
+    if !Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists() {
+        eprintln!("skipped: no 2MB hugepages on this kernel");
+        return;
+    }
+    mgr.create().unwrap();
+    mgr.apply_resources(&resources(serde_json::json!({
+        "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]
+    })))
+    .unwrap();
+    let d = dir(&mgr, "unified");
+    assert_eq!(read(&d, "hugetlb.2MB.max"), "4194304");
+    assert!(mgr.stats().unwrap().hugetlb.contains_key("2MB"));
+    mgr.remove().unwrap();
+    assert!(!d.exists());
+}
