@@ -6,20 +6,19 @@
 //! the sandbox (also during a panic) kills them and removes the cgroups.
 #![allow(clippy::unwrap_used)] // in tests a panic is the failure report
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+mod cgroups_support;
+
+use std::path::Path;
 
 use berth_runtime::cgroups::{CgroupError, CgroupManager, Layout};
 use berth_testsupport::SandboxHost;
+use cgroups_support::{dir, go, read, resources, spawn_held};
 use nix::sys::signal::Signal;
-use oci_spec::runtime::LinuxResources;
 
 /// The sandbox and a manager for `/<sandbox parent>/<name>`, or `None` (and a
 /// message) when this host cannot run v1 tests.
 fn setup(name: &str) -> Option<(SandboxHost, CgroupManager)> {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("skipped: cgroup tests need root");
+    if !cgroups_support::is_root() {
         return None;
     }
     let layout = Layout::detect().unwrap();
@@ -31,42 +30,6 @@ fn setup(name: &str) -> Option<(SandboxHost, CgroupManager)> {
     let path = format!("/{}/{name}", host.cgroup_parent());
     let mgr = CgroupManager::new(Some(&path), name).unwrap();
     Some((host, mgr))
-}
-
-fn resources(json: serde_json::Value) -> LinuxResources {
-    serde_json::from_value(json).unwrap()
-}
-
-fn dir(mgr: &CgroupManager, controller: &str) -> PathBuf {
-    mgr.paths()
-        .into_iter()
-        .find(|(c, _)| c == controller)
-        .map(|(_, d)| d)
-        .unwrap_or_else(|| panic!("no {controller} directory in {:?}", mgr.paths()))
-}
-
-fn read(dir: &Path, file: &str) -> String {
-    std::fs::read_to_string(dir.join(file))
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.join(file).display()))
-        .trim()
-        .to_owned()
-}
-
-/// A busybox shell in the sandbox, blocked on `read` until [`go`] so it can
-/// be moved into the cgroup before it runs `script`.
-fn spawn_held(host: &SandboxHost, script: &str) -> (Child, ChildStdin) {
-    let mut cmd = Command::new("/bin/busybox");
-    cmd.args(["sh", "-c", &format!("read go; {script}")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = host.spawn(&mut cmd).unwrap();
-    let stdin = child.stdin.take().unwrap();
-    (child, stdin)
-}
-
-fn go(mut stdin: ChildStdin) {
-    stdin.write_all(b"go\n").unwrap();
 }
 
 #[test]
