@@ -123,24 +123,19 @@ pub fn invoke(
             path: exe.to_owned(),
             source,
         })?;
-    // Write stdin from another thread: a plugin that prints before reading
-    // everything must not deadlock against a full pipe.
-    let writer = child.stdin.take().map(|mut pipe| {
-        let data = stdin.to_vec();
-        std::thread::spawn(move || {
-            // A plugin may exit without reading stdin (VERSION): EPIPE is fine.
-            let _ = pipe.write_all(&data);
-        })
-    });
+    // Write stdin from this thread, not a helper: a caller may sit in a PID
+    // namespace other than its children's (a thread that joined one cannot
+    // create threads). Every CNI plugin reads its whole stdin before writing,
+    // and a plugin that ignores stdin (VERSION) just closes it: EPIPE is fine.
+    if let Some(mut pipe) = child.stdin.take() {
+        let _ = pipe.write_all(stdin);
+    }
     let out = child
         .wait_with_output()
         .map_err(|source| ExecError::Spawn {
             path: exe.to_owned(),
             source,
         })?;
-    if let Some(w) = writer {
-        let _ = w.join();
-    }
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
     if !stderr.is_empty() {
         tracing::debug!(plugin = %plugin, %command, stderr = %stderr, "plugin stderr");
