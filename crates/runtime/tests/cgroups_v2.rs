@@ -196,6 +196,54 @@ fn v2_missing_controller_is_a_clear_error() {
     mgr.remove().unwrap();
 }
 
+#[test]
+fn v2_device_rules_are_enforced_by_an_ebpf_program() {
+    let Some((host, mgr)) = setup_core("devices") else {
+        return;
+    };
+    mgr.create().unwrap();
+    let probe = "echo x > /dev/null && echo null-ok; \
+                 /bin/busybox head -c1 /dev/zero >/dev/null 2>&1 && echo zero-ok || echo zero-denied";
+    let run_probe = || {
+        let (child, stdin) = spawn_held(&host, probe);
+        mgr.add_pid(child.id() as i32).unwrap();
+        go(stdin);
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    mgr.apply_resources(&resources(serde_json::json!({
+        "devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}
+        ]
+    })))
+    .unwrap();
+    let out = run_probe();
+    assert!(
+        out.contains("null-ok") && out.contains("zero-denied"),
+        "{out}"
+    );
+    assert!(mgr
+        .report()
+        .unwrap()
+        .contains("device programs attached: 1"));
+
+    // New rules replace the program rather than stacking a second one.
+    mgr.apply_resources(&resources(serde_json::json!({
+        "devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "r"}
+        ]
+    })))
+    .unwrap();
+    let out = run_probe();
+    assert!(out.contains("null-ok") && out.contains("zero-ok"), "{out}");
+    let report = mgr.report().unwrap();
+    assert!(report.contains("device programs attached: 1"), "{report}");
+    mgr.remove().unwrap();
+}
+
 // ---- controller limits: pure v2 only (the VM harness) ----
 
 #[test]

@@ -118,6 +118,14 @@ pub(crate) fn render(m: &CgroupManager) -> Result<String, CgroupError> {
             }
         }
     }
+    if let Layout::V2(_) = m.layout() {
+        for (_, dir) in m.paths() {
+            if dir.exists() {
+                let n = super::v2::devices::attached_count(&dir)?;
+                let _ = writeln!(out, "  device programs attached: {n}");
+            }
+        }
+    }
     let pids = m.pids()?;
     let list: Vec<String> = pids.iter().map(i32::to_string).collect();
     let _ = writeln!(

@@ -4,6 +4,7 @@
 
 mod cpu;
 mod cpuset;
+pub(crate) mod devices;
 pub(crate) mod freezer;
 pub(crate) mod hugetlb;
 mod io;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
 
+use super::device_rules::parse_rules;
 use super::error::CgroupError;
 use super::files;
 use super::stats::Stats;
@@ -174,10 +176,8 @@ impl V2Cgroups {
             hugetlb::apply(u.require("hugetlb", "hugepage limits")?, limits)?;
         }
         if let Some(rules) = r.devices().as_ref().filter(|r| !r.is_empty()) {
-            let _ = rules;
-            tracing::warn!(
-                "device rules are not yet enforced on cgroup v2 (needs an eBPF program)"
-            );
+            // No controller to enable: device programs are part of cgroup2.
+            devices::apply(&u.dir, &parse_rules(rules)?)?;
         }
         if let Some(net) = r.network() {
             if net.class_id().is_some() || net.priorities().as_ref().is_some_and(|p| !p.is_empty())
