@@ -270,6 +270,9 @@ mod tests {
             let script = format!(
                 "set -e
                  ip link add par{i} type veth peer name peer{i}
+                 # both ends up: a veth without a live peer has no carrier,
+                 # and ipvlan slaves take their parent's carrier
+                 ip link set peer{i} up
                  ip link set par{i} up
                  for n in a b; do
                      ip netns add {mode}$n
