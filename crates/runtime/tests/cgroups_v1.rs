@@ -12,7 +12,7 @@ use std::path::Path;
 
 use berth_runtime::cgroups::{CgroupError, CgroupManager, Layout};
 use berth_testsupport::SandboxHost;
-use cgroups_support::{dir, go, read, resources, spawn_held};
+use cgroups_support::{dir, go, read, resources, skip, spawn_held};
 use nix::sys::signal::Signal;
 
 /// The sandbox and a manager for `/<sandbox parent>/<name>`, or `None` (and a
@@ -23,7 +23,7 @@ fn setup(name: &str) -> Option<(SandboxHost, CgroupManager)> {
     }
     let layout = Layout::detect().unwrap();
     if layout.is_v2() {
-        eprintln!("skipped: host is pure cgroup v2; v1 tests need a v1 or hybrid host");
+        skip("host is pure cgroup v2; v1 tests need a v1 or hybrid host");
         return None;
     }
     let host = SandboxHost::new().unwrap();
@@ -315,20 +315,20 @@ fn hybrid_hugetlb_limit_goes_to_the_cgroup2_side() {
         return;
     };
     if hierarchies.iter().any(|h| h.has("hugetlb")) {
-        eprintln!("skipped: this host has a v1 hugetlb hierarchy; the hybrid fallback is not used");
+        skip("this host has a v1 hugetlb hierarchy; the hybrid fallback is not used");
         return;
     }
     let Some(u) = unified else {
-        eprintln!("skipped: no cgroup2 mount on this v1 host");
+        skip("no cgroup2 mount on this v1 host");
         return;
     };
     let offered = std::fs::read_to_string(u.mountpoint.join("cgroup.controllers")).unwrap();
     if !offered.split_whitespace().any(|c| c == "hugetlb") {
-        eprintln!("skipped: the cgroup2 mount does not offer hugetlb");
+        skip("the cgroup2 mount does not offer hugetlb");
         return;
     }
     if !Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists() {
-        eprintln!("skipped: no 2MB hugepages on this kernel");
+        skip("no 2MB hugepages on this kernel");
         return;
     }
     mgr.create().unwrap();

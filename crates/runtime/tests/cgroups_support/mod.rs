@@ -9,15 +9,16 @@ use berth_runtime::cgroups::CgroupManager;
 use berth_testsupport::SandboxHost;
 use oci_spec::runtime::LinuxResources;
 
-/// The message v2 tests print when they cannot run here.
-pub const NO_PURE_V2: &str =
-    "skipped: host has no pure cgroup v2 hierarchy; runs in the VM harness";
+/// Prints `SKIP: <test>: <why>` where it shows despite output capture.
+pub fn skip(why: &str) {
+    berth_testsupport::kernel::report_skip(why);
+}
 
 pub fn is_root() -> bool {
     if nix::unistd::Uid::effective().is_root() {
         true
     } else {
-        eprintln!("skipped: cgroup tests need root");
+        skip("cgroup tests need root");
         false
     }
 }
