@@ -17,6 +17,7 @@ pub mod netns;
 pub use mac::MacAddr;
 pub use netlink::{Link, Netlink, NetlinkError};
 pub use netns::{NetNs, NetNsError};
+pub mod firewall;
 pub mod ipam;
 pub mod sysctl;
 pub mod undo;

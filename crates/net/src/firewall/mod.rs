@@ -1,0 +1,306 @@
+//! berth's own nftables table: masquerade, published ports, isolation.
+//!
+//! berth owns exactly one table, `inet berth` (the name is configurable for
+//! tests), and never reads, flushes or edits any other. Everything per
+//! container or per network is an *element* of a set or map in that table,
+//! so the rules themselves are fixed and the cost of an attach does not grow
+//! with the number of containers or ports already published:
+//!
+//! - `dnat4`/`dnat6` (`host ip . proto . port → container ip . port`) and
+//!   `dnat4_any`/`dnat6_any` (`proto . port → ...`, any local address),
+//!   looked up from the nat `prerouting` and `output` hooks for packets to
+//!   local addresses (so the host itself and `localhost` reach published
+//!   ports too — the latter with `route_localnet` set on the bridge);
+//! - `masq4`/`masq6`: subnets whose traffic to anything outside them is
+//!   masqueraded; DNATed traffic from them is masqueraded as well (hairpin:
+//!   a container reaching itself or a neighbour through a published port);
+//! - `bridges` + `same_net` (`ifname . ifname`): forwarding between two
+//!   different isolated bridges is dropped.
+//!
+//! Every change is one nftables transaction (one script), so an attach or
+//! detach is atomic.
+//!
+//! ## Why libnftables (text syntax) and not the `nftables` crate or rustables
+//!
+//! The `nftables` crate drives the `nft` binary with JSON: one fork+exec per
+//! transaction, about 5 ms here, which alone would blow the attach budget.
+//! rustables speaks netlink directly but does not cover what these rules
+//! need (concatenated map keys and `dnat to ... map` with address . port
+//! data), so we would be hand-encoding nf_tables expressions. Instead berth
+//! loads `libnftables.so.1` (shipped with the `nftables` package) at run time
+//! and feeds it the same text `nft -f` reads: the kernel transaction is built
+//! by nft's own, well-tested code, in process, and scripts read exactly like
+//! `nft list table inet berth`. Without the library berth falls back to the
+//! `nft` binary (same scripts); see [`nft::backend`].
+//!
+//! All functions act in the network namespace of the calling thread; use
+//! [`crate::NetNs::run_in`] for another one.
+
+pub mod nft;
+mod types;
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use types::check_nft_ifname;
+pub use types::{NetworkRules, PortMapping, Protocol};
+
+/// Firewall errors.
+#[derive(Debug, thiserror::Error)]
+pub enum FirewallError {
+    /// nft refused a transaction; nothing of it was applied.
+    #[error("nftables {op}: {message}")]
+    Nft {
+        /// The operation (`publish 8080/tcp -> 10.88.0.2:80`).
+        op: String,
+        /// nft's error message.
+        message: String,
+    },
+    /// The `nft` binary could not be run.
+    #[error("cannot run nft: {0}")]
+    Spawn(#[source] std::io::Error),
+    /// Bad input, refused before reaching nft.
+    #[error("invalid {what}: {detail}")]
+    Invalid {
+        /// Which input.
+        what: &'static str,
+        /// Why.
+        detail: String,
+    },
+}
+
+impl FirewallError {
+    /// The transaction failed because an element exists (e.g. the host port
+    /// is published already, to another container).
+    pub fn is_exists(&self) -> bool {
+        matches!(self, FirewallError::Nft { message, .. } if message.contains("File exists"))
+    }
+}
+
+/// Handle on berth's nftables table in the calling thread's namespace.
+#[derive(Debug, Clone)]
+pub struct Firewall {
+    table: String,
+}
+
+/// The default table name.
+pub const TABLE: &str = "berth";
+
+impl Firewall {
+    /// Opens (creating or upgrading its fixed rules if needed) the table
+    /// `inet berth`.
+    pub fn open() -> Result<Self, FirewallError> {
+        Self::open_table(TABLE)
+    }
+
+    /// Like [`Firewall::open`] with another table name (tests, several
+    /// engines side by side).
+    pub fn open_table(table: &str) -> Result<Self, FirewallError> {
+        check_nft_ifname(table).map_err(|_| FirewallError::Invalid {
+            what: "table name",
+            detail: format!("{table:?}"),
+        })?;
+        let fw = Firewall {
+            table: table.to_string(),
+        };
+        nft::run("set up table", &fw.base_script())?;
+        Ok(fw)
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Declares the table, sets, maps and chains (all idempotent) and
+    /// replaces the fixed rules of berth's own chains with the current ones,
+    /// atomically. Elements are untouched.
+    fn base_script(&self) -> String {
+        let t = &self.table;
+        let mut s = format!(
+            "add table inet {t}
+add set inet {t} masq4 {{ type ipv4_addr; flags interval; }}
+add set inet {t} masq6 {{ type ipv6_addr; flags interval; }}
+add set inet {t} bridges {{ type ifname; }}
+add set inet {t} same_net {{ type ifname . ifname; }}
+add map inet {t} dnat4 {{ type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }}
+add map inet {t} dnat4_any {{ type inet_proto . inet_service : ipv4_addr . inet_service; }}
+add map inet {t} dnat6 {{ type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; }}
+add map inet {t} dnat6_any {{ type inet_proto . inet_service : ipv6_addr . inet_service; }}
+add chain inet {t} prerouting {{ type nat hook prerouting priority dstnat; policy accept; }}
+add chain inet {t} output {{ type nat hook output priority -100; policy accept; }}
+add chain inet {t} published
+add chain inet {t} postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
+add chain inet {t} forward {{ type filter hook forward priority filter; policy accept; }}
+"
+        );
+        for chain in [
+            "prerouting",
+            "output",
+            "published",
+            "postrouting",
+            "forward",
+        ] {
+            let _ = writeln!(s, "flush chain inet {t} {chain}");
+        }
+        let rules = [
+            "prerouting fib daddr type local jump published",
+            "output fib daddr type local jump published",
+            "published dnat ip to ip daddr . meta l4proto . th dport map @dnat4",
+            "published dnat ip to meta l4proto . th dport map @dnat4_any",
+            "published dnat ip6 to ip6 daddr . meta l4proto . th dport map @dnat6",
+            "published dnat ip6 to meta l4proto . th dport map @dnat6_any",
+            "postrouting ct status dnat ip saddr 127.0.0.0/8 masquerade",
+            "postrouting ct status dnat ip saddr @masq4 masquerade",
+            "postrouting ct status dnat ip6 saddr @masq6 masquerade",
+            "postrouting ip saddr @masq4 ip daddr != @masq4 masquerade",
+            "postrouting ip6 saddr @masq6 ip6 daddr != @masq6 masquerade",
+            "forward iifname @bridges oifname @bridges iifname . oifname != @same_net drop",
+        ];
+        for r in rules {
+            let _ = writeln!(s, "add rule inet {t} {r}");
+        }
+        s
+    }
+
+    fn network_elements(&self, verb: &str, net: &NetworkRules) -> Result<String, FirewallError> {
+        let t = &self.table;
+        let mut s = String::new();
+        if net.masquerade {
+            for subnet in &net.subnets {
+                let set = if subnet.addr().is_ipv4() {
+                    "masq4"
+                } else {
+                    "masq6"
+                };
+                let _ = writeln!(s, "{verb} element inet {t} {set} {{ {} }}", subnet.trunc());
+            }
+        }
+        if net.isolate {
+            let bridge = net
+                .bridge
+                .as_deref()
+                .ok_or_else(|| FirewallError::Invalid {
+                    what: "network rules",
+                    detail: "isolation needs the network's bridge name".into(),
+                })?;
+            check_nft_ifname(bridge)?;
+            let _ = writeln!(s, "{verb} element inet {t} bridges {{ \"{bridge}\" }}");
+            let _ = writeln!(
+                s,
+                "{verb} element inet {t} same_net {{ \"{bridge}\" . \"{bridge}\" }}"
+            );
+        }
+        Ok(s)
+    }
+
+    /// Adds a network's masquerade and isolation elements (idempotent).
+    pub fn add_network(&self, net: &NetworkRules) -> Result<(), FirewallError> {
+        let script = self.network_elements("add", net)?;
+        if script.is_empty() {
+            return Ok(());
+        }
+        nft::run("add network", &script).map(|_| ())
+    }
+
+    /// Removes a network's elements; absent elements are not an error.
+    pub fn remove_network(&self, net: &NetworkRules) -> Result<(), FirewallError> {
+        // nft 1.0.6 has no "destroy": adding first makes the delete succeed
+        // whether or not the element was there, in one transaction.
+        let mut script = self.network_elements("add", net)?;
+        script.push_str(&self.network_elements("delete", net)?);
+        if script.is_empty() {
+            return Ok(());
+        }
+        nft::run("remove network", &script).map(|_| ())
+    }
+
+    fn port_element(&self, verb: &str, p: &PortMapping) -> String {
+        let t = &self.table;
+        let (map, suffix) = match (p.host_ip, p.container_ip.is_ipv4()) {
+            (Some(IpAddr::V4(h)), _) => ("dnat4", format!("{h} . ")),
+            (Some(IpAddr::V6(h)), _) => ("dnat6", format!("{h} . ")),
+            (None, true) => ("dnat4_any", String::new()),
+            (None, false) => ("dnat6_any", String::new()),
+        };
+        let key = format!("{suffix}{} . {}", p.protocol, p.host_port);
+        if verb == "delete" {
+            format!("delete element inet {t} {map} {{ {key} }}\n")
+        } else {
+            format!(
+                "{verb} element inet {t} {map} {{ {key} : {} . {} }}\n",
+                p.container_ip, p.container_port
+            )
+        }
+    }
+
+    /// Publishes `ports` in one transaction: all or none. A host port that
+    /// is already published to a different destination fails the whole call
+    /// ([`FirewallError::is_exists`]); publishing the same mapping twice is
+    /// fine.
+    pub fn publish(&self, ports: &[PortMapping]) -> Result<(), FirewallError> {
+        if ports.is_empty() {
+            return Ok(());
+        }
+        let mut script = String::new();
+        for p in ports {
+            p.check()?;
+            script.push_str(&self.port_element("add", p));
+        }
+        nft::run(&format!("publish {}", describe(ports)), &script).map(|_| ())
+    }
+
+    /// Removes `ports` in one transaction. Mappings that are not there are
+    /// skipped, and a host port now published to *another* destination is
+    /// left alone, so detach is idempotent.
+    pub fn unpublish(&self, ports: &[PortMapping]) -> Result<(), FirewallError> {
+        if ports.is_empty() {
+            return Ok(());
+        }
+        let mut script = String::new();
+        for p in ports {
+            p.check()?;
+            script.push_str(&self.port_element("add", p));
+            script.push_str(&self.port_element("delete", p));
+        }
+        match nft::run(&format!("unpublish {}", describe(ports)), &script) {
+            Ok(_) => Ok(()),
+            // Some key now maps elsewhere: go one by one, skipping those.
+            Err(e) if e.is_exists() && ports.len() > 1 => {
+                for p in ports {
+                    match self.unpublish(std::slice::from_ref(p)) {
+                        Ok(()) => {}
+                        Err(e) if e.is_exists() => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(())
+            }
+            Err(e) if e.is_exists() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The table as `nft list table` prints it (for diagnostics and tests).
+    pub fn list(&self) -> Result<String, FirewallError> {
+        nft::run("list table", &format!("list table inet {}", self.table))
+    }
+
+    /// Deletes berth's whole table (engine teardown).
+    pub fn delete(self) -> Result<(), FirewallError> {
+        let t = &self.table;
+        nft::run(
+            "delete table",
+            &format!("add table inet {t}\ndelete table inet {t}\n"),
+        )
+        .map(|_| ())
+    }
+}
+
+fn describe(ports: &[PortMapping]) -> String {
+    ports
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
