@@ -26,6 +26,7 @@ enum AttachError {
 }
 
 /// An attach in the shape of the bridge driver's, with undo for each step.
+#[allow(clippy::result_large_err)] // an error path, once per failed attach
 fn attach(
     store: &Arc<dyn Store>,
     ns: &NetNs,
