@@ -3,6 +3,8 @@
 //! - [`SandboxHost`]: a fresh network + mount + PID namespace and a temp root
 //!   for berth's state dirs, cleaned up on drop (also on panic).
 //! - [`cgroupfs`]: finding and removing test cgroups in every hierarchy.
+//! - [`kernel`]: run-time probes for kernel features (link kinds, cgroup
+//!   layout) so tests skip with a reason where this kernel lacks them.
 //! - [`bundle`]: OCI bundles built from the host's busybox, no registry.
 //! - [`leaks`]: snapshots of the root namespaces and the diff between two,
 //!   so a test suite can prove it left nothing behind.
