@@ -257,6 +257,43 @@ fn device_rules_deny_what_is_not_allowed() {
 }
 
 #[test]
+fn apply_linux_adds_config_devices_and_runc_defaults() {
+    let Some((host, mgr)) = setup("linuxdevs") else {
+        return;
+    };
+    mgr.create().unwrap();
+    let probe = |mgr: &CgroupManager| {
+        let (child, stdin) = spawn_held(
+            &host,
+            "/bin/busybox true < /dev/zero && echo zero-ok; \
+             /bin/busybox true < /dev/kmsg 2>/dev/null && echo kmsg-ok || echo kmsg-denied",
+        );
+        mgr.add_pid(child.id() as i32).unwrap();
+        go(stdin);
+        String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).into_owned()
+    };
+    let deny_all =
+        serde_json::json!({"resources": {"devices": [{"allow": false, "access": "rwm"}]}});
+    mgr.apply_linux(&serde_json::from_value(deny_all).unwrap())
+        .unwrap();
+    // /dev/zero is one of runc's defaults; /dev/kmsg (1:11) is not.
+    let out = probe(&mgr);
+    assert!(
+        out.contains("zero-ok") && out.contains("kmsg-denied"),
+        "{out}"
+    );
+    let with_kmsg = serde_json::json!({
+        "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+        "devices": [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]
+    });
+    mgr.apply_linux(&serde_json::from_value(with_kmsg).unwrap())
+        .unwrap();
+    let out = probe(&mgr);
+    assert!(out.contains("zero-ok") && out.contains("kmsg-ok"), "{out}");
+    mgr.remove().unwrap();
+}
+
+#[test]
 fn remove_takes_sub_cgroups_and_waits_for_killed_tasks() {
     let Some((host, mgr)) = setup("remove") else {
         return;

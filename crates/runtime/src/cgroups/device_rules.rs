@@ -1,7 +1,7 @@
 //! Device access rules (linux.resources.devices) parsed once into a form both
 //! the v1 devices controller and the v2 eBPF program generator use.
 
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType};
+use oci_spec::runtime::{Linux, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType};
 
 use super::error::CgroupError;
 
@@ -127,8 +127,32 @@ pub fn parse_rules(rules: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>, Cgrou
     Ok(out)
 }
 
+/// The device rules a container gets, in runc's order: the config's
+/// `linux.resources.devices`, then an allow-rwm rule per `linux.devices`
+/// entry (a device the runtime creates must be usable), then
+/// [`default_allowed_devices`]. Later rules win, so the defaults cannot be
+/// denied by the config, exactly as with runc.
+pub fn effective_device_rules(linux: &Linux) -> Vec<LinuxDeviceCgroup> {
+    let mut rules: Vec<LinuxDeviceCgroup> = linux
+        .resources()
+        .as_ref()
+        .and_then(|r| r.devices().clone())
+        .unwrap_or_default();
+    rules.extend(
+        linux
+            .devices()
+            .iter()
+            .flatten()
+            .map(LinuxDeviceCgroup::from),
+    );
+    rules.extend(default_allowed_devices());
+    rules
+}
+
 /// The device rules runc adds after a config's own (mknod of anything, and
-/// the standard /dev nodes), so a runtime can grant the same defaults.
+/// the standard /dev nodes), so a runtime can grant the same defaults. Not
+/// /dev/console (5:1): that is the host's console; a container's console is
+/// a pty (136:*).
 pub fn default_allowed_devices() -> Vec<LinuxDeviceCgroup> {
     let rule = |typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>, access: &str| {
         let mut b = LinuxDeviceCgroupBuilder::default()
@@ -153,7 +177,6 @@ pub fn default_allowed_devices() -> Vec<LinuxDeviceCgroup> {
         (C, Some(5), Some(0), "rwm"),    // /dev/tty
         (C, Some(1), Some(5), "rwm"),    // /dev/zero
         (C, Some(1), Some(9), "rwm"),    // /dev/urandom
-        (C, Some(5), Some(1), "rwm"),    // /dev/console
         (C, Some(136), None, "rwm"),     // /dev/pts/*
         (C, Some(5), Some(2), "rwm"),    // /dev/ptmx
         (C, Some(10), Some(200), "rwm"), // /dev/net/tun
@@ -211,12 +234,33 @@ mod tests {
     }
 
     #[test]
+    fn effective_rules_follow_runc_order() {
+        let linux: Linux = serde_json::from_value(serde_json::json!({
+            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+            "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]
+        }))
+        .unwrap();
+        let rules = parse_rules(&effective_device_rules(&linux)).unwrap();
+        assert!(rules[0].is_everything() && !rules[0].allow);
+        assert_eq!(
+            (rules[1].major, rules[1].minor, rules[1].allow),
+            (Some(10), Some(229), true)
+        );
+        assert!(rules[1].access.is_all());
+        assert_eq!(rules.len(), 2 + default_allowed_devices().len());
+        let bare = parse_rules(&effective_device_rules(&Linux::default())).unwrap();
+        // Linux::default() carries no device rules of its own.
+        assert_eq!(bare.len(), default_allowed_devices().len());
+    }
+
+    #[test]
     fn defaults_include_null_and_pts() {
         let d = parse_rules(&default_allowed_devices()).unwrap();
         assert!(d
             .iter()
             .any(|r| r.major == Some(1) && r.minor == Some(3) && r.access.is_all()));
         assert!(d.iter().any(|r| r.major == Some(136) && r.minor.is_none()));
-        assert_eq!(d.len(), 12);
+        assert_eq!(d.len(), 11);
+        assert!(!d.iter().any(|r| r.major == Some(5) && r.minor == Some(1)));
     }
 }

@@ -29,10 +29,10 @@ use std::path::PathBuf;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{Linux, LinuxResources};
 
 pub use convert::{shares_to_weight, swap_to_v2, weight_to_shares};
-pub use device_rules::default_allowed_devices;
+pub use device_rules::{default_allowed_devices, effective_device_rules};
 pub use error::CgroupError;
 pub use layout::{Layout, UnifiedMount, V1Hierarchy};
 pub use path::CgroupPath;
@@ -129,6 +129,15 @@ impl CgroupManager {
             Backend::V1(b) => b.apply(r),
             Backend::V2(b) => b.apply(r),
         }
+    }
+
+    /// Applies a config's `linux` section as runc does: its resources, with
+    /// the device rules extended by [`effective_device_rules`] (the
+    /// `linux.devices` nodes and the standard /dev nodes stay usable).
+    pub fn apply_linux(&self, linux: &Linux) -> Result<(), CgroupError> {
+        let mut r = linux.resources().clone().unwrap_or_default();
+        r.set_devices(Some(effective_device_rules(linux)));
+        self.apply_resources(&r)
     }
 
     /// Moves process `pid` (all its threads) into the container's cgroups.
