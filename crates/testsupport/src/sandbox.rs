@@ -245,7 +245,11 @@ impl SandboxHost {
 
     /// Runs `f` on a dedicated thread inside the sandbox's network and mount
     /// namespaces; processes that `f` starts are in the sandbox's PID
-    /// namespace. Panics in `f` are propagated to the caller.
+    /// namespace (so they die with it). Panics in `f` are propagated.
+    ///
+    /// The kernel refuses to start a *thread* from a thread whose children
+    /// go to another PID namespace (`EINVAL`): code that spawns threads
+    /// (tokio, `NetNs::run_in`) must use [`Self::enter_keep_pidns`].
     pub fn enter<F, R>(&self, f: F) -> Result<R, SandboxError>
     where
         F: FnOnce() -> R + Send,
