@@ -1,7 +1,12 @@
 //! berth's CNI plugins, one module each, and what they share.
 
+pub mod bridge;
+pub mod host_local;
+pub mod iface;
+pub mod ipam;
 pub mod loopback;
 pub mod netns;
+pub mod rollback;
 
 use crate::plugin::Plugin;
 
@@ -9,6 +14,8 @@ use crate::plugin::Plugin;
 pub fn by_name(name: &str) -> Option<Box<dyn Plugin>> {
     match name {
         "berth-loopback" => Some(Box::new(loopback::Loopback)),
+        "berth-host-local" => Some(Box::new(host_local::HostLocal)),
+        "berth-bridge" => Some(Box::new(bridge::Bridge)),
         _ => None,
     }
 }

@@ -1,0 +1,450 @@
+//! `berth-bridge`: a veth pair per container, the host end on a Linux
+//! bridge, addresses from IPAM, optional gateway on the bridge, default
+//! route, masquerade, hairpin, promiscuous bridge, MTU and port isolation.
+//!
+//! Config fields follow the reference bridge plugin: `bridge` (default
+//! `cni0`), `isGateway`, `isDefaultGateway`, `forceAddress`, `ipMasq`, `mtu`,
+//! `hairpinMode`, `promiscMode`, `vlan`, `enabledad`, `portIsolation`,
+//! `macspoofchk`; the container MAC comes from `runtimeConfig.mac`,
+//! `args.cni.mac` or `CNI_ARGS` `MAC=`.
+
+use std::net::IpAddr;
+
+use berth_net::firewall::{Firewall, NetworkRules};
+use berth_net::netlink::bridge::BridgeConfig;
+use berth_net::netlink::veth::VethConfig;
+use berth_net::{Link, NetNs, Netlink};
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use super::rollback::Rollback;
+use super::{iface, ipam, netns};
+use crate::plugin::{Plugin, Request};
+use crate::types::{CniError, CniResult, ErrorCode, Interface, MacAddr, Route};
+
+pub struct Bridge;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BridgeConf {
+    #[serde(default = "default_bridge")]
+    bridge: String,
+    #[serde(default)]
+    is_gateway: bool,
+    #[serde(default)]
+    is_default_gateway: bool,
+    #[serde(default)]
+    force_address: bool,
+    #[serde(default)]
+    ip_masq: bool,
+    #[serde(default)]
+    mtu: Option<u32>,
+    #[serde(default)]
+    hairpin_mode: bool,
+    #[serde(default)]
+    promisc_mode: bool,
+    #[serde(default)]
+    vlan: Option<u16>,
+    #[serde(default)]
+    enabledad: bool,
+    #[serde(default)]
+    port_isolation: bool,
+    #[serde(default)]
+    macspoofchk: bool,
+}
+
+fn default_bridge() -> String {
+    "cni0".to_owned()
+}
+
+fn parse(req: &Request) -> Result<BridgeConf, CniError> {
+    let mut c: BridgeConf = req.conf.section()?;
+    if let Err(e) = berth_net::netlink::check_ifname(&c.bridge) {
+        return Err(CniError::invalid_config(format!(
+            "network config: field `bridge`: {e}"
+        )));
+    }
+    if c.is_default_gateway {
+        c.is_gateway = true;
+    }
+    if let Some(v) = c.vlan {
+        if v > 4094 {
+            return Err(CniError::invalid_config(format!(
+                "network config: field `vlan`: {v} is not a VLAN id (0-4094)"
+            )));
+        }
+    }
+    if c.macspoofchk {
+        return Err(CniError::new(
+            ErrorCode::UnsupportedField,
+            "network config: field `macspoofchk`: true is not supported by berth-bridge",
+        ));
+    }
+    if c.mtu == Some(0) {
+        return Err(CniError::invalid_config(
+            "network config: field `mtu`: 0 is not an MTU",
+        ));
+    }
+    Ok(c)
+}
+
+/// The container MAC asked for, by precedence: runtimeConfig, args, CNI_ARGS.
+pub(crate) fn requested_mac(req: &Request) -> Result<Option<MacAddr>, CniError> {
+    if let Some(m) = req.conf.runtime_config.mac {
+        return Ok(Some(m));
+    }
+    if let Some(m) = req.conf.args.cni.as_ref().and_then(|c| c.mac) {
+        return Ok(Some(m));
+    }
+    match req.args.arg("MAC") {
+        None => Ok(None),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|e: String| CniError::invalid_env(format!("CNI_ARGS MAC: {e}"))),
+    }
+}
+
+fn setup(op: &str, e: impl std::fmt::Display) -> CniError {
+    CniError::setup(format!("{op}: {e}"))
+}
+
+/// Bridge config errors that are the user's: a name taken by another kind
+/// of link, a kernel without VLAN filtering.
+fn bridge_error(name: &str, vlan: bool, e: berth_net::NetlinkError) -> CniError {
+    match e {
+        berth_net::NetlinkError::WrongKind { actual, .. } => CniError::invalid_config(format!(
+            "network config: field `bridge`: {name:?} exists and is a {actual}, not a bridge"
+        )),
+        e if vlan => CniError::new(
+            ErrorCode::KERNEL_UNSUPPORTED,
+            format!("network config: field `vlan`: bridge {name} with VLAN filtering: {e} (this kernel may lack bridge VLAN filtering)"),
+        ),
+        e => setup(&format!("setting up bridge {name}"), e),
+    }
+}
+
+/// The first host address of `net`'s subnet: the gateway when IPAM gave none.
+fn first_host(net: &IpNet) -> Option<IpAddr> {
+    net.trunc().hosts().next()
+}
+
+impl Plugin for Bridge {
+    fn add(&self, req: &Request) -> Result<CniResult, CniError> {
+        let c = parse(req)?;
+        let mac = requested_mac(req)?;
+        let ns = netns::open_required(req)?;
+        let host = Netlink::new().map_err(|e| setup("netlink", e))?;
+        let cont = Netlink::for_netns(&ns).map_err(|e| setup("netlink in container", e))?;
+        let ifname = &req.args.ifname;
+        if cont
+            .link_by_name(ifname)
+            .map_err(|e| setup("looking up container interface", e))?
+            .is_some()
+        {
+            return Err(CniError::invalid_env(format!(
+                "CNI_IFNAME {ifname} already exists in the container"
+            )));
+        }
+        let mut undo = Rollback::new();
+        match add_steps(req, &c, mac, &ns, &host, &cont, &mut undo) {
+            Ok(r) => {
+                undo.commit();
+                Ok(r)
+            }
+            Err(e) => Err(undo.fail(e)),
+        }
+    }
+
+    fn del(&self, req: &Request) -> Result<(), CniError> {
+        parse(req)?;
+        let mut first_err = None;
+        if let Some(t) = ipam::ipam_type(req) {
+            if let Err(e) = ipam::del(req, t) {
+                first_err = Some(e);
+            }
+        }
+        if let Some(ns) = netns::open_for_del(req)? {
+            let cont = Netlink::for_netns(&ns).map_err(|e| setup("netlink in container", e))?;
+            // Deleting the container end deletes the host end with it.
+            if let Err(e) = cont.delete_link_by_name(&req.args.ifname) {
+                first_err.get_or_insert(setup(
+                    &format!("deleting {} in the container", req.args.ifname),
+                    e,
+                ));
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn check(&self, req: &Request) -> Result<(), CniError> {
+        let c = parse(req)?;
+        let prev = req.conf.prev_result.as_ref().ok_or_else(|| {
+            CniError::invalid_config("network config: field `prevResult` is required for CHECK")
+        })?;
+        let ns = netns::open_required(req)?;
+        let host = Netlink::new().map_err(|e| setup("netlink", e))?;
+        let cont = Netlink::for_netns(&ns).map_err(|e| setup("netlink in container", e))?;
+        let sandbox = ns.path().display().to_string();
+        let link = iface::check(&cont, &req.args.ifname, "veth", prev, &sandbox)?;
+        let br = host
+            .link_by_name(&c.bridge)
+            .map_err(|e| setup("looking up bridge", e))?
+            .ok_or_else(|| CniError::check(format!("bridge {} is missing", c.bridge)))?;
+        if !br.is_kind("bridge") {
+            return Err(CniError::check(format!("{} is not a bridge", c.bridge)));
+        }
+        let peer = link
+            .parent
+            .map(|i| host.link_by_index(i))
+            .transpose()
+            .map_err(|e| setup("looking up host veth", e))?
+            .flatten()
+            .ok_or_else(|| {
+                CniError::check(format!("the host end of {} is missing", req.args.ifname))
+            })?;
+        if peer.master != Some(br.index) {
+            return Err(CniError::check(format!(
+                "host veth {} is not attached to bridge {}",
+                peer.name, c.bridge
+            )));
+        }
+        if let Some(t) = ipam::ipam_type(req) {
+            ipam::check(req, t)?;
+        }
+        Ok(())
+    }
+
+    fn status(&self, req: &Request) -> Result<(), CniError> {
+        parse(req)?;
+        match ipam::ipam_type(req) {
+            Some(t) => ipam::status(req, t),
+            None => Ok(()),
+        }
+    }
+
+    fn gc(&self, req: &Request) -> Result<(), CniError> {
+        parse(req)?;
+        match ipam::ipam_type(req) {
+            Some(t) => ipam::gc(req, t),
+            None => Ok(()),
+        }
+    }
+}
+
+fn add_steps<'a>(
+    req: &'a Request,
+    c: &BridgeConf,
+    mac: Option<MacAddr>,
+    ns: &'a NetNs,
+    host: &'a Netlink,
+    cont: &'a Netlink,
+    undo: &mut Rollback<'a>,
+) -> Result<CniResult, CniError> {
+    let vlan = c.vlan.is_some_and(|v| v != 0);
+    // 1. The bridge (made if absent; removed again on failure if we made it
+    //    and nothing else joined it meanwhile).
+    let existed = host
+        .link_by_name(&c.bridge)
+        .map_err(|e| setup("looking up bridge", e))?;
+    let br = host
+        .ensure_bridge(&BridgeConfig {
+            name: c.bridge.clone(),
+            mtu: c.mtu,
+            mac: None,
+            promisc: c.promisc_mode,
+            vlan_filtering: vlan,
+        })
+        .map_err(|e| bridge_error(&c.bridge, vlan, e))?;
+    if existed.is_none() {
+        let index = br.index;
+        undo.push("create bridge", move || {
+            let ports = host
+                .links()
+                .map_err(|e| setup("listing links", e))?
+                .iter()
+                .any(|l| l.master == Some(index));
+            if !ports {
+                host.delete_link(index)
+                    .map_err(|e| setup("deleting bridge", e))?;
+            }
+            Ok(())
+        });
+    }
+
+    // The kernel accepted VLAN filtering (it does in the VM harness), but
+    // berth does not yet program per-port VLANs: say so rather than attach
+    // the container untagged.
+    if vlan {
+        return Err(CniError::new(
+            ErrorCode::UnsupportedField,
+            format!(
+                "network config: field `vlan`: {} (per-port VLAN tagging is not implemented by berth-bridge)",
+                c.vlan.unwrap_or(0)
+            ),
+        ));
+    }
+
+    // 2. The veth pair, container end made directly in the container.
+    let host_name = iface::random_name("veth");
+    let hv = host
+        .create_veth(
+            &VethConfig {
+                name: host_name.clone(),
+                peer_name: req.args.ifname.clone(),
+                mtu: c.mtu,
+                mac: None,
+                peer_mac: mac.map(|m| berth_net::MacAddr(m.0)),
+            },
+            Some(ns),
+        )
+        .map_err(|e| setup("creating veth pair", e))?;
+    let hv_index = hv.index;
+    undo.push("create veth", move || {
+        host.delete_link(hv_index)
+            .map_err(|e| setup("deleting host veth", e))
+    });
+    host.set_master(hv.index, br.index)
+        .map_err(|e| setup(&format!("attaching {host_name} to {}", c.bridge), e))?;
+    if c.hairpin_mode {
+        host.set_hairpin(hv.index, true)
+            .map_err(|e| setup("setting hairpin mode", e))?;
+    }
+    if c.port_isolation {
+        host.set_port_isolated(hv.index, true)
+            .map_err(|e| setup("isolating bridge port", e))?;
+    }
+    host.set_up(hv.index)
+        .map_err(|e| setup(&format!("setting {host_name} up"), e))?;
+
+    // 3. Addresses.
+    let mut result = match ipam::ipam_type(req) {
+        Some(t) => {
+            let r = ipam::add(req, t)?;
+            undo.push("allocate addresses", move || ipam::del(req, t));
+            r
+        }
+        None => CniResult::default(),
+    };
+    if c.is_gateway {
+        for ip in &mut result.ips {
+            if ip.gateway.is_none() {
+                ip.gateway = first_host(&ip.address);
+            }
+        }
+    }
+    for ip in &mut result.ips {
+        ip.interface = Some(2);
+    }
+    if c.is_default_gateway {
+        for v6 in [false, true] {
+            let gw = result
+                .ips
+                .iter()
+                .filter(|i| i.address.addr().is_ipv6() == v6)
+                .find_map(|i| i.gateway);
+            let has_default = result
+                .routes
+                .iter()
+                .any(|r| r.dst.prefix_len() == 0 && r.dst.addr().is_ipv6() == v6);
+            if let (Some(gw), false) = (gw, has_default) {
+                let dst: IpNet = if v6 {
+                    "::/0".parse().unwrap_or_default()
+                } else {
+                    IpNet::default()
+                };
+                result.routes.push(Route::new(dst, Some(gw)));
+            }
+        }
+    }
+
+    // 4. The gateway on the bridge, forwarding on the host.
+    if c.is_gateway {
+        let have = host
+            .link_addresses(br.index)
+            .map_err(|e| setup("listing bridge addresses", e))?;
+        for ip in &result.ips {
+            let Some(gw) = ip.gateway else { continue };
+            let gw_net =
+                IpNet::new(gw, ip.address.prefix_len()).map_err(|e| setup("gateway address", e))?;
+            if have.contains(&gw_net) {
+                continue;
+            }
+            let clash = have
+                .iter()
+                .find(|a| a.addr().is_ipv6() == gw.is_ipv6() && a.trunc() == gw_net.trunc());
+            if let (Some(other), false) = (clash, c.force_address) {
+                return Err(CniError::invalid_config(format!(
+                    "network config: bridge {} already has {other} in the subnet of gateway {gw_net} (set forceAddress to replace it)",
+                    c.bridge
+                )));
+            }
+            if let Some(other) = clash {
+                host.del_address(br.index, *other)
+                    .map_err(|e| setup("replacing bridge address", e))?;
+            }
+            match host.add_address_nodad(br.index, gw_net) {
+                Ok(()) => {}
+                Err(e) if e.is_exists() => {}
+                Err(e) => return Err(setup(&format!("adding {gw_net} to {}", c.bridge), e)),
+            }
+        }
+        let v4 = result.ips.iter().any(|i| i.address.addr().is_ipv4());
+        let v6 = result.ips.iter().any(|i| i.address.addr().is_ipv6());
+        if v4 {
+            berth_net::sysctl::set_ipv4_forwarding(true)
+                .map_err(|e| setup("enabling IPv4 forwarding", e))?;
+        }
+        if v6 {
+            berth_net::sysctl::set_ipv6_forwarding(true)
+                .map_err(|e| setup("enabling IPv6 forwarding", e))?;
+        }
+    }
+
+    // 5. The container side.
+    let cl = cont
+        .require_link(&req.args.ifname)
+        .map_err(|e| setup("finding container veth", e))?;
+    iface::configure(cont, &cl, &result, 2, c.enabledad)?;
+
+    // 6. Masquerade for the network's subnets (network-wide, so it stays
+    //    after this container leaves, like the bridge).
+    if c.ip_masq && !result.ips.is_empty() {
+        let fw = Firewall::open().map_err(|e| setup("opening firewall", e))?;
+        fw.add_network(&NetworkRules {
+            bridge: Some(c.bridge.clone()),
+            subnets: result.ips.iter().map(|i| i.address.trunc()).collect(),
+            masquerade: true,
+            isolate: false,
+        })
+        .map_err(|e| setup("adding masquerade", e))?;
+    }
+
+    let br_now = host
+        .link_by_index(br.index)
+        .map_err(|e| setup("reading bridge", e))?
+        .unwrap_or(br);
+    let cl_now = cont
+        .link_by_index(cl.index)
+        .map_err(|e| setup("reading container veth", e))?
+        .unwrap_or(cl);
+    result.interfaces = vec![
+        describe(&br_now, None),
+        describe(&hv, None),
+        describe(&cl_now, Some(ns.path().display().to_string())),
+    ];
+    if !req.conf.dns.is_empty() {
+        result.dns = req.conf.dns.clone();
+    }
+    Ok(result)
+}
+
+pub(crate) fn describe(l: &Link, sandbox: Option<String>) -> Interface {
+    Interface {
+        name: l.name.clone(),
+        mac: l.mac.map(|m| m.to_string()),
+        mtu: (sandbox.is_some() && l.mtu > 0).then_some(l.mtu),
+        sandbox,
+        ..Default::default()
+    }
+}

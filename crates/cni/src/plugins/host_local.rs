@@ -1,0 +1,301 @@
+//! `berth-host-local`: IPAM from local ranges, persisted in berth-store.
+//!
+//! Reads host-local's `ipam` section (`ranges`, or the legacy top-level
+//! `subnet`/`rangeStart`/`rangeEnd`/`gateway`; `routes`; `dataDir`;
+//! `resolvConf`) and allocates through berth-net's [`Ipam`], whose redb store
+//! makes concurrent ADDs from many plugin processes safe. Static addresses
+//! come from `runtimeConfig.ips`, `args.cni.ips` or `CNI_ARGS` `IP=`.
+//!
+//! The same functions serve berth's main plugins in-process when their
+//! `ipam.type` is `berth-host-local` (saving a fork+exec per ADD).
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use berth_net::ipam::{Ipam, IpamConfig, IpamError, IpamRoute, Range};
+use berth_store::{RedbStore, StoreError};
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::plugin::{Plugin, Request};
+use crate::types::{CniError, CniResult, Dns, ErrorCode, IpConfig, Route};
+
+/// Where leases live without `dataDir` (berth's counterpart of
+/// /var/lib/cni/networks).
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/berth/cni/networks";
+const STORE_FILE: &str = "ipam.redb";
+
+pub struct HostLocal;
+
+#[derive(Debug, Deserialize)]
+struct Wrapper {
+    ipam: HostLocalConf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HostLocalConf {
+    #[serde(default, deserialize_with = "crate::types::runtime::null_as_default")]
+    ranges: Vec<Vec<Range>>,
+    #[serde(default)]
+    subnet: Option<IpNet>,
+    #[serde(default)]
+    range_start: Option<IpAddr>,
+    #[serde(default)]
+    range_end: Option<IpAddr>,
+    #[serde(default)]
+    gateway: Option<IpAddr>,
+    #[serde(default, deserialize_with = "crate::types::runtime::null_as_default")]
+    routes: Vec<IpamRoute>,
+    #[serde(default)]
+    data_dir: Option<PathBuf>,
+    #[serde(default)]
+    resolv_conf: Option<PathBuf>,
+}
+
+/// The parsed `ipam` section.
+struct Parsed {
+    cfg: IpamConfig,
+    data_dir: PathBuf,
+    resolv_conf: Option<PathBuf>,
+}
+
+fn parse(req: &Request) -> Result<Parsed, CniError> {
+    if req.conf.ipam.is_none() {
+        return Err(CniError::invalid_config(
+            "network config: field `ipam` is required for host-local",
+        ));
+    }
+    let w: Wrapper = req.conf.section()?;
+    let c = w.ipam;
+    let mut ranges = c.ranges;
+    if let Some(subnet) = c.subnet {
+        ranges.insert(
+            0,
+            vec![Range {
+                subnet,
+                range_start: c.range_start,
+                range_end: c.range_end,
+                gateway: c.gateway,
+            }],
+        );
+    } else if c.range_start.is_some() || c.range_end.is_some() || c.gateway.is_some() {
+        return Err(CniError::invalid_config(
+            "network config: field `ipam.subnet` is required with rangeStart/rangeEnd/gateway",
+        ));
+    }
+    let cfg = IpamConfig {
+        ranges,
+        routes: c.routes,
+    };
+    cfg.validate().map_err(ipam_error)?;
+    Ok(Parsed {
+        cfg,
+        data_dir: c
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+        resolv_conf: c.resolv_conf,
+    })
+}
+
+fn open_store(dir: &Path) -> Result<RedbStore, CniError> {
+    RedbStore::open(dir.join(STORE_FILE)).map_err(|e| store_error(&e))
+}
+
+fn store_error(e: &StoreError) -> CniError {
+    match e {
+        StoreError::Busy { .. } => CniError::new(ErrorCode::TryAgainLater, e.to_string()),
+        _ => CniError::new(ErrorCode::IoFailure, format!("ipam store: {e}")),
+    }
+}
+
+fn ipam_error(e: IpamError) -> CniError {
+    match e {
+        IpamError::Config { field, detail } => {
+            CniError::invalid_config(format!("network config: field `ipam.{field}`: {detail}"))
+        }
+        IpamError::BadName { .. } => CniError::invalid_env(e.to_string()),
+        IpamError::NotInRange(_) | IpamError::TwoInOneSet(..) => {
+            CniError::invalid_config(e.to_string())
+        }
+        IpamError::Exhausted { .. } | IpamError::Taken { .. } => CniError::ipam(e.to_string()),
+        IpamError::Store(s) => store_error(&s),
+    }
+}
+
+/// Static addresses asked for, from every place the conventions allow.
+fn requested_ips(req: &Request) -> Result<Vec<IpAddr>, CniError> {
+    let mut out: Vec<IpAddr> = req.conf.runtime_config.ips.iter().map(|r| r.0).collect();
+    if let Some(cni) = &req.conf.args.cni {
+        out.extend(cni.ips.iter().map(|r| r.0));
+    }
+    if let Some(ips) = req.args.arg("IP") {
+        for s in ips.split(',').filter(|s| !s.is_empty()) {
+            let r: crate::types::RequestedIp = s
+                .parse()
+                .map_err(|e: String| CniError::invalid_env(format!("CNI_ARGS IP: {e}")))?;
+            out.push(r.0);
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Allocates for the request's attachment; the result has `ips` (no
+/// interface index), `routes` and `dns`.
+pub fn allocate(req: &Request) -> Result<CniResult, CniError> {
+    let p = parse(req)?;
+    let requested = requested_ips(req)?;
+    let store = open_store(&p.data_dir)?;
+    let ipam = Ipam::new(&store, &req.conf.name).map_err(ipam_error)?;
+    let allocs = ipam
+        .allocate(&p.cfg, &req.args.container_id, &req.args.ifname, &requested)
+        .map_err(ipam_error)?;
+    let dns = match &p.resolv_conf {
+        None => Dns::default(),
+        Some(path) => match read_resolv_conf(path) {
+            Ok(d) => d,
+            Err(e) => {
+                // Do not keep the addresses of an ADD that fails.
+                let _ = ipam.release(&req.args.container_id, Some(&req.args.ifname));
+                return Err(e);
+            }
+        },
+    };
+    Ok(CniResult {
+        interfaces: Vec::new(),
+        ips: allocs
+            .into_iter()
+            .map(|a| IpConfig {
+                address: a.address,
+                gateway: a.gateway,
+                interface: None,
+            })
+            .collect(),
+        routes: p
+            .cfg
+            .routes
+            .iter()
+            .map(|r| Route::new(r.dst, r.gw))
+            .collect(),
+        dns,
+    })
+}
+
+/// Releases the attachment's addresses (nothing held is fine).
+pub fn release(req: &Request) -> Result<(), CniError> {
+    let p = parse(req)?;
+    let store = open_store(&p.data_dir)?;
+    let ipam = Ipam::new(&store, &req.conf.name).map_err(ipam_error)?;
+    ipam.release(&req.args.container_id, Some(&req.args.ifname))
+        .map_err(ipam_error)?;
+    Ok(())
+}
+
+/// The attachment must still hold the addresses `prevResult` lists.
+pub fn check(req: &Request) -> Result<(), CniError> {
+    let p = parse(req)?;
+    let store = open_store(&p.data_dir)?;
+    let ipam = Ipam::new(&store, &req.conf.name).map_err(ipam_error)?;
+    let held = ipam
+        .addresses_of(&req.args.container_id, &req.args.ifname)
+        .map_err(ipam_error)?;
+    if held.is_empty() {
+        return Err(CniError::check(format!(
+            "host-local: no address is allocated to {}/{} on network {}",
+            req.args.container_id, req.args.ifname, req.conf.name
+        )));
+    }
+    if let Some(prev) = &req.conf.prev_result {
+        for ip in &prev.ips {
+            let a = ip.address.addr();
+            let in_ranges = p.cfg.ranges.iter().flatten().any(|r| r.subnet.contains(&a));
+            if in_ranges && !held.contains(&a) {
+                return Err(CniError::check(format!(
+                    "host-local: address {a} of the previous result is not allocated to {}/{}",
+                    req.args.container_id, req.args.ifname
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Releases every lease of the network whose attachment is not listed as
+/// valid.
+pub fn gc(req: &Request) -> Result<(), CniError> {
+    let p = parse(req)?;
+    let store = open_store(&p.data_dir)?;
+    let ipam = Ipam::new(&store, &req.conf.name).map_err(ipam_error)?;
+    let valid = &req.conf.valid_attachments;
+    let mut stale: Vec<(String, String)> = ipam
+        .leases()
+        .map_err(ipam_error)?
+        .into_iter()
+        .filter(|l| {
+            !valid
+                .iter()
+                .any(|v| v.container_id == l.container_id && v.ifname == l.ifname)
+        })
+        .map(|l| (l.container_id, l.ifname))
+        .collect();
+    stale.sort();
+    stale.dedup();
+    for (cid, ifname) in stale {
+        tracing::info!(container = %cid, %ifname, network = %req.conf.name, "GC releasing leases");
+        ipam.release(&cid, Some(&ifname)).map_err(ipam_error)?;
+    }
+    Ok(())
+}
+
+/// Ready when the configuration is valid and the store opens.
+pub fn status(req: &Request) -> Result<(), CniError> {
+    let p = parse(req)?;
+    open_store(&p.data_dir).map(|_| ()).map_err(|e| {
+        CniError::new(
+            ErrorCode::PluginNotAvailable,
+            format!("host-local: {}", e.msg),
+        )
+    })
+}
+
+/// `nameserver`, `domain`, `search` and `options` lines of a resolv.conf.
+fn read_resolv_conf(path: &Path) -> Result<Dns, CniError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CniError::invalid_config(format!(
+            "network config: field `ipam.resolvConf`: reading {}: {e}",
+            path.display()
+        ))
+    })?;
+    let mut dns = Dns::default();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("nameserver") => dns.nameservers.extend(words.map(str::to_owned)),
+            Some("domain") => dns.domain = words.next().map(str::to_owned),
+            Some("search") => dns.search = words.map(str::to_owned).collect(),
+            Some("options") => dns.options.extend(words.map(str::to_owned)),
+            _ => {}
+        }
+    }
+    Ok(dns)
+}
+
+impl Plugin for HostLocal {
+    fn add(&self, req: &Request) -> Result<CniResult, CniError> {
+        allocate(req)
+    }
+    fn del(&self, req: &Request) -> Result<(), CniError> {
+        release(req)
+    }
+    fn check(&self, req: &Request) -> Result<(), CniError> {
+        check(req)
+    }
+    fn status(&self, req: &Request) -> Result<(), CniError> {
+        status(req)
+    }
+    fn gc(&self, req: &Request) -> Result<(), CniError> {
+        gc(req)
+    }
+}
