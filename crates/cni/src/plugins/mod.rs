@@ -4,8 +4,12 @@ pub mod bridge;
 pub mod host_local;
 pub mod iface;
 pub mod ipam;
+pub mod ipvlan;
 pub mod loopback;
+pub mod macvlan;
 pub mod netns;
+pub mod parent;
+pub mod portmap;
 pub mod rollback;
 
 use crate::plugin::Plugin;
@@ -16,6 +20,9 @@ pub fn by_name(name: &str) -> Option<Box<dyn Plugin>> {
         "berth-loopback" => Some(Box::new(loopback::Loopback)),
         "berth-host-local" => Some(Box::new(host_local::HostLocal)),
         "berth-bridge" => Some(Box::new(bridge::Bridge)),
+        "berth-macvlan" => Some(Box::new(macvlan::Macvlan)),
+        "berth-ipvlan" => Some(Box::new(ipvlan::Ipvlan)),
+        "berth-portmap" => Some(Box::new(portmap::Portmap)),
         _ => None,
     }
 }
