@@ -5,6 +5,7 @@
 
 mod cni_cmd;
 mod cni_plugin;
+mod commands;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -21,6 +22,7 @@ fn main() {
     let name = invoked_as(args.first());
     let code = match name.as_str() {
         "berth" => cli_main(args),
+        "berth-runc" => commands::runtime::main(args),
         plugin if cni_plugin::is_plugin_name(plugin) => cni_plugin::plugin_main(plugin),
         other => {
             eprintln!("berth: invoked under an unknown name '{other}'");
@@ -37,6 +39,7 @@ fn cli_main(args: Vec<OsString>) -> i32 {
             println!("berth {}", env!("CARGO_PKG_VERSION"));
             0
         }
+        Some("runtime") => commands::runtime::main(args[1..].to_vec()),
         Some("cni") => match cni_cmd::main(&args[2..]) {
             Ok(()) => 0,
             Err(e) => {

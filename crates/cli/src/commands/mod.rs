@@ -1,0 +1,4 @@
+//! Subcommand groups of the `berth` binary that translate flags into
+//! library calls.
+
+pub mod runtime;

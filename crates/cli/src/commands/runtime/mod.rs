@@ -1,0 +1,225 @@
+//! `berth runtime <verb>` and `berth-runc <verb>`: runc's command line over
+//! berth-runtime. One file per verb; each only translates flags into a
+//! library call and prints the result.
+
+mod cgroups;
+mod create;
+mod delete;
+mod events;
+mod exec;
+mod features;
+mod kill;
+mod list;
+mod pause;
+mod ps;
+mod resume;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use anyhow::bail;
+use berth_runtime::Runtime;
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Log output format (`--log-format`).
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// runc-compatible OCI runtime.
+#[derive(Debug, Parser)]
+#[command(
+    name = "berth-runc",
+    version,
+    about = "berth's OCI runtime (runc's command line)"
+)]
+pub struct Cli {
+    /// Directory holding container state.
+    #[arg(long, global = true, default_value = "/run/berth/runtime")]
+    root: PathBuf,
+    /// File to write logs (and errors) to, besides stderr.
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// Format of --log.
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// Log debug messages.
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Use systemd to manage cgroups (not supported).
+    #[arg(long = "systemd-cgroup", global = true)]
+    systemd_cgroup: bool,
+    /// Rootless mode (runc's global flag; only "false" and "auto" accepted).
+    #[arg(long)]
+    rootless: Option<String>,
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Debug, Subcommand)]
+enum Verb {
+    Create(create::Args),
+    Start(start::Args),
+    State(state::Args),
+    Kill(kill::Args),
+    Delete(delete::Args),
+    Run(run::Args),
+    #[command(alias = "ls")]
+    List(list::Args),
+    Ps(ps::Args),
+    Exec(exec::Args),
+    Pause(pause::Args),
+    Resume(resume::Args),
+    Events(events::Args),
+    Features(features::Args),
+    Spec(spec::Args),
+    /// The container's cgroups and their limits and usage.
+    Cgroups(cgroups::Args),
+}
+
+fn init_logging(cli: &Cli) -> anyhow::Result<()> {
+    let level = if cli.debug {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::WARN
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false);
+    match &cli.log {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| anyhow::anyhow!("opening log file {}: {e}", path.display()))?;
+            let writer = std::sync::Mutex::new(file);
+            match cli.log_format {
+                LogFormat::Json => builder.json().with_writer(writer).try_init(),
+                LogFormat::Text => builder.with_ansi(false).with_writer(writer).try_init(),
+            }
+        }
+        None => builder.with_writer(std::io::stderr).try_init(),
+    }
+    .map_err(|e| anyhow::anyhow!("setting up logging: {e}"))
+}
+
+/// Prints library warnings through the log.
+pub(crate) fn warn_all(warnings: &[String]) {
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    if cli.systemd_cgroup {
+        bail!("--systemd-cgroup is not supported: berth manages cgroups through cgroupfs only");
+    }
+    if let Some(r) = &cli.rootless {
+        if r != "false" && r != "auto" {
+            bail!("--rootless={r} is not supported: berth runs containers as root only");
+        }
+    }
+    let rt = Runtime::new(&cli.root);
+    match cli.verb {
+        Verb::Create(a) => create::run(&rt, a),
+        Verb::Start(a) => start::run(&rt, a),
+        Verb::State(a) => state::run(&rt, a),
+        Verb::Kill(a) => kill::run(&rt, a),
+        Verb::Delete(a) => delete::run(&rt, a),
+        Verb::Run(a) => run::run(&rt, a),
+        Verb::List(a) => list::run(&rt, a),
+        Verb::Ps(a) => ps::run(&rt, a),
+        Verb::Exec(a) => exec::run(&rt, a),
+        Verb::Pause(a) => pause::run(&rt, a),
+        Verb::Resume(a) => resume::run(&rt, a),
+        Verb::Events(a) => events::run(&rt, a),
+        Verb::Features(a) => features::run(a),
+        Verb::Spec(a) => spec::run(a),
+        Verb::Cgroups(a) => cgroups::run(&rt, a),
+    }
+}
+
+/// Entry point: `args` starts with the program name (`berth-runc`, or
+/// `runtime` when called as `berth runtime ...`). Returns the exit code.
+pub fn main(args: Vec<OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let logging = init_logging(&cli);
+    if let Err(e) = &logging {
+        eprintln!("berth-runc: {e:#}");
+    }
+    let logged_to_file = cli.log.is_some() && logging.is_ok();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            if logged_to_file {
+                tracing::error!("{msg}");
+            }
+            eprintln!("berth-runc: {msg}");
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn parser_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_containerd_style_invocations() -> Result<(), clap::Error> {
+        let cli = Cli::try_parse_from([
+            "berth-runc",
+            "--root",
+            "/r",
+            "--log",
+            "/l.json",
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            "/b",
+            "--pid-file",
+            "/p",
+            "c1",
+        ])?;
+        assert_eq!(cli.root, PathBuf::from("/r"));
+        assert_eq!(cli.log_format, LogFormat::Json);
+        assert!(matches!(cli.verb, Verb::Create(ref a) if a.id == "c1"));
+        let cli = Cli::try_parse_from([
+            "runtime",
+            "exec",
+            "-e",
+            "A=1",
+            "c1",
+            "sh",
+            "-c",
+            "echo -n x",
+        ])?;
+        match cli.verb {
+            Verb::Exec(a) => assert_eq!(a.command, ["sh", "-c", "echo -n x"]),
+            other => panic!("parsed as {other:?}"),
+        }
+        let cli = Cli::try_parse_from(["runtime", "kill", "c1", "KILL"])?;
+        assert!(matches!(cli.verb, Verb::Kill(ref a) if a.signal == "KILL"));
+        Ok(())
+    }
+}

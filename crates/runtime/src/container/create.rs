@@ -1,0 +1,380 @@
+//! `create`: load the bundle, record the container, make its cgroup, clone
+//! the init with everything prepared, wait until it reports "created"
+//! (blocked on exec.fifo until `start`).
+//!
+//! Any failure undoes what was done — child killed, cgroup and state
+//! directory removed — so a failed create leaves nothing behind. Mounts
+//! live in the container's own mount namespace and vanish with the child.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{Linux, LinuxDeviceCgroup, LinuxPersonalityDomain, LinuxResources};
+
+use super::status::hook_state;
+use super::{Runtime, Warnings};
+use crate::bundle::Bundle;
+use crate::cgroups::CgroupManager;
+use crate::launch::build::{self, ProcessInputs};
+use crate::launch::sync::kind;
+use crate::launch::{self, id_map_text, InitPlan, Spawned};
+use crate::rootfs::{self, PlanInput};
+use crate::state::{self, proc_stat, ContainerDir, Private, Record, State, Status};
+use crate::{hooks, Error};
+
+/// Options of `create` (runc's flags).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master (process.terminal).
+    pub console_socket: Option<PathBuf>,
+    /// Extra descriptors (after stdio and LISTEN_FDS) passed to the init.
+    pub preserve_fds: u32,
+    /// Start right away instead of waiting for `start` (used by `run`).
+    pub start_immediately: bool,
+}
+
+/// A container that `create` made: the live init and its state.
+#[derive(Debug)]
+pub struct Created {
+    pub(crate) child: Spawned,
+    pub(crate) dir: ContainerDir,
+    pub(crate) record: Record,
+    pub warnings: Warnings,
+}
+
+impl Created {
+    pub fn pid(&self) -> i32 {
+        self.child.pid
+    }
+
+    pub fn state(&self) -> &State {
+        &self.record.state
+    }
+}
+
+/// Undo list for a create that fails part-way.
+struct Cleanup {
+    dir: Option<ContainerDir>,
+    cgroup: Option<CgroupManager>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.remove();
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
+}
+
+/// LISTEN_FDS passed to us by socket activation (only if meant for us).
+fn listen_fds() -> u32 {
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_some_and(|p| p == std::process::id());
+    if !ours {
+        return 0;
+    }
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The config's resources with runc's device rules: the config's own,
+/// then one allow per `linux.devices` entry (a node the runtime creates
+/// must be usable), then the standard nodes. Later rules win.
+fn resources_with_devices(linux: &Linux) -> LinuxResources {
+    let mut res = linux.resources().clone().unwrap_or_default();
+    let mut rules: Vec<LinuxDeviceCgroup> = res.devices().clone().unwrap_or_default();
+    rules.extend(
+        linux
+            .devices()
+            .iter()
+            .flatten()
+            .map(LinuxDeviceCgroup::from),
+    );
+    rules.extend(crate::cgroups::default_allowed_devices());
+    res.set_devices(Some(rules));
+    res
+}
+
+/// Writes `pid` to `path` atomically (runc's --pid-file).
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(Error::io("current dir", "."))?
+            .join(path)
+    };
+    state::write_atomic(&abs, pid.to_string().as_bytes()).map_err(Error::from)
+}
+
+impl Runtime {
+    /// `create`: the container ends up `created` (its init waits on
+    /// exec.fifo), or nothing is left behind.
+    pub fn create(&self, opts: &CreateOptions) -> Result<Warnings, Error> {
+        let created = self.create_container(opts)?;
+        let warnings = created.warnings;
+        created.child.release();
+        Ok(warnings)
+    }
+
+    /// `create` keeping the init as our child (for `run`).
+    pub(crate) fn create_container(&self, opts: &CreateOptions) -> Result<Created, Error> {
+        state::check_id(&opts.id)?;
+        let bundle = Bundle::load(&opts.bundle)?;
+        let dir = self.state_root().create(&opts.id)?;
+        let mut cleanup = Cleanup {
+            dir: Some(dir),
+            cgroup: None,
+        };
+        let result = self.create_in(opts, bundle, &mut cleanup);
+        match result {
+            Ok((child, record, warnings)) => {
+                cleanup.cgroup = None;
+                let dir = cleanup.dir.take().ok_or_else(|| {
+                    Error::Invalid("internal: state dir lost during create".into())
+                })?;
+                Ok(Created {
+                    child,
+                    dir,
+                    record,
+                    warnings,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn create_in(
+        &self,
+        opts: &CreateOptions,
+        bundle: Bundle,
+        cleanup: &mut Cleanup,
+    ) -> Result<(Spawned, Record, Warnings), Error> {
+        let Bundle {
+            dir: bundle_dir,
+            spec,
+            rootfs,
+            mut warnings,
+        } = bundle;
+        let dir = cleanup
+            .dir
+            .as_ref()
+            .ok_or_else(|| Error::Invalid("internal: no state dir".into()))?;
+        let linux = spec.linux().clone().unwrap_or_default();
+        let process = spec
+            .process()
+            .clone()
+            .ok_or_else(|| Error::Invalid("config.json has no process".into()))?;
+
+        // cgroups first: limits are in place before the process joins.
+        let cgroups_path = linux
+            .cgroups_path()
+            .as_ref()
+            .map(|p| p.display().to_string());
+        let cgroup = CgroupManager::new(cgroups_path.as_deref(), &opts.id)?;
+        cgroup.create()?;
+        cleanup.cgroup = Some(cgroup.clone());
+        cgroup.apply_resources(&resources_with_devices(&linux))?;
+
+        let ns = launch::namespaces::plan(&linux)?;
+        let rootfs_plan = rootfs::plan(&PlanInput {
+            spec: &spec,
+            bundle_dir: &bundle_dir,
+            rootfs: &rootfs,
+            new_cgroupns: ns.new_cgroup,
+            new_userns: ns.new_user,
+            cgroup_paths: cgroup.paths(),
+        })?;
+
+        let terminal = process.terminal().unwrap_or(false);
+        let console: Option<UnixStream> = match (&opts.console_socket, terminal) {
+            (Some(path), true) => Some(
+                UnixStream::connect(path).map_err(Error::io("connect to console socket", path))?,
+            ),
+            (None, true) => {
+                return Err(Error::Invalid(
+                    "process.terminal is true but no --console-socket was given".into(),
+                ))
+            }
+            (Some(_), false) => {
+                return Err(Error::Invalid(
+                    "--console-socket given but process.terminal is false".into(),
+                ))
+            }
+            (None, false) => None,
+        };
+        let listen = listen_fds();
+        let mut extra_env = Vec::new();
+        if listen > 0 {
+            extra_env.push(format!("LISTEN_FDS={listen}"));
+            extra_env.push("LISTEN_PID=1".to_owned());
+        }
+        let (mut proc_plan, w) = build::process_plan(
+            &process,
+            &ProcessInputs {
+                rootfs: Some(&rootfs),
+                seccomp: linux.seccomp().as_ref(),
+                console_socket: console.as_ref().map_or(-1, |s| s.as_raw_fd()),
+                keep_fds: (listen + opts.preserve_fds) as i32,
+                extra_env,
+                hostname: spec.hostname().as_deref().filter(|h| !h.is_empty()),
+                domainname: spec.domainname().as_deref().filter(|h| !h.is_empty()),
+            },
+        )?;
+        warnings.extend(w);
+        if let Some(p) = linux.personality() {
+            proc_plan.personality = Some(match p.domain() {
+                LinuxPersonalityDomain::PerLinux => 0x0000,
+                LinuxPersonalityDomain::PerLinux32 => 0x0008,
+            });
+        }
+        let spec_hooks = spec.hooks().clone().unwrap_or_default();
+        #[allow(deprecated)]
+        let prestart = spec_hooks.prestart().clone().unwrap_or_default();
+        let create_runtime = spec_hooks.create_runtime().clone().unwrap_or_default();
+        let create_container =
+            build::child_hooks(spec_hooks.create_container().as_deref().unwrap_or(&[]))?;
+        let start_container =
+            build::child_hooks(spec_hooks.start_container().as_deref().unwrap_or(&[]))?;
+
+        // exec.fifo: the init blocks opening it for writing until `start`
+        // opens it for reading.
+        let fifo_dir: Option<OwnedFd> = if opts.start_immediately {
+            None
+        } else {
+            let fifo = CString::new(dir.fifo_path().as_os_str().as_bytes())
+                .map_err(|_| Error::Invalid("state dir path contains NUL".into()))?;
+            // SAFETY: fifo is a NUL-terminated path.
+            if unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) } != 0 {
+                return Err(Error::io("mkfifo", dir.fifo_path())(
+                    std::io::Error::last_os_error(),
+                ));
+            }
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(dir.path())
+                .map_err(Error::io("open state dir", dir.path()))?;
+            Some(f.into())
+        };
+
+        // The state hooks and `state` will show.
+        let mut annotations = std::collections::BTreeMap::new();
+        for (k, v) in spec.annotations().iter().flatten() {
+            annotations.insert(k.clone(), v.clone());
+        }
+        let mut record = Record {
+            state: State {
+                oci_version: spec.version().clone(),
+                id: opts.id.clone(),
+                pid: 0,
+                status: Status::Creating,
+                bundle: bundle_dir.clone(),
+                rootfs: rootfs.clone(),
+                created: state::time::now_rfc3339(),
+                annotations,
+                owner: String::new(),
+            },
+            berth: Private {
+                init_start_time: 0,
+                cgroups_path: cgroups_path.clone(),
+            },
+        };
+
+        let payload_capacity = if create_container.is_empty() && start_container.is_empty() {
+            0
+        } else {
+            // Both state documents, with room for any PID.
+            2 * (hook_state(&record.state, Status::Creating).len() + 32) + 4
+        };
+        let plan = InitPlan {
+            ns,
+            rootfs: Some(rootfs_plan),
+            process: proc_plan,
+            create_container_hooks: create_container,
+            start_container_hooks: start_container,
+            parent_hooks: !prestart.is_empty() || !create_runtime.is_empty(),
+            fifo_dir: fifo_dir.as_ref().map_or(-1, |f| f.as_raw_fd()),
+            close_in_child: vec![dir.lock_fd()],
+            payload_capacity,
+        };
+
+        let child = Spawned::spawn(&plan)?;
+        drop(console);
+        child.expect(&plan, kind::READY)?;
+        record.state.pid = child.pid;
+
+        if plan.ns.new_user {
+            child.write_id_maps(
+                &id_map_text(linux.uid_mappings().as_deref().unwrap_or(&[])),
+                &id_map_text(linux.gid_mappings().as_deref().unwrap_or(&[])),
+            )?;
+        }
+        cgroup.add_pid(child.pid)?;
+        if let Some(adj) = plan.process.oom_score_adj {
+            let path = format!("/proc/{}/oom_score_adj", child.pid);
+            std::fs::write(&path, adj.to_string()).map_err(Error::io("write", path))?;
+        }
+        let mut payload = Vec::new();
+        if plan.payload_capacity > 0 {
+            let creating = hook_state(&record.state, Status::Creating);
+            let created = hook_state(&record.state, Status::Created);
+            payload.extend_from_slice(&(creating.len() as u32).to_ne_bytes());
+            payload.extend_from_slice(&creating);
+            payload.extend_from_slice(&created);
+        }
+        child.go(&payload)?;
+
+        loop {
+            let m = child.recv()?;
+            match m.kind {
+                kind::HOOKS => {
+                    let st = hook_state(&record.state, Status::Creating);
+                    hooks::run_all("prestart", &prestart, &st)?;
+                    hooks::run_all("createRuntime", &create_runtime, &st)?;
+                    child.go(&[])?;
+                }
+                kind::CREATED => break,
+                kind::ERROR => {
+                    return Err(launch::LaunchError::Child(launch::describe(&plan, m)).into())
+                }
+                other => {
+                    return Err(launch::LaunchError::ChildGone(format!(
+                        "unexpected message {other}"
+                    ))
+                    .into())
+                }
+            }
+        }
+
+        record.berth.init_start_time = proc_stat(child.pid)
+            .map(|s| s.start_time)
+            .ok_or_else(|| launch::LaunchError::ChildGone("init vanished after create".into()))?;
+        record.state.status = if opts.start_immediately {
+            Status::Running
+        } else {
+            Status::Created
+        };
+        dir.write_config(&spec)?;
+        dir.write(&record)?;
+        if let Some(p) = &opts.pid_file {
+            write_pid_file(p, child.pid)?;
+        }
+        drop(fifo_dir);
+        Ok((child, record, warnings))
+    }
+}

@@ -1,0 +1,45 @@
+//! `pause` / `resume`: the freezer.
+
+use super::status::current;
+use super::Runtime;
+use crate::cgroups::CgroupManager;
+use crate::state::{Lock, Status};
+use crate::Error;
+
+impl Runtime {
+    /// `pause ID`: the container must be running.
+    pub fn pause(&self, id: &str) -> Result<(), Error> {
+        let dir = self.state_root().open(id, Lock::Exclusive)?;
+        let mut rec = dir.read()?;
+        let status = current(&dir, &rec);
+        if status != Status::Running {
+            return Err(Error::WrongState {
+                op: "pause",
+                id: id.to_owned(),
+                status,
+            });
+        }
+        CgroupManager::new(rec.berth.cgroups_path.as_deref(), id)?.freeze()?;
+        rec.state.status = Status::Paused;
+        dir.write(&rec)?;
+        Ok(())
+    }
+
+    /// `resume ID`: the container must be paused.
+    pub fn resume(&self, id: &str) -> Result<(), Error> {
+        let dir = self.state_root().open(id, Lock::Exclusive)?;
+        let mut rec = dir.read()?;
+        let status = current(&dir, &rec);
+        if status != Status::Paused {
+            return Err(Error::WrongState {
+                op: "resume",
+                id: id.to_owned(),
+                status,
+            });
+        }
+        CgroupManager::new(rec.berth.cgroups_path.as_deref(), id)?.thaw()?;
+        rec.state.status = Status::Running;
+        dir.write(&rec)?;
+        Ok(())
+    }
+}

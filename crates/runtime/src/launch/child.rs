@@ -1,0 +1,207 @@
+//! The child's straight-line path from clone to execve.
+//!
+//! Order (runc's, where the spec leaves it open):
+//! 1. join namespaces by path, unshare new ones, fork if a PID/time
+//!    namespace applies to children only;
+//! 2. READY → wait for GO (id maps written, cgroup joined, oom_score_adj
+//!    set); unshare the cgroup namespace;
+//! 3. hostname; rootfs mounts; HOOKS (prestart, createRuntime in the
+//!    parent); createContainer hooks; pivot_root; console; sysctls,
+//!    read-only and masked paths, read-only root;
+//! 4. cwd and executable checked (so a bad command fails `create`, as in
+//!    runc); CREATED;
+//! 5. block on exec.fifo until `start`; startContainer hooks;
+//! 6. limits, descriptors, seccomp, capabilities, user, execve.
+
+use std::ffi::c_int;
+
+use super::sync::{self, fail, kind, Msg, MSG_LEN};
+use super::sys::{close, errno, exit_now, write_all};
+use super::{console, hooks_child, process, step, InitPlan};
+use crate::rootfs::apply;
+
+fn setns_all(plan: &InitPlan, sync: c_int) {
+    for (i, (fd, ty)) in plan.ns.setns.iter().enumerate() {
+        // SAFETY: setns on a namespace descriptor opened before clone.
+        if unsafe { libc::setns(*fd, *ty) } != 0 {
+            fail(sync, step::SETNS, i as u32, errno());
+        }
+    }
+    for f in &plan.ns.files {
+        close(std::os::fd::AsRawFd::as_raw_fd(f));
+    }
+}
+
+/// Splits the GO payload: `[u32 len][createContainer state][startContainer state]`.
+fn split_payload(payload: &[u8]) -> (&[u8], &[u8]) {
+    let Some(head) = payload.get(..4) else {
+        return (&[], &[]);
+    };
+    let mut len = [0u8; 4];
+    len.copy_from_slice(head);
+    let n = u32::from_ne_bytes(len) as usize;
+    let rest = payload.get(4..).unwrap_or(&[]);
+    match (rest.get(..n), rest.get(n..)) {
+        (Some(a), Some(b)) => (a, b),
+        _ => (&[], &[]),
+    }
+}
+
+/// Waits for GO; returns the payload length in `buf` (after the header).
+fn wait_go(sync: c_int, buf: &mut [u8]) -> usize {
+    match sync::recv(sync, buf) {
+        Some((m, n)) if m.kind == kind::GO => n,
+        // The parent gave up (or died): nothing to report to.
+        _ => exit_now(1),
+    }
+}
+
+/// The child's entry point after clone. Never returns.
+pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
+    for fd in &plan.close_in_child {
+        close(*fd);
+    }
+    // Device nodes and directories get exactly the modes asked for.
+    // SAFETY: umask takes an integer.
+    unsafe { libc::umask(0) };
+
+    setns_all(plan, sync);
+    if plan.ns.unshare_flags != 0 {
+        // SAFETY: unshare with integer flags.
+        if unsafe { libc::unshare(plan.ns.unshare_flags) } != 0 {
+            fail(sync, step::UNSHARE, 0, errno());
+        }
+    }
+    if let Some(offsets) = &plan.ns.time_offsets {
+        // SAFETY: constant path.
+        let fd = unsafe {
+            libc::open(
+                c"/proc/self/timens_offsets".as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 || !write_all(fd, offsets) {
+            fail(sync, step::TIME_OFFSETS, 0, errno());
+        }
+        close(fd);
+    }
+    if plan.ns.fork {
+        // CLONE_PARENT: the init becomes the launcher's child, so `run`
+        // and `exec` can wait for it.
+        let pid = super::child_clone(libc::CLONE_PARENT);
+        if pid < 0 {
+            fail(sync, step::FORK, 0, errno());
+        }
+        if pid > 0 {
+            sync::send(
+                sync,
+                Msg {
+                    kind: kind::PID,
+                    a: 0,
+                    b: pid,
+                    c: 0,
+                },
+            );
+            exit_now(0);
+        }
+    }
+
+    if !sync::send(sync, Msg::new(kind::READY)) {
+        exit_now(1);
+    }
+    let n = wait_go(sync, buf);
+    let payload = buf.get(MSG_LEN..MSG_LEN + n).unwrap_or(&[]);
+    let (create_state, start_state) = split_payload(payload);
+
+    if plan.ns.new_user {
+        // Become root of the new user namespace now that the maps exist
+        // (files we create must have a mapped owner).
+        // SAFETY: integer arguments.
+        if unsafe { libc::setresgid(0, 0, 0) } != 0 {
+            fail(sync, step::SETGID, 1, errno());
+        }
+        // SAFETY: integer arguments.
+        if unsafe { libc::setresuid(0, 0, 0) } != 0 {
+            fail(sync, step::SETUID, 1, errno());
+        }
+    }
+    if plan.ns.new_cgroup {
+        // SAFETY: unshare with an integer flag.
+        if unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } != 0 {
+            fail(sync, step::UNSHARE_CGROUP, 0, errno());
+        }
+    }
+    let p = &plan.process;
+    process::uts(p, sync);
+
+    let mut console_done = false;
+    if let Some(rootfs) = &plan.rootfs {
+        let rootfd = apply::prepare(rootfs, sync);
+        close(rootfd);
+        if plan.parent_hooks {
+            if !sync::send(sync, Msg::new(kind::HOOKS)) {
+                exit_now(1);
+            }
+            let mut small = [0u8; MSG_LEN];
+            wait_go(sync, &mut small);
+        }
+        hooks_child::run(
+            &plan.create_container_hooks,
+            create_state,
+            sync,
+            step::HOOK_CREATE_CONTAINER,
+        );
+        apply::pivot(rootfs, sync);
+        if p.console_socket >= 0 {
+            let slave = console::setup(p.console_socket, p.console_size, sync);
+            if rootfs.dev_console {
+                apply::bind_console(&slave, sync);
+            }
+            console_done = true;
+        }
+        apply::finish(rootfs, sync);
+    }
+    if !console_done {
+        if p.console_socket >= 0 {
+            console::setup(p.console_socket, p.console_size, sync);
+        } else {
+            // A session of its own, as runc gives every init; EPERM means
+            // we already lead one.
+            // SAFETY: setsid takes no arguments.
+            if unsafe { libc::setsid() } < 0 && errno() != libc::EPERM {
+                fail(sync, step::SETSID, 0, errno());
+            }
+        }
+    }
+
+    process::enter_cwd(p, sync);
+    let chosen = process::lookup(p, sync);
+    if !sync::send(sync, Msg::new(kind::CREATED)) {
+        exit_now(1);
+    }
+
+    if plan.fifo_dir >= 0 {
+        // Blocks until `start` opens the fifo for reading.
+        // SAFETY: fifo_dir is an open directory; the name is constant.
+        let fd = unsafe {
+            libc::openat(
+                plan.fifo_dir,
+                c"exec.fifo".as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 || !write_all(fd, b"0") {
+            fail(sync, step::FIFO, 0, errno());
+        }
+        close(fd);
+        close(plan.fifo_dir);
+    }
+    hooks_child::run(
+        &plan.start_container_hooks,
+        start_state,
+        sync,
+        step::HOOK_START_CONTAINER,
+    );
+    process::limits(p, sync);
+    process::exec(p, sync, chosen)
+}

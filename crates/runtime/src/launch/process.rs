@@ -1,0 +1,210 @@
+//! The container process: everything from process.* of config.json (or of
+//! an exec), prepared before clone and applied in the child just before
+//! execve.
+
+use std::ffi::{c_int, CString};
+
+use super::step;
+use super::sync::fail;
+use super::sys::{errno, CStringArray};
+use crate::security::caps::{self, CapSets};
+use crate::security::rlimits::Rlimit;
+use crate::security::seccomp::{self, Program};
+
+/// The process to exec and its credentials, prepared before clone.
+#[derive(Debug)]
+pub struct ProcessPlan {
+    pub argv: CStringArray,
+    pub envp: CStringArray,
+    /// Paths to try for argv[0] (PATH search done ahead), in order.
+    pub exec_candidates: Vec<CString>,
+    pub cwd: CString,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<libc::gid_t>,
+    pub umask: u32,
+    pub rlimits: Vec<Rlimit>,
+    pub caps: CapSets,
+    pub no_new_privs: bool,
+    pub seccomp: Vec<Program>,
+    /// Connected console socket (-1: no terminal through a socket).
+    pub console_socket: c_int,
+    /// Terminal rows and columns.
+    pub console_size: Option<(u16, u16)>,
+    /// Descriptors 3..3+keep_fds stay open across execve.
+    pub keep_fds: c_int,
+    pub hostname: Option<CString>,
+    pub domainname: Option<CString>,
+    /// personality(2) domain.
+    pub personality: Option<libc::c_ulong>,
+    /// ioprio_set(2) value for IOPRIO_WHO_PROCESS.
+    pub ioprio: Option<c_int>,
+    /// oom_score_adj, written by the parent (kept here for exec).
+    pub oom_score_adj: Option<i32>,
+}
+
+/// Child side: finds the executable among the candidates (in the
+/// container's view of the filesystem, cwd already set). Returns its index.
+pub fn lookup(p: &ProcessPlan, sync: c_int) -> usize {
+    let mut last = libc::ENOENT;
+    for (i, cand) in p.exec_candidates.iter().enumerate() {
+        // SAFETY: an all-zero stat is a valid value to be overwritten.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: cand is NUL-terminated; st is a valid out pointer.
+        if unsafe { libc::stat(cand.as_ptr(), &mut st) } != 0 {
+            if errno() != libc::ENOENT && errno() != libc::ENOTDIR {
+                last = errno();
+            }
+            continue;
+        }
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            last = libc::EACCES;
+            continue;
+        }
+        // SAFETY: as above.
+        if unsafe { libc::access(cand.as_ptr(), libc::X_OK) } != 0 {
+            last = errno();
+            continue;
+        }
+        return i;
+    }
+    fail(sync, step::EXEC_LOOKUP, 0, last)
+}
+
+/// Child side: chdir to the process cwd (as root, before the user switch).
+pub fn enter_cwd(p: &ProcessPlan, sync: c_int) {
+    // SAFETY: cwd is NUL-terminated.
+    if unsafe { libc::chdir(p.cwd.as_ptr()) } != 0 {
+        fail(sync, step::CHDIR, 0, errno());
+    }
+}
+
+/// Child side: resource limits, personality, I/O priority.
+pub fn limits(p: &ProcessPlan, sync: c_int) {
+    for (i, r) in p.rlimits.iter().enumerate() {
+        // SAFETY: r.limit is a valid rlimit value.
+        if unsafe { libc::setrlimit(r.resource, &r.limit) } != 0 {
+            fail(sync, step::RLIMIT, i as u32, errno());
+        }
+    }
+    if let Some(dom) = p.personality {
+        // SAFETY: personality takes an integer.
+        if unsafe { libc::personality(dom) } < 0 {
+            fail(sync, step::PERSONALITY, 0, errno());
+        }
+    }
+    if let Some(prio) = p.ioprio {
+        // SAFETY: ioprio_set with integer arguments (IOPRIO_WHO_PROCESS, self).
+        if unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, prio) } != 0 {
+            fail(sync, step::IOPRIO, 0, errno());
+        }
+    }
+}
+
+/// Child side: the last steps before execve — descriptors, seccomp,
+/// capabilities and user, cwd, umask, no_new_privs — then execve. Never
+/// returns.
+pub fn exec(p: &ProcessPlan, sync: c_int, chosen: usize) -> ! {
+    // Descriptors 3.. are closed at execve except the kept ones: marking
+    // them close-on-exec (instead of closing) keeps `sync` usable for
+    // error reports until the very end.
+    for fd in 3..3 + p.keep_fds {
+        // SAFETY: fcntl on a descriptor number.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    }
+    // SAFETY: close_range with integer arguments.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            (3 + p.keep_fds) as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r != 0 {
+        fail(sync, step::CLOSE_FDS, 0, errno());
+    }
+
+    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so it
+    // goes in before capabilities are dropped; with it, as late as
+    // possible, so the profile need not allow the setup syscalls.
+    if !p.no_new_privs && !p.seccomp.is_empty() {
+        if let Err(e) = seccomp::load(&p.seccomp) {
+            fail(sync, step::SECCOMP, 0, e);
+        }
+    }
+    if let Err(e) = caps::drop_bounding(&p.caps) {
+        fail(sync, step::CAP_BOUNDING, 0, e);
+    }
+    // Keep the permitted set across the switch away from uid 0.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
+    // SAFETY: groups is a valid array of its length.
+    if unsafe { libc::setgroups(p.groups.len(), p.groups.as_ptr()) } != 0 {
+        fail(sync, step::SETGROUPS, 0, errno());
+    }
+    // SAFETY: integer arguments.
+    if unsafe { libc::setresgid(p.gid, p.gid, p.gid) } != 0 {
+        fail(sync, step::SETGID, 0, errno());
+    }
+    // SAFETY: integer arguments.
+    if unsafe { libc::setresuid(p.uid, p.uid, p.uid) } != 0 {
+        fail(sync, step::SETUID, 0, errno());
+    }
+    if let Err(e) = caps::set(&p.caps) {
+        fail(sync, step::CAPSET, 0, e);
+    }
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+    caps::raise_ambient(&p.caps);
+    enter_cwd(p, sync);
+    // SAFETY: umask takes an integer.
+    unsafe { libc::umask(p.umask as libc::mode_t) };
+    if p.no_new_privs {
+        // SAFETY: prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            fail(sync, step::NO_NEW_PRIVS, 0, errno());
+        }
+        if !p.seccomp.is_empty() {
+            if let Err(e) = seccomp::load(&p.seccomp) {
+                fail(sync, step::SECCOMP, 0, e);
+            }
+        }
+    }
+    reset_signals();
+    let Some(path) = p.exec_candidates.get(chosen) else {
+        fail(sync, step::EXEC_LOOKUP, 0, libc::ENOENT)
+    };
+    // SAFETY: path, argv and envp are NUL-terminated strings / NULL-
+    // terminated arrays built before clone.
+    unsafe { libc::execve(path.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr()) };
+    fail(sync, step::EXECVE, 0, errno())
+}
+
+/// The parent's signal mask and ignored signals would survive execve:
+/// give the container default dispositions (Rust ignores SIGPIPE).
+pub fn reset_signals() {
+    // SAFETY: sigset_t is plain data; the calls take valid pointers.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Child side: sethostname / setdomainname.
+pub fn uts(p: &ProcessPlan, sync: c_int) {
+    if let Some(h) = &p.hostname {
+        // SAFETY: h is a valid buffer of the given length.
+        if unsafe { libc::sethostname(h.as_ptr(), h.as_bytes().len()) } != 0 {
+            fail(sync, step::SETHOSTNAME, 0, errno());
+        }
+    }
+    if let Some(d) = &p.domainname {
+        // SAFETY: d is a valid buffer of the given length.
+        if unsafe { libc::setdomainname(d.as_ptr(), d.as_bytes().len()) } != 0 {
+            fail(sync, step::SETDOMAINNAME, 0, errno());
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Building a [`RootfsPlan`] from the config, in the parent, before clone.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+
+use super::cgroupfs::{self, CgroupMountInput};
+use super::devices;
+use super::options::{self, UnsupportedOption};
+use super::{Op, RelPath, RootfsPlan, TargetKind};
+use crate::bundle::clean_container_path;
+
+/// Why the rootfs could not be planned.
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    #[error("mount {dest}: {source}")]
+    Option {
+        dest: String,
+        #[source]
+        source: UnsupportedOption,
+    },
+    #[error("mount {dest}: bind source {source_path} does not exist")]
+    NoSource { dest: String, source_path: PathBuf },
+    #[error("mount {dest}: no type given")]
+    NoType { dest: String },
+    #[error("{0:?} contains a NUL byte")]
+    Nul(String),
+    #[error("mount {dest} (cgroup): {reason}")]
+    Cgroup { dest: String, reason: String },
+    #[error("device {path}: type {kind} cannot be created")]
+    DeviceType { path: String, kind: String },
+}
+
+fn cstr(s: impl AsRef<[u8]>) -> Result<CString, RootfsError> {
+    let b = s.as_ref();
+    CString::new(b).map_err(|_| RootfsError::Nul(String::from_utf8_lossy(b).into_owned()))
+}
+
+/// What [`plan`] needs besides the config.
+#[derive(Debug)]
+pub struct PlanInput<'a> {
+    pub spec: &'a Spec,
+    pub bundle_dir: &'a Path,
+    pub rootfs: &'a Path,
+    /// The container gets a new cgroup namespace.
+    pub new_cgroupns: bool,
+    /// The container gets a new user namespace (no mknod, no v1 cgroupfs).
+    pub new_userns: bool,
+    /// The container's cgroup directories (controller → host dir), for
+    /// bind-mounting them when no cgroup namespace is made.
+    pub cgroup_paths: Vec<(String, PathBuf)>,
+}
+
+/// Plans the rootfs of `input.spec`.
+pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
+    let spec = input.spec;
+    let linux = spec.linux().clone().unwrap_or_default();
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+
+    let (root_propagation, shared) = match linux.rootfs_propagation().as_deref() {
+        Some(p) if !p.is_empty() => {
+            let f = options::propagation_flag(p).unwrap_or(libc::MS_SLAVE | libc::MS_REC);
+            (f, f & libc::MS_SHARED != 0)
+        }
+        _ => (libc::MS_SLAVE | libc::MS_REC, false),
+    };
+    // pivot_root refuses a shared new root: with a shared propagation the
+    // tree is made slave first and shared again after the pivot.
+    let (root_propagation, post_pivot_propagation) = if shared {
+        (libc::MS_SLAVE | libc::MS_REC, Some(root_propagation))
+    } else {
+        (root_propagation, None)
+    };
+
+    let mut ops = Vec::new();
+    let mut dev_bound = false;
+    for m in spec.mounts().iter().flatten() {
+        let dest = clean_container_path(m.destination()).unwrap_or_else(|_| PathBuf::from("/"));
+        let dest_s = dest.display().to_string();
+        let opts = options::parse(m.options().as_deref().unwrap_or(&[])).map_err(|source| {
+            RootfsError::Option {
+                dest: dest_s.clone(),
+                source,
+            }
+        })?;
+        let typ = m.typ().as_deref().unwrap_or("");
+        if opts.bind || typ == "bind" || typ == "rbind" {
+            let recursive = opts.recursive || typ == "rbind";
+            let src = m.source().clone().unwrap_or_default();
+            let src = if src.is_absolute() {
+                src
+            } else {
+                input.bundle_dir.join(src)
+            };
+            let meta = std::fs::metadata(&src).map_err(|_| RootfsError::NoSource {
+                dest: dest_s.clone(),
+                source_path: src.clone(),
+            })?;
+            if dest == Path::new("/dev") {
+                dev_bound = true;
+            }
+            let mut flags = libc::MS_BIND;
+            if recursive {
+                flags |= libc::MS_REC;
+            }
+            let settable = opts.flags & !(libc::MS_REMOUNT | libc::MS_BIND | libc::MS_REC);
+            ops.push(Op::Mount {
+                dest: RelPath::from_clean(&dest),
+                kind: if meta.is_dir() {
+                    TargetKind::Dir
+                } else {
+                    TargetKind::File
+                },
+                source: Some(cstr(src.as_os_str().as_bytes())?),
+                fstype: None,
+                flags,
+                data: None,
+                remount: (settable != 0).then_some(libc::MS_BIND | libc::MS_REMOUNT | settable),
+                propagation: opts.propagation,
+            });
+        } else if typ == "cgroup" || typ == "cgroup2" {
+            let input = CgroupMountInput {
+                dest: &dest,
+                flags: opts.flags,
+                new_cgroupns: input.new_cgroupns,
+                new_userns: input.new_userns,
+                cgroup_paths: &input.cgroup_paths,
+            };
+            ops.extend(
+                cgroupfs::plan(&input).map_err(|reason| RootfsError::Cgroup {
+                    dest: dest_s.clone(),
+                    reason,
+                })?,
+            );
+        } else {
+            if typ.is_empty() {
+                return Err(RootfsError::NoType { dest: dest_s });
+            }
+            let source = m
+                .source()
+                .as_ref()
+                .map(|s| s.as_os_str().as_bytes().to_vec())
+                .unwrap_or_else(|| typ.as_bytes().to_vec());
+            ops.push(Op::Mount {
+                dest: RelPath::from_clean(&dest),
+                kind: TargetKind::Dir,
+                source: Some(cstr(source)?),
+                fstype: Some(cstr(typ)?),
+                flags: opts.flags,
+                data: if opts.data.is_empty() {
+                    None
+                } else {
+                    Some(cstr(&opts.data)?)
+                },
+                remount: None,
+                propagation: opts.propagation,
+            });
+        }
+    }
+
+    if !dev_bound {
+        devices::plan(&linux, input.new_userns, &mut ops)?;
+    }
+
+    let paths = |list: &Option<Vec<String>>| -> Result<Vec<CString>, RootfsError> {
+        list.iter()
+            .flatten()
+            .filter_map(|p| clean_container_path(Path::new(p)).ok())
+            .map(|p| cstr(p.as_os_str().as_bytes()))
+            .collect()
+    };
+    let mut sysctls = Vec::new();
+    let mut keys: Vec<(&String, &String)> = linux.sysctl().iter().flatten().collect();
+    keys.sort();
+    for (k, v) in keys {
+        let path = format!("/proc/sys/{}", k.replace('.', "/"));
+        sysctls.push((cstr(path)?, v.as_bytes().to_vec()));
+    }
+
+    Ok(RootfsPlan {
+        rootfs: cstr(input.rootfs.as_os_str().as_bytes())?,
+        root_propagation,
+        post_pivot_propagation,
+        ops,
+        masked: paths(linux.masked_paths())?,
+        readonly: paths(linux.readonly_paths())?,
+        root_readonly: spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false),
+        sysctls,
+        dev_console: terminal && !dev_bound,
+    })
+}
