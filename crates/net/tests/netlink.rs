@@ -329,6 +329,10 @@ fn vm_ipvlan_modes_ping() {
                 .create_veth(&VethConfig::new("p0", "p1"), None)
                 .expect("parent");
             nl.set_up(parent.index).expect("up");
+            // A veth has carrier only while its peer is up too, and ipvlan
+            // slaves take their parent's carrier.
+            let peer = nl.require_link("p1").expect("p1");
+            nl.set_up(peer.index).expect("peer up");
             if let Some(why) = ipvlan_missing(&nl, parent.index) {
                 return Some(why);
             }
