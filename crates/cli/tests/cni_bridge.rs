@@ -520,3 +520,38 @@ fn bad_input_gets_spec_codes_and_leaves_nothing() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     assert_eq!(json_out(&o)["ips"][0]["address"], "10.78.9.2/24");
 }
+
+/// `vlan` needs bridge VLAN filtering, which this machine's kernel lacks:
+/// the ADD is refused with a message naming the field and leaves no bridge,
+/// link or lease. (A kernel that has it gets code 2: berth does not program
+/// per-port VLANs yet.)
+#[test]
+fn bridge_vlan_is_refused_clearly_and_leaves_nothing() {
+    let env = CniEnv::new();
+    let ns = env.netns("c1");
+    let nss = ns.to_string_lossy().into_owned();
+    let vars = [
+        ("CNI_COMMAND", "ADD"),
+        ("CNI_CONTAINERID", "c1"),
+        ("CNI_NETNS", nss.as_str()),
+        ("CNI_IFNAME", "eth0"),
+    ];
+    let mut c = bridge_conf(
+        &env,
+        "berth-bridge",
+        "berth-host-local",
+        "vbr0",
+        "10.78.10.0/24",
+    );
+    c["vlan"] = json!(10);
+    let links_before = env.host.sh("ip -o link show | wc -l").expect("ip");
+    let (code, msg) = add_error(&env, &serde_json::to_vec(&c).expect("json"), &vars);
+    assert!(code == 104 || code == 2, "code {code}: {msg}");
+    assert!(msg.contains("`vlan`"), "{msg}");
+    assert_eq!(
+        env.host.sh("ip -o link show | wc -l").expect("ip"),
+        links_before
+    );
+    assert!(!host_has_link(&env, "vbr0"), "refused ADD left the bridge");
+    assert!(!env.has_link(&ns, "eth0"));
+}

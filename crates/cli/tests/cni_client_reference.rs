@@ -188,3 +188,59 @@ fn client_reports_version_info() {
         .expect("VERSION of reference bridge");
     assert!(r.contains(&"1.0.0".to_owned()), "{r:?}");
 }
+
+#[test]
+fn berth_cni_command_adds_checks_and_deletes() {
+    let env = CniEnv::new();
+    let conf = env.conf(
+        "cmd.conflist",
+        &json!({
+            "cniVersion": "1.1.0",
+            "name": "cmdnet",
+            "plugins": [
+                {"type": "berth-bridge", "bridge": "cmdbr0", "isGateway": true,
+                 "ipam": {"type": "berth-host-local", "subnet": "10.77.9.0/24",
+                          "dataDir": env.ipam_dir().to_string_lossy()}},
+                {"type": "berth-portmap", "capabilities": {"portMappings": true},
+                 "dataDir": env.host.dirs().lib.join("portmap").to_string_lossy()}
+            ]
+        }),
+    );
+    let ns = env.netns("c1");
+    let berth = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_berth"));
+        cmd.arg("cni")
+            .arg("--cni-path")
+            .arg(env.cni_path_str())
+            .arg("--cache-dir")
+            .arg(env.cache_dir())
+            .args(args);
+        env.host.output(&mut cmd).expect("run berth cni")
+    };
+    let c = conf.to_string_lossy().into_owned();
+    let n = ns.to_string_lossy().into_owned();
+    let o = berth(&["add", &c, &n, "c1", "eth0", "-p", "8080:80/tcp"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("result JSON");
+    assert_eq!(r["cniVersion"], "1.1.0");
+    assert_eq!(r["ips"][0]["address"], "10.77.9.2/24");
+    let nft = env.host.sh("nft list table inet berth").expect("nft");
+    assert!(nft.contains("8080"), "{nft}");
+    let o = berth(&["check", &c, &n, "c1", "eth0", "-p", "8080:80/tcp"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = berth(&["status", &c]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = berth(&["del", &c, &n, "c1", "eth0", "-p", "8080:80/tcp"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!env.has_link(&ns, "eth0"));
+    let nft = env.host.sh("nft list table inet berth").expect("nft");
+    assert!(!nft.contains("8080"), "{nft}");
+    // A plugin error surfaces with its CNI code and message.
+    let o = berth(&["add", &c, "/nonexistent-netns", "c2"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("CNI_NETNS") && err.contains("CNI code 4"),
+        "{err}"
+    );
+}
