@@ -299,3 +299,88 @@ impl Plugin for HostLocal {
         gc(req)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{CmdArgs, Command, NetConf};
+
+    fn req(conf: serde_json::Value) -> Request {
+        let stdin = serde_json::to_vec(&conf).expect("json");
+        Request {
+            args: CmdArgs {
+                command: Command::Add,
+                container_id: "c1".into(),
+                netns: None,
+                ifname: "eth0".into(),
+                args: vec![("IP".into(), "10.1.0.9,fd00::9".into())],
+                path: Vec::new(),
+            },
+            conf: NetConf::parse(&stdin).expect("conf"),
+            stdin,
+        }
+    }
+
+    #[test]
+    fn legacy_subnet_becomes_the_first_range_set() {
+        let r = req(serde_json::json!({
+            "cniVersion": "1.0.0", "name": "n", "type": "bridge",
+            "ipam": {"type": "berth-host-local", "subnet": "10.1.0.0/24", "gateway": "10.1.0.254",
+                     "ranges": [[{"subnet": "fd00::/64"}]], "dataDir": "/x"}
+        }));
+        let p = parse(&r).expect("parse");
+        assert_eq!(p.cfg.ranges.len(), 2);
+        assert_eq!(p.cfg.ranges[0][0].subnet.to_string(), "10.1.0.0/24");
+        assert_eq!(p.data_dir, PathBuf::from("/x"));
+        assert_eq!(
+            requested_ips(&r).expect("ips"),
+            vec![
+                "10.1.0.9".parse::<IpAddr>().expect("ip"),
+                "fd00::9".parse().expect("ip")
+            ]
+        );
+    }
+
+    #[test]
+    fn config_errors_name_the_field() {
+        let e = parse(&req(serde_json::json!({
+            "cniVersion": "1.0.0", "name": "n", "type": "bridge",
+            "ipam": {"type": "berth-host-local", "subnet": "10.1.0.0/24", "rangeEnd": "10.2.0.1"}
+        })))
+        .err()
+        .expect("must fail");
+        assert_eq!(e.code, ErrorCode::InvalidNetworkConfig);
+        assert!(e.msg.contains("ipam.ranges[0][0].rangeEnd"), "{}", e.msg);
+        let e = parse(&req(serde_json::json!({
+            "cniVersion": "1.0.0", "name": "n", "type": "bridge",
+            "ipam": {"type": "berth-host-local", "ranges": [[{"subnet": true}]]}
+        })))
+        .err()
+        .expect("must fail");
+        assert_eq!(e.code, ErrorCode::DecodingFailure);
+        assert!(e.msg.contains("ipam.ranges[0][0].subnet"), "{}", e.msg);
+        let e = parse(&req(serde_json::json!({
+            "cniVersion": "1.0.0", "name": "n", "type": "bridge",
+            "ipam": {"type": "berth-host-local", "gateway": "10.1.0.1"}
+        })))
+        .err()
+        .expect("must fail");
+        assert!(e.msg.contains("ipam.subnet"), "{}", e.msg);
+    }
+
+    #[test]
+    fn resolv_conf_lines_become_dns() {
+        let d = tempfile::tempdir().expect("tmp");
+        let p = d.path().join("resolv.conf");
+        std::fs::write(
+            &p,
+            "# c\nnameserver 10.0.0.53\nnameserver fd00::53\nsearch a.example b.example\noptions ndots:2\ndomain example\n",
+        )
+        .expect("write");
+        let dns = read_resolv_conf(&p).expect("read");
+        assert_eq!(dns.nameservers, ["10.0.0.53", "fd00::53"]);
+        assert_eq!(dns.search, ["a.example", "b.example"]);
+        assert_eq!(dns.options, ["ndots:2"]);
+        assert_eq!(dns.domain.as_deref(), Some("example"));
+    }
+}
