@@ -40,9 +40,9 @@ pub fn berth_bin() -> &'static Path {
         assert!(out.status.success(), "cargo build -p berth failed");
         String::from_utf8_lossy(&out.stdout)
             .lines()
+            .rev()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter_map(|v| v["executable"].as_str().map(PathBuf::from))
-            .last()
+            .find_map(|v| v["executable"].as_str().map(PathBuf::from))
             .expect("cargo reported no berth executable")
     })
 }
