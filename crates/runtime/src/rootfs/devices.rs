@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{Linux, LinuxDeviceType};
 
 use super::plan::RootfsError;
-use super::{Op, RelPath};
+use super::{resolve, Op, RelPath};
 use crate::bundle::clean_container_path;
 
 /// (path, major, minor) of the default character devices, mode 0666.
@@ -38,7 +38,12 @@ fn makedev(major: i64, minor: i64) -> libc::dev_t {
 }
 
 /// Appends device and symlink operations for `/dev`.
-pub fn plan(linux: &Linux, new_userns: bool, ops: &mut Vec<Op>) -> Result<(), RootfsError> {
+pub fn plan(
+    linux: &Linux,
+    rootfs: &Path,
+    new_userns: bool,
+    ops: &mut Vec<Op>,
+) -> Result<(), RootfsError> {
     let configured: Vec<PathBuf> = linux
         .devices()
         .iter()
@@ -80,7 +85,7 @@ pub fn plan(linux: &Linux, new_userns: bool, ops: &mut Vec<Op>) -> Result<(), Ro
             None
         };
         ops.push(Op::Device {
-            path: RelPath::from_clean(&path),
+            path: RelPath::from_clean(&resolve::in_root(rootfs, &path, true)),
             mode: kind | perm,
             dev: makedev(d.major(), d.minor()),
             uid: d.uid().unwrap_or(0),

@@ -11,6 +11,7 @@ mod cgroupfs;
 mod devices;
 pub mod options;
 mod plan;
+pub mod resolve;
 
 use std::ffi::{c_ulong, CString};
 

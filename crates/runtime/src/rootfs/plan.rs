@@ -9,6 +9,7 @@ use oci_spec::runtime::Spec;
 use super::cgroupfs::{self, CgroupMountInput};
 use super::devices;
 use super::options::{self, UnsupportedOption};
+use super::resolve;
 use super::{Op, RelPath, RootfsPlan, TargetKind};
 use crate::bundle::clean_container_path;
 
@@ -83,6 +84,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
     for m in spec.mounts().iter().flatten() {
         let dest = clean_container_path(m.destination()).unwrap_or_else(|_| PathBuf::from("/"));
         let dest_s = dest.display().to_string();
+        let dest = resolve::in_root(input.rootfs, &dest, true);
         let opts = options::parse(m.options().as_deref().unwrap_or(&[])).map_err(|source| {
             RootfsError::Option {
                 dest: dest_s.clone(),
@@ -165,7 +167,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
     }
 
     if !dev_bound {
-        devices::plan(&linux, input.new_userns, &mut ops)?;
+        devices::plan(&linux, input.rootfs, input.new_userns, &mut ops)?;
     }
 
     let paths = |list: &Option<Vec<String>>| -> Result<Vec<CString>, RootfsError> {
