@@ -39,6 +39,7 @@ fn op_name(plan: &InitPlan, i: usize) -> String {
         Some(Op::Symlink { link, .. }) => format!("symlink {}", link.display()),
         Some(Op::Device { path, .. }) => format!("device {}", path.display()),
         Some(Op::Remount { dest, .. }) => format!("remount of {}", dest.display()),
+        Some(Op::Dir { path }) => format!("directory {}", path.display()),
         None => format!("operation {i}"),
     }
 }

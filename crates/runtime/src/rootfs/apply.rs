@@ -388,6 +388,11 @@ pub fn prepare(plan: &RootfsPlan, sync: c_int) -> c_int {
                     close(fd);
                 }
             },
+            Op::Dir { path } => {
+                let fd = ensure_target(rootfd, path, TargetKind::Dir)
+                    .unwrap_or_else(|e| fail(sync, step::MOUNT_TARGET, i, e));
+                close(fd);
+            }
             Op::Remount { dest, flags } => {
                 let fd = ensure_target(rootfd, dest, TargetKind::Dir)
                     .unwrap_or_else(|e| fail(sync, step::MOUNT_TARGET, i, e));

@@ -83,6 +83,8 @@ pub enum Op {
         /// Host node to bind when mknod is not allowed (user namespace).
         host: Option<CString>,
     },
+    /// A directory to exist (the process cwd, as runc creates it).
+    Dir { path: RelPath },
     /// A remount of an earlier mount with MS_REMOUNT | flags (e.g. the
     /// cgroup tmpfs made read-only after its submounts).
     Remount { dest: RelPath, flags: c_ulong },

@@ -170,6 +170,18 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
         devices::plan(&linux, input.rootfs, input.new_userns, &mut ops)?;
     }
 
+    // runc creates a missing cwd; so does berth (after the mounts, so it
+    // lands in whatever is mounted there).
+    if let Some(p) = spec.process() {
+        if let Ok(cwd) = clean_container_path(p.cwd()) {
+            if cwd != Path::new("/") {
+                ops.push(Op::Dir {
+                    path: RelPath::from_clean(&resolve::in_root(input.rootfs, &cwd, true)),
+                });
+            }
+        }
+    }
+
     let paths = |list: &Option<Vec<String>>| -> Result<Vec<CString>, RootfsError> {
         list.iter()
             .flatten()
