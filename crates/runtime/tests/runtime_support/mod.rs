@@ -140,7 +140,11 @@ impl Env {
 
     /// Host side of the bundle's `/out`.
     pub fn out(&self, name: &str) -> PathBuf {
-        self.dir(&format!("out/{name}"))
+        let d = self.dir(&format!("out/{name}"));
+        // Containers running as other users write here too.
+        fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .expect("chmod out");
+        d
     }
 
     /// Reads `/out/<file>` written by container `name`.
