@@ -313,7 +313,7 @@ impl Runtime {
             payload_capacity,
         };
 
-        let child = Spawned::spawn(&plan)?;
+        let mut child = Spawned::spawn(&plan)?;
         drop(console);
         child.expect(&plan, kind::READY)?;
         record.state.pid = child.pid;

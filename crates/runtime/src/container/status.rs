@@ -8,7 +8,9 @@ use crate::state::{proc_stat, ContainerDir, Record, State, Status};
 pub fn init_alive(rec: &Record) -> bool {
     match proc_stat(rec.state.pid) {
         Some(st) => {
-            st.start_time == rec.berth.init_start_time && !matches!(st.state, 'Z' | 'X' | 'x')
+            st.start_time == rec.berth.init_start_time
+                && !st.exiting
+                && !matches!(st.state, 'Z' | 'X' | 'x')
         }
         None => false,
     }

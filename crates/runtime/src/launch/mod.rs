@@ -96,6 +96,9 @@ pub struct Spawned {
     pub pid: i32,
     sock: OwnedFd,
     reaped: bool,
+    /// A READY that arrived before the intermediate's PID report (the two
+    /// processes write concurrently).
+    early_ready: bool,
 }
 
 /// Raw clone with fork semantics (the child runs on a copy of our stack).
@@ -155,9 +158,14 @@ impl Spawned {
             pid,
             sock: ours,
             reaped: false,
+            early_ready: false,
         };
         if plan.ns.fork {
-            let first = s.recv();
+            let mut first = s.recv();
+            if matches!(first, Ok(m) if m.kind == kind::READY) {
+                s.early_ready = true;
+                first = s.recv();
+            }
             // The intermediate exits right after its report.
             let mut status = 0;
             // SAFETY: waitpid on our own child with a valid status pointer.
@@ -206,7 +214,11 @@ impl Spawned {
     }
 
     /// Waits for `want`; an ERROR message becomes the described error.
-    pub fn expect(&self, plan: &InitPlan, want: u32) -> Result<Msg, LaunchError> {
+    pub fn expect(&mut self, plan: &InitPlan, want: u32) -> Result<Msg, LaunchError> {
+        if want == kind::READY && self.early_ready {
+            self.early_ready = false;
+            return Ok(Msg::new(kind::READY));
+        }
         let m = self.recv()?;
         if m.kind == want {
             return Ok(m);
