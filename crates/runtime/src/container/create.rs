@@ -109,6 +109,14 @@ fn resources_with_devices(linux: &Linux) -> LinuxResources {
     res
 }
 
+/// The host id that container id 0 maps to, if there is a mapping.
+fn host_id(maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>) -> Option<u32> {
+    maps.iter()
+        .flatten()
+        .find(|m| m.container_id() == 0 && m.size() > 0)
+        .map(|m| m.host_id())
+}
+
 /// Writes `pid` to `path` atomically (runc's --pid-file).
 pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
     let abs = if path.is_absolute() {
@@ -263,6 +271,13 @@ impl Runtime {
                 return Err(Error::io("mkfifo", dir.fifo_path())(
                     std::io::Error::last_os_error(),
                 ));
+            }
+            // In a user namespace the init is the host user that maps to
+            // the container's root: the fifo must be that user's (runc too).
+            let (uid, gid) = (host_id(linux.uid_mappings()), host_id(linux.gid_mappings()));
+            if uid.is_some() || gid.is_some() {
+                std::os::unix::fs::chown(dir.fifo_path(), uid, gid)
+                    .map_err(Error::io("chown", dir.fifo_path()))?;
             }
             let f = std::fs::OpenOptions::new()
                 .read(true)

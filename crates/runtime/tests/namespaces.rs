@@ -1,0 +1,205 @@
+//! Namespaces: new ones of every kind, joined ones by path (how the engine
+//! hands a prepared network namespace to a container), a user namespace
+//! with id maps, a time namespace with offsets.
+#![allow(clippy::unwrap_used)] // in tests a panic is the failure report
+
+mod runtime_support;
+
+use runtime_support::{edit_config, is_root, Env};
+use serde_json::{json, Value};
+
+fn run(env: &Env, id: &str, script: &str, edit: impl FnOnce(&mut Value)) -> String {
+    let b = env.bundle(id, script);
+    edit_config(&b, edit);
+    env.berth(&["run", "--bundle", b.to_str().unwrap(), id])
+        .ok()
+}
+
+fn set_ns_path(v: &mut Value, kind: &str, path: &str) {
+    let ns = v["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.retain(|n| n["type"] != kind);
+    ns.push(json!({"type": kind, "path": path}));
+}
+
+#[test]
+fn joins_a_prepared_network_namespace_by_path() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    env.host
+        .sh("ip netns add prepared && ip -n prepared link set lo up && ip -n prepared addr add 10.9.9.9/32 dev lo")
+        .unwrap();
+    let out = run(
+        &env,
+        "netjoin",
+        "ip -4 addr show dev lo | grep -o '10.9.9.9'; readlink /proc/self/ns/net",
+        |v| {
+            set_ns_path(v, "network", "/run/netns/prepared");
+        },
+    );
+    let want_ns = env
+        .host
+        .sh("ip netns exec prepared readlink /proc/self/ns/net")
+        .unwrap();
+    assert_eq!(out, format!("10.9.9.9\n{want_ns}"));
+    // With sysctls that belong to the joined namespace.
+    let out = run(&env, "netjoin2", "cat /proc/sys/net/ipv4/ip_forward", |v| {
+        set_ns_path(v, "network", "/run/netns/prepared");
+        v["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    });
+    assert_eq!(out, "1\n");
+    assert_eq!(
+        env.host
+            .sh("ip netns exec prepared cat /proc/sys/net/ipv4/ip_forward")
+            .unwrap(),
+        "1\n"
+    );
+}
+
+#[test]
+fn joins_another_containers_pid_ipc_and_uts_namespaces() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let b = env.bundle("host", "exec sleep 1000");
+    edit_config(&b, |v| v["hostname"] = json!("shared-uts"));
+    env.berth_bg(&["run", "-d", "--bundle", b.to_str().unwrap(), "host"])
+        .ok();
+    // PIDs as this test sees them differ from the sandbox's view, where
+    // berth ran: find the init through the sandbox's /proc.
+    let pid = env.state("host")["pid"].as_i64().unwrap();
+    let out = run(
+        &env,
+        "guest",
+        "hostname; ps -o comm | grep -c sleep; readlink /proc/self/ns/ipc",
+        |v| {
+            for (kind, n) in [("pid", "pid"), ("ipc", "ipc"), ("uts", "uts")] {
+                set_ns_path(v, kind, &format!("/proc/{pid}/ns/{n}"));
+            }
+            v.as_object_mut().unwrap().remove("hostname");
+        },
+    );
+    let ipc = env
+        .host
+        .sh(&format!("readlink /proc/{pid}/ns/ipc"))
+        .unwrap();
+    assert_eq!(out, format!("shared-uts\n1\n{ipc}"));
+    env.berth(&["delete", "-f", "host"]).ok();
+}
+
+#[test]
+fn user_namespace_with_id_maps() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let b = env.bundle("userns", "cat /proc/self/uid_map /proc/self/gid_map; id -u; touch /dev/shm/x && stat -c %u /dev/shm/x; echo > /dev/null && echo devnull-ok");
+    edit_config(&b, |v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    });
+    // The mapped root owns the image (as with a uid-shifted image) and can
+    // reach the bundle and the /out directory.
+    let shifted = std::process::Command::new("chown")
+        .args(["-R", "-h", "100000:100000"])
+        .arg(b.join("rootfs"))
+        .status()
+        .unwrap();
+    assert!(shifted.success());
+    let mut p = b.clone();
+    while p.starts_with(env.host.root()) {
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        if !p.pop() {
+            break;
+        }
+    }
+    std::fs::set_permissions(
+        env.host.root(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        env.host.root().join("out"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let out = env
+        .berth(&["run", "--bundle", b.to_str().unwrap(), "userns"])
+        .ok();
+    let lines: Vec<String> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        lines,
+        ["0 100000 65536", "0 100000 65536", "0", "0", "devnull-ok"],
+        "{out}"
+    );
+
+    // create + start also works (the fifo belongs to the mapped root).
+    env.berth_bg(&["create", "--bundle", b.to_str().unwrap(), "userns2"])
+        .ok();
+    env.berth(&["start", "userns2"]).ok();
+    for _ in 0..500 {
+        if env.state("userns2")["status"] == "stopped" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    env.berth(&["delete", "userns2"]).ok();
+}
+
+#[test]
+fn time_namespace_offsets() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let out = run(
+        &env,
+        "timens",
+        "cut -d. -f1 /proc/uptime; cat /proc/self/timens_offsets",
+        |v| {
+            v["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "time"}));
+            v["linux"]["timeOffsets"] =
+                json!({"boottime": {"secs": 1000000, "nanosecs": 0}, "monotonic": {"secs": 86400}});
+        },
+    );
+    let mut lines = out.lines();
+    let uptime: u64 = lines.next().unwrap().parse().unwrap();
+    assert!(uptime >= 1_000_000, "{out}");
+    let offsets: Vec<String> = lines
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert!(offsets.contains(&"monotonic 86400 0".to_owned()), "{out}");
+    assert!(offsets.contains(&"boottime 1000000 0".to_owned()), "{out}");
+}
+
+#[test]
+fn every_new_namespace_differs_from_the_host() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let out = run(
+        &env,
+        "newns",
+        "for n in mnt net pid uts ipc cgroup; do echo $n=$(readlink /proc/self/ns/$n); done",
+        |_| {},
+    );
+    for line in out.lines() {
+        let (n, id) = line.split_once('=').unwrap();
+        let host = env.host.sh(&format!("readlink /proc/self/ns/{n}")).unwrap();
+        assert_ne!(id, host.trim(), "{n} namespace shared with the sandbox");
+    }
+    assert_eq!(out.lines().count(), 6);
+}
