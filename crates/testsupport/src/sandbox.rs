@@ -414,8 +414,68 @@ fn wait_released(pid: i32, limit: Duration) {
     }
 }
 
+/// Inode of a namespace link (`/proc/PID/ns/net` -> `net:[4026531833]`).
+fn ns_inode(link: &str) -> Option<u64> {
+    let target = std::fs::read_link(link).ok()?;
+    let target = target.to_str()?;
+    target.split_once(":[")?.1.strip_suffix(']')?.parse().ok()
+}
+
+/// Processes outside the sandbox's PID namespace that still sit in its
+/// network or mount namespace, or in a network namespace made inside it
+/// (`ip netns add`): started with [`SandboxHost::enter_keep_pidns`], they are
+/// not reached by the PID namespace's teardown and would keep the sandbox's
+/// namespaces alive. Every one of them was started through this sandbox.
+fn stragglers(inner_pid: i32) -> Vec<i32> {
+    let mut netns: Vec<u64> = ns_inode(&format!("/proc/{inner_pid}/ns/net"))
+        .into_iter()
+        .collect();
+    // Network namespaces made inside live as nsfs mounts of its mount ns.
+    if let Ok(info) = std::fs::read_to_string(format!("/proc/{inner_pid}/mountinfo")) {
+        for line in info.lines().filter(|l| l.contains(" - nsfs ")) {
+            let root = line.split_whitespace().nth(3).unwrap_or("");
+            if let Some(ino) = root
+                .strip_prefix("net:[")
+                .and_then(|r| r.strip_suffix(']'))
+                .and_then(|r| r.parse().ok())
+            {
+                netns.push(ino);
+            }
+        }
+    }
+    let mnt = ns_inode(&format!("/proc/{inner_pid}/ns/mnt"));
+    let pidns = ns_inode(&format!("/proc/{inner_pid}/ns/pid"));
+    let me = std::process::id() as i32;
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|&pid| {
+            // Inside the PID namespace: the kernel's teardown handles those.
+            if pidns.is_some() && ns_inode(&format!("/proc/{pid}/ns/pid")) == pidns {
+                return false;
+            }
+            let net = ns_inode(&format!("/proc/{pid}/ns/net"));
+            net.is_some_and(|n| netns.contains(&n))
+                || (mnt.is_some() && ns_inode(&format!("/proc/{pid}/ns/mnt")) == mnt)
+        })
+        .collect()
+}
+
 impl Drop for SandboxHost {
     fn drop(&mut self) {
+        // Found while the sandbox's init still shows its namespaces.
+        let stragglers = if self.inner_pid > 0 {
+            stragglers(self.inner_pid)
+        } else {
+            Vec::new()
+        };
+        for pid in &stragglers {
+            let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+        }
         // Killing the holder makes `unshare --kill-child` SIGKILL the
         // sandbox's init, and the kernel then kills everything in its PID
         // namespace; the namespaces and their mounts go with the last process.
@@ -424,6 +484,9 @@ impl Drop for SandboxHost {
         if self.inner_pid > 0 {
             let _ = kill(Pid::from_raw(self.inner_pid), Signal::SIGKILL);
             wait_released(self.inner_pid, Duration::from_secs(5));
+        }
+        for pid in stragglers {
+            wait_released(pid, Duration::from_secs(5));
         }
         cgroupfs::remove_everywhere(&self.cgroup_parent, Duration::from_secs(5));
         if let Some(root) = self.root.take() {
