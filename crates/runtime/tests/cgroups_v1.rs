@@ -379,3 +379,106 @@ fn hybrid_hugetlb_limit_goes_to_the_cgroup2_side() {
     mgr.remove().unwrap();
     assert!(!d.exists());
 }
+
+/// The same `linux` section through Debian's runc and through berth gives
+/// the same v1 cgroup files (runc is the tie-breaker where the spec is loose).
+#[test]
+fn limits_match_runc_for_the_same_config() {
+    let Some((host, mgr)) = setup("berth-diff") else {
+        return;
+    };
+    if !Path::new("/usr/sbin/runc").exists() {
+        skip("runc is not installed (Debian package runc)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let runc_path = format!("/{}/runc-diff", host.cgroup_parent());
+    let mut bundle = berth_testsupport::bundle::Bundle::busybox(tmp.path().join("bundle")).unwrap();
+    let resources = resources(serde_json::json!({
+        "devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "r"}
+        ],
+        "cpu": {"shares": 512, "quota": 30000, "period": 100000, "cpus": "0", "mems": "0"},
+        "memory": {"limit": 67108864, "reservation": 33554432, "swap": 134217728},
+        "pids": {"limit": 42},
+        "blockIO": {"weight": 300}
+    }));
+    bundle
+        .set_args(["sleep", "60"])
+        .with_config(|spec| {
+            let mut linux = spec.linux().clone().unwrap_or_default();
+            linux.set_resources(Some(resources.clone()));
+            linux.set_cgroups_path(Some(runc_path.clone().into()));
+            spec.set_linux(Some(linux));
+        })
+        .write()
+        .unwrap();
+    let linux = bundle.config().linux().clone().unwrap();
+    let root = tmp.path().join("runc-root");
+    let root = root.to_str().unwrap();
+    let bundle_dir = bundle.path().to_str().unwrap();
+    // The container's init keeps runc's stdio: give it files, not pipes,
+    // or reading runc's output would wait for the container.
+    let log = tmp.path().join("runc.err");
+    let mut child = host
+        .spawn(
+            std::process::Command::new("/usr/sbin/runc")
+                .args(["--root", root, "create", "--bundle", bundle_dir, "diff"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap()),
+        )
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "runc create: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+
+    mgr.create().unwrap();
+    mgr.apply_linux(&linux).unwrap();
+
+    let files = [
+        ("cpu", "cpu.shares"),
+        ("cpu", "cpu.cfs_quota_us"),
+        ("cpu", "cpu.cfs_period_us"),
+        ("cpuset", "cpuset.cpus"),
+        ("cpuset", "cpuset.mems"),
+        ("memory", "memory.limit_in_bytes"),
+        ("memory", "memory.soft_limit_in_bytes"),
+        ("memory", "memory.memsw.limit_in_bytes"),
+        ("pids", "pids.max"),
+        ("blkio", "blkio.bfq.weight"),
+        ("blkio", "blkio.weight"),
+        ("devices", "devices.list"),
+    ];
+    let mut compared = 0;
+    for (controller, file) in files {
+        let ours = dir(&mgr, controller);
+        let theirs = ours.parent().unwrap().join("runc-diff");
+        if !ours.join(file).exists() {
+            continue;
+        }
+        let mut a: Vec<String> = read(&ours, file).lines().map(str::to_owned).collect();
+        let mut b: Vec<String> = read(&theirs, file).lines().map(str::to_owned).collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "{controller}/{file}: berth vs runc");
+        compared += 1;
+    }
+    assert!(compared >= 10, "only {compared} files compared");
+    let out = host
+        .output(
+            std::process::Command::new("/usr/sbin/runc")
+                .args(["--root", root, "delete", "--force", "diff"]),
+        )
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "runc delete: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    mgr.remove().unwrap();
+}
