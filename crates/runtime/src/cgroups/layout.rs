@@ -31,7 +31,7 @@ const V1_CONTROLLERS: &[&str] = &[
 ];
 
 /// One mounted cgroup v1 hierarchy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct V1Hierarchy {
     /// Where it is mounted, e.g. /sys/fs/cgroup/cpu,cpuacct.
     pub mountpoint: PathBuf,
@@ -49,14 +49,14 @@ impl V1Hierarchy {
 }
 
 /// One mounted cgroup2 hierarchy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UnifiedMount {
     pub mountpoint: PathBuf,
     pub root: PathBuf,
 }
 
 /// The cgroup layout of this host.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Layout {
     /// cgroup v1 hierarchies; `unified` is the cgroup2 mount of a hybrid
     /// host (on this project's machines it only carries hugetlb).

@@ -44,7 +44,7 @@ use path::OwnCgroups;
 use v1::V1Cgroups;
 use v2::{UnifiedDir, V2Cgroups};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 enum Backend {
     V1(V1Cgroups),
     V2(V2Cgroups),
@@ -54,7 +54,14 @@ enum Backend {
 ///
 /// Building one touches nothing; [`create`](Self::create) makes the
 /// directories, [`remove`](Self::remove) deletes them.
-#[derive(Debug, Clone)]
+///
+/// It serializes (serde) with the directories it resolved: a runtime that
+/// stores it at create and reloads it later keeps addressing the same
+/// directories even for a relative cgroupsPath, which [`new`](Self::new)
+/// resolves against the calling process's own cgroup (as runc does, which
+/// also stores resolved paths). The state file must be trusted: the stored
+/// directories are used as they are.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CgroupManager {
     path: CgroupPath,
     layout: Layout,
@@ -249,5 +256,43 @@ impl CgroupManager {
     /// and usage (what `berth runtime cgroups ID` prints).
     pub fn report(&self) -> Result<String, CgroupError> {
         report::render(self)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // in tests a panic is the failure report
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manager_round_trips_through_json() {
+        let layout = Layout::V1 {
+            hierarchies: vec![V1Hierarchy {
+                mountpoint: "/sys/fs/cgroup/memory".into(),
+                root: "/".into(),
+                controllers: vec!["memory".into()],
+            }],
+            unified: Some(UnifiedMount {
+                mountpoint: "/sys/fs/cgroup/unified".into(),
+                root: "/".into(),
+            }),
+        };
+        let m = CgroupManager::with_layout(layout, Some("/a/b"), "id").unwrap();
+        let json = serde_json::to_string(&m).unwrap();
+        let back: CgroupManager = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.paths(), m.paths());
+        assert_eq!(
+            m.paths(),
+            vec![
+                (
+                    "memory".to_owned(),
+                    PathBuf::from("/sys/fs/cgroup/memory/a/b")
+                ),
+                (
+                    "unified".to_owned(),
+                    PathBuf::from("/sys/fs/cgroup/unified/a/b")
+                ),
+            ]
+        );
     }
 }

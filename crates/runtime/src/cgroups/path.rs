@@ -9,7 +9,7 @@ use std::path::{Component, Path, PathBuf};
 use super::error::CgroupError;
 
 /// A validated cgroupsPath, with no `.`/`..` and never the root itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CgroupPath {
     absolute: bool,
     /// Normal components only, joined with '/'.

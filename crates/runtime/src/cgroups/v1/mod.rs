@@ -26,7 +26,7 @@ use super::tree;
 use super::v2::UnifiedDir;
 
 /// The container's directory in one v1 hierarchy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct V1Dir {
     pub controllers: Vec<String>,
     pub mountpoint: PathBuf,
@@ -34,7 +34,7 @@ pub(crate) struct V1Dir {
 }
 
 /// A container's cgroups on a v1 (or hybrid) host.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct V1Cgroups {
     pub dirs: Vec<V1Dir>,
     /// The hybrid host's cgroup2 directory for the container.

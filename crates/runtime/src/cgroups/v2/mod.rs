@@ -23,7 +23,7 @@ use super::stats::Stats;
 use super::tree;
 
 /// The container's directory in a cgroup2 hierarchy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct UnifiedDir {
     pub mountpoint: PathBuf,
     pub dir: PathBuf,
@@ -134,7 +134,7 @@ pub(crate) fn write_unified(
 }
 
 /// A container's cgroup on a pure v2 host.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct V2Cgroups {
     pub unified: UnifiedDir,
 }
