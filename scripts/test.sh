@@ -29,6 +29,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
 # left there and not what the rest of the machine does in /tmp meanwhile.
 # (Short on purpose: unix socket paths under it must stay below 108 bytes.)
 test_tmp=$(mktemp -d /tmp/berth-test.XXXXXX) || exit 2
+# Like /tmp: containers in user namespaces (mapped, non-root IDs) must reach
+# their rootfs under it; mktemp's 0700 would refuse them.
+chmod 1777 "$test_tmp"
 export TMPDIR=$test_tmp
 leakcheck="$CARGO_TARGET_DIR/debug/berth-leakcheck"
 snapshot="$CARGO_TARGET_DIR/leak-snapshot.json"
