@@ -332,6 +332,11 @@ impl Runtime {
         drop(console);
         child.expect(&plan, kind::READY)?;
         record.state.pid = child.pid;
+        // Now, while the child waits for GO: after CREATED a `run` child
+        // may already have exec'd and exited.
+        record.berth.init_start_time = proc_stat(child.pid)
+            .map(|s| s.start_time)
+            .ok_or_else(|| launch::LaunchError::ChildGone("init vanished before setup".into()))?;
 
         if plan.ns.new_user {
             child.write_id_maps(
@@ -376,9 +381,6 @@ impl Runtime {
             }
         }
 
-        record.berth.init_start_time = proc_stat(child.pid)
-            .map(|s| s.start_time)
-            .ok_or_else(|| launch::LaunchError::ChildGone("init vanished after create".into()))?;
         record.state.status = if opts.start_immediately {
             Status::Running
         } else {

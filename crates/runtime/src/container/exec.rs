@@ -202,6 +202,7 @@ impl Runtime {
         };
         let cg = CgroupManager::new(rec.berth.cgroups_path.as_deref(), &opts.id)?;
 
+        let _held = (!opts.detach).then(super::run::SignalsHeld::hold);
         let mut child = Spawned::spawn(&plan)?;
         drop(console);
         drop(pidfd);

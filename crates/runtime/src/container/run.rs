@@ -42,6 +42,37 @@ const FORWARDED: &[i32] = &[
     libc::SIGALRM,
 ];
 
+/// Blocks the forwarded signals for its lifetime, so a signal sent while
+/// the container is being set up waits (pending) for the forwarding loop
+/// instead of killing the runtime. The child unblocks them before execve.
+pub(crate) struct SignalsHeld {
+    old: libc::sigset_t,
+}
+
+impl SignalsHeld {
+    pub(crate) fn hold() -> SignalsHeld {
+        // SAFETY: sigset_t is plain data, initialised by sigemptyset;
+        // pthread_sigmask takes valid pointers.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for s in FORWARDED {
+                libc::sigaddset(&mut set, *s);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+            SignalsHeld { old }
+        }
+    }
+}
+
+impl Drop for SignalsHeld {
+    fn drop(&mut self) {
+        // SAFETY: restoring the mask saved in hold().
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+    }
+}
+
 /// Waits for `child` while forwarding signals to it; returns its exit code.
 pub(crate) fn wait_forwarding(child: &mut Spawned) -> Result<i32, Error> {
     // SAFETY: sigset_t is plain data, initialised by sigemptyset.
@@ -123,6 +154,7 @@ pub(crate) fn wait_forwarding(child: &mut Spawned) -> Result<i32, Error> {
 impl Runtime {
     /// `run [--detach]`.
     pub fn run(&self, opts: &RunOptions) -> Result<RunOutcome, Error> {
+        let _held = (!opts.detach).then(SignalsHeld::hold);
         let mut create = opts.create.clone();
         create.start_immediately = true;
         let created = self.create_container(&create)?;

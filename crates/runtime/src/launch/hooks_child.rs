@@ -38,7 +38,10 @@ pub fn run(hooks: &[ChildHook], state: &[u8], sync: c_int, step: u32) {
             // NUL-terminated strings and NULL-terminated arrays.
             unsafe {
                 libc::dup2(p[0], 0);
-                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            }
+            super::process::reset_signals();
+            // SAFETY: execve on prepared strings and arrays.
+            unsafe {
                 libc::execve(h.path.as_ptr(), h.argv.as_ptr(), h.envp.as_ptr());
             }
             exit_now(127);

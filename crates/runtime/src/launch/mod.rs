@@ -126,6 +126,17 @@ impl Spawned {
     /// Clones the child and runs `plan` in it. On the slow path, waits for
     /// the intermediate process to report the init's PID.
     pub fn spawn(plan: &InitPlan) -> Result<Spawned, LaunchError> {
+        // With SIGCHLD ignored the kernel reaps our children at once: no
+        // zombie to read the init's start time from, nothing to wait for.
+        // SAFETY: reading and resetting one signal disposition.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction == libc::SIG_IGN
+            {
+                libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+            }
+        }
         let mut fds = [-1 as c_int; 2];
         // SAFETY: fds is a valid array of two ints.
         let r = unsafe {

@@ -182,14 +182,20 @@ pub fn exec(p: &ProcessPlan, sync: c_int, chosen: usize) -> ! {
 }
 
 /// The parent's signal mask and ignored signals would survive execve:
-/// give the container default dispositions (Rust ignores SIGPIPE).
+/// give the container default dispositions (Rust ignores SIGPIPE; a
+/// caller may ignore SIGCHLD, which would break every wait inside).
 pub fn reset_signals() {
-    // SAFETY: sigset_t is plain data; the calls take valid pointers.
+    // SAFETY: sigset_t is plain data; the calls take valid pointers and
+    // signal numbers; SIGKILL/SIGSTOP are skipped (they cannot change).
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        for sig in 1..libc::SIGRTMIN() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
     }
 }
 
