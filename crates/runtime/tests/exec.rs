@@ -131,3 +131,66 @@ fn exec_refused_unless_running() {
     assert!(e.contains("does not exist"), "{e}");
     env.berth(&["delete", "exs"]).ok();
 }
+
+#[test]
+fn exec_with_a_terminal_through_the_console_socket() {
+    if !is_root() {
+        return;
+    }
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let env = Env::new();
+    running(&env, "ext");
+    let sock_path = env.dir("console").join("exec.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+    let accept = std::thread::spawn(move || {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+        let (stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 64];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = recvmsg::<()>(
+            stream.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        )
+        .unwrap();
+        let fd = msg
+            .cmsgs()
+            .unwrap()
+            .find_map(|c| match c {
+                ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+                _ => None,
+            })
+            .unwrap();
+        // SAFETY: the descriptor was just received and is owned here.
+        unsafe { OwnedFd::from_raw_fd(fd) }
+    });
+    env.berth_bg(&[
+        "exec",
+        "-t",
+        "-d",
+        "--console-socket",
+        sock_path.to_str().unwrap(),
+        "ext",
+        "sh",
+        "-c",
+        "test -t 1 && echo exec-tty; tty",
+    ])
+    .ok();
+    let mut f = std::fs::File::from(accept.join().unwrap());
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 256];
+    while let Ok(n) = f.read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+    let text = String::from_utf8_lossy(&out).replace('\r', "");
+    assert!(text.starts_with("exec-tty\n/dev/pts/"), "{text:?}");
+    let e = env.berth(&["exec", "-t", "ext", "true"]).fails();
+    assert!(e.contains("--console-socket"), "{e}");
+    env.berth(&["delete", "-f", "ext"]).ok();
+}

@@ -162,3 +162,83 @@ fn concurrent_creates_of_one_id_yield_one_container() {
     assert_eq!(env.state("race")["status"], "created");
     env.berth(&["delete", "--force", "race"]).ok();
 }
+
+#[test]
+fn errors_go_to_the_log_file_as_json() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let log = env.dir("logs").join("runtime.json");
+    let e = env
+        .berth(&[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "state",
+            "ghost",
+        ])
+        .fails();
+    assert!(e.contains("container ghost does not exist"), "{e}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(line["level"], "ERROR", "{line}");
+    assert!(
+        line["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("container ghost does not exist"),
+        "{line}"
+    );
+}
+
+#[test]
+fn kill_a_created_container_and_limits_are_enforced() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let b = env.bundle("kc", "echo ran > /out/ran");
+    env.berth_bg(&["create", "--bundle", b.to_str().unwrap(), "kc"])
+        .ok();
+    env.berth(&["kill", "kc", "KILL"]).ok();
+    for _ in 0..500 {
+        if env.state("kc")["status"] == "stopped" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(env.state("kc")["status"], "stopped");
+    assert_eq!(env.read_out("kc", "ran"), "");
+    env.berth(&["delete", "kc"]).ok();
+
+    // Past its pids limit a fork is refused (busybox sh gives up at the
+    // first failed fork); with room for them all, the same script ends well.
+    let script = "for i in 1 2 3 4 5 6 7 8; do sleep 100 & done 2>/out/err; echo done > /out/done";
+    for (id, limit, ok) in [("pids4", 4, false), ("pids20", 20, true)] {
+        let b = env.bundle(id, script);
+        edit_config(&b, |v| {
+            v["linux"]["resources"]["pids"] = json!({"limit": limit})
+        });
+        let r = env.berth(&["run", "--bundle", b.to_str().unwrap(), id]);
+        assert_eq!(r.code == 0, ok, "{id}: {r:?}");
+        assert_eq!(env.read_out(id, "done") == "done\n", ok, "{id}");
+        if !ok {
+            let err = env.read_out(id, "err");
+            assert!(
+                err.contains("fork") || err.contains("Resource temporarily unavailable"),
+                "{err}"
+            );
+        }
+    }
+
+    // Past its memory limit it is OOM-killed.
+    let b = env.bundle("oom", "x=a; while :; do x=$x$x; done");
+    edit_config(&b, |v| {
+        v["linux"]["resources"]["memory"] =
+            json!({"limit": 16 * 1024 * 1024, "swap": 16 * 1024 * 1024})
+    });
+    let r = env.berth(&["run", "--bundle", b.to_str().unwrap(), "oom"]);
+    assert_eq!(r.code, 128 + 9, "{r:?}");
+}
