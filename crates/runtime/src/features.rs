@@ -106,3 +106,49 @@ fn native_arch() -> &'static str {
         _ => "SCMP_ARCH_NATIVE",
     }
 }
+
+/// Config fields this runtime accepts but does not act on, one warning
+/// each (LSMs are not present on this machine kind; RDT, memory policy,
+/// scheduler and net devices are not implemented).
+pub fn ignored_fields(spec: &oci_spec::runtime::Spec) -> Vec<String> {
+    let mut w = Vec::new();
+    let mut note = |set: bool, field: &str| {
+        if set {
+            w.push(format!(
+                "config.json: {field} is not supported by berth; ignored"
+            ));
+        }
+    };
+    if let Some(p) = spec.process() {
+        note(
+            p.apparmor_profile().as_ref().is_some_and(|s| !s.is_empty()),
+            "process.apparmorProfile",
+        );
+        note(
+            p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()),
+            "process.selinuxLabel",
+        );
+        note(p.scheduler().is_some(), "process.scheduler");
+        note(p.exec_cpu_affinity().is_some(), "process.execCPUAffinity");
+    }
+    if let Some(l) = spec.linux() {
+        note(
+            l.mount_label().as_ref().is_some_and(|s| !s.is_empty()),
+            "linux.mountLabel",
+        );
+        note(l.intel_rdt().is_some(), "linux.intelRdt");
+        note(l.memory_policy().is_some(), "linux.memoryPolicy");
+        note(
+            l.net_devices().as_ref().is_some_and(|d| !d.is_empty()),
+            "linux.netDevices",
+        );
+        note(
+            l.personality()
+                .as_ref()
+                .and_then(|p| p.flags().as_ref())
+                .is_some_and(|f| !f.is_empty()),
+            "linux.personality.flags",
+        );
+    }
+    w
+}

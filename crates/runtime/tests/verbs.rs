@@ -183,14 +183,16 @@ fn errors_go_to_the_log_file_as_json() {
     assert!(e.contains("container ghost does not exist"), "{e}");
     let text = std::fs::read_to_string(&log).unwrap();
     let line: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
-    assert_eq!(line["level"], "ERROR", "{line}");
+    // runc's shape, which containerd parses to report the failure.
+    assert_eq!(line["level"], "error", "{line}");
     assert!(
-        line["fields"]["message"]
+        line["msg"]
             .as_str()
             .unwrap()
             .contains("container ghost does not exist"),
         "{line}"
     );
+    assert!(line["time"].as_str().unwrap().ends_with('Z'), "{line}");
 }
 
 #[test]

@@ -182,6 +182,7 @@ impl Runtime {
             .dir
             .as_ref()
             .ok_or_else(|| Error::Invalid("internal: no state dir".into()))?;
+        warnings.extend(crate::features::ignored_fields(&spec));
         let linux = spec.linux().clone().unwrap_or_default();
         let process = spec
             .process()

@@ -83,37 +83,66 @@ enum Verb {
     Cgroups(cgroups::Args),
 }
 
-fn init_logging(cli: &Cli) -> anyhow::Result<()> {
-    let level = if cli.debug {
-        tracing::Level::DEBUG
-    } else {
-        tracing::Level::WARN
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_target(false);
-    match &cli.log {
-        Some(path) => {
-            let file = std::fs::OpenOptions::new()
+/// Where warnings and errors go: stderr, and the `--log` file in runc's
+/// formats (logrus text, or JSON lines `{"level","msg","time"}`, which is
+/// what containerd reads back to report a runtime failure).
+struct Log {
+    file: Option<std::sync::Mutex<std::fs::File>>,
+    format: LogFormat,
+    debug: bool,
+}
+
+static LOG: std::sync::OnceLock<Log> = std::sync::OnceLock::new();
+
+fn open_log(cli: &Cli) -> anyhow::Result<()> {
+    let file = match &cli.log {
+        Some(path) => Some(std::sync::Mutex::new(
+            std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
-                .map_err(|e| anyhow::anyhow!("opening log file {}: {e}", path.display()))?;
-            let writer = std::sync::Mutex::new(file);
-            match cli.log_format {
-                LogFormat::Json => builder.json().with_writer(writer).try_init(),
-                LogFormat::Text => builder.with_ansi(false).with_writer(writer).try_init(),
-            }
-        }
-        None => builder.with_writer(std::io::stderr).try_init(),
+                .map_err(|e| anyhow::anyhow!("opening log file {}: {e}", path.display()))?,
+        )),
+        None => None,
+    };
+    let _ = LOG.set(Log {
+        file,
+        format: cli.log_format,
+        debug: cli.debug,
+    });
+    Ok(())
+}
+
+/// Writes one log line at `level` ("error", "warning", "debug").
+pub(crate) fn log(level: &str, msg: &str) {
+    let Some(log) = LOG.get() else {
+        eprintln!("berth-runc: {level}: {msg}");
+        return;
+    };
+    if level == "debug" && !log.debug {
+        return;
     }
-    .map_err(|e| anyhow::anyhow!("setting up logging: {e}"))
+    let time = berth_runtime::state::time::now_rfc3339();
+    if let Some(f) = &log.file {
+        let line = match log.format {
+            LogFormat::Json => {
+                serde_json::json!({"level": level, "msg": msg, "time": time}).to_string()
+            }
+            LogFormat::Text => format!("time={time:?} level={level} msg={msg:?}"),
+        };
+        if let Ok(mut f) = f.lock() {
+            let _ = std::io::Write::write_all(&mut *f, format!("{line}\n").as_bytes());
+        }
+    }
+    if level != "error" {
+        eprintln!("berth-runc: {level}: {msg}");
+    }
 }
 
 /// Prints library warnings through the log.
 pub(crate) fn warn_all(warnings: &[String]) {
     for w in warnings {
-        tracing::warn!("{w}");
+        log("warning", w);
     }
 }
 
@@ -156,18 +185,15 @@ pub fn main(args: Vec<OsString>) -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    let logging = init_logging(&cli);
-    if let Err(e) = &logging {
+    if let Err(e) = open_log(&cli) {
         eprintln!("berth-runc: {e:#}");
+        return 1;
     }
-    let logged_to_file = cli.log.is_some() && logging.is_ok();
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
             let msg = format!("{e:#}");
-            if logged_to_file {
-                tracing::error!("{msg}");
-            }
+            log("error", &msg);
             eprintln!("berth-runc: {msg}");
             1
         }
