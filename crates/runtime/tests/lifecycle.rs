@@ -10,6 +10,20 @@ use std::path::Path;
 
 use runtime_support::{is_root, Env};
 
+/// The container's PIDs once there are `n` of them (its processes fork in
+/// the background).
+fn wait_pids(env: &Env, id: &str, n: usize) -> Vec<i64> {
+    let mut pids: Vec<i64> = Vec::new();
+    for _ in 0..500 {
+        pids = serde_json::from_str(&env.berth(&["ps", "--format", "json", id]).ok()).unwrap();
+        if pids.len() >= n {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    pids
+}
+
 fn wait_status(env: &Env, id: &str, want: &str) {
     for _ in 0..500 {
         if env.state(id)["status"] == want {
@@ -169,8 +183,7 @@ fn run_detached_list_ps_and_force_delete() {
     assert!(lines.next().unwrap().starts_with("ID"));
     assert!(lines.next().unwrap().contains("running"));
 
-    let pids: Vec<i64> =
-        serde_json::from_str(&env.berth(&["ps", "--format", "json", "d1"]).ok()).unwrap();
+    let pids = wait_pids(&env, "d1", 2);
     assert_eq!(pids.len(), 2, "{pids:?}");
     assert!(pids.contains(&env.state("d1")["pid"].as_i64().unwrap()));
 
@@ -189,8 +202,7 @@ fn kill_all_reaches_every_process() {
     let b = env.bundle("ka", "trap '' TERM; sleep 1000 & sleep 1000 & wait");
     env.berth_bg(&["run", "-d", "--bundle", b.to_str().unwrap(), "ka"])
         .ok();
-    let pids: Vec<i64> =
-        serde_json::from_str(&env.berth(&["ps", "-f", "json", "ka"]).ok()).unwrap();
+    let pids = wait_pids(&env, "ka", 3);
     assert_eq!(pids.len(), 3);
     env.berth(&["kill", "--all", "ka", "KILL"]).ok();
     wait_status(&env, "ka", "stopped");

@@ -20,6 +20,7 @@ use super::{Runtime, Warnings};
 use crate::bundle::Bundle;
 use crate::cgroups::CgroupManager;
 use crate::launch::build::{self, ProcessInputs};
+use crate::launch::cgroup_join::CgroupJoin;
 use crate::launch::sync::kind;
 use crate::launch::{self, id_map_text, InitPlan, Spawned};
 use crate::rootfs::{self, PlanInput};
@@ -200,6 +201,9 @@ impl Runtime {
         cgroup.apply_resources(&resources_with_devices(&linux))?;
 
         let ns = launch::namespaces::plan(&linux)?;
+        // The child writes the cgroup files before it joins or unshares any
+        // namespace, except one made by clone itself.
+        let ns_new_user = ns.clone_flags & libc::CLONE_NEWUSER != 0;
         let rootfs_plan = rootfs::plan(&PlanInput {
             spec: &spec,
             bundle_dir: &bundle_dir,
@@ -327,6 +331,13 @@ impl Runtime {
             fifo_dir: fifo_dir.as_ref().map_or(-1, |f| f.as_raw_fd()),
             close_in_child: vec![dir.lock_fd()],
             payload_capacity,
+            // A child born in a new user namespace fails the kernel's write
+            // check on the cgroup files: the parent moves it instead.
+            cgroup_join: if ns_new_user {
+                None
+            } else {
+                CgroupJoin::open(&cgroup.paths())
+            },
         };
 
         let mut child = Spawned::spawn(&plan)?;
@@ -345,7 +356,9 @@ impl Runtime {
                 &id_map_text(linux.gid_mappings().as_deref().unwrap_or(&[])),
             )?;
         }
-        cgroup.add_pid(child.pid)?;
+        if plan.cgroup_join.is_none() {
+            cgroup.add_pid(child.pid)?;
+        }
         if let Some(adj) = plan.process.oom_score_adj {
             let path = format!("/proc/{}/oom_score_adj", child.pid);
             std::fs::write(&path, adj.to_string()).map_err(Error::io("write", path))?;

@@ -16,6 +16,7 @@ use super::status::current;
 use super::{Runtime, Warnings};
 use crate::cgroups::CgroupManager;
 use crate::launch::build::{self, ProcessInputs};
+use crate::launch::cgroup_join::CgroupJoin;
 use crate::launch::namespaces::differing;
 use crate::launch::sync::kind;
 use crate::launch::{InitPlan, NsPlan, Spawned};
@@ -199,15 +200,21 @@ impl Runtime {
             fifo_dir: -1,
             close_in_child: vec![dir.lock_fd()],
             payload_capacity: 0,
+            cgroup_join: None,
         };
+        let mut plan = plan;
         let cg = CgroupManager::new(rec.berth.cgroups_path.as_deref(), &opts.id)?;
+        // The child joins before its setns, with our credentials.
+        plan.cgroup_join = CgroupJoin::open(&cg.paths());
 
         let _held = (!opts.detach).then(super::run::SignalsHeld::hold);
         let mut child = Spawned::spawn(&plan)?;
         drop(console);
         drop(pidfd);
         child.expect(&plan, kind::READY)?;
-        cg.add_pid(child.pid)?;
+        if plan.cgroup_join.is_none() {
+            cg.add_pid(child.pid)?;
+        }
         if let Some(adj) = plan.process.oom_score_adj {
             let path = format!("/proc/{}/oom_score_adj", child.pid);
             std::fs::write(&path, adj.to_string()).map_err(Error::io("write", path))?;

@@ -61,10 +61,21 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
     for fd in &plan.close_in_child {
         close(*fd);
     }
+    // Until execve this process is berth, holding host descriptors (the
+    // state dir): not dumpable, so processes already in the container
+    // cannot ptrace it or open its /proc files (runc does the same).
+    // execve makes the container's program dumpable again.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     // Device nodes and directories get exactly the modes asked for.
     // SAFETY: umask takes an integer.
     unsafe { libc::umask(0) };
 
+    if let Some(j) = &plan.cgroup_join {
+        if let Err(e) = super::cgroup_join::join_v1(j) {
+            fail(sync, step::CGROUP_JOIN, 0, e);
+        }
+    }
     setns_all(plan, sync);
     if plan.ns.unshare_flags != 0 {
         // SAFETY: unshare with integer flags.

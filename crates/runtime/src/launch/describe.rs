@@ -144,6 +144,7 @@ pub fn describe(plan: &InitPlan, m: Msg) -> String {
         s::CLOSE_FDS => format!("closing inherited descriptors: {e}"),
         s::EXECVE => format!("execve: {e}"),
         s::PROTOCOL => "protocol error with the runtime".into(),
+        s::CGROUP_JOIN => format!("joining the container's cgroups: {e}"),
         other => format!("step {other} failed: {e}"),
     }
 }

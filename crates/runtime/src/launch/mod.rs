@@ -10,6 +10,7 @@
 //! program is built beforehand; errors travel back as numbers.
 
 pub mod build;
+pub mod cgroup_join;
 pub mod child;
 pub mod console;
 mod describe;
@@ -61,6 +62,9 @@ pub struct InitPlan {
     pub close_in_child: Vec<RawFd>,
     /// Room for the GO payload (state JSON for the child's hooks).
     pub payload_capacity: usize,
+    /// The child joins its cgroups itself (see [`cgroup_join`]); None: the
+    /// parent moves it with `CgroupManager::add_pid` after READY.
+    pub cgroup_join: Option<cgroup_join::CgroupJoin>,
 }
 
 /// Errors on the parent side of a launch.
@@ -99,6 +103,45 @@ pub struct Spawned {
     /// A READY that arrived before the intermediate's PID report (the two
     /// processes write concurrently).
     early_ready: bool,
+}
+
+/// clone3's argument (linux/sched.h); libc only defines it for musl.
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// clone3 with fork semantics (no stack given) starting the child inside
+/// the cgroup2 directory `cgroup_fd`.
+fn clone_into_cgroup(flags: c_int, cgroup_fd: c_int) -> i32 {
+    let args = CloneArgs {
+        flags: flags as u32 as u64 | CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup_fd as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: args is a valid clone_args of the size given; with stack 0
+    // the child runs on a copy of our stack, like fork.
+    unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        ) as i32
+    }
 }
 
 /// Raw clone with fork semantics (the child runs on a copy of our stack).
@@ -156,7 +199,12 @@ impl Spawned {
         // The child's receive buffer, allocated before the clone.
         let mut buf = vec![0u8; MSG_LEN + plan.payload_capacity];
 
-        let pid = raw_clone(plan.ns.clone_flags);
+        let v2 = plan.cgroup_join.as_ref().map_or(-1, |j| j.v2_fd());
+        let pid = if v2 >= 0 {
+            clone_into_cgroup(plan.ns.clone_flags, v2)
+        } else {
+            raw_clone(plan.ns.clone_flags)
+        };
         if pid < 0 {
             return Err(sys_err("clone")(io::Error::last_os_error()));
         }

@@ -45,3 +45,4 @@ pub const CLOSE_FDS: u32 = 41;
 pub const DEV_CONSOLE: u32 = 42;
 pub const PERSONALITY: u32 = 43;
 pub const IOPRIO: u32 = 44;
+pub const CGROUP_JOIN: u32 = 45;
