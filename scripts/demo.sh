@@ -15,7 +15,8 @@ repo=$PWD
 # Debian packages the demo (and the tests) rely on.
 PACKAGES=(busybox-static nftables iproute2 runc crun containernetworking-plugins jq util-linux procps)
 OUTSIDE_STEPS=(check_root install_deps build_berth enter_sandbox)
-INSIDE_STEPS=(show_sandbox show_berth cni_version_handshake cni_loopback_attach whats_next)
+INSIDE_STEPS=(show_sandbox show_berth build_bundles make_netns write_network attach_networks
+              start_web fetch_by_ip fetch_by_published_port teardown check_nothing_left)
 
 step_no=0
 say() { printf '%s\n' "$*"; }
@@ -84,7 +85,7 @@ enter_sandbox() {
 inside_setup() {
     ip link set lo up
     mount -t tmpfs -o mode=0755 berth-demo-run /run
-    mkdir -p /run/netns /run/berth-demo/cni-bin /run/berth-demo/cni-cache
+    mkdir -p /run/netns /run/berth-demo/cni-bin /run/berth-demo/cni-cache /run/berth-demo/runtime
     work=/run/berth-demo
 }
 
@@ -98,36 +99,145 @@ show_berth() {
     run "$BERTH_BIN" version
 }
 
-cni_version_handshake() {
-    banner "berth's CNI client talks CNI 1.1 to berth's plugins and the reference plugins"
-    # One binary, many roles: a plugin is the berth binary under its name.
-    ln -sf "$BERTH_BIN" "$work/cni-bin/berth-loopback"
-    run "$BERTH_BIN" cni --cni-path "$work/cni-bin" version berth-loopback
-    if [ -x /usr/lib/cni/bridge ]; then
-        run "$BERTH_BIN" cni --cni-path /usr/lib/cni version bridge
-    fi
+# Every piece of state the demo makes lives under $work (a tmpfs inside the
+# sandbox): runtime state, CNI cache, IPAM leases, port mappings.
+berth() { "$BERTH_BIN" "$@"; }
+cni() { berth cni --cni-path "$work/cni-bin" --cache-dir "$work/cni-cache" "$@"; }
+rt() { berth runtime --root "$work/runtime" "$@"; }
+HOST_IP=10.99.0.1
+
+# bundle NAME ARGS...: a busybox rootfs + config.json whose container joins
+# the network namespace /run/netns/NAME (made and attached beforehand).
+bundle() {
+    local name=$1; shift
+    local b=$work/bundles/$name
+    mkdir -p "$b/rootfs/bin" "$b/rootfs/etc" "$b/rootfs/www"
+    cp /bin/busybox "$b/rootfs/bin/busybox"
+    chroot "$b/rootfs" /bin/busybox --install -s /bin
+    echo "root:x:0:0:root:/:/bin/sh" >"$b/rootfs/etc/passwd"
+    echo "root:x:0:" >"$b/rootfs/etc/group"
+    rt spec --bundle "$b"
+    local args
+    args=$(printf '%s\n' "$@" | jq -R . | jq -s -c .)
+    jq --arg ns "/run/netns/$name" --arg host "$name" --argjson args "$args" \
+        '.process.terminal = false | .process.args = $args | .hostname = $host
+         | .linux.namespaces = [.linux.namespaces[] | if .type == "network" then .path = $ns else . end]' \
+        <"$b/config.json" >"$b/config.json.new"
+    mv "$b/config.json.new" "$b/config.json"
 }
 
-cni_loopback_attach() {
-    banner "attach a container netns with berth's loopback plugin"
-    run ip netns add demo1
-    cat >"$work/lo.conflist" <<'JSON'
-{ "cniVersion": "1.1.0", "name": "demo-lo", "plugins": [ { "type": "berth-loopback" } ] }
+build_bundles() {
+    banner "build two OCI bundles from the host's busybox (no registry): web and client"
+    bundle web httpd -f -p 80 -h /www
+    echo "hello from berth's web container" >"$work/bundles/web/rootfs/www/index.html"
+    bundle client sh -c 'wget -q -O - "http://$WEB_IP/"'
+    run ls "$work/bundles"
+    say "web runs:    $(jq -c .process.args "$work/bundles/web/config.json")"
+    say "network ns:  $(jq -c '.linux.namespaces[] | select(.type=="network")' "$work/bundles/web/config.json")"
+}
+
+make_netns() {
+    banner "make a network namespace per container before it starts (the runtime joins it)"
+    run ip netns add web
+    run ip netns add client
+    run ip netns list
+}
+
+write_network() {
+    banner "a CNI network: berth-bridge (bridge demo0, gateway, masquerade) + berth-host-local IPAM + berth-portmap"
+    local p
+    for p in berth-bridge berth-host-local berth-portmap berth-loopback; do
+        ln -sf "$BERTH_BIN" "$work/cni-bin/$p"
+    done
+    cat >"$work/demo.conflist" <<JSON
+{
+  "cniVersion": "1.1.0",
+  "name": "demo",
+  "plugins": [
+    { "type": "berth-bridge", "bridge": "demo0", "isGateway": true, "ipMasq": true,
+      "hairpinMode": true,
+      "ipam": { "type": "berth-host-local", "subnet": "10.88.0.0/24",
+                "routes": [ { "dst": "0.0.0.0/0" } ], "dataDir": "$work/ipam" } },
+    { "type": "berth-portmap", "capabilities": { "portMappings": true },
+      "dataDir": "$work/portmap" }
+  ]
+}
 JSON
-    say "before: $(ip -n demo1 -br link)"
-    run "$BERTH_BIN" cni --cni-path "$work/cni-bin" --cache-dir "$work/cni-cache" \
-        add "$work/lo.conflist" /run/netns/demo1 demo1 lo
-    say "after:  $(ip -n demo1 -br link)"
-    run "$BERTH_BIN" cni --cni-path "$work/cni-bin" --cache-dir "$work/cni-cache" \
-        del "$work/lo.conflist" /run/netns/demo1 demo1 lo
-    run ip netns del demo1
+    run cat "$work/demo.conflist"
+    say "the sandbox host's own address (stands for a host's external address): $HOST_IP"
+    run ip addr add "$HOST_IP/32" dev lo
 }
 
-whats_next() {
-    banner "what comes next"
-    say "berth's OCI runtime, bridge networking and the two-container CNI demo are in"
-    say "progress; see README.md for the status table. Leaving the sandbox now: its"
-    say "namespaces, links and mounts disappear with it."
+attach_networks() {
+    banner "attach both namespaces through berth's CNI client (web publishes 8080 -> 80)"
+    cni add -p 8080:80/tcp "$work/demo.conflist" /run/netns/web web eth0 >"$work/web.json"
+    cni add "$work/demo.conflist" /run/netns/client client eth0 >"$work/client.json"
+    WEB_IP=$(jq -r '.ips[0].address | split("/")[0]' "$work/web.json")
+    say "web    got $(jq -r '.ips[0].address' "$work/web.json") (gateway $(jq -r '.ips[0].gateway' "$work/web.json"))"
+    say "client got $(jq -r '.ips[0].address' "$work/client.json")"
+    run ip -br link show master demo0
+    run ip -n web -br addr show eth0
+    run ip -n web route
+}
+
+start_web() {
+    banner "start the web container with berth's OCI runtime (busybox httpd, detached)"
+    run rt run --detach --bundle "$work/bundles/web" web </dev/null >/dev/null 2>&1
+    run rt list
+    # Wait until httpd listens, bounded: it starts in well under a second.
+    local i
+    for i in $(seq 1 50); do
+        ip netns exec web cat /proc/net/tcp 2>/dev/null | awk '$4 == "0A"' | grep -q ':0050 ' && break
+        sleep 0.1
+    done
+}
+
+nowget() { env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u no_proxy "$@"; }
+
+fetch_by_ip() {
+    banner "run the client container: it fetches the page from web by IP ($WEB_IP)"
+    jq --arg ip "$WEB_IP" '.process.env += ["WEB_IP=" + $ip]' "$work/bundles/client/config.json" \
+        >"$work/c.json" && mv "$work/c.json" "$work/bundles/client/config.json"
+    local page
+    page=$(rt run --bundle "$work/bundles/client" client </dev/null)
+    say "client got: $page"
+    [ "$page" = "hello from berth's web container" ] || { say "unexpected page" >&2; exit 1; }
+}
+
+fetch_by_published_port() {
+    banner "from the sandbox host, fetch the same page through the published port $HOST_IP:8080"
+    run nft list map inet berth dnat4_any 2>/dev/null | sed -n '/elements/,/}/p' || true
+    local page
+    page=$(nowget timeout 10 busybox wget -q -O - "http://$HOST_IP:8080/")
+    say "host got: $page"
+    [ "$page" = "hello from berth's web container" ] || { say "unexpected page" >&2; exit 1; }
+}
+
+teardown() {
+    banner "tear down: stop and delete the container, detach both networks, remove the namespaces"
+    run rt kill web KILL
+    local i
+    for i in $(seq 1 50); do
+        [ "$(rt state web | jq -r .status)" = stopped ] && break
+        sleep 0.1
+    done
+    run rt delete web
+    run cni del "$work/demo.conflist" /run/netns/web web eth0
+    run cni del "$work/demo.conflist" /run/netns/client client eth0
+    run ip netns del web
+    run ip netns del client
+}
+
+check_nothing_left() {
+    banner "check: no container state, no veth left on demo0, no published port"
+    run rt list
+    say "ports on demo0: $(ip -br link show master demo0 | wc -l)"
+    [ "$(ip -br link show master demo0 | wc -l)" = 0 ] || { say "veths left" >&2; exit 1; }
+    if nft list map inet berth dnat4_any 2>/dev/null | grep -q 8080; then
+        say "port mapping left" >&2
+        exit 1
+    fi
+    say "clean. Leaving the sandbox: its namespaces, links, rules and mounts vanish with it."
 }
 
 # ------------------------------------------------------------------- main --
