@@ -13,6 +13,22 @@ use super::files;
 /// directories that were created, outermost first (a caller may need to
 /// initialise them, as v1 cpuset does).
 pub(crate) fn create_dirs(mountpoint: &Path, dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
+    // A concurrent delete may remove the shared default parent (`berth`)
+    // between our look and our mkdir: start over a few times on ENOENT.
+    let mut attempt = 0;
+    loop {
+        match create_dirs_once(mountpoint, dir) {
+            Err(CgroupError::Create { source, .. })
+                if source.kind() == io::ErrorKind::NotFound && attempt < 3 =>
+            {
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn create_dirs_once(mountpoint: &Path, dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
     let mut missing = Vec::new();
     let mut cur = dir;
     while cur != mountpoint && !cur.exists() {
