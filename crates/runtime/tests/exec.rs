@@ -190,7 +190,7 @@ fn exec_with_a_terminal_through_the_console_socket() {
     }
     let text = String::from_utf8_lossy(&out).replace('\r', "");
     assert!(text.starts_with("exec-tty\n/dev/pts/"), "{text:?}");
-    let e = env.berth(&["exec", "-t", "ext", "true"]).fails();
+    let e = env.berth(&["exec", "-t", "-d", "ext", "true"]).fails();
     assert!(e.contains("--console-socket"), "{e}");
     env.berth(&["delete", "-f", "ext"]).ok();
 }

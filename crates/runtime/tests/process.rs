@@ -444,3 +444,50 @@ fn process_arg0_is_resolved_on_the_container_path() {
         .ok();
     assert_eq!(out, "found\n");
 }
+
+#[test]
+fn foreground_terminal_is_relayed_without_a_console_socket() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let b = env.bundle(
+        "relay",
+        "tty; test -t 0 && echo in-tty; read x; echo got-$x; exit 4",
+    );
+    edit_config(&b, |v| v["process"]["terminal"] = json!(true));
+    let mut c = Command::new(berth_bin());
+    c.arg("runtime").arg("--root").arg(&env.root).args([
+        "run",
+        "--bundle",
+        b.to_str().unwrap(),
+        "relay",
+    ]);
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = env.host.spawn(&mut c).unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"hello\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert!(text.starts_with("/dev/pts/"), "{text:?}");
+    assert!(text.contains("in-tty\n"), "{text:?}");
+    assert!(text.contains("got-hello\n"), "{text:?}");
+
+    // exec -t in the foreground relays the same way.
+    let b = env.bundle("relay2", "exec sleep 1000");
+    env.berth_bg(&["run", "-d", "--bundle", b.to_str().unwrap(), "relay2"])
+        .ok();
+    let r = env.berth(&[
+        "exec",
+        "-t",
+        "relay2",
+        "sh",
+        "-c",
+        "test -t 1 && echo exec-in-tty",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout.replace('\r', ""), "exec-in-tty\n");
+    env.berth(&["delete", "-f", "relay2"]).ok();
+}

@@ -48,6 +48,8 @@ pub struct Created {
     pub(crate) dir: ContainerDir,
     pub(crate) record: Record,
     pub warnings: Warnings,
+    /// Our end of the console socket when the runtime relays the terminal.
+    pub(crate) relay: Option<UnixStream>,
 }
 
 impl Created {
@@ -134,14 +136,18 @@ impl Runtime {
     /// `create`: the container ends up `created` (its init waits on
     /// exec.fifo), or nothing is left behind.
     pub fn create(&self, opts: &CreateOptions) -> Result<Warnings, Error> {
-        let created = self.create_container(opts)?;
+        let created = self.create_container(opts, false)?;
         let warnings = created.warnings;
         created.child.release();
         Ok(warnings)
     }
 
     /// `create` keeping the init as our child (for `run`).
-    pub(crate) fn create_container(&self, opts: &CreateOptions) -> Result<Created, Error> {
+    pub(crate) fn create_container(
+        &self,
+        opts: &CreateOptions,
+        allow_relay: bool,
+    ) -> Result<Created, Error> {
         state::check_id(&opts.id)?;
         let bundle = Bundle::load(&opts.bundle)?;
         let dir = self.state_root().create(&opts.id)?;
@@ -149,9 +155,9 @@ impl Runtime {
             dir: Some(dir),
             cgroup: None,
         };
-        let result = self.create_in(opts, bundle, &mut cleanup);
+        let result = self.create_in(opts, bundle, &mut cleanup, allow_relay);
         match result {
-            Ok((child, record, warnings)) => {
+            Ok((child, record, warnings, relay)) => {
                 cleanup.cgroup = None;
                 let dir = cleanup.dir.take().ok_or_else(|| {
                     Error::Invalid("internal: state dir lost during create".into())
@@ -161,6 +167,7 @@ impl Runtime {
                     dir,
                     record,
                     warnings,
+                    relay,
                 })
             }
             Err(e) => Err(e),
@@ -172,7 +179,8 @@ impl Runtime {
         opts: &CreateOptions,
         bundle: Bundle,
         cleanup: &mut Cleanup,
-    ) -> Result<(Spawned, Record, Warnings), Error> {
+        allow_relay: bool,
+    ) -> Result<(Spawned, Record, Warnings, Option<UnixStream>), Error> {
         let Bundle {
             dir: bundle_dir,
             spec,
@@ -214,7 +222,14 @@ impl Runtime {
         })?;
 
         let terminal = process.terminal().unwrap_or(false);
+        let mut relay = None;
         let console: Option<UnixStream> = match (&opts.console_socket, terminal) {
+            (None, true) if allow_relay => {
+                let (ours, theirs) =
+                    UnixStream::pair().map_err(Error::io("socketpair", "console"))?;
+                relay = Some(ours);
+                Some(theirs)
+            }
             (Some(path), true) => Some(
                 UnixStream::connect(path).map_err(Error::io("connect to console socket", path))?,
             ),
@@ -406,6 +421,6 @@ impl Runtime {
             write_pid_file(p, child.pid)?;
         }
         drop(fifo_dir);
-        Ok((child, record, warnings))
+        Ok((child, record, warnings, relay))
     }
 }

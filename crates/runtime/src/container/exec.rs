@@ -129,13 +129,21 @@ impl Runtime {
         }
         let linux = spec.linux().clone().unwrap_or_default();
         let terminal = process.terminal().unwrap_or(false);
+        let mut relay_sock = None;
         let console = match (&opts.console_socket, terminal) {
             (Some(p), true) => {
                 Some(UnixStream::connect(p).map_err(Error::io("connect to console socket", p))?)
             }
+            (None, true) if !opts.detach => {
+                // Foreground terminal: keep the master here and relay.
+                let (ours, theirs) =
+                    UnixStream::pair().map_err(Error::io("socketpair", "console"))?;
+                relay_sock = Some(ours);
+                Some(theirs)
+            }
             (None, true) => {
                 return Err(Error::Invalid(
-                    "exec --tty needs --console-socket (berth does not proxy terminals)".into(),
+                    "exec --tty --detach needs --console-socket".into(),
                 ))
             }
             (Some(_), false) => {
@@ -234,7 +242,10 @@ impl Runtime {
                 warnings,
             });
         }
-        let code = wait_forwarding(&mut child)?;
+        let code = match &relay_sock {
+            Some(sock) => super::tty::relay(&mut child, super::tty::recv_master(sock)?)?,
+            None => wait_forwarding(&mut child)?,
+        };
         Ok(ExecOutcome {
             pid,
             exit_code: Some(code),

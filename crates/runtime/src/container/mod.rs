@@ -12,6 +12,7 @@ pub mod run;
 pub mod signal;
 pub mod start;
 pub mod status;
+mod tty;
 
 use std::path::{Path, PathBuf};
 

@@ -27,7 +27,7 @@ pub struct RunOutcome {
 
 /// Signals forwarded to the container in the foreground (runc's set:
 /// everything a terminal or supervisor may send, not SIGCHLD).
-const FORWARDED: &[i32] = &[
+pub(crate) const FORWARDED: &[i32] = &[
     libc::SIGHUP,
     libc::SIGINT,
     libc::SIGQUIT,
@@ -157,12 +157,15 @@ impl Runtime {
         let _held = (!opts.detach).then(SignalsHeld::hold);
         let mut create = opts.create.clone();
         create.start_immediately = true;
-        let created = self.create_container(&create)?;
+        // A foreground terminal without --console-socket: keep the master
+        // here and relay (runc does the same).
+        let created = self.create_container(&create, !opts.detach)?;
         let mut warnings = created.warnings;
         let super::create::Created {
             mut child,
             dir,
             record,
+            relay,
             ..
         } = created;
         warnings.extend(self.poststart(&dir, &record));
@@ -177,7 +180,10 @@ impl Runtime {
         }
         // Let `state`, `kill` and `exec` work while we wait.
         drop(dir);
-        let code = wait_forwarding(&mut child)?;
+        let code = match &relay {
+            Some(sock) => super::tty::relay(&mut child, super::tty::recv_master(sock)?)?,
+            None => wait_forwarding(&mut child)?,
+        };
         let dir = self
             .state_root()
             .open(&opts.create.id, crate::state::Lock::Exclusive)?;
