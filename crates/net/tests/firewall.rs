@@ -92,6 +92,123 @@ fn rules_and_elements_are_where_they_belong() {
     .expect("enter");
 }
 
+/// The marker chains (`rules_<hash>`) of berth's table, from `nft list chains`.
+fn marker_chains(fw: &Firewall) -> Vec<String> {
+    let listed = nft::run("list", &format!("list table inet {}", fw.table())).expect("list table");
+    listed
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("chain rules_"))
+        .map(|rest| format!("rules_{}", rest.trim_end_matches('{').trim()))
+        .collect()
+}
+
+#[test]
+fn open_rewrites_the_fixed_rules_only_when_their_version_is_missing() {
+    let host = SandboxHost::new().expect("sandbox");
+    host.enter_keep_pidns(|| {
+        let fw = Firewall::open().expect("open");
+        let markers = marker_chains(&fw);
+        assert_eq!(markers.len(), 1, "one version marker: {markers:?}");
+        // A rule only a rewrite would remove: a current table is left as is.
+        nft::run("test", "add rule inet berth forward meta mark 0x42 accept").expect("extra rule");
+        Firewall::open().expect("open current");
+        assert!(
+            fw.list().expect("list").contains("0x00000042"),
+            "current table rewritten"
+        );
+
+        // Another version's table: the marker is replaced, the rules rewritten.
+        let old = "rules_0000000000000000";
+        nft::run(
+            "test",
+            &format!(
+                "delete chain inet berth {}\nadd chain inet berth {old}\n",
+                markers[0]
+            ),
+        )
+        .expect("fake an old version");
+        Firewall::open().expect("open old version");
+        let listed = fw.list().expect("list");
+        assert!(!listed.contains("0x00000042"), "old rules kept:\n{listed}");
+        assert_eq!(
+            marker_chains(&fw),
+            markers,
+            "old marker replaced by the current one"
+        );
+        assert_eq!(
+            listed.matches("masquerade").count(),
+            5,
+            "fixed rules once:\n{listed}"
+        );
+        fw.delete().expect("delete table");
+    })
+    .expect("enter");
+}
+
+#[test]
+fn has_network_reads_the_elements_nft_wrote() {
+    let host = SandboxHost::new().expect("sandbox");
+    host.enter_keep_pidns(|| {
+        let fw = Firewall::open().expect("open");
+        let a = NetworkRules {
+            bridge: Some("br-a".into()),
+            subnets: vec![net("10.20.0.0/16"), net("fd00:20::/64")],
+            masquerade: true,
+            isolate: true,
+        };
+        let b = NetworkRules {
+            bridge: Some("br-b".into()),
+            subnets: vec![net("10.21.0.0/24")],
+            masquerade: true,
+            isolate: false,
+        };
+        assert!(!fw.has_network(&a).expect("probe"), "empty table");
+        fw.add_network(&a).expect("add a");
+        assert!(fw.has_network(&a).expect("probe"));
+        assert!(!fw.has_network(&b).expect("probe"), "b not added yet");
+        fw.add_network(&b).expect("add b");
+        assert!(fw.has_network(&b).expect("probe"));
+        // Covered by an added subnet, or covering one, is not "present".
+        for other in [
+            "10.20.1.0/24",
+            "10.20.0.0/15",
+            "10.21.0.0/25",
+            "10.21.1.0/24",
+        ] {
+            let n = NetworkRules {
+                subnets: vec![net(other)],
+                ..b.clone()
+            };
+            assert!(!fw.has_network(&n).expect("probe"), "{other}");
+        }
+        let other_bridge = NetworkRules {
+            bridge: Some("br-c".into()),
+            ..a.clone()
+        };
+        assert!(
+            !fw.has_network(&other_bridge).expect("probe"),
+            "bridge not in the isolation sets"
+        );
+        // add_network of present elements changes nothing; a missing one is added.
+        let before = fw.list().expect("list");
+        fw.add_network(&a).expect("add a again");
+        assert_eq!(fw.list().expect("list"), before);
+        let c = NetworkRules {
+            subnets: vec![net("10.20.0.0/16"), net("10.22.0.0/16")],
+            ..a.clone()
+        };
+        fw.add_network(&c).expect("add c");
+        assert!(fw.list().expect("list").contains("10.22.0.0/16"));
+        fw.remove_network(&a).expect("remove a");
+        assert!(!fw.has_network(&a).expect("probe"), "removed");
+        assert!(fw.has_network(&b).expect("probe"), "b untouched");
+        let handle = fw.clone();
+        fw.delete().expect("delete table");
+        assert!(!handle.has_network(&b).expect("probe on a missing table"));
+    })
+    .expect("enter");
+}
+
 /// Kills and reaps a server process even when the test panics.
 struct Server(Child);
 

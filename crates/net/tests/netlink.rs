@@ -520,3 +520,50 @@ fn bad_names_are_refused_before_the_kernel() {
         .expect_err("missing")
         .is_not_found());
 }
+
+#[test]
+fn link_addresses_are_one_links_and_other_dumps_still_work() {
+    // link_addresses asks the kernel for one link's addresses (a strict,
+    // filtered dump); it must return exactly that link's v4 and v6
+    // addresses, and leave the socket fit for unfiltered dumps after.
+    let host = sandbox();
+    let dir = host.dirs().netns.clone();
+    host.enter_keep_pidns(|| {
+        let ns = NetNs::create(&dir, "a").expect("ns");
+        let nl = Netlink::for_netns(&ns).expect("nl");
+        lo_up(&nl);
+        let mut links = Vec::new();
+        for i in 1..=3u8 {
+            let v = nl
+                .create_veth(&VethConfig::new(&format!("x{i}"), &format!("y{i}")), None)
+                .expect("veth");
+            nl.add_address(v.index, net(&format!("10.9.{i}.1/24")))
+                .expect("v4");
+            nl.add_address_nodad(v.index, net(&format!("fd00:9:{i}::1/64")))
+                .expect("v6");
+            nl.set_up(v.index).expect("up");
+            links.push(v);
+        }
+        let mut got = nl.link_addresses(links[1].index).expect("addrs");
+        got.sort();
+        assert_eq!(got, vec![net("10.9.2.1/24"), net("fd00:9:2::1/64")]);
+        let all = nl.addresses(None).expect("all addresses");
+        for i in 1..=3 {
+            assert!(
+                all.iter()
+                    .any(|(_, n)| *n == net(&format!("10.9.{i}.1/24"))),
+                "{all:?}"
+            );
+        }
+        assert!(
+            nl.links().expect("link dump").len() >= 7,
+            "lo + 3 veth pairs"
+        );
+        assert!(
+            !nl.routes(false).expect("route dump").is_empty(),
+            "connected routes of x1..x3"
+        );
+        ns.delete().expect("del ns");
+    })
+    .expect("enter");
+}

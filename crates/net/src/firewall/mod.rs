@@ -20,6 +20,13 @@
 //! Every change is one nftables transaction (one script), so an attach or
 //! detach is atomic.
 //!
+//! The fixed rules carry a version: an empty marker chain named after a hash
+//! of the script that declares them (`rules_<hash>`). [`Firewall::open`]
+//! looks the marker up with one netlink GET and rewrites the rules only when
+//! it is missing (a new table, or rules from another berth version), so a
+//! steady-state attach changes no rule at all (see [`probe`] for why that
+//! matters beyond the transaction's own cost).
+//!
 //! ## Why libnftables (text syntax) and not the `nftables` crate or rustables
 //!
 //! The `nftables` crate drives the `nft` binary with JSON: one fork+exec per
@@ -37,6 +44,7 @@
 //! [`crate::NetNs::run_in`] for another one.
 
 pub mod nft;
+mod probe;
 mod types;
 
 use std::fmt::Write as _;
@@ -103,8 +111,43 @@ impl Firewall {
         let fw = Firewall {
             table: table.to_string(),
         };
-        nft::run("set up table", &fw.base_script())?;
+        let base = fw.base_script();
+        let marker = marker_chain(&base);
+        match probe::chain_exists(table, &marker) {
+            Ok(true) => return Ok(fw),
+            Ok(false) => {}
+            // Could not tell (e.g. a kernel or sandbox refusing raw
+            // nfnetlink sockets): (re)writing the rules is always correct.
+            Err(e) => tracing::debug!(error = %e, "probing the firewall's rule version"),
+        }
+        let mut script = base;
+        for old in fw.marker_chains()? {
+            if old != marker {
+                let _ = writeln!(script, "delete chain inet {table} {old}");
+            }
+        }
+        let _ = writeln!(script, "add chain inet {table} {marker}");
+        nft::run("set up table", &script)?;
         Ok(fw)
+    }
+
+    /// Marker chains of older rule versions in this table (slow path only:
+    /// a new table or an upgrade).
+    fn marker_chains(&self) -> Result<Vec<String>, FirewallError> {
+        let listed = nft::run("list chains", "list chains inet")?;
+        let mut out = Vec::new();
+        let mut ours = false;
+        for line in listed.lines().map(str::trim) {
+            if let Some(rest) = line.strip_prefix("table inet ") {
+                ours = rest.trim_end_matches('{').trim() == self.table;
+            } else if let Some(rest) = line.strip_prefix("chain ") {
+                let name = rest.trim_end_matches('{').trim();
+                if ours && name.starts_with(MARKER_PREFIX) {
+                    out.push(name.to_string());
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The table's name.
@@ -195,12 +238,69 @@ add chain inet {t} forward {{ type filter hook forward priority filter; policy a
     }
 
     /// Adds a network's masquerade and isolation elements (idempotent).
+    /// When they are all there already (every attach after a network's
+    /// first), no transaction is made.
     pub fn add_network(&self, net: &NetworkRules) -> Result<(), FirewallError> {
         let script = self.network_elements("add", net)?;
         if script.is_empty() {
             return Ok(());
         }
+        match self.has_network(net) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) => tracing::debug!(error = %e, "probing the network's elements"),
+        }
         nft::run("add network", &script).map(|_| ())
+    }
+
+    /// Whether every element [`Firewall::add_network`] would add for `net`
+    /// is in the table: each masqueraded subnet exactly (not merely covered
+    /// by a larger one), and the bridge in the isolation sets. Read with
+    /// one netlink dump per set, without libnftables.
+    pub fn has_network(&self, net: &NetworkRules) -> Result<bool, FirewallError> {
+        let probe_err = |e: std::io::Error| FirewallError::Nft {
+            op: "read set elements".into(),
+            message: e.to_string(),
+        };
+        self.network_elements("add", net)?;
+        if net.masquerade {
+            let mut cache: [Option<Vec<probe::Element>>; 2] = [None, None];
+            for subnet in &net.subnets {
+                let Some((start, end)) = interval_bytes(subnet) else {
+                    // A range reaching the top of the address space has no
+                    // end element; let nft decide.
+                    return Ok(false);
+                };
+                let (slot, set) = if subnet.addr().is_ipv4() {
+                    (0, "masq4")
+                } else {
+                    (1, "masq6")
+                };
+                let elems = match &mut cache[slot] {
+                    Some(e) => e,
+                    empty => {
+                        empty.insert(probe::set_elements(&self.table, set).map_err(probe_err)?)
+                    }
+                };
+                if !probe::has_interval(elems, &start, &end) {
+                    return Ok(false);
+                }
+            }
+        }
+        if net.isolate {
+            let bridge = ifname_key(net.bridge.as_deref().unwrap_or_default());
+            let pair = [bridge.clone(), bridge.clone()].concat();
+            let has = |set: &str, key: &[u8]| -> Result<bool, FirewallError> {
+                Ok(probe::set_elements(&self.table, set)
+                    .map_err(probe_err)?
+                    .iter()
+                    .any(|e| e.key == key))
+            };
+            if !has("bridges", &bridge)? || !has("same_net", &pair)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Removes a network's elements; absent elements are not an error.
@@ -295,6 +395,42 @@ add chain inet {t} forward {{ type filter hook forward priority filter; policy a
         )
         .map(|_| ())
     }
+}
+
+/// The key bytes of a subnet's interval in an nft interval set: its first
+/// address and the address after its last (big endian), or `None` when the
+/// subnet ends at the top of the address space.
+fn interval_bytes(subnet: &ipnet::IpNet) -> Option<(Vec<u8>, Vec<u8>)> {
+    match subnet.trunc() {
+        ipnet::IpNet::V4(n) => {
+            let end = u32::from(n.broadcast()).checked_add(1)?;
+            Some((n.network().octets().to_vec(), end.to_be_bytes().to_vec()))
+        }
+        ipnet::IpNet::V6(n) => {
+            let end = u128::from(n.broadcast()).checked_add(1)?;
+            Some((n.network().octets().to_vec(), end.to_be_bytes().to_vec()))
+        }
+    }
+}
+
+/// An interface name as an nft `ifname` key: IFNAMSIZ bytes, NUL padded.
+fn ifname_key(name: &str) -> Vec<u8> {
+    let mut k = name.as_bytes().to_vec();
+    k.resize(16, 0);
+    k
+}
+
+const MARKER_PREFIX: &str = "rules_";
+
+/// The marker chain's name for a base script: `rules_` and the script's
+/// 64-bit FNV-1a hash, so any change to the fixed rules renames it.
+fn marker_chain(base_script: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in base_script.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{MARKER_PREFIX}{h:016x}")
 }
 
 fn describe(ports: &[PortMapping]) -> String {

@@ -94,9 +94,23 @@ impl Netlink {
 
     fn address_messages(&self, index: Option<u32>) -> Result<Vec<AddressMessage>, NetlinkError> {
         let mut req = self.handle.address().get();
-        if let Some(i) = index {
-            req = req.set_link_index_filter(i);
+        let Some(i) = index else {
+            return self.collect(|| "list addresses".to_string(), req.execute());
+        };
+        // Ask the kernel for this link's addresses only (a strict dump with
+        // ifa_index set); the user-space filter stays for kernels without
+        // strict dumps, where the whole namespace comes back.
+        let strict = self.set_strict_dump(true).is_ok();
+        if strict {
+            req.message_mut().header.index = i;
         }
-        self.collect(|| "list addresses".to_string(), req.execute())
+        req = req.set_link_index_filter(i);
+        let res = self.collect(|| format!("list addresses of link #{i}"), req.execute());
+        if strict {
+            if let Err(e) = self.set_strict_dump(false) {
+                tracing::debug!(error = %e, "turning strict netlink dumps off again");
+            }
+        }
+        res
     }
 }

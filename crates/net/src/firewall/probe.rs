@@ -1,0 +1,426 @@
+//! Read-only nf_tables queries over a raw `NETLINK_NETFILTER` socket (family
+//! `inet`): does a chain exist, and what elements does a set hold?
+//!
+//! [`super::Firewall::open`] uses the first to see whether berth's table
+//! already carries the current fixed rules, so that an attach does not
+//! rewrite them. Rewriting them is not just a wasted transaction: flushing a
+//! chain queues the old rules for freeing after an RCU grace period, and the
+//! kernel makes the *next close of any nf_tables socket* wait for that
+//! (10-20 ms on this machine kind). [`super::Firewall::add_network`] uses the
+//! second to skip a transaction whose elements are all there already (every
+//! attach after a network's first). Either query is one round trip and needs
+//! no libnftables, whose loading and cache fill cost more than a millisecond.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+const NFNL_SUBSYS_NFTABLES: u16 = 10;
+const NFT_MSG_NEWCHAIN: u16 = 3;
+const NFT_MSG_GETCHAIN: u16 = 4;
+const NFT_MSG_NEWSETELEM: u16 = 12;
+const NFT_MSG_GETSETELEM: u16 = 13;
+const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
+const NFTA_SET_ELEM_LIST_SET: u16 = 2;
+const NFTA_SET_ELEM_LIST_ELEMENTS: u16 = 3;
+const NFTA_LIST_ELEM: u16 = 1;
+const NFTA_SET_ELEM_KEY: u16 = 1;
+const NFTA_SET_ELEM_FLAGS: u16 = 3;
+const NFTA_DATA_VALUE: u16 = 1;
+/// `NFT_SET_ELEM_INTERVAL_END`: the element closes an interval.
+pub(crate) const ELEM_INTERVAL_END: u32 = 1;
+const NFTA_CHAIN_TABLE: u16 = 1;
+const NFTA_CHAIN_NAME: u16 = 3;
+const NFPROTO_INET: u8 = 1;
+const NLMSG_HDRLEN: usize = 16;
+const NFGENMSG_LEN: usize = 4;
+
+fn align4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+/// Appends one NUL-terminated string attribute.
+fn put_str_attr(buf: &mut Vec<u8>, kind: u16, value: &str) {
+    let len = 4 + value.len() + 1;
+    buf.extend_from_slice(&(len as u16).to_ne_bytes());
+    buf.extend_from_slice(&kind.to_ne_bytes());
+    buf.extend_from_slice(value.as_bytes());
+    buf.push(0);
+    buf.resize(align4(buf.len()), 0);
+}
+
+/// A request of nf_tables message type `msg` with string attributes.
+fn request(msg: u16, flags: u16, attrs: &[(u16, &str)]) -> Vec<u8> {
+    let mut buf = vec![0u8; NLMSG_HDRLEN];
+    // nfgenmsg: family, version (NFNETLINK_V0), res_id (big endian, 0).
+    buf.extend_from_slice(&[NFPROTO_INET, 0, 0, 0]);
+    for (kind, value) in attrs {
+        put_str_attr(&mut buf, *kind, value);
+    }
+    let len = buf.len() as u32;
+    let kind = (NFNL_SUBSYS_NFTABLES << 8) | msg;
+    buf[0..4].copy_from_slice(&len.to_ne_bytes());
+    buf[4..6].copy_from_slice(&kind.to_ne_bytes());
+    buf[6..8].copy_from_slice(&(libc::NLM_F_REQUEST as u16 | flags).to_ne_bytes());
+    buf[8..12].copy_from_slice(&SEQ.to_ne_bytes());
+    buf
+}
+
+/// The GETCHAIN request for `table`/`chain`.
+fn chain_request(table: &str, chain: &str) -> Vec<u8> {
+    request(
+        NFT_MSG_GETCHAIN,
+        0,
+        &[(NFTA_CHAIN_TABLE, table), (NFTA_CHAIN_NAME, chain)],
+    )
+}
+
+const SEQ: u32 = 1;
+
+/// What the kernel answered to the request: `Some(true)` for the chain,
+/// `Some(false)` for ENOENT (no such table or chain), `None` otherwise.
+fn parse_reply(reply: &[u8]) -> io::Result<bool> {
+    if reply.len() < NLMSG_HDRLEN {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "short reply"));
+    }
+    let kind = u16::from_ne_bytes([reply[4], reply[5]]);
+    if kind == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN {
+        return Ok(reply.len() >= NLMSG_HDRLEN + NFGENMSG_LEN);
+    }
+    if kind == libc::NLMSG_ERROR as u16 && reply.len() >= NLMSG_HDRLEN + 4 {
+        let b = &reply[NLMSG_HDRLEN..NLMSG_HDRLEN + 4];
+        let err = i32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+        return match -err {
+            libc::ENOENT => Ok(false),
+            0 => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "ack without chain",
+            )),
+            e => Err(io::Error::from_raw_os_error(e)),
+        };
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("unexpected netlink message type {kind}"),
+    ))
+}
+
+/// A netfilter netlink socket with a receive timeout, request sent.
+fn send(req: &[u8]) -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2); the result is checked and owned at once.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_NETFILTER,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is fresh and valid, owned only here.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // Never block forever on a kernel that does not answer.
+    let tv = libc::timeval {
+        tv_sec: 2,
+        tv_usec: 0,
+    };
+    // SAFETY: setsockopt reads a timeval of the size given.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a zeroed sockaddr_nl is valid; nl_pid 0 addresses the kernel.
+    let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    // SAFETY: the buffer and address are valid for the lengths passed.
+    let sent = unsafe {
+        libc::sendto(
+            sock.as_raw_fd(),
+            req.as_ptr().cast(),
+            req.len(),
+            0,
+            (&kernel as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(sock)
+}
+
+/// Receives one datagram (one or more netlink messages) into `buf`.
+fn recv(sock: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: recv writes at most buf.len() bytes into buf.
+        let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// The netlink messages of a datagram, as (type, sequence, whole message).
+fn messages(mut data: &[u8]) -> impl Iterator<Item = (u16, u32, &[u8])> {
+    std::iter::from_fn(move || {
+        if data.len() < NLMSG_HDRLEN {
+            return None;
+        }
+        let len = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]) as usize;
+        if len < NLMSG_HDRLEN || len > data.len() {
+            return None;
+        }
+        let kind = u16::from_ne_bytes([data[4], data[5]]);
+        let seq = u32::from_ne_bytes([data[8], data[9], data[10], data[11]]);
+        let msg = &data[..len];
+        data = &data[align4(len).min(data.len())..];
+        Some((kind, seq, msg))
+    })
+}
+
+/// The attributes in `data`, as (type without flag bits, payload).
+fn attrs(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        if data.len() < 4 {
+            return None;
+        }
+        let len = u16::from_ne_bytes([data[0], data[1]]) as usize;
+        if len < 4 || len > data.len() {
+            return None;
+        }
+        // Drop NLA_F_NESTED / NLA_F_NET_BYTEORDER.
+        let kind = u16::from_ne_bytes([data[2], data[3]]) & 0x3fff;
+        let payload = &data[4..len];
+        data = &data[align4(len).min(data.len())..];
+        Some((kind, payload))
+    })
+}
+
+fn nlmsg_errno(msg: &[u8]) -> io::Result<i32> {
+    let b = msg
+        .get(NLMSG_HDRLEN..NLMSG_HDRLEN + 4)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "short netlink error"))?;
+    Ok(-i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Whether chain `chain` exists in table `inet table`, in the calling
+/// thread's network namespace. Errors mean "could not tell".
+pub(crate) fn chain_exists(table: &str, chain: &str) -> io::Result<bool> {
+    let sock = send(&chain_request(table, chain))?;
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let n = recv(&sock, &mut buf)?;
+        // Skip anything not answering our request.
+        if n >= NLMSG_HDRLEN && u32::from_ne_bytes([buf[8], buf[9], buf[10], buf[11]]) != SEQ {
+            continue;
+        }
+        return parse_reply(&buf[..n]);
+    }
+}
+
+/// One element of a set: its key bytes and its flags
+/// ([`ELEM_INTERVAL_END`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Element {
+    pub key: Vec<u8>,
+    pub flags: u32,
+}
+
+/// The elements of set `set` in table `inet table` (empty if the table or
+/// set does not exist), in the calling thread's network namespace.
+pub(crate) fn set_elements(table: &str, set: &str) -> io::Result<Vec<Element>> {
+    let req = request(
+        NFT_MSG_GETSETELEM,
+        libc::NLM_F_DUMP as u16,
+        &[
+            (NFTA_SET_ELEM_LIST_TABLE, table),
+            (NFTA_SET_ELEM_LIST_SET, set),
+        ],
+    );
+    let sock = send(&req)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut out = Vec::new();
+    loop {
+        let n = recv(&sock, &mut buf)?;
+        for (kind, seq, msg) in messages(&buf[..n]) {
+            if seq != SEQ {
+                continue;
+            }
+            match kind {
+                k if k == libc::NLMSG_DONE as u16 => return Ok(out),
+                k if k == libc::NLMSG_ERROR as u16 => {
+                    return match nlmsg_errno(msg)? {
+                        libc::ENOENT => Ok(Vec::new()),
+                        0 => Ok(out),
+                        e => Err(io::Error::from_raw_os_error(e)),
+                    };
+                }
+                k if k == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM => {
+                    parse_elements(
+                        msg.get(NLMSG_HDRLEN + NFGENMSG_LEN..).unwrap_or(&[]),
+                        &mut out,
+                    );
+                }
+                _ => {}
+            }
+        }
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "dump ended early",
+            ));
+        }
+    }
+}
+
+/// Collects the elements of one NEWSETELEM message's attributes.
+fn parse_elements(body: &[u8], out: &mut Vec<Element>) {
+    for (kind, list) in attrs(body) {
+        if kind != NFTA_SET_ELEM_LIST_ELEMENTS {
+            continue;
+        }
+        for (kind, elem) in attrs(list) {
+            if kind != NFTA_LIST_ELEM {
+                continue;
+            }
+            let mut e = Element {
+                key: Vec::new(),
+                flags: 0,
+            };
+            for (kind, v) in attrs(elem) {
+                match kind {
+                    NFTA_SET_ELEM_KEY => {
+                        if let Some((_, value)) = attrs(v).find(|(k, _)| *k == NFTA_DATA_VALUE) {
+                            e.key = value.to_vec();
+                        }
+                    }
+                    NFTA_SET_ELEM_FLAGS if v.len() >= 4 => {
+                        e.flags = u32::from_be_bytes([v[0], v[1], v[2], v[3]]);
+                    }
+                    _ => {}
+                }
+            }
+            out.push(e);
+        }
+    }
+}
+
+/// Whether `elems` (of an interval set whose intervals do not overlap, as
+/// nft keeps them) hold exactly the interval `[start, end)`: a start
+/// element at `start` whose next boundary is an end element at `end`.
+pub(crate) fn has_interval(elems: &[Element], start: &[u8], end: &[u8]) -> bool {
+    let starts_here = elems
+        .iter()
+        .any(|e| e.key == start && e.flags & ELEM_INTERVAL_END == 0);
+    if !starts_here {
+        return false;
+    }
+    // Keys are big-endian byte strings of one length: byte order is
+    // numeric order.
+    let next = elems
+        .iter()
+        .filter(|e| e.key.as_slice() > start)
+        .map(|e| e.key.as_slice())
+        .min();
+    next == Some(end)
+        && elems
+            .iter()
+            .any(|e| e.key == end && e.flags & ELEM_INTERVAL_END != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_layout() {
+        let r = chain_request("berth", "c");
+        // header 16 + nfgenmsg 4 + "berth\0" attr (4+6 -> 12) + "c\0" (4+2 -> 8)
+        assert_eq!(r.len(), 40);
+        assert_eq!(u32::from_ne_bytes([r[0], r[1], r[2], r[3]]), 40);
+        assert_eq!(u16::from_ne_bytes([r[4], r[5]]), (10 << 8) | 4);
+        assert_eq!(r[16], NFPROTO_INET);
+        assert_eq!(&r[24..30], b"berth\0");
+        assert_eq!(u16::from_ne_bytes([r[32], r[33]]), 6);
+        assert_eq!(&r[36..38], b"c\0");
+    }
+
+    #[test]
+    fn replies() {
+        let mut err = vec![0u8; 36];
+        err[4..6].copy_from_slice(&(libc::NLMSG_ERROR as u16).to_ne_bytes());
+        err[16..20].copy_from_slice(&(-libc::ENOENT).to_ne_bytes());
+        assert!(!parse_reply(&err).expect("enoent"));
+        err[16..20].copy_from_slice(&(-libc::EPERM).to_ne_bytes());
+        assert!(parse_reply(&err).is_err());
+        let mut chain = vec![0u8; 40];
+        chain[4..6].copy_from_slice(&((10u16 << 8) | 3).to_ne_bytes());
+        assert!(parse_reply(&chain).expect("chain"));
+        assert!(parse_reply(&[0u8; 4]).is_err());
+    }
+
+    fn el(key: &[u8], flags: u32) -> Element {
+        Element {
+            key: key.to_vec(),
+            flags,
+        }
+    }
+
+    #[test]
+    fn intervals() {
+        // [10.0.0.0, 10.1.0.0) and [10.1.0.0, 10.2.0.0), adjacent.
+        let set = vec![
+            el(&[10, 0, 0, 0], 0),
+            el(&[10, 1, 0, 0], ELEM_INTERVAL_END),
+            el(&[10, 1, 0, 0], 0),
+            el(&[10, 2, 0, 0], ELEM_INTERVAL_END),
+        ];
+        assert!(has_interval(&set, &[10, 0, 0, 0], &[10, 1, 0, 0]));
+        assert!(has_interval(&set, &[10, 1, 0, 0], &[10, 2, 0, 0]));
+        assert!(
+            !has_interval(&set, &[10, 0, 0, 0], &[10, 2, 0, 0]),
+            "two intervals are not one"
+        );
+        assert!(!has_interval(&set, &[10, 2, 0, 0], &[10, 3, 0, 0]));
+        assert!(!has_interval(&[], &[10, 0, 0, 0], &[10, 1, 0, 0]));
+    }
+
+    #[test]
+    fn element_dump_parsing() {
+        // One NEWSETELEM body: LIST_ELEMENTS { LIST_ELEM { KEY { VALUE }, FLAGS } }.
+        fn attr(kind: u16, payload: &[u8]) -> Vec<u8> {
+            let mut v = Vec::new();
+            v.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
+            v.extend_from_slice(&kind.to_ne_bytes());
+            v.extend_from_slice(payload);
+            v.resize(align4(v.len()), 0);
+            v
+        }
+        let key = attr(
+            NFTA_SET_ELEM_KEY | 0x8000,
+            &attr(NFTA_DATA_VALUE, &[10, 2, 0, 0]),
+        );
+        let flags = attr(NFTA_SET_ELEM_FLAGS, &1u32.to_be_bytes());
+        let elem = attr(NFTA_LIST_ELEM | 0x8000, &[key, flags].concat());
+        let body = [
+            attr(NFTA_SET_ELEM_LIST_TABLE, b"berth\0"),
+            attr(NFTA_SET_ELEM_LIST_ELEMENTS | 0x8000, &elem),
+        ]
+        .concat();
+        let mut out = Vec::new();
+        parse_elements(&body, &mut out);
+        assert_eq!(out, vec![el(&[10, 2, 0, 0], ELEM_INTERVAL_END)]);
+    }
+}
