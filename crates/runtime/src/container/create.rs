@@ -327,6 +327,7 @@ impl Runtime {
             berth: Private {
                 init_start_time: 0,
                 cgroups_path: cgroups_path.clone(),
+                cgroup: Some(cgroup.clone()),
             },
         };
 

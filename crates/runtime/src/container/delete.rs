@@ -9,7 +9,6 @@ use nix::sys::signal::Signal;
 use super::kill::signal_init;
 use super::status::{current, hook_state, init_alive};
 use super::{Runtime, Warnings};
-use crate::cgroups::CgroupManager;
 use crate::hooks;
 use crate::state::{ContainerDir, Lock, Record, Status};
 use crate::Error;
@@ -42,7 +41,7 @@ impl Runtime {
                     status,
                 });
             }
-            let cg = CgroupManager::new(rec.berth.cgroups_path.as_deref(), id)?;
+            let cg = rec.cgroup()?;
             let _ = cg.signal_all(Signal::SIGKILL);
             signal_init(&rec, libc::SIGKILL)?;
             if status == Status::Paused {
@@ -61,7 +60,7 @@ impl Runtime {
     /// Removes a stopped container: cgroup, state dir, then poststop hooks.
     pub(crate) fn destroy(&self, dir: ContainerDir, rec: &Record) -> Result<Warnings, Error> {
         let spec = dir.read_config().ok();
-        let cg = CgroupManager::new(rec.berth.cgroups_path.as_deref(), &rec.state.id)?;
+        let cg = rec.cgroup()?;
         // Processes of a container sharing our PID namespace may outlive
         // its init: they go with the container.
         if cg.pids().is_ok_and(|p| !p.is_empty()) {

@@ -3,7 +3,6 @@
 
 use super::status::current;
 use super::Runtime;
-use crate::cgroups::CgroupManager;
 use crate::state::{Lock, Status};
 use crate::Error;
 
@@ -20,7 +19,7 @@ impl Runtime {
                 status,
             });
         }
-        let stats = CgroupManager::new(rec.berth.cgroups_path.as_deref(), id)?.stats()?;
+        let stats = rec.cgroup()?.stats()?;
         Ok(serde_json::json!({
             "type": "stats",
             "id": id,

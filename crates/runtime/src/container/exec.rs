@@ -14,7 +14,6 @@ use super::create::write_pid_file;
 use super::run::wait_forwarding;
 use super::status::current;
 use super::{Runtime, Warnings};
-use crate::cgroups::CgroupManager;
 use crate::launch::build::{self, ProcessInputs};
 use crate::launch::cgroup_join::CgroupJoin;
 use crate::launch::namespaces::differing;
@@ -211,7 +210,7 @@ impl Runtime {
             cgroup_join: None,
         };
         let mut plan = plan;
-        let cg = CgroupManager::new(rec.berth.cgroups_path.as_deref(), &opts.id)?;
+        let cg = rec.cgroup()?;
         // The child joins before its setns, with our credentials.
         plan.cgroup_join = CgroupJoin::open(&cg.paths());
 

@@ -5,7 +5,6 @@ use nix::sys::signal::Signal;
 
 use super::status::{current, init_alive};
 use super::Runtime;
-use crate::cgroups::CgroupManager;
 use crate::state::{Lock, Record, Status};
 use crate::Error;
 
@@ -63,14 +62,14 @@ impl Runtime {
         if all {
             let signal = Signal::try_from(sig)
                 .map_err(|_| Error::Invalid(format!("signal {sig} cannot be sent to a group")))?;
-            let cg = CgroupManager::new(rec.berth.cgroups_path.as_deref(), id)?;
+            let cg = rec.cgroup()?;
             cg.signal_all(signal)?;
         } else {
             signal_init(&rec, sig)?;
         }
         if status == Status::Paused && sig == libc::SIGKILL {
             // A frozen process cannot die: thaw so the kill takes effect.
-            let cg = CgroupManager::new(rec.berth.cgroups_path.as_deref(), id)?;
+            let cg = rec.cgroup()?;
             cg.thaw()?;
         }
         Ok(())

@@ -2,7 +2,6 @@
 
 use super::status::current;
 use super::Runtime;
-use crate::cgroups::CgroupManager;
 use crate::state::{Lock, Status};
 use crate::Error;
 
@@ -19,7 +18,7 @@ impl Runtime {
                 status,
             });
         }
-        CgroupManager::new(rec.berth.cgroups_path.as_deref(), id)?.freeze()?;
+        rec.cgroup()?.freeze()?;
         rec.state.status = Status::Paused;
         dir.write(&rec)?;
         Ok(())
@@ -37,7 +36,7 @@ impl Runtime {
                 status,
             });
         }
-        CgroupManager::new(rec.berth.cgroups_path.as_deref(), id)?.thaw()?;
+        rec.cgroup()?.thaw()?;
         rec.state.status = Status::Running;
         dir.write(&rec)?;
         Ok(())

@@ -10,7 +10,7 @@ impl Runtime {
     pub fn pids(&self, id: &str) -> Result<Vec<i32>, Error> {
         let dir = self.state_root().open(id, Lock::Shared)?;
         let rec = dir.read()?;
-        let cg = CgroupManager::new(rec.berth.cgroups_path.as_deref(), id)?;
+        let cg = rec.cgroup()?;
         let mut pids = cg.pids()?;
         pids.sort_unstable();
         Ok(pids)
@@ -20,6 +20,6 @@ impl Runtime {
     pub fn cgroup(&self, id: &str) -> Result<CgroupManager, Error> {
         let dir = self.state_root().open(id, Lock::Shared)?;
         let rec = dir.read()?;
-        Ok(CgroupManager::new(rec.berth.cgroups_path.as_deref(), id)?)
+        Ok(rec.cgroup()?)
     }
 }

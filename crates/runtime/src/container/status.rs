@@ -1,7 +1,6 @@
 //! The live status of a container, derived from its init process (alive,
 //! same start time), the exec.fifo (present until start) and the freezer.
 
-use crate::cgroups::CgroupManager;
 use crate::state::{proc_stat, ContainerDir, Record, State, Status};
 
 /// Is the recorded init still the same, live process?
@@ -25,9 +24,7 @@ pub fn current(dir: &ContainerDir, rec: &Record) -> Status {
         return Status::Created;
     }
     if rec.state.status == Status::Paused {
-        let frozen = CgroupManager::new(rec.berth.cgroups_path.as_deref(), &rec.state.id)
-            .and_then(|m| m.is_frozen())
-            .unwrap_or(false);
+        let frozen = rec.cgroup().and_then(|m| m.is_frozen()).unwrap_or(false);
         if frozen {
             return Status::Paused;
         }

@@ -56,7 +56,7 @@ pub struct State {
 }
 
 /// Private facts kept next to the public state in `state.json`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Private {
     /// Start time of init (field 22 of /proc/PID/stat, clock ticks since
@@ -65,10 +65,28 @@ pub struct Private {
     /// `linux.cgroupsPath` as given in config.json.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroups_path: Option<String>,
+    /// The cgroup manager as resolved at create time (a relative
+    /// cgroupsPath depends on the creating process's own cgroup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<crate::cgroups::CgroupManager>,
+}
+
+impl Record {
+    /// The container's cgroup manager: the one stored at create, else
+    /// resolved again from cgroupsPath.
+    pub fn cgroup(&self) -> Result<crate::cgroups::CgroupManager, crate::cgroups::CgroupError> {
+        match &self.berth.cgroup {
+            Some(m) => Ok(m.clone()),
+            None => crate::cgroups::CgroupManager::new(
+                self.berth.cgroups_path.as_deref(),
+                &self.state.id,
+            ),
+        }
+    }
 }
 
 /// The on-disk `state.json`: the public state with berth's private part.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
     #[serde(flatten)]
     pub state: State,
