@@ -23,6 +23,23 @@ pub fn berth_bin() -> &'static Path {
         if let Ok(p) = std::env::var("BERTH_BIN") {
             return PathBuf::from(p);
         }
+        // Outside cargo (the VM harness runs test binaries directly, with
+        // the workspace's binaries at their host paths): the `berth` next
+        // to this test's deps directory.
+        if std::env::var_os("CARGO").is_none() {
+            let exe = std::env::current_exe().expect("current exe");
+            let sibling = exe
+                .parent()
+                .and_then(Path::parent)
+                .map(|d| d.join("berth"))
+                .expect("target dir");
+            assert!(
+                sibling.exists(),
+                "no berth binary at {} (set BERTH_BIN)",
+                sibling.display()
+            );
+            return sibling;
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let out = Command::new(cargo)
             .args([
