@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# CNI attach latency: berth-bridge vs the reference bridge plugin (Debian's
+# containernetworking-plugins) vs netavark, side by side in one run; then the
+# scaling curve of berth attaches with a published port each on one bridge.
+#
+# usage: bench/cni.sh                  (as root; RUNS=30 WARMUP=3 ROUNDS=5)
+#   BERTH_BIN=path   use that berth binary instead of building one
+#   SCALE_N=1005     containers attached for the scaling curve (0: skip it)
+#   SCALE_STATE="tmpfs disk"   where berth's plugin state lives for the
+#                    curve (one curve each; on disk one pass only)
+#   SCALE_PASSES=3   passes of the tmpfs curve, each from an empty host
+#   SCALE_REF_N=0    also run the curve with the reference bridge+portmap
+#                    chain for that many containers (iptables: slow, grows)
+#
+# 1. ADD+DEL on an existing container netns, one process pair per run, then
+#    ADD alone and DEL alone (the other half untimed, hyperfine --prepare),
+#    for the same network: a bridge with a gateway, a /16, ipMasq,
+#    host-local IPAM (netavark: podman does IPAM and passes a static IP, and
+#    its NAT network is its ipMasq). Each tool has its own bridge and subnet;
+#    one "anchor" container stays attached to each, so every timed ADD finds
+#    the bridge and the masquerade rules there, as in steady state.
+#    berth runs twice: with its state (IPAM leases: a redb file that is
+#    fsync'ed on every commit) on disk like the reference's (plain files, no
+#    fsync), and on tmpfs (as podman keeps its IPAM db under /run), because
+#    on a machine whose disk is busy the fsyncs alone cost tens of ms.
+# 2. Scaling: containers 1..SCALE_N attached to one bridge through berth's CNI
+#    client (`berth cni add`, conflist berth-bridge + berth-portmap), each with
+#    a published host port; the attach (ADD) of each is timed, and the medians
+#    of attaches 8-12, 95-105 and 995-1005 are compared, per pass and pooled
+#    over the passes. A control, 12 attaches to a fresh bridge right after,
+#    measures "the 10th" again at the same moment, since the load of a
+#    shared machine drifts.
+#
+# Everything runs in a sandbox host (lib.sh in_sandbox: new net, mount and
+# PID namespaces, private /run): the container netns made here with
+# `ip netns add` live in that private /run, the bridges, veths and firewall
+# rules in the sandbox's network namespace, and all of it dies with it. Plugin
+# state goes to a temp dir (removed at exit) or the sandbox's /run.
+source "$(dirname "$0")/lib.sh"
+need containernetworking-plugins netavark nftables iptables iproute2 hyperfine jq
+build_berth
+ROUNDS=${ROUNDS:-5}
+SCALE_N=${SCALE_N:-1005}
+SCALE_STATE=${SCALE_STATE:-tmpfs disk}
+SCALE_PASSES=${SCALE_PASSES:-3}
+SCALE_REF_N=${SCALE_REF_N:-0}
+in_sandbox "$0" "$@"
+
+# A sysfs of the sandbox's own network namespace: plugins that look at
+# /sys/class/net see the sandbox's links, not the machine's.
+mount -t sysfs berth-bench-sys /sys
+
+work=$(mktemp -d /tmp/berth-bench-cni.XXXXXX)   # on disk, like /var/lib
+trap 'rm -rf "$work"' EXIT
+tmpfs=/run/berth-bench && mkdir -p "$tmpfs"      # the sandbox's private tmpfs
+REF=/usr/lib/cni
+NV=/usr/lib/podman/netavark
+bin=$work/bin && mkdir -p "$bin"
+for p in berth-bridge berth-host-local berth-portmap berth-loopback; do ln -s "$BERTH" "$bin/$p"; done
+export CNI_PATH="$bin:$REF"
+export NV_CONFIG=$work/netavark && mkdir -p "$NV_CONFIG"
+P="sh $BENCH_DIR/cni-pair.sh"
+
+ns() { ip netns add "$1" && ip -n "$1" link set lo up; }
+median() { sort -n | awk '{a[NR]=$1} END{if (NR) print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# ratios: berth's two variants against the reference and netavark, from the
+# last compare's times ($work/cmp.json), with the same medians.
+ratios() {
+    local b t r n
+    b=$(jq -r '.["berth"][]' "$work/cmp.json" | median)
+    t=$(jq -r '.["berth, state on tmpfs"][]' "$work/cmp.json" | median)
+    r=$(jq -r '.["reference"][]' "$work/cmp.json" | median)
+    n=$(jq -r '.["netavark"][]' "$work/cmp.json" | median)
+    awk -v b="$b" -v t="$t" -v r="$r" -v n="$n" 'BEGIN{
+        printf "  ratios: berth/reference %.2f, berth/netavark %.2f; berth on tmpfs: /reference %.2f, /netavark %.2f\n", b/r, b/n, t/r, t/n}'
+}
+
+# bridge_conf TYPE IPAM_TYPE BRIDGE SUBNET IPMASQ STATE_DIR
+bridge_conf() {
+    cat <<EOF
+{ "cniVersion": "1.0.0", "name": "bench-$3", "type": "$1",
+  "bridge": "$3", "isGateway": true, "ipMasq": $5,
+  "ipam": { "type": "$2", "subnet": "$4", "dataDir": "$6/ipam-$3",
+            "routes": [ { "dst": "0.0.0.0/0" } ] } }
+EOF
+}
+# name:plugin:bridge:subnet:ipmasq:state
+nets="ref:bridge:br-ref:10.240.0.0/16:true:$work
+berth:berth-bridge:br-berth:10.241.0.0/16:true:$work
+berthtmp:berth-bridge:br-berthtmp:10.245.0.0/16:true:$tmpfs
+refnm:bridge:br-refnm:10.243.0.0/16:false:$work
+berthnm:berth-bridge:br-berthnm:10.244.0.0/16:false:$work"
+while IFS=: read -r name plugin bridge subnet masq state; do
+    ipam=host-local && [ "$plugin" = bridge ] || ipam=berth-host-local
+    bridge_conf "$plugin" "$ipam" "$bridge" "$subnet" "$masq" "$state" >"$work/$name.json"
+done <<<"$nets"
+
+# netavark network options: NAME INTERNAL IP (netavark gets static IPs)
+nv_opts() {
+    cat <<EOF
+{ "container_id": "$(printf 'bench%059d' "${3##*.}")", "container_name": "bench-nv-${3##*.}",
+  "networks": { "$1": { "interface_name": "eth0", "static_ips": [ "$3" ] } },
+  "network_info": { "$1": {
+      "name": "$1", "id": "$(printf '%064x' 4242)",
+      "driver": "bridge", "network_interface": "br-nv",
+      "subnets": [ { "subnet": "10.242.0.0/16", "gateway": "10.242.0.1" } ],
+      "ipv6_enabled": false, "internal": $2, "dns_enabled": false } } }
+EOF
+}
+nv_opts benchnv false 10.242.0.2 >"$work/nv-anchor.json"
+nv_opts benchnv false 10.242.0.3 >"$work/nv.json"
+
+echo "versions: $("$BERTH" --version); reference plugins $(dpkg-query -W -f '${Version}' containernetworking-plugins);" \
+    "$("$NV" --version); $(nft --version); $(iptables --version)"
+echo "kernel $(uname -r), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg); RUNS=$RUNS ROUNDS=$ROUNDS WARMUP=$WARMUP"
+echo "disk fsync now (dd 4k, oflag=dsync, x20): $(dd if=/dev/zero of="$work/fsync-probe" bs=4k count=20 oflag=dsync 2>&1 | tail -1 | awk '{print $(NF-1), $NF}')"
+rm -f "$work/fsync-probe"
+
+# --- anchors and sanity --------------------------------------------------
+echo
+echo "anchors (stay attached during the timed runs):"
+while IFS=: read -r name plugin _; do
+    ns "anchor-$name"
+    ns "c-$name"
+    exe=$bin/$plugin && [ "$plugin" != bridge ] || exe=$REF/bridge
+    out=$(CNI_COMMAND=ADD CNI_CONTAINERID="anchor-$name" CNI_IFNAME=eth0 CNI_NETNS="/run/netns/anchor-$name" \
+        "$exe" <"$work/$name.json")
+    printf '  %-9s %s\n' "$name" "$(jq -c '{ips: [.ips[].address], interfaces: [.interfaces[].name]}' <<<"$out")"
+done <<<"$nets"
+ns anchor-nv && ns c-nv
+printf '  %-9s %s\n' nv "$("$NV" --config "$NV_CONFIG" -f "$work/nv-anchor.json" setup /run/netns/anchor-nv | jq -c '[.[] | .interfaces.eth0.subnets[].ipnet]')"
+
+B="cni $bin/berth-bridge $work/berth.json c-berth"
+T="cni $bin/berth-bridge $work/berthtmp.json c-berthtmp"
+R="cni $REF/bridge $work/ref.json c-ref"
+N="nv $work/nv.json c-nv"
+for x in "$B" "$T" "$R" "$N"; do $P $x; done
+for n in c-berth c-berthtmp c-ref c-nv; do
+    if ip -n "$n" link show eth0 >/dev/null 2>&1; then echo "$n: eth0 left after ADD+DEL" >&2; exit 1; fi
+done
+echo "  ADD+DEL sanity: ok (eth0 gone from each container after DEL)"
+
+# --- 1. ADD+DEL side by side ---------------------------------------------
+export COMPARE_JSON=$work/cmp.json
+compare "ADD+DEL, existing netns, bridge + host-local IPAM + ipMasq (netavark: NAT network, static IP)" \
+    berth "$P $B" "berth, state on tmpfs" "$P $T" reference "$P $R" netavark "$P $N"
+ratios
+echo "  target: berth/reference <= 0.25"
+
+# (netavark's teardown fails when nothing is attached: tolerated here)
+PREPARE=("sh -c '$P $B del || true'" "sh -c '$P $T del || true'" "sh -c '$P $R del || true'" "sh -c '$P $N del 2>/dev/null || true'")
+compare "ADD alone (untimed DEL before each run)" \
+    berth "$P $B add" "berth, state on tmpfs" "$P $T add" reference "$P $R add" netavark "$P $N add"
+ratios
+PREPARE=("sh -c '$P $B del; $P $B add'" "sh -c '$P $T del; $P $T add'" "sh -c '$P $R del; $P $R add'"
+    "sh -c '$P $N del 2>/dev/null; $P $N add'")
+compare "DEL alone (untimed ADD before each run)" \
+    berth "$P $B del" "berth, state on tmpfs" "$P $T del" reference "$P $R del" netavark "$P $N del"
+ratios
+PREPARE=()
+unset COMPARE_JSON
+
+compare "ADD+DEL without ipMasq (berth: no firewall change at all)" \
+    berth "$P cni $bin/berth-bridge $work/berthnm.json c-berthnm" \
+    reference "$P cni $REF/bridge $work/refnm.json c-refnm"
+
+# Floors every plugin pays: deleting one veth (the kernel waits for RCU),
+# and starting processes.
+ns c-floor
+PREPARE=("ip link add vfloor type veth peer name eth0 netns c-floor" true true)
+compare "floors: kernel veth deletion; process starts (ratios meaningless)" \
+    "ip link del (container veth)" "ip -n c-floor link del eth0" \
+    "ip link show (process only)" "ip -n c-floor link show lo" \
+    "berth-bridge VERSION" "sh -c 'CNI_COMMAND=VERSION $bin/berth-bridge </dev/null >/dev/null'"
+PREPARE=()
+
+echo "  after the runs: ports on br-berth $(ip -o link show master br-berth | wc -l), br-berthtmp" \
+    "$(ip -o link show master br-berthtmp | wc -l), br-ref $(ip -o link show master br-ref | wc -l)," \
+    "br-nv $(ip -o link show master br-nv | wc -l) (1 each: the anchors)"
+
+# --- 2. scaling curve -----------------------------------------------------
+# attach_n CONFLIST PREFIX N PORT0 OUT: attach containers PREFIX1..PREFIXN
+# (host port PORT0+i each), appending "i ms" per attach to OUT.
+attach_n() {
+    local conflist=$1 prefix=$2 n=$3 port0=$4 out=$5 i t0 t1
+    for ((i = 1; i <= n; i++)); do
+        ns "$prefix$i"
+        t0=$EPOCHREALTIME
+        if ! "$BERTH" cni --cache-dir "$work/cache" add -p "$((port0 + i)):80/tcp" "$conflist" "/run/netns/$prefix$i" "$prefix$i" eth0 >/dev/null; then
+            echo "scale: attach $i of $conflist failed" >&2
+            return 1
+        fi
+        t1=$EPOCHREALTIME
+        echo "$i $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b-a)*1000}')" >>"$out"
+    done
+}
+
+# window_median FILES LO HI: median of the times of attaches LO..HI.
+window_median() { cat $1 | awk -v lo="$2" -v hi="$3" '$1>=lo && $1<=hi {print $2}' | median; }
+
+# detach_all PREFIX N BRIDGE: drop the containers' netns (the kernel deletes
+# their veths in one batch), wait until the bridge has no port left, then
+# delete it and berth's nft table, so the next pass starts from nothing.
+detach_all() {
+    local i
+    for ((i = 1; i <= $2; i++)); do ip netns del "$1$i" 2>/dev/null || true; done
+    for i in $(seq 300); do
+        [ "$(ip -o link show master "$3" 2>/dev/null | wc -l)" -eq 0 ] && break
+        sleep 0.1
+    done
+    ip link del "$3" 2>/dev/null || true
+    nft delete table inet berth 2>/dev/null || true
+}
+
+# scale_conf NAME BRIDGE SUBNET PLUGIN_PREFIX STATE_DIR: bridge + portmap
+scale_conf() {
+    cat <<EOF
+{ "cniVersion": "1.0.0", "name": "$1", "plugins": [
+  { "type": "${4}bridge", "bridge": "$2", "isGateway": true, "ipMasq": true,
+    "ipam": { "type": "${4}host-local", "subnet": "$3", "dataDir": "$5/ipam-$1" } },
+  { "type": "${4}portmap", "dataDir": "$5/portmap-$1", "capabilities": { "portMappings": true } } ] }
+EOF
+}
+
+# curve LABEL PLUGIN_PREFIX STATE_DIR PASSES N: the scaling curve, PASSES
+# times from an empty host, each pass followed by a control (12 attaches
+# to a fresh bridge: "the 10th" again at that moment, for load drift).
+curve() {
+    local label=$1 pfx=$2 dir=$3 passes=$4 n=$5 p files="" cfiles="" line
+    printf '\n== scaling: %s: attach (ADD) of the Nth container on one bridge, one published port each, ms\n' "$label"
+    printf '  %-6s %9s %9s %9s %11s   %s\n' pass 10th 100th 1000th "control" "1000th/10th  1000th/control"
+    for ((p = 1; p <= passes; p++)); do
+        local f=$work/curve-$pfx-$p.txt c=$work/ctl-$pfx-$p.txt
+        : >"$f"; : >"$c"
+        scale_conf "sc$p" br-scale 10.250.0.0/16 "$pfx" "$dir/pass$p" >"$work/sc.conflist"
+        scale_conf "ctl$p" br-ctl 10.251.0.0/16 "$pfx" "$dir/pass$p" >"$work/ctl.conflist"
+        attach_n "$work/sc.conflist" "s$p-" "$n" 2000 "$f"
+        attach_n "$work/ctl.conflist" "t$p-" 12 5000 "$c"
+        print_pass "$p" "$f" "$c"
+        files="$files $f" cfiles="$cfiles $c"
+        detach_all "s$p-" "$n" br-scale
+        detach_all "t$p-" 12 br-ctl
+    done
+    [ "$passes" -gt 1 ] && print_pass all "$files" "$cfiles"
+    printf '  all attaches: median %.2f ms, max %.2f ms (target: 1000th/10th <= 1.2)\n' \
+        "$(cat $files | cut -d' ' -f2 | median)" "$(cat $files | cut -d' ' -f2 | sort -n | tail -1)"
+}
+
+print_pass() {
+    local m10 m100 m1000 ctl
+    m10=$(window_median "$2" 8 12)
+    m100=$(window_median "$2" 95 105)
+    m1000=$(window_median "$2" 995 1005)
+    ctl=$(window_median "$3" 8 12)
+    if [ -z "$m1000" ]; then m1000=nan; fi
+    printf '  %-6s %9.2f %9.2f %9.2f %11.2f   %11s  %14s\n' "$1" "$m10" "${m100:-nan}" "$m1000" "$ctl" \
+        "$(awk -v a="$m1000" -v b="$m10" 'BEGIN{printf "%.2f", a/b}')" "$(awk -v a="$m1000" -v b="$ctl" 'BEGIN{printf "%.2f", a/b}')"
+}
+
+if [ "$SCALE_N" -gt 0 ]; then
+    for state in $SCALE_STATE; do
+        case $state in
+        tmpfs) curve "berth-bridge + berth-portmap via berth cni add, state on tmpfs" berth- "$tmpfs" "$SCALE_PASSES" "$SCALE_N" ;;
+        disk) curve "berth-bridge + berth-portmap via berth cni add, state on disk" berth- "$work" 1 "$SCALE_N" ;;
+        *) echo "SCALE_STATE: tmpfs or disk" >&2; exit 2 ;;
+        esac
+    done
+fi
+if [ "$SCALE_REF_N" -gt 0 ]; then
+    curve "reference bridge + portmap via berth cni add" "" "$work" 1 "$SCALE_REF_N"
+fi
