@@ -24,7 +24,7 @@
 //! of the script that declares them (`rules_<hash>`). [`Firewall::open`]
 //! looks the marker up with one netlink GET and rewrites the rules only when
 //! it is missing (a new table, or rules from another berth version), so a
-//! steady-state attach changes no rule at all (see [`probe`] for why that
+//! steady-state attach changes no rule at all (see [`nfnl`] for why that
 //! matters beyond the transaction's own cost).
 //!
 //! ## Why libnftables (text syntax) and not the `nftables` crate or rustables
@@ -43,8 +43,8 @@
 //! All functions act in the network namespace of the calling thread; use
 //! [`crate::NetNs::run_in`] for another one.
 
+mod nfnl;
 pub mod nft;
-mod probe;
 mod types;
 
 use std::fmt::Write as _;
@@ -113,7 +113,7 @@ impl Firewall {
         };
         let base = fw.base_script();
         let marker = marker_chain(&base);
-        match probe::chain_exists(table, &marker) {
+        match nfnl::chain_exists(table, &marker) {
             Ok(true) => return Ok(fw),
             Ok(false) => {}
             // Could not tell (e.g. a kernel or sandbox refusing raw
@@ -264,7 +264,7 @@ add chain inet {t} forward {{ type filter hook forward priority filter; policy a
         };
         self.network_elements("add", net)?;
         if net.masquerade {
-            let mut cache: [Option<Vec<probe::Element>>; 2] = [None, None];
+            let mut cache: [Option<Vec<nfnl::Element>>; 2] = [None, None];
             for subnet in &net.subnets {
                 let Some((start, end)) = interval_bytes(subnet) else {
                     // A range reaching the top of the address space has no
@@ -278,11 +278,9 @@ add chain inet {t} forward {{ type filter hook forward priority filter; policy a
                 };
                 let elems = match &mut cache[slot] {
                     Some(e) => e,
-                    empty => {
-                        empty.insert(probe::set_elements(&self.table, set).map_err(probe_err)?)
-                    }
+                    empty => empty.insert(nfnl::set_elements(&self.table, set).map_err(probe_err)?),
                 };
-                if !probe::has_interval(elems, &start, &end) {
+                if !nfnl::has_interval(elems, &start, &end) {
                     return Ok(false);
                 }
             }
@@ -291,7 +289,7 @@ add chain inet {t} forward {{ type filter hook forward priority filter; policy a
             let bridge = ifname_key(net.bridge.as_deref().unwrap_or_default());
             let pair = [bridge.clone(), bridge.clone()].concat();
             let has = |set: &str, key: &[u8]| -> Result<bool, FirewallError> {
-                Ok(probe::set_elements(&self.table, set)
+                Ok(nfnl::set_elements(&self.table, set)
                     .map_err(probe_err)?
                     .iter()
                     .any(|e| e.key == key))
@@ -313,6 +311,62 @@ add chain inet {t} forward {{ type filter hook forward priority filter; policy a
             return Ok(());
         }
         nft::run("remove network", &script).map(|_| ())
+    }
+
+    /// The map and element of a port mapping, encoded as the map's types
+    /// lay them out (each field of a concatenation padded to 4 bytes, all
+    /// in network byte order).
+    fn port_op(delete: bool, p: &PortMapping) -> nfnl::ElemOp {
+        fn ip(a: IpAddr) -> Vec<u8> {
+            match a {
+                IpAddr::V4(v4) => v4.octets().to_vec(),
+                IpAddr::V6(v6) => v6.octets().to_vec(),
+            }
+        }
+        fn port(p: u16) -> [u8; 4] {
+            let [hi, lo] = p.to_be_bytes();
+            [hi, lo, 0, 0]
+        }
+        let proto: u8 = match p.protocol {
+            Protocol::Tcp => 6,
+            Protocol::Udp => 17,
+            Protocol::Sctp => 132,
+        };
+        let set = match (p.host_ip, p.container_ip.is_ipv4()) {
+            (Some(IpAddr::V4(_)), _) => "dnat4",
+            (Some(IpAddr::V6(_)), _) => "dnat6",
+            (None, true) => "dnat4_any",
+            (None, false) => "dnat6_any",
+        };
+        let mut key = p.host_ip.map(ip).unwrap_or_default();
+        key.extend_from_slice(&[proto, 0, 0, 0]);
+        key.extend_from_slice(&port(p.host_port));
+        let mut data = ip(p.container_ip);
+        data.extend_from_slice(&port(p.container_port));
+        nfnl::ElemOp {
+            delete,
+            set,
+            key,
+            data: Some(data),
+        }
+    }
+
+    /// Runs element changes as one netlink batch; `None` when that could not
+    /// be done (so the caller falls back to libnftables), else the outcome,
+    /// with EEXIST reported as nft reports it.
+    fn apply_direct(&self, op: &str, ops: &[nfnl::ElemOp]) -> Option<Result<(), FirewallError>> {
+        match nfnl::apply(&self.table, ops) {
+            Ok(()) => Some(Ok(())),
+            // nft's own words, so callers see one message either way.
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Some(Err(FirewallError::Nft {
+                op: op.to_string(),
+                message: "Could not process rule: File exists".into(),
+            })),
+            Err(e) => {
+                tracing::debug!(error = %e, op, "netlink element batch failed; using libnftables");
+                None
+            }
+        }
     }
 
     fn port_element(&self, verb: &str, p: &PortMapping) -> String {
@@ -342,12 +396,18 @@ add chain inet {t} forward {{ type filter hook forward priority filter; policy a
         if ports.is_empty() {
             return Ok(());
         }
+        let op = format!("publish {}", describe(ports));
         let mut script = String::new();
+        let mut ops = Vec::new();
         for p in ports {
             p.check()?;
             script.push_str(&self.port_element("add", p));
+            ops.push(Self::port_op(false, p));
         }
-        nft::run(&format!("publish {}", describe(ports)), &script).map(|_| ())
+        if let Some(done) = self.apply_direct(&op, &ops) {
+            return done;
+        }
+        nft::run(&op, &script).map(|_| ())
     }
 
     /// Removes `ports` in one transaction. Mappings that are not there are
@@ -357,13 +417,21 @@ add chain inet {t} forward {{ type filter hook forward priority filter; policy a
         if ports.is_empty() {
             return Ok(());
         }
+        let op = format!("unpublish {}", describe(ports));
         let mut script = String::new();
+        let mut ops = Vec::new();
         for p in ports {
             p.check()?;
             script.push_str(&self.port_element("add", p));
             script.push_str(&self.port_element("delete", p));
+            ops.push(Self::port_op(false, p));
+            ops.push(Self::port_op(true, p));
         }
-        match nft::run(&format!("unpublish {}", describe(ports)), &script) {
+        let outcome = match self.apply_direct(&op, &ops) {
+            Some(done) => done.map(|()| String::new()),
+            None => nft::run(&op, &script),
+        };
+        match outcome {
             Ok(_) => Ok(()),
             // Some key now maps elsewhere: go one by one, skipping those.
             Err(e) if e.is_exists() && ports.len() > 1 => {

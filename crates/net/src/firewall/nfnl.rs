@@ -1,6 +1,7 @@
-//! Read-only nf_tables queries over a raw `NETLINK_NETFILTER` socket (family
-//! `inet`): does a chain exist, and what elements does a set hold?
+//! nf_tables over a raw `NETLINK_NETFILTER` socket, for the per-container
+//! hot path (family `inet`, berth's own table only).
 //!
+//! Reads: does a chain exist, what elements does a set hold.
 //! [`super::Firewall::open`] uses the first to see whether berth's table
 //! already carries the current fixed rules, so that an attach does not
 //! rewrite them. Rewriting them is not just a wasted transaction: flushing a
@@ -8,8 +9,15 @@
 //! kernel makes the *next close of any nf_tables socket* wait for that
 //! (10-20 ms on this machine kind). [`super::Firewall::add_network`] uses the
 //! second to skip a transaction whose elements are all there already (every
-//! attach after a network's first). Either query is one round trip and needs
-//! no libnftables, whose loading and cache fill cost more than a millisecond.
+//! attach after a network's first).
+//!
+//! Writes: [`apply`] adds and deletes map elements (published ports) in one
+//! batch, which is one atomic kernel transaction, exactly what `nft` sends
+//! for `add element` / `delete element` lines. Loading libnftables (six
+//! shared libraries), making a context and filling its cache cost 3-4 ms per
+//! process; a batch costs one round trip. The rules, sets and maps
+//! themselves are still declared through libnftables (their expressions are
+//! nft's business); only elements of known types are encoded here.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -19,6 +27,11 @@ const NFT_MSG_NEWCHAIN: u16 = 3;
 const NFT_MSG_GETCHAIN: u16 = 4;
 const NFT_MSG_NEWSETELEM: u16 = 12;
 const NFT_MSG_GETSETELEM: u16 = 13;
+const NFT_MSG_DELSETELEM: u16 = 14;
+const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
+const NFNL_MSG_BATCH_END: u16 = 0x11;
+const NFTA_SET_ELEM_DATA: u16 = 2;
+const NLA_F_NESTED: u16 = 0x8000;
 const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
 const NFTA_SET_ELEM_LIST_SET: u16 = 2;
 const NFTA_SET_ELEM_LIST_ELEMENTS: u16 = 3;
@@ -340,6 +353,188 @@ pub(crate) fn has_interval(elems: &[Element], start: &[u8], end: &[u8]) -> bool 
             .any(|e| e.key == end && e.flags & ELEM_INTERVAL_END != 0)
 }
 
+/// One element change of a batch: add (or delete) `key` (with `data`, for
+/// a map) in set `set`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ElemOp {
+    /// Delete rather than add.
+    pub delete: bool,
+    /// The set or map.
+    pub set: &'static str,
+    /// The key, as the set's key type lays it out.
+    pub key: Vec<u8>,
+    /// The mapped value (maps only; ignored for deletes).
+    pub data: Option<Vec<u8>>,
+}
+
+fn put_attr(buf: &mut Vec<u8>, kind: u16, payload: &[u8]) {
+    buf.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
+    buf.extend_from_slice(&kind.to_ne_bytes());
+    buf.extend_from_slice(payload);
+    buf.resize(align4(buf.len()), 0);
+}
+
+fn put_nested(buf: &mut Vec<u8>, kind: u16, inner: &[u8]) {
+    put_attr(buf, kind | NLA_F_NESTED, inner);
+}
+
+/// Appends one netlink message (header, nfgenmsg, attributes).
+fn put_msg(
+    buf: &mut Vec<u8>,
+    kind: u16,
+    flags: u16,
+    seq: u32,
+    family: u8,
+    res_id: u16,
+    attrs: &[u8],
+) {
+    let len = (NLMSG_HDRLEN + NFGENMSG_LEN + attrs.len()) as u32;
+    buf.extend_from_slice(&len.to_ne_bytes());
+    buf.extend_from_slice(&kind.to_ne_bytes());
+    buf.extend_from_slice(&flags.to_ne_bytes());
+    buf.extend_from_slice(&seq.to_ne_bytes());
+    buf.extend_from_slice(&0u32.to_ne_bytes());
+    buf.push(family);
+    buf.push(0);
+    buf.extend_from_slice(&res_id.to_be_bytes());
+    buf.extend_from_slice(attrs);
+}
+
+/// The batch for `ops` on table `inet table`: BEGIN, one acknowledged
+/// message per op (sequence numbers 2..), END.
+fn batch(table: &str, ops: &[ElemOp]) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let req = libc::NLM_F_REQUEST as u16;
+    put_msg(
+        &mut buf,
+        NFNL_MSG_BATCH_BEGIN,
+        req,
+        SEQ,
+        0,
+        NFNL_SUBSYS_NFTABLES,
+        &[],
+    );
+    for (i, op) in ops.iter().enumerate() {
+        let mut key = Vec::new();
+        put_attr(&mut key, NFTA_DATA_VALUE, &op.key);
+        let mut elem = Vec::new();
+        put_nested(&mut elem, NFTA_SET_ELEM_KEY, &key);
+        if let (Some(data), false) = (&op.data, op.delete) {
+            let mut value = Vec::new();
+            put_attr(&mut value, NFTA_DATA_VALUE, data);
+            put_nested(&mut elem, NFTA_SET_ELEM_DATA, &value);
+        }
+        let mut list = Vec::new();
+        put_nested(&mut list, NFTA_LIST_ELEM, &elem);
+        let mut attrs = Vec::new();
+        let mut name = table.as_bytes().to_vec();
+        name.push(0);
+        put_attr(&mut attrs, NFTA_SET_ELEM_LIST_TABLE, &name);
+        let mut set = op.set.as_bytes().to_vec();
+        set.push(0);
+        put_attr(&mut attrs, NFTA_SET_ELEM_LIST_SET, &set);
+        put_nested(&mut attrs, NFTA_SET_ELEM_LIST_ELEMENTS, &list);
+        let (kind, flags) = if op.delete {
+            (NFT_MSG_DELSETELEM, req | libc::NLM_F_ACK as u16)
+        } else {
+            // CREATE without EXCL: an identical element is no error, a key
+            // mapped elsewhere is EEXIST (as `nft add element`).
+            (
+                NFT_MSG_NEWSETELEM,
+                req | (libc::NLM_F_CREATE | libc::NLM_F_ACK) as u16,
+            )
+        };
+        put_msg(
+            &mut buf,
+            (NFNL_SUBSYS_NFTABLES << 8) | kind,
+            flags,
+            op_seq(i),
+            NFPROTO_INET,
+            0,
+            &attrs,
+        );
+    }
+    put_msg(
+        &mut buf,
+        NFNL_MSG_BATCH_END,
+        req,
+        op_seq(ops.len()),
+        0,
+        NFNL_SUBSYS_NFTABLES,
+        &[],
+    );
+    buf
+}
+
+fn op_seq(i: usize) -> u32 {
+    SEQ + 1 + i as u32
+}
+
+/// Applies `ops` to table `inet table` as one transaction: all or nothing.
+/// The error is the first errno the kernel reported (`EEXIST`: a key is
+/// mapped to something else; `ENOENT`: no such table, map or element).
+pub(crate) fn apply(table: &str, ops: &[ElemOp]) -> io::Result<()> {
+    if ops.is_empty() {
+        return Ok(());
+    }
+    let sock = send(&batch(table, ops))?;
+    let mut answered = vec![false; ops.len()];
+    let mut first_err: Option<i32> = None;
+    let mut buf = vec![0u8; 16 * 1024];
+    while answered.iter().any(|a| !a) {
+        let n = recv(&sock, &mut buf)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "no answer to the batch",
+            ));
+        }
+        for (kind, seq, msg) in messages(&buf[..n]) {
+            if kind != libc::NLMSG_ERROR as u16 {
+                continue;
+            }
+            let i = (seq as usize).wrapping_sub(op_seq(0) as usize);
+            if i >= answered.len() {
+                // An error on BEGIN or END: the batch was refused whole.
+                let errno = nlmsg_errno(msg)?;
+                if (seq == SEQ || seq == op_seq(ops.len())) && errno != 0 {
+                    return Err(io::Error::from_raw_os_error(errno));
+                }
+                continue;
+            }
+            answered[i] = true;
+            let errno = nlmsg_errno(msg)?;
+            if errno != 0 && first_err.is_none() {
+                first_err = Some(errno);
+            }
+        }
+        // The kernel stops answering after a failed message that it could
+        // not even parse; the error is all there is to say.
+        if first_err.is_some() && !wait_for_more(&sock)? {
+            break;
+        }
+    }
+    match first_err {
+        None => Ok(()),
+        Some(e) => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// Whether more replies are queued on `sock` (without blocking).
+fn wait_for_more(sock: &OwnedFd) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd: sock.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll reads and writes one pollfd that lives across the call.
+    let r = unsafe { libc::poll(&mut pfd, 1, 0) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,5 +617,52 @@ mod tests {
         let mut out = Vec::new();
         parse_elements(&body, &mut out);
         assert_eq!(out, vec![el(&[10, 2, 0, 0], ELEM_INTERVAL_END)]);
+    }
+
+    #[test]
+    fn batch_layout() {
+        let ops = [
+            ElemOp {
+                delete: false,
+                set: "m",
+                key: vec![6, 0, 0, 0, 0x1f, 0x90, 0, 0],
+                data: Some(vec![10, 0, 0, 2, 0, 80, 0, 0]),
+            },
+            ElemOp {
+                delete: true,
+                set: "m",
+                key: vec![6, 0, 0, 0, 0x1f, 0x90, 0, 0],
+                data: Some(vec![1]),
+            },
+        ];
+        let b = batch("t", &ops);
+        let msgs: Vec<_> = messages(&b).map(|(k, s, m)| (k, s, m.len())).collect();
+        assert_eq!(msgs.len(), 4, "begin, two ops, end");
+        assert_eq!((msgs[0].0, msgs[0].1), (NFNL_MSG_BATCH_BEGIN, 1));
+        assert_eq!((msgs[1].0, msgs[1].1), ((10 << 8) | NFT_MSG_NEWSETELEM, 2));
+        assert_eq!((msgs[2].0, msgs[2].1), ((10 << 8) | NFT_MSG_DELSETELEM, 3));
+        assert_eq!((msgs[3].0, msgs[3].1), (NFNL_MSG_BATCH_END, 4));
+        // begin: res_id is the subsystem, big endian.
+        assert_eq!(&b[18..20], &10u16.to_be_bytes());
+        // The add carries key and data; the delete only the key.
+        assert!(msgs[1].2 > msgs[2].2);
+        let add = &b[msgs[0].2..msgs[0].2 + msgs[1].2];
+        let mut found = Vec::new();
+        for (k, list) in attrs(&add[NLMSG_HDRLEN + NFGENMSG_LEN..]) {
+            if k == NFTA_SET_ELEM_LIST_ELEMENTS {
+                for (_, elem) in attrs(list) {
+                    for (k, v) in attrs(elem) {
+                        found.push((k, attrs(v).next().map(|(_, d)| d.to_vec())));
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            found,
+            vec![
+                (NFTA_SET_ELEM_KEY, Some(ops[0].key.clone())),
+                (NFTA_SET_ELEM_DATA, ops[0].data.clone()),
+            ]
+        );
     }
 }
