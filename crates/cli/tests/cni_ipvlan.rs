@@ -133,3 +133,52 @@ fn ipvlan_on_a_kernel_without_ipvlan_fails_cleanly() {
         "the failed ADD kept a lease"
     );
 }
+
+/// An 802.1q sub-interface (`iparent.10`) as the parent: two containers on
+/// it talk, and DEL removes their links but leaves the parent.
+fn on_vlan_parent(plugin: &str, mode: &str, subnet: &str) {
+    let env = CniEnv::new();
+    parent(&env);
+    env.host
+        .sh("ip link add link iparent name iparent.10 type vlan id 10 && ip link set iparent.10 up")
+        .expect("vlan parent");
+    let mut c = conf(&env, mode, subnet);
+    c["type"] = json!(plugin);
+    c["master"] = json!("iparent.10");
+    let l = NetConfList::load(&env.conf("v.conf", &c)).expect("load");
+    let ns1 = env.netns("v1");
+    let ns2 = env.netns("v2");
+    let a1 = CniEnv::attachment("v1", &ns1, "eth0");
+    let a2 = CniEnv::attachment("v2", &ns2, "eth0");
+    env.with_client(|c| c.add(&l, &a1)).expect("ADD v1");
+    let r2 = env.with_client(|c| c.add(&l, &a2)).expect("ADD v2");
+    let kind = mode_of(&env, &ns1)["info_kind"].clone();
+    assert_eq!(kind, plugin.trim_start_matches("berth-"));
+    env.in_ns(
+        &ns1,
+        &format!(
+            "busybox ping -c1 -W5 {} >/dev/null",
+            r2.ips[0].address.addr()
+        ),
+    );
+    env.with_client(|c| c.del(&l, &a1)).expect("DEL v1");
+    env.with_client(|c| c.del(&l, &a2)).expect("DEL v2");
+    assert!(!env.has_link(&ns1, "eth0"));
+    assert!(!env.has_link(&ns2, "eth0"));
+    env.host
+        .sh("ip link show iparent.10 >/dev/null")
+        .expect("the vlan parent stays");
+}
+
+#[test]
+fn vm_ipvlan_on_a_vlan_parent() {
+    require_link_kind!("ipvlan");
+    require_link_kind!("vlan");
+    on_vlan_parent("berth-ipvlan", "l2", "10.80.4.0/24");
+}
+
+#[test]
+fn vm_macvlan_on_a_vlan_parent() {
+    require_link_kind!("vlan");
+    on_vlan_parent("berth-macvlan", "bridge", "10.80.5.0/24");
+}
