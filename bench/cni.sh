@@ -212,6 +212,23 @@ detach_all() {
     nft delete table inet berth 2>/dev/null || true
 }
 
+# floor_n BRIDGE PREFIX N OUT: the kernel's part of an attach, by iproute2
+# (one `ip -batch` per side: veth into a new netns, master, up; address, up),
+# timed N times against BRIDGE as it is now, appending "i ms" to OUT. The
+# veths stay (they are ports like the others) until detach_all.
+floor_n() {
+    local i t0 t1
+    for ((i = 1; i <= $3; i++)); do
+        ns "$2$i"
+        t0=$EPOCHREALTIME
+        printf 'link add %sv%s type veth peer name eth0 netns %s%s\nlink set %sv%s master %s up\n' \
+            "$2" "$i" "$2" "$i" "$2" "$i" "$1" | ip -b -
+        printf 'addr add 10.99.0.%s/24 dev eth0\nlink set eth0 up\n' "$i" | ip -n "$2$i" -b -
+        t1=$EPOCHREALTIME
+        echo "$i $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b-a)*1000}')" >>"$4"
+    done
+}
+
 # scale_conf NAME BRIDGE SUBNET PLUGIN_PREFIX STATE_DIR: bridge + portmap
 scale_conf() {
     cat <<EOF
@@ -235,15 +252,24 @@ curve() {
         scale_conf "sc$p" br-scale 10.250.0.0/16 "$pfx" "$dir/pass$p" >"$work/sc.conflist"
         scale_conf "ctl$p" br-ctl 10.251.0.0/16 "$pfx" "$dir/pass$p" >"$work/ctl.conflist"
         attach_n "$work/sc.conflist" "s$p-" "$n" 2000 "$f"
+        floor_n br-scale "k$p-" 5 "$work/floor-hi-$pfx-$p.txt"
         attach_n "$work/ctl.conflist" "t$p-" 12 5000 "$c"
+        floor_n br-ctl "l$p-" 5 "$work/floor-lo-$pfx-$p.txt"
         print_pass "$p" "$f" "$c"
         files="$files $f" cfiles="$cfiles $c"
         detach_all "s$p-" "$n" br-scale
+        detach_all "k$p-" 5 br-scale
         detach_all "t$p-" 12 br-ctl
+        detach_all "l$p-" 5 br-ctl
     done
     [ "$passes" -gt 1 ] && print_pass all "$files" "$cfiles"
     printf '  all attaches: median %.2f ms, max %.2f ms (target: 1000th/10th <= 1.2)\n' \
         "$(cat $files | cut -d' ' -f2 | median)" "$(cat $files | cut -d' ' -f2 | sort -n | tail -1)"
+    local lo hi
+    lo=$(cat "$work"/floor-lo-"$pfx"-*.txt | cut -d' ' -f2 | median)
+    hi=$(cat "$work"/floor-hi-"$pfx"-*.txt | cut -d' ' -f2 | median)
+    printf '  kernel part alone (iproute2, 2 processes): %.2f ms on a 12-port bridge, %.2f ms on a %s-port one (+%.2f ms)\n' \
+        "$lo" "$hi" "$n" "$(awk -v a="$hi" -v b="$lo" 'BEGIN{print a-b}')"
 }
 
 print_pass() {
