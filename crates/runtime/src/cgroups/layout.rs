@@ -71,12 +71,17 @@ pub enum Layout {
 impl Layout {
     /// Detects the layout of the current mount namespace.
     pub fn detect() -> Result<Layout, CgroupError> {
-        let path = Path::new("/proc/self/mountinfo");
-        let text = std::fs::read_to_string(path).map_err(|source| CgroupError::Read {
-            path: path.to_owned(),
+        let text = read_mountinfo().map_err(|source| CgroupError::Read {
+            path: PathBuf::from(MOUNTINFO),
             source,
         })?;
-        Self::from_mounts(parse_mountinfo(&text), fs_magic)
+        Self::from_mountinfo(&text)
+    }
+
+    /// As [`detect`](Self::detect), from mountinfo text the caller read
+    /// (with [`read_mountinfo`]) to use for other things too.
+    pub fn from_mountinfo(text: &str) -> Result<Layout, CgroupError> {
+        Self::from_mounts(parse_mountinfo(text), fs_magic)
     }
 
     /// A pure-v2 layout at `mountpoint` (which must be a cgroup2 mount). Used
@@ -180,6 +185,18 @@ impl Layout {
             Err(CgroupError::NoHierarchy)
         }
     }
+}
+
+const MOUNTINFO: &str = "/proc/self/mountinfo";
+
+/// Reads /proc/self/mountinfo. procfs reports a size of 0, so a plain
+/// `read_to_string` would start from a 32-byte buffer and need a read per
+/// doubling; one page-sized buffer takes a typical table in one or two.
+pub fn read_mountinfo() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(16 * 1024);
+    std::fs::File::open(MOUNTINFO)?.read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// Prefers mounts under /sys/fs/cgroup and mounts of the hierarchy's root.

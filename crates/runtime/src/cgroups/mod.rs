@@ -34,7 +34,7 @@ use oci_spec::runtime::{Linux, LinuxResources};
 pub use convert::{shares_to_weight, swap_to_v2, weight_to_shares};
 pub use device_rules::{default_allowed_devices, effective_device_rules};
 pub use error::CgroupError;
-pub use layout::{Layout, UnifiedMount, V1Hierarchy};
+pub use layout::{read_mountinfo, Layout, UnifiedMount, V1Hierarchy};
 pub use path::CgroupPath;
 pub use stats::{
     Blkio, BlkioEntry, Cpu, CpuSet, CpuUsage, Hugetlb, Memory, MemoryEntry, Pids, Stats, Throttling,

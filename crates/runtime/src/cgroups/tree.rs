@@ -29,28 +29,38 @@ pub(crate) fn create_dirs(mountpoint: &Path, dir: &Path) -> Result<Vec<PathBuf>,
 }
 
 fn create_dirs_once(mountpoint: &Path, dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
-    let mut missing = Vec::new();
-    let mut cur = dir;
-    while cur != mountpoint && !cur.exists() {
-        missing.push(cur.to_owned());
-        match cur.parent() {
-            Some(p) => cur = p,
-            None => break,
+    if dir == mountpoint {
+        return Ok(Vec::new());
+    }
+    let mkdir = |d: &Path| match fs::create_dir(d) {
+        // Another container may create a shared parent at the same time.
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        Err(source) => Err(CgroupError::Create {
+            path: d.to_owned(),
+            source,
+        }),
+    };
+    // The common case, a new directory under an existing parent, costs one
+    // mkdir; only ENOENT (a missing parent) leads to the walk up.
+    match mkdir(dir) {
+        Ok(true) => return Ok(vec![dir.to_owned()]),
+        Ok(false) => return Ok(Vec::new()),
+        Err(CgroupError::Create { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut missing = vec![dir.to_owned()];
+    let mut cur = dir.parent();
+    while let Some(p) = cur {
+        if p == mountpoint || p.exists() {
+            break;
         }
+        missing.push(p.to_owned());
+        cur = p.parent();
     }
     missing.reverse();
     for d in &missing {
-        match fs::create_dir(d) {
-            Ok(()) => {}
-            // Another container may create a shared parent at the same time.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(source) => {
-                return Err(CgroupError::Create {
-                    path: d.clone(),
-                    source,
-                })
-            }
-        }
+        mkdir(d)?;
     }
     Ok(missing)
 }
@@ -105,6 +115,13 @@ const REMOVE_RETRIES: u32 = 12;
 /// (removal is idempotent). EBUSY is retried briefly with backoff, since
 /// tasks that were just killed may not have left yet.
 pub(crate) fn remove(dir: &Path) -> Result<(), Vec<(PathBuf, io::Error)>> {
+    // The common case, an empty leaf, costs one rmdir; a cgroup that still
+    // has sub-cgroups or tasks answers EBUSY and gets the full walk below.
+    match fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     let mut failures = Vec::new();
     for d in subtree_deepest_first(dir) {
         let mut delay = Duration::from_millis(1);

@@ -18,7 +18,7 @@ use oci_spec::runtime::{Linux, LinuxDeviceCgroup, LinuxPersonalityDomain, LinuxR
 use super::status::hook_state;
 use super::{Runtime, Warnings};
 use crate::bundle::Bundle;
-use crate::cgroups::CgroupManager;
+use crate::cgroups::{CgroupManager, Layout};
 use crate::launch::build::{self, ProcessInputs};
 use crate::launch::cgroup_join::CgroupJoin;
 use crate::launch::sync::kind;
@@ -203,7 +203,15 @@ impl Runtime {
             .cgroups_path()
             .as_ref()
             .map(|p| p.display().to_string());
-        let cgroup = CgroupManager::new(cgroups_path.as_deref(), &opts.id)?;
+        // One read of the mount table serves the cgroup layout and the
+        // rootfs plan's `cgroup` mount.
+        let mountinfo =
+            crate::cgroups::read_mountinfo().map_err(Error::io("read", "/proc/self/mountinfo"))?;
+        let cgroup = CgroupManager::with_layout(
+            Layout::from_mountinfo(&mountinfo)?,
+            cgroups_path.as_deref(),
+            &opts.id,
+        )?;
         cgroup.create()?;
         cleanup.cgroup = Some(cgroup.clone());
         cgroup.apply_resources(&resources_with_devices(&linux))?;
@@ -219,6 +227,7 @@ impl Runtime {
             new_cgroupns: ns.new_cgroup,
             new_userns: ns.new_user,
             cgroup_paths: cgroup.paths(),
+            mountinfo: Some(&mountinfo),
         })?;
 
         let terminal = process.terminal().unwrap_or(false);
@@ -358,36 +367,32 @@ impl Runtime {
 
         let mut child = Spawned::spawn(&plan)?;
         drop(console);
-        child.expect(&plan, kind::READY)?;
         record.state.pid = child.pid;
-        // Now, while the child waits for GO: after CREATED a `run` child
-        // may already have exec'd and exited.
-        record.berth.init_start_time = proc_stat(child.pid)
-            .map(|s| s.start_time)
-            .ok_or_else(|| launch::LaunchError::ChildGone("init vanished before setup".into()))?;
-
-        if plan.ns.new_user {
-            child.write_id_maps(
-                &id_map_text(linux.uid_mappings().as_deref().unwrap_or(&[])),
-                &id_map_text(linux.gid_mappings().as_deref().unwrap_or(&[])),
-            )?;
+        if plan.needs_go() {
+            child.expect(&plan, kind::READY)?;
+            if plan.ns.new_user {
+                child.write_id_maps(
+                    &id_map_text(linux.uid_mappings().as_deref().unwrap_or(&[])),
+                    &id_map_text(linux.gid_mappings().as_deref().unwrap_or(&[])),
+                )?;
+            }
+            if plan.cgroup_join.is_none() {
+                cgroup.add_pid(child.pid)?;
+            }
+            if let Some(adj) = plan.process.oom_score_adj {
+                let path = format!("/proc/{}/oom_score_adj", child.pid);
+                std::fs::write(&path, adj.to_string()).map_err(Error::io("write", path))?;
+            }
+            let mut payload = Vec::new();
+            if plan.payload_capacity > 0 {
+                let creating = hook_state(&record.state, Status::Creating);
+                let created = hook_state(&record.state, Status::Created);
+                payload.extend_from_slice(&(creating.len() as u32).to_ne_bytes());
+                payload.extend_from_slice(&creating);
+                payload.extend_from_slice(&created);
+            }
+            child.go(&payload)?;
         }
-        if plan.cgroup_join.is_none() {
-            cgroup.add_pid(child.pid)?;
-        }
-        if let Some(adj) = plan.process.oom_score_adj {
-            let path = format!("/proc/{}/oom_score_adj", child.pid);
-            std::fs::write(&path, adj.to_string()).map_err(Error::io("write", path))?;
-        }
-        let mut payload = Vec::new();
-        if plan.payload_capacity > 0 {
-            let creating = hook_state(&record.state, Status::Creating);
-            let created = hook_state(&record.state, Status::Created);
-            payload.extend_from_slice(&(creating.len() as u32).to_ne_bytes());
-            payload.extend_from_slice(&creating);
-            payload.extend_from_slice(&created);
-        }
-        child.go(&payload)?;
 
         loop {
             let m = child.recv()?;
@@ -411,6 +416,12 @@ impl Runtime {
             }
         }
 
+        // The init is our child and we have not reaped it: even a `run`
+        // init that has already exec'd and exited is still a zombie whose
+        // /proc entry holds its start time.
+        record.berth.init_start_time = proc_stat(child.pid)
+            .map(|s| s.start_time)
+            .ok_or_else(|| launch::LaunchError::ChildGone("init vanished during setup".into()))?;
         record.state.status = if opts.start_immediately {
             Status::Running
         } else {

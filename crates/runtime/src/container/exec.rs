@@ -218,15 +218,17 @@ impl Runtime {
         let mut child = Spawned::spawn(&plan)?;
         drop(console);
         drop(pidfd);
-        child.expect(&plan, kind::READY)?;
-        if plan.cgroup_join.is_none() {
-            cg.add_pid(child.pid)?;
+        if plan.needs_go() {
+            child.expect(&plan, kind::READY)?;
+            if plan.cgroup_join.is_none() {
+                cg.add_pid(child.pid)?;
+            }
+            if let Some(adj) = plan.process.oom_score_adj {
+                let path = format!("/proc/{}/oom_score_adj", child.pid);
+                std::fs::write(&path, adj.to_string()).map_err(Error::io("write", path))?;
+            }
+            child.go(&[])?;
         }
-        if let Some(adj) = plan.process.oom_score_adj {
-            let path = format!("/proc/{}/oom_score_adj", child.pid);
-            std::fs::write(&path, adj.to_string()).map_err(Error::io("write", path))?;
-        }
-        child.go(&[])?;
         child.expect(&plan, kind::CREATED)?;
         if let Some(p) = &opts.pid_file {
             write_pid_file(p, child.pid)?;

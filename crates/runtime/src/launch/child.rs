@@ -4,7 +4,8 @@
 //! 1. join namespaces by path, unshare new ones, fork if a PID/time
 //!    namespace applies to children only;
 //! 2. READY → wait for GO (id maps written, cgroup joined, oom_score_adj
-//!    set); unshare the cgroup namespace;
+//!    set), when the parent has such work ([`InitPlan::needs_go`]);
+//!    unshare the cgroup namespace;
 //! 3. hostname; rootfs mounts; HOOKS (prestart, createRuntime in the
 //!    parent); createContainer hooks; pivot_root; console; sysctls,
 //!    read-only and masked paths, read-only root;
@@ -117,10 +118,14 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
         }
     }
 
-    if !sync::send(sync, Msg::new(kind::READY)) {
-        exit_now(1);
-    }
-    let n = wait_go(sync, buf);
+    let n = if plan.needs_go() {
+        if !sync::send(sync, Msg::new(kind::READY)) {
+            exit_now(1);
+        }
+        wait_go(sync, buf)
+    } else {
+        0
+    };
     let payload = buf.get(MSG_LEN..MSG_LEN + n).unwrap_or(&[]);
     let (create_state, start_state) = split_payload(payload);
 

@@ -67,6 +67,26 @@ pub struct InitPlan {
     pub cgroup_join: Option<cgroup_join::CgroupJoin>,
 }
 
+impl InitPlan {
+    /// Whether the child stops once its namespaces are in place, reports
+    /// READY and waits for GO: only when the parent has work to do on it
+    /// then (id maps, moving it into its cgroups, oom_score_adj, the state
+    /// payload for the child's hooks, or the PID report of a fork). Without
+    /// that work the round trip would only add two wake-ups (each a
+    /// scheduling delay on a busy host) to every start.
+    ///
+    /// Pure over the plan's fields, so the child may call it between clone
+    /// and execve.
+    pub fn needs_go(&self) -> bool {
+        self.ns.new_user
+            || self.ns.clone_flags & libc::CLONE_NEWUSER != 0
+            || self.ns.fork
+            || self.cgroup_join.is_none()
+            || self.process.oom_score_adj.is_some()
+            || self.payload_capacity > 0
+    }
+}
+
 /// Errors on the parent side of a launch.
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {

@@ -25,6 +25,8 @@ pub struct CgroupMountInput<'a> {
     pub new_cgroupns: bool,
     pub new_userns: bool,
     pub cgroup_paths: &'a [(String, PathBuf)],
+    /// /proc/self/mountinfo, if the caller has read it already.
+    pub mountinfo: Option<&'a str>,
 }
 
 /// One cgroup hierarchy mounted on the host under /sys/fs/cgroup.
@@ -126,9 +128,16 @@ fn own_dir(paths: &[(String, PathBuf)], mountpoint: &Path) -> Option<PathBuf> {
 
 /// Plans the operations for one cgroup mount.
 pub fn plan(input: &CgroupMountInput<'_>) -> Result<Vec<Op>, String> {
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| format!("reading /proc/self/mountinfo: {e}"))?;
-    let (pure_v2, hierarchies) = host_layout(&mountinfo);
+    let read;
+    let mountinfo = match input.mountinfo {
+        Some(text) => text,
+        None => {
+            read = crate::cgroups::read_mountinfo()
+                .map_err(|e| format!("reading /proc/self/mountinfo: {e}"))?;
+            &read
+        }
+    };
+    let (pure_v2, hierarchies) = host_layout(mountinfo);
     let sub_flags = input.flags | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
     let dest = RelPath::from_clean(input.dest);
     let mut ops = Vec::new();

@@ -52,6 +52,9 @@ pub struct PlanInput<'a> {
     /// The container's cgroup directories (controller → host dir), for
     /// bind-mounting them when no cgroup namespace is made.
     pub cgroup_paths: Vec<(String, PathBuf)>,
+    /// /proc/self/mountinfo as the caller read it (for a `cgroup` mount,
+    /// which mirrors the host's hierarchies); None: read it if needed.
+    pub mountinfo: Option<&'a str>,
 }
 
 /// Plans the rootfs of `input.spec`.
@@ -133,6 +136,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
                 new_cgroupns: input.new_cgroupns,
                 new_userns: input.new_userns,
                 cgroup_paths: &input.cgroup_paths,
+                mountinfo: input.mountinfo,
             };
             ops.extend(
                 cgroupfs::plan(&input).map_err(|reason| RootfsError::Cgroup {
