@@ -23,6 +23,46 @@ pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupErr
     })
 }
 
+/// A control file kept open for several writes (devices.allow takes one
+/// rule per `write(2)`): one open instead of one per value.
+pub(crate) struct ControlFile<'a> {
+    dir: &'a Path,
+    name: &'a str,
+    file: Option<fs::File>,
+}
+
+impl<'a> ControlFile<'a> {
+    /// Nothing is opened until the first write.
+    pub(crate) fn new(dir: &'a Path, name: &'a str) -> Self {
+        ControlFile {
+            dir,
+            name,
+            file: None,
+        }
+    }
+
+    /// Writes `value` as one request, as [`write`] does.
+    pub(crate) fn write(&mut self, value: &str) -> Result<(), CgroupError> {
+        let result = match &mut self.file {
+            Some(f) => f.write_all(value.as_bytes()),
+            None => fs::OpenOptions::new()
+                .write(true)
+                .truncate(false)
+                .open(self.dir.join(self.name))
+                .and_then(|mut f| {
+                    f.write_all(value.as_bytes())?;
+                    self.file = Some(f);
+                    Ok(())
+                }),
+        };
+        result.map_err(|source| CgroupError::Write {
+            path: self.dir.join(self.name),
+            value: value.to_owned(),
+            source,
+        })
+    }
+}
+
 /// Like [`write`], but a missing file is reported as `Ok(false)` so callers can
 /// fall back to another file name (e.g. `blkio.weight` vs `blkio.bfq.weight`).
 pub(crate) fn write_if_exists(dir: &Path, file: &str, value: &str) -> Result<bool, CgroupError> {

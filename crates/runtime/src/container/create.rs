@@ -13,7 +13,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{Linux, LinuxDeviceCgroup, LinuxPersonalityDomain, LinuxResources};
+use oci_spec::runtime::{Hooks, Linux, LinuxDeviceCgroup, LinuxPersonalityDomain, LinuxResources};
 
 use super::status::hook_state;
 use super::{Runtime, Warnings};
@@ -50,6 +50,9 @@ pub struct Created {
     pub warnings: Warnings,
     /// Our end of the console socket when the runtime relays the terminal.
     pub(crate) relay: Option<UnixStream>,
+    /// The config's hooks, as saved in the state dir (so `run` need not
+    /// read the config back for poststart and poststop).
+    pub(crate) hooks: Hooks,
 }
 
 impl Created {
@@ -157,7 +160,7 @@ impl Runtime {
         };
         let result = self.create_in(opts, bundle, &mut cleanup, allow_relay);
         match result {
-            Ok((child, record, warnings, relay)) => {
+            Ok((child, record, warnings, relay, hooks)) => {
                 cleanup.cgroup = None;
                 let dir = cleanup.dir.take().ok_or_else(|| {
                     Error::Invalid("internal: state dir lost during create".into())
@@ -168,6 +171,7 @@ impl Runtime {
                     record,
                     warnings,
                     relay,
+                    hooks,
                 })
             }
             Err(e) => Err(e),
@@ -180,7 +184,7 @@ impl Runtime {
         bundle: Bundle,
         cleanup: &mut Cleanup,
         allow_relay: bool,
-    ) -> Result<(Spawned, Record, Warnings, Option<UnixStream>), Error> {
+    ) -> Result<(Spawned, Record, Warnings, Option<UnixStream>, Hooks), Error> {
         let Bundle {
             dir: bundle_dir,
             spec,
@@ -433,6 +437,6 @@ impl Runtime {
             write_pid_file(p, child.pid)?;
         }
         drop(fifo_dir);
-        Ok((child, record, warnings, relay))
+        Ok((child, record, warnings, relay, spec_hooks))
     }
 }

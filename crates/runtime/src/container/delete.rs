@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
+use oci_spec::runtime::Hooks;
 
 use super::kill::signal_init;
 use super::status::{current, hook_state, init_alive};
@@ -14,17 +15,43 @@ use crate::state::{ContainerDir, Lock, Record, Status};
 use crate::Error;
 
 /// Waits until `rec`'s init is gone (or a zombie), up to `limit`.
+///
+/// Between checks it sleeps in `poll` on a pidfd of the init, which wakes
+/// the moment the process has exited instead of at the next tick; the 2 ms
+/// cap keeps the checks going for what a pidfd does not signal (a PID
+/// namespace's init counts as gone once it is exiting, before it becomes
+/// a zombie).
 pub(crate) fn wait_gone(rec: &Record, limit: Duration) -> bool {
     let start = Instant::now();
-    loop {
+    // SAFETY: pidfd_open with integer arguments; -1 on failure.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, rec.state.pid, 0) } as i32;
+    let gone = loop {
+        // Checked after the pidfd is open, so a reused PID is seen here.
         if !init_alive(rec) {
-            return true;
+            break true;
         }
-        if start.elapsed() >= limit {
-            return false;
+        let elapsed = start.elapsed();
+        if elapsed >= limit {
+            break false;
         }
-        std::thread::sleep(Duration::from_millis(2));
+        let tick = (limit - elapsed).min(Duration::from_millis(2));
+        if pidfd >= 0 {
+            let mut pfd = libc::pollfd {
+                fd: pidfd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: pfd is one valid pollfd; an EINTR just loops.
+            unsafe { libc::poll(&mut pfd, 1, tick.as_millis().max(1) as i32) };
+        } else {
+            std::thread::sleep(tick);
+        }
+    };
+    if pidfd >= 0 {
+        // SAFETY: closing the descriptor opened above.
+        unsafe { libc::close(pidfd) };
     }
+    gone
 }
 
 impl Runtime {
@@ -59,7 +86,17 @@ impl Runtime {
 
     /// Removes a stopped container: cgroup, state dir, then poststop hooks.
     pub(crate) fn destroy(&self, dir: ContainerDir, rec: &Record) -> Result<Warnings, Error> {
-        let spec = dir.read_config().ok();
+        let hooks = dir.read_config().ok().and_then(|s| s.hooks().clone());
+        self.destroy_with(dir, rec, hooks.as_ref())
+    }
+
+    /// [`destroy`](Self::destroy) with the config's hooks already in hand.
+    pub(crate) fn destroy_with(
+        &self,
+        dir: ContainerDir,
+        rec: &Record,
+        hooks: Option<&Hooks>,
+    ) -> Result<Warnings, Error> {
         let cg = rec.cgroup()?;
         // Processes of a container sharing our PID namespace may outlive
         // its init: they go with the container.
@@ -70,10 +107,7 @@ impl Runtime {
         let mut st = rec.state.clone();
         st.status = Status::Stopped;
         dir.remove()?;
-        let poststop = spec
-            .and_then(|s| s.hooks().clone())
-            .and_then(|h| h.poststop().clone())
-            .unwrap_or_default();
+        let poststop = hooks.and_then(|h| h.poststop().clone()).unwrap_or_default();
         Ok(hooks::run_warn(
             "poststop",
             &poststop,

@@ -166,9 +166,10 @@ impl Runtime {
             dir,
             record,
             relay,
+            hooks,
             ..
         } = created;
-        warnings.extend(self.poststart(&dir, &record));
+        warnings.extend(self.poststart_hooks(Some(&hooks), &record));
         let pid = child.pid;
         if opts.detach {
             child.release();
@@ -188,7 +189,7 @@ impl Runtime {
             .state_root()
             .open(&opts.create.id, crate::state::Lock::Exclusive)?;
         let rec = dir.read()?;
-        warnings.extend(self.destroy(dir, &rec)?);
+        warnings.extend(self.destroy_with(dir, &rec, Some(&hooks))?);
         Ok(RunOutcome {
             pid,
             exit_code: Some(code),

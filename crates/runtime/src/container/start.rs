@@ -5,6 +5,8 @@ use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 
+use oci_spec::runtime::Hooks;
+
 use super::status::{current, hook_state, init_alive};
 use super::{Runtime, Warnings};
 use crate::hooks;
@@ -72,10 +74,13 @@ impl Runtime {
 
     /// poststart hooks: failures are warnings (runtime-spec).
     pub(crate) fn poststart(&self, dir: &ContainerDir, rec: &Record) -> Warnings {
-        let hooks = dir
-            .read_config()
-            .ok()
-            .and_then(|s| s.hooks().clone())
+        let hooks = dir.read_config().ok().and_then(|s| s.hooks().clone());
+        self.poststart_hooks(hooks.as_ref(), rec)
+    }
+
+    /// poststart with the config's hooks already in hand.
+    pub(crate) fn poststart_hooks(&self, hooks: Option<&Hooks>, rec: &Record) -> Warnings {
+        let hooks = hooks
             .and_then(|h| h.poststart().clone())
             .unwrap_or_default();
         if hooks.is_empty() {

@@ -232,13 +232,25 @@ impl ContainerDir {
         write_atomic(&self.state_path(), &bytes)
     }
 
-    /// Saves the config used at create time.
+    /// Saves the config used at create time. Written in place, not through
+    /// a temp file: it is written once, by `create`, under the exclusive
+    /// lock and before `state.json` exists, and every reader locks the
+    /// directory and finds `state.json` first (see [`Root::open`]).
     pub fn write_config(&self, spec: &Spec) -> Result<(), StateError> {
+        let path = self.config_path();
         let bytes = serde_json::to_vec(spec).map_err(|source| StateError::Corrupt {
-            path: self.config_path(),
+            path: path.clone(),
             source,
         })?;
-        write_atomic(&self.config_path(), &bytes)
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(io_err("create", &path))?;
+        f.write_all(&bytes).map_err(io_err("write", &path))
     }
 
     /// Reads the config saved at create time.

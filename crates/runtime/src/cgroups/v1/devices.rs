@@ -37,14 +37,12 @@ pub(crate) fn apply(dir: Option<&Path>, rules: &[DeviceRule]) -> Result<(), Cgro
         return Ok(());
     }
     let dir = super::require(dir, "devices", "device access rules")?;
+    let mut allow = files::ControlFile::new(dir, "devices.allow");
+    let mut deny = files::ControlFile::new(dir, "devices.deny");
     for rule in rules {
-        let file = if rule.allow {
-            "devices.allow"
-        } else {
-            "devices.deny"
-        };
+        let file = if rule.allow { &mut allow } else { &mut deny };
         for line in lines(rule) {
-            files::write(dir, file, &line)?;
+            file.write(&line)?;
         }
     }
     Ok(())
