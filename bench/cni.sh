@@ -27,9 +27,9 @@
 #    client (`berth cni add`, conflist berth-bridge + berth-portmap), each with
 #    a published host port; the attach (ADD) of each is timed, and the medians
 #    of attaches 8-12, 95-105 and 995-1005 are compared, per pass and pooled
-#    over the passes. A control, 12 attaches to a fresh bridge right after,
-#    measures "the 10th" again at the same moment, since the load of a
-#    shared machine drifts.
+#    over the passes. Each attach in those windows is paired with a control
+#    made right after it: the 10th container of a second, small host, so the
+#    ratio can also be read free of the machine's load drift.
 #
 # Everything runs in a sandbox host (lib.sh in_sandbox: new net, mount and
 # PID namespaces, private /run): the container netns made here with
@@ -179,54 +179,53 @@ echo "  after the runs: ports on br-berth $(ip -o link show master br-berth | wc
     "br-nv $(ip -o link show master br-nv | wc -l) (1 each: the anchors)"
 
 # --- 2. scaling curve -----------------------------------------------------
-# attach_n CONFLIST PREFIX N PORT0 OUT: attach containers PREFIX1..PREFIXN
-# (host port PORT0+i each), appending "i ms" per attach to OUT.
-attach_n() {
-    local conflist=$1 prefix=$2 n=$3 port0=$4 out=$5 i t0 t1
-    for ((i = 1; i <= n; i++)); do
-        ns "$prefix$i"
-        t0=$EPOCHREALTIME
-        if ! "$BERTH" cni --cache-dir "$work/cache" add -p "$((port0 + i)):80/tcp" "$conflist" "/run/netns/$prefix$i" "$prefix$i" eth0 >/dev/null; then
-            echo "scale: attach $i of $conflist failed" >&2
-            return 1
-        fi
-        t1=$EPOCHREALTIME
-        echo "$i $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b-a)*1000}')" >>"$out"
-    done
+# The load of a shared machine drifts over the half minute a curve takes, so
+# every attach in the three windows is paired with a control attach made
+# right after it: "the 10th container" of a small second host (a netns of
+# its own, with its own bridge, berth table and state, holding 9 containers),
+# detached again (untimed) so it stays at 9. Both ratios are printed: the
+# raw one between windows (drift included) and the paired one.
+
+# cni_add HOSTNS CONFLIST NETNS PORT: one timed `berth cni add` run in the
+# network namespace HOSTNS ("" for the sandbox host; entered with nsenter
+# either way, so both sides of a pair pay the same exec); prints the ms.
+cni_add() {
+    local t0 t1 hostns=/proc/$$/ns/net
+    [ -z "$1" ] || hostns=/run/netns/$1
+    t0=$EPOCHREALTIME
+    if ! nsenter "--net=$hostns" "$BERTH" cni --cache-dir "$work/cache" add -p "$4:80/tcp" "$2" "/run/netns/$3" "$3" eth0 >/dev/null; then
+        echo "scale: attach of $3 failed" >&2
+        return 1
+    fi
+    t1=$EPOCHREALTIME
+    awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f\n", (b-a)*1000}'
 }
 
-# window_median FILES LO HI: median of the times of attaches LO..HI.
-window_median() { cat $1 | awk -v lo="$2" -v hi="$3" '$1>=lo && $1<=hi {print $2}' | median; }
+cni_del() { # HOSTNS CONFLIST NETNS PORT
+    nsenter "--net=/run/netns/$1" "$BERTH" cni --cache-dir "$work/cache" del -p "$4:80/tcp" "$2" "/run/netns/$3" "$3" eth0 >/dev/null
+}
 
-# detach_all PREFIX N BRIDGE: drop the containers' netns (the kernel deletes
-# their veths in one batch), wait until the bridge has no port left, then
-# delete it and berth's nft table, so the next pass starts from nothing.
+in_window() { [ "$1" -ge 8 ] && [ "$1" -le 12 ] || { [ "$1" -ge 95 ] && [ "$1" -le 105 ]; } || { [ "$1" -ge 995 ] && [ "$1" -le 1005 ]; }; }
+
+# window_median FILES COLUMN LO HI: median of column COLUMN (2: the attach,
+# 3: its control) over attaches LO..HI.
+window_median() { cat $1 | awk -v c="$2" -v lo="$3" -v hi="$4" '$1>=lo && $1<=hi && $c != "" {print $c}' | median; }
+
+# detach_all PREFIX N BRIDGE [HOSTNS]: drop the containers' netns (the
+# kernel deletes their veths in one batch), wait until the bridge has no
+# port left, then delete it and berth's nft table, so the next pass starts
+# from nothing.
 detach_all() {
-    local i
+    local i in=()
+    [ -z "${4:-}" ] || in=(-n "$4")
     for ((i = 1; i <= $2; i++)); do ip netns del "$1$i" 2>/dev/null || true; done
     for i in $(seq 300); do
-        [ "$(ip -o link show master "$3" 2>/dev/null | wc -l)" -eq 0 ] && break
+        [ "$(ip "${in[@]}" -o link show master "$3" 2>/dev/null | wc -l)" -eq 0 ] && break
         sleep 0.1
     done
-    ip link del "$3" 2>/dev/null || true
-    nft delete table inet berth 2>/dev/null || true
-}
-
-# floor_n BRIDGE PREFIX N OUT: the kernel's part of an attach, by iproute2
-# (one `ip -batch` per side: veth into a new netns, master, up; address, up),
-# timed N times against BRIDGE as it is now, appending "i ms" to OUT. The
-# veths stay (they are ports like the others) until detach_all.
-floor_n() {
-    local i t0 t1
-    for ((i = 1; i <= $3; i++)); do
-        ns "$2$i"
-        t0=$EPOCHREALTIME
-        printf 'link add %sv%s type veth peer name eth0 netns %s%s\nlink set %sv%s master %s up\n' \
-            "$2" "$i" "$2" "$i" "$2" "$i" "$1" | ip -b -
-        printf 'addr add 10.99.0.%s/24 dev eth0\nlink set eth0 up\n' "$i" | ip -n "$2$i" -b -
-        t1=$EPOCHREALTIME
-        echo "$i $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b-a)*1000}')" >>"$4"
-    done
+    ip "${in[@]}" link del "$3" 2>/dev/null || true
+    if [ -n "${4:-}" ]; then ip netns exec "$4" nft delete table inet berth 2>/dev/null || true
+    else nft delete table inet berth 2>/dev/null || true; fi
 }
 
 # scale_conf NAME BRIDGE SUBNET PLUGIN_PREFIX STATE_DIR: bridge + portmap
@@ -240,47 +239,56 @@ EOF
 }
 
 # curve LABEL PLUGIN_PREFIX STATE_DIR PASSES N: the scaling curve, PASSES
-# times from an empty host, each pass followed by a control (12 attaches
-# to a fresh bridge: "the 10th" again at that moment, for load drift).
+# times from an empty host.
 curve() {
-    local label=$1 pfx=$2 dir=$3 passes=$4 n=$5 p files="" cfiles="" line
+    local label=$1 pfx=$2 dir=$3 passes=$4 n=$5 p i files=""
     printf '\n== scaling: %s: attach (ADD) of the Nth container on one bridge, one published port each, ms\n' "$label"
-    printf '  %-6s %9s %9s %9s %11s   %s\n' pass 10th 100th 1000th "control" "1000th/10th  1000th/control"
+    printf '  %-6s %8s %8s %8s  %11s   %s\n' pass 10th 100th 1000th 1000th/10th "paired with a 10th at the same moment: 10th 100th 1000th"
     for ((p = 1; p <= passes; p++)); do
-        local f=$work/curve-$pfx-$p.txt c=$work/ctl-$pfx-$p.txt
-        : >"$f"; : >"$c"
-        scale_conf "sc$p" br-scale 10.250.0.0/16 "$pfx" "$dir/pass$p" >"$work/sc.conflist"
-        scale_conf "ctl$p" br-ctl 10.251.0.0/16 "$pfx" "$dir/pass$p" >"$work/ctl.conflist"
-        attach_n "$work/sc.conflist" "s$p-" "$n" 2000 "$f"
-        floor_n br-scale "k$p-" 5 "$work/floor-hi-$pfx-$p.txt"
-        attach_n "$work/ctl.conflist" "t$p-" 12 5000 "$c"
-        floor_n br-ctl "l$p-" 5 "$work/floor-lo-$pfx-$p.txt"
-        print_pass "$p" "$f" "$c"
-        files="$files $f" cfiles="$cfiles $c"
+        local f=$work/curve-$pfx-$p.txt ctl=ctlhost$p
+        : >"$f"
+        scale_conf "sc$p" br-scale 10.250.0.0/16 "$pfx" "$dir/pass$p" >"$work/sc$p.conflist"
+        scale_conf "ctl$p" br-ctl 10.251.0.0/16 "$pfx" "$dir/pass$p" >"$work/ctl$p.conflist"
+        ns "$ctl"
+        ip netns exec "$ctl" sysctl -qw net.ipv4.ip_forward=1
+        for ((i = 1; i <= 9; i++)); do
+            ns "c$p-$i"
+            cni_add "$ctl" "$work/ctl$p.conflist" "c$p-$i" $((5000 + i)) >/dev/null
+        done
+        ns "c$p-x"
+        for ((i = 1; i <= n; i++)); do
+            ns "s$p-$i"
+            local t c=""
+            t=$(cni_add "" "$work/sc$p.conflist" "s$p-$i" $((2000 + i)))
+            if in_window "$i"; then
+                c=$(cni_add "$ctl" "$work/ctl$p.conflist" "c$p-x" 5100)
+                cni_del "$ctl" "$work/ctl$p.conflist" "c$p-x" 5100
+            fi
+            echo "$i $t $c" >>"$f"
+        done
+        print_pass "$p" "$f"
+        files="$files $f"
         detach_all "s$p-" "$n" br-scale
-        detach_all "k$p-" 5 br-scale
-        detach_all "t$p-" 12 br-ctl
-        detach_all "l$p-" 5 br-ctl
+        ip netns del "c$p-x"
+        detach_all "c$p-" 9 br-ctl "$ctl"
+        ip netns del "$ctl"
     done
-    [ "$passes" -gt 1 ] && print_pass all "$files" "$cfiles"
+    [ "$passes" -gt 1 ] && print_pass all "$files"
     printf '  all attaches: median %.2f ms, max %.2f ms (target: 1000th/10th <= 1.2)\n' \
         "$(cat $files | cut -d' ' -f2 | median)" "$(cat $files | cut -d' ' -f2 | sort -n | tail -1)"
-    local lo hi
-    lo=$(cat "$work"/floor-lo-"$pfx"-*.txt | cut -d' ' -f2 | median)
-    hi=$(cat "$work"/floor-hi-"$pfx"-*.txt | cut -d' ' -f2 | median)
-    printf '  kernel part alone (iproute2, 2 processes): %.2f ms on a 12-port bridge, %.2f ms on a %s-port one (+%.2f ms)\n' \
-        "$lo" "$hi" "$n" "$(awk -v a="$hi" -v b="$lo" 'BEGIN{print a-b}')"
 }
 
+# print_pass LABEL FILES: window medians, raw ratio, and the paired view
+# (window median / median of its controls).
 print_pass() {
-    local m10 m100 m1000 ctl
-    m10=$(window_median "$2" 8 12)
-    m100=$(window_median "$2" 95 105)
-    m1000=$(window_median "$2" 995 1005)
-    ctl=$(window_median "$3" 8 12)
-    if [ -z "$m1000" ]; then m1000=nan; fi
-    printf '  %-6s %9.2f %9.2f %9.2f %11.2f   %11s  %14s\n' "$1" "$m10" "${m100:-nan}" "$m1000" "$ctl" \
-        "$(awk -v a="$m1000" -v b="$m10" 'BEGIN{printf "%.2f", a/b}')" "$(awk -v a="$m1000" -v b="$ctl" 'BEGIN{printf "%.2f", a/b}')"
+    local m10 m100 m1000 c10 c100 c1000
+    m10=$(window_median "$2" 2 8 12); c10=$(window_median "$2" 3 8 12)
+    m100=$(window_median "$2" 2 95 105); c100=$(window_median "$2" 3 95 105)
+    m1000=$(window_median "$2" 2 995 1005); c1000=$(window_median "$2" 3 995 1005)
+    printf '  %-6s %8.2f %8.2f %8.2f  %11s   %s\n' "$1" "$m10" "${m100:-0}" "${m1000:-0}" \
+        "$(awk -v a="${m1000:-0}" -v b="$m10" 'BEGIN{printf "%.2f", a/b}')" \
+        "$(awk -v a="$m10" -v b="$c10" -v c="${m100:-0}" -v d="${c100:-1}" -v e="${m1000:-0}" -v f="${c1000:-1}" \
+            'BEGIN{printf "%.2f/%.2f=%.2f  %.2f/%.2f=%.2f  %.2f/%.2f=%.2f", a, b, a/b, c, d, c/d, e, f, e/f}')"
 }
 
 if [ "$SCALE_N" -gt 0 ]; then
