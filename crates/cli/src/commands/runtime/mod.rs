@@ -11,6 +11,7 @@ mod features;
 mod kill;
 mod list;
 mod pause;
+mod plain_args;
 mod ps;
 mod resume;
 mod run;
@@ -24,6 +25,9 @@ use std::path::PathBuf;
 use anyhow::bail;
 use berth_runtime::Runtime;
 use clap::{Parser, Subcommand, ValueEnum};
+
+/// Where container state lives unless `--root` says otherwise.
+const DEFAULT_ROOT: &str = "/run/berth/runtime";
 
 /// Log output format (`--log-format`).
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -41,7 +45,7 @@ pub enum LogFormat {
 )]
 pub struct Cli {
     /// Directory holding container state.
-    #[arg(long, global = true, default_value = "/run/berth/runtime")]
+    #[arg(long, global = true, default_value = DEFAULT_ROOT)]
     root: PathBuf,
     /// File to write logs (and errors) to, besides stderr.
     #[arg(long, global = true)]
@@ -178,7 +182,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 /// Entry point: `args` starts with the program name (`berth-runc`, or
 /// `runtime` when called as `berth runtime ...`). Returns the exit code.
 pub fn main(args: Vec<OsString>) -> i32 {
-    let cli = match Cli::try_parse_from(args) {
+    let parsed = match plain_args::parse(&args) {
+        Some(cli) => Ok(cli),
+        None => Cli::try_parse_from(args),
+    };
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
