@@ -19,10 +19,12 @@
 #    its NAT network is its ipMasq). Each tool has its own bridge and subnet;
 #    one "anchor" container stays attached to each, so every timed ADD finds
 #    the bridge and the masquerade rules there, as in steady state.
-#    berth runs twice: with its state (IPAM leases: a redb file that is
-#    fsync'ed on every commit) on disk like the reference's (plain files, no
-#    fsync), and on tmpfs (as podman keeps its IPAM db under /run), because
-#    on a machine whose disk is busy the fsyncs alone cost tens of ms.
+#    berth and the reference run twice: with their state (IPAM leases) on
+#    disk, where both keep it by default (berth: a redb file, fsync'ed on
+#    every commit; the reference: a file per lease, no fsync), and on tmpfs
+#    (as podman keeps its IPAM db under /run). On a machine whose disk is
+#    busy berth's fsyncs alone cost tens of ms; this one's ext4 is also
+#    mounted with discard, which the reference's unlinks pay.
 # 2. Scaling: containers 1..SCALE_N attached to one bridge through berth's CNI
 #    client (`berth cni add`, conflist berth-bridge + berth-portmap), each with
 #    a published host port; the attach (ADD) of each is timed, and the medians
@@ -66,13 +68,14 @@ median() { sort -n | awk '{a[NR]=$1} END{if (NR) print (NR%2 ? a[(NR+1)/2] : (a[
 # ratios: berth's two variants against the reference and netavark, from the
 # last compare's times ($work/cmp.json), with the same medians.
 ratios() {
-    local b t r n
+    local b t r q n
     b=$(jq -r '.["berth"][]' "$work/cmp.json" | median)
     t=$(jq -r '.["berth, state on tmpfs"][]' "$work/cmp.json" | median)
     r=$(jq -r '.["reference"][]' "$work/cmp.json" | median)
+    q=$(jq -r '.["reference, state on tmpfs"][]' "$work/cmp.json" | median)
     n=$(jq -r '.["netavark"][]' "$work/cmp.json" | median)
-    awk -v b="$b" -v t="$t" -v r="$r" -v n="$n" 'BEGIN{
-        printf "  ratios: berth/reference %.2f, berth/netavark %.2f; berth on tmpfs: /reference %.2f, /netavark %.2f\n", b/r, b/n, t/r, t/n}'
+    awk -v b="$b" -v t="$t" -v r="$r" -v q="$q" -v n="$n" 'BEGIN{
+        printf "  ratios: state on disk: berth/reference %.2f, berth/netavark %.2f; state on tmpfs: berth/reference %.2f, berth/netavark %.2f\n", b/r, b/n, t/q, t/n}'
 }
 
 # bridge_conf TYPE IPAM_TYPE BRIDGE SUBNET IPMASQ STATE_DIR
@@ -87,6 +90,7 @@ EOF
 # name:plugin:bridge:subnet:ipmasq:state
 nets="ref:bridge:br-ref:10.240.0.0/16:true:$work
 berth:berth-bridge:br-berth:10.241.0.0/16:true:$work
+reftmp:bridge:br-reftmp:10.246.0.0/16:true:$tmpfs
 berthtmp:berth-bridge:br-berthtmp:10.245.0.0/16:true:$tmpfs
 refnm:bridge:br-refnm:10.243.0.0/16:false:$work
 berthnm:berth-bridge:br-berthnm:10.244.0.0/16:false:$work"
@@ -133,9 +137,10 @@ printf '  %-9s %s\n' nv "$("$NV" --config "$NV_CONFIG" -f "$work/nv-anchor.json"
 B="cni $bin/berth-bridge $work/berth.json c-berth"
 T="cni $bin/berth-bridge $work/berthtmp.json c-berthtmp"
 R="cni $REF/bridge $work/ref.json c-ref"
+Q="cni $REF/bridge $work/reftmp.json c-reftmp"
 N="nv $work/nv.json c-nv"
-for x in "$B" "$T" "$R" "$N"; do $P $x; done
-for n in c-berth c-berthtmp c-ref c-nv; do
+for x in "$B" "$T" "$R" "$Q" "$N"; do $P $x; done
+for n in c-berth c-berthtmp c-ref c-reftmp c-nv; do
     if ip -n "$n" link show eth0 >/dev/null 2>&1; then echo "$n: eth0 left after ADD+DEL" >&2; exit 1; fi
 done
 echo "  ADD+DEL sanity: ok (eth0 gone from each container after DEL)"
@@ -143,19 +148,22 @@ echo "  ADD+DEL sanity: ok (eth0 gone from each container after DEL)"
 # --- 1. ADD+DEL side by side ---------------------------------------------
 export COMPARE_JSON=$work/cmp.json
 compare "ADD+DEL, existing netns, bridge + host-local IPAM + ipMasq (netavark: NAT network, static IP)" \
-    berth "$P $B" "berth, state on tmpfs" "$P $T" reference "$P $R" netavark "$P $N"
+    berth "$P $B" "berth, state on tmpfs" "$P $T" reference "$P $R" "reference, state on tmpfs" "$P $Q" netavark "$P $N"
 ratios
 echo "  target: berth/reference <= 0.25"
 
 # (netavark's teardown fails when nothing is attached: tolerated here)
-PREPARE=("sh -c '$P $B del || true'" "sh -c '$P $T del || true'" "sh -c '$P $R del || true'" "sh -c '$P $N del 2>/dev/null || true'")
+PREPARE=("sh -c '$P $B del || true'" "sh -c '$P $T del || true'" "sh -c '$P $R del || true'" "sh -c '$P $Q del || true'"
+    "sh -c '$P $N del 2>/dev/null || true'")
 compare "ADD alone (untimed DEL before each run)" \
-    berth "$P $B add" "berth, state on tmpfs" "$P $T add" reference "$P $R add" netavark "$P $N add"
+    berth "$P $B add" "berth, state on tmpfs" "$P $T add" reference "$P $R add" "reference, state on tmpfs" "$P $Q add" \
+    netavark "$P $N add"
 ratios
 PREPARE=("sh -c '$P $B del; $P $B add'" "sh -c '$P $T del; $P $T add'" "sh -c '$P $R del; $P $R add'"
-    "sh -c '$P $N del 2>/dev/null; $P $N add'")
+    "sh -c '$P $Q del; $P $Q add'" "sh -c '$P $N del 2>/dev/null; $P $N add'")
 compare "DEL alone (untimed ADD before each run)" \
-    berth "$P $B del" "berth, state on tmpfs" "$P $T del" reference "$P $R del" netavark "$P $N del"
+    berth "$P $B del" "berth, state on tmpfs" "$P $T del" reference "$P $R del" "reference, state on tmpfs" "$P $Q del" \
+    netavark "$P $N del"
 ratios
 PREPARE=()
 unset COMPARE_JSON
@@ -174,9 +182,8 @@ compare "floors: kernel veth deletion; process starts (ratios meaningless)" \
     "berth-bridge VERSION" "sh -c 'CNI_COMMAND=VERSION $bin/berth-bridge </dev/null >/dev/null'"
 PREPARE=()
 
-echo "  after the runs: ports on br-berth $(ip -o link show master br-berth | wc -l), br-berthtmp" \
-    "$(ip -o link show master br-berthtmp | wc -l), br-ref $(ip -o link show master br-ref | wc -l)," \
-    "br-nv $(ip -o link show master br-nv | wc -l) (1 each: the anchors)"
+echo "  after the runs, ports on each bridge (1 each: the anchors):" \
+    "$(for b in br-berth br-berthtmp br-ref br-reftmp br-nv; do echo -n "$b $(ip -o link show master $b | wc -l) "; done)"
 
 # --- 2. scaling curve -----------------------------------------------------
 # The load of a shared machine drifts over the half minute a curve takes, so
