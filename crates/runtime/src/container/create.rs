@@ -13,7 +13,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{Hooks, Linux, LinuxDeviceCgroup, LinuxPersonalityDomain, LinuxResources};
+use oci_spec::runtime::{Linux, LinuxDeviceCgroup, LinuxPersonalityDomain, LinuxResources};
 
 use super::status::hook_state;
 use super::{Runtime, Warnings};
@@ -24,7 +24,7 @@ use crate::launch::cgroup_join::CgroupJoin;
 use crate::launch::sync::kind;
 use crate::launch::{self, id_map_text, InitPlan, Spawned};
 use crate::rootfs::{self, PlanInput};
-use crate::state::{self, proc_stat, ContainerDir, Private, Record, State, Status};
+use crate::state::{self, proc_stat, ContainerDir, LaterHooks, Private, Record, State, Status};
 use crate::{hooks, Error};
 
 /// Options of `create` (runc's flags).
@@ -50,9 +50,6 @@ pub struct Created {
     pub warnings: Warnings,
     /// Our end of the console socket when the runtime relays the terminal.
     pub(crate) relay: Option<UnixStream>,
-    /// The config's hooks, as saved in the state dir (so `run` need not
-    /// read the config back for poststart and poststop).
-    pub(crate) hooks: Hooks,
 }
 
 impl Created {
@@ -160,7 +157,7 @@ impl Runtime {
         };
         let result = self.create_in(opts, bundle, &mut cleanup, allow_relay);
         match result {
-            Ok((child, record, warnings, relay, hooks)) => {
+            Ok((child, record, warnings, relay)) => {
                 cleanup.cgroup = None;
                 let dir = cleanup.dir.take().ok_or_else(|| {
                     Error::Invalid("internal: state dir lost during create".into())
@@ -171,7 +168,6 @@ impl Runtime {
                     record,
                     warnings,
                     relay,
-                    hooks,
                 })
             }
             Err(e) => Err(e),
@@ -184,7 +180,7 @@ impl Runtime {
         bundle: Bundle,
         cleanup: &mut Cleanup,
         allow_relay: bool,
-    ) -> Result<(Spawned, Record, Warnings, Option<UnixStream>, Hooks), Error> {
+    ) -> Result<(Spawned, Record, Warnings, Option<UnixStream>), Error> {
         let Bundle {
             dir: bundle_dir,
             spec,
@@ -341,6 +337,7 @@ impl Runtime {
                 init_start_time: 0,
                 cgroups_path: cgroups_path.clone(),
                 cgroup: Some(cgroup.clone()),
+                hooks: Some(LaterHooks::of(Some(&spec_hooks))),
             },
         };
 
@@ -437,6 +434,6 @@ impl Runtime {
             write_pid_file(p, child.pid)?;
         }
         drop(fifo_dir);
-        Ok((child, record, warnings, relay, spec_hooks))
+        Ok((child, record, warnings, relay))
     }
 }

@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use oci_spec::runtime::Hooks;
 
 use super::kill::signal_init;
 use super::status::{current, hook_state, init_alive};
@@ -86,17 +85,7 @@ impl Runtime {
 
     /// Removes a stopped container: cgroup, state dir, then poststop hooks.
     pub(crate) fn destroy(&self, dir: ContainerDir, rec: &Record) -> Result<Warnings, Error> {
-        let hooks = dir.read_config().ok().and_then(|s| s.hooks().clone());
-        self.destroy_with(dir, rec, hooks.as_ref())
-    }
-
-    /// [`destroy`](Self::destroy) with the config's hooks already in hand.
-    pub(crate) fn destroy_with(
-        &self,
-        dir: ContainerDir,
-        rec: &Record,
-        hooks: Option<&Hooks>,
-    ) -> Result<Warnings, Error> {
+        let poststop = rec.later_hooks(&dir).poststop;
         let cg = rec.cgroup()?;
         // Processes of a container sharing our PID namespace may outlive
         // its init: they go with the container.
@@ -107,7 +96,6 @@ impl Runtime {
         let mut st = rec.state.clone();
         st.status = Status::Stopped;
         dir.remove()?;
-        let poststop = hooks.and_then(|h| h.poststop().clone()).unwrap_or_default();
         Ok(hooks::run_warn(
             "poststop",
             &poststop,

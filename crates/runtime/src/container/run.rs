@@ -166,10 +166,9 @@ impl Runtime {
             dir,
             record,
             relay,
-            hooks,
             ..
         } = created;
-        warnings.extend(self.poststart_hooks(Some(&hooks), &record));
+        warnings.extend(self.poststart(&dir, &record));
         let pid = child.pid;
         if opts.detach {
             child.release();
@@ -189,7 +188,7 @@ impl Runtime {
             .state_root()
             .open(&opts.create.id, crate::state::Lock::Exclusive)?;
         let rec = dir.read()?;
-        warnings.extend(self.destroy_with(dir, &rec, Some(&hooks))?);
+        warnings.extend(self.destroy(dir, &rec)?);
         Ok(RunOutcome {
             pid,
             exit_code: Some(code),

@@ -5,8 +5,6 @@ use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 
-use oci_spec::runtime::Hooks;
-
 use super::status::{current, hook_state, init_alive};
 use super::{Runtime, Warnings};
 use crate::hooks;
@@ -74,15 +72,7 @@ impl Runtime {
 
     /// poststart hooks: failures are warnings (runtime-spec).
     pub(crate) fn poststart(&self, dir: &ContainerDir, rec: &Record) -> Warnings {
-        let hooks = dir.read_config().ok().and_then(|s| s.hooks().clone());
-        self.poststart_hooks(hooks.as_ref(), rec)
-    }
-
-    /// poststart with the config's hooks already in hand.
-    pub(crate) fn poststart_hooks(&self, hooks: Option<&Hooks>, rec: &Record) -> Warnings {
-        let hooks = hooks
-            .and_then(|h| h.poststart().clone())
-            .unwrap_or_default();
+        let hooks = rec.later_hooks(dir).poststart;
         if hooks.is_empty() {
             return Vec::new();
         }

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::Spec;
 
 pub use proc_stat::{proc_stat, ProcStat};
-pub use record::{Private, Record, State, Status};
+pub use record::{LaterHooks, Private, Record, State, Status};
 
 /// Errors about container state.
 #[derive(Debug, thiserror::Error)]

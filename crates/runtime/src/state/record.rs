@@ -69,9 +69,49 @@ pub struct Private {
     /// cgroupsPath depends on the creating process's own cgroup).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<crate::cgroups::CgroupManager>,
+    /// The config's poststart and poststop hooks (empty lists when none),
+    /// so `start` and `delete` need not read and parse config.json. None
+    /// in a state file that predates them: read the config then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<LaterHooks>,
+}
+
+/// The hooks the runtime runs after `create` returned.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LaterHooks {
+    #[serde(default)]
+    pub poststart: Vec<oci_spec::runtime::Hook>,
+    #[serde(default)]
+    pub poststop: Vec<oci_spec::runtime::Hook>,
+}
+
+impl LaterHooks {
+    /// The poststart and poststop hooks of a config's `hooks`.
+    pub fn of(hooks: Option<&oci_spec::runtime::Hooks>) -> LaterHooks {
+        LaterHooks {
+            poststart: hooks
+                .and_then(|h| h.poststart().clone())
+                .unwrap_or_default(),
+            poststop: hooks.and_then(|h| h.poststop().clone()).unwrap_or_default(),
+        }
+    }
 }
 
 impl Record {
+    /// poststart and poststop: from the record, else (an older state file)
+    /// from the config saved in `dir`.
+    pub fn later_hooks(&self, dir: &super::ContainerDir) -> LaterHooks {
+        match &self.berth.hooks {
+            Some(h) => h.clone(),
+            None => LaterHooks::of(
+                dir.read_config()
+                    .ok()
+                    .and_then(|s| s.hooks().clone())
+                    .as_ref(),
+            ),
+        }
+    }
+
     /// The container's cgroup manager: the one stored at create, else
     /// resolved again from cgroupsPath.
     pub fn cgroup(&self) -> Result<crate::cgroups::CgroupManager, crate::cgroups::CgroupError> {
