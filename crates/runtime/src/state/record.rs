@@ -133,3 +133,32 @@ pub struct Record {
     #[serde(default)]
     pub berth: Private,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_hooks_round_trip_and_older_files_have_none() -> Result<(), serde_json::Error> {
+        let hooks: oci_spec::runtime::Hooks = serde_json::from_str(
+            r#"{"poststart":[{"path":"/bin/a"}],"poststop":[{"path":"/bin/b","args":["b","x"]}]}"#,
+        )?;
+        let later = LaterHooks::of(Some(&hooks));
+        assert_eq!(later.poststart.len(), 1);
+        assert_eq!(later.poststop[0].path(), &PathBuf::from("/bin/b"));
+        assert!(LaterHooks::of(None).poststart.is_empty());
+
+        let old = r#"{"ociVersion":"1.2.0","id":"c","pid":7,"status":"created",
+            "bundle":"/b","rootfs":"/b/rootfs","created":"t","berth":{"initStartTime":5}}"#;
+        let rec: Record = serde_json::from_str(old)?;
+        assert!(rec.berth.hooks.is_none());
+
+        let mut rec = rec;
+        rec.berth.hooks = Some(later);
+        let back: Record = serde_json::from_str(&serde_json::to_string(&rec)?)?;
+        let h = back.berth.hooks.unwrap_or_default();
+        assert_eq!(h.poststart[0].path(), &PathBuf::from("/bin/a"));
+        assert_eq!(h.poststop[0].args().clone().unwrap_or_default(), ["b", "x"]);
+        Ok(())
+    }
+}
