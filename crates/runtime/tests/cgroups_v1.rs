@@ -482,3 +482,28 @@ fn limits_match_runc_for_the_same_config() {
     );
     mgr.remove().unwrap();
 }
+
+/// Two runtimes creating containers under one new parent at once: the one
+/// that finds the parent already made (by the other, which has not yet
+/// copied the cpusets into it) must still end up with a usable cpuset.
+#[test]
+fn cpuset_parent_made_by_someone_else_is_initialised() {
+    let Some((host, _)) = setup("unused") else {
+        return;
+    };
+    let path = format!("/{}/shared/c1", host.cgroup_parent());
+    let mgr = CgroupManager::new(Some(&path), "c1").unwrap();
+    // The other runtime's half-done parents: made, sets still empty.
+    let leaf = dir(&mgr, "cpuset");
+    let parent = leaf.parent().unwrap();
+    std::fs::create_dir_all(parent).unwrap();
+    assert_eq!(read(parent, "cpuset.cpus"), "");
+    mgr.create().unwrap();
+    let cpuset = dir(&mgr, "cpuset");
+    assert_ne!(read(&cpuset, "cpuset.cpus"), "", "leaf cpus left empty");
+    assert_ne!(read(&cpuset, "cpuset.mems"), "", "leaf mems left empty");
+    let (mut child, stdin) = spawn_held(&host, "exit 0");
+    mgr.add_pid(child.id() as i32).unwrap();
+    go(stdin);
+    assert!(child.wait().unwrap().success());
+}

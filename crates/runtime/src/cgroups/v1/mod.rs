@@ -85,9 +85,12 @@ impl V1Cgroups {
 
     pub(crate) fn create(&self) -> Result<(), CgroupError> {
         for d in &self.dirs {
-            let created = tree::create_dirs(&d.mountpoint, &d.dir)?;
+            tree::create_dirs(&d.mountpoint, &d.dir)?;
             if d.controllers.iter().any(|c| c == "cpuset") {
-                cpuset::init_created(&created)?;
+                // Not only what we created: a parent that another runtime
+                // process has just made (the shared /berth) may still have
+                // empty sets, and a child copied from it would refuse tasks.
+                cpuset::init_created(&chain_below(&d.mountpoint, &d.dir))?;
             }
         }
         if let Some(u) = &self.unified {
@@ -285,5 +288,34 @@ fn no_freezer() -> CgroupError {
         what: "pause and resume",
         controller: "freezer",
         detail: "no v1 freezer hierarchy and no cgroup2 mount".to_owned(),
+    }
+}
+
+/// Every directory from just below `mountpoint` down to `dir`, outermost first.
+fn chain_below(mountpoint: &Path, dir: &Path) -> Vec<PathBuf> {
+    let mut chain: Vec<PathBuf> = dir
+        .ancestors()
+        .take_while(|a| *a != mountpoint && a.starts_with(mountpoint))
+        .map(Path::to_path_buf)
+        .collect();
+    chain.reverse();
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_below_lists_every_level_outermost_first() {
+        let chain = chain_below(Path::new("/cg/cpuset"), Path::new("/cg/cpuset/berth/x"));
+        assert_eq!(
+            chain,
+            [
+                PathBuf::from("/cg/cpuset/berth"),
+                PathBuf::from("/cg/cpuset/berth/x")
+            ]
+        );
+        assert!(chain_below(Path::new("/cg/cpuset"), Path::new("/cg/cpuset")).is_empty());
     }
 }
