@@ -103,7 +103,9 @@ impl RedbStore {
                         db,
                         path: path.to_path_buf(),
                     };
-                    store.ensure_table()?;
+                    // No table set-up here: a write transaction's open_table
+                    // creates it, and reads treat a missing table as empty.
+                    // A write on every open cost several fsyncs per CNI call.
                     return Ok(store);
                 }
                 Err(DatabaseError::DatabaseAlreadyOpen) if start.elapsed() < Self::OPEN_TIMEOUT => {
@@ -119,13 +121,6 @@ impl RedbStore {
                 Err(e) => return Err(e.into()),
             }
         }
-    }
-
-    fn ensure_table(&self) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
-        txn.open_table(KV)?;
-        txn.commit()?;
-        Ok(())
     }
 
     fn read<T>(
