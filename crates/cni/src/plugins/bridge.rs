@@ -158,23 +158,35 @@ impl Plugin for Bridge {
 
     fn del(&self, req: &Request) -> Result<(), CniError> {
         parse(req)?;
-        let mut first_err = None;
-        if let Some(t) = ipam::ipam_type(req) {
-            if let Err(e) = ipam::del(req, t) {
-                first_err = Some(e);
+        std::thread::scope(|s| {
+            // Deleting a veth waits for an RCU grace period (~17 ms here):
+            // release the IPAM lease on another thread meanwhile. Where no
+            // thread can be started, release it here first, as before.
+            let mut ipam_done = None;
+            let ipam_job = ipam::ipam_type(req).and_then(|t| {
+                match std::thread::Builder::new().spawn_scoped(s, move || ipam::del(req, t)) {
+                    Ok(job) => Some(job),
+                    Err(_) => {
+                        ipam_done = Some(ipam::del(req, t));
+                        None
+                    }
+                }
+            });
+            // The lease goes even when the netns cannot be opened.
+            let link = match netns::open_for_del(req) {
+                Ok(ns) => ns.map(|ns| delete_container_veth(req, &ns)),
+                Err(e) => Some(Err(e)),
+            };
+            let ipam = match ipam_job {
+                Some(job) => Some(job.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+                None => ipam_done,
+            };
+            // The IPAM error first, as the sequential order reported it.
+            match (ipam, link) {
+                (Some(Err(e)), _) | (_, Some(Err(e))) => Err(e),
+                _ => Ok(()),
             }
-        }
-        if let Some(ns) = netns::open_for_del(req)? {
-            let cont = Netlink::for_netns(&ns).map_err(|e| setup("netlink in container", e))?;
-            // Deleting the container end deletes the host end with it.
-            if let Err(e) = cont.delete_link_by_name(&req.args.ifname) {
-                first_err.get_or_insert(setup(
-                    &format!("deleting {} in the container", req.args.ifname),
-                    e,
-                ));
-            }
-        }
-        first_err.map_or(Ok(()), Err)
+        })
     }
 
     fn check(&self, req: &Request) -> Result<(), CniError> {
@@ -447,4 +459,13 @@ pub(crate) fn describe(l: &Link, sandbox: Option<String>) -> Interface {
         sandbox,
         ..Default::default()
     }
+}
+
+/// Deleting the container end deletes the host end with it.
+fn delete_container_veth(req: &Request, ns: &NetNs) -> Result<(), CniError> {
+    let cont = Netlink::for_netns(ns).map_err(|e| setup("netlink in container", e))?;
+    // Already gone is fine: DEL is idempotent.
+    cont.delete_link_by_name(&req.args.ifname)
+        .map(|_existed| ())
+        .map_err(|e| setup(&format!("deleting {} in the container", req.args.ifname), e))
 }
