@@ -8,13 +8,6 @@ mod runtime_support;
 use runtime_support::{edit_config, is_root, Env};
 use serde_json::{json, Value};
 
-fn run(env: &Env, id: &str, script: &str, edit: impl FnOnce(&mut Value)) -> String {
-    let b = env.bundle(id, script);
-    edit_config(&b, edit);
-    env.berth(&["run", "--bundle", b.to_str().unwrap(), id])
-        .ok()
-}
-
 fn set_ns_path(v: &mut Value, kind: &str, path: &str) {
     let ns = v["linux"]["namespaces"].as_array_mut().unwrap();
     ns.retain(|n| n["type"] != kind);
@@ -30,8 +23,7 @@ fn joins_a_prepared_network_namespace_by_path() {
     env.host
         .sh("ip netns add prepared && ip -n prepared link set lo up && ip -n prepared addr add 10.9.9.9/32 dev lo")
         .unwrap();
-    let out = run(
-        &env,
+    let out = env.run_edited(
         "netjoin",
         "ip -4 addr show dev lo | grep -o '10.9.9.9'; readlink /proc/self/ns/net",
         |v| {
@@ -44,7 +36,7 @@ fn joins_a_prepared_network_namespace_by_path() {
         .unwrap();
     assert_eq!(out, format!("10.9.9.9\n{want_ns}"));
     // With sysctls that belong to the joined namespace.
-    let out = run(&env, "netjoin2", "cat /proc/sys/net/ipv4/ip_forward", |v| {
+    let out = env.run_edited("netjoin2", "cat /proc/sys/net/ipv4/ip_forward", |v| {
         set_ns_path(v, "network", "/run/netns/prepared");
         v["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
     });
@@ -70,8 +62,7 @@ fn joins_another_containers_pid_ipc_and_uts_namespaces() {
     // PIDs as this test sees them differ from the sandbox's view, where
     // berth ran: find the init through the sandbox's /proc.
     let pid = env.state("host")["pid"].as_i64().unwrap();
-    let out = run(
-        &env,
+    let out = env.run_edited(
         "guest",
         "hostname; ps -o comm | grep -c sleep; readlink /proc/self/ns/ipc",
         |v| {
@@ -161,8 +152,7 @@ fn time_namespace_offsets() {
         return;
     }
     let env = Env::new();
-    let out = run(
-        &env,
+    let out = env.run_edited(
         "timens",
         "cut -d. -f1 /proc/uptime; cat /proc/self/timens_offsets",
         |v| {
@@ -190,8 +180,7 @@ fn every_new_namespace_differs_from_the_host() {
         return;
     }
     let env = Env::new();
-    let out = run(
-        &env,
+    let out = env.run_edited(
         "newns",
         "for n in mnt net pid uts ipc cgroup; do echo $n=$(readlink /proc/self/ns/$n); done",
         |_| {},

@@ -12,13 +12,6 @@ use std::process::{Command, Stdio};
 use runtime_support::{berth_bin, edit_config, is_root, Env};
 use serde_json::json;
 
-fn run(env: &Env, id: &str, script: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
-    let b = env.bundle(id, script);
-    edit_config(&b, edit);
-    env.berth(&["run", "--bundle", b.to_str().unwrap(), id])
-        .ok()
-}
-
 fn status_field(status: &str, key: &str) -> String {
     status
         .lines()
@@ -34,22 +27,17 @@ fn args_env_cwd_home() {
         return;
     }
     let env = Env::new();
-    let out = run(
-        &env,
-        "args",
-        "pwd; echo $FOO; echo $HOME; echo $0 $1",
-        |v| {
-            v["process"]["args"] = json!([
-                "sh",
-                "-c",
-                "pwd; echo $FOO; echo $HOME; echo $0 $1",
-                "zero",
-                "one"
-            ]);
-            v["process"]["cwd"] = json!("/var/work");
-            v["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz"]);
-        },
-    );
+    let out = env.run_edited("args", "pwd; echo $FOO; echo $HOME; echo $0 $1", |v| {
+        v["process"]["args"] = json!([
+            "sh",
+            "-c",
+            "pwd; echo $FOO; echo $HOME; echo $0 $1",
+            "zero",
+            "one"
+        ]);
+        v["process"]["cwd"] = json!("/var/work");
+        v["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz"]);
+    });
     assert_eq!(out, "/var/work\nbar baz\n/root\nzero one\n");
 }
 
@@ -59,8 +47,7 @@ fn user_groups_umask() {
         return;
     }
     let env = Env::new();
-    let out = run(
-        &env,
+    let out = env.run_edited(
         "user",
         "id -u; id -g; grep Groups /proc/self/status; umask; touch /dev/shm/f; stat -c %a /dev/shm/f; echo $HOME",
         |v| {
@@ -79,8 +66,7 @@ fn rlimits_are_set_and_capped_at_the_hard_limit() {
         return;
     }
     let env = Env::new();
-    let out = run(
-        &env,
+    let out = env.run_edited(
         "rlimits",
         "grep -E 'open files|core file' /proc/self/limits",
         |v| {
@@ -115,7 +101,7 @@ fn rlimits_are_set_and_capped_at_the_hard_limit() {
     // SAFETY: valid out pointer.
     unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut hard) };
     if hard.rlim_max != libc::RLIM_INFINITY {
-        let out = run(&env, "capped", "ulimit -Hn", |v| {
+        let out = env.run_edited("capped", "ulimit -Hn", |v| {
             v["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 1_000_000_000u64, "hard": 1_000_000_000u64}]);
         });
         assert_eq!(out.trim(), hard.rlim_max.to_string());
@@ -128,8 +114,7 @@ fn capability_sets_no_new_privs_oom_score() {
         return;
     }
     let env = Env::new();
-    let out = run(
-        &env,
+    let out = env.run_edited(
         "caps",
         "cat /proc/self/status; cat /proc/self/oom_score_adj",
         |v| {
@@ -169,7 +154,7 @@ fn seccomp_profile_is_enforced() {
     }
     let env = Env::new();
     let script = "mkdir /tmp/a 2>&1 | head -1; chmod 700 /tmp 2>&1 | head -1; echo still-running; grep Seccomp: /proc/self/status";
-    let out = run(&env, "seccomp", script, |v| {
+    let out = env.run_edited("seccomp", script, |v| {
         v["process"]["noNewPrivileges"] = json!(true);
         v["linux"]["seccomp"] = json!({
             "defaultAction": "SCMP_ACT_ALLOW",
@@ -188,8 +173,7 @@ fn seccomp_profile_is_enforced() {
 
     // Without no_new_privs too (the filter goes in while still privileged),
     // and a default-deny profile with an allow list.
-    let out = run(
-        &env,
+    let out = env.run_edited(
         "seccomp2",
         "echo ok; mkdir /dev/shm/d 2>/dev/null || echo mkdir-denied; grep NoNewPrivs /proc/self/status",
         |v| {
@@ -269,8 +253,7 @@ fn seccomp_profile_is_enforced() {
         "futex",
         "getdents64",
     ];
-    let out = run(
-        &env,
+    let out = env.run_edited(
         "seccomp3",
         "echo allowed; mkdir /dev/shm/e 2>/dev/null || echo denied",
         |v| {

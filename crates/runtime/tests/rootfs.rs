@@ -8,15 +8,6 @@ mod runtime_support;
 use runtime_support::{edit_config, is_root, Env};
 use serde_json::json;
 
-/// Runs `script` in a fresh container `id` (foreground) and returns its
-/// stdout; the container must exit 0.
-fn run(env: &Env, id: &str, script: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
-    let b = env.bundle(id, script);
-    edit_config(&b, edit);
-    env.berth(&["run", "--bundle", b.to_str().unwrap(), id])
-        .ok()
-}
-
 fn mount_opts<'a>(mountinfo: &'a str, mp: &str) -> Option<&'a str> {
     mountinfo
         .lines()
@@ -32,8 +23,7 @@ fn mount_types_and_options() {
     let env = Env::new();
     let data = env.dir("data");
     std::fs::write(data.join("file"), "hello\n").unwrap();
-    let out = run(
-        &env,
+    let out = env.run_edited(
         "mounts",
         "cat /proc/self/mountinfo; echo ---; cat /data/file; cat /single; \
          touch /data/x 2>/dev/null && echo data-writable; touch /rw/x && echo rw-writable; \
@@ -92,8 +82,7 @@ fn bind_is_not_recursive_but_rbind_is() {
             src.display()
         ))
         .unwrap();
-    let out = run(
-        &env,
+    let out = env.run_edited(
         "rbind",
         "cat /plain/sub/marker 2>/dev/null || echo missing; cat /rec/sub/marker",
         |v| {
@@ -113,8 +102,7 @@ fn dev_nodes_symlinks_and_linux_devices() {
         return;
     }
     let env = Env::new();
-    let out = run(
-        &env,
+    let out = env.run_edited(
         "dev",
         "for d in null zero full random urandom tty fuse; do stat -c '%n %F %t:%T %a %u:%g' /dev/$d; done; \
          stat -c '%n %F %a' /dev/myfifo; \
@@ -152,8 +140,7 @@ fn pivot_root_hides_the_host_and_paths_are_masked() {
         return;
     }
     let env = Env::new();
-    let out = run(
-        &env,
+    let out = env.run_edited(
         "pivot",
         "test -e /etc/debian_version && echo host-visible; \
          awk '$5==\"/\"{print \"root=\" $4}' /proc/self/mountinfo; \
@@ -189,8 +176,7 @@ fn readonly_root_hostname_domainname_sysctl() {
         return;
     }
     let env = Env::new();
-    let out = run(
-        &env,
+    let out = env.run_edited(
         "ro",
         "touch /newfile 2>/dev/null || echo root-ro; touch /dev/shm/ok && echo shm-rw; \
          hostname; cat /proc/sys/kernel/domainname; cat /proc/sys/net/ipv4/ip_forward",
@@ -211,11 +197,11 @@ fn rootfs_propagation() {
     }
     let env = Env::new();
     let script = "awk '$5==\"/\"{for(i=7;i<=NF;i++){if($i==\"-\")break; printf \"%s \", $i}; print \"\"}' /proc/self/mountinfo";
-    let shared = run(&env, "pshared", script, |v| {
+    let shared = env.run_edited("pshared", script, |v| {
         v["linux"]["rootfsPropagation"] = json!("rshared")
     });
     assert!(shared.contains("shared:"), "{shared}");
-    let private = run(&env, "pprivate", script, |v| {
+    let private = env.run_edited("pprivate", script, |v| {
         v["linux"]["rootfsPropagation"] = json!("rprivate")
     });
     assert!(
@@ -230,8 +216,7 @@ fn cgroup_mount_shows_the_containers_own_cgroup() {
         return;
     }
     let env = Env::new();
-    let out = run(
-        &env,
+    let out = env.run_edited(
         "cgmount",
         "cat /proc/self/cgroup | grep -c ':/$'; ls /sys/fs/cgroup | head -50",
         |v| {
@@ -249,7 +234,7 @@ fn cgroup_mount_shows_the_containers_own_cgroup() {
     let entries: Vec<&str> = lines.collect();
     if std::path::Path::new("/sys/fs/cgroup/pids").is_dir() {
         assert!(entries.contains(&"pids"), "{out}");
-        let limit = run(&env, "cglimit", "cat /sys/fs/cgroup/pids/pids.max", |v| {
+        let limit = env.run_edited("cglimit", "cat /sys/fs/cgroup/pids/pids.max", |v| {
             v["mounts"].as_array_mut().unwrap().push(json!({
                 "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro"]
             }));

@@ -155,6 +155,15 @@ impl Env {
         dir
     }
 
+    /// Runs `script` in a fresh container `id` (foreground), after `edit` on
+    /// its config, and returns its stdout; the container must exit 0.
+    pub fn run_edited(&self, id: &str, script: &str, edit: impl FnOnce(&mut Value)) -> String {
+        let b = self.bundle(id, script);
+        edit_config(&b, edit);
+        self.berth(&["run", "--bundle", b.to_str().expect("utf-8 path"), id])
+            .ok()
+    }
+
     /// Host side of the bundle's `/out`.
     pub fn out(&self, name: &str) -> PathBuf {
         let d = self.dir(&format!("out/{name}"));
