@@ -567,3 +567,46 @@ fn link_addresses_are_one_links_and_other_dumps_still_work() {
     })
     .expect("enter");
 }
+
+#[test]
+fn unlisted_delete_frees_both_veth_ends_and_the_bridge_port_at_return() {
+    use berth_net::netlink::unlist::delete_link_by_name;
+    let host = sandbox();
+    let dir = host.dirs().netns.clone();
+    host.enter_keep_pidns(|| {
+        let c = NetNs::create(&dir, "c").expect("ns");
+        let nl = Netlink::new().expect("nl");
+        let nlc = Netlink::for_netns(&c).expect("nl c");
+        let br = nl
+            .ensure_bridge(&BridgeConfig::new("br-unlist"))
+            .expect("bridge");
+        for round in 0..3 {
+            let hv = nl
+                .create_veth(&VethConfig::new("vhost", "eth0"), Some(&c))
+                .expect("veth");
+            nl.set_master(hv.index, br.index).expect("enslave");
+            assert!(
+                delete_link_by_name(&c, "eth0").expect("delete"),
+                "round {round}: eth0 existed"
+            );
+            // Unlisted when the call returns: both names are free, the
+            // bridge has no port, and the same names can be made again.
+            assert!(nlc.link_by_name("eth0").expect("lookup").is_none());
+            assert!(nl.link_by_name("vhost").expect("lookup").is_none());
+            let ports = nl.links().expect("links");
+            assert!(!ports.iter().any(|l| l.master == Some(br.index)));
+        }
+        assert!(
+            !delete_link_by_name(&c, "eth0").expect("idempotent"),
+            "a missing link is reported as absent"
+        );
+        // The kernel's refusal comes back with its errno and the link named.
+        let e = delete_link_by_name(&c, "lo").expect_err("lo cannot be deleted");
+        assert_eq!(e.errno(), Some(libc::EOPNOTSUPP), "{e}");
+        assert!(e.to_string().contains("delete link lo"), "{e}");
+        assert!(delete_link_by_name(&c, "a/b").is_err(), "bad name refused");
+        nl.delete_link(br.index).expect("delete bridge");
+        c.delete().expect("del c");
+    })
+    .expect("enter");
+}

@@ -159,9 +159,9 @@ impl Plugin for Bridge {
     fn del(&self, req: &Request) -> Result<(), CniError> {
         parse(req)?;
         std::thread::scope(|s| {
-            // Deleting a veth waits for an RCU grace period (~17 ms here):
-            // release the IPAM lease on another thread meanwhile. Where no
-            // thread can be started, release it here first, as before.
+            // Release the IPAM lease (a store commit) on another thread
+            // while the veth is deleted. Where no thread can be started,
+            // release it here first.
             let mut ipam_done = None;
             let ipam_job = ipam::ipam_type(req).and_then(|t| {
                 match std::thread::Builder::new().spawn_scoped(s, move || ipam::del(req, t)) {
@@ -461,11 +461,12 @@ pub(crate) fn describe(l: &Link, sandbox: Option<String>) -> Interface {
     }
 }
 
-/// Deleting the container end deletes the host end with it.
+/// Deleting the container end deletes the host end with it. Returns when
+/// the kernel has unlisted both (not when it has freed them: see
+/// `berth_net::netlink::unlist`).
 fn delete_container_veth(req: &Request, ns: &NetNs) -> Result<(), CniError> {
-    let cont = Netlink::for_netns(ns).map_err(|e| setup("netlink in container", e))?;
     // Already gone is fine: DEL is idempotent.
-    cont.delete_link_by_name(&req.args.ifname)
+    berth_net::netlink::unlist::delete_link_by_name(ns, &req.args.ifname)
         .map(|_existed| ())
         .map_err(|e| setup(&format!("deleting {} in the container", req.args.ifname), e))
 }

@@ -174,8 +174,7 @@ pub fn del(req: &Request) -> Result<(), CniError> {
         }
     }
     if let Some(ns) = netns::open_for_del(req)? {
-        let cont = Netlink::for_netns(&ns).map_err(|e| setup("netlink in container", e))?;
-        if let Err(e) = cont.delete_link_by_name(&req.args.ifname) {
+        if let Err(e) = berth_net::netlink::unlist::delete_link_by_name(&ns, &req.args.ifname) {
             first_err.get_or_insert(setup(
                 &format!("deleting {} in the container", req.args.ifname),
                 e,

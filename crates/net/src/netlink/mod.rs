@@ -10,7 +10,8 @@
 //!
 //! Requests are grouped one module per link kind ([`bridge`], [`veth`],
 //! [`macvlan`], [`ipvlan`], [`vlan`], [`vxlan`]) plus [`link`] (lookups and
-//! generic changes), [`addr`], [`route`] and [`neigh`] (neighbours and FDB);
+//! generic changes), [`addr`], [`route`] and [`neigh`] (neighbours and FDB),
+//! and [`unlist`] (deleting a link without waiting for the kernel to free it);
 //! each adds methods to [`Netlink`].
 
 pub mod addr;
@@ -20,6 +21,7 @@ pub mod link;
 pub mod macvlan;
 pub mod neigh;
 pub mod route;
+pub mod unlist;
 pub mod veth;
 pub mod vlan;
 pub mod vxlan;
