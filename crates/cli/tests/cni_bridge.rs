@@ -555,3 +555,87 @@ fn bridge_vlan_is_refused_clearly_and_leaves_nothing() {
     assert!(!host_has_link(&env, "vbr0"), "refused ADD left the bridge");
     assert!(!env.has_link(&ns, "eth0"));
 }
+
+/// IPv6 addresses of `dev` in `ns` (`scope` "link" or "global").
+fn v6_addrs(env: &CniEnv, ns: &Path, dev: &str, scope: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(
+        &env.in_ns(ns, &format!("ip -6 -j addr show dev {dev} scope {scope}")),
+    )
+    .expect("json");
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|l| l["addr_info"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a["local"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn ipv4_only_attachments_get_no_ipv6_and_dual_stack_ones_reach_each_other_over_it() {
+    let env = CniEnv::new();
+    // IPv4 only: no IPv6 address on the container interface (not even
+    // link-local, as with Docker on IPv4-only networks) nor on the host port.
+    let l4 = list(
+        &env,
+        "v4.conf",
+        &bridge_conf(
+            &env,
+            "berth-bridge",
+            "berth-host-local",
+            "v4br0",
+            "10.78.9.0/24",
+        ),
+    );
+    let ns = env.netns("c4");
+    let r = env
+        .with_client(|c| c.add(&l4, &CniEnv::attachment("c4", &ns, "eth0")))
+        .expect("ADD v4");
+    let host_port = r.interfaces[1].name.clone();
+    // Give the kernel time it would take to add a link-local address
+    // (it does so when the link comes up, DAD aside).
+    env.in_ns(&ns, "sleep 0.2");
+    assert_eq!(v6_addrs(&env, &ns, "eth0", "link"), Vec::<String>::new());
+    let port: Value = serde_json::from_str(
+        &env.host
+            .sh(&format!("ip -6 -j addr show dev {host_port}"))
+            .expect("ip"),
+    )
+    .expect("json");
+    let port_addrs = port[0]["addr_info"].as_array().map_or(0, Vec::len);
+    assert_eq!(port_addrs, 0, "bridge port {host_port} has IPv6: {port}");
+    env.with_client(|c| c.del(&l4, &CniEnv::attachment("c4", &ns, "eth0")))
+        .expect("DEL v4");
+
+    // Dual stack: IPv6 stays, with its link-local address, and two
+    // containers talk over it across the bridge.
+    let mut conf = bridge_conf(
+        &env,
+        "berth-bridge",
+        "berth-host-local",
+        "dsbr0",
+        "10.78.10.0/24",
+    );
+    conf["ipam"] = json!({
+        "type": "berth-host-local",
+        "ranges": [[{"subnet": "10.78.10.0/24"}], [{"subnet": "fd00:78:10::/64"}]],
+        "dataDir": env.ipam_dir().to_string_lossy()
+    });
+    let ld = list(&env, "ds.conf", &conf);
+    let (a, b) = (env.netns("d1"), env.netns("d2"));
+    for (id, ns) in [("d1", &a), ("d2", &b)] {
+        env.with_client(|c| c.add(&ld, &CniEnv::attachment(id, ns, "eth0")))
+            .expect("ADD dual stack");
+    }
+    assert_eq!(v6_addrs(&env, &b, "eth0", "global"), ["fd00:78:10::3"]);
+    let ping = env.in_ns_output(&a, "busybox ping -6 -c 1 -W 5 fd00:78:10::3");
+    assert!(ping.status.success(), "ping6 d1 -> d2: {ping:?}");
+    assert_eq!(
+        v6_addrs(&env, &a, "eth0", "link").len(),
+        1,
+        "link-local kept"
+    );
+    for (id, ns) in [("d1", &a), ("d2", &b)] {
+        env.with_client(|c| c.del(&ld, &CniEnv::attachment(id, ns, "eth0")))
+            .expect("DEL dual stack");
+    }
+}

@@ -326,6 +326,8 @@ fn add_steps<'a>(
         host.set_port_isolated(hv.index, true)
             .map_err(|e| setup("isolating bridge port", e))?;
     }
+    // The host end is a bridge port, layer 2 only: no IPv6 addresses.
+    iface::ipv6_quiet(host, &hv)?;
     host.set_up(hv.index)
         .map_err(|e| setup(&format!("setting {host_name} up"), e))?;
 

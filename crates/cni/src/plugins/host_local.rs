@@ -20,9 +20,12 @@ use serde::Deserialize;
 use crate::plugin::{Plugin, Request};
 use crate::types::{CniError, CniResult, Dns, ErrorCode, IpConfig, Route};
 
-/// Where leases live without `dataDir` (berth's counterpart of
-/// /var/lib/cni/networks).
-pub const DEFAULT_DATA_DIR: &str = "/var/lib/berth/cni/networks";
+/// Where leases live without `dataDir` (berth's counterpart of the reference
+/// plugin's /var/lib/cni/networks). On tmpfs, as podman keeps its IPAM
+/// database under /run: a lease names an address in a network namespace,
+/// and no namespace survives a reboot, so neither should the lease (on disk
+/// every commit would also pay an fsync).
+pub const DEFAULT_DATA_DIR: &str = "/run/berth/cni/networks";
 const STORE_FILE: &str = "ipam.redb";
 
 pub struct HostLocal;

@@ -19,8 +19,9 @@ use super::rollback::Rollback;
 use crate::plugin::{Plugin, Request};
 use crate::types::{CniError, CniResult, ErrorCode, PortMapping, Protocol};
 
-/// Where the record of published ports lives without `dataDir`.
-pub const DEFAULT_DATA_DIR: &str = "/var/lib/berth/cni/portmap";
+/// Where the record of published ports lives without `dataDir`: on tmpfs,
+/// like the nftables elements it describes, it does not outlive a reboot.
+pub const DEFAULT_DATA_DIR: &str = "/run/berth/cni/portmap";
 const STORE_FILE: &str = "portmap.redb";
 
 pub struct Portmap;

@@ -173,6 +173,24 @@ impl Netlink {
         )
     }
 
+    /// Stops the kernel from generating IPv6 addresses for link `index`
+    /// (`IN6_ADDR_GEN_MODE_NONE`; set it while the link is down): no
+    /// link-local address, hence no DAD, router solicitation or MLD report
+    /// from it. Kernels without IPv6 refuse it ([`NetlinkError::is_unsupported`]).
+    pub fn set_ipv6_addr_gen_none(&self, index: u32) -> Result<(), NetlinkError> {
+        use netlink_packet_route::link::{
+            AfSpecInet6, AfSpecUnspec, In6AddrGenMode, LinkAttribute,
+        };
+        self.set(
+            || format!("turn off IPv6 address generation on link #{index}"),
+            LinkUnspec::new_with_index(index)
+                .append_extra_attribute(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+                    vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)],
+                )]))
+                .build(),
+        )
+    }
+
     /// Brings link `index` down.
     pub fn set_down(&self, index: u32) -> Result<(), NetlinkError> {
         self.set(
