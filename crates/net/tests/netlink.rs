@@ -610,3 +610,26 @@ fn unlisted_delete_frees_both_veth_ends_and_the_bridge_port_at_return() {
     })
     .expect("enter");
 }
+
+#[test]
+fn bridge_keeps_its_mac_when_a_port_with_a_lower_one_joins() {
+    let host = sandbox();
+    host.enter_keep_pidns(|| {
+        let nl = Netlink::new().expect("nl");
+        let br = nl
+            .ensure_bridge(&BridgeConfig::new("brmac"))
+            .expect("bridge");
+        let before = br.mac.expect("bridge mac");
+        // Lower than any random locally administered MAC but this one.
+        let mut cfg = VethConfig::new("pmac", "pmac-peer");
+        cfg.mac = Some(MacAddr([2, 0, 0, 0, 0, 1]));
+        let port = nl.create_veth(&cfg, None).expect("veth");
+        nl.set_master(port.index, br.index).expect("enslave");
+        nl.set_up(port.index).expect("up");
+        let after = nl.require_link("brmac").expect("bridge").mac;
+        assert_eq!(after, Some(before), "the bridge MAC followed its port");
+        nl.delete_link(port.index).expect("delete veth");
+        nl.delete_link(br.index).expect("delete bridge");
+    })
+    .expect("enter");
+}

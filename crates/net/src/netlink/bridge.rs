@@ -12,7 +12,8 @@ pub struct BridgeConfig {
     pub name: String,
     /// MTU; the kernel default when `None`.
     pub mtu: Option<u32>,
-    /// Fixed MAC; otherwise the kernel picks (and then follows the lowest port).
+    /// Fixed MAC; otherwise the kernel's random one, pinned (see
+    /// [`Netlink::create_bridge`]).
     pub mac: Option<MacAddr>,
     /// Promiscuous mode.
     pub promisc: bool,
@@ -33,6 +34,12 @@ impl BridgeConfig {
 impl Netlink {
     /// Creates the bridge, up, and returns it. Fails with `EEXIST`
     /// ([`NetlinkError::is_exists`]) if a link of that name exists.
+    ///
+    /// Without `cfg.mac` the kernel's random MAC is set again explicitly:
+    /// a bridge whose MAC was never set takes the lowest MAC among its
+    /// ports, so it would change as containers come and go, and every
+    /// container would keep a stale neighbour entry for its gateway (the
+    /// reference bridge plugin pins it the same way).
     pub fn create_bridge(&self, cfg: &BridgeConfig) -> Result<Link, NetlinkError> {
         check_ifname(&cfg.name)?;
         let mut b = LinkBridge::new(&cfg.name);
@@ -49,7 +56,14 @@ impl Netlink {
             b = b.vlan_filtering(true);
         }
         self.add_link(|| format!("create bridge {}", cfg.name), b.build())?;
-        self.require_link(&cfg.name)
+        let br = self.require_link(&cfg.name)?;
+        match (cfg.mac, br.mac) {
+            (None, Some(mac)) => {
+                self.set_mac(br.index, mac)?;
+                Ok(br)
+            }
+            _ => Ok(br),
+        }
     }
 
     /// Returns the bridge `cfg.name`, creating it if absent (several CNI
