@@ -639,3 +639,51 @@ fn ipv4_only_attachments_get_no_ipv6_and_dual_stack_ones_reach_each_other_over_i
             .expect("DEL dual stack");
     }
 }
+
+#[test]
+fn masquerade_goes_with_the_last_container_and_comes_back_with_the_next() {
+    let env = CniEnv::new();
+    let l = list(
+        &env,
+        "mq.conf",
+        &bridge_conf(
+            &env,
+            "berth-bridge",
+            "berth-host-local",
+            "mqbr0",
+            "10.78.11.0/24",
+        ),
+    );
+    let masq = || {
+        env.host
+            .sh("nft list set inet berth masq4")
+            .expect("nft")
+            .contains("10.78.11.0/24")
+    };
+    let (a, b) = (env.netns("m1"), env.netns("m2"));
+    let mut host_ports = Vec::new();
+    for (id, ns) in [("m1", &a), ("m2", &b)] {
+        let r = env
+            .with_client(|c| c.add(&l, &CniEnv::attachment(id, ns, "eth0")))
+            .expect("ADD");
+        host_ports.push(r.interfaces[1].name.clone());
+    }
+    assert!(masq(), "masquerade after ADD");
+    env.with_client(|c| c.del(&l, &CniEnv::attachment("m1", &a, "eth0")))
+        .expect("DEL m1");
+    assert!(masq(), "another container still uses the network");
+    // The last one leaves with its netns already gone: its host veth goes
+    // at DEL (not whenever the kernel destroys the namespace).
+    env.host.sh("ip netns del m2").expect("netns del");
+    env.with_client(|c| c.del(&l, &CniEnv::attachment("m2", &b, "eth0")))
+        .expect("DEL m2");
+    assert!(!host_has_link(&env, &host_ports[1]), "host veth of m2 left");
+    assert!(!masq(), "masquerade left after the last container");
+    assert!(host_has_link(&env, "mqbr0"), "the bridge stays");
+    let c = env.netns("m3");
+    env.with_client(|cl| cl.add(&l, &CniEnv::attachment("m3", &c, "eth0")))
+        .expect("ADD m3");
+    assert!(masq(), "masquerade back with the next container");
+    env.with_client(|cl| cl.del(&l, &CniEnv::attachment("m3", &c, "eth0")))
+        .expect("DEL m3");
+}

@@ -157,8 +157,8 @@ impl Plugin for Bridge {
     }
 
     fn del(&self, req: &Request) -> Result<(), CniError> {
-        parse(req)?;
-        std::thread::scope(|s| {
+        let c = parse(req)?;
+        let detached = std::thread::scope(|s| {
             // Release the IPAM lease (a store commit) on another thread
             // while the veth is deleted. Where no thread can be started,
             // release it here first.
@@ -174,7 +174,8 @@ impl Plugin for Bridge {
             });
             // The lease goes even when the netns cannot be opened.
             let link = match netns::open_for_del(req) {
-                Ok(ns) => ns.map(|ns| delete_container_veth(req, &ns)),
+                Ok(Some(ns)) => Some(delete_container_veth(req, &ns)),
+                Ok(None) => Some(delete_orphaned_host_veth(req, &c)),
                 Err(e) => Some(Err(e)),
             };
             let ipam = match ipam_job {
@@ -186,7 +187,12 @@ impl Plugin for Bridge {
                 (Some(Err(e)), _) | (_, Some(Err(e))) => Err(e),
                 _ => Ok(()),
             }
-        })
+        });
+        detached?;
+        if c.ip_masq {
+            release_masquerade(req, &c)?;
+        }
+        Ok(())
     }
 
     fn check(&self, req: &Request) -> Result<(), CniError> {
@@ -471,4 +477,173 @@ fn delete_container_veth(req: &Request, ns: &NetNs) -> Result<(), CniError> {
     berth_net::netlink::unlist::delete_link_by_name(ns, &req.args.ifname)
         .map(|_existed| ())
         .map_err(|e| setup(&format!("deleting {} in the container", req.args.ifname), e))
+}
+
+/// With the container's netns gone, its veth pair goes when the kernel
+/// gets round to destroying the namespace, later. The host end named in
+/// `prevResult` is deleted now if it is still there and is the one this
+/// attachment made: a veth on this bridge with the MAC the result recorded.
+/// Then the bridge's ports are right for [`release_masquerade`].
+fn delete_orphaned_host_veth(req: &Request, c: &BridgeConf) -> Result<(), CniError> {
+    let Some(prev) = &req.conf.prev_result else {
+        return Ok(());
+    };
+    let host = Netlink::new().map_err(|e| setup("netlink", e))?;
+    let Some(br) = host
+        .link_by_name(&c.bridge)
+        .map_err(|e| setup("looking up bridge", e))?
+    else {
+        return Ok(());
+    };
+    for iface in prev
+        .interfaces
+        .iter()
+        .filter(|i| i.sandbox.is_none() && i.name != c.bridge)
+    {
+        let Some(l) = host
+            .link_by_name(&iface.name)
+            .map_err(|e| setup("looking up host veth", e))?
+        else {
+            continue;
+        };
+        let same_mac = match (&iface.mac, l.mac) {
+            (Some(want), Some(have)) => want.eq_ignore_ascii_case(&have.to_string()),
+            _ => false,
+        };
+        if l.is_kind("veth") && l.master == Some(br.index) && same_mac {
+            match host.delete_link(l.index) {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(setup(&format!("deleting host veth {}", l.name), e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The subnets an attachment of this network masquerades: those of its
+/// `prevResult` addresses, else those its IPAM config names (`subnet`, or
+/// each range's `subnet`, as host-local reads them).
+fn network_subnets(req: &Request) -> Vec<IpNet> {
+    if let Some(prev) = &req.conf.prev_result {
+        if !prev.ips.is_empty() {
+            return prev.ips.iter().map(|i| i.address.trunc()).collect();
+        }
+    }
+    let Some(ipam) = &req.conf.ipam else {
+        return Vec::new();
+    };
+    let parse = |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<IpNet>().ok());
+    let mut out: Vec<IpNet> = ipam.raw.get("subnet").and_then(parse).into_iter().collect();
+    for set in ipam
+        .raw
+        .get("ranges")
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten()
+    {
+        for range in set.as_array().into_iter().flatten() {
+            out.extend(range.get("subnet").and_then(parse));
+        }
+    }
+    out.iter_mut().for_each(|n| *n = n.trunc());
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// When the bridge has no port left, the network's masquerade elements go
+/// too (like the bridge's, they are shared by its containers; the bridge
+/// itself stays, as with the reference plugin). No lock is needed against
+/// an ADD racing this: an ADD enslaves its veth before it looks for the
+/// elements, so after removing them the ports are counted again, and if one
+/// appeared the elements are put back.
+fn release_masquerade(req: &Request, c: &BridgeConf) -> Result<(), CniError> {
+    let subnets = network_subnets(req);
+    if subnets.is_empty() {
+        tracing::debug!("no prevResult address nor IPAM subnet: masquerade elements left in place");
+        return Ok(());
+    }
+    let host = Netlink::new().map_err(|e| setup("netlink", e))?;
+    let has_ports = || -> Result<bool, CniError> {
+        let Some(br) = host
+            .link_by_name(&c.bridge)
+            .map_err(|e| setup("looking up bridge", e))?
+        else {
+            return Ok(false);
+        };
+        Ok(!host
+            .links_of_master(br.index)
+            .map_err(|e| setup("listing bridge ports", e))?
+            .is_empty())
+    };
+    if has_ports()? {
+        return Ok(());
+    }
+    let rules = NetworkRules {
+        bridge: Some(c.bridge.clone()),
+        subnets,
+        masquerade: true,
+        isolate: false,
+    };
+    let Some(fw) = Firewall::open_existing().map_err(|e| setup("opening firewall", e))? else {
+        return Ok(());
+    };
+    fw.remove_network(&rules)
+        .map_err(|e| setup("removing masquerade", e))?;
+    if has_ports()? {
+        fw.add_network(&rules).map_err(|e| {
+            setup(
+                "restoring masquerade for a container that joined meanwhile",
+                e,
+            )
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{CmdArgs, Command, NetConf};
+
+    fn req(conf: serde_json::Value) -> Request {
+        let stdin = serde_json::to_vec(&conf).expect("json");
+        Request {
+            args: CmdArgs {
+                command: Command::Del,
+                container_id: "c1".into(),
+                netns: None,
+                ifname: "eth0".into(),
+                args: Vec::new(),
+                path: Vec::new(),
+            },
+            conf: NetConf::parse(&stdin).expect("conf"),
+            stdin,
+        }
+    }
+
+    #[test]
+    fn masqueraded_subnets_come_from_prev_result_else_from_ipam_config() {
+        let ipam = serde_json::json!({"type": "berth-host-local", "subnet": "10.1.0.7/24",
+            "ranges": [[{"subnet": "fd00:1::/64"}], [{"subnet": "10.1.0.0/24"}]]});
+        let from_config = req(serde_json::json!({
+            "cniVersion": "1.0.0", "name": "n", "type": "berth-bridge", "ipam": ipam}));
+        let nets: Vec<String> = network_subnets(&from_config)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nets, ["10.1.0.0/24", "fd00:1::/64"]);
+        let from_prev = req(serde_json::json!({
+            "cniVersion": "1.0.0", "name": "n", "type": "berth-bridge", "ipam": ipam,
+            "prevResult": {"cniVersion": "1.0.0", "ips": [{"address": "10.9.8.7/16"}]}}));
+        let nets: Vec<String> = network_subnets(&from_prev)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nets, ["10.9.0.0/16"]);
+        let none =
+            req(serde_json::json!({"cniVersion": "1.0.0", "name": "n", "type": "berth-bridge"}));
+        assert!(network_subnets(&none).is_empty());
+    }
 }

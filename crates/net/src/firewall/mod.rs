@@ -131,6 +131,25 @@ impl Firewall {
         Ok(fw)
     }
 
+    /// The table `inet berth` if it exists with the current rules, without
+    /// creating it (for removals: where there is no table there is nothing
+    /// to remove). `None` also for a table of an older rule version, which
+    /// the next [`Firewall::open`] upgrades.
+    pub fn open_existing() -> Result<Option<Self>, FirewallError> {
+        let fw = Firewall {
+            table: TABLE.to_string(),
+        };
+        match nfnl::chain_exists(TABLE, &marker_chain(&fw.base_script())) {
+            Ok(true) => Ok(Some(fw)),
+            Ok(false) => Ok(None),
+            // Could not tell: open it the slow way.
+            Err(e) => {
+                tracing::debug!(error = %e, "probing the firewall's rule version");
+                Self::open().map(Some)
+            }
+        }
+    }
+
     /// Marker chains of older rule versions in this table (slow path only:
     /// a new table or an upgrade).
     fn marker_chains(&self) -> Result<Vec<String>, FirewallError> {
