@@ -17,6 +17,34 @@ pub struct Request {
     pub stdin: Vec<u8>,
 }
 
+impl Request {
+    /// A request for unit tests: `command` for container `c1`, interface
+    /// `eth0`, no netns, `CNI_ARGS` pairs `args`, stdin `conf`.
+    #[cfg(test)]
+    pub(crate) fn for_test(
+        command: Command,
+        conf: serde_json::Value,
+        args: &[(&str, &str)],
+    ) -> Request {
+        let stdin = serde_json::to_vec(&conf).expect("json");
+        Request {
+            args: CmdArgs {
+                command,
+                container_id: "c1".into(),
+                netns: None,
+                ifname: "eth0".into(),
+                args: args
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                path: Vec::new(),
+            },
+            conf: NetConf::parse(&stdin).expect("conf"),
+            stdin,
+        }
+    }
+}
+
 /// A CNI plugin. `add` returns the result to print; the other verbs print
 /// nothing on success.
 pub trait Plugin {

@@ -605,22 +605,10 @@ fn release_masquerade(req: &Request, c: &BridgeConf) -> Result<(), CniError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{CmdArgs, Command, NetConf};
+    use crate::types::Command;
 
     fn req(conf: serde_json::Value) -> Request {
-        let stdin = serde_json::to_vec(&conf).expect("json");
-        Request {
-            args: CmdArgs {
-                command: Command::Del,
-                container_id: "c1".into(),
-                netns: None,
-                ifname: "eth0".into(),
-                args: Vec::new(),
-                path: Vec::new(),
-            },
-            conf: NetConf::parse(&stdin).expect("conf"),
-            stdin,
-        }
+        Request::for_test(Command::Del, conf, &[])
     }
 
     #[test]

@@ -306,22 +306,10 @@ impl Plugin for HostLocal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{CmdArgs, Command, NetConf};
+    use crate::types::Command;
 
     fn req(conf: serde_json::Value) -> Request {
-        let stdin = serde_json::to_vec(&conf).expect("json");
-        Request {
-            args: CmdArgs {
-                command: Command::Add,
-                container_id: "c1".into(),
-                netns: None,
-                ifname: "eth0".into(),
-                args: vec![("IP".into(), "10.1.0.9,fd00::9".into())],
-                path: Vec::new(),
-            },
-            conf: NetConf::parse(&stdin).expect("conf"),
-            stdin,
-        }
+        Request::for_test(Command::Add, conf, &[("IP", "10.1.0.9,fd00::9")])
     }
 
     #[test]

@@ -20,7 +20,7 @@
 //! nft's business); only elements of known types are encoded here.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFT_MSG_NEWCHAIN: u16 = 3;
@@ -119,19 +119,7 @@ fn parse_reply(reply: &[u8]) -> io::Result<bool> {
 
 /// A netfilter netlink socket with a receive timeout, request sent.
 fn send(req: &[u8]) -> io::Result<OwnedFd> {
-    // SAFETY: plain socket(2); the result is checked and owned at once.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_NETFILTER,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is fresh and valid, owned only here.
-    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    let sock = crate::netlink::netlink_socket(libc::NETLINK_NETFILTER, 0)?;
     // Never block forever on a kernel that does not answer.
     let tv = libc::timeval {
         tv_sec: 2,

@@ -159,13 +159,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, NetlinkError> {
         .map_err(NetlinkError::Socket)
 }
 
-fn route_socket() -> io::Result<OwnedFd> {
+/// A new close-on-exec netlink socket of `protocol` (`NETLINK_ROUTE`,
+/// `NETLINK_NETFILTER`) in the calling thread's network namespace, with
+/// extra socket `flags` (e.g. `SOCK_NONBLOCK`).
+pub(crate) fn netlink_socket(protocol: libc::c_int, flags: libc::c_int) -> io::Result<OwnedFd> {
     // SAFETY: plain socket(2) call; the returned fd is checked and owned below.
     let fd = unsafe {
         libc::socket(
             libc::AF_NETLINK,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            libc::NETLINK_ROUTE,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC | flags,
+            protocol,
         )
     };
     if fd < 0 {
@@ -173,6 +176,10 @@ fn route_socket() -> io::Result<OwnedFd> {
     }
     // SAFETY: fd is a freshly created, valid descriptor nobody else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn route_socket() -> io::Result<OwnedFd> {
+    netlink_socket(libc::NETLINK_ROUTE, libc::SOCK_NONBLOCK)
 }
 
 impl Netlink {

@@ -48,19 +48,7 @@ struct Sockets {
 }
 
 fn route_socket() -> io::Result<OwnedFd> {
-    // SAFETY: plain socket(2); the fd is checked and owned below.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is fresh and nobody else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    super::netlink_socket(libc::NETLINK_ROUTE, 0)
 }
 
 fn sockaddr(groups: u32) -> libc::sockaddr_nl {
