@@ -633,3 +633,37 @@ fn bridge_keeps_its_mac_when_a_port_with_a_lower_one_joins() {
     })
     .expect("enter");
 }
+
+#[test]
+fn has_ports_tells_a_bridge_with_ports_from_an_empty_one() {
+    use berth_net::netlink::ports::has_ports;
+    let host = sandbox();
+    host.enter_keep_pidns(|| {
+        let nl = Netlink::new().expect("nl");
+        let full = nl
+            .ensure_bridge(&BridgeConfig::new("brfull"))
+            .expect("bridge");
+        let empty = nl
+            .ensure_bridge(&BridgeConfig::new("brempty"))
+            .expect("bridge");
+        assert!(!has_ports(full.index).expect("query"), "no port yet");
+        // Enough ports that the dump spans several datagrams.
+        let mut ports = Vec::new();
+        for i in 0..40 {
+            let v = nl
+                .create_veth(&VethConfig::new(&format!("hp{i}"), &format!("hq{i}")), None)
+                .expect("veth");
+            nl.set_master(v.index, full.index).expect("enslave");
+            ports.push(v.index);
+        }
+        assert!(has_ports(full.index).expect("query"));
+        assert!(!has_ports(empty.index).expect("query"));
+        for p in ports {
+            nl.delete_link(p).expect("delete veth");
+        }
+        assert!(!has_ports(full.index).expect("query"), "all ports gone");
+        nl.delete_link(full.index).expect("delete");
+        nl.delete_link(empty.index).expect("delete");
+    })
+    .expect("enter");
+}

@@ -572,10 +572,8 @@ fn release_masquerade(req: &Request, c: &BridgeConf) -> Result<(), CniError> {
         else {
             return Ok(false);
         };
-        Ok(!host
-            .links_of_master(br.index)
-            .map_err(|e| setup("listing bridge ports", e))?
-            .is_empty())
+        berth_net::netlink::ports::has_ports(br.index)
+            .map_err(|e| setup(&format!("looking for ports of {}", c.bridge), e))
     };
     if has_ports()? {
         return Ok(());

@@ -117,23 +117,6 @@ impl Netlink {
         Ok(msgs.into_iter().map(Link::from_message).collect())
     }
 
-    /// The links enslaved to `master` (a bridge's ports). The kernel filters
-    /// the dump (`IFLA_MASTER`), so only those come back.
-    pub fn links_of_master(&self, master: u32) -> Result<Vec<Link>, NetlinkError> {
-        use netlink_packet_route::link::LinkAttribute;
-        let mut req = self.handle.link().get();
-        req.message_mut()
-            .attributes
-            .push(LinkAttribute::Controller(master));
-        let msgs = self.collect(|| format!("list ports of link #{master}"), req.execute())?;
-        // Kernels that ignore the filter send every link: filter here too.
-        Ok(msgs
-            .into_iter()
-            .map(Link::from_message)
-            .filter(|l| l.master == Some(master))
-            .collect())
-    }
-
     /// The link named `name`, or `None`.
     pub fn link_by_name(&self, name: &str) -> Result<Option<Link>, NetlinkError> {
         super::check_ifname(name)?;

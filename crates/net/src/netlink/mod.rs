@@ -11,8 +11,9 @@
 //! Requests are grouped one module per link kind ([`bridge`], [`veth`],
 //! [`macvlan`], [`ipvlan`], [`vlan`], [`vxlan`]) plus [`link`] (lookups and
 //! generic changes), [`addr`], [`route`] and [`neigh`] (neighbours and FDB),
-//! and [`unlist`] (deleting a link without waiting for the kernel to free it);
-//! each adds methods to [`Netlink`].
+//! each adding methods to [`Netlink`]; [`unlist`] (deleting a link without
+//! waiting for the kernel to free it) and [`ports`] (does a bridge still
+//! have a port) use raw sockets of their own.
 
 pub mod addr;
 pub mod bridge;
@@ -20,6 +21,7 @@ pub mod ipvlan;
 pub mod link;
 pub mod macvlan;
 pub mod neigh;
+pub mod ports;
 pub mod route;
 pub mod unlist;
 pub mod veth;

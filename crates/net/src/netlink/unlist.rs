@@ -51,7 +51,7 @@ fn route_socket() -> io::Result<OwnedFd> {
     super::netlink_socket(libc::NETLINK_ROUTE, 0)
 }
 
-fn sockaddr(groups: u32) -> libc::sockaddr_nl {
+pub(super) fn sockaddr(groups: u32) -> libc::sockaddr_nl {
     // SAFETY: sockaddr_nl is plain data; all-zero is valid (pid 0 = kernel).
     let mut a: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
     a.nl_family = libc::AF_NETLINK as libc::sa_family_t;
