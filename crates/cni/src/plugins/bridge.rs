@@ -557,7 +557,9 @@ fn network_subnets(req: &Request) -> Vec<IpNet> {
 /// itself stays, as with the reference plugin). No lock is needed against
 /// an ADD racing this: an ADD enslaves its veth before it looks for the
 /// elements, so after removing them the ports are counted again, and if one
-/// appeared the elements are put back.
+/// appeared the elements are put back. Elements are per subnet: two
+/// networks masquerading the same subnet on different bridges (a
+/// misconfiguration) would lose it when the first bridge empties.
 fn release_masquerade(req: &Request, c: &BridgeConf) -> Result<(), CniError> {
     let subnets = network_subnets(req);
     if subnets.is_empty() {
