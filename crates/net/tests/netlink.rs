@@ -667,3 +667,22 @@ fn has_ports_tells_a_bridge_with_ports_from_an_empty_one() {
     })
     .expect("enter");
 }
+
+#[test]
+fn veth_ends_are_made_with_one_queue_each() {
+    let host = sandbox();
+    host.enter_keep_pidns(|| {
+        let nl = Netlink::new().expect("nl");
+        nl.create_veth(&VethConfig::new("q0", "q1"), None)
+            .expect("veth");
+    })
+    .expect("enter");
+    for end in ["q0", "q1"] {
+        let out = host
+            .sh(&format!("ip -d -j link show dev {end}"))
+            .expect("ip");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(v[0]["num_tx_queues"], 1, "{end}: {out}");
+        assert_eq!(v[0]["num_rx_queues"], 1, "{end}: {out}");
+    }
+}
