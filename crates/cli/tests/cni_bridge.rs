@@ -603,6 +603,17 @@ fn ipv4_only_attachments_get_no_ipv6_and_dual_stack_ones_reach_each_other_over_i
     .expect("json");
     let port_addrs = port[0]["addr_info"].as_array().map_or(0, Vec::len);
     assert_eq!(port_addrs, 0, "bridge port {host_port} has IPv6: {port}");
+    let off = env
+        .host
+        .sh(&format!(
+            "cat /proc/sys/net/ipv6/conf/{host_port}/disable_ipv6"
+        ))
+        .expect("sysctl");
+    assert_eq!(off.trim(), "1", "IPv6 left on bridge port {host_port}");
+    // The bridge berth made does no multicast snooping (no querier here).
+    let br: Value = serde_json::from_str(&env.host.sh("ip -d -j link show dev v4br0").expect("ip"))
+        .expect("json");
+    assert_eq!(br[0]["linkinfo"]["info_data"]["mcast_snooping"], 0, "{br}");
     env.with_client(|c| c.del(&l4, &CniEnv::attachment("c4", &ns, "eth0")))
         .expect("DEL v4");
 

@@ -19,6 +19,12 @@ pub struct BridgeConfig {
     pub promisc: bool,
     /// Turn VLAN filtering on (only when the kernel supports it).
     pub vlan_filtering: bool,
+    /// Turn multicast snooping off (the kernel's default is on). A
+    /// container network has no multicast querier, and without one the
+    /// bridge floods multicast to every port anyway; snooping then only
+    /// costs per-port timers, which the kernel walks for every port on
+    /// each port's carrier change, under the RTNL lock.
+    pub no_multicast_snooping: bool,
 }
 
 impl BridgeConfig {
@@ -54,6 +60,11 @@ impl Netlink {
         }
         if cfg.vlan_filtering {
             b = b.vlan_filtering(true);
+        }
+        if cfg.no_multicast_snooping {
+            b = b.append_info_data(netlink_packet_route::link::InfoBridge::MulticastSnooping(
+                false,
+            ));
         }
         self.add_link(|| format!("create bridge {}", cfg.name), b.build())?;
         let br = self.require_link(&cfg.name)?;
