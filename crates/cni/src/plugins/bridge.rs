@@ -581,16 +581,12 @@ fn release_masquerade(req: &Request, c: &BridgeConf) -> Result<(), CniError> {
         tracing::debug!("no prevResult address nor IPAM subnet: masquerade elements left in place");
         return Ok(());
     }
-    let host = Netlink::new().map_err(|e| setup("netlink", e))?;
+    // Every DEL of the network passes here: an ioctl and one partial dump,
+    // no netlink runtime.
     let has_ports = || -> Result<bool, CniError> {
-        let Some(br) = host
-            .link_by_name(&c.bridge)
-            .map_err(|e| setup("looking up bridge", e))?
-        else {
-            return Ok(false);
-        };
-        berth_net::netlink::ports::has_ports(br.index)
-            .map_err(|e| setup(&format!("looking for ports of {}", c.bridge), e))
+        let looked_up = berth_net::netlink::link::index_of(&c.bridge)
+            .and_then(|i| i.map_or(Ok(false), berth_net::netlink::ports::has_ports));
+        looked_up.map_err(|e| setup(&format!("looking for ports of {}", c.bridge), e))
     };
     if has_ports()? {
         return Ok(());

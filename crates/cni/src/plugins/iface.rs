@@ -45,8 +45,8 @@ pub fn wanted_routes(r: &CniResult, idx: usize, link: u32) -> Vec<NlRoute> {
 /// No IPv6 address generation on `link` (still down): on an IPv4-only
 /// attachment the container interface gets no link-local address, like
 /// Docker's containers on IPv4-only networks (no IPv6 path that IPv4
-/// firewalling does not see), and on a bridge port, which needs no layer 3,
-/// none either. Without an address the kernel sends no DAD, MLD report or
+/// firewalling does not see); a bridge port gets none either where IPv6
+/// cannot be turned off on it outright. Without an address the kernel sends no DAD, MLD report or
 /// router solicitation, which a bridge floods to every port: with a
 /// thousand containers on one bridge that flood made every new attach
 /// measurably slower. A kernel without IPv6 has nothing to turn off.
@@ -64,8 +64,8 @@ pub fn ipv6_quiet(nl: &Netlink, link: &Link) -> Result<(), CniError> {
 /// Brings `link` up with the addresses of result interface `idx` and the
 /// result's routes; without an IPv6 address for it, the link gets no IPv6
 /// link-local address either ([`ipv6_quiet`]). IPv6 addresses skip DAD
-/// unless `dad` (IPAM made them unique). A default route that another network already installed is
-/// left alone, as the spec allows.
+/// unless `dad` (IPAM made them unique). A default route that another
+/// network already installed is left alone, as the spec allows.
 pub fn configure(
     nl: &Netlink,
     link: &Link,

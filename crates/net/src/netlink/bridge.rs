@@ -68,13 +68,16 @@ impl Netlink {
         }
         self.add_link(|| format!("create bridge {}", cfg.name), b.build())?;
         let br = self.require_link(&cfg.name)?;
-        match (cfg.mac, br.mac) {
-            (None, Some(mac)) => {
-                self.set_mac(br.index, mac)?;
-                Ok(br)
+        if let (None, Some(mac)) = (cfg.mac, br.mac) {
+            if let Err(e) = self.set_mac(br.index, mac) {
+                // Nothing else knows of the bridge yet: leave nothing behind.
+                if let Err(del) = self.delete_link(br.index) {
+                    tracing::warn!(error = %del, bridge = %cfg.name, "removing a half-made bridge");
+                }
+                return Err(e);
             }
-            _ => Ok(br),
         }
+        Ok(br)
     }
 
     /// Returns the bridge `cfg.name`, creating it if absent (several CNI

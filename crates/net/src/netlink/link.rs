@@ -1,10 +1,13 @@
 //! Links in general: lookups by name or index, and changes that apply to
-//! every kind (up/down, mtu, mac, master, name, promisc, namespace, delete).
+//! every kind (up/down, mtu, mac, master, name, promisc, namespace, delete),
+//! and [`index_of`], a name's index without a netlink socket.
+
+use std::io;
+use std::os::fd::AsRawFd;
 
 use futures::TryStreamExt;
 use netlink_packet_route::link::{InfoData, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use rtnetlink::LinkUnspec;
-use std::os::fd::AsRawFd;
 
 use super::{Netlink, NetlinkError};
 use crate::mac::MacAddr;
@@ -104,6 +107,23 @@ impl Link {
             expected: kind,
             actual: self.kind.clone().unwrap_or_else(|| "device".to_string()),
         })
+    }
+}
+
+/// The index of link `name` in the calling thread's network namespace
+/// (`if_nametoindex`: one ioctl, no netlink socket), `None` if absent.
+pub fn index_of(name: &str) -> io::Result<Option<u32>> {
+    let cname = std::ffi::CString::new(name)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in link name"))?;
+    // SAFETY: cname is a valid NUL-terminated string.
+    let index = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+    if index != 0 {
+        return Ok(Some(index));
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::ENODEV) | Some(libc::ENXIO) => Ok(None),
+        _ => Err(e),
     }
 }
 

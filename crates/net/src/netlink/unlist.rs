@@ -79,17 +79,9 @@ fn listener() -> io::Result<OwnedFd> {
 /// In the calling thread's namespace: the index of `name` (None: no such
 /// link) and, if it exists, the two sockets.
 fn prepare(name: &str) -> io::Result<Option<(u32, Sockets)>> {
-    let cname = std::ffi::CString::new(name)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in link name"))?;
-    // SAFETY: cname is a valid NUL-terminated string.
-    let index = unsafe { libc::if_nametoindex(cname.as_ptr()) };
-    if index == 0 {
-        let e = io::Error::last_os_error();
-        return match e.raw_os_error() {
-            Some(libc::ENODEV) | Some(libc::ENXIO) => Ok(None),
-            _ => Err(e),
-        };
-    }
+    let Some(index) = super::link::index_of(name)? else {
+        return Ok(None);
+    };
     Ok(Some((
         index,
         Sockets {
