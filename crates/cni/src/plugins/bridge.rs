@@ -158,7 +158,7 @@ impl Plugin for Bridge {
 
     fn del(&self, req: &Request) -> Result<(), CniError> {
         let c = parse(req)?;
-        let detached = std::thread::scope(|s| {
+        let released = std::thread::scope(|s| {
             // Release the IPAM lease (a store commit) on another thread
             // while the veth is deleted. Where no thread can be started,
             // release it here first.
@@ -188,7 +188,7 @@ impl Plugin for Bridge {
                 _ => Ok(()),
             }
         });
-        detached?;
+        released?;
         if c.ip_masq {
             release_masquerade(req, &c)?;
         }

@@ -138,39 +138,10 @@ fn send(req: &[u8]) -> io::Result<OwnedFd> {
     if r < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: a zeroed sockaddr_nl is valid; nl_pid 0 addresses the kernel.
-    let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    // SAFETY: the buffer and address are valid for the lengths passed.
-    let sent = unsafe {
-        libc::sendto(
-            sock.as_raw_fd(),
-            req.as_ptr().cast(),
-            req.len(),
-            0,
-            (&kernel as *const libc::sockaddr_nl).cast(),
-            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    };
-    if sent < 0 {
+    if !crate::netlink::send_to_kernel(sock.as_raw_fd(), req) {
         return Err(io::Error::last_os_error());
     }
     Ok(sock)
-}
-
-/// Receives one datagram (one or more netlink messages) into `buf`.
-fn recv(sock: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: recv writes at most buf.len() bytes into buf.
-        let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
 }
 
 /// The netlink messages of a datagram, as (type, sequence, whole message).
@@ -222,7 +193,7 @@ pub(crate) fn chain_exists(table: &str, chain: &str) -> io::Result<bool> {
     let sock = send(&chain_request(table, chain))?;
     let mut buf = vec![0u8; 8192];
     loop {
-        let n = recv(&sock, &mut buf)?;
+        let n = crate::netlink::recv_datagram(&sock, &mut buf)?;
         // Skip anything not answering our request.
         if n >= NLMSG_HDRLEN && u32::from_ne_bytes([buf[8], buf[9], buf[10], buf[11]]) != SEQ {
             continue;
@@ -254,7 +225,7 @@ pub(crate) fn set_elements(table: &str, set: &str) -> io::Result<Vec<Element>> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut out = Vec::new();
     loop {
-        let n = recv(&sock, &mut buf)?;
+        let n = crate::netlink::recv_datagram(&sock, &mut buf)?;
         for (kind, seq, msg) in messages(&buf[..n]) {
             if seq != SEQ {
                 continue;
@@ -470,7 +441,7 @@ pub(crate) fn apply(table: &str, ops: &[ElemOp]) -> io::Result<()> {
     let mut first_err: Option<i32> = None;
     let mut buf = vec![0u8; 16 * 1024];
     while answered.iter().any(|a| !a) {
-        let n = recv(&sock, &mut buf)?;
+        let n = crate::netlink::recv_datagram(&sock, &mut buf)?;
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,

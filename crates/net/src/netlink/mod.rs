@@ -180,6 +180,51 @@ pub(crate) fn netlink_socket(protocol: libc::c_int, flags: libc::c_int) -> io::R
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// A netlink address: the kernel (pid 0), with multicast `groups` for a
+/// bind.
+pub(crate) fn netlink_addr(groups: u32) -> libc::sockaddr_nl {
+    // SAFETY: sockaddr_nl is plain data; all-zero is valid (pid 0 = kernel).
+    let mut a: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    a.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    a.nl_groups = groups;
+    a
+}
+
+/// Sends one request datagram on netlink socket `fd` to the kernel; false
+/// (errno set) if it could not be sent. Raw syscalls on the stack only, so
+/// a forked child may call it.
+pub(crate) fn send_to_kernel(fd: std::os::fd::RawFd, req: &[u8]) -> bool {
+    let kernel = netlink_addr(0);
+    // SAFETY: req and kernel are valid for the lengths given.
+    let sent = unsafe {
+        libc::sendto(
+            fd,
+            req.as_ptr().cast(),
+            req.len(),
+            0,
+            (&kernel as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    sent >= 0
+}
+
+/// Receives one datagram (one or more netlink messages) into `buf`,
+/// retrying when a signal interrupts the wait.
+pub(crate) fn recv_datagram(sock: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: recv writes at most buf.len() bytes into buf.
+        let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
 fn route_socket() -> io::Result<OwnedFd> {
     netlink_socket(libc::NETLINK_ROUTE, libc::SOCK_NONBLOCK)
 }

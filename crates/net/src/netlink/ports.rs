@@ -8,7 +8,7 @@
 //! first port, then the socket is closed, which ends the dump.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST,
@@ -69,43 +69,17 @@ fn scan(mut data: &[u8], master: u32) -> io::Result<Option<bool>> {
     Ok(None)
 }
 
-fn recv(sock: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: buf is a valid writable buffer of that length.
-        let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
-
 /// Whether link `master` (in the calling thread's network namespace) has
 /// at least one port.
 pub fn has_ports(master: u32) -> io::Result<bool> {
     let sock = super::netlink_socket(libc::NETLINK_ROUTE, 0)?;
     let req = request(master);
-    let kernel = super::unlist::sockaddr(0);
-    // SAFETY: req and kernel are valid for the lengths given.
-    let sent = unsafe {
-        libc::sendto(
-            sock.as_raw_fd(),
-            req.as_ptr().cast(),
-            req.len(),
-            0,
-            (&kernel as *const libc::sockaddr_nl).cast(),
-            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    };
-    if sent < 0 {
+    if !super::send_to_kernel(sock.as_raw_fd(), &req) {
         return Err(io::Error::last_os_error());
     }
     let mut buf = vec![0u8; 32 * 1024];
     loop {
-        let n = recv(&sock, &mut buf)?;
+        let n = super::recv_datagram(&sock, &mut buf)?;
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,

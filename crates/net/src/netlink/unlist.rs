@@ -51,17 +51,9 @@ fn route_socket() -> io::Result<OwnedFd> {
     super::netlink_socket(libc::NETLINK_ROUTE, 0)
 }
 
-pub(super) fn sockaddr(groups: u32) -> libc::sockaddr_nl {
-    // SAFETY: sockaddr_nl is plain data; all-zero is valid (pid 0 = kernel).
-    let mut a: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    a.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    a.nl_groups = groups;
-    a
-}
-
 fn listener() -> io::Result<OwnedFd> {
     let fd = route_socket()?;
-    let addr = sockaddr(RTMGRP_LINK);
+    let addr = super::netlink_addr(RTMGRP_LINK);
     // SAFETY: addr is a valid sockaddr_nl of the size given.
     let r = unsafe {
         libc::bind(
@@ -111,19 +103,7 @@ fn del_request(index: u32) -> Vec<u8> {
 /// Sends `req` on `fd` and waits for the kernel's answer: 0 or a positive
 /// errno. Only raw syscalls and the stack: the helper calls this after fork.
 fn send_and_wait(fd: RawFd, req: &[u8]) -> i32 {
-    let kernel = sockaddr(0);
-    // SAFETY: req and kernel are valid for the lengths given.
-    let sent = unsafe {
-        libc::sendto(
-            fd,
-            req.as_ptr().cast(),
-            req.len(),
-            0,
-            (&kernel as *const libc::sockaddr_nl).cast(),
-            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    };
-    if sent < 0 {
+    if !super::send_to_kernel(fd, req) {
         return errno();
     }
     let mut buf = [0u8; 1024];
