@@ -290,7 +290,7 @@ impl Runtime {
 
         // exec.fifo: the init blocks opening it for writing until `start`
         // opens it for reading.
-        let fifo_dir: Option<OwnedFd> = if opts.start_immediately {
+        let exec_fifo: Option<OwnedFd> = if opts.start_immediately {
             None
         } else {
             let fifo = CString::new(dir.fifo_path().as_os_str().as_bytes())
@@ -310,9 +310,9 @@ impl Runtime {
             }
             let f = std::fs::OpenOptions::new()
                 .read(true)
-                .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
-                .open(dir.path())
-                .map_err(Error::io("open state dir", dir.path()))?;
+                .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+                .open(dir.fifo_path())
+                .map_err(Error::io("open", dir.fifo_path()))?;
             Some(f.into())
         };
 
@@ -354,7 +354,7 @@ impl Runtime {
             create_container_hooks: create_container,
             start_container_hooks: start_container,
             parent_hooks: !prestart.is_empty() || !create_runtime.is_empty(),
-            fifo_dir: fifo_dir.as_ref().map_or(-1, |f| f.as_raw_fd()),
+            exec_fifo: exec_fifo.as_ref().map_or(-1, |f| f.as_raw_fd()),
             close_in_child: vec![dir.lock_fd()],
             payload_capacity,
             // A child born in a new user namespace fails the kernel's write
@@ -433,7 +433,7 @@ impl Runtime {
         if let Some(p) = &opts.pid_file {
             write_pid_file(p, child.pid)?;
         }
-        drop(fifo_dir);
+        drop(exec_fifo);
         Ok((child, record, warnings, relay))
     }
 }

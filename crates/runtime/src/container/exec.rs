@@ -204,7 +204,7 @@ impl Runtime {
             create_container_hooks: Vec::new(),
             start_container_hooks: Vec::new(),
             parent_hooks: false,
-            fifo_dir: -1,
+            exec_fifo: -1,
             close_in_child: vec![dir.lock_fd()],
             payload_capacity: 0,
             cgroup_join: None,

@@ -130,6 +130,9 @@ pub fn describe(plan: &InitPlan, m: Msg) -> String {
             "changing to the working directory {:?}: {e}",
             plan.process.cwd.to_string_lossy()
         ),
+        s::FIFO if i == 1 => {
+            "waiting on exec.fifo: /proc/self/fd in the container is not procfs's".into()
+        }
         s::FIFO => format!("waiting on exec.fifo: {e}"),
         s::RLIMIT => format!("setting rlimit #{i}: {e}"),
         s::PERSONALITY => format!("setting the personality: {e}"),

@@ -56,8 +56,11 @@ pub struct InitPlan {
     /// The parent has prestart/createRuntime hooks: stop before
     /// pivot_root and wait for it.
     pub parent_hooks: bool,
-    /// Directory holding `exec.fifo` (O_PATH); -1 = start without waiting.
-    pub fifo_dir: RawFd,
+    /// `exec.fifo` itself (O_PATH, reopened for writing through
+    /// /proc/self/fd once in the container); -1 = start without waiting.
+    /// Never the state directory: a directory fd of the host is a way out
+    /// of the container for anything that reaches it (CVE-2024-21626).
+    pub exec_fifo: RawFd,
     /// Descriptors the child must close at once (e.g. the state lock).
     pub close_in_child: Vec<RawFd>,
     /// Room for the GO payload (state JSON for the child's hooks).
