@@ -88,6 +88,10 @@ pub fn describe(plan: &InitPlan, m: Msg) -> String {
         s::OPEN_ROOTFS => format!("opening the rootfs: {e}"),
         s::MOUNT_TARGET => format!("creating mount point {}: {e}", op_name(plan, i)),
         s::MOUNT => format!("mounting {}: {e}", op_name(plan, i)),
+        s::MOUNT_NOT_DIR => format!(
+            "mounting {}: must be mounted on ordinary directory ({e})",
+            op_name(plan, i)
+        ),
         s::MOUNT_REMOUNT => format!("applying flags to {}: {e}", op_name(plan, i)),
         s::MOUNT_PROPAGATION => format!("setting propagation of {}: {e}", op_name(plan, i)),
         s::SYMLINK | s::DEVICE => format!("creating {}: {e}", op_name(plan, i)),
