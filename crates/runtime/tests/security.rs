@@ -125,3 +125,60 @@ fn created_init_holds_no_host_directory() {
         assert_eq!(fds, ["0", "1", "2", "3"], "{who}: {listing}");
     }
 }
+
+/// CVE-2019-5736, the window: while the created init (a clone of berth,
+/// not yet execed) waits for `start`, a container process cannot open
+/// its `/proc/PID/exe`, for reading or writing, nor see where it points.
+#[test]
+fn waiting_init_exe_cannot_be_opened_from_the_container() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let b = env.bundle("exe-window", "exec sleep 1000");
+    let bs = b.to_str().unwrap();
+    env.berth_bg(&["create", "--bundle", bs, "exe-window"]).ok();
+    let probe = "readlink /proc/1/exe && echo link-visible; \
+                 cat /proc/1/exe > /dev/null && echo read-ok; \
+                 (: >> /proc/1/exe) && echo write-ok; \
+                 grep -q '^Name:.*berth' /proc/1/status && echo is-berth; echo end";
+    let r = env.berth(&["exec", "exe-window", "sh", "-c", probe]);
+    let before = std::fs::read(runtime_support::berth_bin()).unwrap().len();
+    env.berth(&["delete", "--force", "exe-window"]).ok();
+    assert_eq!(r.code, 0, "{r:?}");
+    // The probe did reach berth's clone (else it proves nothing).
+    assert!(r.stdout.contains("is-berth"), "{r:?}");
+    for bad in ["link-visible", "read-ok", "write-ok"] {
+        assert!(!r.stdout.contains(bad), "{bad}: {r:?}");
+    }
+    assert_eq!(
+        std::fs::read(runtime_support::berth_bin()).unwrap().len(),
+        before
+    );
+}
+
+/// CVE-2019-5736, the interpreter: a program that is a `#!/proc/self/exe`
+/// script must not run the runtime's binary. Without the trampoline the
+/// kernel resolved /proc/self/exe to berth (the process still was berth
+/// at execve), and the container ran berth's own executable, here
+/// printing its version; a second container process could then keep a
+/// handle to it and write it once it exited.
+#[test]
+fn a_proc_self_exe_script_does_not_run_the_runtime() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let b = env.bundle("exe-script", "exec sleep 1000");
+    let script = b.join("rootfs/evil");
+    std::fs::write(&script, "#!/proc/self/exe --version\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let bs = b.to_str().unwrap();
+    env.berth_bg(&["run", "--detach", "--bundle", bs, "exe-script"])
+        .ok();
+    let r = env.berth(&["exec", "exe-script", "/evil"]);
+    env.berth(&["delete", "--force", "exe-script"]).ok();
+    assert!(!r.stdout.contains("berth"), "ran berth: {r:?}");
+    // The trampoline, run as the script's interpreter, refuses.
+    assert_eq!(r.code, 126, "{r:?}");
+}

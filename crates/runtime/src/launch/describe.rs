@@ -150,6 +150,8 @@ pub fn describe(plan: &InitPlan, m: Msg) -> String {
         s::NO_NEW_PRIVS => format!("setting no_new_privs: {e}"),
         s::CLOSE_FDS => format!("closing inherited descriptors: {e}"),
         s::EXECVE => format!("execve: {e}"),
+        s::TRAMPOLINE if i == 0 => format!("writing the exec trampoline: {e}"),
+        s::TRAMPOLINE => format!("executing the exec trampoline: {e}"),
         s::PROTOCOL => "protocol error with the runtime".into(),
         s::CGROUP_JOIN => format!("joining the container's cgroups: {e}"),
         other => format!("step {other} failed: {e}"),

@@ -20,6 +20,7 @@ pub mod process;
 pub mod step;
 pub mod sync;
 pub mod sys;
+pub mod trampoline;
 
 use std::ffi::{c_int, CString};
 use std::fs;

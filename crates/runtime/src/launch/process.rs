@@ -4,9 +4,9 @@
 
 use std::ffi::{c_int, CString};
 
-use super::step;
 use super::sync::fail;
 use super::sys::{errno, CStringArray};
+use super::{step, trampoline};
 use crate::security::caps::{self, CapSets};
 use crate::security::rlimits::Rlimit;
 use crate::security::seccomp::{self, Program};
@@ -105,6 +105,15 @@ pub fn limits(p: &ProcessPlan, sync: c_int) {
 /// capabilities and user, cwd, umask, no_new_privs — then execve. Never
 /// returns.
 pub fn exec(p: &ProcessPlan, sync: c_int, chosen: usize) -> ! {
+    let Some(path) = p.exec_candidates.get(chosen) else {
+        fail(sync, step::EXEC_LOOKUP, 0, libc::ENOENT)
+    };
+    // Made before seccomp, which need not allow memfd_create.
+    let stub = match trampoline::make(path, sync) {
+        Ok(fd) => fd,
+        Err(libc::ENOSYS) => -1,
+        Err(e) => fail(sync, step::TRAMPOLINE, 0, e),
+    };
     // Descriptors 3.. are closed at execve except the kept ones: marking
     // them close-on-exec (instead of closing) keeps `sync` usable for
     // error reports until the very end.
@@ -172,9 +181,10 @@ pub fn exec(p: &ProcessPlan, sync: c_int, chosen: usize) -> ! {
         }
     }
     reset_signals();
-    let Some(path) = p.exec_candidates.get(chosen) else {
-        fail(sync, step::EXEC_LOOKUP, 0, libc::ENOENT)
-    };
+    if stub >= 0 {
+        let e = trampoline::exec(stub, sync, p.argv.as_ptr(), p.envp.as_ptr());
+        fail(sync, step::TRAMPOLINE, 1, e)
+    }
     // SAFETY: path, argv and envp are NUL-terminated strings / NULL-
     // terminated arrays built before clone.
     unsafe { libc::execve(path.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr()) };
