@@ -182,7 +182,7 @@ pub fn exec(p: &ProcessPlan, sync: c_int, chosen: usize) -> ! {
     }
     reset_signals();
     if stub >= 0 {
-        let e = trampoline::exec(stub, sync, p.argv.as_ptr(), p.envp.as_ptr());
+        let e = trampoline::exec(stub, sync, &p.argv, &p.envp);
         fail(sync, step::TRAMPOLINE, 1, e)
     }
     // SAFETY: path, argv and envp are NUL-terminated strings / NULL-

@@ -30,7 +30,7 @@
 
 use std::ffi::{c_int, CStr};
 
-use super::sys::{close, errno, write_all};
+use super::sys::{close, errno, write_all, CStringArray};
 
 /// Longest program path the image holds (the kernel's PATH_MAX).
 const PATH_MAX: usize = 4096;
@@ -211,12 +211,8 @@ pub fn make(_path: &CStr, _sync: c_int) -> Result<c_int, c_int> {
 /// Child side: execs the trampoline `fd` with the program's argv and envp,
 /// handing it `sync` (which it closes at the program's execve). Returns
 /// only on failure, with the errno.
-pub fn exec(
-    fd: c_int,
-    sync: c_int,
-    argv: *const *const libc::c_char,
-    envp: *const *const libc::c_char,
-) -> c_int {
+pub fn exec(fd: c_int, sync: c_int, argv: &CStringArray, envp: &CStringArray) -> c_int {
+    let (argv, envp) = (argv.as_ptr(), envp.as_ptr());
     // SAFETY: fcntl with integer arguments.
     unsafe { libc::fcntl(sync, libc::F_SETFD, 0) };
     // SAFETY: fd is the sealed image; argv and envp are NULL-terminated
