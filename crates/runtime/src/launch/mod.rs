@@ -14,6 +14,7 @@ pub mod cgroup_join;
 pub mod child;
 pub mod console;
 mod describe;
+pub mod env;
 pub mod hooks_child;
 pub mod namespaces;
 pub mod process;
