@@ -22,7 +22,8 @@ fn have_runc() -> bool {
     ok
 }
 
-/// Runs `script` under `rt` ("berth" or "runc") with `edit` applied;
+/// Runs `script` under `rt` ("berth" or "runc") with `edit` applied to
+/// the config and `setup` to the bundle directory;
 /// returns (exit code, stdout, stderr).
 fn run(
     env: &Env,
@@ -30,10 +31,12 @@ fn run(
     name: &str,
     script: &str,
     edit: &dyn Fn(&mut Value),
+    setup: &dyn Fn(&Path),
 ) -> (i32, String, String) {
     let id = format!("{name}-{rt}");
     let b = env.bundle(&id, script);
     edit_config(&b, edit);
+    setup(&b);
     let args = ["run", "--bundle", b.to_str().unwrap(), id.as_str()];
     let r = if rt == "berth" {
         env.berth(&args)
@@ -51,10 +54,21 @@ fn both(
     script: &str,
     edit: &dyn Fn(&mut Value),
 ) -> (String, Option<String>) {
-    let (code, out, err) = run(env, "berth", name, script, edit);
+    both_with(env, name, script, edit, &|_| {})
+}
+
+/// [`both`] with `setup` run on each bundle directory before the run.
+fn both_with(
+    env: &Env,
+    name: &str,
+    script: &str,
+    edit: &dyn Fn(&mut Value),
+    setup: &dyn Fn(&Path),
+) -> (String, Option<String>) {
+    let (code, out, err) = run(env, "berth", name, script, edit, setup);
     assert_eq!(code, 0, "berth: {out}{err}");
     let theirs = have_runc().then(|| {
-        let (code, out, err) = run(env, "runc", name, script, edit);
+        let (code, out, err) = run(env, "runc", name, script, edit, setup);
         assert_eq!(code, 0, "runc: {out}{err}");
         out
     });
@@ -89,4 +103,43 @@ fn env_duplicates_and_empty_home() {
         };
         assert_eq!(sorted(&ours), sorted(&t));
     }
+}
+
+/// A cwd the process's user cannot enter: entered as root before the
+/// user switch (runc too), for the init and for `exec --user`.
+#[test]
+fn cwd_the_user_cannot_enter() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let edit = |v: &mut Value| {
+        v["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        v["process"]["cwd"] = json!("/secret");
+    };
+    let secret = |b: &Path| {
+        let d = b.join("rootfs/secret");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    };
+    let (ours, theirs) = both_with(&env, "cwd", "pwd; id -u", &edit, &secret);
+    assert_eq!(ours, "/secret\n1000\n");
+    if let Some(t) = theirs {
+        assert_eq!(ours, t);
+    }
+    let b = env.bundle("cwd-exec", "exec sleep 1000");
+    secret(&b);
+    env.berth_bg(&["run", "-d", "--bundle", b.to_str().unwrap(), "cwd-exec"])
+        .ok();
+    let r = env.berth(&[
+        "exec",
+        "--user",
+        "1000:1000",
+        "--cwd",
+        "/secret",
+        "cwd-exec",
+        "pwd",
+    ]);
+    env.berth(&["delete", "--force", "cwd-exec"]).ok();
+    assert_eq!((r.code, r.stdout.as_str()), (0, "/secret\n"), "{r:?}");
 }

@@ -278,7 +278,7 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
         }
     }
 
-    process::enter_cwd(p, sync);
+    let cwd_later = process::enter_cwd(p, sync);
     let chosen = process::lookup(p, sync);
     if !sync::send(sync, Msg::new(kind::CREATED)) {
         exit_now(1);
@@ -294,5 +294,5 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
         step::HOOK_START_CONTAINER,
     );
     process::limits(p, sync);
-    process::exec(p, sync, chosen)
+    process::exec(p, sync, chosen, cwd_later)
 }

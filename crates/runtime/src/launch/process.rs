@@ -71,8 +71,24 @@ pub fn lookup(p: &ProcessPlan, sync: c_int) -> usize {
     fail(sync, step::EXEC_LOOKUP, 0, last)
 }
 
-/// Child side: chdir to the process cwd (as root, before the user switch).
-pub fn enter_cwd(p: &ProcessPlan, sync: c_int) {
+/// Child side: chdir to the process cwd as root, before the user switch,
+/// so a cwd the user cannot reach still works (runc too). Returns true
+/// when root was refused (EACCES/EPERM, e.g. root of a user namespace on
+/// a directory only the container user may enter): then [`exec`] tries
+/// again as the user.
+pub fn enter_cwd(p: &ProcessPlan, sync: c_int) -> bool {
+    // SAFETY: cwd is NUL-terminated.
+    if unsafe { libc::chdir(p.cwd.as_ptr()) } == 0 {
+        return false;
+    }
+    match errno() {
+        libc::EACCES | libc::EPERM => true,
+        e => fail(sync, step::CHDIR, 0, e),
+    }
+}
+
+/// Child side: the second chdir, as the user.
+fn enter_cwd_as_user(p: &ProcessPlan, sync: c_int) {
     // SAFETY: cwd is NUL-terminated.
     if unsafe { libc::chdir(p.cwd.as_ptr()) } != 0 {
         fail(sync, step::CHDIR, 0, errno());
@@ -104,7 +120,7 @@ pub fn limits(p: &ProcessPlan, sync: c_int) {
 /// Child side: the last steps before execve — descriptors, seccomp,
 /// capabilities and user, cwd, umask, no_new_privs — then execve. Never
 /// returns.
-pub fn exec(p: &ProcessPlan, sync: c_int, chosen: usize) -> ! {
+pub fn exec(p: &ProcessPlan, sync: c_int, chosen: usize, cwd_later: bool) -> ! {
     let Some(path) = p.exec_candidates.get(chosen) else {
         fail(sync, step::EXEC_LOOKUP, 0, libc::ENOENT)
     };
@@ -166,7 +182,9 @@ pub fn exec(p: &ProcessPlan, sync: c_int, chosen: usize) -> ! {
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
     caps::raise_ambient(&p.caps);
-    enter_cwd(p, sync);
+    if cwd_later {
+        enter_cwd_as_user(p, sync);
+    }
     // SAFETY: umask takes an integer.
     unsafe { libc::umask(p.umask as libc::mode_t) };
     if p.no_new_privs {
