@@ -143,3 +143,35 @@ fn cwd_the_user_cannot_enter() {
     env.berth(&["delete", "--force", "cwd-exec"]).ok();
     assert_eq!((r.code, r.stdout.as_str()), (0, "/secret\n"), "{r:?}");
 }
+
+/// An ambient capability outside the inheritable set: a warning naming
+/// it, and the process runs without it (runc 1.3's "can't raise ambient
+/// capability"; runc 1.1 says nothing and goes on too).
+#[test]
+fn ambient_outside_inheritable_warns_and_goes_on() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let edit = |v: &mut Value| {
+        let caps = json!(["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]);
+        v["process"]["capabilities"] = json!({
+            "bounding": caps, "effective": caps, "permitted": caps,
+            "inheritable": ["CAP_CHOWN"],
+            "ambient": ["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]
+        });
+        v["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    };
+    let script = "grep CapAmb /proc/self/status";
+    let (code, out, err) = run(&env, "berth", "amb", script, &edit, &|_| {});
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out, "CapAmb:\t0000000000000001\n");
+    assert!(
+        err.contains("can't raise ambient capability CAP_NET_BIND_SERVICE"),
+        "{err}"
+    );
+    if have_runc() {
+        let (code, theirs, err) = run(&env, "runc", "amb", script, &edit, &|_| {});
+        assert_eq!((code, theirs.as_str()), (0, out.as_str()), "runc: {err}");
+    }
+}

@@ -93,6 +93,8 @@ pub fn process_plan(
     let envp = CStringArray::new(env.iter().map(c).collect::<Result<_, _>>()?);
 
     let mut warnings = Vec::new();
+    let caps = CapSets::from_spec(process.capabilities().as_ref(), last_cap());
+    warnings.extend(crate::security::caps::ambient_warnings(&caps));
     let (rl, w) = rlimits::plan(process.rlimits().as_deref().unwrap_or(&[]));
     warnings.extend(w);
     let seccomp = match inputs.seccomp {
@@ -130,7 +132,7 @@ pub fn process_plan(
             groups: user.additional_gids().clone().unwrap_or_default(),
             umask: user.umask().unwrap_or(0o022),
             rlimits: rl,
-            caps: CapSets::from_spec(process.capabilities().as_ref(), last_cap()),
+            caps,
             no_new_privs: process.no_new_privileges().unwrap_or(false),
             seccomp,
             console_socket: inputs.console_socket,
