@@ -175,3 +175,55 @@ fn ambient_outside_inheritable_warns_and_goes_on() {
         assert_eq!((code, theirs.as_str()), (0, out.as_str()), "runc: {err}");
     }
 }
+
+/// Stdio and the console belong to the process user (runc's
+/// fixStdioPermissions: the owner only; the group stays the mount's):
+/// pipes as stdio compared with runc, and a terminal berth relays.
+#[test]
+fn stdio_and_console_owned_by_the_process_user() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let edit = |v: &mut Value| v["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let script = "stat -L -c %u /proc/self/fd/1 /proc/self/fd/2";
+    let (ours, theirs) = both(&env, "stdio", script, &edit);
+    assert_eq!(ours, "1000\n1000\n");
+    if let Some(t) = theirs {
+        assert_eq!(ours, t);
+    }
+    let b = env.bundle("tty", "stat -c '%u %g' $(tty)");
+    edit_config(&b, |v| {
+        edit(v);
+        v["process"]["terminal"] = json!(true);
+    });
+    let r = env.berth(&["run", "--bundle", b.to_str().unwrap(), "tty"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    // devpts is mounted gid=5 (tty): the group stays.
+    assert_eq!(r.stdout.replace('\r', ""), "1000 5\n");
+}
+
+/// An execve that fails after every check passed (an executable file the
+/// kernel cannot run) names the file and the error, as runc does.
+#[test]
+fn execve_failure_names_the_file_and_errno() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let edit = |v: &mut Value| v["process"]["args"] = json!(["/bad", "arg"]);
+    let bad = |b: &Path| {
+        let f = b.join("rootfs/bad");
+        std::fs::write(&f, b"\x7fELF not really\n").unwrap();
+        std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    };
+    let (code, out, err) = run(&env, "berth", "enoexec", "", &edit, &bad);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("exec /bad: Exec format error"), "{err}");
+    assert!(!env.root.join("enoexec-berth").exists());
+    if have_runc() {
+        let (theirs, _, err) = run(&env, "runc", "enoexec", "", &edit, &bad);
+        assert_eq!(theirs, code, "runc: {err}");
+        assert!(err.contains("exec /bad: exec format error"), "runc: {err}");
+    }
+}

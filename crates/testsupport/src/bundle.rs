@@ -219,11 +219,13 @@ pub fn default_spec() -> Spec {
         let mut lc = LinuxCapabilities::default();
         lc.set_bounding(Some(caps.clone()));
         lc.set_effective(Some(caps.clone()));
-        lc.set_permitted(Some(caps.clone()));
-        lc.set_ambient(Some(caps));
-        // runc spec leaves the inheritable set empty: inheritable caps would
-        // survive an exec of a file with inheritable file caps.
+        lc.set_permitted(Some(caps));
+        // runc spec (1.2 on) leaves the inheritable and ambient sets empty:
+        // inheritable caps would survive an exec of a file with
+        // inheritable file caps, and ambient ones cannot be raised
+        // without them (runc warns).
         lc.set_inheritable(None);
+        lc.set_ambient(None);
         process.set_capabilities(Some(lc));
         spec.set_process(Some(process));
     }

@@ -67,6 +67,15 @@ fn list_name(list: Option<&Vec<std::ffi::CString>>, i: usize) -> String {
         .unwrap_or_default()
 }
 
+/// runc's wording for a failed execve: the file and the error.
+pub fn exec_failure(candidates: &[std::ffi::CString], i: usize, errno: i32) -> String {
+    let file = candidates
+        .get(i)
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("exec {file}: {}", os(errno))
+}
+
 /// One line describing a child's ERROR message.
 pub fn describe(plan: &InitPlan, m: Msg) -> String {
     let i = m.b.max(0) as usize;
@@ -149,7 +158,8 @@ pub fn describe(plan: &InitPlan, m: Msg) -> String {
         s::SETUID => format!("setting the user id: {e}"),
         s::NO_NEW_PRIVS => format!("setting no_new_privs: {e}"),
         s::CLOSE_FDS => format!("closing inherited descriptors: {e}"),
-        s::EXECVE => format!("execve: {e}"),
+        s::EXECVE => exec_failure(&plan.process.exec_candidates, i, m.c),
+        s::STDIO_OWNER => format!("giving stdio {i} to the process user: {e}"),
         s::TRAMPOLINE if i == 0 => format!("writing the exec trampoline: {e}"),
         s::TRAMPOLINE => format!("executing the exec trampoline: {e}"),
         s::PROTOCOL => "protocol error with the runtime".into(),

@@ -125,7 +125,7 @@ pub fn exec(p: &ProcessPlan, sync: c_int, chosen: usize, cwd_later: bool) -> ! {
         fail(sync, step::EXEC_LOOKUP, 0, libc::ENOENT)
     };
     // Made before seccomp, which need not allow memfd_create.
-    let stub = match trampoline::make(path, sync) {
+    let stub = match trampoline::make(path, chosen, sync) {
         Ok(fd) => fd,
         Err(libc::ENOSYS) => -1,
         Err(e) => fail(sync, step::TRAMPOLINE, 0, e),
@@ -158,6 +158,7 @@ pub fn exec(p: &ProcessPlan, sync: c_int, chosen: usize, cwd_later: bool) -> ! {
             fail(sync, step::SECCOMP, 0, e);
         }
     }
+    fix_stdio_owner(p, sync);
     if let Err(e) = caps::drop_bounding(&p.caps) {
         fail(sync, step::CAP_BOUNDING, 0, e);
     }
@@ -206,7 +207,40 @@ pub fn exec(p: &ProcessPlan, sync: c_int, chosen: usize, cwd_later: bool) -> ! {
     // SAFETY: path, argv and envp are NUL-terminated strings / NULL-
     // terminated arrays built before clone.
     unsafe { libc::execve(path.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr()) };
-    fail(sync, step::EXECVE, 0, errno())
+    fail(sync, step::EXECVE, chosen as u32, errno())
+}
+
+/// Child side, still root: stdio (a console's pty, pipes, files) becomes
+/// the process user's, so it can reopen `/dev/stdout` or its tty, as
+/// runc's fixStdioPermissions does: only the owner changes (the group is
+/// the mount's choice, e.g. devpts' tty), /dev/null and stdio the user
+/// already owns are left alone, and an owner this namespace cannot
+/// change (EINVAL, EPERM) or a read-only file (EROFS) is skipped.
+fn fix_stdio_owner(p: &ProcessPlan, sync: c_int) {
+    // SAFETY: all-zero stats are valid values to be overwritten.
+    let mut null: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: constant path; null is a valid out pointer.
+    let have_null = unsafe { libc::stat(c"/dev/null".as_ptr(), &mut null) } == 0;
+    for fd in 0..3 {
+        // SAFETY: as above.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat on a descriptor number with a valid out pointer.
+        if unsafe { libc::fstat(fd, &mut st) } != 0 {
+            continue;
+        }
+        let is_null =
+            have_null && st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == null.st_rdev;
+        if st.st_uid == p.uid || is_null {
+            continue;
+        }
+        // SAFETY: fchown with integer arguments (gid -1: unchanged).
+        if unsafe { libc::fchown(fd, p.uid, libc::gid_t::MAX) } != 0 {
+            match errno() {
+                libc::EINVAL | libc::EPERM | libc::EROFS => {}
+                e => fail(sync, step::STDIO_OWNER, fd as u32, e),
+            }
+        }
+    }
 }
 
 /// The parent's signal mask and ignored signals would survive execve:

@@ -23,7 +23,8 @@
 //! with it. runc gets the same effect by re-executing a sealed copy of
 //! itself (megabytes copied per start); the trampoline costs one extra
 //! execve of a 4 KiB image, whose only jobs are to mark the sync socket
-//! close-on-exec, execve the program, and report the errno if that fails.
+//! close-on-exec, execve the program, and report the file and errno if
+//! that fails (on the socket, or on stderr once `create` has returned).
 //!
 //! x86_64 only (the machine code below); elsewhere the program is execed
 //! directly and only the non-dumpable defence holds.
@@ -39,75 +40,50 @@ const BASE: u64 = 0x40_0000;
 /// ELF header (64 bytes) + one program header (56 bytes).
 const HEADERS: usize = 120;
 
-/// The trampoline's code. At entry rsp points at argc, argv[], NULL,
-/// envp[]. It runs `fcntl(SYNC, F_SETFD, FD_CLOEXEC)`, then
-/// `execve(PATH, argv, envp)`; if that returns, it sends the runtime's
-/// ERROR message (kind 6, step EXECVE = 40, index 0, errno) on SYNC and
-/// exits 127. EBADF from the fcntl means SYNC is already gone: the image
-/// runs a second time, as the interpreter of a `#!/proc/self/exe` script
-/// the program execed; it exits 126 instead of looping. Assembled from
-/// (intel syntax):
-/// ```text
-///   lea rsi,[rsp+8]; mov rax,[rsp]; lea rdx,[rsp+rax*8+16]
-///   mov r13,rsi; mov r14,rdx
-///   mov edi,SYNC; mov esi,2; mov edx,1; mov eax,72; syscall     ; fcntl
-///   cmp eax,-EBADF; je again
-///   lea rdi,[rip+PATH]; mov rsi,r13; mov rdx,r14
-///   mov eax,59; syscall                                          ; execve
-///   neg eax; sub rsp,16
-///   mov dword [rsp],6; mov dword [rsp+4],40; mov dword [rsp+8],0
-///   mov [rsp+12],eax
-///   mov edi,SYNC; mov rsi,rsp; mov edx,16; mov r10d,0x4000
-///   xor r8d,r8d; xor r9d,r9d; mov eax,44; syscall                ; sendto
-///   mov edi,127; mov eax,231; syscall                            ; exit_group
-/// again:
-///   mov edi,126; mov eax,231; syscall
-/// PATH:
-/// ```
+/// The trampoline's code, assembled from `trampoline.s` beside this file
+/// (`as trampoline.s -o t.o && objcopy -O binary -j .text t.o t.bin`; the
+/// test below reassembles it when binutils are there). At entry rsp
+/// points at argc, argv[], NULL, envp[]. It runs `fcntl(SYNC, F_SETFD,
+/// FD_CLOEXEC)`, then `execve(PATH, argv, envp)`; if that returns, it
+/// sends the runtime's ERROR message (step EXECVE, INDEX, errno) on SYNC,
+/// or, with nobody listening any more (after `create` returned), writes
+/// `exec PATH: errno N` to stderr, and exits 127. EBADF from the fcntl
+/// means SYNC is already gone: the image runs a second time, as the
+/// interpreter of a `#!/proc/self/exe` script the program execed; it
+/// exits 126 instead of looping.
 #[cfg(target_arch = "x86_64")]
-const CODE: [u8; 0x9c] = [
-    0x48, 0x8d, 0x74, 0x24, 0x08, // lea rsi,[rsp+0x8]
-    0x48, 0x8b, 0x04, 0x24, // mov rax,QWORD PTR [rsp]
-    0x48, 0x8d, 0x54, 0xc4, 0x10, // lea rdx,[rsp+rax*8+0x10]
-    0x49, 0x89, 0xf5, // mov r13,rsi
-    0x49, 0x89, 0xd6, // mov r14,rdx
-    0xbf, 0, 0, 0, 0, // mov edi,SYNC (patched)
-    0xbe, 0x02, 0x00, 0x00, 0x00, // mov esi,0x2
-    0xba, 0x01, 0x00, 0x00, 0x00, // mov edx,0x1
-    0xb8, 0x48, 0x00, 0x00, 0x00, // mov eax,0x48
-    0x0f, 0x05, // syscall
-    0x83, 0xf8, 0xf7, // cmp eax,0xfffffff7
-    0x74, 0x61, // je 90 <again>
-    0x48, 0x8d, 0x3d, 0x66, 0x00, 0x00, 0x00, // lea rdi,[rip+0x66] # 9c <path>
-    0x4c, 0x89, 0xee, // mov rsi,r13
-    0x4c, 0x89, 0xf2, // mov rdx,r14
-    0xb8, 0x3b, 0x00, 0x00, 0x00, // mov eax,0x3b
-    0x0f, 0x05, // syscall
-    0xf7, 0xd8, // neg eax
-    0x48, 0x83, 0xec, 0x10, // sub rsp,0x10
-    0xc7, 0x04, 0x24, 0x06, 0x00, 0x00, 0x00, // mov DWORD PTR [rsp],0x6
-    0xc7, 0x44, 0x24, 0x04, 0x28, 0x00, 0x00, 0x00, // mov DWORD PTR [rsp+0x4],0x28
-    0xc7, 0x44, 0x24, 0x08, 0x00, 0x00, 0x00, 0x00, // mov DWORD PTR [rsp+0x8],0x0
-    0x89, 0x44, 0x24, 0x0c, // mov DWORD PTR [rsp+0xc],eax
-    0xbf, 0, 0, 0, 0, // mov edi,SYNC (patched)
-    0x48, 0x89, 0xe6, // mov rsi,rsp
-    0xba, 0x10, 0x00, 0x00, 0x00, // mov edx,0x10
-    0x41, 0xba, 0x00, 0x40, 0x00, 0x00, // mov r10d,0x4000
-    0x45, 0x31, 0xc0, // xor r8d,r8d
-    0x45, 0x31, 0xc9, // xor r9d,r9d
-    0xb8, 0x2c, 0x00, 0x00, 0x00, // mov eax,0x2c
-    0x0f, 0x05, // syscall
-    0xbf, 0x7f, 0x00, 0x00, 0x00, // mov edi,0x7f
-    0xb8, 0xe7, 0x00, 0x00, 0x00, // mov eax,0xe7
-    0x0f, 0x05, // syscall
-    0xbf, 0x7e, 0x00, 0x00, 0x00, // mov edi,0x7e
-    0xb8, 0xe7, 0x00, 0x00, 0x00, // mov eax,0xe7
-    0x0f, 0x05, // syscall
+const CODE: [u8; 0x13d] = [
+    0x48, 0x8d, 0x74, 0x24, 0x08, 0x48, 0x8b, 0x04, 0x24, 0x48, 0x8d, 0x54, 0xc4, 0x10, 0x49, 0x89,
+    0xf5, 0x49, 0x89, 0xd6, 0xbf, 0x44, 0x33, 0x22, 0x11, 0xbe, 0x02, 0x00, 0x00, 0x00, 0xba, 0x01,
+    0x00, 0x00, 0x00, 0xb8, 0x48, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x83, 0xf8, 0xf7, 0x0f, 0x84, 0xf1,
+    0x00, 0x00, 0x00, 0x48, 0x8d, 0x3d, 0x03, 0x01, 0x00, 0x00, 0x4c, 0x89, 0xee, 0x4c, 0x89, 0xf2,
+    0xb8, 0x3b, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xf7, 0xd8, 0x41, 0x89, 0xc7, 0x48, 0x83, 0xec, 0x20,
+    0xc7, 0x04, 0x24, 0x06, 0x00, 0x00, 0x00, 0xc7, 0x44, 0x24, 0x04, 0x28, 0x00, 0x00, 0x00, 0xc7,
+    0x44, 0x24, 0x08, 0x88, 0x77, 0x66, 0x55, 0x89, 0x44, 0x24, 0x0c, 0xbf, 0x44, 0x33, 0x22, 0x11,
+    0x48, 0x89, 0xe6, 0xba, 0x10, 0x00, 0x00, 0x00, 0x41, 0xba, 0x00, 0x40, 0x00, 0x00, 0x45, 0x31,
+    0xc0, 0x45, 0x31, 0xc9, 0xb8, 0x2c, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x48, 0x85, 0xc0, 0x0f, 0x89,
+    0x84, 0x00, 0x00, 0x00, 0xbf, 0x02, 0x00, 0x00, 0x00, 0x48, 0x8d, 0x35, 0x90, 0x00, 0x00, 0x00,
+    0xba, 0x05, 0x00, 0x00, 0x00, 0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x48, 0x8d, 0x35, 0x8a,
+    0x00, 0x00, 0x00, 0x31, 0xd2, 0x80, 0x3c, 0x16, 0x00, 0x74, 0x05, 0x48, 0xff, 0xc2, 0xeb, 0xf5,
+    0xbf, 0x02, 0x00, 0x00, 0x00, 0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xbf, 0x02, 0x00, 0x00,
+    0x00, 0x48, 0x8d, 0x35, 0x5d, 0x00, 0x00, 0x00, 0xba, 0x08, 0x00, 0x00, 0x00, 0xb8, 0x01, 0x00,
+    0x00, 0x00, 0x0f, 0x05, 0x48, 0x8d, 0x74, 0x24, 0x1f, 0xc6, 0x06, 0x0a, 0x44, 0x89, 0xf8, 0xb9,
+    0x0a, 0x00, 0x00, 0x00, 0x31, 0xd2, 0xf7, 0xf1, 0x80, 0xc2, 0x30, 0x48, 0xff, 0xce, 0x88, 0x16,
+    0x85, 0xc0, 0x75, 0xf0, 0x48, 0x8d, 0x54, 0x24, 0x20, 0x48, 0x29, 0xf2, 0xbf, 0x02, 0x00, 0x00,
+    0x00, 0xb8, 0x01, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xbf, 0x7f, 0x00, 0x00, 0x00, 0xb8, 0xe7, 0x00,
+    0x00, 0x00, 0x0f, 0x05, 0xbf, 0x7e, 0x00, 0x00, 0x00, 0xb8, 0xe7, 0x00, 0x00, 0x00, 0x0f, 0x05,
+    0x65, 0x78, 0x65, 0x63, 0x20, 0x3a, 0x20, 0x65, 0x72, 0x72, 0x6e, 0x6f, 0x20,
 ];
 
-/// Offsets in CODE of the two SYNC immediates.
+/// Placeholders in CODE patched by [`make`]: SYNC (twice) and INDEX.
 #[cfg(target_arch = "x86_64")]
-const SYNC_AT: [usize; 2] = [0x15, 0x65];
+const SYNC_AT: [usize; 2] = [0x15, 0x6c];
+#[cfg(target_arch = "x86_64")]
+const SYNC_PLACEHOLDER: u32 = 0x1122_3344;
+#[cfg(target_arch = "x86_64")]
+const INDEX_AT: usize = 0x63;
+#[cfg(target_arch = "x86_64")]
+const INDEX_PLACEHOLDER: u32 = 0x5566_7788;
 
 #[cfg(target_arch = "x86_64")]
 const PATH_AT: usize = HEADERS + CODE.len();
@@ -160,10 +136,11 @@ const fn template() -> [u8; PATH_AT] {
 static TEMPLATE: [u8; PATH_AT] = template();
 
 /// Child side: writes the trampoline for `path` (the program to exec,
-/// NUL-terminated) into a sealed memfd and returns it (close-on-exec).
+/// NUL-terminated; exec candidate `index`, for the error report) into a
+/// sealed memfd and returns it (close-on-exec).
 /// Errors are errnos. Async-signal-safe: the image is built on the stack.
 #[cfg(target_arch = "x86_64")]
-pub fn make(path: &CStr, sync: c_int) -> Result<c_int, c_int> {
+pub fn make(path: &CStr, index: usize, sync: c_int) -> Result<c_int, c_int> {
     let p = path.to_bytes_with_nul();
     if p.len() > PATH_MAX {
         return Err(libc::ENAMETOOLONG);
@@ -173,6 +150,8 @@ pub fn make(path: &CStr, sync: c_int) -> Result<c_int, c_int> {
     for at in SYNC_AT {
         image[HEADERS + at..HEADERS + at + 4].copy_from_slice(&(sync as u32).to_le_bytes());
     }
+    image[HEADERS + INDEX_AT..HEADERS + INDEX_AT + 4]
+        .copy_from_slice(&(index as u32).to_le_bytes());
     image[PATH_AT..PATH_AT + p.len()].copy_from_slice(p);
 
     let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
@@ -204,7 +183,7 @@ pub fn make(path: &CStr, sync: c_int) -> Result<c_int, c_int> {
 
 /// Elsewhere there is no trampoline: the caller execs directly.
 #[cfg(not(target_arch = "x86_64"))]
-pub fn make(_path: &CStr, _sync: c_int) -> Result<c_int, c_int> {
+pub fn make(_path: &CStr, _index: usize, _sync: c_int) -> Result<c_int, c_int> {
     Err(libc::ENOSYS)
 }
 
@@ -250,16 +229,44 @@ mod tests {
     fn the_image_is_one_loadable_segment_with_its_code_in_place() {
         let t = &TEMPLATE;
         assert_eq!(&t[..4], b"\x7fELF");
-        assert_eq!(
-            u64::from_le_bytes(t[24..32].try_into().unwrap_or_default()),
-            BASE + 120
-        );
+        let entry = u64::from_le_bytes(t[24..32].try_into().unwrap_or_default());
+        assert_eq!(entry, BASE + HEADERS as u64);
         assert_eq!(&t[HEADERS..HEADERS + 5], &[0x48, 0x8d, 0x74, 0x24, 0x08]);
-        // The rip-relative PATH operand lands on PATH_AT.
-        let lea_end = HEADERS + 0x36;
-        assert_eq!(lea_end + 0x66, PATH_AT);
+        let word = |at: usize| {
+            u32::from_le_bytes(
+                t[HEADERS + at..HEADERS + at + 4]
+                    .try_into()
+                    .unwrap_or_default(),
+            )
+        };
         for at in SYNC_AT {
-            assert_eq!(t[HEADERS + at - 1], 0xbf, "mov edi,imm32 at {at:#x}");
+            assert_eq!(word(at), SYNC_PLACEHOLDER, "SYNC at {at:#x}");
         }
+        assert_eq!(word(INDEX_AT), INDEX_PLACEHOLDER);
+    }
+
+    /// CODE is what trampoline.s assembles to (when `as` is installed).
+    #[test]
+    fn code_matches_its_source() {
+        let Ok(dir) = tempfile::tempdir() else {
+            return;
+        };
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src/launch/trampoline.s");
+        let obj = dir.path().join("t.o");
+        let bin = dir.path().join("t.bin");
+        let ran = |cmd: &mut std::process::Command| cmd.status().is_ok_and(|s| s.success());
+        if !ran(std::process::Command::new("as")
+            .arg(src)
+            .arg("-o")
+            .arg(&obj))
+        {
+            eprintln!("skipped: no assembler (Debian binutils)");
+            return;
+        }
+        assert!(ran(std::process::Command::new("objcopy")
+            .args(["-O", "binary", "-j", ".text"])
+            .arg(&obj)
+            .arg(&bin)));
+        assert_eq!(std::fs::read(&bin).unwrap_or_default(), CODE.to_vec());
     }
 }
