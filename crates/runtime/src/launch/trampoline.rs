@@ -78,11 +78,11 @@ const CODE: [u8; 0x13d] = [
 /// Placeholders in CODE patched by [`make`]: SYNC (twice) and INDEX.
 #[cfg(target_arch = "x86_64")]
 const SYNC_AT: [usize; 2] = [0x15, 0x6c];
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(test, target_arch = "x86_64"))]
 const SYNC_PLACEHOLDER: u32 = 0x1122_3344;
 #[cfg(target_arch = "x86_64")]
 const INDEX_AT: usize = 0x63;
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(test, target_arch = "x86_64"))]
 const INDEX_PLACEHOLDER: u32 = 0x5566_7788;
 
 #[cfg(target_arch = "x86_64")]
