@@ -148,8 +148,10 @@ pub fn process_plan(
     ))
 }
 
-/// Hooks for the child to run, prepared as C strings.
-pub fn child_hooks(hooks: &[Hook]) -> Result<Vec<ChildHook>, BuildError> {
+/// Hooks for the child to run, prepared as C strings. A hook without
+/// `env` gets `default_env` (runc gives startContainer hooks the
+/// container process's environment); one with `env` gets exactly it.
+pub fn child_hooks(hooks: &[Hook], default_env: &[String]) -> Result<Vec<ChildHook>, BuildError> {
     hooks
         .iter()
         .map(|h| {
@@ -160,8 +162,9 @@ pub fn child_hooks(hooks: &[Hook]) -> Result<Vec<ChildHook>, BuildError> {
             };
             let env = h
                 .env()
+                .as_deref()
+                .unwrap_or(default_env)
                 .iter()
-                .flatten()
                 .map(c)
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(ChildHook {

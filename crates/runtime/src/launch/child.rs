@@ -241,6 +241,14 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
     let mut console_done = false;
     if let Some(rootfs) = &plan.rootfs {
         let rootfd = apply::prepare(rootfs, sync);
+        if !plan.create_container_hooks.is_empty() {
+            // createContainer hooks run in the rootfs directory (runc's
+            // fchdir before them); pivot_root moves the cwd on after.
+            // SAFETY: fchdir on the rootfs descriptor.
+            if unsafe { libc::fchdir(rootfd) } != 0 {
+                fail(sync, step::HOOK_CREATE_CONTAINER, 0, errno());
+            }
+        }
         close(rootfd);
         if plan.parent_hooks {
             if !sync::send(sync, Msg::new(kind::HOOKS)) {

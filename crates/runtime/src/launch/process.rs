@@ -43,6 +43,16 @@ pub struct ProcessPlan {
     pub oom_score_adj: Option<i32>,
 }
 
+impl ProcessPlan {
+    /// The prepared environment as strings (a default for child hooks).
+    pub fn env_strings(&self) -> Vec<String> {
+        self.envp
+            .strings()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect()
+    }
+}
+
 /// Child side: finds the executable among the candidates (in the
 /// container's view of the filesystem, cwd already set). Returns its index.
 pub fn lookup(p: &ProcessPlan, sync: c_int) -> usize {
