@@ -18,6 +18,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -85,6 +86,8 @@ enum Verb {
     Spec(spec::Args),
     /// The container's cgroups and their limits and usage.
     Cgroups(cgroups::Args),
+    /// Update a container's resource limits.
+    Update(update::Args),
 }
 
 /// Where warnings and errors go: stderr, and the `--log` file in runc's
@@ -176,6 +179,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Verb::Features(a) => features::run(a),
         Verb::Spec(a) => spec::run(a),
         Verb::Cgroups(a) => cgroups::run(&rt, a),
+        Verb::Update(a) => update::run(&rt, a),
     }
 }
 
