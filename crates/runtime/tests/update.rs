@@ -282,3 +282,71 @@ fn update_paused_saved_and_refused() {
     assert!(e.contains("stopped"), "{e}");
     env.berth(&["delete", "upz"]).ok();
 }
+
+/// The v2 file `file` of container `name`'s cgroup (pure v2 host), trimmed.
+fn cg2(env: &Env, name: &str, file: &str) -> String {
+    let dir = PathBuf::from("/sys/fs/cgroup").join(env.cgroups_path(name).trim_start_matches('/'));
+    std::fs::read_to_string(dir.join(file))
+        .unwrap_or_else(|e| format!("<{e}>"))
+        .trim()
+        .to_owned()
+}
+
+/// `update` on a pure cgroup v2 host (the VM harness): memory and swap
+/// (memory.swap.max is the swap part of runc's memory+swap), cpu.max kept
+/// as a pair, weight from shares, idle, pids, `unified` keys from `-r`;
+/// on a paused container too; realtime limits refused (v2 has none).
+#[test]
+fn vm_update_on_v2() {
+    berth_testsupport::require_cgroup_v2_pure!();
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    start(&env, "berth", "up2");
+    assert_eq!(cg2(&env, "up2", "cpu.max"), "20000 100000");
+    env.berth(&["update", "--memory", "128m", "--memory-swap", "256m", "up2"])
+        .ok();
+    assert_eq!(cg2(&env, "up2", "memory.max"), (128u64 << 20).to_string());
+    assert_eq!(
+        cg2(&env, "up2", "memory.swap.max"),
+        (128u64 << 20).to_string()
+    );
+    env.berth(&["update", "--cpu-quota", "50000", "up2"]).ok();
+    assert_eq!(cg2(&env, "up2", "cpu.max"), "50000 100000");
+    env.berth(&["update", "--cpu-period", "200000", "up2"]).ok();
+    assert_eq!(cg2(&env, "up2", "cpu.max"), "50000 200000");
+    env.berth(&["update", "--cpu-share", "512", "--pids-limit", "30", "up2"])
+        .ok();
+    let weight = berth_runtime::cgroups::shares_to_weight(512).unwrap();
+    assert_eq!(cg2(&env, "up2", "cpu.weight"), weight.to_string());
+    assert_eq!(cg2(&env, "up2", "pids.max"), "30");
+    env.berth(&["update", "--cpu-burst", "1000", "up2"]).ok();
+    assert_eq!(cg2(&env, "up2", "cpu.max.burst"), "1000");
+
+    env.berth(&["pause", "up2"]).ok();
+    env.berth(&["update", "--cpu-idle", "1", "--memory", "-1", "up2"])
+        .ok();
+    assert_eq!(cg2(&env, "up2", "cpu.idle"), "1");
+    assert_eq!(cg2(&env, "up2", "memory.max"), "max");
+    assert_eq!(env.state("up2")["status"], "paused");
+    let f = env.dir("up2-json").join("r.json");
+    std::fs::write(
+        &f,
+        r#"{"unified":{"pids.max":"21"},"memory":{"limit":100000000}}"#,
+    )
+    .unwrap();
+    env.berth(&["update", "-r", f.to_str().unwrap(), "up2"])
+        .ok();
+    assert_eq!(cg2(&env, "up2", "pids.max"), "21");
+    let ev: Value = serde_json::from_str(&env.berth(&["events", "--stats", "up2"]).ok()).unwrap();
+    assert_eq!(ev["data"]["pids"]["limit"], 21, "{ev}");
+    env.berth(&["resume", "up2"]).ok();
+
+    let e = env
+        .berth(&["update", "--cpu-rt-runtime", "1000", "up2"])
+        .fails();
+    assert!(e.contains("realtime"), "{e}");
+    env.berth(&["delete", "-f", "up2"]).ok();
+    assert!(!env.cgroup_exists("up2"));
+}
