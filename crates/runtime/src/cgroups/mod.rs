@@ -223,14 +223,16 @@ impl CgroupManager {
     /// Sends `signal` to every process in the cgroup. SIGKILL on v2 uses
     /// cgroup.kill where the kernel has it; otherwise the cgroup is frozen
     /// while the signals go out, so a forking process cannot escape, then
-    /// thawed (a stopped or killed process needs to run to act on it).
+    /// thawed (a stopped or killed process needs to run to act on it). A
+    /// cgroup that was frozen already (a paused container) stays frozen.
     pub fn signal_all(&self, signal: Signal) -> Result<(), CgroupError> {
         if let (Backend::V2(b), Signal::SIGKILL) = (&self.backend, signal) {
             if b.kill_all()? {
                 return Ok(());
             }
         }
-        let frozen = self.freeze().is_ok();
+        let paused = self.is_frozen().unwrap_or(false);
+        let frozen = !paused && self.freeze().is_ok();
         let result = self.pids().map(|pids| {
             for pid in pids {
                 // A process that already exited is not an error.
