@@ -204,12 +204,16 @@ pub fn main(args: Vec<OsString>) -> i32 {
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            let msg = format!("{e:#}");
-            log("error", &msg);
-            eprintln!("berth-runc: {msg}");
+            report_error(&format!("{e:#}"));
             1
         }
     }
+}
+
+/// A failure: to the log, and one line on stderr.
+pub(crate) fn report_error(msg: &str) {
+    log("error", msg);
+    eprintln!("berth-runc: {msg}");
 }
 
 #[cfg(test)]
