@@ -195,6 +195,26 @@ impl CgroupManager {
         }
     }
 
+    /// How many processes the OOM killer has killed in the cgroup so far
+    /// (v1 memory.oom_control, v2 memory.events `oom_kill`); 0 without a
+    /// memory controller. One small read, for polling.
+    pub fn oom_kills(&self) -> Result<u64, CgroupError> {
+        let (dir, file) = match &self.backend {
+            Backend::V1(b) => (
+                b.dir("memory").map(|d| d.to_path_buf()),
+                "memory.oom_control",
+            ),
+            Backend::V2(b) => (Some(b.unified.dir.clone()), "memory.events"),
+        };
+        let Some(dir) = dir else { return Ok(0) };
+        Ok(files::keyed(&files::read_flat_keyed(&dir, file)?, "oom_kill").unwrap_or(0))
+    }
+
+    /// Does the container's cgroup still exist (in its first hierarchy)?
+    pub fn exists(&self) -> bool {
+        self.paths().first().is_some_and(|(_, d)| d.is_dir())
+    }
+
     /// Controller name → directory. v1: one entry per controller (co-mounted
     /// controllers share a directory, named hierarchies appear as
     /// "name=systemd"), plus "unified" for a hybrid host's cgroup2 directory;
@@ -223,14 +243,16 @@ impl CgroupManager {
     /// Sends `signal` to every process in the cgroup. SIGKILL on v2 uses
     /// cgroup.kill where the kernel has it; otherwise the cgroup is frozen
     /// while the signals go out, so a forking process cannot escape, then
-    /// thawed (a stopped or killed process needs to run to act on it).
+    /// thawed (a stopped or killed process needs to run to act on it). A
+    /// cgroup that was frozen already (a paused container) stays frozen.
     pub fn signal_all(&self, signal: Signal) -> Result<(), CgroupError> {
         if let (Backend::V2(b), Signal::SIGKILL) = (&self.backend, signal) {
             if b.kill_all()? {
                 return Ok(());
             }
         }
-        let frozen = self.freeze().is_ok();
+        let paused = self.is_frozen().unwrap_or(false);
+        let frozen = !paused && self.freeze().is_ok();
         let result = self.pids().map(|pids| {
             for pid in pids {
                 // A process that already exited is not an error.

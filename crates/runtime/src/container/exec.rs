@@ -41,6 +41,16 @@ pub struct ExecOptions {
     pub detach: bool,
     pub preserve_fds: u32,
     pub no_new_privs: bool,
+    /// Capabilities added to the bounding, effective and permitted sets
+    /// (and ambient, when the process has an inheritable set), as runc's
+    /// `--cap`.
+    pub caps: Vec<String>,
+    /// `--cgroup`: sub-cgroups to run in, as (controller, path); an empty
+    /// controller (only alone) means every hierarchy.
+    pub sub_cgroups: Vec<(String, String)>,
+    /// Exec into a paused container (the process stays frozen until
+    /// `resume`), as runc's `--ignore-paused`.
+    pub ignore_paused: bool,
 }
 
 /// What `exec` ended with.
@@ -52,11 +62,96 @@ pub struct ExecOutcome {
     pub warnings: Warnings,
 }
 
-/// Reads a `--process` file (a runtime-spec process object).
+/// Reads a `--process` file (a runtime-spec process object). A file
+/// without `user` runs as uid 0, gid 0, as under runc (whose decoder
+/// leaves the missing object zeroed).
 pub fn read_process_file(path: &std::path::Path) -> Result<Process, Error> {
     let bytes = std::fs::read(path).map_err(Error::io("read", path))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Invalid(format!("malformed process file {}: {e}", path.display())))
+    let malformed = |e: serde_json::Error| {
+        Error::Invalid(format!("malformed process file {}: {e}", path.display()))
+    };
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).map_err(malformed)?;
+    if let Some(obj) = v.as_object_mut() {
+        obj.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
+    serde_json::from_value(v).map_err(malformed)
+}
+
+/// Adds runc's `--cap` names to `p`'s capability sets.
+fn add_caps(p: &mut Process, caps: &[String]) -> Result<(), Error> {
+    if caps.is_empty() {
+        return Ok(());
+    }
+    let mut sets = p.capabilities().clone().unwrap_or_default();
+    let has_inheritable = p
+        .capabilities()
+        .as_ref()
+        .is_some_and(|c| c.inheritable().is_some());
+    for name in caps {
+        let cap: oci_spec::runtime::Capability =
+            serde_json::from_value(serde_json::Value::String(name.clone()))
+                .map_err(|_| Error::Invalid(format!("exec --cap: unknown capability {name:?}")))?;
+        let add = |set: &Option<oci_spec::runtime::Capabilities>| {
+            let mut s = set.clone().unwrap_or_default();
+            s.insert(cap);
+            Some(s)
+        };
+        sets.set_bounding(add(sets.bounding()));
+        sets.set_effective(add(sets.effective()));
+        sets.set_permitted(add(sets.permitted()));
+        if has_inheritable {
+            sets.set_ambient(add(sets.ambient()));
+        }
+    }
+    p.set_capabilities(Some(sets));
+    Ok(())
+}
+
+/// The container's cgroup directories with `--cgroup` sub-paths applied:
+/// `subs` as (controller, path), an empty controller meaning all. Each
+/// sub-cgroup must exist below the container's own (runc's rule).
+pub fn sub_cgroup_paths(
+    paths: &[(String, PathBuf)],
+    subs: &[(String, String)],
+) -> Result<Vec<(String, PathBuf)>, Error> {
+    let mut out = paths.to_vec();
+    for (ctrl, sub) in subs {
+        let rel = std::path::Path::new(sub.trim_start_matches('/'));
+        if rel.components().any(|c| {
+            !matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        }) {
+            return Err(Error::Invalid(format!(
+                "exec --cgroup: {sub} is not a sub cgroup path"
+            )));
+        }
+        let mut found = false;
+        for (name, dir) in out.iter_mut() {
+            // v1 names a named hierarchy "name=systemd"; runc calls it "systemd".
+            let short = name.strip_prefix("name=").unwrap_or(name);
+            if ctrl.is_empty() || ctrl == name || ctrl == short {
+                *dir = dir.join(rel);
+                found = true;
+            }
+        }
+        if !found {
+            return Err(Error::Invalid(format!(
+                "exec --cgroup: unknown controller {ctrl} in sub-cgroup paths"
+            )));
+        }
+    }
+    for (_, dir) in &out {
+        if !dir.is_dir() {
+            return Err(Error::Invalid(format!(
+                "exec --cgroup: sub-cgroup {} does not exist",
+                dir.display()
+            )));
+        }
+    }
+    Ok(out)
 }
 
 /// Sets `KEY=VALUE` in `env`, replacing an existing KEY.
@@ -75,7 +170,9 @@ fn exec_process(base: Option<Process>, opts: &ExecOptions) -> Result<Process, Er
                 "exec: process.args must not be empty".into(),
             ));
         }
-        return Ok(p.clone());
+        let mut p = p.clone();
+        add_caps(&mut p, &opts.caps)?;
+        return Ok(p);
     }
     if opts.args.is_empty() {
         return Err(Error::Invalid("exec: no command given".into()));
@@ -105,6 +202,7 @@ fn exec_process(base: Option<Process>, opts: &ExecOptions) -> Result<Process, Er
     if opts.no_new_privs {
         p.set_no_new_privileges(Some(true));
     }
+    add_caps(&mut p, &opts.caps)?;
     Ok(p)
 }
 
@@ -114,7 +212,12 @@ impl Runtime {
         let dir = self.state_root().open(&opts.id, Lock::Shared)?;
         let rec = dir.read()?;
         let status = current(&dir, &rec);
-        if !matches!(status, Status::Created | Status::Running) {
+        if status == Status::Paused && !opts.ignore_paused {
+            return Err(Error::Invalid(
+                "cannot exec in a paused container (use --ignore-paused to override)".into(),
+            ));
+        }
+        if !matches!(status, Status::Created | Status::Running | Status::Paused) {
             return Err(Error::WrongState {
                 op: "exec in",
                 id: opts.id.clone(),
@@ -122,6 +225,16 @@ impl Runtime {
             });
         }
         let spec = dir.read_config()?;
+        // Into a paused container the new process freezes as soon as it
+        // joins the cgroup, before it could close its copy of the lock,
+        // and `resume` needs that lock: so this exec lets it go now (it
+        // reads nothing more from the state directory).
+        let dir = if status == Status::Paused {
+            drop(dir);
+            None
+        } else {
+            Some(dir)
+        };
         let process = exec_process(spec.process().clone(), opts)?;
         if !process.cwd().is_absolute() {
             return Err(Error::Invalid("exec: cwd must be an absolute path".into()));
@@ -204,15 +317,21 @@ impl Runtime {
             create_container_hooks: Vec::new(),
             start_container_hooks: Vec::new(),
             parent_hooks: false,
+<<<<<<< HEAD
             exec_fifo: -1,
             close_in_child: vec![dir.lock_fd()],
+=======
+            fifo_dir: -1,
+            close_in_child: dir.iter().map(|d| d.lock_fd()).collect(),
+>>>>>>> wt/rtcli
             payload_capacity: 0,
             cgroup_join: None,
         };
         let mut plan = plan;
         let cg = rec.cgroup()?;
+        let paths = sub_cgroup_paths(&cg.paths(), &opts.sub_cgroups)?;
         // The child joins before its setns, with our credentials.
-        plan.cgroup_join = CgroupJoin::open(&cg.paths());
+        plan.cgroup_join = CgroupJoin::open(&paths);
 
         let _held = (!opts.detach).then(super::run::SignalsHeld::hold);
         let mut child = Spawned::spawn(&plan)?;
@@ -221,7 +340,11 @@ impl Runtime {
         if plan.needs_go() {
             child.expect(&plan, kind::READY)?;
             if plan.cgroup_join.is_none() {
-                cg.add_pid(child.pid)?;
+                if opts.sub_cgroups.is_empty() {
+                    cg.add_pid(child.pid)?;
+                } else {
+                    add_pid_to(&paths, child.pid)?;
+                }
             }
             if let Some(adj) = plan.process.oom_score_adj {
                 let path = format!("/proc/{}/oom_score_adj", child.pid);
@@ -255,6 +378,21 @@ impl Runtime {
     }
 }
 
+/// Moves `pid` into each directory of `paths` (the parent-side fallback
+/// for `--cgroup` sub-cgroups).
+fn add_pid_to(paths: &[(String, PathBuf)], pid: i32) -> Result<(), Error> {
+    let mut done: Vec<&PathBuf> = Vec::new();
+    for (_, dir) in paths {
+        if done.contains(&dir) {
+            continue;
+        }
+        done.push(dir);
+        let f = dir.join("cgroup.procs");
+        std::fs::write(&f, pid.to_string()).map_err(Error::io("write", f))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +417,55 @@ mod tests {
         assert_eq!(p.user().uid(), 1000);
         assert_eq!(p.cwd(), &PathBuf::from("/tmp"));
         assert!(exec_process(None, &ExecOptions::default()).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn cap_flags_extend_the_sets() -> Result<(), Error> {
+        use oci_spec::runtime::Capability;
+        let opts = ExecOptions {
+            args: vec!["id".into()],
+            caps: vec!["CAP_NET_ADMIN".into()],
+            ..ExecOptions::default()
+        };
+        let p = exec_process(Some(Process::default()), &opts)?;
+        let c = p.capabilities().clone().unwrap_or_default();
+        for set in [c.bounding(), c.effective(), c.permitted()] {
+            assert!(set
+                .as_ref()
+                .is_some_and(|s| s.contains(&Capability::NetAdmin)));
+        }
+        // The default process has an inheritable set: ambient gets it too.
+        assert!(c
+            .ambient()
+            .as_ref()
+            .is_some_and(|s| s.contains(&Capability::NetAdmin)));
+        let bad = ExecOptions {
+            caps: vec!["CAP_NOPE".into()],
+            ..opts
+        };
+        assert!(exec_process(Some(Process::default()), &bad).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn sub_cgroups_resolve_below_the_container() -> Result<(), Box<dyn std::error::Error>> {
+        let tmp = tempfile::tempdir()?;
+        let mem = tmp.path().join("memory/c");
+        let cpu = tmp.path().join("cpu/c");
+        std::fs::create_dir_all(mem.join("sub"))?;
+        std::fs::create_dir_all(&cpu)?;
+        let paths = vec![
+            ("memory".to_owned(), mem.clone()),
+            ("cpu".to_owned(), cpu.clone()),
+        ];
+        let got = sub_cgroup_paths(&paths, &[("memory".into(), "sub".into())])?;
+        assert_eq!(got[0].1, mem.join("sub"));
+        assert_eq!(got[1].1, cpu);
+        // All hierarchies: the sub-cgroup must exist in each.
+        assert!(sub_cgroup_paths(&paths, &[(String::new(), "sub".into())]).is_err());
+        assert!(sub_cgroup_paths(&paths, &[("memory".into(), "../x".into())]).is_err());
+        assert!(sub_cgroup_paths(&paths, &[("pids".into(), "sub".into())]).is_err());
         Ok(())
     }
 }

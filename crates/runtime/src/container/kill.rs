@@ -45,25 +45,57 @@ pub(crate) fn signal_init(rec: &Record, sig: i32) -> Result<(), Error> {
     result
 }
 
+/// Does the config give the container a PID namespace of its own (an
+/// entry without a path)? Without one, killing init does not take the
+/// other processes with it.
+fn private_pid_ns(spec: &oci_spec::runtime::Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter().any(|n| {
+                n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid
+                    && n.path().as_ref().is_none_or(|p| p.as_os_str().is_empty())
+            })
+        })
+}
+
+/// Sends `sig` to every process of the cgroup (0: only checks that the
+/// cgroup can be read, as kill(2) with 0 checks a process).
+fn signal_cgroup(rec: &Record, sig: i32) -> Result<(), Error> {
+    let cg = rec.cgroup()?;
+    if sig == 0 {
+        cg.pids()?;
+        return Ok(());
+    }
+    let signal = Signal::try_from(sig)
+        .map_err(|_| Error::Invalid(format!("signal {sig} cannot be sent to a group")))?;
+    cg.signal_all(signal)?;
+    Ok(())
+}
+
 impl Runtime {
-    /// `kill [--all] ID SIGNAL`: the container must be created, running
-    /// or paused.
+    /// `kill [--all] ID SIGNAL` (0 checks the init exists). The container
+    /// must be created, running or paused, except where runc also reaches
+    /// processes left after init exited: with `--all` (every process of
+    /// the cgroup; none left is no error), and for SIGKILL when the
+    /// container shares its PID namespace (killing init would not end the
+    /// others, so every process of the cgroup is killed, with or without
+    /// `--all`).
     pub fn kill(&self, id: &str, sig: i32, all: bool) -> Result<(), Error> {
         let dir = self.state_root().open(id, Lock::Shared)?;
         let rec = dir.read()?;
         let status = current(&dir, &rec);
-        if !matches!(status, Status::Created | Status::Running | Status::Paused) {
+        let live = matches!(status, Status::Created | Status::Running | Status::Paused);
+        let group = all || (sig == libc::SIGKILL && !private_pid_ns(&dir.read_config()?));
+        if group {
+            signal_cgroup(&rec, sig)?;
+        } else if !live {
             return Err(Error::WrongState {
                 op: "kill",
                 id: id.to_owned(),
                 status,
             });
-        }
-        if all {
-            let signal = Signal::try_from(sig)
-                .map_err(|_| Error::Invalid(format!("signal {sig} cannot be sent to a group")))?;
-            let cg = rec.cgroup()?;
-            cg.signal_all(signal)?;
         } else {
             signal_init(&rec, sig)?;
         }

@@ -13,6 +13,7 @@ pub mod signal;
 pub mod start;
 pub mod status;
 mod tty;
+pub mod update;
 
 use std::path::{Path, PathBuf};
 

@@ -14,6 +14,9 @@ use crate::Error;
 pub struct RunOptions {
     pub create: CreateOptions,
     pub detach: bool,
+    /// Foreground: leave the stopped container for `delete` instead of
+    /// deleting it (runc's `--keep`).
+    pub keep: bool,
 }
 
 /// What `run` ended with.
@@ -152,7 +155,7 @@ pub(crate) fn wait_forwarding(child: &mut Spawned) -> Result<i32, Error> {
 }
 
 impl Runtime {
-    /// `run [--detach]`.
+    /// `run [--detach] [--keep]`.
     pub fn run(&self, opts: &RunOptions) -> Result<RunOutcome, Error> {
         let _held = (!opts.detach).then(SignalsHeld::hold);
         let mut create = opts.create.clone();
@@ -185,12 +188,14 @@ impl Runtime {
                 .and_then(|master| super::tty::relay(&mut child, master)),
             None => wait_forwarding(&mut child),
         };
-        // Removed also when the program could not be executed.
-        let dir = self
-            .state_root()
-            .open(&opts.create.id, crate::state::Lock::Exclusive)?;
-        let rec = dir.read()?;
-        warnings.extend(self.destroy(dir, &rec)?);
+        // Removed also when the program could not be executed (unless --keep).
+        if !opts.keep {
+            let dir = self
+                .state_root()
+                .open(&opts.create.id, crate::state::Lock::Exclusive)?;
+            let rec = dir.read()?;
+            warnings.extend(self.destroy(dir, &rec)?);
+        }
         let code = waited?;
         Ok(RunOutcome {
             pid,

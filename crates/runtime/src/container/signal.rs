@@ -37,10 +37,11 @@ const SIGNALS: &[(&str, i32)] = &[
     ("SYS", libc::SIGSYS),
 ];
 
-/// Parses a signal name or number; None if unknown.
+/// Parses a signal name or number (0 included: it checks that the
+/// process exists, as kill(2)); None if unknown.
 pub fn parse(s: &str) -> Option<i32> {
     if let Ok(n) = s.parse::<i32>() {
-        return (1..=64).contains(&n).then_some(n);
+        return (0..=libc::SIGRTMAX()).contains(&n).then_some(n);
     }
     let up = s.to_ascii_uppercase();
     let name = up.strip_prefix("SIG").unwrap_or(&up);
@@ -68,7 +69,9 @@ mod tests {
         assert_eq!(parse("SIGTERM"), Some(15));
         assert_eq!(parse("sigusr1"), Some(libc::SIGUSR1));
         assert_eq!(parse("9"), Some(9));
-        assert_eq!(parse("0"), None);
+        assert_eq!(parse("0"), Some(0));
+        assert_eq!(parse("65"), None);
+        assert_eq!(parse("-1"), None);
         assert_eq!(parse("NOPE"), None);
         assert_eq!(parse("RTMIN+1"), Some(libc::SIGRTMIN() + 1));
     }

@@ -3,6 +3,7 @@
 //! library call and prints the result.
 
 mod cgroups;
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -10,6 +11,7 @@ mod exec;
 mod features;
 mod kill;
 mod list;
+mod logging;
 mod pause;
 mod plain_args;
 mod ps;
@@ -18,13 +20,16 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod unknown;
+mod update;
+mod version;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use anyhow::bail;
 use berth_runtime::Runtime;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// Where container state lives unless `--root` says otherwise.
 const DEFAULT_ROOT: &str = "/run/berth/runtime";
@@ -40,8 +45,8 @@ pub enum LogFormat {
 #[derive(Debug, Parser)]
 #[command(
     name = "berth-runc",
-    version,
-    about = "berth's OCI runtime (runc's command line)"
+    about = "berth's OCI runtime (runc's command line)",
+    after_help = "-v, --version prints the version lines (as runc's)"
 )]
 pub struct Cli {
     /// Directory holding container state.
@@ -62,6 +67,9 @@ pub struct Cli {
     /// Rootless mode (runc's global flag; only "false" and "auto" accepted).
     #[arg(long)]
     rootless: Option<String>,
+    /// Obsolete in runc (criu from $PATH is used); accepted and ignored.
+    #[arg(long, hide = true)]
+    criu: Option<String>,
     #[command(subcommand)]
     verb: Verb,
 }
@@ -85,70 +93,15 @@ enum Verb {
     Spec(spec::Args),
     /// The container's cgroups and their limits and usage.
     Cgroups(cgroups::Args),
+    /// Update a container's resource limits.
+    Update(update::Args),
+    /// Checkpoint a running container (needs CRIU: refused).
+    Checkpoint(checkpoint::Args),
+    /// Restore a container from a checkpoint (needs CRIU: refused).
+    Restore(checkpoint::Args),
 }
 
-/// Where warnings and errors go: stderr, and the `--log` file in runc's
-/// formats (logrus text, or JSON lines `{"level","msg","time"}`, which is
-/// what containerd reads back to report a runtime failure).
-struct Log {
-    file: Option<std::sync::Mutex<std::fs::File>>,
-    format: LogFormat,
-    debug: bool,
-}
-
-static LOG: std::sync::OnceLock<Log> = std::sync::OnceLock::new();
-
-fn open_log(cli: &Cli) -> anyhow::Result<()> {
-    let file = match &cli.log {
-        Some(path) => Some(std::sync::Mutex::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| anyhow::anyhow!("opening log file {}: {e}", path.display()))?,
-        )),
-        None => None,
-    };
-    let _ = LOG.set(Log {
-        file,
-        format: cli.log_format,
-        debug: cli.debug,
-    });
-    Ok(())
-}
-
-/// Writes one log line at `level` ("error", "warning", "debug").
-pub(crate) fn log(level: &str, msg: &str) {
-    let Some(log) = LOG.get() else {
-        eprintln!("berth-runc: {level}: {msg}");
-        return;
-    };
-    if level == "debug" && !log.debug {
-        return;
-    }
-    let time = berth_runtime::state::time::now_rfc3339();
-    if let Some(f) = &log.file {
-        let line = match log.format {
-            LogFormat::Json => {
-                serde_json::json!({"level": level, "msg": msg, "time": time}).to_string()
-            }
-            LogFormat::Text => format!("time={time:?} level={level} msg={msg:?}"),
-        };
-        if let Ok(mut f) = f.lock() {
-            let _ = std::io::Write::write_all(&mut *f, format!("{line}\n").as_bytes());
-        }
-    }
-    if level != "error" {
-        eprintln!("berth-runc: {level}: {msg}");
-    }
-}
-
-/// Prints library warnings through the log.
-pub(crate) fn warn_all(warnings: &[String]) {
-    for w in warnings {
-        log("warning", w);
-    }
-}
+pub(crate) use logging::{log, report_error, warn_all};
 
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     if cli.systemd_cgroup {
@@ -176,42 +129,57 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Verb::Features(a) => features::run(a),
         Verb::Spec(a) => spec::run(a),
         Verb::Cgroups(a) => cgroups::run(&rt, a),
+        Verb::Update(a) => update::run(&rt, a),
+        Verb::Checkpoint(a) => checkpoint::run(&rt, "checkpoint", a),
+        Verb::Restore(a) => checkpoint::run(&rt, "restore", a),
     }
 }
 
 /// Entry point: `args` starts with the program name (`berth-runc`, or
-/// `runtime` when called as `berth runtime ...`). Returns the exit code.
+/// `runtime` when called as `berth runtime ...`). Returns the exit code,
+/// runc's for usage: 0 for help and version (and no arguments at all,
+/// which prints the help), 3 for an unknown command, 1 for other usage
+/// errors.
 pub fn main(args: Vec<OsString>) -> i32 {
     let parsed = match plain_args::parse(&args) {
         Some(cli) => Ok(cli),
-        None => Cli::try_parse_from(args),
+        None => {
+            if args.len() <= 1 {
+                let _ = Cli::command().print_help();
+                return 0;
+            }
+            if version::asked(&args) {
+                version::print();
+                return 0;
+            }
+            Cli::try_parse_from(&args)
+        }
     };
     let cli = match parsed {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
-        }
+        Err(e) => return unknown::usage_error(&e),
     };
-    if let Err(e) = open_log(&cli) {
+    if let Err(e) = logging::open(cli.log.as_deref(), cli.log_format, cli.debug) {
         eprintln!("berth-runc: {e:#}");
         return 1;
     }
-    match dispatch(cli) {
+    if cli.debug {
+        log("debug", &format!("command line: {args:?}"));
+    }
+    let code = match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            let msg = format!("{e:#}");
-            log("error", &msg);
-            eprintln!("berth-runc: {msg}");
+            report_error(&format!("{e:#}"));
             1
         }
-    }
+    };
+    log("debug", &format!("exit status {code}"));
+    code
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn parser_is_consistent() {

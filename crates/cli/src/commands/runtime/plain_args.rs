@@ -215,6 +215,7 @@ pub(super) fn parse(args: &[OsString]) -> Option<Cli> {
                     debug,
                     systemd_cgroup,
                     rootless,
+                    criu: None,
                     verb: verb(name, &mut words)?,
                 })
             }

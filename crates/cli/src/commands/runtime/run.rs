@@ -1,4 +1,4 @@
-//! `run [--detach] [create flags] ID`
+//! `run [--detach] [--keep] [create flags] ID`
 
 use berth_runtime::{RunOptions, Runtime};
 
@@ -11,8 +11,8 @@ pub struct Args {
     /// Return once the container runs.
     #[arg(short = 'd', long)]
     pub detach: bool,
-    /// Accepted for runc compatibility (the container is always deleted
-    /// after a foreground run).
+    /// Do not delete the container after it exits (foreground): it stays
+    /// stopped until `delete`.
     #[arg(long)]
     pub keep: bool,
 }
@@ -21,6 +21,7 @@ pub fn run(rt: &Runtime, a: Args) -> anyhow::Result<i32> {
     let out = rt.run(&RunOptions {
         create: a.create.options(),
         detach: a.detach,
+        keep: a.keep,
     })?;
     super::warn_all(&out.warnings);
     Ok(out.exit_code.unwrap_or(0))
