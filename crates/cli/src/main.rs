@@ -3,6 +3,7 @@
 //! `berth runtime ...`), or a CNI plugin name (`berth-bridge`,
 //! `berth-host-local`, ...), so one install serves every role.
 
+mod client;
 mod cni_cmd;
 mod cni_plugin;
 mod commands;
@@ -35,7 +36,7 @@ fn main() {
 /// `berth <group> ...`: each subcommand group lives in its own module.
 fn cli_main(args: Vec<OsString>) -> i32 {
     match args.get(1).and_then(|a| a.to_str()) {
-        Some("--version") | Some("version") => {
+        Some("--version") => {
             println!("berth {}", env!("CARGO_PKG_VERSION"));
             0
         }
@@ -47,9 +48,7 @@ fn cli_main(args: Vec<OsString>) -> i32 {
                 1
             }
         },
-        _ => {
-            eprintln!("usage: berth <runtime|cni|version> ...");
-            2
-        }
+        // Everything else is a Docker verb, talking to the daemon's API.
+        _ => commands::docker::main(args),
     }
 }
