@@ -164,7 +164,7 @@ pub fn run(cx: &Ctx, a: RunArgs) -> anyhow::Result<i32> {
     if a.detach {
         if let Err(e) = cx.client.post(&format!("/containers/{id}/start"), &[], NO_BODY) {
             let msg = e.to_string();
-            return Err(StatusError::new(start_failure_code(&msg), format!("berth: {msg}")));
+            return Err(StatusError::new(start_failure_code(&msg), msg));
         }
         println!("{id}");
         return Ok(0);
@@ -177,13 +177,7 @@ pub fn run(cx: &Ctx, a: RunArgs) -> anyhow::Result<i32> {
         detach_keys: a.detach_keys.clone(),
     };
     let condition = if a.rm { "removed" } else { "next-exit" };
-    match attach_start_wait(cx, &id, &at, condition, a.rm) {
-        Err(e) => match e.downcast::<StatusError>() {
-            Ok(s) => Err(StatusError::new(s.code, format!("berth: {}", s.message))),
-            Err(e) => Err(e),
-        },
-        ok => ok,
-    }
+    attach_start_wait(cx, &id, &at, condition, a.rm)
 }
 
 pub fn start(cx: &Ctx, a: StartArgs) -> anyhow::Result<i32> {

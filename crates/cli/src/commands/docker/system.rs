@@ -83,6 +83,15 @@ pub fn dispatch(cx: &Ctx, cmd: SystemCmd) -> anyhow::Result<i32> {
     }
 }
 
+/// Go's name for this architecture (`GOARCH`), as docker prints it.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
 fn client_block(cx: &Ctx) -> Value {
     json!({
         "Version": env!("CARGO_PKG_VERSION"),
@@ -90,7 +99,7 @@ fn client_block(cx: &Ctx) -> Value {
         "APIVersion": crate::client::MAX_API_VERSION,
         "DefaultAPIVersion": crate::client::MAX_API_VERSION,
         "Os": "linux",
-        "Arch": std::env::consts::ARCH,
+        "Arch": go_arch(),
         "Platform": {"Name": "berth"},
         "Host": cx.client.host_label(),
     })
@@ -116,7 +125,7 @@ pub fn version(cx: &Ctx, a: VersionArgs) -> anyhow::Result<i32> {
             println!("Client:");
             println!(" Version:           {}", env!("CARGO_PKG_VERSION"));
             println!(" API version:       {}", cx.client.api_version().unwrap_or(crate::client::MAX_API_VERSION));
-            println!(" OS/Arch:           linux/{}", std::env::consts::ARCH);
+            println!(" OS/Arch:           linux/{}", go_arch());
             if let Ok(s) = &server {
                 let g = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
                 println!();
