@@ -304,6 +304,11 @@ impl RunArgs {
 
     /// The create request body for these flags.
     pub fn body(&self) -> anyhow::Result<ContainerCreateBody> {
+        // The image list accepts hyphens (for the command's flags), so an
+        // unknown flag before the image lands here.
+        if self.image().starts_with('-') {
+            bail!("unknown flag: {}", self.image());
+        }
         let (stdin, stdout, stderr) = self.streams()?;
         let lookup = |k: &str| std::env::var(k).ok();
         let mut env = Vec::new();
@@ -603,6 +608,12 @@ mod tests {
         assert!(r.streams().is_err());
         let r = parse(&["-i", "busybox"]);
         assert_eq!(r.streams().unwrap(), (true, true, true));
+    }
+
+    #[test]
+    fn unknown_flag_before_the_image_is_an_error() {
+        let e = parse(&["--badflag", "busybox"]).body().unwrap_err();
+        assert_eq!(e.to_string(), "unknown flag: --badflag");
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub struct ExecArgs {
 
 impl ExecArgs {
     fn config(&self) -> anyhow::Result<ExecConfig> {
+        if self.args[0].starts_with('-') {
+            anyhow::bail!("unknown flag: {}", self.args[0]);
+        }
         let lookup = |k: &str| std::env::var(k).ok();
         let mut env = Vec::new();
         for f in &self.env_file {

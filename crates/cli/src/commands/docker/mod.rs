@@ -172,6 +172,12 @@ impl Cmd {
 
 /// Entry point for `berth <verb> ...` (args include argv[0]).
 pub fn main(args: Vec<OsString>) -> i32 {
+    // `berth logs x | head` should end quietly, as docker (a Go program) does.
+    // SAFETY: restoring SIGPIPE's default disposition before any thread
+    // starts; no handler is installed.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {

@@ -25,7 +25,7 @@ impl Template {
         let mut inner = gtmpl::Template::default();
         inner.add_funcs(DOCKER_FUNCS);
         inner
-            .parse(text)
+            .parse(go_printing(&text))
             .map_err(|e| TemplateError::Parse(e.to_string()))?;
         Ok(Template { inner })
     }
@@ -37,7 +37,110 @@ impl Template {
     }
 }
 
+/// gtmpl prints lists and maps with Rust's Debug form; Go prints `[a b]`
+/// and `map[k:v]`. Each printing action `{{ X }}` becomes `{{ X | __print }}`
+/// so values print as Go's would. Control actions (`if`, `range`, `end`,
+/// ...), assignments and comments are left alone.
+fn go_printing(text: &str) -> String {
+    const CONTROL: &[&str] = &["if", "else", "end", "range", "with", "define", "template", "block", "break", "continue"];
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        // Find the closing braces outside string literals.
+        let mut end = None;
+        let mut quote: Option<char> = None;
+        let mut prev = '\0';
+        for (i, c) in after.char_indices() {
+            match quote {
+                Some(q) => {
+                    if c == q && prev != '\\' {
+                        quote = None;
+                    }
+                }
+                None => {
+                    if c == '"' || c == '`' {
+                        quote = Some(c);
+                    } else if c == '}' && after[i..].starts_with("}}") {
+                        end = Some(i);
+                        break;
+                    }
+                }
+            }
+            prev = c;
+        }
+        let Some(end) = end else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let inner = &after[..end];
+        let (lead, body) = match inner.strip_prefix('-') {
+            Some(b) if b.starts_with(char::is_whitespace) => ("-", b),
+            _ => ("", inner),
+        };
+        let (body, trail) = match body.strip_suffix('-') {
+            Some(b) if b.ends_with(char::is_whitespace) => (b, "-"),
+            _ => (body, ""),
+        };
+        let first = body.split_whitespace().next().unwrap_or("");
+        let keep = body.trim().is_empty()
+            || body.trim_start().starts_with("/*")
+            || CONTROL.contains(&first)
+            || body.contains(":=")
+            || (first.starts_with('$') && body.split_whitespace().nth(1) == Some("="));
+        out.push_str("{{");
+        out.push_str(lead);
+        out.push_str(body);
+        if !keep {
+            out.push_str(" | __print ");
+        }
+        out.push_str(trail);
+        out.push_str("}}");
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Go's `%v` of a template value.
+fn go_format(v: &Value) -> String {
+    match v {
+        Value::NoValue => "<no value>".into(),
+        Value::Nil => "<nil>".into(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Function(_) => String::new(),
+        Value::Array(a) => format!("[{}]", a.iter().map(go_format).collect::<Vec<_>>().join(" ")),
+        Value::Object(m) | Value::Map(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let parts: Vec<String> = keys.iter().map(|k| format!("{k}:{}", go_format(&m[*k]))).collect();
+            format!("map[{}]", parts.join(" "))
+        }
+    }
+}
+
+fn print_go(args: &[Value]) -> Result<Value, FuncError> {
+    Ok(Value::String(args.iter().map(go_format).collect::<Vec<_>>().join(" ")))
+}
+
+/// `len` of strings, lists and maps (gtmpl's own refuses maps).
+fn len(args: &[Value]) -> Result<Value, FuncError> {
+    let n = match arg(args, 0, "len", 1)? {
+        Value::String(s) => s.len(),
+        Value::Array(a) => a.len(),
+        Value::Object(m) | Value::Map(m) => m.len(),
+        Value::Nil | Value::NoValue => 0,
+        other => return Err(FuncError::Generic(format!("len of {}", go_format(other)))),
+    };
+    Ok(Value::from(n as u64))
+}
+
 const DOCKER_FUNCS: &[(&str, Func)] = &[
+    ("__print", print_go as Func),
+    ("len", len as Func),
     ("json", json as Func),
     ("join", join as Func),
     ("split", split as Func),
@@ -206,6 +309,21 @@ mod tests {
         assert_eq!(render("{{truncate .Name 2}}", data.clone()), "we");
         assert_eq!(render("{{index .Labels \"a\"}}", data.clone()), "b");
         assert_eq!(render("{{range .Args}}[{{.}}]{{end}}", data), "[x][y]");
+    }
+
+    #[test]
+    fn lists_and_maps_print_as_go_does() {
+        let data = json!({"Cmd": ["sh", "-c", "x"], "Labels": {"b": "2", "a": "1"}, "Health": null, "N": {"x": {}}});
+        assert_eq!(render("{{.Cmd}}", data.clone()), "[sh -c x]");
+        assert_eq!(render("{{.Labels}}", data.clone()), "map[a:1 b:2]");
+        assert_eq!(render("{{.Health}}", data.clone()), "<nil>");
+        assert_eq!(render("{{len .N}} {{len .Cmd}}", data.clone()), "1 3");
+        assert_eq!(render("{{- if .Cmd }}yes{{ else }}no{{ end -}}", data.clone()), "yes");
+        assert_eq!(render("{{$x := .Cmd}}{{index $x 0}}", data.clone()), "sh");
+        assert_eq!(render(r#"{{"}}" }}"#, data.clone()), "}}");
+        // gtmpl ranges over maps in hash order (Go sorts keys): one key here.
+        let one = json!({"Labels": {"a": "1"}});
+        assert_eq!(render("{{/* note */}}{{range $k, $v := .Labels}}{{$k}}={{$v}};{{end}}", one), "a=1;");
     }
 
     #[test]
