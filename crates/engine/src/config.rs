@@ -51,7 +51,9 @@ impl EngineConfig {
     }
 
     pub fn exec_run_dir(&self, exec_id: &str) -> PathBuf {
-        self.exec_root.join("x").join(&exec_id[..exec_id.len().min(16)])
+        self.exec_root
+            .join("x")
+            .join(&exec_id[..exec_id.len().min(16)])
     }
 
     pub fn volumes_dir(&self) -> PathBuf {

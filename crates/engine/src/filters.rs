@@ -62,7 +62,11 @@ impl Filters {
     }
 
     /// Docker's label filter: every `key` or `key=value` given must match.
-    pub fn labels_match(&self, key: &str, labels: &std::collections::HashMap<String, String>) -> bool {
+    pub fn labels_match(
+        &self,
+        key: &str,
+        labels: &std::collections::HashMap<String, String>,
+    ) -> bool {
         let Some(vals) = self.get(key) else {
             return true;
         };

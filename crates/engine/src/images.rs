@@ -40,6 +40,8 @@ pub trait Images: Send + Sync {
     fn mount_rootfs(&self, container_id: &str) -> Result<PathBuf>;
     fn unmount_rootfs(&self, container_id: &str) -> Result<()>;
     fn remove_rootfs(&self, container_id: &str) -> Result<()>;
+    /// How many images there are (for `/info`).
+    fn count(&self) -> usize;
 }
 
 /// No image store (a daemon without images can still answer the API).
@@ -62,5 +64,8 @@ impl Images for NoImages {
     }
     fn remove_rootfs(&self, _: &str) -> Result<()> {
         Ok(())
+    }
+    fn count(&self) -> usize {
+        0
     }
 }

@@ -81,7 +81,8 @@ impl Engine {
             cfg.exec_root.join("c"),
             cfg.exec_root.join("x"),
         ] {
-            std::fs::create_dir_all(&d).map_err(EngineError::io(format!("creating {}", d.display())))?;
+            std::fs::create_dir_all(&d)
+                .map_err(EngineError::io(format!("creating {}", d.display())))?;
         }
         let store: Arc<dyn Store> = Arc::new(RedbStore::open(cfg.data_root.join("berth.db"))?);
         let runtime = Runtime::new(cfg.runtime_root());
@@ -120,11 +121,21 @@ impl Engine {
         &self.inner.images
     }
 
+    pub fn image_count(&self) -> usize {
+        self.inner.images.count()
+    }
+
     /// Counts for `/info`: (all, running, paused, stopped).
     pub fn counts(&self) -> (usize, usize, usize, usize) {
         let all = self.list_records();
-        let running = all.iter().filter(|r| r.state.status == Status::Running).count();
-        let paused = all.iter().filter(|r| r.state.status == Status::Paused).count();
+        let running = all
+            .iter()
+            .filter(|r| r.state.status == Status::Running)
+            .count();
+        let paused = all
+            .iter()
+            .filter(|r| r.state.status == Status::Paused)
+            .count();
         (all.len(), running, paused, all.len() - running - paused)
     }
 }

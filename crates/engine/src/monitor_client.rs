@@ -37,7 +37,10 @@ pub async fn spawn(binary: &Path, cfg: &MonitorConfig) -> Result<MonitorHandle> 
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log))
         .spawn()
-        .map_err(EngineError::io(format!("starting monitor {}", binary.display())))?;
+        .map_err(EngineError::io(format!(
+            "starting monitor {}",
+            binary.display()
+        )))?;
     let pid = child.id().unwrap_or(0) as i32;
     let stdout = child
         .stdout
@@ -79,7 +82,10 @@ pub fn start_error(msg: &str) -> EngineError {
 pub async fn request(socket: &Path, req: Request) -> Result<String> {
     let mut s = UnixStream::connect(socket)
         .await
-        .map_err(EngineError::io(format!("connecting to monitor {}", socket.display())))?;
+        .map_err(EngineError::io(format!(
+            "connecting to monitor {}",
+            socket.display()
+        )))?;
     s.write_all(req.line().as_bytes())
         .await
         .map_err(EngineError::io("writing to monitor"))?;
@@ -94,7 +100,11 @@ pub async fn request(socket: &Path, req: Request) -> Result<String> {
         None if answer.is_empty() => Err(EngineError::Internal(
             "the monitor closed the connection".into(),
         )),
-        None => Ok(answer.strip_prefix("ok").unwrap_or(&answer).trim().to_owned()),
+        None => Ok(answer
+            .strip_prefix("ok")
+            .unwrap_or(&answer)
+            .trim()
+            .to_owned()),
     }
 }
 
@@ -102,7 +112,10 @@ pub async fn request(socket: &Path, req: Request) -> Result<String> {
 pub async fn attach(socket: &Path, stdin: bool, stdout: bool, stderr: bool) -> Result<UnixStream> {
     let mut s = UnixStream::connect(socket)
         .await
-        .map_err(EngineError::io(format!("connecting to monitor {}", socket.display())))?;
+        .map_err(EngineError::io(format!(
+            "connecting to monitor {}",
+            socket.display()
+        )))?;
     s.write_all(
         Request::Attach {
             stdin,
@@ -121,7 +134,10 @@ pub async fn attach(socket: &Path, stdin: bool, stdout: bool, stderr: bool) -> R
 pub async fn wait_connection(socket: &Path) -> Result<UnixStream> {
     let mut s = UnixStream::connect(socket)
         .await
-        .map_err(EngineError::io(format!("connecting to monitor {}", socket.display())))?;
+        .map_err(EngineError::io(format!(
+            "connecting to monitor {}",
+            socket.display()
+        )))?;
     s.write_all(Request::Wait.line().as_bytes())
         .await
         .map_err(EngineError::io("writing to monitor"))?;

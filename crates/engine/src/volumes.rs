@@ -100,7 +100,11 @@ impl Engine {
     pub fn volume_users(&self, name: &str) -> Vec<String> {
         self.list_records()
             .into_iter()
-            .filter(|r| r.mounts.iter().any(|m| m.kind == "volume" && m.name == name))
+            .filter(|r| {
+                r.mounts
+                    .iter()
+                    .any(|m| m.kind == "volume" && m.name == name)
+            })
             .map(|r| r.id)
             .collect()
     }
@@ -116,9 +120,7 @@ impl Engine {
             let keep = filters.any("name", |n| rec.name.contains(n))
                 && filters.any("driver", |d| rec.driver == d)
                 && filters.labels_match("label", &rec.labels)
-                && filters.any("dangling", |d| {
-                    (d == "true" || d == "1") == dangling
-                });
+                && filters.any("dangling", |d| (d == "true" || d == "1") == dangling);
             if keep {
                 out.push(rec);
             }

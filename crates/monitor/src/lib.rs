@@ -18,9 +18,9 @@
 pub mod config;
 pub mod exit;
 pub mod log;
+pub mod protocol;
 mod run;
 mod stdio;
-pub mod protocol;
 
 pub use config::{Job, LogConfig, MonitorConfig};
 pub use exit::ExitRecord;

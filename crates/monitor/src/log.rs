@@ -159,7 +159,8 @@ mod tests {
         let path = dir.path().join("c-json.log");
         let mut log = JsonFileLog::open(&path, Some(200), 3).expect("open");
         for i in 0..40 {
-            log.write(0, format!("line {i}\n").as_bytes()).expect("write");
+            log.write(0, format!("line {i}\n").as_bytes())
+                .expect("write");
         }
         let rotated = |n: u32| PathBuf::from(format!("{}.{n}", path.display()));
         assert!(rotated(1).exists());
@@ -167,7 +168,10 @@ mod tests {
         assert!(!rotated(3).exists());
         let cur = entries(&path);
         assert!(!cur.is_empty());
-        assert_eq!(cur.last().map(|e| e["log"].clone()), Some("line 39\n".into()));
+        assert_eq!(
+            cur.last().map(|e| e["log"].clone()),
+            Some("line 39\n".into())
+        );
         assert!(std::fs::metadata(&path).expect("stat").len() <= 200);
     }
 }

@@ -166,8 +166,8 @@ impl Monitor {
         };
         let rt = self.rt.clone();
         let socket = console.as_ref().map(|_| console_path.clone());
-        let out = stdio::with_stdio(theirs, || f(&rt, socket))
-            .map_err(|e| format!("stdio: {e}"))??;
+        let out =
+            stdio::with_stdio(theirs, || f(&rt, socket)).map_err(|e| format!("stdio: {e}"))??;
         if let Some(l) = console {
             let master = stdio::receive_master(&l).map_err(|e| format!("pty master: {e}"))?;
             let _ = std::fs::remove_file(&console_path);
@@ -196,11 +196,7 @@ impl Monitor {
             .map(|_| ())
             .map_err(|e| e.to_string())
         })?;
-        let pid = self
-            .rt
-            .state(&self.cfg.id)
-            .map_err(|e| e.to_string())?
-            .pid;
+        let pid = self.rt.state(&self.cfg.id).map_err(|e| e.to_string())?.pid;
         self.target = Some(pid);
         Ok(())
     }
@@ -209,7 +205,8 @@ impl Monitor {
         match self.cfg.job.clone() {
             Job::Container { .. } => {
                 self.rt.start(&self.cfg.id).map_err(|e| e.to_string())?;
-                self.target.ok_or_else(|| "container has no init".to_owned())
+                self.target
+                    .ok_or_else(|| "container has no init".to_owned())
             }
             Job::Exec {
                 args,
@@ -302,7 +299,8 @@ impl Monitor {
         let mut buf = [0u8; std::mem::size_of::<libc::signalfd_siginfo>()];
         // SAFETY: draining the signalfd into a buffer of its record size.
         while unsafe { libc::read(self.sigfd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0
-        {}
+        {
+        }
         loop {
             let mut status = 0;
             // SAFETY: non-blocking waitpid with a valid status pointer.
@@ -509,11 +507,9 @@ impl Monitor {
             }
         }
         let record = ExitRecord {
-            exit_code: self.exit_code.unwrap_or(if self.start_error.is_some() {
-                127
-            } else {
-                255
-            }),
+            exit_code: self
+                .exit_code
+                .unwrap_or(if self.start_error.is_some() { 127 } else { 255 }),
             finished_at: berth_runtime::state::time::now_rfc3339(),
             oom_killed,
             error: self.start_error.clone(),

@@ -34,7 +34,11 @@ fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
 }
 
 fn dev_null() -> std::io::Result<OwnedFd> {
-    Ok(File::options().read(true).write(true).open("/dev/null")?.into())
+    Ok(File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?
+        .into())
 }
 
 /// Pipes for a process without a terminal.

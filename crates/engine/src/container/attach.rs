@@ -26,13 +26,20 @@ impl Engine {
         &self,
         name: &str,
         opts: AttachOptions,
-    ) -> Result<(bool, impl Future<Output = Result<UnixStream>> + Send + 'static)> {
+    ) -> Result<(
+        bool,
+        impl Future<Output = Result<UnixStream>> + Send + 'static,
+    )> {
         let entry = self.lookup(name)?;
         let rec = entry.record();
         let tty = rec.tty();
         let stdin = opts.stdin && rec.config.open_stdin.unwrap_or(false);
         let running = rec.state.status.is_live();
-        let socket = self.inner.cfg.container_run_dir(&rec.id).join("attach.sock");
+        let socket = self
+            .inner
+            .cfg
+            .container_run_dir(&rec.id)
+            .join("attach.sock");
         let pending = if running {
             None
         } else {

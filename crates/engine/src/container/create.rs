@@ -1,7 +1,9 @@
 //! `create`: check the request, merge the image's defaults into the
 //! config, resolve mounts, prepare the rootfs, record the container.
 
-use bollard_stubs::models::{ContainerConfig, ContainerCreateBody, HostConfig, RestartPolicyNameEnum};
+use bollard_stubs::models::{
+    ContainerConfig, ContainerCreateBody, HostConfig, RestartPolicyNameEnum,
+};
 
 use super::record::{ContainerRecord, RunState};
 use super::Entry;
@@ -116,9 +118,7 @@ fn check_host_config(hc: &HostConfig) -> Result<()> {
     }
     for (k, _) in hc.sysctls.iter().flatten() {
         if !(k.starts_with("net.") || k.starts_with("kernel.") || k.starts_with("fs.mqueue.")) {
-            return Err(EngineError::Invalid(format!(
-                "sysctl '{k}' is not allowed"
-            )));
+            return Err(EngineError::Invalid(format!("sysctl '{k}' is not allowed")));
         }
     }
     super::spec::capabilities(
@@ -190,10 +190,11 @@ impl Engine {
         let restart = hc.restart_policy.get_or_insert_with(Default::default);
         restart.name.get_or_insert(RestartPolicyNameEnum::NO);
         restart.maximum_retry_count.get_or_insert(0);
-        hc.log_config.get_or_insert_with(|| bollard_stubs::models::HostConfigLogConfig {
-            typ: Some("json-file".into()),
-            config: Some(Default::default()),
-        });
+        hc.log_config
+            .get_or_insert_with(|| bollard_stubs::models::HostConfigLogConfig {
+                typ: Some("json-file".into()),
+                config: Some(Default::default()),
+            });
         let rec = ContainerRecord {
             id: id.clone(),
             name: name.clone(),
@@ -215,12 +216,14 @@ impl Engine {
             netns: None,
         };
         let dir = self.inner.cfg.container_dir(&id);
-        std::fs::create_dir_all(&dir).map_err(EngineError::io(format!("creating {}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(EngineError::io(format!("creating {}", dir.display())))?;
         let engine = self.clone();
         let (cid, iid) = (id.clone(), image.id.clone());
-        let made = tokio::task::spawn_blocking(move || engine.inner.images.create_rootfs(&cid, &iid))
-            .await
-            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let made =
+            tokio::task::spawn_blocking(move || engine.inner.images.create_rootfs(&cid, &iid))
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))?;
         if let Err(e) = made.and_then(|()| self.persist(&rec)) {
             let _ = std::fs::remove_dir_all(&dir);
             let _ = self.inner.images.remove_rootfs(&id);
@@ -264,7 +267,10 @@ mod tests {
             ..Default::default()
         };
         let c = merged_config(&body, &image()).expect("config");
-        assert_eq!(c.env, Some(vec!["PATH=/bin".into(), "A=2".into(), "B=3".into()]));
+        assert_eq!(
+            c.env,
+            Some(vec!["PATH=/bin".into(), "A=2".into(), "B=3".into()])
+        );
         assert_eq!(c.cmd, Some(vec!["sh".into()]));
         assert_eq!(c.working_dir.as_deref(), Some("/w"));
     }

@@ -181,7 +181,10 @@ impl Engine {
         self.inner.events.publish(
             Event::new(
                 "container",
-                &format!("exec_start: {}", cfg.cmd.clone().unwrap_or_default().join(" ")),
+                &format!(
+                    "exec_start: {}",
+                    cfg.cmd.clone().unwrap_or_default().join(" ")
+                ),
                 &crec.id,
             )
             .attr("name", crec.name.clone())

@@ -18,6 +18,11 @@ fn wire<T: DeserializeOwned>(s: &str) -> Option<T> {
     serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
 }
 
+/// RFC 3339 with nanoseconds (Go's RFC3339Nano).
+pub fn format_time(secs: u64, nanos: u32) -> String {
+    berth_runtime::state::time::format_rfc3339(secs, nanos)
+}
+
 /// Seconds and nanoseconds since the epoch of an RFC 3339 UTC time.
 pub fn parse_time(s: &str) -> Option<(i64, u32)> {
     let s = s.strip_suffix('Z')?;
@@ -85,7 +90,10 @@ pub fn status_text(rec: &ContainerRecord) -> String {
     match rec.state.status {
         Status::Created => "Created".into(),
         Status::Running => format!("Up {}", human_duration(since(&rec.state.started_at))),
-        Status::Paused => format!("Up {} (Paused)", human_duration(since(&rec.state.started_at))),
+        Status::Paused => format!(
+            "Up {} (Paused)",
+            human_duration(since(&rec.state.started_at))
+        ),
         Status::Restarting => format!(
             "Restarting ({}) {} ago",
             rec.state.exit_code,
@@ -108,7 +116,11 @@ fn mount_point(m: &MountRecord) -> MountPoint {
         source: Some(m.source.clone()),
         destination: Some(m.destination.clone()),
         driver: (m.kind == "volume").then(|| "local".to_owned()),
-        mode: Some(if m.kind == "volume" { "z".into() } else { String::new() }),
+        mode: Some(if m.kind == "volume" {
+            "z".into()
+        } else {
+            String::new()
+        }),
         rw: Some(m.rw),
         propagation: Some(if m.kind == "bind" {
             if m.propagation.is_empty() {
@@ -167,7 +179,10 @@ impl Engine {
             .and_then(|l| l.typ.as_deref())
         {
             Some("none") => String::new(),
-            _ => dir.join(format!("{}-json.log", rec.id)).to_string_lossy().into_owned(),
+            _ => dir
+                .join(format!("{}-json.log", rec.id))
+                .to_string_lossy()
+                .into_owned(),
         };
         let mut config: ContainerConfig = rec.config.clone();
         config.image = Some(rec.image.clone());
@@ -271,7 +286,10 @@ mod tests {
     fn times_parse_back() {
         let t = berth_runtime::state::time::format_rfc3339(1_700_000_000, 5_000);
         assert_eq!(parse_time(&t), Some((1_700_000_000, 5_000)));
-        assert_eq!(parse_time("0001-01-01T00:00:00Z").map(|t| t.0 < 0), Some(true));
+        assert_eq!(
+            parse_time("0001-01-01T00:00:00Z").map(|t| t.0 < 0),
+            Some(true)
+        );
         assert_eq!(parse_time("garbage"), None);
     }
 

@@ -10,12 +10,18 @@ use crate::filters::Filters;
 use crate::Engine;
 
 const KEYS: &[&str] = &[
-    "id", "name", "label", "status", "exited", "ancestor", "before", "since", "network",
-    "volume", "is-task", "health", "publish", "expose",
+    "id", "name", "label", "status", "exited", "ancestor", "before", "since", "network", "volume",
+    "is-task", "health", "publish", "expose",
 ];
 
 const STATUSES: &[&str] = &[
-    "created", "restarting", "running", "removing", "paused", "exited", "dead",
+    "created",
+    "restarting",
+    "running",
+    "removing",
+    "paused",
+    "exited",
+    "dead",
 ];
 
 fn created_key(r: &ContainerRecord) -> (i64, u32) {
@@ -23,13 +29,16 @@ fn created_key(r: &ContainerRecord) -> (i64, u32) {
 }
 
 impl Engine {
-    pub fn list(&self, all: bool, limit: Option<i64>, f: &Filters) -> Result<Vec<ContainerSummary>> {
+    pub fn list(
+        &self,
+        all: bool,
+        limit: Option<i64>,
+        f: &Filters,
+    ) -> Result<Vec<ContainerSummary>> {
         f.check_keys(KEYS)?;
         for s in f.get("status").unwrap_or(&[]) {
             if !STATUSES.contains(&s.as_str()) {
-                return Err(EngineError::Invalid(format!(
-                    "invalid filter 'status={s}'"
-                )));
+                return Err(EngineError::Invalid(format!("invalid filter 'status={s}'")));
             }
         }
         let mut recs = self.list_records();
@@ -67,7 +76,9 @@ impl Engine {
                         || r.image == format!("{v}:latest")
                 })
                 && f.any("volume", |v| {
-                    r.mounts.iter().any(|m| m.name == v || m.destination == v || m.source == v)
+                    r.mounts
+                        .iter()
+                        .any(|m| m.name == v || m.destination == v || m.source == v)
                 })
                 && f.any("network", |v| {
                     r.host_config.network_mode.as_deref() == Some(v)

@@ -89,7 +89,9 @@ impl Engine {
     pub(crate) fn persist(&self, rec: &ContainerRecord) -> Result<()> {
         let bytes = serde_json::to_vec(rec)
             .map_err(|e| EngineError::Internal(format!("encoding container record: {e}")))?;
-        self.inner.store.put(&ContainerRecord::key(&rec.id), &bytes)?;
+        self.inner
+            .store
+            .put(&ContainerRecord::key(&rec.id), &bytes)?;
         Ok(())
     }
 
@@ -105,7 +107,9 @@ impl Engine {
             r.clone()
         };
         self.persist(&rec)?;
-        entry.notice.send_modify(|n| n.running = rec.state.status.is_live());
+        entry
+            .notice
+            .send_modify(|n| n.running = rec.state.status.is_live());
         Ok(rec)
     }
 

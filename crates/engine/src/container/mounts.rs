@@ -10,7 +10,9 @@ use super::record::MountRecord;
 use crate::error::{EngineError, Result};
 use crate::Engine;
 
-const PROPAGATIONS: &[&str] = &["shared", "slave", "private", "rshared", "rslave", "rprivate"];
+const PROPAGATIONS: &[&str] = &[
+    "shared", "slave", "private", "rshared", "rslave", "rprivate",
+];
 
 /// One `-v src:dst[:opts]` entry.
 fn parse_bind(spec: &str) -> Result<MountRecord> {
@@ -70,8 +72,10 @@ impl Engine {
             let m = parse_bind(b)?;
             if m.kind == "bind" && !Path::new(&m.source).exists() {
                 // -v creates a missing host directory, as dockerd does.
-                std::fs::create_dir_all(&m.source)
-                    .map_err(EngineError::io(format!("creating bind source {}", m.source)))?;
+                std::fs::create_dir_all(&m.source).map_err(EngineError::io(format!(
+                    "creating bind source {}",
+                    m.source
+                )))?;
             }
             out.push(m);
         }
@@ -196,7 +200,10 @@ mod tests {
     #[test]
     fn binds_parse_like_docker() {
         let m = parse_bind("/src:/dst:ro,rshared").expect("bind");
-        assert_eq!((m.kind.as_str(), m.rw, m.propagation.as_str()), ("bind", false, "rshared"));
+        assert_eq!(
+            (m.kind.as_str(), m.rw, m.propagation.as_str()),
+            ("bind", false, "rshared")
+        );
         let v = parse_bind("data:/data").expect("volume");
         assert_eq!((v.kind.as_str(), v.name.as_str()), ("volume", "data"));
         assert!(parse_bind("/a:rel").is_err());

@@ -41,7 +41,10 @@ impl Engine {
                 let _ = self.inner.runtime.kill(&rec.id, libc::SIGKILL, true);
                 let mut rx = entry.notice.subscribe();
                 let exited = rx.wait_for(|n| n.exits > seen);
-                if tokio::time::timeout(Duration::from_secs(30), exited).await.is_err() {
+                if tokio::time::timeout(Duration::from_secs(30), exited)
+                    .await
+                    .is_err()
+                {
                     return Err(EngineError::Internal(format!(
                         "could not kill container {}",
                         rec.id
@@ -70,10 +73,16 @@ impl Engine {
             });
             return Err(e);
         }
-        self.inner.store.delete(&super::record::ContainerRecord::key(&rec.id))?;
+        self.inner
+            .store
+            .delete(&super::record::ContainerRecord::key(&rec.id))?;
         lock(&self.inner.containers).remove(&rec.id);
         if volumes {
-            for m in rec.mounts.iter().filter(|m| m.kind == "volume" && m.anonymous) {
+            for m in rec
+                .mounts
+                .iter()
+                .filter(|m| m.kind == "volume" && m.anonymous)
+            {
                 if let Err(e) = self.volume_remove(&m.name, true) {
                     tracing::warn!(volume = %m.name, "removing anonymous volume: {e}");
                 }

@@ -8,12 +8,19 @@ use crate::{monitor_client, Engine};
 impl Engine {
     /// Reconciles every container with what runs. Call once at start.
     pub async fn restore(&self) {
-        let entries: Vec<_> = crate::lock(&self.inner.containers).values().cloned().collect();
+        let entries: Vec<_> = crate::lock(&self.inner.containers)
+            .values()
+            .cloned()
+            .collect();
         for entry in entries {
             let rec = entry.record();
             match rec.state.status {
                 Status::Running | Status::Paused | Status::Restarting => {
-                    let socket = self.inner.cfg.container_run_dir(&rec.id).join("attach.sock");
+                    let socket = self
+                        .inner
+                        .cfg
+                        .container_run_dir(&rec.id)
+                        .join("attach.sock");
                     match monitor_client::wait_connection(&socket).await {
                         Ok(waiter) => {
                             tracing::info!(container = %rec.id, "live restore: monitor found");

@@ -29,15 +29,47 @@ pub const DEFAULT_CAPS: &[&str] = &[
 
 /// Every capability the kernel has (for --privileged and `ALL`).
 pub const ALL_CAPS: &[&str] = &[
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 ];
 
 /// Docker's masked paths.
@@ -245,10 +277,7 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
         }));
     }
 
-    let shm = hc
-        .shm_size
-        .filter(|s| *s > 0)
-        .unwrap_or(64 * 1024 * 1024);
+    let shm = hc.shm_size.filter(|s| *s > 0).unwrap_or(64 * 1024 * 1024);
     let shm_opt = format!("size={shm}");
     let sys_opts: &[&str] = if privileged {
         &["nosuid", "noexec", "nodev"]
@@ -267,7 +296,14 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
             "/dev/pts",
             "devpts",
             "devpts",
-            &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
         ),
         mount("/sys", "sysfs", "sysfs", sys_opts),
         mount(
@@ -276,7 +312,12 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
             "cgroup",
             &["ro", "nosuid", "noexec", "nodev"],
         ),
-        mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"]),
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        ),
         mount(
             "/dev/shm",
             "tmpfs",
@@ -413,7 +454,11 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
     if !rlimits.is_empty() {
         process["rlimits"] = json!(rlimits);
     }
-    if let Some(size) = hc.console_size.as_ref().filter(|s| s.len() == 2 && s[0] > 0) {
+    if let Some(size) = hc
+        .console_size
+        .as_ref()
+        .filter(|s| s.len() == 2 && s[0] > 0)
+    {
         process["consoleSize"] = json!({ "height": size[0], "width": size[1] });
     }
     Ok(json!({
@@ -432,7 +477,10 @@ fn user_mount(m: &MountRecord) -> Value {
         opts.extend(m.options.iter().cloned());
         return json!({ "destination": m.destination, "type": "tmpfs", "source": "tmpfs", "options": opts });
     }
-    let mut opts = vec!["rbind".to_owned(), if m.rw { "rw" } else { "ro" }.to_owned()];
+    let mut opts = vec![
+        "rbind".to_owned(),
+        if m.rw { "rw" } else { "ro" }.to_owned(),
+    ];
     opts.push(if m.propagation.is_empty() {
         "rprivate".to_owned()
     } else {
@@ -456,7 +504,10 @@ mod tests {
         let only = capabilities(false, &["KILL".into()], &["ALL".into()]).expect("caps");
         assert_eq!(only, vec!["CAP_KILL".to_owned()]);
         assert!(capabilities(false, &["BOGUS".into()], &none).is_err());
-        assert_eq!(capabilities(true, &none, &none).expect("caps").len(), ALL_CAPS.len());
+        assert_eq!(
+            capabilities(true, &none, &none).expect("caps").len(),
+            ALL_CAPS.len()
+        );
     }
 
     #[test]
@@ -474,6 +525,9 @@ mod tests {
         let u = resolve_user(dir.path(), "1000:staff", &["7".into()]).expect("user");
         assert_eq!((u.uid, u.gid, u.additional_gids), (1000, 50, vec![7]));
         assert!(resolve_user(dir.path(), "ghost", &[]).is_err());
-        assert_eq!(resolve_user(dir.path(), "", &[]).expect("root").home, "/root");
+        assert_eq!(
+            resolve_user(dir.path(), "", &[]).expect("root").home,
+            "/root"
+        );
     }
 }

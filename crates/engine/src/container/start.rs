@@ -43,7 +43,13 @@ fn hosts_file(hostname: &str, ip: Option<&str>, extra: &[String]) -> String {
     s
 }
 
-fn resolv_conf(host: &str, own_netns: bool, dns: &[String], search: &[String], opts: &[String]) -> String {
+fn resolv_conf(
+    host: &str,
+    own_netns: bool,
+    dns: &[String],
+    search: &[String],
+    opts: &[String],
+) -> String {
     let mut servers: Vec<String> = Vec::new();
     let mut other: Vec<String> = Vec::new();
     for line in host.lines() {
@@ -87,7 +93,9 @@ fn resolv_conf(host: &str, own_netns: bool, dns: &[String], search: &[String], o
 }
 
 fn dir_is_empty(p: &Path) -> bool {
-    std::fs::read_dir(p).map(|mut d| d.next().is_none()).unwrap_or(true)
+    std::fs::read_dir(p)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(true)
 }
 
 /// A container's hostname as Docker chooses it.
@@ -175,7 +183,11 @@ impl Engine {
             }
             let hostname = hostname_of(rec);
             let files = cfg.container_dir(id);
-            let ip = prepared.endpoints.values().next().map(|e| e.ip_address.clone());
+            let ip = prepared
+                .endpoints
+                .values()
+                .next()
+                .map(|e| e.ip_address.clone());
             let hc = &rec.host_config;
             let write = |name: &str, text: String| {
                 std::fs::write(files.join(name), text)
@@ -186,7 +198,11 @@ impl Engine {
                 "hosts",
                 match mode {
                     NetworkMode::Host => std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
-                    _ => hosts_file(&hostname, ip.as_deref(), hc.extra_hosts.as_deref().unwrap_or(&[])),
+                    _ => hosts_file(
+                        &hostname,
+                        ip.as_deref(),
+                        hc.extra_hosts.as_deref().unwrap_or(&[]),
+                    ),
                 },
             )?;
             write(
@@ -286,7 +302,9 @@ impl Engine {
             .await
             .map_err(|e| EngineError::Internal(e.to_string()))??;
         let cfg = &self.inner.cfg;
-        let log_path = cfg.container_dir(&rec.id).join(format!("{}-json.log", rec.id));
+        let log_path = cfg
+            .container_dir(&rec.id)
+            .join(format!("{}-json.log", rec.id));
         let log = match rec
             .host_config
             .log_config
@@ -383,7 +401,10 @@ impl Engine {
             r.state.started_at = now.clone();
             r.state.finished_at = EMPTY_TIME.into();
             r.state.stopped_by_user = false;
-            r.netns = prepared.netns.as_ref().map(|p| p.to_string_lossy().into_owned());
+            r.netns = prepared
+                .netns
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned());
             r.endpoints = prepared.endpoints.clone();
         })?;
         self.inner.events.publish(
@@ -478,7 +499,9 @@ impl Engine {
         }
         let p = rec.host_config.restart_policy.clone().unwrap_or_default();
         match p.name {
-            Some(RestartPolicyNameEnum::ALWAYS) | Some(RestartPolicyNameEnum::UNLESS_STOPPED) => true,
+            Some(RestartPolicyNameEnum::ALWAYS) | Some(RestartPolicyNameEnum::UNLESS_STOPPED) => {
+                true
+            }
             Some(RestartPolicyNameEnum::ON_FAILURE) => {
                 let max = p.maximum_retry_count.unwrap_or(0);
                 rec.state.exit_code != 0 && (max == 0 || rec.restart_count < max)

@@ -92,9 +92,7 @@ impl Engine {
             .or_else(|| rec.config.stop_signal.clone())
             .unwrap_or_else(|| "SIGTERM".into());
         let sig = parse_signal(&sig_name)?;
-        let t = timeout
-            .or(rec.config.stop_timeout)
-            .unwrap_or(10);
+        let t = timeout.or(rec.config.stop_timeout).unwrap_or(10);
         if rec.state.status == Status::Paused {
             let _ = self.inner.runtime.resume(&rec.id);
         }
@@ -152,13 +150,22 @@ impl Engine {
             .wait_for(done)
             .await
             .map_err(|_| EngineError::Internal("container went away".into()))?;
-        let code = if n.exits > now.exits { n.exit_code } else { entry.record().state.exit_code };
+        let code = if n.exits > now.exits {
+            n.exit_code
+        } else {
+            entry.record().state.exit_code
+        };
         let err = Some(entry.record().state.error).filter(|e| !e.is_empty());
         Ok((code, err))
     }
 
     /// `POST /containers/{id}/restart`.
-    pub async fn restart(&self, name: &str, timeout: Option<i64>, signal: Option<&str>) -> Result<()> {
+    pub async fn restart(
+        &self,
+        name: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<()> {
         let entry = self.lookup(name)?;
         let _op = entry.op.lock().await;
         match self.stop_locked(&entry, timeout, signal).await {
@@ -196,7 +203,11 @@ impl Engine {
             _ => return Err(self.not_running(&entry)),
         }
         self.update(&entry, |r| {
-            r.state.status = if pause { Status::Paused } else { Status::Running }
+            r.state.status = if pause {
+                Status::Paused
+            } else {
+                Status::Running
+            }
         })?;
         let action = if pause { "pause" } else { "unpause" };
         self.inner
@@ -237,7 +248,11 @@ impl Engine {
 
     /// `GET /containers/{id}/top`: `ps` with the given arguments, rows of
     /// the container's processes only. Returns (titles, rows).
-    pub async fn top(&self, name: &str, ps_args: Option<&str>) -> Result<(Vec<String>, Vec<Vec<String>>)> {
+    pub async fn top(
+        &self,
+        name: &str,
+        ps_args: Option<&str>,
+    ) -> Result<(Vec<String>, Vec<Vec<String>>)> {
         let entry = self.lookup(name)?;
         let rec = entry.record();
         if !rec.state.status.is_live() {
@@ -283,7 +298,10 @@ impl Engine {
             if !pids.contains(&pid) {
                 continue;
             }
-            let mut row: Vec<String> = fields[..titles.len() - 1].iter().map(|s| s.to_string()).collect();
+            let mut row: Vec<String> = fields[..titles.len() - 1]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
             row.push(fields[titles.len() - 1..].join(" "));
             rows.push(row);
         }
@@ -300,7 +318,11 @@ impl Engine {
         if !rec.tty() {
             return Ok(());
         }
-        let socket = self.inner.cfg.container_run_dir(&rec.id).join("attach.sock");
+        let socket = self
+            .inner
+            .cfg
+            .container_run_dir(&rec.id)
+            .join("attach.sock");
         monitor_client::request(&socket, Request::Resize { height, width })
             .await
             .map(|_| ())
