@@ -57,6 +57,15 @@ impl ContentStore {
     /// Streams `r` into a blob; when `expected` is given, a different digest
     /// is refused and nothing becomes visible.
     pub fn put_reader(&self, r: impl Read, expected: Option<&Digest>) -> Result<Digest> {
+        self.put_reader_new(r, expected).map(|(d, _)| d)
+    }
+
+    /// Like [`Self::put_reader`]; also says whether the blob is new.
+    pub fn put_reader_new(
+        &self,
+        r: impl Read,
+        expected: Option<&Digest>,
+    ) -> Result<(Digest, bool)> {
         let tmp = tempfile::NamedTempFile::new_in(&self.tmp)
             .map_err(ImageError::io("creating a temp blob in", &self.tmp))?;
         let mut w = HashingWriter::new(io::BufWriter::new(tmp));
@@ -74,11 +83,17 @@ impl ContentStore {
                 ));
             }
         }
+        if self.contains(&d) {
+            return Ok((d, false));
+        }
         tmp.as_file()
             .sync_all()
             .map_err(ImageError::io("syncing", tmp.path()))?;
-        self.commit(tmp.into_temp_path().as_ref(), &d)?;
-        Ok(d)
+        let path = tmp.into_temp_path();
+        self.commit(path.as_ref(), &d)?;
+        // Renamed away: nothing left for the guard to delete.
+        let _ = path.keep();
+        Ok((d, true))
     }
 
     /// Moves an already verified staged file (in [`Self::tmp_dir`]) into

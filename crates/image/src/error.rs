@@ -21,6 +21,14 @@ pub enum ImageError {
     /// Not a valid image reference (`name[:tag][@digest]`).
     #[error("invalid reference {0:?}")]
     InvalidReference(String),
+    /// A `--change` instruction berth cannot apply.
+    #[error("invalid change {change:?}: {reason}")]
+    InvalidChange {
+        /// The instruction as given.
+        change: String,
+        /// Why.
+        reason: String,
+    },
     /// The operation conflicts with the store's state.
     #[error("conflict: {0}")]
     Conflict(String),

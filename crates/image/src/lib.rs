@@ -5,15 +5,20 @@
 //! reference normalisation), layer snapshots (each layer unpacked once,
 //! safely, whiteouts in overlayfs form), container root filesystems
 //! (overlayfs), and the archive formats: docker-archive and OCI layout in
-//! ([`ImageStore::load`]) and out ([`ImageStore::save`]).
+//! ([`ImageStore::load`]) and out ([`ImageStore::save`]), `import` of a
+//! plain rootfs tar, and a container's `diff`, `commit` and `export`.
 //!
 //! The API is synchronous; the engine calls it from blocking tasks.
 
 pub mod archive;
+mod changes;
 pub mod compression;
+mod container;
 pub mod content;
+mod create;
 pub mod digest;
 mod error;
+mod import;
 mod load;
 mod meta;
 mod model;

@@ -80,13 +80,23 @@ impl ImageStore {
                 }
             }
             self.put_blob(&p.config_bytes, added)?;
+            let layers: Vec<LayerRef> = p
+                .layers
+                .iter()
+                .map(|l| LayerRef {
+                    diff_id: l.diff_id.to_string(),
+                    blob: l.blob.to_string(),
+                    media_type: l.media_type.clone(),
+                    blob_size: l.blob_size,
+                })
+                .collect();
             let (manifest_digest, manifest_type) = match &p.manifest {
                 Some((d, mt, bytes)) => {
                     self.put_blob(bytes, added)?;
                     (d.clone(), mt.clone())
                 }
                 None => {
-                    let bytes = synth_manifest(p);
+                    let bytes = synth_manifest(&p.config_digest, p.config_bytes.len(), &layers);
                     (
                         self.put_blob(&bytes, added)?,
                         media::OCI_MANIFEST.to_string(),
@@ -98,16 +108,7 @@ impl ImageStore {
                     id: p.config_digest.to_string(),
                     manifest_digest: Some(manifest_digest.to_string()),
                     manifest_media_type: Some(manifest_type),
-                    layers: p
-                        .layers
-                        .iter()
-                        .map(|l| LayerRef {
-                            diff_id: l.diff_id.to_string(),
-                            blob: l.blob.to_string(),
-                            media_type: l.media_type.clone(),
-                            blob_size: l.blob_size,
-                        })
-                        .collect(),
+                    layers,
                     repo_digests: Vec::new(),
                     parent: String::new(),
                 },
@@ -140,7 +141,7 @@ impl ImageStore {
         Ok(loaded)
     }
 
-    fn put_blob(&self, bytes: &[u8], added: &mut Added) -> Result<Digest> {
+    pub(crate) fn put_blob(&self, bytes: &[u8], added: &mut Added) -> Result<Digest> {
         let d = Digest::of(bytes);
         if !self.inner.content.contains(&d) {
             self.inner.content.put_bytes(bytes)?;
@@ -151,14 +152,13 @@ impl ImageStore {
 }
 
 /// An OCI manifest for an image that came without one.
-pub(crate) fn synth_manifest(p: &Plan) -> Vec<u8> {
-    let layers: Vec<serde_json::Value> = p
-        .layers
+pub(crate) fn synth_manifest(config: &Digest, config_len: usize, layers: &[LayerRef]) -> Vec<u8> {
+    let layers: Vec<serde_json::Value> = layers
         .iter()
         .map(|l| {
             serde_json::json!({
                 "mediaType": l.media_type,
-                "digest": l.blob.to_string(),
+                "digest": l.blob,
                 "size": l.blob_size,
             })
         })
@@ -168,8 +168,8 @@ pub(crate) fn synth_manifest(p: &Plan) -> Vec<u8> {
         "mediaType": media::OCI_MANIFEST,
         "config": {
             "mediaType": media::OCI_CONFIG,
-            "digest": p.config_digest.to_string(),
-            "size": p.config_bytes.len(),
+            "digest": config.to_string(),
+            "size": config_len,
         },
         "layers": layers,
     });

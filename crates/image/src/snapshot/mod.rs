@@ -7,6 +7,7 @@
 //! layer, in this process or another, unpack it once: the others wait for
 //! the lock and then find the snapshot there.
 
+pub mod pack;
 pub mod unpack;
 
 use std::fs::{self, File};
