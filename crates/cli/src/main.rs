@@ -24,6 +24,7 @@ fn main() {
     let code = match name.as_str() {
         "berth" => cli_main(args),
         "berth-runc" => commands::runtime::main(args),
+        "berthd" => commands::daemon::main(args),
         plugin if cni_plugin::is_plugin_name(plugin) => cni_plugin::plugin_main(plugin),
         other => {
             eprintln!("berth: invoked under an unknown name '{other}'");
@@ -41,6 +42,15 @@ fn cli_main(args: Vec<OsString>) -> i32 {
             0
         }
         Some("runtime") => commands::runtime::main(args[1..].to_vec()),
+        Some("daemon") => commands::daemon::main(args[1..].to_vec()),
+        // berthd starts each container's monitor as `berth monitor CONFIG`.
+        Some("monitor") => match args.get(2) {
+            Some(cfg) => berth_monitor::main(std::path::Path::new(cfg)),
+            None => {
+                eprintln!("usage: berth monitor CONFIG");
+                2
+            }
+        },
         Some("cni") => match cni_cmd::main(&args[2..]) {
             Ok(()) => 0,
             Err(e) => {
