@@ -113,7 +113,7 @@ fn berthd_errors_carry_docker_exit_codes() {
     let d = berthd();
     let r = d.berth(&["run", "--rm", "no-such-image:1", "true"]);
     assert_eq!(r.code, 125, "{}", r.stderr);
-    assert!(r.stderr.starts_with("berth: "), "{}", r.stderr);
+    assert!(r.stderr.contains("berth: Error response from daemon: "), "{}", r.stderr);
     let r = d.berth(&["rm", "nope"]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("Error response from daemon:"), "{}", r.stderr);

@@ -13,11 +13,11 @@ pub enum ClientError {
     /// The daemon answered with a non-2xx status and (usually) a JSON `{"message"}`.
     #[error("Error response from daemon: {message}")]
     Daemon { status: u16, message: String },
-    #[error("i/o error talking to the daemon: {0}")]
+    #[error("i/o error talking to the daemon")]
     Io(#[from] std::io::Error),
     #[error("malformed HTTP response from the daemon: {0}")]
     Protocol(String),
-    #[error("cannot decode the daemon's answer: {0}")]
+    #[error("cannot decode the daemon's answer")]
     Decode(#[from] serde_json::Error),
 }
 

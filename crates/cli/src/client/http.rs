@@ -153,7 +153,21 @@ pub fn send(socket: &Path, host_label: &str, req: Request<'_>) -> Result<Respons
         host: host_label.to_owned(),
         cause,
     })?;
-    let mut w = io::BufWriter::new(stream.try_clone()?);
+    let reader = BufReader::new(stream.try_clone()?);
+    let head_only = req.method == "HEAD";
+    match write_request(stream, req) {
+        Ok(()) => read_head(reader, head_only),
+        // The daemon may answer (an error) and close before reading a
+        // streamed body; its answer says more than the broken pipe.
+        Err(e) if matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) => {
+            read_head(reader, head_only).map_err(|_| ClientError::Io(e))
+        }
+        Err(e) => Err(ClientError::Io(e)),
+    }
+}
+
+fn write_request(stream: UnixStream, req: Request<'_>) -> io::Result<()> {
+    let mut w = io::BufWriter::new(stream);
     write!(w, "{} {} HTTP/1.1\r\nHost: api.moby.localhost\r\n", req.method, req.target)?;
     write!(w, "User-Agent: berth-cli/{}\r\n", env!("CARGO_PKG_VERSION"))?;
     if req.upgrade {
@@ -194,9 +208,7 @@ pub fn send(socket: &Path, host_label: &str, req: Request<'_>) -> Result<Respons
             write!(w, "0\r\n\r\n")?;
         }
     }
-    w.flush()?;
-    drop(w);
-    read_head(BufReader::new(stream), req.method == "HEAD")
+    w.flush()
 }
 
 fn read_head(mut conn: BufReader<UnixStream>, head_only: bool) -> Result<Response> {
@@ -320,6 +332,31 @@ mod tests {
         let (_d, path, _t) = serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
         let resp = send(&path, "test", get("/z")).unwrap();
         assert!(resp.read_all().is_err());
+    }
+
+    #[test]
+    fn an_answer_before_the_body_is_read_is_returned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let t = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 256];
+            let _ = s.read(&mut buf).unwrap();
+            s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 20\r\n\r\n{\"message\":\"nope!\"}").unwrap();
+            // Close without reading the rest of the upload.
+        });
+        let big = vec![0u8; 8 << 20];
+        let req = Request {
+            method: "POST",
+            target: "/images/load".into(),
+            headers: vec![],
+            body: Body::Stream(Box::new(std::io::Cursor::new(big)), "application/x-tar"),
+            upgrade: false,
+        };
+        let resp = send(&path, "test", req).unwrap();
+        assert_eq!(resp.status, 404);
+        t.join().unwrap();
     }
 
     #[test]

@@ -107,6 +107,7 @@ pub fn berthd() -> Daemon {
     let sandbox = SandboxHost::new().expect("sandbox host");
     let root = sandbox.root().to_path_buf();
     let socket = root.join("berth.sock");
+    std::fs::write(root.join("daemon.json"), "{}").expect("daemon.json");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
     cmd.arg("daemon")
         .arg("-H")
