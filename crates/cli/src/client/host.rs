@@ -50,7 +50,10 @@ mod tests {
         assert_eq!(p, PathBuf::from("/b.sock"));
         let p = resolve(None, None, Some("/c")).unwrap();
         assert_eq!(p, PathBuf::from("/c"));
-        assert_eq!(resolve(None, None, None).unwrap(), PathBuf::from(DEFAULT_SOCKET));
+        assert_eq!(
+            resolve(None, None, None).unwrap(),
+            PathBuf::from(DEFAULT_SOCKET)
+        );
     }
 
     #[test]

@@ -52,7 +52,10 @@ impl Response {
 enum Framing {
     Length(u64),
     /// Bytes left in the current chunk; `None` before the first size line.
-    Chunked { left: u64, done: bool },
+    Chunked {
+        left: u64,
+        done: bool,
+    },
     UntilEof,
 }
 
@@ -159,7 +162,12 @@ pub fn send(socket: &Path, host_label: &str, req: Request<'_>) -> Result<Respons
         Ok(()) => read_head(reader, head_only),
         // The daemon may answer (an error) and close before reading a
         // streamed body; its answer says more than the broken pipe.
-        Err(e) if matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+            ) =>
+        {
             read_head(reader, head_only).map_err(|_| ClientError::Io(e))
         }
         Err(e) => Err(ClientError::Io(e)),
@@ -168,7 +176,11 @@ pub fn send(socket: &Path, host_label: &str, req: Request<'_>) -> Result<Respons
 
 fn write_request(stream: UnixStream, req: Request<'_>) -> io::Result<()> {
     let mut w = io::BufWriter::new(stream);
-    write!(w, "{} {} HTTP/1.1\r\nHost: api.moby.localhost\r\n", req.method, req.target)?;
+    write!(
+        w,
+        "{} {} HTTP/1.1\r\nHost: api.moby.localhost\r\n",
+        req.method, req.target
+    )?;
     write!(w, "User-Agent: berth-cli/{}\r\n", env!("CARGO_PKG_VERSION"))?;
     if req.upgrade {
         write!(w, "Connection: Upgrade\r\nUpgrade: tcp\r\n")?;
@@ -194,7 +206,10 @@ fn write_request(stream: UnixStream, req: Request<'_>) -> io::Result<()> {
             w.write_all(&bytes)?;
         }
         Body::Stream(mut r, ctype) => {
-            write!(w, "Content-Type: {ctype}\r\nTransfer-Encoding: chunked\r\n\r\n")?;
+            write!(
+                w,
+                "Content-Type: {ctype}\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )?;
             let mut buf = vec![0u8; 64 * 1024];
             loop {
                 let n = r.read(&mut buf)?;
@@ -242,7 +257,12 @@ fn read_head(mut conn: BufReader<UnixStream>, head_only: bool) -> Result<Respons
     let headers: Vec<(String, String)> = parsed
         .headers
         .iter()
-        .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
+        .map(|h| {
+            (
+                h.name.to_owned(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
         .collect();
     let find = |name: &str| {
         headers
@@ -256,7 +276,10 @@ fn read_head(mut conn: BufReader<UnixStream>, head_only: bool) -> Result<Respons
         Framing::UntilEof
     } else if find("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
     {
-        Framing::Chunked { left: 0, done: false }
+        Framing::Chunked {
+            left: 0,
+            done: false,
+        }
     } else if let Some(len) = find("content-length").and_then(|v| v.trim().parse::<u64>().ok()) {
         Framing::Length(len)
     } else {
@@ -274,7 +297,13 @@ mod tests {
     use super::*;
     use std::os::unix::net::UnixListener;
 
-    fn serve_once(answer: &'static [u8]) -> (tempfile::TempDir, std::path::PathBuf, std::thread::JoinHandle<Vec<u8>>) {
+    fn serve_once(
+        answer: &'static [u8],
+    ) -> (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        std::thread::JoinHandle<Vec<u8>>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sock");
         let listener = UnixListener::bind(&path).unwrap();
@@ -320,7 +349,9 @@ mod tests {
 
     #[test]
     fn content_length_body_stops_at_length() {
-        let (_d, path, _t) = serve_once(b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\nApi-Version: 1.44\r\n\r\n{}trailing");
+        let (_d, path, _t) = serve_once(
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\nApi-Version: 1.44\r\n\r\n{}trailing",
+        );
         let resp = send(&path, "test", get("/y")).unwrap();
         assert_eq!(resp.status, 404);
         assert_eq!(resp.header("API-Version"), Some("1.44"));
@@ -343,7 +374,10 @@ mod tests {
             let (mut s, _) = listener.accept().unwrap();
             let mut buf = [0u8; 256];
             let _ = s.read(&mut buf).unwrap();
-            s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 20\r\n\r\n{\"message\":\"nope!\"}").unwrap();
+            s.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 20\r\n\r\n{\"message\":\"nope!\"}",
+            )
+            .unwrap();
             // Close without reading the rest of the upload.
         });
         let big = vec![0u8; 8 << 20];
@@ -361,9 +395,13 @@ mod tests {
 
     #[test]
     fn missing_socket_is_a_connect_error() {
-        let err = send(Path::new("/nonexistent/berth.sock"), "unix:///nonexistent/berth.sock", get("/_ping"))
-            .err()
-            .unwrap();
+        let err = send(
+            Path::new("/nonexistent/berth.sock"),
+            "unix:///nonexistent/berth.sock",
+            get("/_ping"),
+        )
+        .err()
+        .unwrap();
         assert!(matches!(err, ClientError::Connect { .. }), "{err}");
     }
 }

@@ -104,7 +104,13 @@ impl Client {
 
     /// Send a request on a versioned path; non-2xx answers become
     /// `ClientError::Daemon` with the daemon's message.
-    pub fn request(&self, method: &str, path: &str, query: &Query<'_>, body: Body) -> Result<Response> {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        query: &Query<'_>,
+        body: Body,
+    ) -> Result<Response> {
         let target = format!("/v{}{}{}", self.api_version()?, path, encode_query(query));
         let resp = self.raw(method, target, body, false)?;
         check(resp)
@@ -129,13 +135,16 @@ impl Client {
         query: &Query<'_>,
         body: Option<&impl Serialize>,
     ) -> Result<T> {
-        let body = self.request("POST", path, query, json_body(body)?)?.read_all()?;
+        let body = self
+            .request("POST", path, query, json_body(body)?)?
+            .read_all()?;
         Ok(serde_json::from_slice(&body)?)
     }
 
     /// POST whose answer body is not needed (204s, or ignored JSON).
     pub fn post(&self, path: &str, query: &Query<'_>, body: Option<&impl Serialize>) -> Result<()> {
-        self.request("POST", path, query, json_body(body)?)?.read_all()?;
+        self.request("POST", path, query, json_body(body)?)?
+            .read_all()?;
         Ok(())
     }
 
@@ -224,7 +233,10 @@ mod tests {
 
     #[test]
     fn query_values_are_percent_encoded() {
-        let q = [("filters", r#"{"name":{"a b":true}}"#.to_owned()), ("all", "1".to_owned())];
+        let q = [
+            ("filters", r#"{"name":{"a b":true}}"#.to_owned()),
+            ("all", "1".to_owned()),
+        ];
         assert_eq!(
             encode_query(&q),
             "?filters=%7B%22name%22%3A%7B%22a%20b%22%3Atrue%7D%7D&all=1"
@@ -243,7 +255,10 @@ mod tests {
     #[test]
     fn daemon_errors_carry_the_message() {
         let e = daemon_error(404, br#"{"message":"No such container: x"}"#);
-        assert_eq!(e.to_string(), "Error response from daemon: No such container: x");
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: No such container: x"
+        );
         assert!(e.is_not_found());
         let e = daemon_error(500, b"");
         assert_eq!(e.to_string(), "Error response from daemon: status 500");

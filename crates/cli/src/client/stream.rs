@@ -41,11 +41,9 @@ pub struct ErrorDetail {
 impl ProgressMessage {
     /// The in-band error, which docker reports after a 200 status.
     pub fn error_message(&self) -> Option<String> {
-        self.error.clone().or_else(|| {
-            self.error_detail
-                .as_ref()
-                .and_then(|d| d.message.clone())
-        })
+        self.error
+            .clone()
+            .or_else(|| self.error_detail.as_ref().and_then(|d| d.message.clone()))
     }
 
     /// The line docker prints for this message when output is not a tty.

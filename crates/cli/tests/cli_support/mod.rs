@@ -74,7 +74,9 @@ impl Daemon {
 
     /// Whether `berth image inspect busybox` finds the test image.
     pub fn has_busybox(&self) -> bool {
-        self.berth(&["image", "inspect", "-f", "{{.Id}}", "busybox"]).code == 0
+        self.berth(&["image", "inspect", "-f", "{{.Id}}", "busybox"])
+            .code
+            == 0
     }
 
     fn wait_for_ping(&mut self) -> Result<(), String> {
@@ -97,7 +99,8 @@ impl Daemon {
     /// `berth load`.
     pub fn load_busybox(&self, dir: &Path) -> Run {
         let archive = dir.join("busybox-image.tar");
-        berth_testsupport::images::busybox_docker_archive(&archive).expect("writing the busybox archive");
+        berth_testsupport::images::busybox_docker_archive(&archive)
+            .expect("writing the busybox archive");
         self.berth(&["load", "-i", archive.to_str().expect("utf-8 path")])
     }
 }
@@ -180,7 +183,16 @@ pub fn dockerd() -> Daemon {
             --userland-proxy=false --bip "$3" --storage-driver overlay2 --log-level warn"#;
     let child = Command::new("nsenter")
         .arg(format!("--net=/run/netns/{ns}"))
-        .args(["unshare", "--mount", "--propagation", "slave", "sh", "-c", script, "berthcli-dockerd"])
+        .args([
+            "unshare",
+            "--mount",
+            "--propagation",
+            "slave",
+            "sh",
+            "-c",
+            script,
+            "berthcli-dockerd",
+        ])
         .arg(w)
         .arg(&cgroup_parent)
         .arg(&bip)

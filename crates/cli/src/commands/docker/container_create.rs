@@ -248,7 +248,12 @@ pub struct RunArgs {
     pub sig_proxy: bool,
     /// IMAGE [COMMAND] [ARG...]: one list, so flag parsing stops at the
     /// image as docker's does (`run busybox -c x` passes `-c` on)
-    #[arg(value_name = "IMAGE [COMMAND] [ARG...]", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "IMAGE [COMMAND] [ARG...]",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     args: Vec<String>,
 }
 
@@ -265,7 +270,10 @@ fn key_value_map(flag: &str, specs: &[String]) -> anyhow::Result<HashMap<String,
 
 fn size_flag(flag: &str, v: &Option<String>) -> anyhow::Result<Option<i64>> {
     v.as_deref()
-        .map(|s| units::ram_in_bytes(s).ok_or_else(|| anyhow!("invalid argument {s:?} for \"{flag}\" flag: invalid size")))
+        .map(|s| {
+            units::ram_in_bytes(s)
+                .ok_or_else(|| anyhow!("invalid argument {s:?} for \"{flag}\" flag: invalid size"))
+        })
         .transpose()
 }
 
@@ -313,7 +321,11 @@ impl RunArgs {
         let lookup = |k: &str| std::env::var(k).ok();
         let mut env = Vec::new();
         for f in &self.env_file {
-            env.extend(flags::file_lines(f)?.iter().filter_map(|l| flags::env_entry(l, lookup)));
+            env.extend(
+                flags::file_lines(f)?
+                    .iter()
+                    .filter_map(|l| flags::env_entry(l, lookup)),
+            );
         }
         env.extend(self.env.iter().filter_map(|e| flags::env_entry(e, lookup)));
         let mut label_specs = Vec::new();
@@ -330,7 +342,11 @@ impl RunArgs {
                 if !exposed.contains(&key) {
                     exposed.push(key.clone());
                 }
-                bindings.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(b);
+                bindings
+                    .entry(key)
+                    .or_insert_with(|| Some(Vec::new()))
+                    .get_or_insert_with(Vec::new)
+                    .push(b);
             }
         }
         for e in &self.expose {
@@ -377,9 +393,16 @@ impl RunArgs {
             || self.health_retries.is_some()
             || self.health_start_period.is_some()
         {
-            let d = |flag: &str, v: &Option<String>| v.as_deref().map(|s| flags::duration_ns(flag, s)).transpose();
+            let d = |flag: &str, v: &Option<String>| {
+                v.as_deref()
+                    .map(|s| flags::duration_ns(flag, s))
+                    .transpose()
+            };
             Some(HealthConfig {
-                test: self.health_cmd.as_ref().map(|c| vec!["CMD-SHELL".to_owned(), c.clone()]),
+                test: self
+                    .health_cmd
+                    .as_ref()
+                    .map(|c| vec!["CMD-SHELL".to_owned(), c.clone()]),
                 interval: d("--health-interval", &self.health_interval)?,
                 timeout: d("--health-timeout", &self.health_timeout)?,
                 retries: self.health_retries,
@@ -398,7 +421,9 @@ impl RunArgs {
             .cpus
             .map(|c| {
                 if c < 0.0 {
-                    Err(anyhow!("invalid argument \"{c}\" for \"--cpus\" flag: range must be positive"))
+                    Err(anyhow!(
+                        "invalid argument \"{c}\" for \"--cpus\" flag: range must be positive"
+                    ))
                 } else {
                     Ok((c * 1e9) as i64)
                 }
@@ -457,7 +482,11 @@ impl RunArgs {
             dns_search: nonempty(&self.dns_search),
             dns_options: nonempty(&self.dns_option),
             extra_hosts: nonempty(&self.add_host),
-            restart_policy: self.restart.as_deref().map(flags::parse_restart).transpose()?,
+            restart_policy: self
+                .restart
+                .as_deref()
+                .map(flags::parse_restart)
+                .transpose()?,
             auto_remove: self.rm.then_some(true),
             memory: size_flag("--memory", &self.memory)?,
             memory_swap,
@@ -473,13 +502,31 @@ impl RunArgs {
             oom_score_adj: self.oom_score_adj,
             cgroup_parent: self.cgroup_parent.clone(),
             shm_size: size_flag("--shm-size", &self.shm_size)?,
-            ulimits: Some(self.ulimit.iter().map(|u| flags::parse_ulimit(u)).collect::<anyhow::Result<Vec<_>>>()?).filter(|v| !v.is_empty()),
-            devices: Some(self.device.iter().map(|d| flags::parse_device(d)).collect::<anyhow::Result<Vec<_>>>()?).filter(|v| !v.is_empty()),
+            ulimits: Some(
+                self.ulimit
+                    .iter()
+                    .map(|u| flags::parse_ulimit(u))
+                    .collect::<anyhow::Result<Vec<_>>>()?,
+            )
+            .filter(|v| !v.is_empty()),
+            devices: Some(
+                self.device
+                    .iter()
+                    .map(|d| flags::parse_device(d))
+                    .collect::<anyhow::Result<Vec<_>>>()?,
+            )
+            .filter(|v| !v.is_empty()),
             sysctls: Some(key_value_map("--sysctl", &self.sysctl)?).filter(|m| !m.is_empty()),
             privileged: self.privileged.then_some(true),
             cap_add: nonempty(&self.cap_add),
             cap_drop: nonempty(&self.cap_drop),
-            security_opt: Some(self.security_opt.iter().map(|s| flags::security_opt(s)).collect::<anyhow::Result<Vec<_>>>()?).filter(|v| !v.is_empty()),
+            security_opt: Some(
+                self.security_opt
+                    .iter()
+                    .map(|s| flags::security_opt(s))
+                    .collect::<anyhow::Result<Vec<_>>>()?,
+            )
+            .filter(|v| !v.is_empty()),
             readonly_rootfs: self.read_only.then_some(true),
             pid_mode: self.pid.clone(),
             ipc_mode: self.ipc.clone(),
@@ -539,7 +586,9 @@ mod tests {
 
     #[test]
     fn command_after_image_keeps_its_flags() {
-        let r = parse(&["-d", "--name", "web", "busybox", "sh", "-c", "echo hi", "-h"]);
+        let r = parse(&[
+            "-d", "--name", "web", "busybox", "sh", "-c", "echo hi", "-h",
+        ]);
         assert!(r.detach);
         assert_eq!(r.name.as_deref(), Some("web"));
         assert_eq!(r.image(), "busybox");
@@ -555,11 +604,42 @@ mod tests {
     #[test]
     fn body_carries_config_and_host_config() {
         let r = parse(&[
-            "--rm", "-e", "A=1", "-l", "x=y", "-w", "/tmp", "-u", "1000:1000", "-p", "8080:80",
-            "-v", "/src:/dst:ro", "-v", "/anon", "--memory", "64m", "--cpus", "1.5",
-            "--pids-limit", "50", "--cap-add", "NET_ADMIN", "--read-only", "--restart",
-            "on-failure:2", "--network", "none", "--ulimit", "nofile=100:200", "--init",
-            "--entrypoint", "/bin/sh", "busybox", "-c", "true",
+            "--rm",
+            "-e",
+            "A=1",
+            "-l",
+            "x=y",
+            "-w",
+            "/tmp",
+            "-u",
+            "1000:1000",
+            "-p",
+            "8080:80",
+            "-v",
+            "/src:/dst:ro",
+            "-v",
+            "/anon",
+            "--memory",
+            "64m",
+            "--cpus",
+            "1.5",
+            "--pids-limit",
+            "50",
+            "--cap-add",
+            "NET_ADMIN",
+            "--read-only",
+            "--restart",
+            "on-failure:2",
+            "--network",
+            "none",
+            "--ulimit",
+            "nofile=100:200",
+            "--init",
+            "--entrypoint",
+            "/bin/sh",
+            "busybox",
+            "-c",
+            "true",
         ]);
         let b = r.body().unwrap();
         let v = serde_json::to_value(&b).unwrap();
@@ -593,7 +673,15 @@ mod tests {
 
     #[test]
     fn user_networks_get_an_endpoint() {
-        let r = parse(&["--network", "mynet", "--network-alias", "db", "--ip", "10.1.0.5", "busybox"]);
+        let r = parse(&[
+            "--network",
+            "mynet",
+            "--network-alias",
+            "db",
+            "--ip",
+            "10.1.0.5",
+            "busybox",
+        ]);
         let v = serde_json::to_value(r.body().unwrap()).unwrap();
         let ep = &v["NetworkingConfig"]["EndpointsConfig"]["mynet"];
         assert_eq!(ep["Aliases"], serde_json::json!(["db"]));
@@ -621,6 +709,8 @@ mod tests {
         assert!(parse(&["--memory", "lots", "busybox"]).body().is_err());
         assert!(parse(&["-p", "99999:80", "busybox"]).body().is_err());
         assert!(parse(&["--restart", "maybe", "busybox"]).body().is_err());
-        assert!(parse(&["--health-interval", "soon", "busybox"]).body().is_err());
+        assert!(parse(&["--health-interval", "soon", "busybox"])
+            .body()
+            .is_err());
     }
 }

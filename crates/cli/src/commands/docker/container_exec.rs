@@ -75,18 +75,23 @@ impl ExecArgs {
             } else {
                 None
             },
-            ..Default::default()
         })
     }
 }
 
 pub fn exec(cx: &Ctx, a: ExecArgs) -> anyhow::Result<i32> {
-    if a.tty && a.interactive && !a.detach && !tty::is_terminal(std::os::fd::AsFd::as_fd(&std::io::stdin())) {
-        return Err(StatusError::new(1, "the input device is not a TTY"));
+    if a.tty
+        && a.interactive
+        && !a.detach
+        && !tty::is_terminal(std::os::fd::AsFd::as_fd(&std::io::stdin()))
+    {
+        return Err(StatusError::exit(1, "the input device is not a TTY"));
     }
-    let created: IdResponse = cx
-        .client
-        .post_json(&format!("/containers/{}/exec", a.args[0]), &[], Some(&a.config()?))?;
+    let created: IdResponse = cx.client.post_json(
+        &format!("/containers/{}/exec", a.args[0]),
+        &[],
+        Some(&a.config()?),
+    )?;
     let id = created.id;
     let start = ExecStartConfig {
         detach: Some(a.detach),
@@ -94,7 +99,8 @@ pub fn exec(cx: &Ctx, a: ExecArgs) -> anyhow::Result<i32> {
         ..Default::default()
     };
     if a.detach {
-        cx.client.post(&format!("/exec/{id}/start"), &[], Some(&start))?;
+        cx.client
+            .post(&format!("/exec/{id}/start"), &[], Some(&start))?;
         return Ok(0);
     }
     let body = Body::Bytes(serde_json::to_vec(&start)?, "application/json");

@@ -63,7 +63,11 @@ fn container_path_is_dir(cx: &Ctx, container: &str, path: &str) -> anyhow::Resul
                 .header("X-Docker-Container-Path-Stat")
                 .and_then(|h| base64::engine::general_purpose::STANDARD.decode(h).ok())
                 .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
-            let mode = stat.as_ref().and_then(|s| s.get("mode")).and_then(|m| m.as_u64()).unwrap_or(0);
+            let mode = stat
+                .as_ref()
+                .and_then(|s| s.get("mode"))
+                .and_then(|m| m.as_u64())
+                .unwrap_or(0);
             Ok(Some(mode & GO_MODE_DIR != 0))
         }
         Err(e) if e.is_not_found() => Ok(None),
@@ -82,7 +86,13 @@ fn parent_of(p: &str) -> String {
     let trimmed = p.trim_end_matches('/');
     match Path::new(trimmed).parent() {
         Some(par) if !par.as_os_str().is_empty() => par.to_string_lossy().into_owned(),
-        _ => if p.starts_with('/') { "/".into() } else { ".".into() },
+        _ => {
+            if p.starts_with('/') {
+                "/".into()
+            } else {
+                ".".into()
+            }
+        }
     }
 }
 
@@ -146,7 +156,13 @@ fn copy_from_container(cx: &Ctx, container: &str, src: &str, dest: &str) -> anyh
     Ok(())
 }
 
-fn copy_to_container(cx: &Ctx, src: &str, container: &str, dest: &str, follow: bool) -> anyhow::Result<()> {
+fn copy_to_container(
+    cx: &Ctx,
+    src: &str,
+    container: &str,
+    dest: &str,
+    follow: bool,
+) -> anyhow::Result<()> {
     let (dir, name): (String, Option<String>) = match container_path_is_dir(cx, container, dest)? {
         Some(true) => (dest.to_owned(), None),
         Some(false) if src != "-" && Path::new(src).is_dir() => {
@@ -162,7 +178,11 @@ fn copy_to_container(cx: &Ctx, src: &str, container: &str, dest: &str, follow: b
     let body: Box<dyn Read + Send> = if src == "-" {
         Box::new(std::io::stdin())
     } else {
-        let meta = if follow { std::fs::metadata(src) } else { std::fs::symlink_metadata(src) };
+        let meta = if follow {
+            std::fs::metadata(src)
+        } else {
+            std::fs::symlink_metadata(src)
+        };
         meta.with_context(|| format!("could not find the file {src} in the local filesystem"))?;
         let (reader, writer) = std::io::pipe()?;
         let src = PathBuf::from(src);
@@ -205,12 +225,16 @@ pub fn cp(cx: &Ctx, a: CpArgs) -> anyhow::Result<i32> {
 /// terminal (docker refuses that too).
 pub fn archive_output(path: Option<&str>, what: &str) -> anyhow::Result<Box<dyn Write>> {
     match path {
-        Some(p) if p != "-" => Ok(Box::new(
-            std::fs::File::create(p).with_context(|| format!("failed to export {what}: create {p}"))?,
-        )),
+        Some(p) if p != "-" => {
+            Ok(Box::new(std::fs::File::create(p).with_context(|| {
+                format!("failed to export {what}: create {p}")
+            })?))
+        }
         _ => {
             if tty::is_terminal(std::os::fd::AsFd::as_fd(&std::io::stdout())) {
-                return Err(anyhow!("cowardly refusing to save to a terminal. Use the -o flag or redirect"));
+                return Err(anyhow!(
+                    "cowardly refusing to save to a terminal. Use the -o flag or redirect"
+                ));
             }
             Ok(Box::new(std::io::stdout()))
         }
@@ -219,9 +243,12 @@ pub fn archive_output(path: Option<&str>, what: &str) -> anyhow::Result<Box<dyn 
 
 pub fn export(cx: &Ctx, a: ExportArgs) -> anyhow::Result<i32> {
     let mut out = archive_output(a.output.as_deref(), "container")?;
-    let resp = cx
-        .client
-        .request("GET", &format!("/containers/{}/export", a.container), &[], Body::Empty)?;
+    let resp = cx.client.request(
+        "GET",
+        &format!("/containers/{}/export", a.container),
+        &[],
+        Body::Empty,
+    )?;
     let mut body = resp.body;
     std::io::copy(&mut body, &mut out)?;
     out.flush()?;
@@ -234,7 +261,10 @@ mod tests {
 
     #[test]
     fn container_paths_split_only_on_container_names() {
-        assert_eq!(split_container_path("web:/etc/hosts"), Some(("web", "/etc/hosts")));
+        assert_eq!(
+            split_container_path("web:/etc/hosts"),
+            Some(("web", "/etc/hosts"))
+        );
         assert_eq!(split_container_path("/tmp/a:b"), None);
         assert_eq!(split_container_path("./x:y"), None);
         assert_eq!(split_container_path("file.txt"), None);
@@ -243,9 +273,18 @@ mod tests {
 
     #[test]
     fn entries_are_renamed_and_kept_inside() {
-        assert_eq!(renamed_entry(Path::new("hosts"), Some("h2")).unwrap(), PathBuf::from("h2"));
-        assert_eq!(renamed_entry(Path::new("etc/a/b"), Some("x")).unwrap(), PathBuf::from("x/a/b"));
-        assert_eq!(renamed_entry(Path::new("./etc/a"), None).unwrap(), PathBuf::from("etc/a"));
+        assert_eq!(
+            renamed_entry(Path::new("hosts"), Some("h2")).unwrap(),
+            PathBuf::from("h2")
+        );
+        assert_eq!(
+            renamed_entry(Path::new("etc/a/b"), Some("x")).unwrap(),
+            PathBuf::from("x/a/b")
+        );
+        assert_eq!(
+            renamed_entry(Path::new("./etc/a"), None).unwrap(),
+            PathBuf::from("etc/a")
+        );
         assert!(renamed_entry(Path::new("etc/../../x"), None).is_err());
         assert!(renamed_entry(Path::new("/abs"), None).is_err());
     }

@@ -40,7 +40,8 @@ pub fn parse_publish(spec: &str) -> anyhow::Result<Vec<(String, PortBinding)>> {
     if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
         bail!("invalid IP address: {ip}");
     }
-    let (c_lo, c_hi) = parse_range(&container).with_context(|| format!("invalid containerPort: {container}"))?;
+    let (c_lo, c_hi) =
+        parse_range(&container).with_context(|| format!("invalid containerPort: {container}"))?;
     let host_range = if host.is_empty() {
         None
     } else {
@@ -60,7 +61,9 @@ pub fn parse_publish(spec: &str) -> anyhow::Result<Vec<(String, PortBinding)>> {
                     format!("{h_lo}-{h_hi}")
                 }
             }
-            Some(_) => bail!("invalid ranges specified for container and host Ports: {container} and {host}"),
+            Some(_) => bail!(
+                "invalid ranges specified for container and host Ports: {container} and {host}"
+            ),
         };
         out.push((
             format!("{}/{proto}", c_lo + i),
@@ -99,7 +102,8 @@ fn parse_range(s: &str) -> anyhow::Result<(u32, u32)> {
 /// `--expose 80`, `--expose 8000-8010/udp`: exposed port keys.
 pub fn parse_expose(spec: &str) -> anyhow::Result<Vec<String>> {
     let (ports, proto) = spec.split_once('/').unwrap_or((spec, "tcp"));
-    let (lo, hi) = parse_range(ports).with_context(|| format!("invalid range format for --expose: {spec}"))?;
+    let (lo, hi) =
+        parse_range(ports).with_context(|| format!("invalid range format for --expose: {spec}"))?;
     Ok((lo..=hi).map(|p| format!("{p}/{proto}")).collect())
 }
 
@@ -148,7 +152,10 @@ pub fn parse_restart(spec: &str) -> anyhow::Result<RestartPolicy> {
             if name != RestartPolicyNameEnum::ON_FAILURE {
                 bail!("maximum retry count cannot be used with restart policy '{spec}'");
             }
-            Some(c.parse::<i64>().map_err(|_| anyhow!("maximum retry count must be an integer"))?)
+            Some(
+                c.parse::<i64>()
+                    .map_err(|_| anyhow!("maximum retry count must be an integer"))?,
+            )
         }
     };
     Ok(RestartPolicy {
@@ -163,7 +170,10 @@ pub fn parse_ulimit(spec: &str) -> anyhow::Result<ResourcesUlimits> {
         .split_once('=')
         .ok_or_else(|| anyhow!("invalid ulimit argument: {spec}"))?;
     let (soft, hard) = vals.split_once(':').unwrap_or((vals, vals));
-    let num = |v: &str| v.parse::<i64>().map_err(|_| anyhow!("invalid ulimit argument: {spec}"));
+    let num = |v: &str| {
+        v.parse::<i64>()
+            .map_err(|_| anyhow!("invalid ulimit argument: {spec}"))
+    };
     let (soft, hard) = (num(soft)?, num(hard)?);
     if soft > hard {
         bail!("ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}");
@@ -234,7 +244,10 @@ pub fn parse_mount(spec: &str) -> anyhow::Result<Mount> {
                 Some(o) => bail!("invalid value for {k}: {o}"),
             }
         };
-        let need = |v: Option<&str>| v.map(str::to_owned).ok_or_else(|| anyhow!("invalid field '{field}' must be a key=value pair"));
+        let need = |v: Option<&str>| {
+            v.map(str::to_owned)
+                .ok_or_else(|| anyhow!("invalid field '{field}' must be a key=value pair"))
+        };
         match k.as_str() {
             "type" => {
                 m.typ = Some(match need(v)?.as_str() {
@@ -257,17 +270,22 @@ pub fn parse_mount(spec: &str) -> anyhow::Result<Mount> {
             "bind-nonrecursive" => bind.non_recursive = Some(truthy(v)?),
             "volume-nocopy" => vol.no_copy = Some(truthy(v)?),
             "volume-label" => {
-                let (lk, lv) = need(v)?.split_once('=').map(|(a, b)| (a.to_owned(), b.to_owned())).unwrap_or((need(v)?, String::new()));
+                let (lk, lv) = need(v)?
+                    .split_once('=')
+                    .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                    .unwrap_or((need(v)?, String::new()));
                 vol_labels.insert(lk, lv);
             }
             "tmpfs-size" => {
                 tmpfs.size_bytes = Some(
-                    units::ram_in_bytes(&need(v)?).ok_or_else(|| anyhow!("invalid tmpfs-size in {spec}"))?,
+                    units::ram_in_bytes(&need(v)?)
+                        .ok_or_else(|| anyhow!("invalid tmpfs-size in {spec}"))?,
                 )
             }
             "tmpfs-mode" => {
                 tmpfs.mode = Some(
-                    i64::from_str_radix(&need(v)?, 8).map_err(|_| anyhow!("invalid tmpfs-mode in {spec}"))?,
+                    i64::from_str_radix(&need(v)?, 8)
+                        .map_err(|_| anyhow!("invalid tmpfs-mode in {spec}"))?,
                 )
             }
             "consistency" => m.consistency = Some(need(v)?),
@@ -310,7 +328,10 @@ pub fn parse_mount(spec: &str) -> anyhow::Result<Mount> {
 /// `--security-opt seccomp=PATH` carries the profile's JSON, read here, as
 /// docker's CLI does; other options pass as they are.
 pub fn security_opt(spec: &str) -> anyhow::Result<String> {
-    if let Some(path) = spec.strip_prefix("seccomp=").or_else(|| spec.strip_prefix("seccomp:")) {
+    if let Some(path) = spec
+        .strip_prefix("seccomp=")
+        .or_else(|| spec.strip_prefix("seccomp:"))
+    {
         if path != "unconfined" && path != "builtin" {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("opening seccomp profile ({path}) failed"))?;
@@ -345,21 +366,42 @@ mod tests {
 
     #[test]
     fn publish_specs() {
-        assert_eq!(parse_publish("80").unwrap(), vec![("80/tcp".into(), binding("", ""))]);
-        assert_eq!(parse_publish("8080:80").unwrap(), vec![("80/tcp".into(), binding("", "8080"))]);
+        assert_eq!(
+            parse_publish("80").unwrap(),
+            vec![("80/tcp".into(), binding("", ""))]
+        );
+        assert_eq!(
+            parse_publish("8080:80").unwrap(),
+            vec![("80/tcp".into(), binding("", "8080"))]
+        );
         assert_eq!(
             parse_publish("127.0.0.1:53:53/udp").unwrap(),
             vec![("53/udp".into(), binding("127.0.0.1", "53"))]
         );
-        assert_eq!(parse_publish("[::1]:8080:80").unwrap(), vec![("80/tcp".into(), binding("::1", "8080"))]);
+        assert_eq!(
+            parse_publish("[::1]:8080:80").unwrap(),
+            vec![("80/tcp".into(), binding("::1", "8080"))]
+        );
         let r = parse_publish("8000-8001:80-81").unwrap();
         assert_eq!(r[1], ("81/tcp".into(), binding("", "8001")));
-        assert_eq!(parse_publish("8000-8010:80").unwrap(), vec![("80/tcp".into(), binding("", "8000-8010"))]);
+        assert_eq!(
+            parse_publish("8000-8010:80").unwrap(),
+            vec![("80/tcp".into(), binding("", "8000-8010"))]
+        );
     }
 
     #[test]
     fn bad_publish_specs_are_refused() {
-        for bad in ["", "abc", "0:80", "70000:80", "1.2.3:80:80", "80/icmp", "8000-8002:80-81", "a:b:c:d"] {
+        for bad in [
+            "",
+            "abc",
+            "0:80",
+            "70000:80",
+            "1.2.3:80:80",
+            "80/icmp",
+            "8000-8002:80-81",
+            "a:b:c:d",
+        ] {
             assert!(parse_publish(bad).is_err(), "{bad} accepted");
         }
     }
@@ -377,7 +419,10 @@ mod tests {
         let p = parse_restart("on-failure:3").unwrap();
         assert_eq!(p.name, Some(RestartPolicyNameEnum::ON_FAILURE));
         assert_eq!(p.maximum_retry_count, Some(3));
-        assert_eq!(parse_restart("always").unwrap().name, Some(RestartPolicyNameEnum::ALWAYS));
+        assert_eq!(
+            parse_restart("always").unwrap().name,
+            Some(RestartPolicyNameEnum::ALWAYS)
+        );
         assert!(parse_restart("always:3").is_err());
         assert!(parse_restart("sometimes").is_err());
     }
@@ -392,16 +437,26 @@ mod tests {
         assert_eq!(d.path_in_container.as_deref(), Some("/dev/fuse"));
         assert_eq!(d.cgroup_permissions.as_deref(), Some("rwm"));
         let d = parse_device("/dev/a:/dev/b:r").unwrap();
-        assert_eq!((d.path_in_container.as_deref(), d.cgroup_permissions.as_deref()), (Some("/dev/b"), Some("r")));
+        assert_eq!(
+            (
+                d.path_in_container.as_deref(),
+                d.cgroup_permissions.as_deref()
+            ),
+            (Some("/dev/b"), Some("r"))
+        );
         assert!(parse_device("/dev/a:relative").is_err());
     }
 
     #[test]
     fn volumes_and_mounts() {
         assert!(matches!(parse_volume("/data").unwrap(), VolumeFlag::Anonymous(p) if p == "/data"));
-        assert!(matches!(parse_volume("vol:/data:ro").unwrap(), VolumeFlag::Bind(_)));
+        assert!(matches!(
+            parse_volume("vol:/data:ro").unwrap(),
+            VolumeFlag::Bind(_)
+        ));
         assert!(parse_volume("relative").is_err());
-        let m = parse_mount("type=bind,source=/src,target=/dst,readonly,bind-propagation=rshared").unwrap();
+        let m = parse_mount("type=bind,source=/src,target=/dst,readonly,bind-propagation=rshared")
+            .unwrap();
         assert_eq!(m.typ, Some(MountType::BIND));
         assert_eq!(m.read_only, Some(true));
         assert_eq!(
@@ -424,7 +479,10 @@ mod tests {
         std::fs::write(&p, r#"{ "defaultAction": "SCMP_ACT_ALLOW" }"#).unwrap();
         let s = security_opt(&format!("seccomp={}", p.display())).unwrap();
         assert_eq!(s, r#"seccomp={"defaultAction":"SCMP_ACT_ALLOW"}"#);
-        assert_eq!(security_opt("seccomp=unconfined").unwrap(), "seccomp=unconfined");
+        assert_eq!(
+            security_opt("seccomp=unconfined").unwrap(),
+            "seccomp=unconfined"
+        );
         assert!(security_opt("seccomp=/nonexistent.json").is_err());
     }
 }

@@ -50,11 +50,17 @@ pub fn top(cx: &Ctx, a: TopArgs) -> anyhow::Result<i32> {
     if !a.ps_args.is_empty() {
         q.push(("ps_args", a.ps_args.join(" ")));
     }
-    let t: Value = cx.client.get_json(&format!("/containers/{}/top", a.container), &q)?;
+    let t: Value = cx
+        .client
+        .get_json(&format!("/containers/{}/top", a.container), &q)?;
     let mut text = String::new();
     let strings = |v: &Value| -> Vec<String> {
         v.as_array()
-            .map(|a| a.iter().map(|s| s.as_str().unwrap_or("").to_owned()).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|s| s.as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     };
     text.push_str(&strings(&t["Titles"]).join("\t"));
@@ -69,8 +75,17 @@ pub fn top(cx: &Ctx, a: TopArgs) -> anyhow::Result<i32> {
 
 /// `80/tcp -> 0.0.0.0:8080` lines from inspect's NetworkSettings.Ports.
 pub fn port_lines(ports: &Value, only: Option<&str>) -> anyhow::Result<Vec<String>> {
-    let only = only.map(|p| if p.contains('/') { p.to_owned() } else { format!("{p}/tcp") });
-    let mut keys: Vec<&String> = ports.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+    let only = only.map(|p| {
+        if p.contains('/') {
+            p.to_owned()
+        } else {
+            format!("{p}/tcp")
+        }
+    });
+    let mut keys: Vec<&String> = ports
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
     keys.sort_by_key(|k| {
         let (n, proto) = k.split_once('/').unwrap_or((k, ""));
         (n.parse::<u32>().unwrap_or(0), proto.to_owned())
@@ -83,8 +98,18 @@ pub fn port_lines(ports: &Value, only: Option<&str>) -> anyhow::Result<Vec<Strin
         for b in ports[k].as_array().into_iter().flatten() {
             let ip = b.get("HostIp").and_then(Value::as_str).unwrap_or("");
             let port = b.get("HostPort").and_then(Value::as_str).unwrap_or("");
-            let ip = if ip.contains(':') { format!("[{ip}]") } else if ip.is_empty() { "0.0.0.0".into() } else { ip.to_owned() };
-            out.push(if only.is_some() { format!("{ip}:{port}") } else { format!("{k} -> {ip}:{port}") });
+            let ip = if ip.contains(':') {
+                format!("[{ip}]")
+            } else if ip.is_empty() {
+                "0.0.0.0".into()
+            } else {
+                ip.to_owned()
+            };
+            out.push(if only.is_some() {
+                format!("{ip}:{port}")
+            } else {
+                format!("{k} -> {ip}:{port}")
+            });
         }
     }
     if out.is_empty() {
@@ -96,8 +121,13 @@ pub fn port_lines(ports: &Value, only: Option<&str>) -> anyhow::Result<Vec<Strin
 }
 
 pub fn port(cx: &Ctx, a: PortArgs) -> anyhow::Result<i32> {
-    let c: Value = cx.client.get_json(&format!("/containers/{}/json", a.container), &[])?;
-    let ports = c.pointer("/NetworkSettings/Ports").cloned().unwrap_or(Value::Null);
+    let c: Value = cx
+        .client
+        .get_json(&format!("/containers/{}/json", a.container), &[])?;
+    let ports = c
+        .pointer("/NetworkSettings/Ports")
+        .cloned()
+        .unwrap_or(Value::Null);
     for l in port_lines(&ports, a.port.as_deref())? {
         println!("{l}");
     }
@@ -108,7 +138,8 @@ pub fn port(cx: &Ctx, a: PortArgs) -> anyhow::Result<i32> {
 /// system's, times the online CPUs.
 pub fn cpu_percent(s: &Value) -> f64 {
     let f = |p: &str| s.pointer(p).and_then(Value::as_f64).unwrap_or(0.0);
-    let cpu_delta = f("/cpu_stats/cpu_usage/total_usage") - f("/precpu_stats/cpu_usage/total_usage");
+    let cpu_delta =
+        f("/cpu_stats/cpu_usage/total_usage") - f("/precpu_stats/cpu_usage/total_usage");
     let sys_delta = f("/cpu_stats/system_cpu_usage") - f("/precpu_stats/system_cpu_usage");
     let mut cpus = f("/cpu_stats/online_cpus");
     if cpus == 0.0 {
@@ -139,7 +170,11 @@ pub fn memory(s: &Value) -> (f64, f64) {
 
 pub fn stats_row(s: &Value, trunc: bool) -> Value {
     let id = s.get("id").and_then(Value::as_str).unwrap_or("");
-    let name = s.get("name").and_then(Value::as_str).unwrap_or("").trim_start_matches('/');
+    let name = s
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim_start_matches('/');
     let (used, limit) = memory(s);
     let (mut rx, mut tx) = (0.0, 0.0);
     if let Some(nets) = s.get("networks").and_then(Value::as_object) {
@@ -149,15 +184,29 @@ pub fn stats_row(s: &Value, trunc: bool) -> Value {
         }
     }
     let (mut read, mut write) = (0.0, 0.0);
-    for e in s.pointer("/blkio_stats/io_service_bytes_recursive").and_then(Value::as_array).into_iter().flatten() {
+    for e in s
+        .pointer("/blkio_stats/io_service_bytes_recursive")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let v = e.get("value").and_then(Value::as_f64).unwrap_or(0.0);
-        match e.get("op").and_then(Value::as_str).map(str::to_ascii_lowercase).as_deref() {
+        match e
+            .get("op")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("read") => read += v,
             Some("write") => write += v,
             _ => {}
         }
     }
-    let mem_pct = if limit > 0.0 { used / limit * 100.0 } else { 0.0 };
+    let mem_pct = if limit > 0.0 {
+        used / limit * 100.0
+    } else {
+        0.0
+    };
     json!({
         "ID": short_id(id, trunc),
         "Container": short_id(id, trunc),
@@ -185,7 +234,11 @@ const STATS_HEADERS: &[(&str, &str)] = &[
 
 pub fn stats(cx: &Ctx, a: StatsArgs) -> anyhow::Result<i32> {
     let names: Vec<String> = if a.containers.is_empty() {
-        let q: Vec<(&str, String)> = if a.all { vec![("all", "1".into())] } else { vec![] };
+        let q: Vec<(&str, String)> = if a.all {
+            vec![("all", "1".into())]
+        } else {
+            vec![]
+        };
         let list: Vec<Value> = cx.client.get_json("/containers/json", &q)?;
         list.iter()
             .filter_map(|c| c.get("Id").and_then(Value::as_str).map(str::to_owned))
@@ -201,7 +254,10 @@ pub fn stats(cx: &Ctx, a: StatsArgs) -> anyhow::Result<i32> {
         let mut rows = Vec::new();
         let mut failed = false;
         for n in &names {
-            match cx.client.get_json::<Value>(&format!("/containers/{n}/stats"), &[("stream", "false".into())]) {
+            match cx.client.get_json::<Value>(
+                &format!("/containers/{n}/stats"),
+                &[("stream", "false".into())],
+            ) {
                 Ok(s) => rows.push(stats_row(&s, !a.no_trunc)),
                 Err(e) => {
                     eprintln!("{e}");
@@ -222,7 +278,9 @@ pub fn stats(cx: &Ctx, a: StatsArgs) -> anyhow::Result<i32> {
 }
 
 pub fn diff(cx: &Ctx, a: DiffArgs) -> anyhow::Result<i32> {
-    let changes: Option<Vec<Value>> = cx.client.get_json(&format!("/containers/{}/changes", a.container), &[])?;
+    let changes: Option<Vec<Value>> = cx
+        .client
+        .get_json(&format!("/containers/{}/changes", a.container), &[])?;
     for c in changes.unwrap_or_default() {
         let kind = match c.get("Kind").and_then(Value::as_i64) {
             Some(0) => "C",
@@ -230,7 +288,10 @@ pub fn diff(cx: &Ctx, a: DiffArgs) -> anyhow::Result<i32> {
             Some(2) => "D",
             _ => "?",
         };
-        println!("{kind} {}", c.get("Path").and_then(Value::as_str).unwrap_or(""));
+        println!(
+            "{kind} {}",
+            c.get("Path").and_then(Value::as_str).unwrap_or("")
+        );
     }
     Ok(0)
 }
@@ -270,9 +331,16 @@ mod tests {
         });
         assert_eq!(
             port_lines(&ports, None).unwrap(),
-            vec!["53/udp -> 127.0.0.1:5353", "80/tcp -> 0.0.0.0:8080", "80/tcp -> [::]:8080"]
+            vec![
+                "53/udp -> 127.0.0.1:5353",
+                "80/tcp -> 0.0.0.0:8080",
+                "80/tcp -> [::]:8080"
+            ]
         );
-        assert_eq!(port_lines(&ports, Some("80")).unwrap(), vec!["0.0.0.0:8080", "[::]:8080"]);
+        assert_eq!(
+            port_lines(&ports, Some("80")).unwrap(),
+            vec!["0.0.0.0:8080", "[::]:8080"]
+        );
         assert!(port_lines(&ports, Some("9000")).is_err());
     }
 }

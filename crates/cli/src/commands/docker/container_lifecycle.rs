@@ -15,7 +15,12 @@ pub struct NamesArgs {
 #[derive(Args)]
 pub struct StopArgs {
     /// Seconds to wait before killing the container
-    #[arg(short = 't', long = "time", alias = "timeout", allow_hyphen_values = true)]
+    #[arg(
+        short = 't',
+        long = "time",
+        alias = "timeout",
+        allow_hyphen_values = true
+    )]
     time: Option<i64>,
     /// Signal to send to the container
     #[arg(short = 's', long)]
@@ -64,7 +69,8 @@ pub fn stop(cx: &Ctx, a: StopArgs, verb: &str) -> anyhow::Result<i32> {
         q.push(("signal", s.clone()));
     }
     for_each_name(&a.containers, |n| {
-        cx.client.post(&format!("/containers/{n}/{verb}"), &q, NO_BODY)?;
+        cx.client
+            .post(&format!("/containers/{n}/{verb}"), &q, NO_BODY)?;
         println!("{n}");
         Ok(())
     })
@@ -73,7 +79,8 @@ pub fn stop(cx: &Ctx, a: StopArgs, verb: &str) -> anyhow::Result<i32> {
 pub fn kill(cx: &Ctx, a: KillArgs) -> anyhow::Result<i32> {
     let q = [("signal", a.signal.clone())];
     for_each_name(&a.containers, |n| {
-        cx.client.post(&format!("/containers/{n}/kill"), &q, NO_BODY)?;
+        cx.client
+            .post(&format!("/containers/{n}/kill"), &q, NO_BODY)?;
         println!("{n}");
         Ok(())
     })
@@ -100,7 +107,9 @@ pub fn rm(cx: &Ctx, a: RmArgs) -> anyhow::Result<i32> {
 
 pub fn wait(cx: &Ctx, a: NamesArgs) -> anyhow::Result<i32> {
     for_each_name(&a.containers, |n| {
-        let r: ContainerWaitResponse = cx.client.post_json(&format!("/containers/{n}/wait"), &[], NO_BODY)?;
+        let r: ContainerWaitResponse =
+            cx.client
+                .post_json(&format!("/containers/{n}/wait"), &[], NO_BODY)?;
         println!("{}", r.status_code);
         Ok(())
     })
@@ -109,7 +118,8 @@ pub fn wait(cx: &Ctx, a: NamesArgs) -> anyhow::Result<i32> {
 /// Verbs that are one POST with no parameters (`pause`, `unpause`).
 pub fn simple(cx: &Ctx, a: NamesArgs, verb: &str) -> anyhow::Result<i32> {
     for_each_name(&a.containers, |n| {
-        cx.client.post(&format!("/containers/{n}/{verb}"), &[], NO_BODY)?;
+        cx.client
+            .post(&format!("/containers/{n}/{verb}"), &[], NO_BODY)?;
         println!("{n}");
         Ok(())
     })

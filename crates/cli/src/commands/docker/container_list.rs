@@ -87,9 +87,16 @@ pub fn display_ports(ports: &[Value]) -> String {
         .map(|p| {
             let private = p.get("PrivatePort").and_then(Value::as_i64).unwrap_or(0);
             let typ = p.get("Type").and_then(Value::as_str).unwrap_or("tcp");
-            match (p.get("IP").and_then(Value::as_str), p.get("PublicPort").and_then(Value::as_i64)) {
+            match (
+                p.get("IP").and_then(Value::as_str),
+                p.get("PublicPort").and_then(Value::as_i64),
+            ) {
                 (Some(ip), Some(public)) if public != 0 => {
-                    let ip = if ip.contains(':') { format!("[{ip}]") } else { ip.to_owned() };
+                    let ip = if ip.contains(':') {
+                        format!("[{ip}]")
+                    } else {
+                        ip.to_owned()
+                    };
                     format!("{ip}:{public}->{private}/{typ}")
                 }
                 _ => format!("{private}/{typ}"),
@@ -131,7 +138,11 @@ pub fn row(c: &Value, trunc: bool) -> Value {
         })
         .unwrap_or_default();
     let command = s("Command");
-    let command = if trunc { ellipsis(&command, 20) } else { command };
+    let command = if trunc {
+        ellipsis(&command, 20)
+    } else {
+        command
+    };
     let created = c.get("Created").and_then(Value::as_i64).unwrap_or(0);
     let ports = c
         .get("Ports")
@@ -140,7 +151,11 @@ pub fn row(c: &Value, trunc: bool) -> Value {
         .unwrap_or_default();
     let size_rw = c.get("SizeRw").and_then(Value::as_i64).unwrap_or(0);
     let size = match c.get("SizeRootFs").and_then(Value::as_i64) {
-        Some(v) => format!("{} (virtual {})", units::human_size(size_rw), units::human_size(v)),
+        Some(v) => format!(
+            "{} (virtual {})",
+            units::human_size(size_rw),
+            units::human_size(v)
+        ),
         None => units::human_size(size_rw),
     };
     let mounts: Vec<String> = c
@@ -151,7 +166,10 @@ pub fn row(c: &Value, trunc: bool) -> Value {
                 .map(|m| {
                     let name = m.get("Name").and_then(Value::as_str).unwrap_or("");
                     if name.is_empty() {
-                        m.get("Source").and_then(Value::as_str).unwrap_or("").to_owned()
+                        m.get("Source")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned()
                     } else if trunc {
                         ellipsis(name, 15)
                     } else {
@@ -212,7 +230,9 @@ pub fn ps(cx: &Ctx, a: PsArgs) -> anyhow::Result<i32> {
     let list: Vec<Value> = cx.client.get_json("/containers/json", &q)?;
     let trunc = !a.no_trunc;
     let rows: Vec<Value> = list.iter().map(|c| row(c, trunc)).collect();
-    let mut default = String::from("{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}");
+    let mut default = String::from(
+        "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
+    );
     if a.size {
         default.push_str("\t{{.Size}}");
     }
@@ -265,8 +285,14 @@ mod tests {
         let f = Format::from_flag(None, "{{.ID}}\t{{.Image}}\t{{.Status}}\t{{.Names}}");
         let out = render_rows(&f, &headers(PS_HEADERS), &[row(&sample(), true)]).unwrap();
         let mut lines = out.lines();
-        assert_eq!(lines.next().unwrap(), "CONTAINER ID   IMAGE     STATUS         NAMES");
-        assert_eq!(lines.next().unwrap(), "0123456789ab   busybox   Up 2 minutes   web");
+        assert_eq!(
+            lines.next().unwrap(),
+            "CONTAINER ID   IMAGE     STATUS         NAMES"
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            "0123456789ab   busybox   Up 2 minutes   web"
+        );
     }
 
     #[test]

@@ -41,7 +41,9 @@ fn create_container(cx: &Ctx, a: &RunArgs) -> anyhow::Result<String> {
     match a.pull.as_str() {
         "always" => image::pull_image(cx, a.image(), a.platform.as_deref(), a.quiet, true)?,
         "missing" | "never" => {}
-        other => anyhow::bail!("invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""),
+        other => anyhow::bail!(
+            "invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""
+        ),
     }
     let resp: Result<ContainerCreateResponse, ClientError> =
         cx.client.post_json("/containers/create", &q, Some(&body));
@@ -91,10 +93,20 @@ pub struct Attach {
 
 /// Attach (if any stream), register a wait, start, copy the streams until
 /// the container closes them, and return its exit code.
-fn attach_start_wait(cx: &Ctx, id: &str, at: &Attach, condition: &str, auto_remove: bool) -> anyhow::Result<i32> {
+fn attach_start_wait(
+    cx: &Ctx,
+    id: &str,
+    at: &Attach,
+    condition: &str,
+    auto_remove: bool,
+) -> anyhow::Result<i32> {
     let attached = if at.stdin || at.stdout || at.stderr {
         let mut q: Vec<(&str, String)> = vec![("stream", "1".into())];
-        for (k, on) in [("stdin", at.stdin), ("stdout", at.stdout), ("stderr", at.stderr)] {
+        for (k, on) in [
+            ("stdin", at.stdin),
+            ("stdout", at.stdout),
+            ("stderr", at.stderr),
+        ] {
             if on {
                 q.push((k, "1".into()));
             }
@@ -102,7 +114,10 @@ fn attach_start_wait(cx: &Ctx, id: &str, at: &Attach, condition: &str, auto_remo
         if let Some(k) = &at.detach_keys {
             q.push(("detachKeys", k.clone()));
         }
-        Some(cx.client.hijack(&format!("/containers/{id}/attach"), &q, Body::Empty)?)
+        Some(
+            cx.client
+                .hijack(&format!("/containers/{id}/attach"), &q, Body::Empty)?,
+        )
     } else {
         None
     };
@@ -110,9 +125,12 @@ fn attach_start_wait(cx: &Ctx, id: &str, at: &Attach, condition: &str, auto_remo
     // answer arrives when the container exits.
     let waiter = {
         let path = format!("/containers/{id}/wait");
-        let resp = cx
-            .client
-            .request("POST", &path, &[("condition", condition.to_owned())], Body::Empty)?;
+        let resp = cx.client.request(
+            "POST",
+            &path,
+            &[("condition", condition.to_owned())],
+            Body::Empty,
+        )?;
         std::thread::spawn(move || -> anyhow::Result<ContainerWaitResponse> {
             let body = resp.read_all()?;
             Ok(serde_json::from_slice(&body)?)
@@ -123,13 +141,18 @@ fn attach_start_wait(cx: &Ctx, id: &str, at: &Attach, condition: &str, auto_remo
     } else {
         None
     };
-    if let Err(e) = cx.client.post(&format!("/containers/{id}/start"), &[], NO_BODY) {
+    if let Err(e) = cx
+        .client
+        .post(&format!("/containers/{id}/start"), &[], NO_BODY)
+    {
         drop(raw);
         let msg = e.to_string();
         if auto_remove {
-            let _ = cx.client.delete(&format!("/containers/{id}"), &[("force", "1".into())]);
+            let _ = cx
+                .client
+                .delete(&format!("/containers/{id}"), &[("force", "1".into())]);
         }
-        return Err(StatusError::new(start_failure_code(&msg), msg));
+        return Err(StatusError::exit(start_failure_code(&msg), msg));
     }
     if at.tty {
         if let Some((h, w)) = tty::window_size() {
@@ -141,7 +164,9 @@ fn attach_start_wait(cx: &Ctx, id: &str, at: &Attach, condition: &str, auto_remo
         }
     }
     if let Some(resp) = attached {
-        let input: Option<Box<dyn Read + Send>> = at.stdin.then(|| Box::new(std::io::stdin()) as Box<dyn Read + Send>);
+        let input: Option<Box<dyn Read + Send>> = at
+            .stdin
+            .then(|| Box::new(std::io::stdin()) as Box<dyn Read + Send>);
         let pumped = hijack::pump(resp, at.tty, input);
         drop(raw);
         pumped.context("copying the container's streams")?;
@@ -149,8 +174,12 @@ fn attach_start_wait(cx: &Ctx, id: &str, at: &Attach, condition: &str, auto_remo
     let answer = waiter
         .join()
         .map_err(|_| anyhow::anyhow!("the wait thread panicked"))??;
-    if let Some(err) = answer.error.and_then(|e| e.message).filter(|m| !m.is_empty()) {
-        return Err(StatusError::new(125, err));
+    if let Some(err) = answer
+        .error
+        .and_then(|e| e.message)
+        .filter(|m| !m.is_empty())
+    {
+        return Err(StatusError::exit(125, err));
     }
     Ok(answer.status_code as i32)
 }
@@ -158,13 +187,16 @@ fn attach_start_wait(cx: &Ctx, id: &str, at: &Attach, condition: &str, auto_remo
 pub fn run(cx: &Ctx, a: RunArgs) -> anyhow::Result<i32> {
     let (stdin, stdout, stderr) = a.streams()?;
     if a.tty && stdin && !tty::is_terminal(std::os::fd::AsFd::as_fd(&std::io::stdin())) {
-        return Err(StatusError::new(1, "the input device is not a TTY"));
+        return Err(StatusError::exit(1, "the input device is not a TTY"));
     }
     let id = create_container(cx, &a)?;
     if a.detach {
-        if let Err(e) = cx.client.post(&format!("/containers/{id}/start"), &[], NO_BODY) {
+        if let Err(e) = cx
+            .client
+            .post(&format!("/containers/{id}/start"), &[], NO_BODY)
+        {
             let msg = e.to_string();
-            return Err(StatusError::new(start_failure_code(&msg), msg));
+            return Err(StatusError::exit(start_failure_code(&msg), msg));
         }
         println!("{id}");
         return Ok(0);
@@ -186,10 +218,20 @@ pub fn start(cx: &Ctx, a: StartArgs) -> anyhow::Result<i32> {
             anyhow::bail!("you cannot start and attach multiple containers at once");
         }
         let name = &a.containers[0];
-        let c: Value = cx.client.get_json(&format!("/containers/{name}/json"), &[])?;
-        let id = c.get("Id").and_then(Value::as_str).unwrap_or(name).to_owned();
+        let c: Value = cx
+            .client
+            .get_json(&format!("/containers/{name}/json"), &[])?;
+        let id = c
+            .get("Id")
+            .and_then(Value::as_str)
+            .unwrap_or(name)
+            .to_owned();
         let cfg = c.get("Config");
-        let flag = |k: &str| cfg.and_then(|c| c.get(k)).and_then(Value::as_bool).unwrap_or(false);
+        let flag = |k: &str| {
+            cfg.and_then(|c| c.get(k))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
         let at = Attach {
             stdin: a.interactive && flag("OpenStdin"),
             stdout: a.attach,
@@ -205,7 +247,8 @@ pub fn start(cx: &Ctx, a: StartArgs) -> anyhow::Result<i32> {
         return attach_start_wait(cx, &id, &at, condition, false);
     }
     super::for_each_name(&a.containers, |n| {
-        cx.client.post(&format!("/containers/{n}/start"), &[], NO_BODY)?;
+        cx.client
+            .post(&format!("/containers/{n}/start"), &[], NO_BODY)?;
         println!("{n}");
         Ok(())
     })
@@ -217,8 +260,14 @@ mod tests {
 
     #[test]
     fn start_failures_map_to_docker_codes() {
-        assert_eq!(start_failure_code("exec: \"nope\": executable file not found in $PATH"), 127);
-        assert_eq!(start_failure_code("exec /etc/passwd: permission denied"), 126);
+        assert_eq!(
+            start_failure_code("exec: \"nope\": executable file not found in $PATH"),
+            127
+        );
+        assert_eq!(
+            start_failure_code("exec /etc/passwd: permission denied"),
+            126
+        );
         assert_eq!(start_failure_code("cannot allocate memory"), 125);
     }
 }

@@ -14,7 +14,11 @@ use super::inspect::inspect_kinds;
 use super::output::{print_rows, units, Format};
 use super::system::{confirm, report_prune};
 use super::{for_each_name, login, Ctx};
-use crate::client::{http::Body, stream::{json_stream, ProgressMessage}, NO_BODY};
+use crate::client::{
+    http::Body,
+    stream::{json_stream, ProgressMessage},
+    NO_BODY,
+};
 
 #[derive(Subcommand)]
 pub enum ImageCmd {
@@ -159,7 +163,9 @@ pub struct SaveArgs {
 pub fn dispatch(cx: &Ctx, cmd: ImageCmd) -> anyhow::Result<i32> {
     match cmd {
         ImageCmd::Ls(a) => ls(cx, a),
-        ImageCmd::Inspect(a) => inspect_kinds(cx, &["image"], &a.images, a.format.as_deref(), false),
+        ImageCmd::Inspect(a) => {
+            inspect_kinds(cx, &["image"], &a.images, a.format.as_deref(), false)
+        }
         ImageCmd::History(a) => history(cx, a),
         ImageCmd::Prune(a) => prune(cx, a),
         ImageCmd::Rm(a) => rmi(cx, a),
@@ -179,7 +185,10 @@ pub fn split_reference(r: &str) -> (String, Option<String>) {
     }
     let slash = r.rfind('/').map(|i| i + 1).unwrap_or(0);
     match r[slash..].rfind(':') {
-        Some(i) => (r[..slash + i].to_owned(), Some(r[slash + i + 1..].to_owned())),
+        Some(i) => (
+            r[..slash + i].to_owned(),
+            Some(r[slash + i + 1..].to_owned()),
+        ),
         None => (r.to_owned(), None),
     }
 }
@@ -188,13 +197,19 @@ pub fn split_reference(r: &str) -> (String, Option<String>) {
 /// if it looks like a host, else Docker Hub.
 pub fn registry_of(reference: &str) -> String {
     match reference.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => first.to_owned(),
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            first.to_owned()
+        }
         _ => login::DOCKER_HUB.to_owned(),
     }
 }
 
 /// Print a progress stream: lines when not quiet; an in-band error fails.
-fn follow_progress(body: impl std::io::Read, quiet: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+fn follow_progress(
+    body: impl std::io::Read,
+    quiet: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     for msg in json_stream::<ProgressMessage>(body) {
         let msg = msg?;
         if let Some(e) = msg.error_message() {
@@ -218,9 +233,18 @@ fn with_auth(cx: &Ctx, reference: &str) -> Vec<(String, String)> {
 }
 
 /// Pull `reference`; progress goes to stderr when `to_stderr` (during run).
-pub fn pull_image(cx: &Ctx, reference: &str, platform: Option<&str>, quiet: bool, to_stderr: bool) -> anyhow::Result<()> {
+pub fn pull_image(
+    cx: &Ctx,
+    reference: &str,
+    platform: Option<&str>,
+    quiet: bool,
+    to_stderr: bool,
+) -> anyhow::Result<()> {
     let (name, tag) = split_reference(reference);
-    let mut q: Vec<(&str, String)> = vec![("fromImage", name), ("tag", tag.unwrap_or_else(|| "latest".into()))];
+    let mut q: Vec<(&str, String)> = vec![
+        ("fromImage", name),
+        ("tag", tag.unwrap_or_else(|| "latest".into())),
+    ];
     if let Some(p) = platform {
         q.push(("platform", p.to_owned()));
     }
@@ -255,8 +279,14 @@ pub fn push(cx: &Ctx, a: PushArgs) -> anyhow::Result<i32> {
     }
     // The daemon requires X-Registry-Auth on push, even if empty.
     let mut client = cx.client.with_headers(with_auth(cx, &a.image));
-    if !client.extra_headers.iter().any(|(k, _)| k == "X-Registry-Auth") {
-        client.extra_headers.push(("X-Registry-Auth".into(), "e30=".into()));
+    if !client
+        .extra_headers
+        .iter()
+        .any(|(k, _)| k == "X-Registry-Auth")
+    {
+        client
+            .extra_headers
+            .push(("X-Registry-Auth".into(), "e30=".into()));
     }
     let resp = client.request("POST", &format!("/images/{name}/push"), &q, Body::Empty)?;
     follow_progress(resp.body, a.quiet, &mut std::io::stdout())?;
@@ -265,7 +295,9 @@ pub fn push(cx: &Ctx, a: PushArgs) -> anyhow::Result<i32> {
 
 pub fn load(cx: &Ctx, a: LoadArgs) -> anyhow::Result<i32> {
     let input: Box<dyn std::io::Read + Send> = match a.input.as_deref() {
-        Some(p) if p != "-" => Box::new(std::fs::File::open(p).with_context(|| format!("open {p}"))?),
+        Some(p) if p != "-" => {
+            Box::new(std::fs::File::open(p).with_context(|| format!("open {p}"))?)
+        }
         _ => {
             if crate::client::tty::is_terminal(std::os::fd::AsFd::as_fd(&std::io::stdin())) {
                 anyhow::bail!("requested load from stdin, but stdin is empty");
@@ -273,10 +305,17 @@ pub fn load(cx: &Ctx, a: LoadArgs) -> anyhow::Result<i32> {
             Box::new(std::io::stdin())
         }
     };
-    let q: Vec<(&str, String)> = if a.quiet { vec![("quiet", "1".into())] } else { vec![] };
-    let resp = cx
-        .client
-        .request("POST", "/images/load", &q, Body::Stream(input, "application/x-tar"))?;
+    let q: Vec<(&str, String)> = if a.quiet {
+        vec![("quiet", "1".into())]
+    } else {
+        vec![]
+    };
+    let resp = cx.client.request(
+        "POST",
+        "/images/load",
+        &q,
+        Body::Stream(input, "application/x-tar"),
+    )?;
     let json = resp
         .header("Content-Type")
         .is_some_and(|c| c.contains("json"));
@@ -305,7 +344,8 @@ pub fn tag(cx: &Ctx, a: TagArgs) -> anyhow::Result<i32> {
     if let Some(t) = tag {
         q.push(("tag", t));
     }
-    cx.client.post(&format!("/images/{}/tag", a.source), &q, NO_BODY)?;
+    cx.client
+        .post(&format!("/images/{}/tag", a.source), &q, NO_BODY)?;
     Ok(0)
 }
 
@@ -351,13 +391,22 @@ pub fn image_rows(images: &[Value], trunc: bool) -> Vec<Value> {
     let mut rows = Vec::new();
     for img in images {
         let id = img.get("Id").and_then(Value::as_str).unwrap_or("");
-        let id = if trunc { short_id(id, true) } else { id.to_owned() };
+        let id = if trunc {
+            short_id(id, true)
+        } else {
+            id.to_owned()
+        };
         let created = img.get("Created").and_then(Value::as_i64).unwrap_or(0);
         let size = img.get("Size").and_then(Value::as_i64).unwrap_or(0);
         let digests: Vec<String> = img
             .get("RepoDigests")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
         let digest = digests
             .first()
@@ -367,9 +416,18 @@ pub fn image_rows(images: &[Value], trunc: bool) -> Vec<Value> {
         let tags: Vec<String> = img
             .get("RepoTags")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
-        let tags = if tags.is_empty() { vec!["<none>:<none>".to_owned()] } else { tags };
+        let tags = if tags.is_empty() {
+            vec!["<none>:<none>".to_owned()]
+        } else {
+            tags
+        };
         for t in tags {
             let (repo, tag) = split_reference(&t);
             rows.push(json!({
@@ -415,24 +473,40 @@ pub fn ls(cx: &Ctx, a: ImagesArgs) -> anyhow::Result<i32> {
         }
         return Ok(0);
     } else if a.digests {
-        Format::from_flag(a.format.as_deref(), "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}")
+        Format::from_flag(
+            a.format.as_deref(),
+            "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
+        )
     } else {
-        Format::from_flag(a.format.as_deref(), "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}")
+        Format::from_flag(
+            a.format.as_deref(),
+            "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
+        )
     };
     print_rows(&format, &headers(IMAGE_HEADERS), &rows)?;
     Ok(0)
 }
 
 fn history(cx: &Ctx, a: HistoryArgs) -> anyhow::Result<i32> {
-    let items: Vec<Value> = cx.client.get_json(&format!("/images/{}/history", a.image), &[])?;
+    let items: Vec<Value> = cx
+        .client
+        .get_json(&format!("/images/{}/history", a.image), &[])?;
     let trunc = !a.no_trunc;
     let rows: Vec<Value> = items
         .iter()
         .map(|h| {
             let id = h.get("Id").and_then(Value::as_str).unwrap_or("<missing>");
-            let id = if id == "<missing>" { id.to_owned() } else { short_id(id, trunc) };
+            let id = if id == "<missing>" {
+                id.to_owned()
+            } else {
+                short_id(id, trunc)
+            };
             let created = h.get("Created").and_then(Value::as_i64).unwrap_or(0);
-            let by = h.get("CreatedBy").and_then(Value::as_str).unwrap_or("").to_owned();
+            let by = h
+                .get("CreatedBy")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
             let size = h.get("Size").and_then(Value::as_i64).unwrap_or(0);
             json!({
                 "ID": id,
@@ -447,7 +521,10 @@ fn history(cx: &Ctx, a: HistoryArgs) -> anyhow::Result<i32> {
     let format = if a.quiet {
         Format::Raw("{{.ID}}".into())
     } else {
-        Format::from_flag(a.format.as_deref(), "{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}")
+        Format::from_flag(
+            a.format.as_deref(),
+            "{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+        )
     };
     let hdr = json!({"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"});
     print_rows(&format, &hdr, &rows)?;
@@ -468,7 +545,10 @@ fn prune(cx: &Ctx, a: ImagePruneArgs) -> anyhow::Result<i32> {
     let q: Vec<(&str, String)> = f.query().into_iter().collect();
     let r: Value = cx.client.post_json("/images/prune", &q, NO_BODY)?;
     let reclaimed = report_prune("Deleted Images", &r, "ImagesDeleted");
-    println!("Total reclaimed space: {}", units::human_size4(reclaimed as f64));
+    println!(
+        "Total reclaimed space: {}",
+        units::human_size4(reclaimed as f64)
+    );
     Ok(0)
 }
 
@@ -479,10 +559,22 @@ mod tests {
     #[test]
     fn references_split_at_the_tag_not_the_port() {
         assert_eq!(split_reference("busybox"), ("busybox".into(), None));
-        assert_eq!(split_reference("busybox:1.36"), ("busybox".into(), Some("1.36".into())));
-        assert_eq!(split_reference("localhost:5000/a/b"), ("localhost:5000/a/b".into(), None));
-        assert_eq!(split_reference("localhost:5000/a:v1"), ("localhost:5000/a".into(), Some("v1".into())));
-        assert_eq!(split_reference("a@sha256:abc"), ("a".into(), Some("sha256:abc".into())));
+        assert_eq!(
+            split_reference("busybox:1.36"),
+            ("busybox".into(), Some("1.36".into()))
+        );
+        assert_eq!(
+            split_reference("localhost:5000/a/b"),
+            ("localhost:5000/a/b".into(), None)
+        );
+        assert_eq!(
+            split_reference("localhost:5000/a:v1"),
+            ("localhost:5000/a".into(), Some("v1".into()))
+        );
+        assert_eq!(
+            split_reference("a@sha256:abc"),
+            ("a".into(), Some("sha256:abc".into()))
+        );
     }
 
     #[test]
@@ -495,7 +587,9 @@ mod tests {
 
     #[test]
     fn untagged_images_show_none() {
-        let imgs = vec![json!({"Id": "sha256:0123456789abcdef", "RepoTags": [], "Created": 0, "Size": 1500})];
+        let imgs = vec![
+            json!({"Id": "sha256:0123456789abcdef", "RepoTags": [], "Created": 0, "Size": 1500}),
+        ];
         let rows = image_rows(&imgs, true);
         assert_eq!(rows[0]["Repository"], "<none>");
         assert_eq!(rows[0]["Tag"], "<none>");

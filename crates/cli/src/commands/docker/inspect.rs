@@ -80,7 +80,13 @@ pub fn print_objects(objects: &[Value], format: Option<&str>) -> anyhow::Result<
 
 /// Inspect `names` of the given kinds, printing what was found and failing
 /// (exit 1) if any was not.
-pub fn inspect_kinds(cx: &Ctx, kinds: &[&str], names: &[String], format: Option<&str>, size: bool) -> anyhow::Result<i32> {
+pub fn inspect_kinds(
+    cx: &Ctx,
+    kinds: &[&str],
+    names: &[String],
+    format: Option<&str>,
+    size: bool,
+) -> anyhow::Result<i32> {
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for n in names {

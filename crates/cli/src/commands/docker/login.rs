@@ -40,7 +40,9 @@ pub fn config_path() -> PathBuf {
     if let Some(d) = std::env::var_os("DOCKER_CONFIG") {
         return PathBuf::from(d).join("config.json");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"));
     home.join(".docker").join("config.json")
 }
 
@@ -76,8 +78,14 @@ fn write_config(v: &Value) -> anyhow::Result<()> {
 /// The key docker uses for a server: Docker Hub's URL or the host as given.
 pub fn server_key(server: Option<&str>) -> String {
     match server {
-        None | Some("docker.io") | Some("index.docker.io") | Some("registry-1.docker.io") => DOCKER_HUB.to_owned(),
-        Some(s) => s.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/').to_owned(),
+        None | Some("docker.io") | Some("index.docker.io") | Some("registry-1.docker.io") => {
+            DOCKER_HUB.to_owned()
+        }
+        Some(s) => s
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned(),
     }
 }
 
@@ -85,7 +93,9 @@ pub fn server_key(server: Option<&str>) -> String {
 pub fn stored_credentials(registry: &str) -> Option<(String, String)> {
     let cfg = read_config().ok()?;
     let auth = cfg.get("auths")?.get(registry)?.get("auth")?.as_str()?;
-    let raw = base64::engine::general_purpose::STANDARD.decode(auth).ok()?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(auth)
+        .ok()?;
     let text = String::from_utf8(raw).ok()?;
     let (u, p) = text.split_once(':')?;
     Some((u.to_owned(), p.to_owned()))
@@ -99,7 +109,6 @@ pub fn registry_auth_header(registry: &str) -> Option<String> {
         username: Some(u),
         password: Some(p),
         serveraddress: Some(registry.to_owned()),
-        ..Default::default()
     };
     let json = serde_json::to_vec(&auth).ok()?;
     Some(base64::engine::general_purpose::URL_SAFE.encode(json))
@@ -109,7 +118,9 @@ pub fn login(cx: &Ctx, a: LoginArgs) -> anyhow::Result<i32> {
     let key = server_key(a.server.as_deref());
     let username = match a.username {
         Some(u) => u,
-        None => bail!("Error: Cannot perform an interactive login from a non TTY device; use --username"),
+        None => bail!(
+            "Error: Cannot perform an interactive login from a non TTY device; use --username"
+        ),
     };
     let password = if a.password_stdin {
         if a.password.is_some() {
@@ -131,19 +142,27 @@ pub fn login(cx: &Ctx, a: LoginArgs) -> anyhow::Result<i32> {
         username: Some(username.clone()),
         password: Some(password.clone()),
         serveraddress: Some(key.clone()),
-        ..Default::default()
     };
     let answer: Value = cx.client.post_json("/auth", &[], Some(&auth))?;
     let mut cfg = read_config()?;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
-    let obj = cfg.as_object_mut().context("config.json is not a JSON object")?;
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+    let obj = cfg
+        .as_object_mut()
+        .context("config.json is not a JSON object")?;
     let auths = obj.entry("auths").or_insert_with(|| json!({}));
-    let auths = auths.as_object_mut().context("config.json auths is not an object")?;
+    let auths = auths
+        .as_object_mut()
+        .context("config.json auths is not an object")?;
     auths.insert(key, json!({"auth": encoded}));
     write_config(&cfg)?;
     println!(
         "{}",
-        answer.get("Status").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or("Login Succeeded")
+        answer
+            .get("Status")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("Login Succeeded")
     );
     Ok(0)
 }
@@ -173,6 +192,9 @@ mod tests {
     fn server_keys_like_docker() {
         assert_eq!(server_key(None), DOCKER_HUB);
         assert_eq!(server_key(Some("docker.io")), DOCKER_HUB);
-        assert_eq!(server_key(Some("https://localhost:5000/")), "localhost:5000");
+        assert_eq!(
+            server_key(Some("https://localhost:5000/")),
+            "localhost:5000"
+        );
     }
 }

@@ -4,8 +4,8 @@
 
 mod container_create;
 mod container_exec;
-mod container_flags;
 mod container_files;
+mod container_flags;
 mod container_info;
 mod container_lifecycle;
 mod container_list;
@@ -36,7 +36,7 @@ pub struct StatusError {
 }
 
 impl StatusError {
-    pub fn new(code: i32, message: impl Into<String>) -> anyhow::Error {
+    pub fn exit(code: i32, message: impl Into<String>) -> anyhow::Error {
         anyhow::Error::new(StatusError {
             code,
             message: message.into(),
@@ -274,7 +274,10 @@ fn dispatch(cx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
 
 /// Run `f` on each name, printing errors as docker does and carrying on;
 /// the verb fails (exit 1) if any failed.
-pub fn for_each_name(names: &[String], mut f: impl FnMut(&str) -> anyhow::Result<()>) -> anyhow::Result<i32> {
+pub fn for_each_name(
+    names: &[String],
+    mut f: impl FnMut(&str) -> anyhow::Result<()>,
+) -> anyhow::Result<i32> {
     let mut failed = false;
     for n in names {
         if let Err(e) = f(n) {

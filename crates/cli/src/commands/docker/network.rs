@@ -175,7 +175,12 @@ fn ls(cx: &Ctx, a: LsArgs) -> anyhow::Result<i32> {
         .iter()
         .map(|n| {
             let s = |k: &str| n.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-            let b = |k: &str| n.get(k).and_then(Value::as_bool).unwrap_or(false).to_string();
+            let b = |k: &str| {
+                n.get(k)
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+                    .to_string()
+            };
             json!({
                 "ID": short_id(&s("Id"), !a.no_trunc), "Name": s("Name"), "Driver": s("Driver"),
                 "Scope": s("Scope"), "IPv6": b("EnableIPv6"), "Internal": b("Internal"),
@@ -186,9 +191,21 @@ fn ls(cx: &Ctx, a: LsArgs) -> anyhow::Result<i32> {
     let format = if a.quiet {
         Format::Raw("{{.ID}}".into())
     } else {
-        Format::from_flag(a.format.as_deref(), "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}")
+        Format::from_flag(
+            a.format.as_deref(),
+            "{{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+        )
     };
-    let hdr = headers(&[("ID", "NETWORK ID"), ("Name", "NAME"), ("Driver", "DRIVER"), ("Scope", "SCOPE"), ("IPv6", "IPV6"), ("Internal", "INTERNAL"), ("CreatedAt", "CREATED"), ("Labels", "LABELS")]);
+    let hdr = headers(&[
+        ("ID", "NETWORK ID"),
+        ("Name", "NAME"),
+        ("Driver", "DRIVER"),
+        ("Scope", "SCOPE"),
+        ("IPv6", "IPV6"),
+        ("Internal", "INTERNAL"),
+        ("CreatedAt", "CREATED"),
+        ("Labels", "LABELS"),
+    ]);
     print_rows(&format, &hdr, &rows)?;
     Ok(0)
 }
@@ -236,7 +253,11 @@ fn create(cx: &Ctx, a: CreateArgs) -> anyhow::Result<i32> {
         ..Default::default()
     };
     let r: Value = cx.client.post_json("/networks/create", &[], Some(&req))?;
-    if let Some(w) = r.get("Warning").and_then(Value::as_str).filter(|w| !w.is_empty()) {
+    if let Some(w) = r
+        .get("Warning")
+        .and_then(Value::as_str)
+        .filter(|w| !w.is_empty())
+    {
         eprintln!("{w}");
     }
     println!("{}", r.get("Id").and_then(Value::as_str).unwrap_or(""));
@@ -271,7 +292,8 @@ fn connect(cx: &Ctx, a: ConnectArgs) -> anyhow::Result<i32> {
         container: a.container.clone(),
         endpoint_config: Some(ep),
     };
-    cx.client.post(&format!("/networks/{}/connect", a.network), &[], Some(&req))?;
+    cx.client
+        .post(&format!("/networks/{}/connect", a.network), &[], Some(&req))?;
     Ok(0)
 }
 
@@ -280,12 +302,20 @@ fn disconnect(cx: &Ctx, a: DisconnectArgs) -> anyhow::Result<i32> {
         container: a.container.clone(),
         force: a.force.then_some(true),
     };
-    cx.client.post(&format!("/networks/{}/disconnect", a.network), &[], Some(&req))?;
+    cx.client.post(
+        &format!("/networks/{}/disconnect", a.network),
+        &[],
+        Some(&req),
+    )?;
     Ok(0)
 }
 
 fn prune(cx: &Ctx, a: PruneArgs) -> anyhow::Result<i32> {
-    if !a.force && !confirm("WARNING! This will remove all custom networks not used by at least one container.")? {
+    if !a.force
+        && !confirm(
+            "WARNING! This will remove all custom networks not used by at least one container.",
+        )?
+    {
         return Ok(0);
     }
     let q: Vec<(&str, String)> = Filters::parse(&a.filter)?.query().into_iter().collect();

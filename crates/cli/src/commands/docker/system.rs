@@ -111,7 +111,10 @@ pub fn version(cx: &Ctx, a: VersionArgs) -> anyhow::Result<i32> {
     let mut server_val = server.as_ref().ok().cloned().unwrap_or(Value::Null);
     if let Some(o) = server_val.as_object_mut() {
         // Go templates name docker's struct fields, not its JSON keys.
-        for (go, js) in [("APIVersion", "ApiVersion"), ("MinAPIVersion", "MinAPIVersion")] {
+        for (go, js) in [
+            ("APIVersion", "ApiVersion"),
+            ("MinAPIVersion", "MinAPIVersion"),
+        ] {
             if let Some(v) = o.get(js).cloned() {
                 o.insert(go.to_owned(), v);
             }
@@ -124,7 +127,12 @@ pub fn version(cx: &Ctx, a: VersionArgs) -> anyhow::Result<i32> {
         None => {
             println!("Client:");
             println!(" Version:           {}", env!("CARGO_PKG_VERSION"));
-            println!(" API version:       {}", cx.client.api_version().unwrap_or(crate::client::MAX_API_VERSION));
+            println!(
+                " API version:       {}",
+                cx.client
+                    .api_version()
+                    .unwrap_or(crate::client::MAX_API_VERSION)
+            );
             println!(" OS/Arch:           linux/{}", go_arch());
             if let Ok(s) = &server {
                 let g = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
@@ -132,7 +140,11 @@ pub fn version(cx: &Ctx, a: VersionArgs) -> anyhow::Result<i32> {
                 println!("Server:");
                 println!(" Engine:");
                 println!("  Version:          {}", g("Version"));
-                println!("  API version:      {} (minimum version {})", g("ApiVersion"), g("MinAPIVersion"));
+                println!(
+                    "  API version:      {} (minimum version {})",
+                    g("ApiVersion"),
+                    g("MinAPIVersion")
+                );
                 println!("  Git commit:       {}", g("GitCommit"));
                 println!("  Built:            {}", g("BuildTime"));
                 println!("  OS/Arch:          {}/{}", g("Os"), g("Arch"));
@@ -166,9 +178,7 @@ pub fn info(cx: &Ctx, a: InfoArgs) -> anyhow::Result<i32> {
     out.push_str("Client:\n");
     out.push_str(&format!(" Version:    {}\n", env!("CARGO_PKG_VERSION")));
     out.push_str(" Context:    default\n Debug Mode: false\n\nServer:\n");
-    for (label, key) in [("Containers", "Containers")] {
-        out.push_str(&format!(" {label}: {}\n", s(key)));
-    }
+    out.push_str(&format!(" Containers: {}\n", s("Containers")));
     out.push_str(&format!("  Running: {}\n", s("ContainersRunning")));
     out.push_str(&format!("  Paused: {}\n", s("ContainersPaused")));
     out.push_str(&format!("  Stopped: {}\n", s("ContainersStopped")));
@@ -190,11 +200,18 @@ pub fn info(cx: &Ctx, a: InfoArgs) -> anyhow::Result<i32> {
     }
     let mem = info.get("MemTotal").and_then(Value::as_f64).unwrap_or(0.0);
     out.push_str(&format!(" Total Memory: {}\n", units::bytes_size(mem)));
-    for (label, key) in [("Name", "Name"), ("ID", "ID"), ("Docker Root Dir", "DockerRootDir")] {
+    for (label, key) in [
+        ("Name", "Name"),
+        ("ID", "ID"),
+        ("Docker Root Dir", "DockerRootDir"),
+    ] {
         out.push_str(&format!(" {label}: {}\n", s(key)));
     }
     out.push_str(&format!(" Debug Mode: {}\n", s("Debug")));
-    out.push_str(&format!(" Live Restore Enabled: {}\n", s("LiveRestoreEnabled")));
+    out.push_str(&format!(
+        " Live Restore Enabled: {}\n",
+        s("LiveRestoreEnabled")
+    ));
     if let Some(w) = info.get("Warnings").and_then(Value::as_array) {
         for w in w.iter().filter_map(Value::as_str) {
             eprintln!("{w}");
@@ -206,12 +223,14 @@ pub fn info(cx: &Ctx, a: InfoArgs) -> anyhow::Result<i32> {
 
 /// docker's default event line: time, type, action, actor id, attributes.
 pub fn event_line(e: &Value) -> String {
-    let nanos = e.get("timeNano").and_then(Value::as_i64).unwrap_or_else(|| {
-        e.get("time").and_then(Value::as_i64).unwrap_or(0) * 1_000_000_000
-    });
-    let time = chrono::DateTime::from_timestamp(nanos / 1_000_000_000, (nanos % 1_000_000_000) as u32)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string())
-        .unwrap_or_default();
+    let nanos = e
+        .get("timeNano")
+        .and_then(Value::as_i64)
+        .unwrap_or_else(|| e.get("time").and_then(Value::as_i64).unwrap_or(0) * 1_000_000_000);
+    let time =
+        chrono::DateTime::from_timestamp(nanos / 1_000_000_000, (nanos % 1_000_000_000) as u32)
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string())
+            .unwrap_or_default();
     let get = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
     let actor = e.get("Actor");
     let id = actor
@@ -253,7 +272,9 @@ pub fn events(cx: &Ctx, a: EventsArgs) -> anyhow::Result<i32> {
         Some("json") => Some(Template::parse("{{json .}}")?),
         Some(f) => Some(Template::parse(f)?),
     };
-    let resp = cx.client.request("GET", "/events", &q, crate::client::http::Body::Empty)?;
+    let resp = cx
+        .client
+        .request("GET", "/events", &q, crate::client::http::Body::Empty)?;
     let mut out = std::io::stdout();
     for ev in json_stream::<Value>(resp.body) {
         let ev = ev?;
@@ -269,7 +290,12 @@ pub fn events(cx: &Ctx, a: EventsArgs) -> anyhow::Result<i32> {
 
 fn df(cx: &Ctx, a: DfArgs) -> anyhow::Result<i32> {
     let du: Value = cx.client.get_json("/system/df", &[])?;
-    let arr = |k: &str| du.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+    let arr = |k: &str| {
+        du.get(k)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
     let num = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
     let images = arr("Images");
     let containers = arr("Containers");
@@ -286,10 +312,17 @@ fn df(cx: &Ctx, a: DfArgs) -> anyhow::Result<i32> {
     let c_size: i64 = containers.iter().map(|c| num(c, "SizeRw")).sum();
     let running = |c: &Value| c.get("State").and_then(Value::as_str) == Some("running");
     let c_active = containers.iter().filter(|c| running(c)).count();
-    let c_reclaim: i64 = containers.iter().filter(|c| !running(c)).map(|c| num(c, "SizeRw")).sum();
+    let c_reclaim: i64 = containers
+        .iter()
+        .filter(|c| !running(c))
+        .map(|c| num(c, "SizeRw"))
+        .sum();
     let vol_usage = |v: &Value, k: &str| v.get("UsageData").map(|u| num(u, k)).unwrap_or(0);
     let v_size: i64 = volumes.iter().map(|v| vol_usage(v, "Size").max(0)).sum();
-    let v_active = volumes.iter().filter(|v| vol_usage(v, "RefCount") > 0).count();
+    let v_active = volumes
+        .iter()
+        .filter(|v| vol_usage(v, "RefCount") > 0)
+        .count();
     let v_reclaim: i64 = volumes
         .iter()
         .filter(|v| vol_usage(v, "RefCount") <= 0)
@@ -357,7 +390,10 @@ pub fn report_prune(title: &str, answer: &Value, list_key: &str) -> i64 {
         }
         println!();
     }
-    answer.get("SpaceReclaimed").and_then(Value::as_i64).unwrap_or(0)
+    answer
+        .get("SpaceReclaimed")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
 }
 
 fn prune(cx: &Ctx, a: PruneArgs) -> anyhow::Result<i32> {
@@ -389,7 +425,10 @@ fn prune(cx: &Ctx, a: PruneArgs) -> anyhow::Result<i32> {
     let iq: Vec<(&str, String)> = imgf.query().into_iter().collect();
     let i: Value = cx.client.post_json("/images/prune", &iq, NO_BODY)?;
     reclaimed += report_prune("Deleted Images", &i, "ImagesDeleted");
-    println!("Total reclaimed space: {}", units::human_size4(reclaimed as f64));
+    println!(
+        "Total reclaimed space: {}",
+        units::human_size4(reclaimed as f64)
+    );
     Ok(0)
 }
 

@@ -90,7 +90,9 @@ pub fn dispatch(cx: &Ctx, cmd: VolumeCmd) -> anyhow::Result<i32> {
     match cmd {
         VolumeCmd::Create(a) => create(cx, a),
         VolumeCmd::Ls(a) => ls(cx, a),
-        VolumeCmd::Inspect(a) => inspect_kinds(cx, &["volume"], &a.volumes, a.format.as_deref(), false),
+        VolumeCmd::Inspect(a) => {
+            inspect_kinds(cx, &["volume"], &a.volumes, a.format.as_deref(), false)
+        }
         VolumeCmd::Rm(a) => rm(cx, a),
         VolumeCmd::Prune(a) => prune(cx, a),
     }
@@ -98,7 +100,9 @@ pub fn dispatch(cx: &Ctx, cmd: VolumeCmd) -> anyhow::Result<i32> {
 
 fn create(cx: &Ctx, a: CreateArgs) -> anyhow::Result<i32> {
     if a.name.is_some() && a.name_flag.is_some() {
-        anyhow::bail!("conflicting options: either specify --name or provide positional arg, not both");
+        anyhow::bail!(
+            "conflicting options: either specify --name or provide positional arg, not both"
+        );
     }
     let opts: HashMap<String, String> = parse_labels(&a.opt);
     let req = VolumeCreateRequest {
@@ -116,7 +120,11 @@ fn create(cx: &Ctx, a: CreateArgs) -> anyhow::Result<i32> {
 fn ls(cx: &Ctx, a: LsArgs) -> anyhow::Result<i32> {
     let q: Vec<(&str, String)> = Filters::parse(&a.filter)?.query().into_iter().collect();
     let list: Value = cx.client.get_json("/volumes", &q)?;
-    let mut vols: Vec<Value> = list.get("Volumes").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut vols: Vec<Value> = list
+        .get("Volumes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     vols.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
     let rows: Vec<Value> = vols
         .iter()
@@ -140,16 +148,32 @@ fn ls(cx: &Ctx, a: LsArgs) -> anyhow::Result<i32> {
     } else {
         Format::from_flag(a.format.as_deref(), "{{.Driver}}\t{{.Name}}")
     };
-    let hdr = headers(&[("Name", "VOLUME NAME"), ("Driver", "DRIVER"), ("Scope", "SCOPE"), ("Mountpoint", "MOUNTPOINT"), ("Labels", "LABELS"), ("Size", "SIZE")]);
+    let hdr = headers(&[
+        ("Name", "VOLUME NAME"),
+        ("Driver", "DRIVER"),
+        ("Scope", "SCOPE"),
+        ("Mountpoint", "MOUNTPOINT"),
+        ("Labels", "LABELS"),
+        ("Size", "SIZE"),
+    ]);
     print_rows(&format, &hdr, &rows)?;
-    for w in list.get("Warnings").and_then(Value::as_array).into_iter().flatten() {
+    for w in list
+        .get("Warnings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         eprintln!("{}", w.as_str().unwrap_or(""));
     }
     Ok(0)
 }
 
 fn rm(cx: &Ctx, a: RmArgs) -> anyhow::Result<i32> {
-    let q: Vec<(&str, String)> = if a.force { vec![("force", "1".into())] } else { vec![] };
+    let q: Vec<(&str, String)> = if a.force {
+        vec![("force", "1".into())]
+    } else {
+        vec![]
+    };
     for_each_name(&a.volumes, |n| {
         cx.client.delete(&format!("/volumes/{n}"), &q)?;
         println!("{n}");
@@ -173,6 +197,9 @@ fn prune(cx: &Ctx, a: PruneArgs) -> anyhow::Result<i32> {
     let q: Vec<(&str, String)> = f.query().into_iter().collect();
     let r: Value = cx.client.post_json("/volumes/prune", &q, NO_BODY)?;
     let reclaimed = report_prune("Deleted Volumes", &r, "VolumesDeleted");
-    println!("Total reclaimed space: {}", units::human_size4(reclaimed as f64));
+    println!(
+        "Total reclaimed space: {}",
+        units::human_size4(reclaimed as f64)
+    );
     Ok(0)
 }

@@ -25,7 +25,9 @@ impl Format {
         match flag.map(str::trim) {
             None | Some("") | Some("table") => Format::Table(default_table.to_owned()),
             Some("json") => Format::Json,
-            Some(f) if f.starts_with("table") => Format::Table(f["table".len()..].trim().to_owned()),
+            Some(f) if f.starts_with("table") => {
+                Format::Table(f["table".len()..].trim().to_owned())
+            }
             Some(f) => Format::Raw(f.to_owned()),
         }
     }
@@ -42,7 +44,9 @@ pub fn render_rows(
         Format::Json => {
             let mut out = String::new();
             for r in rows {
-                out.push_str(&serde_json::to_string(r).map_err(|e| TemplateError::Exec(e.to_string()))?);
+                out.push_str(
+                    &serde_json::to_string(r).map_err(|e| TemplateError::Exec(e.to_string()))?,
+                );
                 out.push('\n');
             }
             Ok(out)
@@ -132,15 +136,26 @@ mod tests {
     #[test]
     fn json_format_is_one_object_per_line() {
         let f = Format::from_flag(Some("json"), "{{.ID}}");
-        let rows = vec![json!({"ID": "a", "Names": "x"}), json!({"ID": "b", "Names": "y"})];
+        let rows = vec![
+            json!({"ID": "a", "Names": "x"}),
+            json!({"ID": "b", "Names": "y"}),
+        ];
         let out = render_rows(&f, &json!({}), &rows).unwrap();
-        assert_eq!(out, "{\"ID\":\"a\",\"Names\":\"x\"}\n{\"ID\":\"b\",\"Names\":\"y\"}\n");
+        assert_eq!(
+            out,
+            "{\"ID\":\"a\",\"Names\":\"x\"}\n{\"ID\":\"b\",\"Names\":\"y\"}\n"
+        );
     }
 
     #[test]
     fn raw_template_has_no_header() {
         let f = Format::from_flag(Some("{{.Names}}:{{.ID}}"), "{{.ID}}");
-        let out = render_rows(&f, &json!({"ID": "CONTAINER ID"}), &[json!({"ID": "a", "Names": "x"})]).unwrap();
+        let out = render_rows(
+            &f,
+            &json!({"ID": "CONTAINER ID"}),
+            &[json!({"ID": "a", "Names": "x"})],
+        )
+        .unwrap();
         assert_eq!(out, "x:a\n");
     }
 
@@ -154,6 +169,9 @@ mod tests {
             &[json!({"Names": "a-very-long-name", "Status": "Up 2 seconds"})],
         )
         .unwrap();
-        assert_eq!(out, "NAMES              STATUS\na-very-long-name   Up 2 seconds\n");
+        assert_eq!(
+            out,
+            "NAMES              STATUS\na-very-long-name   Up 2 seconds\n"
+        );
     }
 }

@@ -42,7 +42,9 @@ impl Template {
 /// so values print as Go's would. Control actions (`if`, `range`, `end`,
 /// ...), assignments and comments are left alone.
 fn go_printing(text: &str) -> String {
-    const CONTROL: &[&str] = &["if", "else", "end", "range", "with", "define", "template", "block", "break", "continue"];
+    const CONTROL: &[&str] = &[
+        "if", "else", "end", "range", "with", "define", "template", "block", "break", "continue",
+    ];
     let mut out = String::with_capacity(text.len() + 16);
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
@@ -112,18 +114,26 @@ fn go_format(v: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
         Value::Function(_) => String::new(),
-        Value::Array(a) => format!("[{}]", a.iter().map(go_format).collect::<Vec<_>>().join(" ")),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(go_format).collect::<Vec<_>>().join(" ")
+        ),
         Value::Object(m) | Value::Map(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
-            let parts: Vec<String> = keys.iter().map(|k| format!("{k}:{}", go_format(&m[*k]))).collect();
+            let parts: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{k}:{}", go_format(&m[*k])))
+                .collect();
             format!("map[{}]", parts.join(" "))
         }
     }
 }
 
 fn print_go(args: &[Value]) -> Result<Value, FuncError> {
-    Ok(Value::String(args.iter().map(go_format).collect::<Vec<_>>().join(" ")))
+    Ok(Value::String(
+        args.iter().map(go_format).collect::<Vec<_>>().join(" "),
+    ))
 }
 
 /// `len` of strings, lists and maps (gtmpl's own refuses maps).
@@ -233,16 +243,22 @@ fn split(args: &[Value]) -> Result<Value, FuncError> {
     let s = text(arg(args, 0, "split", 2)?);
     let sep = text(arg(args, 1, "split", 2)?);
     Ok(Value::Array(
-        s.split(sep.as_str()).map(|p| Value::String(p.to_owned())).collect(),
+        s.split(sep.as_str())
+            .map(|p| Value::String(p.to_owned()))
+            .collect(),
     ))
 }
 
 fn upper(args: &[Value]) -> Result<Value, FuncError> {
-    Ok(Value::String(text(arg(args, 0, "upper", 1)?).to_uppercase()))
+    Ok(Value::String(
+        text(arg(args, 0, "upper", 1)?).to_uppercase(),
+    ))
 }
 
 fn lower(args: &[Value]) -> Result<Value, FuncError> {
-    Ok(Value::String(text(arg(args, 0, "lower", 1)?).to_lowercase()))
+    Ok(Value::String(
+        text(arg(args, 0, "lower", 1)?).to_lowercase(),
+    ))
 }
 
 fn title(args: &[Value]) -> Result<Value, FuncError> {
@@ -281,7 +297,11 @@ fn pad(args: &[Value]) -> Result<Value, FuncError> {
     let s = text(arg(args, 0, "pad", 3)?);
     let left = number(arg(args, 1, "pad", 3)?)?;
     let right = number(arg(args, 2, "pad", 3)?)?;
-    Ok(Value::String(format!("{}{s}{}", " ".repeat(left), " ".repeat(right))))
+    Ok(Value::String(format!(
+        "{}{s}{}",
+        " ".repeat(left),
+        " ".repeat(right)
+    )))
 }
 
 #[cfg(test)]
@@ -296,7 +316,10 @@ mod tests {
     #[test]
     fn fields_and_nested_fields() {
         let data = json!({"State": {"Status": "running", "Pid": 42}, "Name": "/web"});
-        assert_eq!(render("{{.State.Status}} {{.State.Pid}}", data.clone()), "running 42");
+        assert_eq!(
+            render("{{.State.Status}} {{.State.Pid}}", data.clone()),
+            "running 42"
+        );
         assert_eq!(render("{{.Name}}", data), "/web");
     }
 
@@ -305,7 +328,10 @@ mod tests {
         let data = json!({"Labels": {"a": "b"}, "Args": ["x", "y"], "Name": "web"});
         assert_eq!(render("{{json .Labels}}", data.clone()), r#"{"a":"b"}"#);
         assert_eq!(render("{{join .Args \",\"}}", data.clone()), "x,y");
-        assert_eq!(render("{{upper .Name}}|{{title .Name}}", data.clone()), "WEB|Web");
+        assert_eq!(
+            render("{{upper .Name}}|{{title .Name}}", data.clone()),
+            "WEB|Web"
+        );
         assert_eq!(render("{{truncate .Name 2}}", data.clone()), "we");
         assert_eq!(render("{{index .Labels \"a\"}}", data.clone()), "b");
         assert_eq!(render("{{range .Args}}[{{.}}]{{end}}", data), "[x][y]");
@@ -318,12 +344,21 @@ mod tests {
         assert_eq!(render("{{.Labels}}", data.clone()), "map[a:1 b:2]");
         assert_eq!(render("{{.Health}}", data.clone()), "<nil>");
         assert_eq!(render("{{len .N}} {{len .Cmd}}", data.clone()), "1 3");
-        assert_eq!(render("{{- if .Cmd }}yes{{ else }}no{{ end -}}", data.clone()), "yes");
+        assert_eq!(
+            render("{{- if .Cmd }}yes{{ else }}no{{ end -}}", data.clone()),
+            "yes"
+        );
         assert_eq!(render("{{$x := .Cmd}}{{index $x 0}}", data.clone()), "sh");
         assert_eq!(render(r#"{{"}}" }}"#, data.clone()), "}}");
         // gtmpl ranges over maps in hash order (Go sorts keys): one key here.
         let one = json!({"Labels": {"a": "1"}});
-        assert_eq!(render("{{/* note */}}{{range $k, $v := .Labels}}{{$k}}={{$v}};{{end}}", one), "a=1;");
+        assert_eq!(
+            render(
+                "{{/* note */}}{{range $k, $v := .Labels}}{{$k}}={{$v}};{{end}}",
+                one
+            ),
+            "a=1;"
+        );
     }
 
     #[test]
@@ -333,6 +368,9 @@ mod tests {
 
     #[test]
     fn a_broken_template_is_a_parse_error() {
-        assert!(matches!(Template::parse("{{.A"), Err(TemplateError::Parse(_))));
+        assert!(matches!(
+            Template::parse("{{.A"),
+            Err(TemplateError::Parse(_))
+        ));
     }
 }

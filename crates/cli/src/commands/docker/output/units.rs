@@ -109,7 +109,9 @@ pub fn go_time(unix: i64) -> String {
 
 /// Unix seconds of an RFC 3339 time string (inspect's `Created`).
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp())
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp())
 }
 
 /// A Go duration string (`10m`, `1h30m`, `45s`, `1.5h`) in seconds.
@@ -155,11 +157,16 @@ pub fn api_timestamp(value: &str) -> Option<String> {
     if let Some(t) = parse_rfc3339(value) {
         return Some(t.to_string());
     }
-    if value.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) {
+    if value
+        .split('.')
+        .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    {
         return Some(value.to_owned());
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        return d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp().to_string());
+        return d
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp().to_string());
     }
     None
 }
@@ -225,7 +232,10 @@ mod tests {
         assert_eq!(parse_go_duration("10s"), Some(10.0));
         assert_eq!(parse_go_duration("10"), None);
         assert_eq!(api_timestamp("1700000000").as_deref(), Some("1700000000"));
-        assert_eq!(api_timestamp("2023-11-14T22:13:20Z").as_deref(), Some("1700000000"));
+        assert_eq!(
+            api_timestamp("2023-11-14T22:13:20Z").as_deref(),
+            Some("1700000000")
+        );
         assert!(api_timestamp("yesterday").is_none());
     }
 
