@@ -51,6 +51,10 @@ impl RelPath {
 pub enum TargetKind {
     Dir,
     File,
+    /// A bind whose source did not exist when planning (an earlier mount
+    /// of the same config makes it): the child looks at the source when
+    /// it gets there, as runc does.
+    FromSource,
 }
 
 /// One step of building the rootfs, in config order.
