@@ -156,3 +156,42 @@ fn bind_source_made_by_an_earlier_mount() {
         assert_eq!(t.1, ours.1, "runc: {t:?}");
     }
 }
+
+/// `tmpcopyup`: the tmpfs starts with what its mount point held (files,
+/// directories with their modes and owners, symlinks as symlinks), and
+/// writes go to the tmpfs, not the image.
+#[test]
+fn tmpcopyup_fills_the_tmpfs() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let edit = |v: &mut Value, _: &Path| {
+        v["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "mode=755"]}),
+        );
+    };
+    let setup = |b: &Path| {
+        let t = b.join("rootfs/t");
+        std::fs::create_dir_all(t.join("sub")).unwrap();
+        std::fs::write(t.join("keep"), "kept\n").unwrap();
+        std::fs::write(t.join("sub/f"), "deep\n").unwrap();
+        set_mode(&t.join("sub"), 0o750);
+        set_mode(&t.join("sub/f"), 0o604);
+        std::os::unix::fs::chown(t.join("sub/f"), Some(1000), Some(1000)).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", t.join("link")).unwrap();
+    };
+    let script = "cat /t/keep /t/sub/f; stat -c '%a %u' /t/sub /t/sub/f; readlink /t/link; \
+                  touch /t/new && echo written; grep -c ' /t tmpfs\\| /t .* - tmpfs ' /proc/self/mountinfo";
+    let (ours, theirs) = both(&env, "copyup", script, &edit, &setup);
+    assert_eq!(ours.0, 0, "{ours:?}");
+    assert_eq!(
+        ours.1, "kept\ndeep\n750 0\n604 1000\n/etc/passwd\nwritten\n1\n",
+        "{ours:?}"
+    );
+    let rootfs = env.host.root().join("bundles/copyup-berth/rootfs/t");
+    assert!(!rootfs.join("new").exists(), "the write reached the image");
+    if let Some(t) = theirs {
+        assert_eq!(t.1, ours.1, "runc: {t:?}");
+    }
+}

@@ -39,6 +39,7 @@ fn op_name(plan: &InitPlan, i: usize) -> String {
         Some(Op::Symlink { link, .. }) => format!("symlink {}", link.display()),
         Some(Op::Device { path, .. }) => format!("device {}", path.display()),
         Some(Op::Remount { dest, .. }) => format!("remount of {}", dest.display()),
+        Some(Op::CopyUpFrom { dest }) => format!("tmpcopyup of {}", dest.display()),
         Some(Op::Dir { path }) => format!("directory {}", path.display()),
         None => format!("operation {i}"),
     }
@@ -166,6 +167,7 @@ pub fn describe(plan: &InitPlan, m: Msg) -> String {
         s::OPEN_ROOTFS => format!("opening the rootfs: {e}"),
         s::MOUNT_TARGET => format!("creating mount point {}: {e}", op_name(plan, i)),
         s::MOUNT => format!("mounting {}: {e}", op_name(plan, i)),
+        s::COPY_UP => format!("tmpcopyup into {}: {e}", op_name(plan, i)),
         s::MOUNT_NOT_DIR => format!(
             "mounting {}: must be mounted on ordinary directory ({e})",
             op_name(plan, i)

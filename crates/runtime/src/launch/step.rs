@@ -51,3 +51,4 @@ pub const TRAMPOLINE: u32 = 47;
 pub const STDIO_OWNER: u32 = 48;
 pub const SCHEDULER: u32 = 49;
 pub const AFFINITY: u32 = 50;
+pub const COPY_UP: u32 = 51;

@@ -7,7 +7,7 @@
 use std::ffi::{c_char, c_int, c_ulong, CStr};
 use std::ptr;
 
-use super::{Op, RelPath, RootfsPlan, TargetKind};
+use super::{copyup, Op, RelPath, RootfsPlan, TargetKind};
 use crate::launch::step;
 use crate::launch::sync::fail;
 use crate::launch::sys::{self, close, errno, open_in_root, StackPath};
@@ -232,6 +232,28 @@ fn ensure_target(rootfd: c_int, rel: &RelPath, kind: TargetKind) -> Result<c_int
     }
 }
 
+/// Opens the directory `rel` for reading (what getdents needs); -1 when
+/// it does not exist.
+fn open_dir(rootfd: c_int, rel: &RelPath) -> Result<c_int, c_int> {
+    let mut p = PathBuf4k::new(rel).ok_or(libc::ENAMETOOLONG)?;
+    let len = p.len;
+    p.buf[len] = 0;
+    let path = if len == 0 {
+        DOT.to_bytes_with_nul()
+    } else {
+        p.from(0)
+    };
+    let fd = open_in_root(rootfd, path, libc::O_RDONLY | libc::O_DIRECTORY);
+    if fd < 0 {
+        return if errno() == libc::ENOENT {
+            Ok(-1)
+        } else {
+            Err(errno())
+        };
+    }
+    Ok(fd)
+}
+
 /// Room for a tmpfs's options with the inherited mode in front.
 const DATA_MAX: usize = 4096;
 
@@ -385,9 +407,15 @@ pub fn prepare(plan: &RootfsPlan, sync: c_int) -> c_int {
     if rootfd < 0 {
         fail(sync, step::OPEN_ROOTFS, 0, errno());
     }
+    // A tmpcopyup's source: the directory the next tmpfs will cover.
+    let mut copy_from: c_int = -1;
     for (i, op) in plan.ops.iter().enumerate() {
         let i = i as u32;
         match op {
+            Op::CopyUpFrom { dest } => {
+                copy_from =
+                    open_dir(rootfd, dest).unwrap_or_else(|e| fail(sync, step::COPY_UP, i, e));
+            }
             Op::Mount {
                 dest,
                 kind,
@@ -433,6 +461,18 @@ pub fn prepare(plan: &RootfsPlan, sync: c_int) -> c_int {
                     fail(sync, step::MOUNT, i, errno());
                 }
                 close(fd);
+                if copy_from >= 0 {
+                    let to =
+                        open_dir(rootfd, dest).unwrap_or_else(|e| fail(sync, step::COPY_UP, i, e));
+                    if to >= 0 {
+                        if let Err(e) = copyup::copy_tree(copy_from, to) {
+                            fail(sync, step::COPY_UP, i, e);
+                        }
+                    }
+                    close(to);
+                    close(copy_from);
+                    copy_from = -1;
+                }
                 if re.is_some() || !propagation.is_empty() {
                     // The old descriptor names the covered directory;
                     // reopen to reach the new mount.

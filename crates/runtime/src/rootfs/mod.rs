@@ -8,6 +8,7 @@
 
 pub mod apply;
 mod cgroupfs;
+mod copyup;
 mod devices;
 pub mod options;
 mod plan;
@@ -92,6 +93,9 @@ pub enum Op {
     /// A remount of an earlier mount with MS_REMOUNT | flags (e.g. the
     /// cgroup tmpfs made read-only after its submounts).
     Remount { dest: RelPath, flags: c_ulong },
+    /// `tmpcopyup`: keep what `dest` holds now, to copy into the tmpfs the
+    /// next operation mounts there.
+    CopyUpFrom { dest: RelPath },
 }
 
 /// Everything the child needs to build the rootfs.

@@ -206,6 +206,11 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
                     flags: libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | kept,
                 });
             }
+            if opts.copy_up && typ == "tmpfs" {
+                ops.push(Op::CopyUpFrom {
+                    dest: RelPath::from_clean(&dest),
+                });
+            }
             ops.push(Op::Mount {
                 dest: RelPath::from_clean(&dest),
                 kind: TargetKind::Dir,
