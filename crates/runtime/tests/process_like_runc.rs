@@ -227,3 +227,125 @@ fn execve_failure_names_the_file_and_errno() {
         assert!(err.contains("exec /bad: exec format error"), "runc: {err}");
     }
 }
+
+/// `process.scheduler` is applied (runc 1.2+; Debian's runc 1.1 ignores
+/// it, so no comparison), with runc's validation errors and its error for
+/// a policy the cgroup's cpuset rules out.
+#[test]
+fn scheduler_policy_nice_and_errors() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let (code, out, err) = run(
+        &env,
+        "berth",
+        "sched",
+        "cut -d' ' -f19,41 /proc/1/stat",
+        &|v| {
+            v["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7});
+        },
+        &|_| {},
+    );
+    assert_eq!((code, out.as_str()), (0, "7 3\n"), "{err}");
+
+    let (code, _, err) = run(
+        &env,
+        "berth",
+        "sched-bad",
+        "true",
+        &|v| {
+            v["process"]["scheduler"] = json!({"policy": "SCHED_OTHER", "priority": 3});
+        },
+        &|_| {},
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("scheduler.priority can only be specified for SchedFIFO or SchedRR policy"),
+        "{err}"
+    );
+
+    let (code, _, err) = run(
+        &env,
+        "berth",
+        "sched-cpuset",
+        "true",
+        &|v| {
+            v["linux"]["resources"]["cpu"] = json!({"cpus": "0"});
+            v["process"]["scheduler"] = json!({
+                "policy": "SCHED_DEADLINE", "runtime": 1_000_000, "deadline": 10_000_000, "period": 10_000_000
+            });
+        },
+        &|_| {},
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("process scheduler can't be used together with AllowedCPUs"),
+        "{err}"
+    );
+    assert!(!env.cgroup_exists("sched-cpuset-berth"));
+}
+
+fn cpus_allowed(status: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// The container never keeps the runtime's own CPU affinity (run under
+/// `taskset -c 0`, it gets every CPU); an `exec` follows
+/// process.execCPUAffinity (`final` after joining).
+#[test]
+fn affinity_reset_and_exec_cpu_affinity() {
+    if !is_root() {
+        return;
+    }
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    if online.trim() == "0" {
+        berth_testsupport::kernel::report_skip("one CPU: affinity cannot be told apart");
+        return;
+    }
+    let env = Env::new();
+    let b = env.bundle(
+        "aff",
+        "grep Cpus_allowed_list /proc/self/status > /out/init; exec sleep 1000",
+    );
+    edit_config(&b, |v| {
+        v["process"]["execCPUAffinity"] = json!({"initial": "0", "final": "1"});
+    });
+    let mut c = std::process::Command::new("taskset");
+    c.args(["-c", "0"])
+        .arg(runtime_support::berth_bin())
+        .arg("runtime")
+        .arg("--root")
+        .arg(&env.root)
+        .args(["run", "-d", "--bundle", b.to_str().unwrap(), "aff"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    assert!(env.host.spawn(&mut c).unwrap().wait().unwrap().success());
+    let r = env.berth(&[
+        "exec",
+        "aff",
+        "grep",
+        "Cpus_allowed_list",
+        "/proc/self/status",
+    ]);
+    let mut init = String::new();
+    for _ in 0..500 {
+        init = env.read_out("aff", "init");
+        if !init.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    env.berth(&["delete", "--force", "aff"]).ok();
+    assert_eq!(cpus_allowed(&init), online.trim(), "init: {init}");
+    assert_eq!(
+        (r.code, cpus_allowed(&r.stdout).as_str()),
+        (0, "1"),
+        "{r:?}"
+    );
+}

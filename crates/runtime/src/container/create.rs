@@ -121,6 +121,16 @@ fn resources_with_devices(linux: &Linux) -> LinuxResources {
     res
 }
 
+/// Does the config restrict the container's CPUs (runc's AllowedCPUs)?
+pub(crate) fn cpuset_set(linux: &Linux) -> bool {
+    linux
+        .resources()
+        .as_ref()
+        .and_then(|r| r.cpu().as_ref())
+        .and_then(|c| c.cpus().as_ref())
+        .is_some_and(|c| !c.is_empty())
+}
+
 /// The host id that container id 0 maps to, if there is a mapping.
 fn host_id(maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>) -> Option<u32> {
     maps.iter()
@@ -278,6 +288,8 @@ impl Runtime {
                 seccomp: linux.seccomp().as_ref(),
                 console_socket: console.as_ref().map_or(-1, |s| s.as_raw_fd()),
                 keep_fds: (listen + opts.preserve_fds) as i32,
+                cpuset: cpuset_set(&linux),
+                is_exec: false,
                 extra_env,
                 hostname: spec.hostname().as_deref().filter(|h| !h.is_empty()),
                 domainname: spec.domainname().as_deref().filter(|h| !h.is_empty()),

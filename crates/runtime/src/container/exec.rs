@@ -301,6 +301,8 @@ impl Runtime {
                 seccomp: linux.seccomp().as_ref(),
                 console_socket: console.as_ref().map_or(-1, |s| s.as_raw_fd()),
                 keep_fds: opts.preserve_fds as i32,
+                is_exec: true,
+                cpuset: super::create::cpuset_set(&linux),
                 ..ProcessInputs::default()
             },
         )?;

@@ -24,6 +24,8 @@ pub enum BuildError {
     Seccomp(#[from] SeccompError),
     #[error(transparent)]
     Env(#[from] super::env::EnvError),
+    #[error(transparent)]
+    Sched(#[from] super::sched::SchedError),
     #[error("process.args is empty")]
     NoArgs,
 }
@@ -66,6 +68,10 @@ pub struct ProcessInputs<'a> {
     pub extra_env: Vec<String>,
     pub hostname: Option<&'a str>,
     pub domainname: Option<&'a str>,
+    /// An `exec` process (execCPUAffinity applies), not the init.
+    pub is_exec: bool,
+    /// The container's cgroup restricts CPUs (linux.resources.cpu.cpus).
+    pub cpuset: bool,
 }
 
 /// The plan for `process`; warnings (capped rlimits, skipped syscalls)
@@ -105,6 +111,25 @@ pub fn process_plan(
         }
         None => Vec::new(),
     };
+    let sched = {
+        use super::sched::{self, CpuMask};
+        let parse = |l: &Option<String>| l.as_deref().map(CpuMask::parse).transpose();
+        let (initial, last) = match process.exec_cpu_affinity() {
+            Some(a)
+                if inputs.is_exec
+                    && (a.initial().is_some() || a.cpu_affinity_final().is_some()) =>
+            {
+                (parse(a.initial())?, parse(a.cpu_affinity_final())?)
+            }
+            _ => (None, Some(CpuMask::all())),
+        };
+        sched::SchedPlan {
+            attr: process.scheduler().as_ref().map(sched::attr).transpose()?,
+            cpuset: inputs.cpuset,
+            initial,
+            last,
+        }
+    };
     let console_size = process.console_size().map(|b| {
         (
             b.height().min(u64::from(u16::MAX)) as u16,
@@ -143,6 +168,7 @@ pub fn process_plan(
             personality,
             ioprio,
             oom_score_adj: process.oom_score_adj(),
+            sched,
         },
         warnings,
     ))

@@ -10,9 +10,9 @@
 //!    parent); createContainer hooks; pivot_root; console; sysctls,
 //!    read-only and masked paths, read-only root;
 //! 4. cwd and executable checked (so a bad command fails `create`, as in
-//!    runc); CREATED;
+//!    runc); scheduler, CPU affinity, I/O priority; CREATED;
 //! 5. block on exec.fifo until `start`; startContainer hooks;
-//! 6. limits, descriptors, seccomp, capabilities, user, execve.
+//! 6. rlimits, descriptors, seccomp, capabilities, user, execve.
 
 use std::ffi::c_int;
 use std::os::fd::AsRawFd;
@@ -150,6 +150,8 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
         close(*fd);
     }
     close_unneeded(plan, sync);
+    // exec's initial affinity covers the joining work.
+    super::sched::initial(&plan.process.sched, sync);
     // Until execve this process is berth, holding host descriptors (the
     // state dir): not dumpable, so processes already in the container
     // cannot ptrace it or open its /proc files (runc does the same).
@@ -288,6 +290,7 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
 
     let cwd_later = process::enter_cwd(p, sync);
     let chosen = process::lookup(p, sync);
+    process::placement(p, sync);
     if !sync::send(sync, Msg::new(kind::CREATED)) {
         exit_now(1);
     }

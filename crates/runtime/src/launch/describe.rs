@@ -39,6 +39,7 @@ fn op_name(plan: &InitPlan, i: usize) -> String {
         Some(Op::Symlink { link, .. }) => format!("symlink {}", link.display()),
         Some(Op::Device { path, .. }) => format!("device {}", path.display()),
         Some(Op::Remount { dest, .. }) => format!("remount of {}", dest.display()),
+        Some(Op::CopyUpFrom { dest }) => format!("tmpcopyup of {}", dest.display()),
         Some(Op::Dir { path }) => format!("directory {}", path.display()),
         None => format!("operation {i}"),
     }
@@ -76,8 +77,77 @@ pub fn exec_failure(candidates: &[std::ffi::CString], i: usize, errno: i32) -> S
     format!("exec {file}: {}", os(errno))
 }
 
+/// What the steps after CREATED need to be described: they fail when
+/// `create` may be gone, and `run`/`exec` learn of them only as the
+/// process exits (see `Spawned::wait`), without the plan.
+#[derive(Debug, Clone, Default)]
+pub struct LateNames {
+    pub exec_candidates: Vec<std::ffi::CString>,
+    pub cwd: std::ffi::CString,
+    pub start_hooks: Vec<String>,
+}
+
+impl LateNames {
+    pub fn of(plan: &InitPlan) -> LateNames {
+        LateNames {
+            exec_candidates: plan.process.exec_candidates.clone(),
+            cwd: plan.process.cwd.clone(),
+            start_hooks: (0..plan.start_container_hooks.len())
+                .map(|i| hook_name(&plan.start_container_hooks, i))
+                .collect(),
+        }
+    }
+}
+
+/// One line for an ERROR message of a step after CREATED; None for the
+/// setup steps.
+pub fn late(names: &LateNames, m: Msg) -> Option<String> {
+    let i = m.b.max(0) as usize;
+    let e = os(m.c);
+    Some(match m.a {
+        s::HOOK_START_CONTAINER => format!(
+            "startContainer hook {} {}",
+            names.start_hooks.get(i).cloned().unwrap_or_default(),
+            hook_result(m.c)
+        ),
+        s::CHDIR => format!(
+            "changing to the working directory {:?}: {e}",
+            names.cwd.to_string_lossy()
+        ),
+        s::FIFO if i == 1 => {
+            "waiting on exec.fifo: /proc/self/fd in the container is not procfs's".into()
+        }
+        s::FIFO => format!("waiting on exec.fifo: {e}"),
+        s::RLIMIT => format!("setting rlimit #{i}: {e}"),
+        s::PERSONALITY => format!("setting the personality: {e}"),
+        s::IOPRIO => format!("setting the I/O priority: {e}"),
+        s::SECCOMP => format!("loading the seccomp filter: {e}"),
+        s::CAP_BOUNDING => format!("dropping bounding capabilities: {e}"),
+        s::CAPSET => format!("setting capabilities: {e}"),
+        s::SETGROUPS => format!("setting additional groups: {e}"),
+        s::SETGID => format!("setting the group id: {e}"),
+        s::SETUID => format!("setting the user id: {e}"),
+        s::NO_NEW_PRIVS => format!("setting no_new_privs: {e}"),
+        s::CLOSE_FDS => format!("closing inherited descriptors: {e}"),
+        s::EXECVE => exec_failure(&names.exec_candidates, i, m.c),
+        s::SCHEDULER if i == 1 => {
+            "process scheduler can't be used together with AllowedCPUs".into()
+        }
+        s::SCHEDULER => format!("error setting scheduler: {e}"),
+        s::AFFINITY if i == 0 => format!("error setting initial CPU affinity: {e}"),
+        s::AFFINITY => format!("error setting final CPU affinity: {e}"),
+        s::STDIO_OWNER => format!("giving stdio {i} to the process user: {e}"),
+        s::TRAMPOLINE if i == 0 => format!("writing the exec trampoline: {e}"),
+        s::TRAMPOLINE => format!("executing the exec trampoline: {e}"),
+        _ => return None,
+    })
+}
+
 /// One line describing a child's ERROR message.
 pub fn describe(plan: &InitPlan, m: Msg) -> String {
+    if let Some(text) = late(&LateNames::of(plan), m) {
+        return text;
+    }
     let i = m.b.max(0) as usize;
     let e = os(m.c);
     let rootfs = plan.rootfs.as_ref();
@@ -97,6 +167,7 @@ pub fn describe(plan: &InitPlan, m: Msg) -> String {
         s::OPEN_ROOTFS => format!("opening the rootfs: {e}"),
         s::MOUNT_TARGET => format!("creating mount point {}: {e}", op_name(plan, i)),
         s::MOUNT => format!("mounting {}: {e}", op_name(plan, i)),
+        s::COPY_UP => format!("tmpcopyup into {}: {e}", op_name(plan, i)),
         s::MOUNT_NOT_DIR => format!(
             "mounting {}: must be mounted on ordinary directory ({e})",
             op_name(plan, i)
@@ -123,11 +194,6 @@ pub fn describe(plan: &InitPlan, m: Msg) -> String {
             hook_name(&plan.create_container_hooks, i),
             hook_result(m.c)
         ),
-        s::HOOK_START_CONTAINER => format!(
-            "startContainer hook {} {}",
-            hook_name(&plan.start_container_hooks, i),
-            hook_result(m.c)
-        ),
         s::CONSOLE => format!("setting up the console (step {i}): {e}"),
         s::DEV_CONSOLE => format!("bind-mounting /dev/console: {e}"),
         s::SETSID => format!("setsid: {e}"),
@@ -139,29 +205,6 @@ pub fn describe(plan: &InitPlan, m: Msg) -> String {
                 .map(|a| a.to_string_lossy().into_owned())
                 .unwrap_or_default()
         ),
-        s::CHDIR => format!(
-            "changing to the working directory {:?}: {e}",
-            plan.process.cwd.to_string_lossy()
-        ),
-        s::FIFO if i == 1 => {
-            "waiting on exec.fifo: /proc/self/fd in the container is not procfs's".into()
-        }
-        s::FIFO => format!("waiting on exec.fifo: {e}"),
-        s::RLIMIT => format!("setting rlimit #{i}: {e}"),
-        s::PERSONALITY => format!("setting the personality: {e}"),
-        s::IOPRIO => format!("setting the I/O priority: {e}"),
-        s::SECCOMP => format!("loading the seccomp filter: {e}"),
-        s::CAP_BOUNDING => format!("dropping bounding capabilities: {e}"),
-        s::CAPSET => format!("setting capabilities: {e}"),
-        s::SETGROUPS => format!("setting additional groups: {e}"),
-        s::SETGID => format!("setting the group id: {e}"),
-        s::SETUID => format!("setting the user id: {e}"),
-        s::NO_NEW_PRIVS => format!("setting no_new_privs: {e}"),
-        s::CLOSE_FDS => format!("closing inherited descriptors: {e}"),
-        s::EXECVE => exec_failure(&plan.process.exec_candidates, i, m.c),
-        s::STDIO_OWNER => format!("giving stdio {i} to the process user: {e}"),
-        s::TRAMPOLINE if i == 0 => format!("writing the exec trampoline: {e}"),
-        s::TRAMPOLINE => format!("executing the exec trampoline: {e}"),
         s::PROTOCOL => "protocol error with the runtime".into(),
         s::CGROUP_JOIN => format!("joining the container's cgroups: {e}"),
         other => format!("step {other} failed: {e}"),

@@ -18,6 +18,7 @@ pub mod env;
 pub mod hooks_child;
 pub mod namespaces;
 pub mod process;
+pub mod sched;
 pub mod step;
 pub mod sync;
 pub mod sys;
@@ -128,9 +129,9 @@ pub struct Spawned {
     /// A READY that arrived before the intermediate's PID report (the two
     /// processes write concurrently).
     early_ready: bool,
-    /// The program's exec candidates, to name the file of an execve that
-    /// fails after setup (reported on the socket as the process exits).
-    exec_candidates: Vec<CString>,
+    /// Names for a step that fails after setup (reported on the socket
+    /// as the process exits).
+    late_names: describe::LateNames,
 }
 
 /// clone3's argument (linux/sched.h); libc only defines it for musl.
@@ -246,7 +247,7 @@ impl Spawned {
             sock: ours,
             reaped: false,
             early_ready: false,
-            exec_candidates: plan.process.exec_candidates.clone(),
+            late_names: describe::LateNames::of(plan),
         };
         if plan.ns.fork {
             let mut first = s.recv();
@@ -409,9 +410,9 @@ impl Spawned {
         Ok(exit_code(status))
     }
 
-    /// An execve failure the process reported just before it exited (the
-    /// last step, after the parent stopped listening): runc fails `run`
-    /// and `exec` with it.
+    /// A failure the process reported in its last steps (after CREATED,
+    /// when the parent no longer listens), just before it exited: runc
+    /// fails `run` and `exec` with it (e.g. the execve itself).
     fn late_error(&self) -> Option<LaunchError> {
         let mut b = [0u8; MSG_LEN];
         // SAFETY: b is a valid writable buffer of MSG_LEN bytes.
@@ -427,14 +428,7 @@ impl Spawned {
         if m.kind != kind::ERROR {
             return None;
         }
-        let text = match m.a {
-            step::EXECVE => describe::exec_failure(&self.exec_candidates, m.b.max(0) as usize, m.c),
-            step::TRAMPOLINE => format!(
-                "executing the exec trampoline: {}",
-                io::Error::from_raw_os_error(m.c)
-            ),
-            _ => return None,
-        };
+        let text = describe::late(&self.late_names, m)?;
         Some(LaunchError::Child(text))
     }
 

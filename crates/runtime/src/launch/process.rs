@@ -41,6 +41,8 @@ pub struct ProcessPlan {
     pub ioprio: Option<c_int>,
     /// oom_score_adj, written by the parent (kept here for exec).
     pub oom_score_adj: Option<i32>,
+    /// Scheduler and CPU affinity.
+    pub sched: super::sched::SchedPlan,
 }
 
 impl ProcessPlan {
@@ -105,7 +107,19 @@ fn enter_cwd_as_user(p: &ProcessPlan, sync: c_int) {
     }
 }
 
-/// Child side: resource limits, personality, I/O priority.
+/// Child side, before reporting CREATED (so `create` fails on them, as
+/// under runc): scheduler, CPU affinity, I/O priority.
+pub fn placement(p: &ProcessPlan, sync: c_int) {
+    super::sched::apply(&p.sched, sync);
+    if let Some(prio) = p.ioprio {
+        // SAFETY: ioprio_set with integer arguments (IOPRIO_WHO_PROCESS, self).
+        if unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, prio) } != 0 {
+            fail(sync, step::IOPRIO, 0, errno());
+        }
+    }
+}
+
+/// Child side: resource limits and personality.
 pub fn limits(p: &ProcessPlan, sync: c_int) {
     for (i, r) in p.rlimits.iter().enumerate() {
         // SAFETY: r.limit is a valid rlimit value.
@@ -117,12 +131,6 @@ pub fn limits(p: &ProcessPlan, sync: c_int) {
         // SAFETY: personality takes an integer.
         if unsafe { libc::personality(dom) } < 0 {
             fail(sync, step::PERSONALITY, 0, errno());
-        }
-    }
-    if let Some(prio) = p.ioprio {
-        // SAFETY: ioprio_set with integer arguments (IOPRIO_WHO_PROCESS, self).
-        if unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, prio) } != 0 {
-            fail(sync, step::IOPRIO, 0, errno());
         }
     }
 }

@@ -49,3 +49,6 @@ pub const CGROUP_JOIN: u32 = 45;
 pub const MOUNT_NOT_DIR: u32 = 46;
 pub const TRAMPOLINE: u32 = 47;
 pub const STDIO_OWNER: u32 = 48;
+pub const SCHEDULER: u32 = 49;
+pub const AFFINITY: u32 = 50;
+pub const COPY_UP: u32 = 51;

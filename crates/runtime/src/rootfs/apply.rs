@@ -7,7 +7,7 @@
 use std::ffi::{c_char, c_int, c_ulong, CStr};
 use std::ptr;
 
-use super::{Op, RelPath, RootfsPlan, TargetKind};
+use super::{copyup, Op, RelPath, RootfsPlan, TargetKind};
 use crate::launch::step;
 use crate::launch::sync::fail;
 use crate::launch::sys::{self, close, errno, open_in_root, StackPath};
@@ -187,7 +187,8 @@ fn ensure_target(rootfd: c_int, rel: &RelPath, kind: TargetKind) -> Result<c_int
     let mut p = PathBuf4k::new(rel).ok_or(libc::ENAMETOOLONG)?;
     let len = p.len;
     match kind {
-        TargetKind::Dir => mkdir_all(rootfd, &mut p, len),
+        // Resolved by the caller; a directory if it was not.
+        TargetKind::Dir | TargetKind::FromSource => mkdir_all(rootfd, &mut p, len),
         TargetKind::File => {
             if len == 0 {
                 return Err(libc::EISDIR);
@@ -229,6 +230,110 @@ fn ensure_target(rootfd: c_int, rel: &RelPath, kind: TargetKind) -> Result<c_int
             }
         }
     }
+}
+
+/// Opens the directory `rel` for reading (what getdents needs); -1 when
+/// it does not exist.
+fn open_dir(rootfd: c_int, rel: &RelPath) -> Result<c_int, c_int> {
+    let mut p = PathBuf4k::new(rel).ok_or(libc::ENAMETOOLONG)?;
+    let len = p.len;
+    p.buf[len] = 0;
+    let path = if len == 0 {
+        DOT.to_bytes_with_nul()
+    } else {
+        p.from(0)
+    };
+    let fd = open_in_root(rootfd, path, libc::O_RDONLY | libc::O_DIRECTORY);
+    if fd < 0 {
+        return if errno() == libc::ENOENT {
+            Ok(-1)
+        } else {
+            Err(errno())
+        };
+    }
+    Ok(fd)
+}
+
+/// Room for a tmpfs's options with the inherited mode in front.
+const DATA_MAX: usize = 4096;
+
+fn is_tmpfs(fstype: &Option<std::ffi::CString>) -> bool {
+    fstype.as_ref().is_some_and(|t| t.as_bytes() == b"tmpfs")
+}
+
+/// A bind source the plan could not see: a directory or a file now?
+fn source_kind(source: &Option<std::ffi::CString>) -> Result<TargetKind, c_int> {
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is NULL or NUL-terminated; st is a valid out pointer.
+    if unsafe { libc::stat(opt_ptr(source), &mut st) } != 0 {
+        return Err(errno());
+    }
+    Ok(if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        TargetKind::Dir
+    } else {
+        TargetKind::File
+    })
+}
+
+/// A tmpfs's options with `mode=` of its existing mount point in front
+/// (later options, an explicit `mode=` too, win), as runc 1.3 does; the
+/// options as given when the mount point does not exist yet.
+fn tmpfs_data(
+    rootfd: c_int,
+    dest: &RelPath,
+    data: &Option<std::ffi::CString>,
+    buf: &mut [u8; DATA_MAX],
+) -> Result<*const c_char, c_int> {
+    let mut p = PathBuf4k::new(dest).ok_or(libc::ENAMETOOLONG)?;
+    let len = p.len;
+    p.buf[len] = 0;
+    let path = if len == 0 {
+        DOT.to_bytes_with_nul()
+    } else {
+        p.from(0)
+    };
+    let fd = open_in_root(rootfd, path, libc::O_PATH);
+    if fd < 0 {
+        return if errno() == libc::ENOENT {
+            Ok(opt_ptr(data))
+        } else {
+            Err(errno())
+        };
+    }
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is open; st is a valid out pointer.
+    let r = unsafe { libc::fstat(fd, &mut st) };
+    let e = errno();
+    close(fd);
+    if r != 0 {
+        return Err(e);
+    }
+    let mode = st.st_mode & 0o7777;
+    let mut n = 0;
+    let mut put = |b: &[u8]| -> Result<(), c_int> {
+        let end = n + b.len();
+        // Keep one byte for the NUL.
+        if end >= DATA_MAX {
+            return Err(libc::E2BIG);
+        }
+        buf[n..end].copy_from_slice(b);
+        n = end;
+        Ok(())
+    };
+    put(b"mode=")?;
+    let mut digits = [0u8; 4];
+    for (k, d) in digits.iter_mut().enumerate() {
+        *d = b'0' + ((mode >> (3 * (3 - k))) & 7) as u8;
+    }
+    put(&digits)?;
+    if let Some(d) = data {
+        put(b",")?;
+        put(d.as_bytes())?;
+    }
+    buf[n] = 0;
+    Ok(buf.as_ptr().cast())
 }
 
 /// procfs and sysfs: the filesystems that runc mounts only onto an
@@ -302,9 +407,15 @@ pub fn prepare(plan: &RootfsPlan, sync: c_int) -> c_int {
     if rootfd < 0 {
         fail(sync, step::OPEN_ROOTFS, 0, errno());
     }
+    // A tmpcopyup's source: the directory the next tmpfs will cover.
+    let mut copy_from: c_int = -1;
     for (i, op) in plan.ops.iter().enumerate() {
         let i = i as u32;
         match op {
+            Op::CopyUpFrom { dest } => {
+                copy_from =
+                    open_dir(rootfd, dest).unwrap_or_else(|e| fail(sync, step::COPY_UP, i, e));
+            }
             Op::Mount {
                 dest,
                 kind,
@@ -315,7 +426,22 @@ pub fn prepare(plan: &RootfsPlan, sync: c_int) -> c_int {
                 remount: re,
                 propagation,
             } => {
-                let fd = ensure_target(rootfd, dest, *kind)
+                let kind = match kind {
+                    TargetKind::FromSource => {
+                        source_kind(source).unwrap_or_else(|e| fail(sync, step::MOUNT, i, e))
+                    }
+                    k => *k,
+                };
+                // Before the target is made: a tmpfs takes the mode of a
+                // mount point that exists.
+                let mut data_buf = [0u8; DATA_MAX];
+                let data_ptr = if is_tmpfs(fstype) {
+                    tmpfs_data(rootfd, dest, data, &mut data_buf)
+                        .unwrap_or_else(|e| fail(sync, step::MOUNT, i, e))
+                } else {
+                    opt_ptr(data)
+                };
+                let fd = ensure_target(rootfd, dest, kind)
                     .unwrap_or_else(|e| fail(sync, step::MOUNT_TARGET, i, e));
                 if kernel_fs(fstype) {
                     if let Err(e) = ordinary_dir(rootfd, dest) {
@@ -329,12 +455,24 @@ pub fn prepare(plan: &RootfsPlan, sync: c_int) -> c_int {
                     target.as_ptr(),
                     opt_ptr(fstype),
                     *flags,
-                    opt_ptr(data),
+                    data_ptr,
                 ) != 0
                 {
                     fail(sync, step::MOUNT, i, errno());
                 }
                 close(fd);
+                if copy_from >= 0 {
+                    let to =
+                        open_dir(rootfd, dest).unwrap_or_else(|e| fail(sync, step::COPY_UP, i, e));
+                    if to >= 0 {
+                        if let Err(e) = copyup::copy_tree(copy_from, to) {
+                            fail(sync, step::COPY_UP, i, e);
+                        }
+                    }
+                    close(to);
+                    close(copy_from);
+                    copy_from = -1;
+                }
                 if re.is_some() || !propagation.is_empty() {
                     // The old descriptor names the covered directory;
                     // reopen to reach the new mount.

@@ -8,6 +8,7 @@
 
 pub mod apply;
 mod cgroupfs;
+mod copyup;
 mod devices;
 pub mod options;
 mod plan;
@@ -51,6 +52,10 @@ impl RelPath {
 pub enum TargetKind {
     Dir,
     File,
+    /// A bind whose source did not exist when planning (an earlier mount
+    /// of the same config makes it): the child looks at the source when
+    /// it gets there, as runc does.
+    FromSource,
 }
 
 /// One step of building the rootfs, in config order.
@@ -88,6 +93,9 @@ pub enum Op {
     /// A remount of an earlier mount with MS_REMOUNT | flags (e.g. the
     /// cgroup tmpfs made read-only after its submounts).
     Remount { dest: RelPath, flags: c_ulong },
+    /// `tmpcopyup`: keep what `dest` holds now, to copy into the tmpfs the
+    /// next operation mounts there.
+    CopyUpFrom { dest: RelPath },
 }
 
 /// Everything the child needs to build the rootfs.

@@ -19,8 +19,8 @@ pub struct MountOptions {
     pub bind: bool,
     /// `rbind` (recursive bind) was given.
     pub recursive: bool,
-    /// Options berth accepts but does not act on (e.g. runc's `tmpcopyup`).
-    pub ignored: Vec<String>,
+    /// `tmpcopyup`: fill a tmpfs with what its mount point held (runc).
+    pub copy_up: bool,
 }
 
 /// MS_* flag named by a mount option: (flag, true = set / false = clear).
@@ -100,7 +100,7 @@ pub fn parse(options: &[String]) -> Result<MountOptions, UnsupportedOption> {
             m.bind = true;
             m.recursive = true;
         } else if o == "tmpcopyup" {
-            m.ignored.push(o.to_owned());
+            m.copy_up = true;
         } else if matches!(o, "idmap" | "ridmap") || o.starts_with("rro") || o.starts_with("rrw") {
             // Recursive read-only (mount_setattr) and id-mapped mounts are
             // not implemented: refusing beats silently mounting writable

@@ -107,6 +107,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
     };
 
     let mut ops = Vec::new();
+    let mut read_only_later = Vec::new();
     let mut dev_bound = false;
     for m in spec.mounts().iter().flatten() {
         let dest = clean_container_path(m.destination()).unwrap_or_else(|_| PathBuf::from("/"));
@@ -130,10 +131,20 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
             } else {
                 input.bundle_dir.join(src)
             };
-            let meta = std::fs::metadata(&src).map_err(|_| RootfsError::NoSource {
-                dest: dest_s.clone(),
-                source_path: src.clone(),
-            })?;
+            // A missing source inside the rootfs may be made by an earlier
+            // mount of this config: the child decides then. Elsewhere it
+            // is an error now.
+            let kind = match std::fs::metadata(&src) {
+                Ok(m) if m.is_dir() => TargetKind::Dir,
+                Ok(_) => TargetKind::File,
+                Err(_) if src.starts_with(input.rootfs) => TargetKind::FromSource,
+                Err(_) => {
+                    return Err(RootfsError::NoSource {
+                        dest: dest_s.clone(),
+                        source_path: src.clone(),
+                    })
+                }
+            };
             if dest == Path::new("/dev") {
                 dev_bound = true;
             }
@@ -144,11 +155,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
             let settable = opts.flags & !(libc::MS_REMOUNT | libc::MS_BIND | libc::MS_REC);
             ops.push(Op::Mount {
                 dest: RelPath::from_clean(&dest),
-                kind: if meta.is_dir() {
-                    TargetKind::Dir
-                } else {
-                    TargetKind::File
-                },
+                kind,
                 source: Some(cstr(src.as_os_str().as_bytes())?),
                 fstype: None,
                 flags,
@@ -180,12 +187,36 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
                 .as_ref()
                 .map(|s| s.as_os_str().as_bytes().to_vec())
                 .unwrap_or_else(|| typ.as_bytes().to_vec());
+            // A read-only tmpfs or /dev is mounted writable and made
+            // read-only after everything else (runc's finalizeRootfs):
+            // devpts, shm, device nodes and later mounts go inside first.
+            let mut flags = opts.flags;
+            if flags & libc::MS_RDONLY != 0 && (typ == "tmpfs" || dest == Path::new("/dev")) {
+                flags &= !libc::MS_RDONLY;
+                let kept = flags
+                    & (libc::MS_NOSUID
+                        | libc::MS_NODEV
+                        | libc::MS_NOEXEC
+                        | libc::MS_NOATIME
+                        | libc::MS_NODIRATIME
+                        | libc::MS_RELATIME
+                        | libc::MS_STRICTATIME);
+                read_only_later.push(Op::Remount {
+                    dest: RelPath::from_clean(&dest),
+                    flags: libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | kept,
+                });
+            }
+            if opts.copy_up && typ == "tmpfs" {
+                ops.push(Op::CopyUpFrom {
+                    dest: RelPath::from_clean(&dest),
+                });
+            }
             ops.push(Op::Mount {
                 dest: RelPath::from_clean(&dest),
                 kind: TargetKind::Dir,
                 source: Some(cstr(source)?),
                 fstype: Some(cstr(typ)?),
-                flags: opts.flags,
+                flags,
                 data: if opts.data.is_empty() {
                     None
                 } else {
@@ -212,6 +243,8 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
             }
         }
     }
+
+    ops.extend(read_only_later);
 
     let paths = |list: &Option<Vec<String>>| -> Result<Vec<CString>, RootfsError> {
         list.iter()
