@@ -35,7 +35,7 @@ pub fn merge(old: &LinuxResources, delta: &LinuxResources) -> (LinuxResources, W
         out.set_cpu(Some(merge_cpu(old.cpu().as_ref(), d)));
     }
     if let Some(limit) = delta.pids().as_ref().map(|p| p.limit()) {
-        let mut p = old.pids().clone().unwrap_or_default();
+        let mut p = old.pids().unwrap_or_default();
         p.set_limit(limit);
         out.set_pids(Some(p));
     }
@@ -207,7 +207,7 @@ fn merge_blkio(old: Option<&LinuxBlockIo>, d: &LinuxBlockIo) -> LinuxBlockIo {
 fn to_apply(merged: &LinuxResources, delta: &LinuxResources) -> LinuxResources {
     let mut r = LinuxResources::default();
     if delta.memory().is_some() {
-        r.set_memory(merged.memory().clone());
+        r.set_memory(*merged.memory());
     }
     if let Some(d) = delta.cpu() {
         // What was given, and for a quota or period its saved companion
@@ -224,7 +224,7 @@ fn to_apply(merged: &LinuxResources, delta: &LinuxResources) -> LinuxResources {
         r.set_cpu(Some(c));
     }
     if delta.pids().is_some() {
-        r.set_pids(merged.pids().clone());
+        r.set_pids(*merged.pids());
     }
     if delta.block_io().is_some() {
         r.set_block_io(merged.block_io().clone());
@@ -265,7 +265,7 @@ impl Runtime {
         }
         rec.cgroup()?.apply_resources(&to_apply(&merged, delta))?;
         let mut saved = merged;
-        if let Some(m) = saved.memory().clone() {
+        if let Some(m) = *saved.memory() {
             let mut m = m;
             m.set_check_before_update(None);
             saved.set_memory(Some(m));
@@ -343,7 +343,7 @@ mod tests {
             b.throttle_write_iops_device().clone().unwrap()[0].rate(),
             10
         );
-        let mem = m.memory().clone().unwrap();
+        let mem = m.memory().unwrap();
         assert_eq!(
             (mem.limit(), mem.swap(), mem.kernel()),
             (Some(1000000), Some(3000000), None)
@@ -373,6 +373,6 @@ mod tests {
         );
         // The saved limits keep what the update did not touch.
         assert_eq!(m.cpu().clone().unwrap().cpus().as_deref(), Some("0"));
-        assert_eq!(m.pids().clone().unwrap().limit(), 10);
+        assert_eq!(m.pids().unwrap().limit(), 10);
     }
 }
