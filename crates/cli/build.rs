@@ -1,6 +1,16 @@
-//! Build facts for `berth-runc --version`: the compiler's version, the
-//! seccomp compiler's version (from Cargo.lock) and, when the build sets
-//! BERTH_COMMIT, the commit.
+//! Build facts for `berth-runc --version` and link options for the berth
+//! binaries.
+//!
+//! Version facts: the compiler's version, the seccomp compiler's version
+//! (from Cargo.lock) and, when the build sets BERTH_COMMIT, the commit.
+//!
+//! Link options: every CNI plugin call and every runtime call is a fresh
+//! process of this ~12 MB position-independent binary, and the dynamic loader
+//! applied its ~19,000 relative relocations one 24-byte RELA entry at a time
+//! on each start (perf: ld.so was a tenth of a CNI ADD+DEL's CPU time).
+//! Packed relative relocations (DT_RELR, glibc 2.36 and binutils 2.38 or
+//! later, as on Debian 12) shrink that table to a few kilobytes and the
+//! loader's work with it, keeping the binary PIE (ASLR).
 
 use std::process::Command;
 
@@ -26,4 +36,10 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=../../Cargo.lock");
     println!("cargo:rerun-if-env-changed=BERTH_COMMIT");
+
+    let linux_gnu = std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
+        && std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu");
+    if linux_gnu {
+        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
 }

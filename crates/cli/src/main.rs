@@ -3,6 +3,7 @@
 //! `berth runtime ...`), or a CNI plugin name (`berth-bridge`,
 //! `berth-host-local`, ...), so one install serves every role.
 
+mod client;
 mod cni_cmd;
 mod cni_plugin;
 mod commands;
@@ -23,6 +24,7 @@ fn main() {
     let code = match name.as_str() {
         "berth" => cli_main(args),
         "berth-runc" => commands::runtime::main(args),
+        "berthd" => commands::daemon::main(args),
         plugin if cni_plugin::is_plugin_name(plugin) => cni_plugin::plugin_main(plugin),
         other => {
             eprintln!("berth: invoked under an unknown name '{other}'");
@@ -35,11 +37,20 @@ fn main() {
 /// `berth <group> ...`: each subcommand group lives in its own module.
 fn cli_main(args: Vec<OsString>) -> i32 {
     match args.get(1).and_then(|a| a.to_str()) {
-        Some("--version") | Some("version") => {
+        Some("--version") => {
             println!("berth {}", env!("CARGO_PKG_VERSION"));
             0
         }
         Some("runtime") => commands::runtime::main(args[1..].to_vec()),
+        Some("daemon") => commands::daemon::main(args[1..].to_vec()),
+        // berthd starts each container's monitor as `berth monitor CONFIG`.
+        Some("monitor") => match args.get(2) {
+            Some(cfg) => berth_monitor::main(std::path::Path::new(cfg)),
+            None => {
+                eprintln!("usage: berth monitor CONFIG");
+                2
+            }
+        },
         Some("cni") => match cni_cmd::main(&args[2..]) {
             Ok(()) => 0,
             Err(e) => {
@@ -47,9 +58,7 @@ fn cli_main(args: Vec<OsString>) -> i32 {
                 1
             }
         },
-        _ => {
-            eprintln!("usage: berth <runtime|cni|version> ...");
-            2
-        }
+        // Everything else is a Docker verb, talking to the daemon's API.
+        _ => commands::docker::main(args),
     }
 }

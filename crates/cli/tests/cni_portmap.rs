@@ -239,3 +239,164 @@ fn portmap_needs_a_previous_result_and_rejects_a_taken_port() {
     let nft = env.host.sh("nft list table inet berth").expect("nft");
     assert!(nft.contains("9091"), "the first mapping was lost:\n{nft}");
 }
+
+/// `route_localnet` of `dev` in the sandbox host.
+fn route_localnet(env: &CniEnv, dev: &str) -> String {
+    env.host
+        .sh(&format!("cat /proc/sys/net/ipv4/conf/{dev}/route_localnet"))
+        .expect("route_localnet")
+        .trim()
+        .to_string()
+}
+
+/// The same conflist with the reference bridge and portmap plugins.
+fn reference_chain(env: &CniEnv, br: &str, subnet: &str) -> NetConfList {
+    let p = env.conf(
+        "ref.conflist",
+        &json!({
+            "cniVersion": "1.0.0",
+            "name": "refpm",
+            "plugins": [
+                {"type": "bridge", "bridge": br, "isGateway": true, "ipMasq": true,
+                 "ipam": {"type": "host-local", "subnet": subnet,
+                          "dataDir": env.ipam_dir().join("ref").to_string_lossy(),
+                          "routes": [{"dst": "0.0.0.0/0"}]}},
+                {"type": "portmap", "capabilities": {"portMappings": true}}
+            ]
+        }),
+    );
+    NetConfList::load(&p).expect("load")
+}
+
+/// A published port answers on 127.0.0.1 from the host, as with the
+/// reference bridge + portmap chain (run first as the differential), and
+/// stops answering after DEL. `[::1]` answers neither: the kernel has no
+/// `route_localnet` for IPv6.
+#[test]
+fn published_port_answers_on_localhost_like_the_reference() {
+    let env = CniEnv::new();
+    let ports = json!([{"hostPort": 18080, "containerPort": 80, "protocol": "tcp"}]);
+    let url = "http://127.0.0.1:18080/";
+
+    // The reference chain first: it must answer on 127.0.0.1 here too, else
+    // the comparison says nothing.
+    let r = reference_chain(&env, "refbr9", "10.81.9.0/24");
+    let ns0 = env.netns("r1");
+    let mut a0 = CniEnv::attachment("r1", &ns0, "eth0");
+    a0.capability_args
+        .insert("portMappings".into(), ports.clone());
+    env.with_client(|c| c.add(&r, &a0)).expect("reference ADD");
+    {
+        let _server = httpd(&env, &ns0, "hello from the reference");
+        assert_eq!(
+            wget(&env, "", url).as_deref(),
+            Some("hello from the reference"),
+            "the reference chain answers on 127.0.0.1"
+        );
+        assert_eq!(route_localnet(&env, "refbr9"), "1");
+    }
+    env.with_client(|c| c.del(&r, &a0)).expect("reference DEL");
+
+    let l = chain(&env, "pbr9", "10.81.8.0/24");
+    let ns1 = env.netns("c1");
+    let mut a1 = CniEnv::attachment("c1", &ns1, "eth0");
+    a1.capability_args.insert("portMappings".into(), ports);
+    env.with_client(|c| c.add(&l, &a1)).expect("ADD");
+    assert_eq!(
+        route_localnet(&env, "pbr9"),
+        "1",
+        "route_localnet on the bridge"
+    );
+    let _server = httpd(&env, &ns1, "hello from berth on localhost");
+    assert_eq!(
+        wget(&env, "", url).as_deref(),
+        Some("hello from berth on localhost"),
+        "berth answers on 127.0.0.1"
+    );
+    // Another loopback address works the same way (127.0.0.0/8).
+    assert_eq!(
+        wget(&env, "", "http://127.0.0.2:18080/").as_deref(),
+        Some("hello from berth on localhost"),
+        "127.0.0.2"
+    );
+    assert_eq!(
+        wget(&env, "", "http://[::1]:18080/"),
+        None,
+        "[::1] is not published (no IPv6 route_localnet)"
+    );
+    env.with_client(|c| c.del(&l, &a1)).expect("DEL");
+    assert_eq!(wget(&env, "", url), None, "port still answers after DEL");
+}
+
+/// With `route_localnet` on a bridge, a container that routes 127.0.0.1
+/// through its gateway would reach services bound to the host's loopback
+/// (CVE-2020-8558). berth's table drops that; the test also shows that the
+/// drop rule is what stops it.
+#[test]
+fn container_cannot_reach_host_loopback_through_the_bridge() {
+    let env = CniEnv::new();
+    let l = chain(&env, "pbr8", "10.81.7.0/24");
+    let ns1 = env.netns("c1");
+    let mut a1 = CniEnv::attachment("c1", &ns1, "eth0");
+    a1.capability_args.insert(
+        "portMappings".into(),
+        json!([{"hostPort": 18081, "containerPort": 80}]),
+    );
+    let r = env.with_client(|c| c.add(&l, &a1)).expect("ADD");
+    assert_eq!(route_localnet(&env, "pbr8"), "1");
+    let gw = r.ips[0].gateway.expect("gateway");
+
+    // A service on the host's loopback only.
+    let dir = env.host.root().join("secret");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("index.html"), "host loopback secret").expect("index");
+    let child = env
+        .host
+        .spawn(
+            Command::new("busybox")
+                .args(["httpd", "-f", "-p", "127.0.0.1:19999", "-h"])
+                .arg(&dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .expect("httpd");
+    let _server = Server(child);
+    env.host
+        .sh("for i in $(seq 1 200); do busybox netstat -ltn | grep -q '127.0.0.1:19999 ' && exit 0; busybox usleep 10000; done; exit 1")
+        .expect("host httpd listens");
+    assert_eq!(
+        wget(&env, "", "http://127.0.0.1:19999/").as_deref(),
+        Some("host loopback secret"),
+        "the service answers on the host"
+    );
+
+    // The container sends 127.0.0.1 out of eth0 to its gateway.
+    env.in_ns(
+        &ns1,
+        &format!(
+            "ip route del local 127.0.0.1 dev lo table local; \
+             ip route del local 127.0.0.0/8 dev lo table local; \
+             sysctl -qw net.ipv4.conf.eth0.route_localnet=1; \
+             ip route add 127.0.0.1/32 via {gw} dev eth0"
+        ),
+    );
+    let in_c1 = format!("nsenter --net={}", ns1.display());
+    assert_eq!(
+        wget(&env, &in_c1, "http://127.0.0.1:19999/"),
+        None,
+        "a container reached the host's loopback"
+    );
+    // Without berth's input rule the same request gets through, so the
+    // rule is what stopped it.
+    env.host
+        .sh("nft flush chain inet berth input")
+        .expect("flush input");
+    let through = wget(&env, &in_c1, "http://127.0.0.1:19999/");
+    env.with_client(|c| c.del(&l, &a1)).expect("DEL");
+    assert_eq!(
+        through.as_deref(),
+        Some("host loopback secret"),
+        "without the rule the request is expected to get through"
+    );
+}

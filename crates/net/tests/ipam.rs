@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use berth_net::ipam::Ipam;
-use berth_net::ipam::{IpamConfig, IpamError, Range};
+use berth_net::ipam::{IpamConfig, IpamError, LeaseFiles, Range};
 use berth_store::{MemStore, RedbStore, Store};
 
 fn ip(s: &str) -> IpAddr {
@@ -222,7 +222,12 @@ fn distinct_leases(store: &dyn Store) -> usize {
 #[test]
 fn concurrent_threads_get_distinct_addresses_or_a_clean_error() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store: Arc<dyn Store> = Arc::new(RedbStore::open_in_dir(dir.path()).expect("store"));
+    race_threads(Arc::new(RedbStore::open_in_dir(dir.path()).expect("store")));
+    let files = tempfile::tempdir().expect("tempdir");
+    race_threads(Arc::new(LeaseFiles::open(files.path()).expect("store")));
+}
+
+fn race_threads(store: Arc<dyn Store>) {
     // 260 ADDs on a /24 with 253 usable: 253 distinct addresses, 7 exhausted.
     let threads: Vec<_> = (0..260)
         .map(|i| {
@@ -247,6 +252,8 @@ fn concurrent_threads_get_distinct_addresses_or_a_clean_error() {
 }
 
 const WORKER_ENV: &str = "BERTH_IPAM_TEST_WORKER";
+/// Set for workers of the lease-files variant.
+const WORKER_FILES_ENV: &str = "BERTH_IPAM_TEST_FILES";
 
 /// A child process of `concurrent_processes_get_distinct_addresses`: one ADD.
 #[test]
@@ -255,8 +262,12 @@ fn ipam_process_worker() {
         return; // not started as a worker
     };
     let (dir, id) = spec.split_once('|').expect("worker spec");
-    let store = RedbStore::open_in_dir(dir).expect("worker store");
-    let ipam = Ipam::new(&store, "conc").expect("ipam");
+    let store: Box<dyn Store> = if std::env::var_os(WORKER_FILES_ENV).is_some_and(|v| v == "1") {
+        Box::new(LeaseFiles::open(dir).expect("worker lease files"))
+    } else {
+        Box::new(RedbStore::open_in_dir(dir).expect("worker store"))
+    };
+    let ipam = Ipam::new(store.as_ref(), "conc").expect("ipam");
     match ipam.allocate(&cfg(&[SUBNET]), id, "eth0", &[]) {
         Ok(_) => {}
         Err(IpamError::Exhausted { .. }) => std::process::exit(3),
@@ -267,6 +278,49 @@ fn ipam_process_worker() {
 #[test]
 fn concurrent_processes_get_distinct_addresses() {
     let dir = tempfile::tempdir().expect("tempdir");
+    race_processes(dir.path(), false);
+    let store = RedbStore::open_in_dir(dir.path()).expect("store");
+    assert_eq!(distinct_leases(&store), 200);
+}
+
+#[test]
+fn concurrent_processes_get_distinct_addresses_from_lease_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    race_processes(dir.path(), true);
+    let store = LeaseFiles::open(dir.path()).expect("store");
+    assert_eq!(distinct_leases(&store), 200);
+}
+
+#[test]
+fn lease_files_release_finds_leases_whose_owner_entry_was_lost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LeaseFiles::open(dir.path()).expect("store");
+    let ipam = Ipam::new(&store, "n").expect("ipam");
+    let c = cfg(&["10.9.0.0/24", "fd00:9::/64"]);
+    let a = ipam.allocate(&c, "c1", "eth0", &[]).expect("alloc");
+    ipam.allocate(&c, "c2", "eth0", &[]).expect("alloc c2");
+    let lease = dir
+        .path()
+        .join(format!("ipam/v1/n/ip/{}", a[0].address.addr()));
+    assert!(lease.is_file(), "a lease is a file: {}", lease.display());
+    // The owner index is not synced: a crash may lose it.
+    std::fs::remove_dir_all(dir.path().join("ipam/v1/n/owner/c1")).expect("drop owner");
+    let mut released = ipam.release("c1", Some("eth0")).expect("release");
+    released.sort();
+    let mut want: Vec<IpAddr> = a.iter().map(|x| x.address.addr()).collect();
+    want.sort();
+    assert_eq!(released, want);
+    let left: Vec<String> = ipam
+        .leases()
+        .expect("leases")
+        .into_iter()
+        .map(|l| l.container_id)
+        .collect();
+    assert_eq!(left, ["c2", "c2"]);
+}
+
+/// 200 processes allocate at once, starting with no store at all.
+fn race_processes(dir: &std::path::Path, files: bool) {
     let exe = std::env::current_exe().expect("exe");
     // 200 processes race, starting with no store file at all.
     let children: Vec<_> = (0..200)
@@ -278,7 +332,8 @@ fn concurrent_processes_get_distinct_addresses() {
                     "--test-threads=1",
                     "--quiet",
                 ])
-                .env(WORKER_ENV, format!("{}|p{i}", dir.path().display()))
+                .env(WORKER_ENV, format!("{}|p{i}", dir.display()))
+                .env(WORKER_FILES_ENV, if files { "1" } else { "" })
                 .stdout(Stdio::null())
                 .spawn()
                 .expect("spawn worker")
@@ -288,6 +343,4 @@ fn concurrent_processes_get_distinct_addresses() {
         let st = c.wait().expect("wait");
         assert!(st.success(), "worker failed: {st}");
     }
-    let store = RedbStore::open_in_dir(dir.path()).expect("store");
-    assert_eq!(distinct_leases(&store), 200);
 }

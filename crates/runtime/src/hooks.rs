@@ -1,6 +1,7 @@
 //! Hooks run by the runtime process itself, in the runtime namespace
 //! (prestart, createRuntime, poststart, poststop): the state JSON on
-//! stdin, args/env exactly as configured, the hook's timeout enforced.
+//! stdin, args as configured, env as configured or (none given) the
+//! runtime's, the hook's timeout enforced.
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
@@ -76,10 +77,14 @@ pub fn run_one(kind: &'static str, hook: &Hook, state: &[u8]) -> Result<(), Hook
             cmd.arg0(first).args(rest);
         }
     }
-    cmd.env_clear();
-    for kv in hook.env().iter().flatten() {
-        if let Some((k, v)) = kv.split_once('=') {
-            cmd.env(k, v);
+    // Without `env` the hook inherits the runtime's environment, as under
+    // runc (Go's exec with a nil Env); with it, exactly that list.
+    if let Some(env) = hook.env() {
+        cmd.env_clear();
+        for kv in env {
+            if let Some((k, v)) = kv.split_once('=') {
+                cmd.env(k, v);
+            }
         }
     }
     cmd.stdin(Stdio::piped())

@@ -192,3 +192,22 @@ fn every_new_namespace_differs_from_the_host() {
     }
     assert_eq!(out.lines().count(), 6);
 }
+
+/// `"path": ""` is a new namespace, as runc reads it.
+#[test]
+fn an_empty_namespace_path_is_a_new_namespace() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let out = env.run_edited("emptypath", "readlink /proc/self/ns/uts", |v| {
+        for ns in v["linux"]["namespaces"].as_array_mut().unwrap() {
+            if ns["type"] == "uts" {
+                ns["path"] = json!("");
+            }
+        }
+    });
+    let host = env.host.sh("readlink /proc/self/ns/uts").unwrap();
+    assert!(out.starts_with("uts:["), "{out}");
+    assert_ne!(out.trim(), host.trim());
+}

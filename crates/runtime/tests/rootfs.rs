@@ -278,3 +278,135 @@ fn symlinks_in_the_image_cannot_redirect_mounts_to_the_host() {
         .join(victim.strip_prefix("/").unwrap())
         .is_dir());
 }
+
+/// procfs and sysfs go only onto an ordinary directory: a rootfs whose
+/// /proc or /sys is a symlink (to a directory of the image or dangling)
+/// is refused, as runc refuses it (the CVE-2019-16884/19921 class: a proc
+/// mounted through a link lands where the image chose, e.g. over a
+/// directory that a later mount or the LSM setup trusts). Nothing is left.
+#[test]
+fn proc_and_sys_on_a_symlink_are_refused() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    for (name, dir, link) in [
+        ("proc-link", "proc", "/fakeproc"),
+        ("proc-dangling", "proc", "/nowhere/proc"),
+        ("sys-link", "sys", "fakesys"),
+    ] {
+        let b = env.bundle(name, "true");
+        let rootfs = b.join("rootfs");
+        std::fs::create_dir_all(rootfs.join(link.trim_start_matches('/'))).ok();
+        if link.starts_with("/nowhere") {
+            std::fs::remove_dir_all(rootfs.join("nowhere")).unwrap();
+        }
+        let _ = std::fs::remove_dir(rootfs.join(dir));
+        std::os::unix::fs::symlink(link, rootfs.join(dir)).unwrap();
+        if dir == "sys" {
+            edit_config(&b, |v| {
+                v["mounts"].as_array_mut().unwrap().push(
+                    json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro"]}),
+                );
+            });
+        }
+        let e = env
+            .berth(&["run", "--bundle", b.to_str().unwrap(), name])
+            .fails();
+        assert!(e.contains("ordinary directory"), "{name}: {e}");
+        assert!(e.contains(&format!("/{dir}")), "{name}: {e}");
+        assert!(!env.root.join(name).exists(), "{name}: state left");
+        assert!(!env.cgroup_exists(name), "{name}: cgroup left");
+        assert!(!rootfs.join("nowhere").exists(), "{name}: link target made");
+        if std::path::Path::new("/usr/sbin/runc").exists() {
+            let r = env.runc(&["run", "--bundle", b.to_str().unwrap(), name]);
+            assert_ne!(r.code, 0, "runc ran {name}: {r:?}");
+            assert!(r.stderr.contains("ordinary directory"), "runc: {r:?}");
+        }
+    }
+}
+
+/// The same when the link appears only through an earlier mount of the
+/// config (the plan sees the image on disk; the child checks again).
+#[test]
+fn proc_onto_a_symlink_from_an_earlier_mount_is_refused() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let late = env.dir("late");
+    std::os::unix::fs::symlink("/fakeproc", late.join("proc")).unwrap();
+    let b = env.bundle("late", "true");
+    std::fs::create_dir_all(b.join("rootfs/fakeproc")).unwrap();
+    edit_config(&b, |v| {
+        let m = v["mounts"].as_array_mut().unwrap();
+        m.push(
+            json!({"destination": "/late", "type": "bind", "source": late, "options": ["rbind"]}),
+        );
+        m.push(json!({"destination": "/late/proc", "type": "proc", "source": "proc"}));
+    });
+    let e = env
+        .berth(&["run", "--bundle", b.to_str().unwrap(), "late"])
+        .fails();
+    assert!(
+        e.contains("ordinary directory") && e.contains("/late/proc"),
+        "{e}"
+    );
+    assert!(!env.root.join("late").exists());
+    if std::path::Path::new("/usr/sbin/runc").exists() {
+        let r = env.runc(&["run", "--bundle", b.to_str().unwrap(), "late-runc"]);
+        assert!(
+            r.code != 0 && r.stderr.contains("ordinary directory"),
+            "runc: {r:?}"
+        );
+    }
+}
+
+/// Mount destinations whose components are symlinks resolve with the
+/// rootfs as `/`: an absolute link to a host path that exists, a dangling
+/// absolute link (its target is made inside the rootfs) and a link as the
+/// last component of a file bind.
+#[test]
+fn mount_destinations_through_symlinks_stay_in_the_rootfs() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let host_dir = env.dir("host-side");
+    let data = env.dir("data");
+    std::fs::write(data.join("file"), "bound\n").unwrap();
+    let b = env.bundle(
+        "links",
+        "cat /abs/m/file /dangling/m/file /trail; grep -c ' /inside/m \\| /made/deep/m \\| /etc/target ' /proc/self/mountinfo",
+    );
+    let rootfs = b.join("rootfs");
+    std::fs::create_dir_all(rootfs.join("inside")).unwrap();
+    std::fs::write(rootfs.join("etc/target"), "").unwrap();
+    // Absolute links: to a dir of the image, to the host's dir (which
+    // must become <rootfs>/<that path>), dangling; a link as the last
+    // component of a file bind.
+    std::os::unix::fs::symlink("/inside", rootfs.join("abs")).unwrap();
+    std::os::unix::fs::symlink(&host_dir, rootfs.join("hostlink")).unwrap();
+    std::os::unix::fs::symlink("/made/deep", rootfs.join("dangling")).unwrap();
+    std::os::unix::fs::symlink("/etc/target", rootfs.join("trail")).unwrap();
+    edit_config(&b, |v| {
+        let m = v["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": "/abs/m", "type": "bind", "source": data, "options": ["rbind", "ro"]}));
+        m.push(json!({"destination": "/hostlink/m", "type": "tmpfs", "source": "tmpfs"}));
+        m.push(json!({"destination": "/dangling/m", "type": "bind", "source": data, "options": ["rbind", "ro"]}));
+        m.push(json!({"destination": "/trail", "type": "bind", "source": data.join("file"), "options": ["bind", "ro"]}));
+    });
+    let before = env.mounts_under(&host_dir);
+    let out = env
+        .berth(&["run", "--bundle", b.to_str().unwrap(), "links"])
+        .ok();
+    assert_eq!(out, "bound\nbound\nbound\n3\n");
+    assert_eq!(env.mounts_under(&host_dir), before);
+    assert!(!host_dir.join("m").exists(), "made on the host");
+    // The host path named by the link was made inside the rootfs instead.
+    assert!(rootfs
+        .join(host_dir.strip_prefix("/").unwrap())
+        .join("m")
+        .is_dir());
+    assert!(rootfs.join("made/deep/m").is_dir());
+}

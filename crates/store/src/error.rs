@@ -22,6 +22,20 @@ pub enum StoreError {
         /// How long we waited.
         waited_ms: u64,
     },
+    /// A file of a file-backed store could not be read or written.
+    #[error("store {op} {path}: {source}")]
+    Io {
+        /// What was being done (`read`, `write`, `sync`, ...).
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A key cannot name a file (an empty, `.`-led or NUL-holding segment).
+    #[error("store key {0:?} is not valid here")]
+    BadKey(String),
     /// The redb backend failed.
     #[error("store backend: {0}")]
     Backend(#[from] redb::Error),

@@ -45,10 +45,10 @@ pub const REQUIRED_APPLETS: &[&str] = &[
     "df", "top", "free", "dd", "yes", "timeout", "stat", "readlink",
 ];
 
-const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
+pub(crate) const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
                       nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
-const GROUP: &str = "root:x:0:\nnogroup:x:65534:\n";
-const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+pub(crate) const GROUP: &str = "root:x:0:\nnogroup:x:65534:\n";
+pub(crate) const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
 
 /// Why a bundle could not be built or written.
 #[derive(Debug, thiserror::Error)]
@@ -219,11 +219,13 @@ pub fn default_spec() -> Spec {
         let mut lc = LinuxCapabilities::default();
         lc.set_bounding(Some(caps.clone()));
         lc.set_effective(Some(caps.clone()));
-        lc.set_permitted(Some(caps.clone()));
-        lc.set_ambient(Some(caps));
-        // runc spec leaves the inheritable set empty: inheritable caps would
-        // survive an exec of a file with inheritable file caps.
+        lc.set_permitted(Some(caps));
+        // runc spec (1.2 on) leaves the inheritable and ambient sets empty:
+        // inheritable caps would survive an exec of a file with
+        // inheritable file caps, and ambient ones cannot be raised
+        // without them (runc warns).
         lc.set_inheritable(None);
+        lc.set_ambient(None);
         process.set_capabilities(Some(lc));
         spec.set_process(Some(process));
     }
@@ -249,7 +251,7 @@ pub fn default_spec() -> Spec {
 }
 
 /// Applet names the busybox binary says it has (`busybox --list`).
-fn list_applets(busybox: &Path) -> Result<BTreeSet<String>> {
+pub(crate) fn list_applets(busybox: &Path) -> Result<BTreeSet<String>> {
     let err = |reason: String| BundleError::AppletList {
         busybox: busybox.to_path_buf(),
         reason,

@@ -6,11 +6,14 @@
 //! - [`kernel`]: run-time probes for kernel features (link kinds, cgroup
 //!   layout) so tests skip with a reason where this kernel lacks them.
 //! - [`bundle`]: OCI bundles built from the host's busybox, no registry.
+//! - [`images`]: docker-archive test images from the host's busybox
+//!   (`busybox_docker_archive`), and builders for hostile layers.
 //! - [`leaks`]: snapshots of the root namespaces and the diff between two,
 //!   so a test suite can prove it left nothing behind.
 
 pub mod bundle;
 pub mod cgroupfs;
+pub mod images;
 pub mod kernel;
 pub mod leaks;
 pub mod sandbox;

@@ -1,4 +1,6 @@
 //! Subcommand groups of the `berth` binary that translate flags into
 //! library calls.
 
+pub mod daemon;
+pub mod docker;
 pub mod runtime;

@@ -2,8 +2,10 @@
 //!
 //! Reads host-local's `ipam` section (`ranges`, or the legacy top-level
 //! `subnet`/`rangeStart`/`rangeEnd`/`gateway`; `routes`; `dataDir`;
-//! `resolvConf`) and allocates through berth-net's [`Ipam`], whose redb store
-//! makes concurrent ADDs from many plugin processes safe. Static addresses
+//! `resolvConf`) and allocates through berth-net's [`Ipam`] over
+//! [`LeaseFiles`] (a file per lease under `dataDir`, flock'ed per
+//! transaction), which makes concurrent ADDs from many plugin processes safe
+//! and a lease durable before ADD answers. Static addresses
 //! come from `runtimeConfig.ips`, `args.cni.ips` or `CNI_ARGS` `IP=`.
 //!
 //! The same functions serve berth's main plugins in-process when their
@@ -12,8 +14,8 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use berth_net::ipam::{Ipam, IpamConfig, IpamError, IpamRoute, Range};
-use berth_store::{RedbStore, StoreError};
+use berth_net::ipam::{Ipam, IpamConfig, IpamError, IpamRoute, LeaseFiles, Range};
+use berth_store::{RedbStore, Store, StoreError};
 use ipnet::IpNet;
 use serde::Deserialize;
 
@@ -24,9 +26,10 @@ use crate::types::{CniError, CniResult, Dns, ErrorCode, IpConfig, Route};
 /// plugin's /var/lib/cni/networks). On tmpfs, as podman keeps its IPAM
 /// database under /run: a lease names an address in a network namespace,
 /// and no namespace survives a reboot, so neither should the lease (on disk
-/// every commit would also pay an fsync).
+/// every ADD also pays an fsync).
 pub const DEFAULT_DATA_DIR: &str = "/run/berth/cni/networks";
-const STORE_FILE: &str = "ipam.redb";
+/// Where berth before the lease files kept the leases, inside `dataDir`.
+const OLD_STORE_FILE: &str = "ipam.redb";
 
 pub struct HostLocal;
 
@@ -101,8 +104,40 @@ fn parse(req: &Request) -> Result<Parsed, CniError> {
     })
 }
 
-fn open_store(dir: &Path) -> Result<RedbStore, CniError> {
-    RedbStore::open(dir.join(STORE_FILE)).map_err(|e| store_error(&e))
+/// The leases in `dir` ([`LeaseFiles`]: one fsync'd file per lease, where
+/// a redb commit cost eight fsyncs per ADD). Leases an older berth kept in
+/// `dir/ipam.redb` are carried over first, once.
+fn open_store(dir: &Path) -> Result<LeaseFiles, CniError> {
+    let store = LeaseFiles::open(dir).map_err(|e| store_error(&e))?;
+    let old = dir.join(OLD_STORE_FILE);
+    if old.exists() {
+        migrate(&store, &old).map_err(|e| store_error(&e))?;
+    }
+    Ok(store)
+}
+
+fn migrate(store: &LeaseFiles, old: &Path) -> Result<(), StoreError> {
+    let entries = RedbStore::open(old)?.list_prefix("ipam/")?;
+    store.update(&mut |t| {
+        for (k, v) in &entries {
+            if t.get(k)?.is_none() {
+                t.put(k, v)?;
+            }
+        }
+        Ok(())
+    })?;
+    let mut done = old.as_os_str().to_owned();
+    done.push(".migrated");
+    match std::fs::rename(old, &done) {
+        Ok(()) => Ok(()),
+        // Another plugin process migrated it meanwhile.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StoreError::Io {
+            op: "rename",
+            path: old.to_path_buf(),
+            source,
+        }),
+    }
 }
 
 fn store_error(e: &StoreError) -> CniError {

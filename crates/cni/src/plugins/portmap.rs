@@ -1,7 +1,8 @@
 //! `berth-portmap`: publishes ports (capability `portMappings`) for a
 //! container a previous plugin attached, through berth-net's firewall (DNAT
 //! map elements in berth's own nftables table; hairpin and localhost
-//! masquerade come with that table). A chained plugin: it needs
+//! masquerade come with that table, and `route_localnet` on the host link
+//! lets 127.0.0.1 reach the ports). A chained plugin: it needs
 //! `prevResult` for the container's addresses and passes it through.
 //!
 //! What each attachment published is recorded in berth-store (`dataDir`,
@@ -31,10 +32,11 @@ pub struct Portmap;
 struct PortmapConf {
     #[serde(default)]
     data_dir: Option<PathBuf>,
-    /// Reference-plugin knobs berth accepts: masquerading of hairpin and
-    /// localhost traffic is built into berth's table, so they change nothing.
+    /// As the reference plugin's: whether 127.0.0.0/8 clients on the host
+    /// may reach published ports (default true). Masquerading of hairpin
+    /// and localhost traffic is built into berth's table; what `false`
+    /// changes is that `route_localnet` is left alone on the host link.
     #[serde(default)]
-    #[allow(dead_code)]
     snat: Option<bool>,
 }
 
@@ -47,6 +49,10 @@ fn open_store(req: &Request) -> Result<RedbStore, CniError> {
     let dir = c
         .data_dir
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    open_store_in(dir)
+}
+
+fn open_store_in(dir: PathBuf) -> Result<RedbStore, CniError> {
     RedbStore::open(dir.join(STORE_FILE))
         .map_err(|e| CniError::new(ErrorCode::IoFailure, format!("portmap store: {e}")))
 }
@@ -145,6 +151,38 @@ fn load(store: &RedbStore, key: &str) -> Result<Option<Vec<FwMapping>>, CniError
     }
 }
 
+/// Lets host clients on 127.0.0.0/8 reach the IPv4 mappings in `maps`:
+/// `route_localnet` on each host link a container address is routed
+/// through (the bridge), as the reference plugin sets it. Without it the
+/// kernel drops a packet from 127.0.0.1 leaving on a link other than `lo`
+/// (and the answer arriving for 127.0.0.1) as martian, even after DNAT;
+/// berth's table masquerades the DNATed 127/8 source to the bridge's
+/// address. IPv6 has no counterpart (no `route_localnet`, and `::1` never
+/// leaves `lo`), so `[::1]:port` stays unreachable, as with the reference.
+///
+/// A container sending to 127.0.0.1 through a bridge with this set would
+/// reach services bound to the host's loopback (CVE-2020-8558); berth's
+/// table drops such packets unless they belong to a DNATed connection.
+fn route_localnet(maps: &[FwMapping]) -> Result<(), CniError> {
+    let mut done: Vec<u32> = Vec::new();
+    for ip in maps.iter().map(|m| m.container_ip).filter(IpAddr::is_ipv4) {
+        let link = berth_net::netlink::route_get::output_link(ip)
+            .map_err(|e| setup(&format!("looking up the route to {ip}"), e))?;
+        let Some(index) = link.filter(|i| !done.contains(i)) else {
+            continue;
+        };
+        done.push(index);
+        let Some(name) = berth_net::netlink::link::name_of(index)
+            .map_err(|e| setup(&format!("naming link #{index}"), e))?
+        else {
+            continue;
+        };
+        berth_net::sysctl::set_route_localnet(&name, true)
+            .map_err(|e| setup(&format!("setting route_localnet on {name}"), e))?;
+    }
+    Ok(())
+}
+
 fn firewall() -> Result<Firewall, CniError> {
     Firewall::open().map_err(|e| setup("opening firewall", e))
 }
@@ -161,7 +199,14 @@ impl Plugin for Portmap {
             return Ok(prev);
         }
         let wanted = expand(maps, &container_ips(&prev))?;
-        let store = open_store(req)?;
+        let c: PortmapConf = req.conf.section()?;
+        if c.snat != Some(false) {
+            route_localnet(&wanted)?;
+        }
+        let store = open_store_in(
+            c.data_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+        )?;
         let fw = firewall()?;
         let mut undo = Rollback::new();
         fw.publish(&wanted).map_err(|e| {

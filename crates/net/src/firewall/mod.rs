@@ -10,12 +10,20 @@
 //!   `dnat4_any`/`dnat6_any` (`proto . port → ...`, any local address),
 //!   looked up from the nat `prerouting` and `output` hooks for packets to
 //!   local addresses (so the host itself and `localhost` reach published
-//!   ports too — the latter with `route_localnet` set on the bridge);
+//!   ports too — the latter with `route_localnet` set on the bridge, and
+//!   the 127/8 source masqueraded after DNAT, one fixed rule; IPv6 `::1`
+//!   cannot: the kernel has no `route_localnet` for IPv6 and never lets
+//!   `::1` leave `lo`);
 //! - `masq4`/`masq6`: subnets whose traffic to anything outside them is
 //!   masqueraded; DNATed traffic from them is masqueraded as well (hairpin:
 //!   a container reaching itself or a neighbour through a published port);
 //! - `bridges` + `same_net` (`ifname . ifname`): forwarding between two
-//!   different isolated bridges is dropped.
+//!   different isolated bridges is dropped;
+//! - `input`: packets for 127.0.0.0/8 arriving on a link other than `lo`
+//!   are dropped unless their connection was DNATed: with `route_localnet`
+//!   on a bridge (set by berth-portmap so that `127.0.0.1:port` reaches a
+//!   published port), a container could otherwise reach services bound to
+//!   the host's loopback (CVE-2020-8558).
 //!
 //! Every change is one nftables transaction (one script), so an attach or
 //! detach is atomic.
@@ -194,6 +202,7 @@ add chain inet {t} output {{ type nat hook output priority -100; policy accept; 
 add chain inet {t} published
 add chain inet {t} postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
 add chain inet {t} forward {{ type filter hook forward priority filter; policy accept; }}
+add chain inet {t} input {{ type filter hook input priority filter; policy accept; }}
 "
         );
         for chain in [
@@ -202,6 +211,7 @@ add chain inet {t} forward {{ type filter hook forward priority filter; policy a
             "published",
             "postrouting",
             "forward",
+            "input",
         ] {
             let _ = writeln!(s, "flush chain inet {t} {chain}");
         }
@@ -218,6 +228,12 @@ add chain inet {t} forward {{ type filter hook forward priority filter; policy a
             "postrouting ip saddr @masq4 ip daddr != @masq4 masquerade",
             "postrouting ip6 saddr @masq6 ip6 daddr != @masq6 masquerade",
             "forward iifname @bridges oifname @bridges iifname . oifname != @same_net drop",
+            // route_localnet on a bridge (for 127.0.0.1 clients of published
+            // ports) would also let a container reach the host's loopback
+            // services by sending to 127.0.0.1 (CVE-2020-8558): only
+            // connections that were DNATed may arrive for 127/8 from
+            // outside lo (the answers to a localhost client).
+            "input iifname != \"lo\" ip daddr 127.0.0.0/8 ct status & dnat == 0 drop",
         ];
         for r in rules {
             let _ = writeln!(s, "add rule inet {t} {r}");

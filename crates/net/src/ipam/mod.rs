@@ -7,9 +7,11 @@
 //! gateway, network or (IPv4) broadcast address.
 //!
 //! Every allocation and release is one store transaction, so concurrent
-//! ADDs (threads or processes sharing a [`berth_store::RedbStore`] file)
-//! never hand out an address twice; a full range is a clean
-//! [`IpamError::Exhausted`].
+//! ADDs (threads or processes sharing a [`berth_store::RedbStore`] file or
+//! a [`LeaseFiles`] directory) never hand out an address twice; a full
+//! range is a clean [`IpamError::Exhausted`]. CNI plugins use
+//! [`LeaseFiles`], which makes only the leases durable (one fsync'd file
+//! per ADD; see there why).
 //!
 //! Store layout, under `ipam/v1/<network>/`:
 //! - `ip/<address>` → [`Lease`] (who holds it);
@@ -17,6 +19,7 @@
 //! - `last/<range set index>` → the last address handed out in that set.
 
 mod config;
+mod lease_files;
 
 use std::net::IpAddr;
 
@@ -26,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use config::{from_u128, to_u128, CheckedRange};
 pub use config::{IpamConfig, IpamRoute, Range, RangeSet};
+pub use lease_files::LeaseFiles;
 
 /// IPAM errors.
 #[derive(Debug, thiserror::Error)]
@@ -284,6 +288,7 @@ impl<'a> Ipam<'a> {
         };
         transact(self.store, |txn| {
             let mut released = Vec::new();
+            let mut owners = 0;
             for (key, value) in txn.list_prefix(&owner_prefix)? {
                 // With an ifname the prefix is the exact key; "eth0" must not
                 // also match "eth01".
@@ -306,6 +311,23 @@ impl<'a> Ipam<'a> {
                     }
                 }
                 txn.delete(&key)?;
+                owners += 1;
+            }
+            if owners == 0 {
+                // No owner entry: nothing is held, or a store that does not
+                // sync the owner index ([`LeaseFiles`]) lost it in a crash.
+                // The leases say who holds what.
+                for (key, value) in txn.list_prefix(&format!("{}ip/", self.prefix()))? {
+                    let l: Lease =
+                        serde_json::from_slice(&value).map_err(|source| StoreError::Decode {
+                            key: key.clone(),
+                            source,
+                        })?;
+                    if l.container_id == container_id && ifname.is_none_or(|i| i == l.ifname) {
+                        txn.delete(&key)?;
+                        released.push(l.ip);
+                    }
+                }
             }
             Ok(released)
         })

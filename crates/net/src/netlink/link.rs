@@ -127,6 +127,25 @@ pub fn index_of(name: &str) -> io::Result<Option<u32>> {
     }
 }
 
+/// The name of link `index` in the calling thread's network namespace
+/// (`if_indextoname`: one ioctl, no netlink runtime), or `None` if there
+/// is no such link.
+pub fn name_of(index: u32) -> io::Result<Option<String>> {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: buf has the IF_NAMESIZE bytes if_indextoname may write.
+    let p = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
+    if p.is_null() {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::ENXIO) | Some(libc::ENODEV) => Ok(None),
+            _ => Err(e),
+        };
+    }
+    // SAFETY: on success buf holds a NUL-terminated name.
+    let name = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    Ok(Some(name.to_string_lossy().into_owned()))
+}
+
 impl Netlink {
     /// All links of this namespace.
     pub fn links(&self) -> Result<Vec<Link>, NetlinkError> {

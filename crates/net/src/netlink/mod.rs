@@ -12,8 +12,9 @@
 //! [`macvlan`], [`ipvlan`], [`vlan`], [`vxlan`]) plus [`link`] (lookups and
 //! generic changes), [`addr`], [`route`] and [`neigh`] (neighbours and FDB),
 //! each adding methods to [`Netlink`]; [`unlist`] (deleting a link without
-//! waiting for the kernel to free it) and [`ports`] (does a bridge still
-//! have a port) use raw sockets of their own.
+//! waiting for the kernel to free it), [`ports`] (does a bridge still
+//! have a port) and [`route_get`] (the link a packet to an address leaves
+//! through) use raw sockets of their own.
 
 pub mod addr;
 pub mod bridge;
@@ -23,6 +24,7 @@ pub mod macvlan;
 pub mod neigh;
 pub mod ports;
 pub mod route;
+pub mod route_get;
 pub mod unlist;
 pub mod veth;
 pub mod vlan;

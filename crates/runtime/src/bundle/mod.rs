@@ -104,6 +104,7 @@ pub fn parse_config(text: &[u8]) -> Result<(Spec, Vec<String>), BundleError> {
     }
     normalize::check_version(&value)?;
     normalize::check_namespaces(&value)?;
+    normalize::drop_empty_namespace_paths(&mut value);
     let warnings = normalize::drop_unknown_capabilities(&mut value);
     let spec: Spec =
         serde_json::from_value(value).map_err(|e| BundleError::Malformed(e.to_string()))?;

@@ -41,6 +41,23 @@ pub const NAMESPACE_TYPES: &[&str] = &[
     "pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time",
 ];
 
+/// A namespace entry with `"path": ""` means a new namespace, as if the
+/// path were absent (runc reads it so; config-linux.md: "If a path is not
+/// specified, the runtime MUST create a new ... namespace").
+pub fn drop_empty_namespace_paths(v: &mut Value) {
+    let Some(list) = v
+        .pointer_mut("/linux/namespaces")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for ns in list.iter_mut().filter_map(Value::as_object_mut) {
+        if ns.get("path").and_then(Value::as_str) == Some("") {
+            ns.remove("path");
+        }
+    }
+}
+
 /// Unknown or repeated namespace types are errors (config-linux.md: "if a
 /// namespace type is specified more than once ... the runtime MUST generate
 /// an error").

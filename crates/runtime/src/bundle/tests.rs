@@ -117,3 +117,23 @@ fn unknown_capabilities_are_dropped_with_a_warning() -> Result<(), Box<dyn std::
     assert_eq!(caps.len(), 1);
     Ok(())
 }
+
+#[test]
+fn an_empty_namespace_path_means_a_new_namespace() -> Result<(), Box<dyn std::error::Error>> {
+    let cfg = config("").replace(
+        r#"{"type":"mount"}"#,
+        r#"{"type":"mount","path":""},{"type":"network","path":""}"#,
+    );
+    assert!(cfg.contains(r#""path":"""#), "{cfg}");
+    let (spec, _) = parse_config(cfg.as_bytes())?;
+    validate_spec(&spec)?;
+    let ns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    // mount, network (both new) and pid.
+    assert_eq!(ns.len(), 3);
+    assert!(ns.iter().all(|n| n.path().is_none()));
+    Ok(())
+}

@@ -66,6 +66,10 @@ impl Created {
 struct Cleanup {
     dir: Option<ContainerDir>,
     cgroup: Option<CgroupManager>,
+    /// Once the init exists, a failed create destroys the container as
+    /// `delete` would, poststop hooks last (runc's destroy): the hooks and
+    /// the state they get.
+    poststop: Option<(Vec<oci_spec::runtime::Hook>, Vec<u8>)>,
 }
 
 impl Drop for Cleanup {
@@ -75,6 +79,11 @@ impl Drop for Cleanup {
         }
         if let Some(dir) = self.dir.take() {
             let _ = dir.remove();
+        }
+        if let Some((hooks, state)) = self.poststop.take() {
+            for w in hooks::run_warn("poststop", &hooks, &state) {
+                tracing::warn!("{w}");
+            }
         }
     }
 }
@@ -154,11 +163,13 @@ impl Runtime {
         let mut cleanup = Cleanup {
             dir: Some(dir),
             cgroup: None,
+            poststop: None,
         };
         let result = self.create_in(opts, bundle, &mut cleanup, allow_relay);
         match result {
             Ok((child, record, warnings, relay)) => {
                 cleanup.cgroup = None;
+                cleanup.poststop = None;
                 let dir = cleanup.dir.take().ok_or_else(|| {
                     Error::Invalid("internal: state dir lost during create".into())
                 })?;
@@ -284,13 +295,15 @@ impl Runtime {
         let prestart = spec_hooks.prestart().clone().unwrap_or_default();
         let create_runtime = spec_hooks.create_runtime().clone().unwrap_or_default();
         let create_container =
-            build::child_hooks(spec_hooks.create_container().as_deref().unwrap_or(&[]))?;
-        let start_container =
-            build::child_hooks(spec_hooks.start_container().as_deref().unwrap_or(&[]))?;
+            build::child_hooks(spec_hooks.create_container().as_deref().unwrap_or(&[]), &[])?;
+        let start_container = build::child_hooks(
+            spec_hooks.start_container().as_deref().unwrap_or(&[]),
+            &proc_plan.env_strings(),
+        )?;
 
         // exec.fifo: the init blocks opening it for writing until `start`
         // opens it for reading.
-        let fifo_dir: Option<OwnedFd> = if opts.start_immediately {
+        let exec_fifo: Option<OwnedFd> = if opts.start_immediately {
             None
         } else {
             let fifo = CString::new(dir.fifo_path().as_os_str().as_bytes())
@@ -310,9 +323,9 @@ impl Runtime {
             }
             let f = std::fs::OpenOptions::new()
                 .read(true)
-                .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
-                .open(dir.path())
-                .map_err(Error::io("open state dir", dir.path()))?;
+                .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+                .open(dir.fifo_path())
+                .map_err(Error::io("open", dir.fifo_path()))?;
             Some(f.into())
         };
 
@@ -354,7 +367,7 @@ impl Runtime {
             create_container_hooks: create_container,
             start_container_hooks: start_container,
             parent_hooks: !prestart.is_empty() || !create_runtime.is_empty(),
-            fifo_dir: fifo_dir.as_ref().map_or(-1, |f| f.as_raw_fd()),
+            exec_fifo: exec_fifo.as_ref().map_or(-1, |f| f.as_raw_fd()),
             close_in_child: vec![dir.lock_fd()],
             payload_capacity,
             // A child born in a new user namespace fails the kernel's write
@@ -368,6 +381,10 @@ impl Runtime {
 
         let mut child = Spawned::spawn(&plan)?;
         drop(console);
+        let poststop = spec_hooks.poststop().clone().unwrap_or_default();
+        if !poststop.is_empty() {
+            cleanup.poststop = Some((poststop, hook_state(&record.state, Status::Stopped)));
+        }
         record.state.pid = child.pid;
         if plan.needs_go() {
             child.expect(&plan, kind::READY)?;
@@ -433,7 +450,7 @@ impl Runtime {
         if let Some(p) = &opts.pid_file {
             write_pid_file(p, child.pid)?;
         }
-        drop(fifo_dir);
+        drop(exec_fifo);
         Ok((child, record, warnings, relay))
     }
 }

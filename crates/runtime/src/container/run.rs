@@ -183,10 +183,12 @@ impl Runtime {
         }
         // Let `state`, `kill` and `exec` work while we wait.
         drop(dir);
-        let code = match &relay {
-            Some(sock) => super::tty::relay(&mut child, super::tty::recv_master(sock)?)?,
-            None => wait_forwarding(&mut child)?,
+        let waited = match &relay {
+            Some(sock) => super::tty::recv_master(sock)
+                .and_then(|master| super::tty::relay(&mut child, master)),
+            None => wait_forwarding(&mut child),
         };
+        // Removed also when the program could not be executed (unless --keep).
         if !opts.keep {
             let dir = self
                 .state_root()
@@ -194,6 +196,7 @@ impl Runtime {
             let rec = dir.read()?;
             warnings.extend(self.destroy(dir, &rec)?);
         }
+        let code = waited?;
         Ok(RunOutcome {
             pid,
             exit_code: Some(code),

@@ -22,6 +22,8 @@ pub enum BuildError {
     Nul(String),
     #[error(transparent)]
     Seccomp(#[from] SeccompError),
+    #[error(transparent)]
+    Env(#[from] super::env::EnvError),
     #[error("process.args is empty")]
     NoArgs,
 }
@@ -51,21 +53,6 @@ pub fn exec_candidates(arg0: &str, env: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// HOME for `uid` from the rootfs's /etc/passwd, or `/`.
-pub fn home_of(rootfs: &Path, uid: u32) -> String {
-    let Ok(text) = std::fs::read_to_string(rootfs.join("etc/passwd")) else {
-        return "/".into();
-    };
-    text.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_owned())
-        })
-        .next()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "/".into())
-}
-
 /// Inputs for [`process_plan`] beyond the process itself.
 #[derive(Debug, Default)]
 pub struct ProcessInputs<'a> {
@@ -92,13 +79,12 @@ pub fn process_plan(
     let mut env = process.env().clone().unwrap_or_default();
     env.extend(inputs.extra_env.iter().cloned());
     let user = process.user();
-    if !env.iter().any(|kv| kv.starts_with("HOME=")) {
-        let home = inputs
+    let env = super::env::prepare(&env, || {
+        inputs
             .rootfs
-            .map(|r| home_of(r, user.uid()))
-            .unwrap_or_else(|| "/".into());
-        env.push(format!("HOME={home}"));
-    }
+            .map(|r| super::env::home_of(r, user.uid()))
+            .unwrap_or_else(|| "/".into())
+    })?;
     let candidates = exec_candidates(arg0, &env)
         .into_iter()
         .map(c)
@@ -107,6 +93,8 @@ pub fn process_plan(
     let envp = CStringArray::new(env.iter().map(c).collect::<Result<_, _>>()?);
 
     let mut warnings = Vec::new();
+    let caps = CapSets::from_spec(process.capabilities().as_ref(), last_cap());
+    warnings.extend(crate::security::caps::ambient_warnings(&caps));
     let (rl, w) = rlimits::plan(process.rlimits().as_deref().unwrap_or(&[]));
     warnings.extend(w);
     let seccomp = match inputs.seccomp {
@@ -144,7 +132,7 @@ pub fn process_plan(
             groups: user.additional_gids().clone().unwrap_or_default(),
             umask: user.umask().unwrap_or(0o022),
             rlimits: rl,
-            caps: CapSets::from_spec(process.capabilities().as_ref(), last_cap()),
+            caps,
             no_new_privs: process.no_new_privileges().unwrap_or(false),
             seccomp,
             console_socket: inputs.console_socket,
@@ -160,8 +148,10 @@ pub fn process_plan(
     ))
 }
 
-/// Hooks for the child to run, prepared as C strings.
-pub fn child_hooks(hooks: &[Hook]) -> Result<Vec<ChildHook>, BuildError> {
+/// Hooks for the child to run, prepared as C strings. A hook without
+/// `env` gets `default_env` (runc gives startContainer hooks the
+/// container process's environment); one with `env` gets exactly it.
+pub fn child_hooks(hooks: &[Hook], default_env: &[String]) -> Result<Vec<ChildHook>, BuildError> {
     hooks
         .iter()
         .map(|h| {
@@ -172,8 +162,9 @@ pub fn child_hooks(hooks: &[Hook]) -> Result<Vec<ChildHook>, BuildError> {
             };
             let env = h
                 .env()
+                .as_deref()
+                .unwrap_or(default_env)
                 .iter()
-                .flatten()
                 .map(c)
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(ChildHook {
@@ -199,19 +190,5 @@ mod tests {
             vec!["/a/sh", "/b/sh"]
         );
         assert_eq!(exec_candidates("sh", &[]).len(), 6);
-    }
-
-    #[test]
-    fn home_from_passwd() -> std::io::Result<()> {
-        let tmp = tempfile::tempdir()?;
-        std::fs::create_dir(tmp.path().join("etc"))?;
-        std::fs::write(
-            tmp.path().join("etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\nweb:x:1000:1000::/srv/web:/bin/sh\n",
-        )?;
-        assert_eq!(home_of(tmp.path(), 0), "/root");
-        assert_eq!(home_of(tmp.path(), 1000), "/srv/web");
-        assert_eq!(home_of(tmp.path(), 5), "/");
-        Ok(())
     }
 }

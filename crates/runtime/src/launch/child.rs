@@ -15,9 +15,10 @@
 //! 6. limits, descriptors, seccomp, capabilities, user, execve.
 
 use std::ffi::c_int;
+use std::os::fd::AsRawFd;
 
 use super::sync::{self, fail, kind, Msg, MSG_LEN};
-use super::sys::{close, errno, exit_now, write_all};
+use super::sys::{close, errno, exit_now, write_all, StackPath};
 use super::{console, hooks_child, process, step, InitPlan};
 use crate::rootfs::apply;
 
@@ -28,9 +29,95 @@ fn setns_all(plan: &InitPlan, sync: c_int) {
             fail(sync, step::SETNS, i as u32, errno());
         }
     }
-    for f in &plan.ns.files {
-        close(std::os::fd::AsRawFd::as_raw_fd(f));
+    // The same descriptors (or exec's pidfd): nothing is opened in
+    // between, so a second close only gets EBADF.
+    for (fd, _) in &plan.ns.setns {
+        close(*fd);
     }
+    for f in &plan.ns.files {
+        close(f.as_raw_fd());
+    }
+}
+
+/// Whether the child still uses `fd` (it was opened for it, before clone).
+fn needed(plan: &InitPlan, sync: c_int, fd: c_int) -> bool {
+    fd == sync
+        || fd == plan.exec_fifo
+        || fd == plan.process.console_socket
+        || plan.ns.files.iter().any(|f| f.as_raw_fd() == fd)
+        || plan.ns.setns.iter().any(|(f, _)| *f == fd)
+        || plan
+            .cgroup_join
+            .as_ref()
+            .is_some_and(|j| j.v1_tasks.iter().any(|f| f.as_raw_fd() == fd))
+}
+
+/// Closes every descriptor above stdio and the kept ones (preserved fds,
+/// LISTEN_FDS) that the child does not use itself: whatever the caller
+/// left open without O_CLOEXEC, the cgroup2 directory clone3 has used,
+/// the state lock. The child's own descriptors are close-on-exec, so
+/// neither its hooks nor the container's program inherit them, and the
+/// waiting init holds nothing of the host but exec.fifo, as runc's.
+fn close_unneeded(plan: &InitPlan, sync: c_int) {
+    let first = 3 + plan.process.keep_fds.max(0);
+    let mut last = sync.max(plan.exec_fifo).max(plan.process.console_socket);
+    for f in &plan.ns.files {
+        last = last.max(f.as_raw_fd());
+    }
+    for (f, _) in &plan.ns.setns {
+        last = last.max(*f);
+    }
+    if let Some(j) = &plan.cgroup_join {
+        for f in &j.v1_tasks {
+            last = last.max(f.as_raw_fd());
+        }
+    }
+    for fd in first..=last {
+        if !needed(plan, sync, fd) {
+            close(fd);
+        }
+    }
+    let from = first.max(last + 1);
+    // SAFETY: close_range with integer arguments.
+    if unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            from as libc::c_uint,
+            libc::c_uint::MAX,
+            0,
+        )
+    } != 0
+    {
+        fail(sync, step::CLOSE_FDS, 1, errno());
+    }
+}
+
+/// Blocks until `start` opens exec.fifo for reading. The fifo is reopened
+/// for writing through the container's /proc (the only way to reopen an
+/// O_PATH descriptor); the result must be the same inode, so a rootfs
+/// without procfs there cannot hand us some other file.
+fn wait_for_start(fifo: c_int, sync: c_int) {
+    let path = StackPath::proc_fd(fifo);
+    // SAFETY: path is NUL-terminated.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        fail(sync, step::FIFO, 0, errno());
+    }
+    // SAFETY: all-zero stats are valid values to be overwritten.
+    let (mut a, mut b): (libc::stat, libc::stat) =
+        unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+    // SAFETY: both descriptors are open; the out pointers are valid.
+    let same = unsafe { libc::fstat(fifo, &mut a) == 0 && libc::fstat(fd, &mut b) == 0 }
+        && a.st_dev == b.st_dev
+        && a.st_ino == b.st_ino;
+    if !same {
+        fail(sync, step::FIFO, 1, libc::EXDEV);
+    }
+    if !write_all(fd, b"0") {
+        fail(sync, step::FIFO, 0, errno());
+    }
+    close(fd);
+    close(fifo);
 }
 
 /// Splits the GO payload: `[u32 len][createContainer state][startContainer state]`.
@@ -62,6 +149,7 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
     for fd in &plan.close_in_child {
         close(*fd);
     }
+    close_unneeded(plan, sync);
     // Until execve this process is berth, holding host descriptors (the
     // state dir): not dumpable, so processes already in the container
     // cannot ptrace it or open its /proc files (runc does the same).
@@ -153,6 +241,14 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
     let mut console_done = false;
     if let Some(rootfs) = &plan.rootfs {
         let rootfd = apply::prepare(rootfs, sync);
+        if !plan.create_container_hooks.is_empty() {
+            // createContainer hooks run in the rootfs directory (runc's
+            // fchdir before them); pivot_root moves the cwd on after.
+            // SAFETY: fchdir on the rootfs descriptor.
+            if unsafe { libc::fchdir(rootfd) } != 0 {
+                fail(sync, step::HOOK_CREATE_CONTAINER, 0, errno());
+            }
+        }
         close(rootfd);
         if plan.parent_hooks {
             if !sync::send(sync, Msg::new(kind::HOOKS)) {
@@ -190,27 +286,14 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
         }
     }
 
-    process::enter_cwd(p, sync);
+    let cwd_later = process::enter_cwd(p, sync);
     let chosen = process::lookup(p, sync);
     if !sync::send(sync, Msg::new(kind::CREATED)) {
         exit_now(1);
     }
 
-    if plan.fifo_dir >= 0 {
-        // Blocks until `start` opens the fifo for reading.
-        // SAFETY: fifo_dir is an open directory; the name is constant.
-        let fd = unsafe {
-            libc::openat(
-                plan.fifo_dir,
-                c"exec.fifo".as_ptr(),
-                libc::O_WRONLY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 || !write_all(fd, b"0") {
-            fail(sync, step::FIFO, 0, errno());
-        }
-        close(fd);
-        close(plan.fifo_dir);
+    if plan.exec_fifo >= 0 {
+        wait_for_start(plan.exec_fifo, sync);
     }
     hooks_child::run(
         &plan.start_container_hooks,
@@ -219,5 +302,5 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
         step::HOOK_START_CONTAINER,
     );
     process::limits(p, sync);
-    process::exec(p, sync, chosen)
+    process::exec(p, sync, chosen, cwd_later)
 }

@@ -67,6 +67,15 @@ fn list_name(list: Option<&Vec<std::ffi::CString>>, i: usize) -> String {
         .unwrap_or_default()
 }
 
+/// runc's wording for a failed execve: the file and the error.
+pub fn exec_failure(candidates: &[std::ffi::CString], i: usize, errno: i32) -> String {
+    let file = candidates
+        .get(i)
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("exec {file}: {}", os(errno))
+}
+
 /// One line describing a child's ERROR message.
 pub fn describe(plan: &InitPlan, m: Msg) -> String {
     let i = m.b.max(0) as usize;
@@ -88,6 +97,10 @@ pub fn describe(plan: &InitPlan, m: Msg) -> String {
         s::OPEN_ROOTFS => format!("opening the rootfs: {e}"),
         s::MOUNT_TARGET => format!("creating mount point {}: {e}", op_name(plan, i)),
         s::MOUNT => format!("mounting {}: {e}", op_name(plan, i)),
+        s::MOUNT_NOT_DIR => format!(
+            "mounting {}: must be mounted on ordinary directory ({e})",
+            op_name(plan, i)
+        ),
         s::MOUNT_REMOUNT => format!("applying flags to {}: {e}", op_name(plan, i)),
         s::MOUNT_PROPAGATION => format!("setting propagation of {}: {e}", op_name(plan, i)),
         s::SYMLINK | s::DEVICE => format!("creating {}: {e}", op_name(plan, i)),
@@ -130,6 +143,9 @@ pub fn describe(plan: &InitPlan, m: Msg) -> String {
             "changing to the working directory {:?}: {e}",
             plan.process.cwd.to_string_lossy()
         ),
+        s::FIFO if i == 1 => {
+            "waiting on exec.fifo: /proc/self/fd in the container is not procfs's".into()
+        }
         s::FIFO => format!("waiting on exec.fifo: {e}"),
         s::RLIMIT => format!("setting rlimit #{i}: {e}"),
         s::PERSONALITY => format!("setting the personality: {e}"),
@@ -142,7 +158,10 @@ pub fn describe(plan: &InitPlan, m: Msg) -> String {
         s::SETUID => format!("setting the user id: {e}"),
         s::NO_NEW_PRIVS => format!("setting no_new_privs: {e}"),
         s::CLOSE_FDS => format!("closing inherited descriptors: {e}"),
-        s::EXECVE => format!("execve: {e}"),
+        s::EXECVE => exec_failure(&plan.process.exec_candidates, i, m.c),
+        s::STDIO_OWNER => format!("giving stdio {i} to the process user: {e}"),
+        s::TRAMPOLINE if i == 0 => format!("writing the exec trampoline: {e}"),
+        s::TRAMPOLINE => format!("executing the exec trampoline: {e}"),
         s::PROTOCOL => "protocol error with the runtime".into(),
         s::CGROUP_JOIN => format!("joining the container's cgroups: {e}"),
         other => format!("step {other} failed: {e}"),

@@ -14,12 +14,14 @@ pub mod cgroup_join;
 pub mod child;
 pub mod console;
 mod describe;
+pub mod env;
 pub mod hooks_child;
 pub mod namespaces;
 pub mod process;
 pub mod step;
 pub mod sync;
 pub mod sys;
+pub mod trampoline;
 
 use std::ffi::{c_int, CString};
 use std::fs;
@@ -56,8 +58,11 @@ pub struct InitPlan {
     /// The parent has prestart/createRuntime hooks: stop before
     /// pivot_root and wait for it.
     pub parent_hooks: bool,
-    /// Directory holding `exec.fifo` (O_PATH); -1 = start without waiting.
-    pub fifo_dir: RawFd,
+    /// `exec.fifo` itself (O_PATH, reopened for writing through
+    /// /proc/self/fd once in the container); -1 = start without waiting.
+    /// Never the state directory: a directory fd of the host is a way out
+    /// of the container for anything that reaches it (CVE-2024-21626).
+    pub exec_fifo: RawFd,
     /// Descriptors the child must close at once (e.g. the state lock).
     pub close_in_child: Vec<RawFd>,
     /// Room for the GO payload (state JSON for the child's hooks).
@@ -123,6 +128,9 @@ pub struct Spawned {
     /// A READY that arrived before the intermediate's PID report (the two
     /// processes write concurrently).
     early_ready: bool,
+    /// The program's exec candidates, to name the file of an execve that
+    /// fails after setup (reported on the socket as the process exits).
+    exec_candidates: Vec<CString>,
 }
 
 /// clone3's argument (linux/sched.h); libc only defines it for musl.
@@ -238,6 +246,7 @@ impl Spawned {
             sock: ours,
             reaped: false,
             early_ready: false,
+            exec_candidates: plan.process.exec_candidates.clone(),
         };
         if plan.ns.fork {
             let mut first = s.recv();
@@ -394,7 +403,39 @@ impl Spawned {
             break;
         }
         self.reaped = true;
+        if let Some(e) = self.late_error() {
+            return Err(e);
+        }
         Ok(exit_code(status))
+    }
+
+    /// An execve failure the process reported just before it exited (the
+    /// last step, after the parent stopped listening): runc fails `run`
+    /// and `exec` with it.
+    fn late_error(&self) -> Option<LaunchError> {
+        let mut b = [0u8; MSG_LEN];
+        // SAFETY: b is a valid writable buffer of MSG_LEN bytes.
+        let n = unsafe {
+            libc::recv(
+                self.sock.as_raw_fd(),
+                b.as_mut_ptr().cast(),
+                MSG_LEN,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        let m = Msg::decode(b.get(..usize::try_from(n).ok()?)?)?;
+        if m.kind != kind::ERROR {
+            return None;
+        }
+        let text = match m.a {
+            step::EXECVE => describe::exec_failure(&self.exec_candidates, m.b.max(0) as usize, m.c),
+            step::TRAMPOLINE => format!(
+                "executing the exec trampoline: {}",
+                io::Error::from_raw_os_error(m.c)
+            ),
+            _ => return None,
+        };
+        Some(LaunchError::Child(text))
     }
 
     /// Forgets the child without killing it (it lives on after `create`).

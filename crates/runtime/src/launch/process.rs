@@ -4,9 +4,9 @@
 
 use std::ffi::{c_int, CString};
 
-use super::step;
 use super::sync::fail;
 use super::sys::{errno, CStringArray};
+use super::{step, trampoline};
 use crate::security::caps::{self, CapSets};
 use crate::security::rlimits::Rlimit;
 use crate::security::seccomp::{self, Program};
@@ -43,6 +43,16 @@ pub struct ProcessPlan {
     pub oom_score_adj: Option<i32>,
 }
 
+impl ProcessPlan {
+    /// The prepared environment as strings (a default for child hooks).
+    pub fn env_strings(&self) -> Vec<String> {
+        self.envp
+            .strings()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect()
+    }
+}
+
 /// Child side: finds the executable among the candidates (in the
 /// container's view of the filesystem, cwd already set). Returns its index.
 pub fn lookup(p: &ProcessPlan, sync: c_int) -> usize {
@@ -71,8 +81,24 @@ pub fn lookup(p: &ProcessPlan, sync: c_int) -> usize {
     fail(sync, step::EXEC_LOOKUP, 0, last)
 }
 
-/// Child side: chdir to the process cwd (as root, before the user switch).
-pub fn enter_cwd(p: &ProcessPlan, sync: c_int) {
+/// Child side: chdir to the process cwd as root, before the user switch,
+/// so a cwd the user cannot reach still works (runc too). Returns true
+/// when root was refused (EACCES/EPERM, e.g. root of a user namespace on
+/// a directory only the container user may enter): then [`exec`] tries
+/// again as the user.
+pub fn enter_cwd(p: &ProcessPlan, sync: c_int) -> bool {
+    // SAFETY: cwd is NUL-terminated.
+    if unsafe { libc::chdir(p.cwd.as_ptr()) } == 0 {
+        return false;
+    }
+    match errno() {
+        libc::EACCES | libc::EPERM => true,
+        e => fail(sync, step::CHDIR, 0, e),
+    }
+}
+
+/// Child side: the second chdir, as the user.
+fn enter_cwd_as_user(p: &ProcessPlan, sync: c_int) {
     // SAFETY: cwd is NUL-terminated.
     if unsafe { libc::chdir(p.cwd.as_ptr()) } != 0 {
         fail(sync, step::CHDIR, 0, errno());
@@ -104,7 +130,16 @@ pub fn limits(p: &ProcessPlan, sync: c_int) {
 /// Child side: the last steps before execve — descriptors, seccomp,
 /// capabilities and user, cwd, umask, no_new_privs — then execve. Never
 /// returns.
-pub fn exec(p: &ProcessPlan, sync: c_int, chosen: usize) -> ! {
+pub fn exec(p: &ProcessPlan, sync: c_int, chosen: usize, cwd_later: bool) -> ! {
+    let Some(path) = p.exec_candidates.get(chosen) else {
+        fail(sync, step::EXEC_LOOKUP, 0, libc::ENOENT)
+    };
+    // Made before seccomp, which need not allow memfd_create.
+    let stub = match trampoline::make(path, chosen, sync) {
+        Ok(fd) => fd,
+        Err(libc::ENOSYS) => -1,
+        Err(e) => fail(sync, step::TRAMPOLINE, 0, e),
+    };
     // Descriptors 3.. are closed at execve except the kept ones: marking
     // them close-on-exec (instead of closing) keeps `sync` usable for
     // error reports until the very end.
@@ -133,6 +168,7 @@ pub fn exec(p: &ProcessPlan, sync: c_int, chosen: usize) -> ! {
             fail(sync, step::SECCOMP, 0, e);
         }
     }
+    fix_stdio_owner(p, sync);
     if let Err(e) = caps::drop_bounding(&p.caps) {
         fail(sync, step::CAP_BOUNDING, 0, e);
     }
@@ -157,7 +193,9 @@ pub fn exec(p: &ProcessPlan, sync: c_int, chosen: usize) -> ! {
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
     caps::raise_ambient(&p.caps);
-    enter_cwd(p, sync);
+    if cwd_later {
+        enter_cwd_as_user(p, sync);
+    }
     // SAFETY: umask takes an integer.
     unsafe { libc::umask(p.umask as libc::mode_t) };
     if p.no_new_privs {
@@ -172,13 +210,47 @@ pub fn exec(p: &ProcessPlan, sync: c_int, chosen: usize) -> ! {
         }
     }
     reset_signals();
-    let Some(path) = p.exec_candidates.get(chosen) else {
-        fail(sync, step::EXEC_LOOKUP, 0, libc::ENOENT)
-    };
+    if stub >= 0 {
+        let e = trampoline::exec(stub, sync, &p.argv, &p.envp);
+        fail(sync, step::TRAMPOLINE, 1, e)
+    }
     // SAFETY: path, argv and envp are NUL-terminated strings / NULL-
     // terminated arrays built before clone.
     unsafe { libc::execve(path.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr()) };
-    fail(sync, step::EXECVE, 0, errno())
+    fail(sync, step::EXECVE, chosen as u32, errno())
+}
+
+/// Child side, still root: stdio (a console's pty, pipes, files) becomes
+/// the process user's, so it can reopen `/dev/stdout` or its tty, as
+/// runc's fixStdioPermissions does: only the owner changes (the group is
+/// the mount's choice, e.g. devpts' tty), /dev/null and stdio the user
+/// already owns are left alone, and an owner this namespace cannot
+/// change (EINVAL, EPERM) or a read-only file (EROFS) is skipped.
+fn fix_stdio_owner(p: &ProcessPlan, sync: c_int) {
+    // SAFETY: all-zero stats are valid values to be overwritten.
+    let mut null: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: constant path; null is a valid out pointer.
+    let have_null = unsafe { libc::stat(c"/dev/null".as_ptr(), &mut null) } == 0;
+    for fd in 0..3 {
+        // SAFETY: as above.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat on a descriptor number with a valid out pointer.
+        if unsafe { libc::fstat(fd, &mut st) } != 0 {
+            continue;
+        }
+        let is_null =
+            have_null && st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == null.st_rdev;
+        if st.st_uid == p.uid || is_null {
+            continue;
+        }
+        // SAFETY: fchown with integer arguments (gid -1: unchanged).
+        if unsafe { libc::fchown(fd, p.uid, libc::gid_t::MAX) } != 0 {
+            match errno() {
+                libc::EINVAL | libc::EPERM | libc::EROFS => {}
+                e => fail(sync, step::STDIO_OWNER, fd as u32, e),
+            }
+        }
+    }
 }
 
 /// The parent's signal mask and ignored signals would survive execve:

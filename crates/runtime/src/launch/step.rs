@@ -46,3 +46,6 @@ pub const DEV_CONSOLE: u32 = 42;
 pub const PERSONALITY: u32 = 43;
 pub const IOPRIO: u32 = 44;
 pub const CGROUP_JOIN: u32 = 45;
+pub const MOUNT_NOT_DIR: u32 = 46;
+pub const TRAMPOLINE: u32 = 47;
+pub const STDIO_OWNER: u32 = 48;

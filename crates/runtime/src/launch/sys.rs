@@ -100,6 +100,10 @@ impl CStringArray {
         self.ptrs.as_ptr()
     }
 
+    pub fn strings(&self) -> impl Iterator<Item = &CStr> {
+        self.strings.iter().map(CString::as_c_str)
+    }
+
     pub fn first(&self) -> Option<&CStr> {
         self.strings.first().map(CString::as_c_str)
     }

@@ -231,6 +231,36 @@ fn ensure_target(rootfd: c_int, rel: &RelPath, kind: TargetKind) -> Result<c_int
     }
 }
 
+/// procfs and sysfs: the filesystems that runc mounts only onto an
+/// ordinary directory.
+fn kernel_fs(fstype: &Option<std::ffi::CString>) -> bool {
+    fstype
+        .as_ref()
+        .is_some_and(|t| t.as_bytes() == b"proc" || t.as_bytes() == b"sysfs")
+}
+
+/// The plan checked that `rel`'s last component is no symlink; check again
+/// where it is mounted (an earlier mount may have put one there): opened
+/// without following the last component, it must be a directory.
+fn ordinary_dir(rootfd: c_int, rel: &RelPath) -> Result<(), c_int> {
+    let mut p = PathBuf4k::new(rel).ok_or(libc::ENAMETOOLONG)?;
+    if p.len == 0 {
+        return Ok(());
+    }
+    let len = p.len;
+    p.buf[len] = 0;
+    let fd = open_in_root(
+        rootfd,
+        p.from(0),
+        libc::O_PATH | libc::O_NOFOLLOW | libc::O_DIRECTORY,
+    );
+    if fd < 0 {
+        return Err(errno());
+    }
+    close(fd);
+    Ok(())
+}
+
 /// The parent directory of `rel` (created if missing) and the stack path
 /// holding `rel`, for *at() calls on the last component.
 fn ensure_parent(rootfd: c_int, rel: &RelPath) -> Result<(c_int, PathBuf4k, usize), c_int> {
@@ -287,6 +317,12 @@ pub fn prepare(plan: &RootfsPlan, sync: c_int) -> c_int {
             } => {
                 let fd = ensure_target(rootfd, dest, *kind)
                     .unwrap_or_else(|e| fail(sync, step::MOUNT_TARGET, i, e));
+                if kernel_fs(fstype) {
+                    if let Err(e) = ordinary_dir(rootfd, dest) {
+                        close(fd);
+                        fail(sync, step::MOUNT_NOT_DIR, i, e);
+                    }
+                }
                 let target = StackPath::proc_fd(fd);
                 if mount(
                     opt_ptr(source),

@@ -30,6 +30,8 @@ pub enum RootfsError {
     Nul(String),
     #[error("mount {dest} (cgroup): {reason}")]
     Cgroup { dest: String, reason: String },
+    #[error("mount {dest}: filesystem {fstype:?} must be mounted on ordinary directory")]
+    NotDirectory { dest: String, fstype: String },
     #[error("device {path}: type {kind} cannot be created")]
     DeviceType { path: String, kind: String },
 }
@@ -55,6 +57,28 @@ pub struct PlanInput<'a> {
     /// /proc/self/mountinfo as the caller read it (for a `cgroup` mount,
     /// which mirrors the host's hierarchies); None: read it if needed.
     pub mountinfo: Option<&'a str>,
+}
+
+/// procfs and sysfs go only onto an ordinary directory (or where nothing
+/// is yet): a symlink as the last component is refused, not followed, as
+/// runc refuses it (CVE-2019-16884/19921: an image that points /proc
+/// elsewhere chooses where the kernel's files appear). Components before
+/// the last resolve inside the rootfs like any destination.
+fn check_ordinary_dir(
+    rootfs: &Path,
+    dest: &Path,
+    dest_s: &str,
+    fstype: &str,
+) -> Result<(), RootfsError> {
+    let at = resolve::in_root(rootfs, dest, false);
+    let host = rootfs.join(at.strip_prefix("/").unwrap_or(&at));
+    match std::fs::symlink_metadata(&host) {
+        Ok(m) if !m.is_dir() => Err(RootfsError::NotDirectory {
+            dest: dest_s.to_owned(),
+            fstype: fstype.to_owned(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Plans the rootfs of `input.spec`.
@@ -87,6 +111,10 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
     for m in spec.mounts().iter().flatten() {
         let dest = clean_container_path(m.destination()).unwrap_or_else(|_| PathBuf::from("/"));
         let dest_s = dest.display().to_string();
+        let typ = m.typ().as_deref().unwrap_or("");
+        if typ == "proc" || typ == "sysfs" {
+            check_ordinary_dir(input.rootfs, &dest, &dest_s, typ)?;
+        }
         let dest = resolve::in_root(input.rootfs, &dest, true);
         let opts = options::parse(m.options().as_deref().unwrap_or(&[])).map_err(|source| {
             RootfsError::Option {
@@ -94,7 +122,6 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
                 source,
             }
         })?;
-        let typ = m.typ().as_deref().unwrap_or("");
         if opts.bind || typ == "bind" || typ == "rbind" {
             let recursive = opts.recursive || typ == "rbind";
             let src = m.source().clone().unwrap_or_default();

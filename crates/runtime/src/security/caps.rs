@@ -122,6 +122,23 @@ pub fn set(sets: &CapSets) -> Result<(), c_int> {
     Ok(())
 }
 
+/// runc's warnings for ambient capabilities the kernel will refuse to
+/// raise (not both permitted and inheritable); the process starts
+/// without them, as under runc.
+pub fn ambient_warnings(sets: &CapSets) -> Vec<String> {
+    let raisable = sets.permitted & sets.inheritable;
+    (0..=sets.last_cap.min(63))
+        .filter(|&n| sets.ambient & !raisable & (1u64 << n) != 0)
+        .map(|n| {
+            let name = caps::all()
+                .into_iter()
+                .find(|c| u32::from(c.index()) == n)
+                .map_or_else(|| format!("capability {n}"), |c| c.to_string());
+            format!("can't raise ambient capability {name}: operation not permitted")
+        })
+        .collect()
+}
+
 /// Child side: raises the ambient set. A capability that is not both
 /// permitted and inheritable cannot be ambient; like runc, such entries are
 /// skipped rather than failing the container.
@@ -173,5 +190,20 @@ mod tests {
         assert_eq!(s.effective, s.bounding);
         assert_eq!(s.permitted, 0);
         assert_eq!(CapSets::from_spec(None, 40).bounding, 0);
+    }
+
+    #[test]
+    fn ambient_outside_inheritable_is_warned_about() {
+        let sets = CapSets {
+            permitted: (1 << 0) | (1 << 21),
+            inheritable: 1 << 0,
+            ambient: (1 << 0) | (1 << 21),
+            last_cap: 40,
+            ..CapSets::default()
+        };
+        assert_eq!(
+            ambient_warnings(&sets),
+            ["can't raise ambient capability CAP_SYS_ADMIN: operation not permitted"]
+        );
     }
 }

@@ -16,10 +16,13 @@
 //!   rules carry it and allowing the rest.
 //!
 //! A syscall matched by a rule gets that rule's action; any other syscall
-//! gets the default. Limits: only the build architecture is checked
+//! gets the default, except one numbered above every syscall the profile
+//! names, which gets ENOSYS when the default refuses ([`enosys`], runc's
+//! stub). The profile's `flags` go to every filter. Limits: only the build architecture is checked
 //! (seccompiler kills other ABIs, e.g. 32-bit x86 calls), and
 //! `SCMP_ACT_NOTIFY` (a listener socket) is refused.
 
+mod enosys;
 mod syscalls;
 
 use std::collections::BTreeMap;
@@ -82,7 +85,24 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<SeccompAction, Se
     })
 }
 
-fn op(o: LinuxSeccompOperator, value_two: Option<u64>) -> SeccompCmpOp {
+/// The operator and the value seccompiler compares with. For
+/// SCMP_CMP_MASKED_EQ the runtime-spec (as libseccomp and runc) reads
+/// `value` as the mask and `valueTwo` as what the masked argument must
+/// equal: `(arg & value) == valueTwo`.
+fn op_and_value(
+    o: LinuxSeccompOperator,
+    value: u64,
+    value_two: Option<u64>,
+) -> (SeccompCmpOp, u64) {
+    match o {
+        LinuxSeccompOperator::ScmpCmpMaskedEq => {
+            (SeccompCmpOp::MaskedEq(value), value_two.unwrap_or(0))
+        }
+        other => (op(other), value),
+    }
+}
+
+fn op(o: LinuxSeccompOperator) -> SeccompCmpOp {
     match o {
         LinuxSeccompOperator::ScmpCmpNe => SeccompCmpOp::Ne,
         LinuxSeccompOperator::ScmpCmpLt => SeccompCmpOp::Lt,
@@ -90,9 +110,8 @@ fn op(o: LinuxSeccompOperator, value_two: Option<u64>) -> SeccompCmpOp {
         LinuxSeccompOperator::ScmpCmpEq => SeccompCmpOp::Eq,
         LinuxSeccompOperator::ScmpCmpGe => SeccompCmpOp::Ge,
         LinuxSeccompOperator::ScmpCmpGt => SeccompCmpOp::Gt,
-        // libseccomp: (arg & value) == valueTwo; seccompiler's MaskedEq
-        // carries the mask and compares with the condition's value.
-        LinuxSeccompOperator::ScmpCmpMaskedEq => SeccompCmpOp::MaskedEq(value_two.unwrap_or(0)),
+        // Handled by op_and_value (the operands change roles).
+        LinuxSeccompOperator::ScmpCmpMaskedEq => SeccompCmpOp::MaskedEq(u64::MAX),
     }
 }
 
@@ -140,8 +159,9 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Compiled, SeccompError> {
             LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
                 libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
             }
-            // TSYNC is moot for a single-threaded process; the wait-killable
-            // flag only concerns notify listeners, which are refused.
+            // One thread here, but the flag is the profile's to set.
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
+            // Only concerns notify listeners, which are refused.
             _ => 0,
         };
     }
@@ -157,16 +177,12 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Compiled, SeccompError> {
         let act = action(sc.action(), sc.errno_ret())?;
         let mut conditions = Vec::new();
         for a in sc.args().iter().flatten() {
-            let cond = SeccompCondition::new(
-                a.index() as u8,
-                SeccompCmpArgLen::Qword,
-                op(a.op(), a.value_two()),
-                a.value(),
-            )
-            .map_err(|e| SeccompError::Rule {
-                syscall: sc.names().join(","),
-                reason: e.to_string(),
-            })?;
+            let (cmp, value) = op_and_value(a.op(), a.value(), a.value_two());
+            let cond = SeccompCondition::new(a.index() as u8, SeccompCmpArgLen::Qword, cmp, value)
+                .map_err(|e| SeccompError::Rule {
+                    syscall: sc.names().join(","),
+                    reason: e.to_string(),
+                })?;
             conditions.push(cond);
         }
         let rule = if conditions.is_empty() {
@@ -202,10 +218,11 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Compiled, SeccompError> {
 
     let mut programs = Vec::new();
     if default != SeccompAction::Allow {
-        programs.push(Program {
-            filter: compile_one(to_filter(&all), default.clone(), SeccompAction::Allow)?,
-            flags,
-        });
+        let mut filter = compile_one(to_filter(&all), default.clone(), SeccompAction::Allow)?;
+        if let Some(stub) = enosys::stub(&default, all.keys().max().copied()) {
+            filter.splice(0..0, stub);
+        }
+        programs.push(Program { filter, flags });
     }
     for (act, rules) in &by_action {
         programs.push(Program {

@@ -1,0 +1,87 @@
+//! Hijacked connections (attach, exec start): answer `101 Switching
+//! Protocols` (`Upgrade: tcp`), then pump bytes between the client and
+//! the monitor. Output arrives as stdcopy frames; with a tty the frames
+//! are unwrapped into the raw stream Docker sends for terminals.
+
+use std::future::Future;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::response::Response;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+/// Answers 101 and runs `f` on the upgraded connection.
+pub fn hijack<F, Fut>(req: &mut Request, tty: bool, f: F) -> Response
+where
+    F: FnOnce(TokioIo<hyper::upgrade::Upgraded>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let on = hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        match on.await {
+            Ok(up) => f(TokioIo::new(up)).await,
+            Err(e) => tracing::debug!("hijack failed: {e}"),
+        }
+    });
+    let content_type = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "tcp")
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::empty())
+        .unwrap_or_default()
+}
+
+/// Copies frames to `out`, writing only their payloads.
+async fn unframe<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(mut r: R, mut out: W) {
+    let mut head = [0u8; 8];
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        if r.read_exact(&mut head).await.is_err() {
+            return;
+        }
+        let mut len = u32::from_be_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        while len > 0 {
+            let n = len.min(buf.len());
+            if r.read_exact(&mut buf[..n]).await.is_err() {
+                return;
+            }
+            if out.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+            len -= n;
+        }
+        let _ = out.flush().await;
+    }
+}
+
+/// Pumps a client connection and a monitor attach connection until the
+/// monitor's output ends. The client's end of input is passed on as a
+/// half-close, so a `stdin_once` container sees EOF.
+pub async fn pump<C>(client: C, monitor: UnixStream, tty: bool)
+where
+    C: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut mr, mut mw) = monitor.into_split();
+    let (mut cr, mut cw) = tokio::io::split(client);
+    let input = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut cr, &mut mw).await;
+        let _ = mw.shutdown().await;
+    });
+    if tty {
+        unframe(&mut mr, &mut cw).await;
+    } else {
+        let _ = tokio::io::copy(&mut mr, &mut cw).await;
+    }
+    let _ = cw.flush().await;
+    let _ = cw.shutdown().await;
+    input.abort();
+}

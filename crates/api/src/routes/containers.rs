@@ -1,0 +1,295 @@
+//! `/containers/...`: create, list, inspect, lifecycle, wait, logs,
+//! attach, top, resize, rename, prune.
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::Router;
+use berth_engine::container::attach::AttachOptions;
+use berth_engine::container::logs::{parse_timestamp, LogOptions};
+use berth_engine::container::stop::WaitCondition;
+use berth_engine::{Engine, Filters};
+use bollard_stubs::models::{ContainerCreateBody, ContainerCreateResponse, ContainerTopResponse};
+use bytes::Bytes;
+use futures::StreamExt;
+
+use crate::body::{json, reply};
+use crate::error::{ApiError, ApiResult};
+use crate::hijack::{hijack, pump};
+use crate::query::Q;
+
+pub fn router() -> Router<Engine> {
+    Router::new()
+        .route("/containers/create", post(create))
+        .route("/containers/json", get(list))
+        .route("/containers/prune", post(prune))
+        .route("/containers/{id}/json", get(inspect))
+        .route("/containers/{id}/start", post(start))
+        .route("/containers/{id}/stop", post(stop))
+        .route("/containers/{id}/restart", post(restart))
+        .route("/containers/{id}/kill", post(kill))
+        .route("/containers/{id}/wait", post(wait))
+        .route("/containers/{id}", delete(remove))
+        .route("/containers/{id}/attach", post(attach))
+        .route("/containers/{id}/logs", get(logs))
+        .route("/containers/{id}/pause", post(pause))
+        .route("/containers/{id}/unpause", post(unpause))
+        .route("/containers/{id}/rename", post(rename))
+        .route("/containers/{id}/top", get(top))
+        .route("/containers/{id}/resize", post(resize))
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn create(State(e): State<Engine>, Query(q): Query<Q>, b: Bytes) -> ApiResult<Response> {
+    let body: ContainerCreateBody = json(&b, false)?;
+    let made = e.create(q.str("name"), body).await?;
+    Ok(reply(
+        201,
+        &ContainerCreateResponse {
+            id: made.id,
+            warnings: made.warnings,
+        },
+    ))
+}
+
+async fn list(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response> {
+    let f = Filters::parse(q.str("filters"))?;
+    Ok(reply(200, &e.list(q.bool("all"), q.int("limit")?, &f)?))
+}
+
+async fn prune(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response> {
+    let f = Filters::parse(q.str("filters"))?;
+    f.check_keys(&["until", "label", "label!"])?;
+    let mut deleted = Vec::new();
+    for r in e.list_records() {
+        if r.state.status.is_live() || !f.labels_match("label", &r.labels()) {
+            continue;
+        }
+        if e.remove(&r.id, false, false).await.is_ok() {
+            deleted.push(r.id);
+        }
+    }
+    Ok(reply(
+        200,
+        &serde_json::json!({ "ContainersDeleted": deleted, "SpaceReclaimed": 0 }),
+    ))
+}
+
+async fn inspect(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    let rec = e.lookup(&id)?.record();
+    Ok(reply(200, &e.inspect_record(&rec)))
+}
+
+async fn start(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    e.start(&id).await?;
+    Ok(no_content())
+}
+
+async fn stop(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    e.stop(&id, q.int("t")?, q.str("signal").filter(|s| !s.is_empty()))
+        .await?;
+    Ok(no_content())
+}
+
+async fn restart(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    e.restart(&id, q.int("t")?, q.str("signal").filter(|s| !s.is_empty()))
+        .await?;
+    Ok(no_content())
+}
+
+async fn kill(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    e.kill(&id, q.str("signal")).await?;
+    Ok(no_content())
+}
+
+async fn wait(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    let cond = WaitCondition::parse(q.str("condition"))?;
+    e.lookup(&id)?;
+    // Headers go out at once; the body when the condition holds.
+    let stream = futures::stream::once(async move {
+        let body = match e.wait(&id, cond).await {
+            Ok((code, err)) => serde_json::json!({
+                "StatusCode": code,
+                "Error": err.map(|m| serde_json::json!({ "Message": m })),
+            }),
+            Err(err) => serde_json::json!({
+                "StatusCode": -1,
+                "Error": { "Message": err.to_string() },
+            }),
+        };
+        Ok::<_, Infallible>(Bytes::from(format!("{body}\n")))
+    });
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(stream))
+        .unwrap_or_default())
+}
+
+async fn remove(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    if q.bool("link") {
+        return Err(ApiError::bad_request("links are not supported by berth"));
+    }
+    e.remove(&id, q.bool("force"), q.bool("v")).await?;
+    Ok(no_content())
+}
+
+async fn attach(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+    mut req: Request,
+) -> ApiResult<Response> {
+    let opts = AttachOptions {
+        stdin: q.bool("stdin"),
+        stdout: q.bool("stdout"),
+        stderr: q.bool("stderr"),
+    };
+    let (tty, conn) = e.attach(&id, opts)?;
+    Ok(hijack(&mut req, tty, move |client| async move {
+        match conn.await {
+            Ok(m) => pump(client, m, tty).await,
+            Err(err) => tracing::debug!("attach: {err}"),
+        }
+    }))
+}
+
+async fn logs(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    let stdout = q.bool("stdout");
+    let stderr = q.bool("stderr");
+    if !stdout && !stderr {
+        return Err(ApiError::bad_request(
+            "Bad parameters: you must choose at least one stream",
+        ));
+    }
+    let tail = match q.str("tail").unwrap_or("all") {
+        "all" | "" => None,
+        t => Some(
+            t.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid tail: {t}")))?,
+        )
+        .filter(|n| *n >= 0)
+        .map(|n| n as usize),
+    };
+    let opts = LogOptions {
+        follow: q.bool("follow"),
+        stdout,
+        stderr,
+        since: parse_timestamp(q.str("since").unwrap_or(""))?,
+        until: parse_timestamp(q.str("until").unwrap_or(""))?,
+        tail,
+    };
+    let tty = e.lookup(&id)?.record().tty();
+    let timestamps = q.bool("timestamps");
+    let rx = e.logs(&id, opts)?;
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |entry| {
+        let mut payload = Vec::with_capacity(entry.line.len() + 40);
+        if timestamps {
+            payload.extend_from_slice(entry.time.as_bytes());
+            payload.push(b' ');
+        }
+        payload.extend_from_slice(&entry.line);
+        let out = if tty {
+            payload
+        } else {
+            let mut f = berth_monitor_frame(entry.stream, payload.len()).to_vec();
+            f.extend_from_slice(&payload);
+            f
+        };
+        Ok::<_, Infallible>(Bytes::from(out))
+    });
+    let ct = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from_stream(stream))
+        .unwrap_or_default())
+}
+
+/// stdcopy header (the monitor's framing, which Docker clients read).
+fn berth_monitor_frame(stream: u8, len: usize) -> [u8; 8] {
+    let l = (len as u32).to_be_bytes();
+    [stream, 0, 0, 0, l[0], l[1], l[2], l[3]]
+}
+
+async fn pause(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    e.pause(&id, true).await?;
+    Ok(no_content())
+}
+
+async fn unpause(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    e.pause(&id, false).await?;
+    Ok(no_content())
+}
+
+async fn rename(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    let name = q
+        .str("name")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::bad_request("Neither old nor new names may be empty"))?;
+    e.rename(&id, name).await?;
+    Ok(no_content())
+}
+
+async fn top(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    let (titles, processes) = e.top(&id, q.str("ps_args")).await?;
+    Ok(reply(
+        200,
+        &ContainerTopResponse {
+            titles: Some(titles),
+            processes: Some(processes),
+        },
+    ))
+}
+
+async fn resize(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    let h = q.int("h")?.unwrap_or(0).clamp(0, u16::MAX as i64) as u16;
+    let w = q.int("w")?.unwrap_or(0).clamp(0, u16::MAX as i64) as u16;
+    e.resize(&id, h, w).await?;
+    Ok(StatusCode::OK.into_response())
+}

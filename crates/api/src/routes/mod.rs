@@ -1,0 +1,8 @@
+//! One router module per Docker API group.
+
+pub mod containers;
+pub mod exec;
+pub mod images;
+pub mod networks;
+pub mod system;
+pub mod volumes;

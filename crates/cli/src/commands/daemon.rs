@@ -1,0 +1,183 @@
+//! `berth daemon` (also `berthd`): dockerd's flags and daemon.json keys,
+//! translated into an engine and an API server.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use berth_engine::images::{Images, NoImages};
+use berth_engine::network::LoopbackOnly;
+use berth_engine::{Engine, EngineConfig};
+use clap::Parser;
+
+/// berthd: the berth container engine daemon.
+#[derive(Debug, Parser)]
+#[command(name = "berthd", version)]
+struct Flags {
+    /// Daemon socket to listen on (unix://PATH).
+    #[arg(short = 'H', long = "host")]
+    host: Vec<String>,
+    /// Persistent state (images, containers, volumes).
+    #[arg(long = "data-root")]
+    data_root: Option<PathBuf>,
+    /// Runtime state (sockets, container state).
+    #[arg(long = "exec-root")]
+    exec_root: Option<PathBuf>,
+    /// debug, info, warn, error, fatal.
+    #[arg(short = 'l', long = "log-level")]
+    log_level: Option<String>,
+    /// daemon.json.
+    #[arg(long = "config-file", default_value = "/etc/berth/daemon.json")]
+    config_file: PathBuf,
+    /// Parent cgroup of every container.
+    #[arg(long = "cgroup-parent")]
+    cgroup_parent: Option<String>,
+    /// Accepted for dockerd compatibility; berth always keeps containers
+    /// running across daemon restarts.
+    #[arg(long = "live-restore", num_args = 0..=1, default_missing_value = "true")]
+    live_restore: Option<bool>,
+}
+
+/// The daemon.json keys berth supports (dockerd's names).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DaemonJson {
+    hosts: Option<Vec<String>>,
+    #[serde(rename = "data-root")]
+    data_root: Option<PathBuf>,
+    #[serde(rename = "exec-root")]
+    exec_root: Option<PathBuf>,
+    #[serde(rename = "log-level")]
+    log_level: Option<String>,
+    #[serde(rename = "cgroup-parent")]
+    cgroup_parent: Option<String>,
+    #[serde(rename = "log-driver")]
+    log_driver: Option<String>,
+    #[serde(rename = "log-opts")]
+    log_opts: Option<HashMap<String, String>>,
+    #[serde(rename = "live-restore")]
+    live_restore: Option<bool>,
+}
+
+fn read_config(path: &Path, explicit: bool) -> anyhow::Result<DaemonJson> {
+    match std::fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b)
+            .with_context(|| format!("unable to configure the daemon from {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            Ok(DaemonJson::default())
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn socket_path(host: &str) -> anyhow::Result<PathBuf> {
+    match host.strip_prefix("unix://") {
+        Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+        _ if host.starts_with('/') => Ok(PathBuf::from(host)),
+        _ => bail!("unsupported host {host:?}: berthd listens on unix://PATH only"),
+    }
+}
+
+fn level_filter(level: &str) -> anyhow::Result<&'static str> {
+    Ok(match level {
+        "debug" | "trace" => "debug",
+        "info" => "info",
+        "warn" | "warning" => "warn",
+        "error" | "fatal" | "panic" => "error",
+        other => bail!("unable to parse logging level: {other}"),
+    })
+}
+
+pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
+    match run(args) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("berthd: {e:#}");
+            1
+        }
+    }
+}
+
+fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
+    let flags = Flags::try_parse_from(args).unwrap_or_else(|e| e.exit());
+    let explicit = std::env::args().any(|a| a.starts_with("--config-file"));
+    let file = read_config(&flags.config_file, explicit)?;
+    if let Some(d) = file.log_driver.as_deref() {
+        if d != "json-file" {
+            bail!("log driver {d:?} is not supported (json-file)");
+        }
+    }
+    let level = level_filter(
+        flags
+            .log_level
+            .as_deref()
+            .or(file.log_level.as_deref())
+            .unwrap_or("info"),
+    )?;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
+            "{level},hyper=warn,h2=warn"
+        )))
+        .with_writer(std::io::stderr)
+        .init();
+    let hosts = if !flags.host.is_empty() {
+        flags.host.clone()
+    } else {
+        file.hosts
+            .clone()
+            .unwrap_or_else(|| vec!["unix:///run/berth/berth.sock".into()])
+    };
+    if hosts.len() != 1 {
+        bail!("berthd listens on exactly one socket (got {})", hosts.len());
+    }
+    let socket = socket_path(&hosts[0])?;
+    let mut cfg = EngineConfig::new(
+        flags
+            .data_root
+            .or(file.data_root)
+            .unwrap_or_else(|| "/var/lib/berth".into()),
+        flags
+            .exec_root
+            .or(file.exec_root)
+            .unwrap_or_else(|| "/run/berth".into()),
+    );
+    if let Some(p) = flags.cgroup_parent.or(file.cgroup_parent) {
+        cfg.cgroup_parent = p;
+    }
+    if let Some(opts) = &file.log_opts {
+        cfg.log_max_size = opts
+            .get("max-size")
+            .and_then(|s| berth_engine::container::start::parse_size(s));
+        cfg.log_max_file = opts
+            .get("max-file")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1);
+    }
+    let _ = flags.live_restore.or(file.live_restore);
+    cfg.monitor_binary = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+    let images: Arc<dyn Images> = Arc::new(NoImages);
+    let engine = Engine::open(cfg, images, Arc::new(LoopbackOnly)).context("opening the engine")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        engine.restore().await;
+        let shutdown = async {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => return std::future::pending().await,
+                };
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = tokio::signal::ctrl_c() => {},
+            }
+            tracing::info!("shutting down (containers keep running)");
+        };
+        berth_api::serve(engine, &socket, shutdown).await
+    })?;
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! `stop`, `restart`, `kill`, `rm`, `wait`, `pause`, `unpause`, `rename`.
+
+use bollard_stubs::models::ContainerWaitResponse;
+use clap::Args;
+
+use super::{for_each_name, Ctx};
+use crate::client::NO_BODY;
+
+#[derive(Args)]
+pub struct NamesArgs {
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container
+    #[arg(
+        short = 't',
+        long = "time",
+        alias = "timeout",
+        allow_hyphen_values = true
+    )]
+    time: Option<i64>,
+    /// Signal to send to the container
+    #[arg(short = 's', long)]
+    signal: Option<String>,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short = 's', long, default_value = "KILL")]
+    signal: String,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short = 'f', long)]
+    force: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short = 'v', long)]
+    volumes: bool,
+    /// Remove the specified link
+    #[arg(short = 'l', long)]
+    link: bool,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct RenameArgs {
+    container: String,
+    new_name: String,
+}
+
+/// `stop` and `restart` share their flags; `verb` is the API action.
+pub fn stop(cx: &Ctx, a: StopArgs, verb: &str) -> anyhow::Result<i32> {
+    let mut q: Vec<(&str, String)> = Vec::new();
+    if let Some(t) = a.time {
+        q.push(("t", t.to_string()));
+    }
+    if let Some(s) = &a.signal {
+        q.push(("signal", s.clone()));
+    }
+    for_each_name(&a.containers, |n| {
+        cx.client
+            .post(&format!("/containers/{n}/{verb}"), &q, NO_BODY)?;
+        println!("{n}");
+        Ok(())
+    })
+}
+
+pub fn kill(cx: &Ctx, a: KillArgs) -> anyhow::Result<i32> {
+    let q = [("signal", a.signal.clone())];
+    for_each_name(&a.containers, |n| {
+        cx.client
+            .post(&format!("/containers/{n}/kill"), &q, NO_BODY)?;
+        println!("{n}");
+        Ok(())
+    })
+}
+
+pub fn rm(cx: &Ctx, a: RmArgs) -> anyhow::Result<i32> {
+    let mut q: Vec<(&str, String)> = Vec::new();
+    if a.force {
+        q.push(("force", "1".into()));
+    }
+    if a.volumes {
+        q.push(("v", "1".into()));
+    }
+    if a.link {
+        q.push(("link", "1".into()));
+    }
+    for_each_name(&a.containers, |n| {
+        let n = n.trim_matches('/');
+        cx.client.delete(&format!("/containers/{n}"), &q)?;
+        println!("{n}");
+        Ok(())
+    })
+}
+
+pub fn wait(cx: &Ctx, a: NamesArgs) -> anyhow::Result<i32> {
+    for_each_name(&a.containers, |n| {
+        let r: ContainerWaitResponse =
+            cx.client
+                .post_json(&format!("/containers/{n}/wait"), &[], NO_BODY)?;
+        println!("{}", r.status_code);
+        Ok(())
+    })
+}
+
+/// Verbs that are one POST with no parameters (`pause`, `unpause`).
+pub fn simple(cx: &Ctx, a: NamesArgs, verb: &str) -> anyhow::Result<i32> {
+    for_each_name(&a.containers, |n| {
+        cx.client
+            .post(&format!("/containers/{n}/{verb}"), &[], NO_BODY)?;
+        println!("{n}");
+        Ok(())
+    })
+}
+
+pub fn rename(cx: &Ctx, a: RenameArgs) -> anyhow::Result<i32> {
+    let new = a.new_name.trim();
+    if new.is_empty() {
+        anyhow::bail!("Error: neither old nor new names may be empty");
+    }
+    cx.client.post(
+        &format!("/containers/{}/rename", a.container),
+        &[("name", new.to_owned())],
+        NO_BODY,
+    )?;
+    Ok(0)
+}

@@ -1,0 +1,273 @@
+//! `create`, `run` and `start`: create (pulling a missing image), attach
+//! before start, wait for the exit, and exit with the container's code.
+
+use std::io::Read;
+
+use anyhow::Context;
+use bollard_stubs::models::{ContainerCreateResponse, ContainerWaitResponse};
+use clap::Args;
+use serde_json::Value;
+
+use super::container_create::RunArgs;
+use super::{image, Ctx, StatusError};
+use crate::client::{hijack, http::Body, tty, ClientError, NO_BODY};
+
+#[derive(Args)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals
+    #[arg(short = 'a', long)]
+    attach: bool,
+    /// Attach container's STDIN
+    #[arg(short = 'i', long)]
+    interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+/// Create the container, pulling its image once if the daemon lacks it
+/// (`--pull missing`, docker's default) or first (`--pull always`).
+fn create_container(cx: &Ctx, a: &RunArgs) -> anyhow::Result<String> {
+    let body = a.body()?;
+    let mut q: Vec<(&str, String)> = Vec::new();
+    if let Some(n) = &a.name {
+        q.push(("name", n.clone()));
+    }
+    if let Some(p) = &a.platform {
+        q.push(("platform", p.clone()));
+    }
+    match a.pull.as_str() {
+        "always" => image::pull_image(cx, a.image(), a.platform.as_deref(), a.quiet, true)?,
+        "missing" | "never" => {}
+        other => anyhow::bail!(
+            "invalid pull option: '{other}': must be one of \"always\", \"missing\" or \"never\""
+        ),
+    }
+    let resp: Result<ContainerCreateResponse, ClientError> =
+        cx.client.post_json("/containers/create", &q, Some(&body));
+    let resp = match resp {
+        Err(e) if e.is_not_found() && a.pull == "missing" => {
+            eprintln!("Unable to find image '{}' locally", a.image());
+            image::pull_image(cx, a.image(), a.platform.as_deref(), a.quiet, true)?;
+            cx.client.post_json("/containers/create", &q, Some(&body))?
+        }
+        other => other?,
+    };
+    for w in &resp.warnings {
+        eprintln!("WARNING: {w}");
+    }
+    Ok(resp.id)
+}
+
+pub fn create(cx: &Ctx, a: RunArgs) -> anyhow::Result<i32> {
+    let id = create_container(cx, &a)?;
+    println!("{id}");
+    Ok(0)
+}
+
+/// docker's exit code for a start failure: 127 command not found, 126 not
+/// executable, else 125.
+pub fn start_failure_code(message: &str) -> i32 {
+    if message.contains("executable file not found")
+        || message.contains("no such file or directory")
+        || message.contains("not found")
+    {
+        127
+    } else if message.contains("permission denied") || message.contains("is a directory") {
+        126
+    } else {
+        125
+    }
+}
+
+/// Streams to attach and how.
+pub struct Attach {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    pub tty: bool,
+    pub detach_keys: Option<String>,
+}
+
+/// Attach (if any stream), register a wait, start, copy the streams until
+/// the container closes them, and return its exit code.
+fn attach_start_wait(
+    cx: &Ctx,
+    id: &str,
+    at: &Attach,
+    condition: &str,
+    auto_remove: bool,
+) -> anyhow::Result<i32> {
+    let attached = if at.stdin || at.stdout || at.stderr {
+        let mut q: Vec<(&str, String)> = vec![("stream", "1".into())];
+        for (k, on) in [
+            ("stdin", at.stdin),
+            ("stdout", at.stdout),
+            ("stderr", at.stderr),
+        ] {
+            if on {
+                q.push((k, "1".into()));
+            }
+        }
+        if let Some(k) = &at.detach_keys {
+            q.push(("detachKeys", k.clone()));
+        }
+        Some(
+            cx.client
+                .hijack(&format!("/containers/{id}/attach"), &q, Body::Empty)?,
+        )
+    } else {
+        None
+    };
+    // The wait is registered before start so a fast exit is not missed; its
+    // answer arrives when the container exits.
+    let waiter = {
+        let path = format!("/containers/{id}/wait");
+        let resp = cx.client.request(
+            "POST",
+            &path,
+            &[("condition", condition.to_owned())],
+            Body::Empty,
+        )?;
+        std::thread::spawn(move || -> anyhow::Result<ContainerWaitResponse> {
+            let body = resp.read_all()?;
+            Ok(serde_json::from_slice(&body)?)
+        })
+    };
+    let raw = if at.tty && at.stdin {
+        tty::RawMode::enable().context("setting the terminal to raw mode")?
+    } else {
+        None
+    };
+    if let Err(e) = cx
+        .client
+        .post(&format!("/containers/{id}/start"), &[], NO_BODY)
+    {
+        drop(raw);
+        let msg = e.to_string();
+        if auto_remove {
+            let _ = cx
+                .client
+                .delete(&format!("/containers/{id}"), &[("force", "1".into())]);
+        }
+        return Err(StatusError::exit(start_failure_code(&msg), msg));
+    }
+    if at.tty {
+        if let Some((h, w)) = tty::window_size() {
+            let _ = cx.client.post(
+                &format!("/containers/{id}/resize"),
+                &[("h", h.to_string()), ("w", w.to_string())],
+                NO_BODY,
+            );
+        }
+    }
+    if let Some(resp) = attached {
+        let input: Option<Box<dyn Read + Send>> = at
+            .stdin
+            .then(|| Box::new(std::io::stdin()) as Box<dyn Read + Send>);
+        let pumped = hijack::pump(resp, at.tty, input);
+        drop(raw);
+        pumped.context("copying the container's streams")?;
+    }
+    let answer = waiter
+        .join()
+        .map_err(|_| anyhow::anyhow!("the wait thread panicked"))??;
+    if let Some(err) = answer
+        .error
+        .and_then(|e| e.message)
+        .filter(|m| !m.is_empty())
+    {
+        return Err(StatusError::exit(125, err));
+    }
+    Ok(answer.status_code as i32)
+}
+
+pub fn run(cx: &Ctx, a: RunArgs) -> anyhow::Result<i32> {
+    let (stdin, stdout, stderr) = a.streams()?;
+    if a.tty && stdin && !tty::is_terminal(std::os::fd::AsFd::as_fd(&std::io::stdin())) {
+        return Err(StatusError::exit(1, "the input device is not a TTY"));
+    }
+    let id = create_container(cx, &a)?;
+    if a.detach {
+        if let Err(e) = cx
+            .client
+            .post(&format!("/containers/{id}/start"), &[], NO_BODY)
+        {
+            let msg = e.to_string();
+            return Err(StatusError::exit(start_failure_code(&msg), msg));
+        }
+        println!("{id}");
+        return Ok(0);
+    }
+    let at = Attach {
+        stdin,
+        stdout,
+        stderr,
+        tty: a.tty,
+        detach_keys: a.detach_keys.clone(),
+    };
+    let condition = if a.rm { "removed" } else { "next-exit" };
+    attach_start_wait(cx, &id, &at, condition, a.rm)
+}
+
+pub fn start(cx: &Ctx, a: StartArgs) -> anyhow::Result<i32> {
+    if a.attach || a.interactive {
+        if a.containers.len() > 1 {
+            anyhow::bail!("you cannot start and attach multiple containers at once");
+        }
+        let name = &a.containers[0];
+        let c: Value = cx
+            .client
+            .get_json(&format!("/containers/{name}/json"), &[])?;
+        let id = c
+            .get("Id")
+            .and_then(Value::as_str)
+            .unwrap_or(name)
+            .to_owned();
+        let cfg = c.get("Config");
+        let flag = |k: &str| {
+            cfg.and_then(|c| c.get(k))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        let at = Attach {
+            stdin: a.interactive && flag("OpenStdin"),
+            stdout: a.attach,
+            stderr: a.attach,
+            tty: flag("Tty"),
+            detach_keys: a.detach_keys.clone(),
+        };
+        let auto_remove = c
+            .pointer("/HostConfig/AutoRemove")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let condition = if auto_remove { "removed" } else { "next-exit" };
+        return attach_start_wait(cx, &id, &at, condition, false);
+    }
+    super::for_each_name(&a.containers, |n| {
+        cx.client
+            .post(&format!("/containers/{n}/start"), &[], NO_BODY)?;
+        println!("{n}");
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_failures_map_to_docker_codes() {
+        assert_eq!(
+            start_failure_code("exec: \"nope\": executable file not found in $PATH"),
+            127
+        );
+        assert_eq!(
+            start_failure_code("exec /etc/passwd: permission denied"),
+            126
+        );
+        assert_eq!(start_failure_code("cannot allocate memory"), 125);
+    }
+}

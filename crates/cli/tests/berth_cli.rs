@@ -1,0 +1,453 @@
+//! The `berth` CLI against a daemon: berthd in a SandboxHost (always), and
+//! Debian's dockerd confined in a netns (with `BERTH_TEST_DOCKERD=1`), the
+//! same scenarios for both: output, exit codes, formats.
+
+mod cli_support;
+
+use cli_support::{berthd, dockerd, dockerd_wanted, Daemon};
+
+/// Poll `berth logs` until `want` shows (the container writes it soon
+/// after start); a bounded retry, not a timing assertion.
+fn logs_until(d: &Daemon, name: &str, want: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = d.berth(&["logs", name]).stdout;
+        if last.contains(want) {
+            return last;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("logs of {name} never showed {want:?}; last: {last:?}");
+}
+
+fn run_echo_and_exit_codes(d: &Daemon) {
+    let r = d.berth(&["run", "--rm", "busybox", "echo", "hello", "world"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "hello world\n"),
+        "{}",
+        r.stderr
+    );
+    let r = d.berth(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(r.code, 3);
+    assert_eq!(r.stdout, "out\n");
+    assert_eq!(r.stderr, "err\n");
+    let r = d.berth(&["run", "--rm", "busybox", "no-such-command"]);
+    assert_eq!(r.code, 127, "{}", r.stderr);
+    let r = d.berth(&["run", "--rm", "busybox", "/etc/passwd"]);
+    assert_eq!(r.code, 126, "{}", r.stderr);
+    let r = d.berth(&["run", "--rm", "--badflag", "busybox"]);
+    assert_eq!(r.code, 125);
+    assert!(r.stderr.contains("unknown flag: --badflag"), "{}", r.stderr);
+    let r = d.berth(&["run", "--rm", "--memory", "lots", "busybox", "true"]);
+    assert_eq!(r.code, 125);
+    assert!(r.stderr.contains("invalid size"), "{}", r.stderr);
+    // Flags after the image belong to the command (`-c` is also a run flag).
+    let r = d.berth(&[
+        "run",
+        "--rm",
+        "-e",
+        "A=1",
+        "-w",
+        "/tmp",
+        "-h",
+        "box",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $A $(pwd) $(hostname)",
+    ]);
+    assert_eq!(r.stdout, "1 /tmp box\n", "{}", r.stderr);
+    assert!(
+        d.berth(&["ps", "-aq"]).stdout.trim().is_empty(),
+        "--rm left a container"
+    );
+}
+
+fn detached_logs_exec_stop_rm(d: &Daemon) {
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; while true; do sleep 1; done",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64, "run -d prints the full id: {id:?}");
+    assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
+    logs_until(d, "web", "started");
+    let r = d.berth(&["exec", "web", "sh", "-c", "echo $((6*7)); exit 5"]);
+    assert_eq!((r.code, r.stdout.as_str()), (5, "42\n"), "{}", r.stderr);
+    let r = d.berth(&[
+        "exec",
+        "-u",
+        "1000",
+        "-w",
+        "/tmp",
+        "-e",
+        "FOO=bar",
+        "web",
+        "sh",
+        "-c",
+        "echo $(id -u) $(pwd) $FOO",
+    ]);
+    assert_eq!(r.stdout, "1000 /tmp bar\n", "{}", r.stderr);
+    let r = d.berth(&["rm", "web"]);
+    assert_eq!(r.code, 1, "rm of a running container without -f must fail");
+    assert_eq!(d.ok(&["stop", "-t", "1", "web"]), "web\n");
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "web"]),
+        "exited\n"
+    );
+    assert_eq!(d.ok(&["rm", "web"]), "web\n");
+    let r = d.berth(&["inspect", "web"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("No such object: web"), "{}", r.stderr);
+}
+
+fn ps_and_inspect_formats(d: &Daemon) {
+    d.ok(&[
+        "run", "-d", "--name", "p1", "-l", "k=v", "busybox", "sleep", "60",
+    ]);
+    let r = d.ok(&[
+        "ps",
+        "--format",
+        "{{.Names}}|{{.Image}}|{{.Labels}}|{{.State}}",
+    ]);
+    assert_eq!(r, "p1|busybox|k=v|running\n");
+    let table = d.ok(&["ps"]);
+    let header = table.lines().next().unwrap_or("");
+    assert!(
+        header.starts_with("CONTAINER ID   IMAGE     COMMAND "),
+        "{header:?}"
+    );
+    for col in ["CREATED", "STATUS", "PORTS", "NAMES"] {
+        assert!(header.contains(col), "{header:?}");
+    }
+    let json: serde_json::Value = serde_json::from_str(d.ok(&["ps", "--format", "json"]).trim())
+        .expect("ps --format json is JSON");
+    assert_eq!(json["Names"], "p1");
+    assert_eq!(json["ID"].as_str().map(str::len), Some(12));
+    let q = d.ok(&["ps", "-q", "--filter", "name=p1"]);
+    assert_eq!(q.trim().len(), 12);
+    assert!(d
+        .ok(&["ps", "-q", "--filter", "name=nope"])
+        .trim()
+        .is_empty());
+    let f = d.ok(&[
+        "inspect",
+        "-f",
+        "{{.Name}} {{.Config.Image}} {{json .Config.Labels}} {{.Config.Cmd}}",
+        "p1",
+    ]);
+    assert_eq!(f, "/p1 busybox {\"k\":\"v\"} [sleep 60]\n");
+    let full: serde_json::Value =
+        serde_json::from_str(&d.ok(&["inspect", "p1"])).expect("inspect is JSON");
+    assert_eq!(full[0]["Name"], "/p1");
+    assert_eq!(full[0]["State"]["Running"], true);
+    d.ok(&["rm", "-f", "p1"]);
+}
+
+fn skip_without_busybox(d: &Daemon) -> bool {
+    if d.has_busybox() {
+        return false;
+    }
+    eprintln!("skipped: {} has no busybox image after `berth load` (berthd on this branch answers load/images with its NoImages seam)", d.kind);
+    true
+}
+
+#[test]
+fn berthd_answers_version_info_and_lists() {
+    let d = berthd();
+    let v = d.ok(&["version", "-f", "{{.Server.APIVersion}}"]);
+    assert!(v.trim().starts_with("1."), "{v:?}");
+    let info: serde_json::Value =
+        serde_json::from_str(&d.ok(&["info", "--format", "json"])).expect("info json");
+    assert!(info.get("Containers").is_some(), "{info}");
+    assert!(d.ok(&["info"]).contains("Server:\n Containers: 0"));
+    let ps = d.ok(&["ps", "-a"]);
+    assert_eq!(
+        ps,
+        "CONTAINER ID   IMAGE     COMMAND   CREATED   STATUS    PORTS     NAMES\n"
+    );
+    assert!(d
+        .ok(&["network", "ls", "--format", "{{.Name}}"])
+        .contains("bridge"));
+}
+
+#[test]
+fn berthd_errors_carry_docker_exit_codes() {
+    let d = berthd();
+    let r = d.berth(&["run", "--rm", "no-such-image:1", "true"]);
+    assert_eq!(r.code, 125, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("berth: Error response from daemon: "),
+        "{}",
+        r.stderr
+    );
+    let r = d.berth(&["rm", "nope"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("Error response from daemon:"),
+        "{}",
+        r.stderr
+    );
+    let r = d.berth(&["inspect", "--type", "container", "nope"]);
+    assert_eq!(r.code, 1);
+    let r = d.berth(&["ps", "--frobnicate"]);
+    assert_eq!(r.code, 125);
+}
+
+#[test]
+fn berthd_volumes() {
+    let d = berthd();
+    assert_eq!(d.ok(&["volume", "create", "--label", "a=b", "v1"]), "v1\n");
+    assert_eq!(d.ok(&["volume", "ls", "-q"]), "v1\n");
+    assert_eq!(
+        d.ok(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Name}} {{.Driver}} {{.Labels.a}}",
+            "v1"
+        ]),
+        "v1 local b\n"
+    );
+    assert_eq!(d.ok(&["volume", "rm", "v1"]), "v1\n");
+    assert_eq!(d.berth(&["volume", "inspect", "v1"]).code, 1);
+}
+
+#[test]
+fn berthd_container_scenarios() {
+    let d = berthd();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let loaded = d.load_busybox(dir.path());
+    if loaded.code != 0 {
+        eprintln!("berth load: {}{}", loaded.stdout, loaded.stderr);
+    }
+    if skip_without_busybox(&d) {
+        return;
+    }
+    run_echo_and_exit_codes(&d);
+    detached_logs_exec_stop_rm(&d);
+    ps_and_inspect_formats(&d);
+}
+
+#[test]
+fn dockerd_container_scenarios() {
+    if !dockerd_wanted() {
+        eprintln!("skipped: set BERTH_TEST_DOCKERD=1 to run against a confined dockerd");
+        return;
+    }
+    let d = dockerd();
+    run_echo_and_exit_codes(&d);
+    detached_logs_exec_stop_rm(&d);
+    ps_and_inspect_formats(&d);
+}
+
+#[test]
+fn dockerd_volumes_networks_files_images() {
+    if !dockerd_wanted() {
+        eprintln!("skipped: set BERTH_TEST_DOCKERD=1 to run against a confined dockerd");
+        return;
+    }
+    let d = dockerd();
+    // Volumes: data survives between containers.
+    d.ok(&["volume", "create", "data"]);
+    d.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "data:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /data/f",
+    ]);
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--mount",
+            "type=volume,src=data,dst=/d,readonly",
+            "busybox",
+            "cat",
+            "/d/f"
+        ]),
+        "kept\n"
+    );
+    assert_eq!(
+        d.ok(&["volume", "ls", "--format", "{{.Driver}} {{.Name}}"]),
+        "local data\n"
+    );
+    assert_eq!(d.ok(&["volume", "rm", "data"]), "data\n");
+    // Networks: static address, connect/disconnect.
+    d.ok(&["network", "create", "--subnet", "10.99.7.0/24", "n1"]);
+    assert_eq!(
+        d.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+            "n1"
+        ]),
+        "10.99.7.0/24\n"
+    );
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "c1",
+        "--network",
+        "n1",
+        "--ip",
+        "10.99.7.10",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.n1.IPAddress}}",
+            "c1"
+        ]),
+        "10.99.7.10\n"
+    );
+    d.ok(&["network", "create", "n2"]);
+    d.ok(&["network", "connect", "--alias", "other", "n2", "c1"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{len .NetworkSettings.Networks}}", "c1"]),
+        "2\n"
+    );
+    d.ok(&["network", "disconnect", "n2", "c1"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{len .NetworkSettings.Networks}}", "c1"]),
+        "1\n"
+    );
+    // Files: cp both ways, diff, export.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let src = dir.path().join("hello.txt");
+    std::fs::write(&src, "hello\n").expect("write");
+    d.ok(&["cp", src.to_str().expect("utf-8"), "c1:/tmp/"]);
+    d.ok(&["cp", src.to_str().expect("utf-8"), "c1:/tmp/renamed.txt"]);
+    assert_eq!(
+        d.ok(&["exec", "c1", "ls", "/tmp"]),
+        "hello.txt\nrenamed.txt\n"
+    );
+    let back = dir.path().join("back.txt");
+    d.ok(&["cp", "c1:/tmp/renamed.txt", back.to_str().expect("utf-8")]);
+    assert_eq!(
+        std::fs::read_to_string(&back).expect("copied back"),
+        "hello\n"
+    );
+    d.ok(&["cp", "c1:/etc", dir.path().to_str().expect("utf-8")]);
+    assert!(dir.path().join("etc/passwd").is_file());
+    let diff = d.ok(&["diff", "c1"]);
+    assert!(diff.lines().any(|l| l == "A /tmp/hello.txt"), "{diff}");
+    let tar = dir.path().join("c1.tar");
+    d.ok(&["export", "-o", tar.to_str().expect("utf-8"), "c1"]);
+    let mut a = tar::Archive::new(std::fs::File::open(&tar).expect("export file"));
+    let names: Vec<String> = a
+        .entries()
+        .expect("tar")
+        .filter_map(|e| {
+            e.ok()
+                .and_then(|e| e.path().ok().map(|p| p.to_string_lossy().into_owned()))
+        })
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.trim_end_matches('/') == "bin/busybox"),
+        "{names:?}"
+    );
+    assert_eq!(d.ok(&["port", "c1"]), "");
+    d.ok(&["rm", "-f", "c1"]);
+    assert_eq!(d.ok(&["network", "rm", "n1", "n2"]), "n1\nn2\n");
+    // Images: save, rmi, load, tag, history.
+    let img = dir.path().join("img.tar");
+    d.ok(&["save", "-o", img.to_str().expect("utf-8"), "busybox"]);
+    assert!(d
+        .ok(&["rmi", "busybox"])
+        .contains("Untagged: busybox:latest"));
+    assert!(!d.has_busybox());
+    assert!(d
+        .ok(&["load", "-i", img.to_str().expect("utf-8")])
+        .contains("Loaded image: busybox:latest"));
+    d.ok(&["tag", "busybox", "mybox:v1"]);
+    assert_eq!(
+        d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}", "mybox"]),
+        "mybox:v1\n"
+    );
+    let hist = d.ok(&["image", "history", "mybox:v1"]);
+    assert!(hist.starts_with("IMAGE          CREATED "), "{hist}");
+    let df = d.ok(&["system", "df"]);
+    assert!(
+        df.starts_with("TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE\nImages "),
+        "{df}"
+    );
+}
+
+#[test]
+fn dockerd_tty_stdin_and_start_attach() {
+    if !dockerd_wanted() {
+        eprintln!("skipped: set BERTH_TEST_DOCKERD=1 to run against a confined dockerd");
+        return;
+    }
+    let d = dockerd();
+    // -it needs a terminal: util-linux `script` gives the CLI a pty.
+    let cmd = format!(
+        "{} -H unix://{} run -it --rm busybox sh -c 'tty; exit 4'",
+        env!("CARGO_BIN_EXE_berth"),
+        d.socket.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script");
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("/dev/pts/"),
+        "{out:?}"
+    );
+    // -i with piped stdin: EOF closes the container's stdin.
+    let mut child = cli_support::berth_cmd(&d.socket)
+        .args(["run", "-i", "--rm", "busybox", "sh", "-c", "cat; echo done"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("berth run -i");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"piped-in\n").expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "piped-in\ndone\n");
+    // create + start -a gives the container's output and exit code.
+    d.ok(&[
+        "create",
+        "--name",
+        "cr",
+        "busybox",
+        "sh",
+        "-c",
+        "echo from-start; exit 2",
+    ]);
+    let r = d.berth(&["start", "-a", "cr"]);
+    assert_eq!((r.code, r.stdout.as_str()), (2, "from-start\n"));
+    assert_eq!(d.ok(&["wait", "cr"]), "2\n");
+}

@@ -1,0 +1,62 @@
+//! berthd's configuration: its directories and defaults (dockerd's flags
+//! and daemon.json keys that berth supports).
+
+use std::path::PathBuf;
+
+/// Where berthd keeps things and what it defaults to.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Persistent state (`--data-root`, /var/lib/berth).
+    pub data_root: PathBuf,
+    /// Runtime state (`--exec-root`, /run/berth).
+    pub exec_root: PathBuf,
+    /// The cgroup every container's cgroup goes under (`--cgroup-parent`).
+    pub cgroup_parent: String,
+    /// The binary started as each container's monitor (berthd's own).
+    pub monitor_binary: PathBuf,
+    /// The default log driver settings.
+    pub log_max_size: Option<u64>,
+    pub log_max_file: u32,
+}
+
+impl EngineConfig {
+    pub fn new(data_root: impl Into<PathBuf>, exec_root: impl Into<PathBuf>) -> EngineConfig {
+        EngineConfig {
+            data_root: data_root.into(),
+            exec_root: exec_root.into(),
+            cgroup_parent: "berth".into(),
+            monitor_binary: PathBuf::from("/proc/self/exe"),
+            log_max_size: None,
+            log_max_file: 1,
+        }
+    }
+
+    pub fn runtime_root(&self) -> PathBuf {
+        self.exec_root.join("runtime")
+    }
+
+    pub fn netns_dir(&self) -> PathBuf {
+        self.exec_root.join("netns")
+    }
+
+    /// A container's persistent dir (logs, hostname, hosts, resolv.conf).
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.data_root.join("containers").join(id)
+    }
+
+    /// A container's runtime dir (monitor sockets, bundle, exit record).
+    /// Short, so socket paths stay within sun_path.
+    pub fn container_run_dir(&self, id: &str) -> PathBuf {
+        self.exec_root.join("c").join(&id[..id.len().min(16)])
+    }
+
+    pub fn exec_run_dir(&self, exec_id: &str) -> PathBuf {
+        self.exec_root
+            .join("x")
+            .join(&exec_id[..exec_id.len().min(16)])
+    }
+
+    pub fn volumes_dir(&self) -> PathBuf {
+        self.data_root.join("volumes")
+    }
+}

@@ -1,0 +1,301 @@
+//! `create`: check the request, merge the image's defaults into the
+//! config, resolve mounts, prepare the rootfs, record the container.
+
+use bollard_stubs::models::{
+    ContainerConfig, ContainerCreateBody, HostConfig, RestartPolicyNameEnum,
+};
+
+use super::record::{ContainerRecord, RunState};
+use super::Entry;
+use crate::error::{EngineError, Result};
+use crate::events::Event;
+use crate::images::ImageInfo;
+use crate::network::NetworkMode;
+use crate::{ids, lock, Engine};
+
+/// What `create` returns (Docker's ContainerCreateResponse).
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub id: String,
+    pub warnings: Vec<String>,
+}
+
+/// Sets KEY=VALUE in `env`, replacing KEY.
+fn merge_env(base: &[String], over: &[String]) -> Vec<String> {
+    let mut env: Vec<String> = base.to_vec();
+    for kv in over {
+        let key = kv.split('=').next().unwrap_or("");
+        env.retain(|e| e.split('=').next() != Some(key));
+        env.push(kv.clone());
+    }
+    env
+}
+
+/// The config as inspect shows it: the request with the image's defaults.
+fn merged_config(body: &ContainerCreateBody, image: &ImageInfo) -> Result<ContainerConfig> {
+    let v = serde_json::to_value(body)
+        .map_err(|e| EngineError::Invalid(format!("invalid container config: {e}")))?;
+    let mut cfg: ContainerConfig = serde_json::from_value(v)
+        .map_err(|e| EngineError::Invalid(format!("invalid container config: {e}")))?;
+    let ic = &image.config;
+    cfg.env = Some(merge_env(&ic.env, cfg.env.as_deref().unwrap_or(&[])));
+    let entry_given = cfg.entrypoint.as_ref().is_some_and(|e| !e.is_empty());
+    if cfg.entrypoint.is_none() {
+        cfg.entrypoint = Some(ic.entrypoint.clone()).filter(|e| !e.is_empty());
+    }
+    if cfg.cmd.as_ref().is_none_or(|c| c.is_empty()) && !entry_given {
+        cfg.cmd = Some(ic.cmd.clone()).filter(|c| !c.is_empty());
+    }
+    if cfg.working_dir.as_ref().is_none_or(|w| w.is_empty()) {
+        cfg.working_dir = Some(ic.working_dir.clone());
+    }
+    if cfg.user.as_ref().is_none_or(|u| u.is_empty()) {
+        cfg.user = Some(ic.user.clone());
+    }
+    let mut labels = ic.labels.clone();
+    labels.extend(cfg.labels.clone().unwrap_or_default());
+    cfg.labels = Some(labels);
+    if cfg.stop_signal.is_none() {
+        cfg.stop_signal = ic.stop_signal.clone();
+    }
+    let mut volumes: Vec<String> = ic.volumes.clone();
+    for v in cfg.volumes.iter().flatten() {
+        if !volumes.contains(v) {
+            volumes.push(v.clone());
+        }
+    }
+    cfg.volumes = Some(volumes).filter(|v| !v.is_empty());
+    let mut ports: Vec<String> = ic.exposed_ports.clone();
+    for p in cfg.exposed_ports.iter().flatten() {
+        if !ports.contains(p) {
+            ports.push(p.clone());
+        }
+    }
+    cfg.exposed_ports = Some(ports).filter(|p| !p.is_empty());
+    cfg.hostname = Some(cfg.hostname.clone().unwrap_or_default());
+    cfg.domainname = Some(cfg.domainname.clone().unwrap_or_default());
+    for b in [
+        &mut cfg.attach_stdin,
+        &mut cfg.attach_stdout,
+        &mut cfg.attach_stderr,
+        &mut cfg.tty,
+        &mut cfg.open_stdin,
+        &mut cfg.stdin_once,
+    ] {
+        b.get_or_insert(false);
+    }
+    Ok(cfg)
+}
+
+fn check_host_config(hc: &HostConfig) -> Result<()> {
+    let policy = hc.restart_policy.as_ref().and_then(|p| p.name);
+    let restarts = !matches!(
+        policy,
+        None | Some(RestartPolicyNameEnum::NO) | Some(RestartPolicyNameEnum::EMPTY)
+    );
+    if hc.auto_remove.unwrap_or(false) && restarts {
+        return Err(EngineError::Invalid(
+            "conflicting options: cannot specify both --restart and --rm".into(),
+        ));
+    }
+    if let Some(p) = &hc.restart_policy {
+        let retries = p.maximum_retry_count.unwrap_or(0);
+        if retries < 0 {
+            return Err(EngineError::Invalid(
+                "invalid restart policy: maximum retry count cannot be negative".into(),
+            ));
+        }
+        if retries > 0 && policy != Some(RestartPolicyNameEnum::ON_FAILURE) {
+            return Err(EngineError::Invalid(format!(
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+            )));
+        }
+    }
+    if hc.memory.is_some_and(|m| m > 0 && m < 6 * 1024 * 1024) {
+        return Err(EngineError::Invalid(
+            "Minimum memory limit allowed is 6MB".into(),
+        ));
+    }
+    for (k, _) in hc.sysctls.iter().flatten() {
+        if !(k.starts_with("net.") || k.starts_with("kernel.") || k.starts_with("fs.mqueue.")) {
+            return Err(EngineError::Invalid(format!("sysctl '{k}' is not allowed")));
+        }
+    }
+    super::spec::capabilities(
+        hc.privileged.unwrap_or(false),
+        hc.cap_add.as_deref().unwrap_or(&[]),
+        hc.cap_drop.as_deref().unwrap_or(&[]),
+    )?;
+    Ok(())
+}
+
+impl Engine {
+    /// `POST /containers/create`.
+    pub async fn create(&self, name: Option<&str>, body: ContainerCreateBody) -> Result<Created> {
+        let image_ref = body
+            .image
+            .clone()
+            .filter(|i| !i.is_empty())
+            .ok_or_else(|| EngineError::Invalid("config.Image must be specified".into()))?;
+        let mut hc = body.host_config.clone().unwrap_or_default();
+        check_host_config(&hc)?;
+        let mode = NetworkMode::parse(hc.network_mode.as_deref().unwrap_or("default"))?;
+        if let NetworkMode::Network(n) = &mode {
+            if n != "bridge" {
+                return Err(EngineError::NotFound(format!("network {n} not found")));
+            }
+        }
+        if let NetworkMode::Container(c) = &mode {
+            self.lookup(c)?;
+        }
+        hc.network_mode = Some(match &mode {
+            NetworkMode::Network(n) if n == "bridge" => "bridge".into(),
+            m => m.name(),
+        });
+        let engine = self.clone();
+        let r = image_ref.clone();
+        let image = tokio::task::spawn_blocking(move || engine.inner.images.resolve(&r))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        let config = merged_config(&body, &image)?;
+        let mut command: Vec<String> = config.entrypoint.clone().unwrap_or_default();
+        command.extend(config.cmd.clone().unwrap_or_default());
+        if command.is_empty() {
+            return Err(EngineError::Invalid("No command specified".into()));
+        }
+
+        let _names = self.inner.names.lock().await;
+        let id = ids::new_id()?;
+        let name = match name.filter(|n| !n.is_empty()) {
+            Some(n) => {
+                let n = n.strip_prefix('/').unwrap_or(n);
+                if !ids::valid_name(n) {
+                    return Err(EngineError::Invalid(format!(
+                        "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                    )));
+                }
+                if let Some(other) = self.id_by_name(n) {
+                    return Err(EngineError::Conflict(format!(
+                        "Conflict. The container name \"/{n}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
+                    )));
+                }
+                n.to_owned()
+            }
+            None => (0..)
+                .map(|i| ids::generated_name(&id, i))
+                .find(|n| self.id_by_name(n).is_none())
+                .unwrap_or_else(|| id[..12].to_owned()),
+        };
+        let mounts = self.resolve_mounts(&hc, config.volumes.as_deref().unwrap_or(&[]))?;
+        let restart = hc.restart_policy.get_or_insert_with(Default::default);
+        restart.name.get_or_insert(RestartPolicyNameEnum::NO);
+        restart.maximum_retry_count.get_or_insert(0);
+        hc.log_config
+            .get_or_insert_with(|| bollard_stubs::models::HostConfigLogConfig {
+                typ: Some("json-file".into()),
+                config: Some(Default::default()),
+            });
+        let rec = ContainerRecord {
+            id: id.clone(),
+            name: name.clone(),
+            created: berth_runtime::state::time::now_rfc3339(),
+            image: image_ref.clone(),
+            image_id: image.id.clone(),
+            path: command[0].clone(),
+            args: command[1..].to_vec(),
+            config,
+            host_config: hc,
+            state: RunState {
+                finished_at: "0001-01-01T00:00:00Z".into(),
+                started_at: "0001-01-01T00:00:00Z".into(),
+                ..RunState::default()
+            },
+            restart_count: 0,
+            mounts,
+            endpoints: Default::default(),
+            netns: None,
+        };
+        let dir = self.inner.cfg.container_dir(&id);
+        std::fs::create_dir_all(&dir)
+            .map_err(EngineError::io(format!("creating {}", dir.display())))?;
+        let engine = self.clone();
+        let (cid, iid) = (id.clone(), image.id.clone());
+        let made =
+            tokio::task::spawn_blocking(move || engine.inner.images.create_rootfs(&cid, &iid))
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))?;
+        if let Err(e) = made.and_then(|()| self.persist(&rec)) {
+            let _ = std::fs::remove_dir_all(&dir);
+            let _ = self.inner.images.remove_rootfs(&id);
+            return Err(e);
+        }
+        lock(&self.inner.containers).insert(id.clone(), Entry::new(rec));
+        self.inner.events.publish(
+            Event::new("container", "create", &id)
+                .attr("name", name)
+                .attr("image", image_ref),
+        );
+        Ok(Created {
+            id,
+            warnings: Vec::new(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::images::ImageRunConfig;
+
+    fn image() -> ImageInfo {
+        ImageInfo {
+            id: "sha256:00".into(),
+            config: ImageRunConfig {
+                env: vec!["PATH=/bin".into(), "A=1".into()],
+                cmd: vec!["sh".into()],
+                working_dir: "/w".into(),
+                ..ImageRunConfig::default()
+            },
+        }
+    }
+
+    #[test]
+    fn image_defaults_fill_the_config() {
+        let body = ContainerCreateBody {
+            image: Some("busybox".into()),
+            env: Some(vec!["A=2".into(), "B=3".into()]),
+            ..Default::default()
+        };
+        let c = merged_config(&body, &image()).expect("config");
+        assert_eq!(
+            c.env,
+            Some(vec!["PATH=/bin".into(), "A=2".into(), "B=3".into()])
+        );
+        assert_eq!(c.cmd, Some(vec!["sh".into()]));
+        assert_eq!(c.working_dir.as_deref(), Some("/w"));
+    }
+
+    #[test]
+    fn an_entrypoint_drops_the_image_cmd() {
+        let body = ContainerCreateBody {
+            image: Some("busybox".into()),
+            entrypoint: Some(vec!["echo".into()]),
+            ..Default::default()
+        };
+        let c = merged_config(&body, &image()).expect("config");
+        assert_eq!(c.cmd, None);
+    }
+
+    #[test]
+    fn rm_and_restart_conflict() {
+        let hc = HostConfig {
+            auto_remove: Some(true),
+            restart_policy: Some(bollard_stubs::models::RestartPolicy {
+                name: Some(RestartPolicyNameEnum::ALWAYS),
+                maximum_retry_count: None,
+            }),
+            ..Default::default()
+        };
+        assert!(check_host_config(&hc).is_err());
+    }
+}

@@ -1,0 +1,98 @@
+//! `GET /containers/json`: the records, filtered as Docker parses its
+//! filters, newest first.
+
+use bollard_stubs::models::ContainerSummary;
+
+use super::inspect::parse_time;
+use super::record::{ContainerRecord, Status};
+use crate::error::{EngineError, Result};
+use crate::filters::Filters;
+use crate::Engine;
+
+const KEYS: &[&str] = &[
+    "id", "name", "label", "status", "exited", "ancestor", "before", "since", "network", "volume",
+    "is-task", "health", "publish", "expose",
+];
+
+const STATUSES: &[&str] = &[
+    "created",
+    "restarting",
+    "running",
+    "removing",
+    "paused",
+    "exited",
+    "dead",
+];
+
+fn created_key(r: &ContainerRecord) -> (i64, u32) {
+    parse_time(&r.created).unwrap_or((0, 0))
+}
+
+impl Engine {
+    pub fn list(
+        &self,
+        all: bool,
+        limit: Option<i64>,
+        f: &Filters,
+    ) -> Result<Vec<ContainerSummary>> {
+        f.check_keys(KEYS)?;
+        for s in f.get("status").unwrap_or(&[]) {
+            if !STATUSES.contains(&s.as_str()) {
+                return Err(EngineError::Invalid(format!("invalid filter 'status={s}'")));
+            }
+        }
+        let mut recs = self.list_records();
+        recs.sort_by_key(|r| std::cmp::Reverse(created_key(r)));
+        let anchor = |key: &str| -> Result<Option<(i64, u32)>> {
+            match f.get(key).and_then(|v| v.first()) {
+                None => Ok(None),
+                Some(n) => Ok(Some(created_key(&self.lookup(n)?.record()))),
+            }
+        };
+        let before = anchor("before")?;
+        let since = anchor("since")?;
+        // Any filter on status (or exited) lists stopped ones too.
+        let all = all || f.get("status").is_some() || f.get("exited").is_some();
+        let mut out = Vec::new();
+        for r in recs {
+            let st = r.state.status;
+            if !all && !matches!(st, Status::Running | Status::Paused | Status::Restarting) {
+                continue;
+            }
+            let keep = f.any("id", |v| r.id.starts_with(v))
+                && f.any("name", |v| {
+                    let v = v.strip_prefix('/').unwrap_or(v);
+                    r.name.contains(v)
+                })
+                && f.labels_match("label", &r.labels())
+                && f.any("status", |v| v == st.as_str())
+                && f.any("exited", |v| {
+                    st == Status::Exited && v.parse::<i64>().ok() == Some(r.state.exit_code)
+                })
+                && f.any("ancestor", |v| {
+                    r.image == v
+                        || r.image_id == v
+                        || r.image_id.trim_start_matches("sha256:").starts_with(v)
+                        || r.image == format!("{v}:latest")
+                })
+                && f.any("volume", |v| {
+                    r.mounts
+                        .iter()
+                        .any(|m| m.name == v || m.destination == v || m.source == v)
+                })
+                && f.any("network", |v| {
+                    r.host_config.network_mode.as_deref() == Some(v)
+                })
+                && f.any("is-task", |v| v == "false")
+                && before.is_none_or(|b| created_key(&r) < b)
+                && since.is_none_or(|s| created_key(&r) > s);
+            if keep {
+                out.push(self.summary(&r));
+            }
+        }
+        if let Some(l) = limit.filter(|l| *l > 0) {
+            out.truncate(l as usize);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,587 @@
+//! `start`: mount the rootfs, make the netns and attach it, write the
+//! config.json, start the monitor (which creates the container through the
+//! runtime library), connect waiting attaches, then let the process run.
+//! Also what happens at exit: cleanup, restart policy, `--rm`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_monitor::protocol::Request;
+use berth_monitor::{ExitRecord, Job, LogConfig, MonitorConfig};
+use bollard_stubs::models::RestartPolicyNameEnum;
+
+use super::record::{ContainerRecord, Status};
+use super::spec::{self, SpecInputs};
+use super::Entry;
+use crate::error::{EngineError, Result};
+use crate::events::Event;
+use crate::monitor_client;
+use crate::network::{self, EndpointConfig, NetworkMode};
+use crate::{lock, Engine};
+
+const EMPTY_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// What start prepared, to undo on failure or at exit.
+struct Prepared {
+    netns: Option<PathBuf>,
+    endpoints: std::collections::HashMap<String, network::Endpoint>,
+}
+
+fn hosts_file(hostname: &str, ip: Option<&str>, extra: &[String]) -> String {
+    let mut s = String::from(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+    );
+    for e in extra {
+        if let Some((name, addr)) = e.split_once(':') {
+            s.push_str(&format!("{addr}\t{name}\n"));
+        }
+    }
+    if let Some(ip) = ip.filter(|i| !i.is_empty()) {
+        s.push_str(&format!("{ip}\t{hostname}\n"));
+    }
+    s
+}
+
+fn resolv_conf(
+    host: &str,
+    own_netns: bool,
+    dns: &[String],
+    search: &[String],
+    opts: &[String],
+) -> String {
+    let mut servers: Vec<String> = Vec::new();
+    let mut other: Vec<String> = Vec::new();
+    for line in host.lines() {
+        let mut w = line.split_whitespace();
+        match w.next() {
+            Some("nameserver") => {
+                if let Some(ip) = w.next() {
+                    let local = ip.starts_with("127.") || ip == "::1";
+                    if !(own_netns && local) {
+                        servers.push(ip.to_owned());
+                    }
+                }
+            }
+            Some("search") if !search.is_empty() => {}
+            Some("options") if !opts.is_empty() => {}
+            Some(_) => other.push(line.to_owned()),
+            None => {}
+        }
+    }
+    if !dns.is_empty() {
+        servers = dns.to_vec();
+    }
+    if servers.is_empty() {
+        servers = vec!["8.8.8.8".into(), "8.8.4.4".into()];
+    }
+    let mut s = String::new();
+    for l in other {
+        s.push_str(&l);
+        s.push('\n');
+    }
+    if !search.is_empty() {
+        s.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    for n in servers {
+        s.push_str(&format!("nameserver {n}\n"));
+    }
+    if !opts.is_empty() {
+        s.push_str(&format!("options {}\n", opts.join(" ")));
+    }
+    s
+}
+
+fn dir_is_empty(p: &Path) -> bool {
+    std::fs::read_dir(p)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(true)
+}
+
+/// A container's hostname as Docker chooses it.
+pub(crate) fn hostname_of(rec: &ContainerRecord) -> String {
+    let given = rec.config.hostname.clone().unwrap_or_default();
+    if !given.is_empty() {
+        return given;
+    }
+    if rec.host_config.network_mode.as_deref() == Some("host") {
+        if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+            return h.trim().to_owned();
+        }
+    }
+    rec.short_id().to_owned()
+}
+
+impl Engine {
+    /// `POST /containers/{id}/start`.
+    pub async fn start(&self, name: &str) -> Result<()> {
+        let entry = self.lookup(name)?;
+        let _op = entry.op.lock().await;
+        self.start_locked(&entry).await
+    }
+
+    /// Blocking part of start: everything before the monitor.
+    fn prepare(&self, rec: &ContainerRecord) -> Result<Prepared> {
+        let cfg = &self.inner.cfg;
+        let id = &rec.id;
+        let rootfs = self.inner.images.mount_rootfs(id)?;
+        let mut prepared = Prepared {
+            netns: None,
+            endpoints: Default::default(),
+        };
+        let result = (|| -> Result<()> {
+            for m in rec.mounts.iter().filter(|m| m.kind == "volume") {
+                let inside = rootfs.join(m.destination.trim_start_matches('/'));
+                let vol = Path::new(&m.source);
+                if inside.is_dir() && !dir_is_empty(&inside) && dir_is_empty(vol) {
+                    // First mount of an empty volume gets the image's content.
+                    let status = std::process::Command::new("cp")
+                        .arg("-a")
+                        .arg(format!("{}/.", inside.display()))
+                        .arg(vol)
+                        .status()
+                        .map_err(EngineError::io("copying image content into volume"))?;
+                    if !status.success() {
+                        return Err(EngineError::Internal(format!(
+                            "copying {} into volume {} failed",
+                            m.destination, m.name
+                        )));
+                    }
+                }
+            }
+            let mode = NetworkMode::parse(rec.host_config.network_mode.as_deref().unwrap_or(""))?;
+            let mut join_pid = None;
+            match &mode {
+                NetworkMode::None | NetworkMode::Network(_) => {
+                    let ns = network::create_netns(&cfg.netns_dir(), id)?;
+                    prepared.netns = Some(ns.clone());
+                    if let NetworkMode::Network(n) = &mode {
+                        let ep = self.inner.attacher.attach(
+                            &ns,
+                            &EndpointConfig {
+                                container_id: id.clone(),
+                                container_name: rec.name.clone(),
+                                network: n.clone(),
+                                aliases: Vec::new(),
+                            },
+                        )?;
+                        prepared.endpoints.insert(n.clone(), ep);
+                    }
+                }
+                NetworkMode::Host => {}
+                NetworkMode::Container(other) => {
+                    let o = self.lookup(other)?.record();
+                    if o.state.status != Status::Running {
+                        return Err(EngineError::Conflict(format!(
+                            "cannot join network namespace of a non running container: container {} is {}",
+                            o.id,
+                            o.state.status.as_str()
+                        )));
+                    }
+                    join_pid = Some(o.state.pid);
+                }
+            }
+            let hostname = hostname_of(rec);
+            let files = cfg.container_dir(id);
+            let ip = prepared
+                .endpoints
+                .values()
+                .next()
+                .map(|e| e.ip_address.clone());
+            let hc = &rec.host_config;
+            let write = |name: &str, text: String| {
+                std::fs::write(files.join(name), text)
+                    .map_err(EngineError::io(format!("writing {name}")))
+            };
+            write("hostname", format!("{hostname}\n"))?;
+            write(
+                "hosts",
+                match mode {
+                    NetworkMode::Host => std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
+                    _ => hosts_file(
+                        &hostname,
+                        ip.as_deref(),
+                        hc.extra_hosts.as_deref().unwrap_or(&[]),
+                    ),
+                },
+            )?;
+            write(
+                "resolv.conf",
+                resolv_conf(
+                    &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+                    mode.own_netns(),
+                    hc.dns.as_deref().unwrap_or(&[]),
+                    hc.dns_search.as_deref().unwrap_or(&[]),
+                    hc.dns_options.as_deref().unwrap_or(&[]),
+                ),
+            )?;
+            let user = spec::resolve_user(
+                &rootfs,
+                rec.config.user.as_deref().unwrap_or(""),
+                hc.group_add.as_deref().unwrap_or(&[]),
+            )?;
+            let config = spec::build(
+                rec,
+                &SpecInputs {
+                    rootfs: &rootfs,
+                    netns: prepared.netns.as_deref(),
+                    join_netns_pid: join_pid,
+                    files_dir: &files,
+                    cgroup_parent: &cfg.cgroup_parent,
+                    hostname: &hostname,
+                    user: &user,
+                },
+            )?;
+            let run_dir = cfg.container_run_dir(id);
+            let _ = std::fs::remove_dir_all(&run_dir);
+            let bundle = run_dir.join("bundle");
+            std::fs::create_dir_all(&bundle).map_err(EngineError::io("creating bundle dir"))?;
+            let bytes = serde_json::to_vec_pretty(&config)
+                .map_err(|e| EngineError::Internal(format!("encoding config.json: {e}")))?;
+            std::fs::write(bundle.join("config.json"), bytes)
+                .map_err(EngineError::io("writing config.json"))?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            self.release(rec, prepared.netns.as_deref(), &prepared.endpoints);
+            return Err(e);
+        }
+        Ok(prepared)
+    }
+
+    /// Undoes what start made (rootfs mount, netns, endpoints, run dir).
+    /// Keeps going past failures and logs them.
+    fn release(
+        &self,
+        rec: &ContainerRecord,
+        netns: Option<&Path>,
+        endpoints: &std::collections::HashMap<String, network::Endpoint>,
+    ) {
+        let id = &rec.id;
+        if let Some(ns) = netns {
+            for (n, ep) in endpoints {
+                let cfg = EndpointConfig {
+                    container_id: id.clone(),
+                    container_name: rec.name.clone(),
+                    network: n.clone(),
+                    aliases: Vec::new(),
+                };
+                if let Err(e) = self.inner.attacher.detach(ns, &cfg, ep) {
+                    tracing::warn!(container = %id, "detaching from {n}: {e}");
+                }
+            }
+            if let Err(e) = network::remove_netns(ns) {
+                tracing::warn!(container = %id, "removing netns: {e}");
+            }
+        }
+        // The monitor deletes the runtime's state; a monitor that died
+        // early may not have.
+        if self.inner.runtime.state(id).is_ok() {
+            let _ = self.inner.runtime.delete(id, true);
+        }
+        if let Err(e) = self.inner.images.unmount_rootfs(id) {
+            tracing::warn!(container = %id, "unmounting rootfs: {e}");
+        }
+        let _ = std::fs::remove_dir_all(self.inner.cfg.container_run_dir(id));
+    }
+
+    pub(crate) async fn start_locked(&self, entry: &Arc<Entry>) -> Result<()> {
+        let rec = entry.record();
+        if rec.state.status.is_live() {
+            return Err(EngineError::NotModified("container already started".into()));
+        }
+        if rec.state.status == Status::Removing {
+            return Err(EngineError::Conflict(format!(
+                "container {} is marked for removal and cannot be started",
+                rec.id
+            )));
+        }
+        let engine = self.clone();
+        let r = rec.clone();
+        let prepared = tokio::task::spawn_blocking(move || engine.prepare(&r))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        let cfg = &self.inner.cfg;
+        let log_path = cfg
+            .container_dir(&rec.id)
+            .join(format!("{}-json.log", rec.id));
+        let log = match rec
+            .host_config
+            .log_config
+            .as_ref()
+            .and_then(|l| l.typ.clone())
+            .as_deref()
+        {
+            Some("none") => LogConfig::None,
+            _ => {
+                let opts = rec
+                    .host_config
+                    .log_config
+                    .as_ref()
+                    .and_then(|l| l.config.clone())
+                    .unwrap_or_default();
+                LogConfig::JsonFile {
+                    path: log_path,
+                    max_size: opts
+                        .get("max-size")
+                        .and_then(|s| parse_size(s))
+                        .or(cfg.log_max_size),
+                    max_file: opts
+                        .get("max-file")
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(cfg.log_max_file),
+                }
+            }
+        };
+        let mcfg = MonitorConfig {
+            id: rec.id.clone(),
+            runtime_root: cfg.runtime_root(),
+            state_dir: cfg.container_run_dir(&rec.id),
+            job: Job::Container {
+                bundle: cfg.container_run_dir(&rec.id).join("bundle"),
+            },
+            log,
+            tty: rec.tty(),
+            open_stdin: rec.config.open_stdin.unwrap_or(false),
+            stdin_once: rec.config.stdin_once.unwrap_or(false),
+        };
+        let fail = |engine: &Engine, e: EngineError| {
+            engine.release(&rec, prepared.netns.as_deref(), &prepared.endpoints);
+            let msg = e.to_string();
+            let _ = engine.update(entry, |r| {
+                r.state.error = msg.clone();
+                r.state.exit_code = if msg.contains("not found") || msg.contains("no such file") {
+                    127
+                } else if msg.contains("permission denied") {
+                    126
+                } else {
+                    128
+                };
+            });
+            e
+        };
+        let handle = match monitor_client::spawn(&cfg.monitor_binary, &mcfg).await {
+            Ok(h) => h,
+            Err(e) => return Err(fail(self, e)),
+        };
+        let pending: Vec<_> = std::mem::take(&mut *lock(&entry.pending_attach));
+        let mut confirms = Vec::new();
+        for p in pending {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if p.send((handle.socket.clone(), tx)).is_ok() {
+                confirms.push(rx);
+            }
+        }
+        for rx in confirms {
+            let _ = tokio::time::timeout(Duration::from_secs(5), rx).await;
+        }
+        let waiter = match monitor_client::wait_connection(&handle.socket).await {
+            Ok(w) => w,
+            Err(e) => {
+                // SAFETY: kill on the monitor we just started.
+                unsafe { libc::kill(handle.pid, libc::SIGKILL) };
+                return Err(fail(self, e));
+            }
+        };
+        let pid = match monitor_client::request(&handle.socket, Request::Start).await {
+            Ok(pid) => pid.parse::<i64>().unwrap_or(0),
+            Err(e) => {
+                monitor_client::until_closed(waiter).await;
+                return Err(fail(self, monitor_client::start_error(&e.to_string())));
+            }
+        };
+        let now = berth_runtime::state::time::now_rfc3339();
+        self.update(entry, |r| {
+            r.state.status = Status::Running;
+            r.state.pid = pid;
+            r.state.monitor_pid = handle.pid;
+            r.state.exit_code = 0;
+            r.state.error.clear();
+            r.state.oom_killed = false;
+            r.state.started_at = now.clone();
+            r.state.finished_at = EMPTY_TIME.into();
+            r.state.stopped_by_user = false;
+            r.netns = prepared
+                .netns
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned());
+            r.endpoints = prepared.endpoints.clone();
+        })?;
+        self.inner.events.publish(
+            Event::new("container", "start", &rec.id)
+                .attr("name", rec.name.clone())
+                .attr("image", rec.image.clone()),
+        );
+        self.watch_exit(entry.clone(), waiter);
+        Ok(())
+    }
+
+    /// Waits (in a task) for the monitor to record the exit, then handles it.
+    pub(crate) fn watch_exit(&self, entry: Arc<Entry>, waiter: tokio::net::UnixStream) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            monitor_client::until_closed(waiter).await;
+            engine.on_exit(entry).await;
+        });
+    }
+
+    /// The process exited (or its monitor is gone): record it, release
+    /// what start made, then restart or auto-remove as the policy says.
+    pub(crate) async fn on_exit(&self, entry: Arc<Entry>) {
+        let rec = entry.record();
+        let exit_path = self.inner.cfg.container_run_dir(&rec.id).join("exit.json");
+        let exit = ExitRecord::read(&exit_path).ok().flatten();
+        let engine = self.clone();
+        let r = rec.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let netns = r.netns.as_ref().map(PathBuf::from);
+            engine.release(&r, netns.as_deref(), &r.endpoints);
+        })
+        .await;
+        let (code, finished, oom, error) = match &exit {
+            Some(x) => (
+                x.exit_code as i64,
+                x.finished_at.clone(),
+                x.oom_killed,
+                x.error.clone().unwrap_or_default(),
+            ),
+            None => (
+                255,
+                berth_runtime::state::time::now_rfc3339(),
+                false,
+                "the container's monitor exited without recording an exit status".into(),
+            ),
+        };
+        let updated = self.update(&entry, |r| {
+            r.state.status = Status::Exited;
+            r.state.exit_code = code;
+            r.state.finished_at = finished.clone();
+            r.state.oom_killed = oom;
+            r.state.error = error.clone();
+            r.state.pid = 0;
+            r.state.monitor_pid = 0;
+            r.netns = None;
+            r.endpoints.clear();
+        });
+        if oom {
+            self.inner
+                .events
+                .publish(Event::new("container", "oom", &rec.id).attr("name", rec.name.clone()));
+        }
+        self.inner.events.publish(
+            Event::new("container", "die", &rec.id)
+                .attr("name", rec.name.clone())
+                .attr("image", rec.image.clone())
+                .attr("exitCode", code.to_string()),
+        );
+        entry.notice.send_modify(|n| {
+            n.exits += 1;
+            n.exit_code = code;
+            n.running = false;
+        });
+        let Ok(rec) = updated else { return };
+        if self.should_restart(&rec) {
+            let engine = self.clone();
+            tokio::spawn(async move { engine.restart_after_exit(entry).await });
+        } else if rec.host_config.auto_remove.unwrap_or(false) {
+            let engine = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = engine.remove(&rec.id, true, true).await {
+                    tracing::warn!(container = %rec.id, "auto-remove: {e}");
+                }
+            });
+        }
+    }
+
+    fn should_restart(&self, rec: &ContainerRecord) -> bool {
+        if rec.state.stopped_by_user {
+            return false;
+        }
+        let p = rec.host_config.restart_policy.clone().unwrap_or_default();
+        match p.name {
+            Some(RestartPolicyNameEnum::ALWAYS) | Some(RestartPolicyNameEnum::UNLESS_STOPPED) => {
+                true
+            }
+            Some(RestartPolicyNameEnum::ON_FAILURE) => {
+                let max = p.maximum_retry_count.unwrap_or(0);
+                rec.state.exit_code != 0 && (max == 0 || rec.restart_count < max)
+            }
+            _ => false,
+        }
+    }
+
+    async fn restart_after_exit(&self, entry: Arc<Entry>) {
+        let count = entry.record().restart_count;
+        // dockerd's backoff: 100 ms, doubling, at most a minute.
+        let delay = Duration::from_millis(100u64.saturating_mul(1 << count.clamp(0, 10)))
+            .min(Duration::from_secs(60));
+        let _ = self.update(&entry, |r| r.state.status = Status::Restarting);
+        tokio::time::sleep(delay).await;
+        let _op = entry.op.lock().await;
+        let rec = entry.record();
+        if rec.state.status != Status::Restarting || rec.state.stopped_by_user {
+            if rec.state.status == Status::Restarting {
+                let _ = self.update(&entry, |r| r.state.status = Status::Exited);
+            }
+            return;
+        }
+        let _ = self.update(&entry, |r| {
+            r.state.status = Status::Exited;
+            r.restart_count += 1;
+        });
+        if let Err(e) = self.start_locked(&entry).await {
+            tracing::warn!(container = %rec.id, "restart: {e}");
+        } else {
+            self.inner.events.publish(
+                Event::new("container", "restart", &rec.id).attr("name", rec.name.clone()),
+            );
+        }
+    }
+}
+
+/// Docker's size strings: `10m`, `1g`, `512k`, plain bytes.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let s = s.strip_suffix('b').unwrap_or(&s);
+    let (num, mult) = match s.chars().last()? {
+        'k' => (&s[..s.len() - 1], 1024),
+        'm' => (&s[..s.len() - 1], 1024 * 1024),
+        'g' => (&s[..s.len() - 1], 1024 * 1024 * 1024),
+        _ => (s, 1),
+    };
+    num.parse::<f64>().ok().map(|n| (n * mult as f64) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("10m"), Some(10 * 1024 * 1024));
+        assert_eq!(parse_size("1k"), Some(1024));
+        assert_eq!(parse_size("300"), Some(300));
+        assert_eq!(parse_size("x"), None);
+    }
+
+    #[test]
+    fn resolv_conf_drops_local_servers_in_own_netns() {
+        let host = "nameserver 127.0.0.53\nsearch example\n";
+        let r = resolv_conf(host, true, &[], &[], &[]);
+        assert!(r.contains("nameserver 8.8.8.8"));
+        assert!(!r.contains("127.0.0.53"));
+        assert!(r.contains("search example"));
+        let h = resolv_conf(host, false, &[], &[], &[]);
+        assert!(h.contains("127.0.0.53"));
+        let d = resolv_conf(host, true, &["1.1.1.1".into()], &["a.b".into()], &[]);
+        assert!(d.contains("nameserver 1.1.1.1") && d.contains("search a.b"));
+    }
+
+    #[test]
+    fn hosts_name_the_container() {
+        let h = hosts_file("abc", Some("10.0.0.2"), &["db:10.0.0.9".into()]);
+        assert!(h.contains("10.0.0.2\tabc"));
+        assert!(h.contains("10.0.0.9\tdb"));
+        assert!(h.starts_with("127.0.0.1\tlocalhost"));
+    }
+}
