@@ -317,13 +317,8 @@ impl Runtime {
             create_container_hooks: Vec::new(),
             start_container_hooks: Vec::new(),
             parent_hooks: false,
-<<<<<<< HEAD
             exec_fifo: -1,
-            close_in_child: vec![dir.lock_fd()],
-=======
-            fifo_dir: -1,
             close_in_child: dir.iter().map(|d| d.lock_fd()).collect(),
->>>>>>> wt/rtcli
             payload_capacity: 0,
             cgroup_join: None,
         };
