@@ -35,7 +35,7 @@ pub fn merge(old: &LinuxResources, delta: &LinuxResources) -> (LinuxResources, W
         out.set_cpu(Some(merge_cpu(old.cpu().as_ref(), d)));
     }
     if let Some(limit) = delta.pids().as_ref().map(|p| p.limit()) {
-        let mut p = (*old.pids()).unwrap_or_default();
+        let mut p = old.pids().unwrap_or_default();
         p.set_limit(limit);
         out.set_pids(Some(p));
     }
@@ -343,7 +343,7 @@ mod tests {
             b.throttle_write_iops_device().clone().unwrap()[0].rate(),
             10
         );
-        let mem = m.memory().clone().unwrap();
+        let mem = m.memory().unwrap();
         assert_eq!(
             (mem.limit(), mem.swap(), mem.kernel()),
             (Some(1000000), Some(3000000), None)
@@ -373,6 +373,6 @@ mod tests {
         );
         // The saved limits keep what the update did not touch.
         assert_eq!(m.cpu().clone().unwrap().cpus().as_deref(), Some("0"));
-        assert_eq!(m.pids().clone().unwrap().limit(), 10);
+        assert_eq!(m.pids().unwrap().limit(), 10);
     }
 }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs berth's binaries into $PREFIX/bin (default /usr/local/bin):
+#   berth       the CLI (and, by its invoked name, the CNI plugins)
+#   berth-runc  the runc-compatible OCI runtime, a binary of its own so that
+#               engines which resolve the runtime's path (realpath) still run
+#               the runtime; register it with podman, dockerd or containerd as
+#               docs/runtime-cli.md shows.
+# Usage: scripts/install.sh [--debug]   (PREFIX=/opt/berth scripts/install.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PREFIX="${PREFIX:-/usr/local}"
+profile=release
+[ "${1:-}" = "--debug" ] && profile=debug
+flags=()
+[ "$profile" = release ] && flags+=(--release)
+BERTH_COMMIT="${BERTH_COMMIT:-$(git rev-parse --short=12 HEAD 2>/dev/null || true)}" \
+    cargo build "${flags[@]}" -p berth --bins
+target="${CARGO_TARGET_DIR:-target}/$profile"
+install -d "$PREFIX/bin"
+install -m 0755 "$target/berth" "$target/berth-runc" "$PREFIX/bin/"
+echo "installed $PREFIX/bin/berth and $PREFIX/bin/berth-runc"
+"$PREFIX/bin/berth-runc" --version
