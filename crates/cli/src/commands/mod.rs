@@ -1,4 +1,5 @@
 //! Subcommand groups of the `berth` binary that translate flags into
 //! library calls.
 
+pub mod image;
 pub mod runtime;

@@ -1,0 +1,155 @@
+//! `berth load/save/import/images/tag/history/rmi/image prune/inspect`,
+//! daemonless on a temp image store.
+
+use std::process::{Command, Output};
+
+use berth_testsupport::images::busybox_docker_archive;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn berth(root: &std::path::Path, args: &[&str]) -> std::io::Result<Output> {
+    Command::new(env!("CARGO_BIN_EXE_berth"))
+        .env("BERTH_IMAGE_ROOT", root)
+        .args(args)
+        .output()
+}
+
+fn ok(root: &std::path::Path, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
+    let out = berth(root, args)?;
+    if !out.status.success() {
+        return Err(format!(
+            "berth {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+#[test]
+fn image_commands_work_daemonless_on_the_store() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = dir.path().join("image");
+    let archive = dir.path().join("busybox.tar");
+    let id = busybox_docker_archive(&archive)?;
+    let a = archive.to_string_lossy().into_owned();
+
+    assert_eq!(
+        ok(&root, &["load", "-i", &a])?,
+        "Loaded image: busybox:latest\n"
+    );
+    assert_eq!(ok(&root, &["load", "-q", "-i", &a])?, "");
+    let hex = id.trim_start_matches("sha256:");
+    assert_eq!(ok(&root, &["images", "-q"])?, format!("{}\n", &hex[..12]));
+    let table = ok(&root, &["image", "ls"])?;
+    assert!(table.starts_with("REPOSITORY"), "{table}");
+    assert!(
+        table.contains("busybox") && table.contains(&hex[..12]),
+        "{table}"
+    );
+
+    ok(&root, &["tag", "busybox", "example.com/team/bb:v1"])?;
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(&root, &["images", "--format", "json"])?)?;
+    assert_eq!(
+        list[0]["RepoTags"],
+        serde_json::json!(["busybox:latest", "example.com/team/bb:v1"])
+    );
+
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ok(&root, &["image", "inspect", "busybox"])?)?;
+    assert_eq!(inspect[0]["Id"], id.as_str());
+    assert_eq!(inspect[0]["Config"]["Cmd"], serde_json::json!(["sh"]));
+    assert_eq!(
+        inspect[0]["RootFS"]["Layers"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    let hist: serde_json::Value =
+        serde_json::from_str(&ok(&root, &["history", "--format", "json", "busybox"])?)?;
+    assert_eq!(hist.as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        ok(&root, &["history", "-q", "busybox"])?,
+        format!("{}\n<missing>\n", &hex[..12])
+    );
+
+    let saved = dir.path().join("saved.tar");
+    let s = saved.to_string_lossy().into_owned();
+    ok(
+        &root,
+        &["save", "-o", &s, "busybox", "example.com/team/bb:v1"],
+    )?;
+    let oci = dir.path().join("saved-oci.tar");
+    ok(
+        &root,
+        &[
+            "save",
+            "--format",
+            "oci-archive",
+            "-o",
+            &oci.to_string_lossy(),
+            "busybox",
+        ],
+    )?;
+
+    // by id with two tags: refused without -f, exit status 1
+    let out = berth(&root, &["rmi", hex])?;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must be forced"));
+    assert_eq!(
+        ok(&root, &["rmi", "example.com/team/bb:v1"])?,
+        "Untagged: example.com/team/bb:v1\n"
+    );
+    assert_eq!(
+        ok(&root, &["rmi", "busybox"])?,
+        format!("Untagged: busybox:latest\nDeleted: {id}\n")
+    );
+    assert_eq!(ok(&root, &["images", "-q"])?, "");
+
+    // the saved archive brings both tags back, once
+    assert_eq!(
+        ok(&root, &["load", "-i", &s])?,
+        "Loaded image: busybox:latest\nLoaded image: example.com/team/bb:v1\n"
+    );
+    let loaded: serde_json::Value = serde_json::from_str(&ok(
+        &root,
+        &["load", "--format", "json", "-i", &oci.to_string_lossy()],
+    )?)?;
+    assert_eq!(loaded[0]["Id"], id.as_str());
+
+    // import with --change, then prune -a removes everything
+    let rootfs = dir.path().join("rootfs.tar");
+    let layer = berth_testsupport::images::busybox_layers()?.remove(0);
+    std::fs::write(&rootfs, &layer)?;
+    let imported = ok(
+        &root,
+        &[
+            "import",
+            "-c",
+            "CMD [\"/bin/sh\"]",
+            &rootfs.to_string_lossy(),
+            "imported:1",
+        ],
+    )?;
+    assert!(imported.starts_with("sha256:"), "{imported}");
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ok(&root, &["image", "inspect", "imported:1"])?)?;
+    assert_eq!(inspect[0]["Config"]["Cmd"], serde_json::json!(["/bin/sh"]));
+    let pruned: serde_json::Value =
+        serde_json::from_str(&ok(&root, &["image", "prune", "-a", "--format", "json"])?)?;
+    assert!(pruned["SpaceReclaimed"].as_u64().unwrap_or(0) > 0);
+    assert_eq!(ok(&root, &["images", "-q"])?, "");
+
+    // errors: clear, exit 1
+    let out = berth(&root, &["image", "inspect", "nope"])?;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such image: nope"));
+    let out = berth(&root, &["load", "-i", &rootfs.to_string_lossy()])?;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("neither index.json"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
