@@ -55,7 +55,7 @@ fn cli_main(args: Vec<OsString>) -> i32 {
             }
         },
         _ => {
-            eprintln!("usage: berth <runtime|cni|image|load|save|import|images|rmi|tag|history|version> ...");
+            eprintln!("usage: berth <runtime|cni|image|load|save|import|images|rmi|tag|history|pull|push|login|logout|version> ...");
             2
         }
     }

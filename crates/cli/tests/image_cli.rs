@@ -153,3 +153,101 @@ fn image_commands_work_daemonless_on_the_store() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn push_and_pull_through_a_local_registry_with_login() -> TestResult {
+    for tool in ["docker-registry", "htpasswd"] {
+        let present = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()?
+            .status
+            .success();
+        if !present {
+            berth_testsupport::kernel::report_skip(&format!(
+                "{tool} is not installed (Debian package in .ci/run)"
+            ));
+            return Ok(());
+        }
+    }
+    let sandbox = berth_testsupport::SandboxHost::new()?;
+    let dir = tempfile::tempdir()?;
+    let reg = dir.path().join("reg");
+    std::fs::create_dir_all(reg.join("data"))?;
+    let pw = Command::new("htpasswd")
+        .args(["-Bbn", "u", "pw"])
+        .output()?;
+    std::fs::write(reg.join("htpasswd"), &pw.stdout)?;
+    std::fs::write(
+        reg.join("config.yml"),
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:5000\nlog:\n  level: warn\nauth:\n  htpasswd:\n    realm: t\n    path: {}\n",
+            reg.join("data").display(),
+            reg.join("htpasswd").display()
+        ),
+    )?;
+    let mut child = sandbox.spawn(
+        Command::new("docker-registry")
+            .arg("serve")
+            .arg(reg.join("config.yml"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    )?;
+    let mut up = false;
+    for _ in 0..400 {
+        if sandbox.enter_keep_pidns(|| std::net::TcpStream::connect("127.0.0.1:5000").is_ok())? {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let result = (|| -> TestResult {
+        assert!(up, "docker-registry did not come up");
+        let root = dir.path().join("image");
+        let archive = dir.path().join("busybox.tar");
+        let id = busybox_docker_archive(&archive)?;
+        let run = |args: &[&str]| -> Result<Output, Box<dyn std::error::Error>> {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+            cmd.env("BERTH_IMAGE_ROOT", &root)
+                .env("DOCKER_CONFIG", dir.path().join("docker"))
+                .args(args);
+            Ok(sandbox.output(&mut cmd)?)
+        };
+        let text = |o: &Output| {
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+        };
+        assert!(run(&["load", "-q", "-i", &archive.to_string_lossy()])?
+            .status
+            .success());
+        assert!(run(&["tag", "busybox", "127.0.0.1:5000/cli/bb:1"])?
+            .status
+            .success());
+        let denied = run(&["push", "127.0.0.1:5000/cli/bb:1"])?;
+        assert_eq!(denied.status.code(), Some(1));
+        assert!(text(&denied).contains("unauthorized"), "{}", text(&denied));
+        let login = run(&["login", "-u", "u", "-p", "pw", "127.0.0.1:5000"])?;
+        assert!(login.status.success(), "{}", text(&login));
+        let pushed = run(&["push", "-q", "127.0.0.1:5000/cli/bb:1"])?;
+        assert!(pushed.status.success(), "{}", text(&pushed));
+        let digest = String::from_utf8(pushed.stdout)?.trim().to_string();
+        assert!(digest.starts_with("sha256:"));
+        assert!(run(&["rmi", "127.0.0.1:5000/cli/bb:1"])?.status.success());
+        assert!(run(&["rmi", "busybox"])?.status.success());
+        let pulled = run(&["pull", "127.0.0.1:5000/cli/bb:1"])?;
+        assert!(pulled.status.success(), "{}", text(&pulled));
+        assert!(
+            text(&pulled).contains(&format!("Digest: {digest}")),
+            "{}",
+            text(&pulled)
+        );
+        let inspect: serde_json::Value =
+            serde_json::from_slice(&run(&["image", "inspect", "127.0.0.1:5000/cli/bb:1"])?.stdout)?;
+        assert_eq!(inspect[0]["Id"], id.as_str());
+        assert!(run(&["logout", "127.0.0.1:5000"])?.status.success());
+        let again = run(&["pull", "127.0.0.1:5000/cli/bb:1"])?;
+        assert_eq!(again.status.code(), Some(1), "logged out: {}", text(&again));
+        Ok(())
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}

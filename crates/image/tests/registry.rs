@@ -369,7 +369,7 @@ type Answer = (u16, Vec<(String, String)>, Vec<u8>, Option<usize>);
 /// connection, while `f` runs (in the same sandbox).
 fn with_fake_registry<R: Send>(
     sandbox: &SandboxHost,
-    answer: impl Fn(&str) -> Answer + Sync,
+    answer: impl Fn(&str, &str) -> Answer + Sync,
     f: impl FnOnce(&str) -> R + Send,
 ) -> Result<R, Box<dyn std::error::Error>> {
     let r = sandbox.enter_keep_pidns(|| -> Result<R, String> {
@@ -393,13 +393,15 @@ fn with_fake_registry<R: Send>(
                     let mut line = String::new();
                     let _ = reader.read_line(&mut line);
                     let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                    let mut head = String::new();
                     loop {
                         let mut h = String::new();
                         if reader.read_line(&mut h).map(|n| n == 0).unwrap_or(true) || h == "\r\n" {
                             break;
                         }
+                        head.push_str(&h.to_ascii_lowercase());
                     }
-                    let (status, headers, body, cut) = answer(&path);
+                    let (status, headers, body, cut) = answer(&path, &head);
                     let mut resp = format!(
                         "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
                         body.len()
@@ -444,7 +446,7 @@ fn registry_errors_are_named_and_leave_the_store_unchanged() -> TestResult {
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_d, "size": layer.len()}],
     }))?;
     let ct = |t: &str| vec![("Content-Type".to_string(), t.to_string())];
-    let answer = |path: &str| -> Answer {
+    let answer = |path: &str, _: &str| -> Answer {
         match path {
             "/v2/a/manifests/missing" => (404, vec![], b"{}".to_vec(), None),
             "/v2/a/manifests/broken" => (500, vec![], b"oops".to_vec(), None),
@@ -484,6 +486,69 @@ fn registry_errors_are_named_and_leave_the_store_unchanged() -> TestResult {
         state(&s),
         before,
         "the config blob fetched before the drop is gone again"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_bearer_token_challenge_is_answered_with_the_credentials() -> TestResult {
+    let sandbox = SandboxHost::new()?;
+    let (_dir, s) = store()?;
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#
+            .to_vec();
+    let config_d = sha256(&config);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_d, "size": config.len()},
+        "layers": [],
+    }))?;
+    let token_asked_with_basic = std::sync::atomic::AtomicBool::new(false);
+    let addr_cell = std::sync::OnceLock::<String>::new();
+    let answer = |path: &str, head: &str| -> Answer {
+        let addr = addr_cell.get().cloned().unwrap_or_default();
+        if path.starts_with("/token?") {
+            // berth:pw
+            if head.contains("authorization: basic ymvydgg6chc=") {
+                token_asked_with_basic.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            assert!(path.contains("scope=repository%3Aa%3Apull"), "{path}");
+            assert!(path.contains("service=fake"), "{path}");
+            return (200, vec![], br#"{"token":"tok123"}"#.to_vec(), None);
+        }
+        if !head.contains("authorization: bearer tok123") {
+            let challenge = format!(
+                r#"Bearer realm="http://{addr}/token",service="fake",scope="repository:a:pull""#
+            );
+            return (
+                401,
+                vec![("WWW-Authenticate".into(), challenge)],
+                Vec::new(),
+                None,
+            );
+        }
+        match path {
+            "/v2/a/manifests/1" => (200, vec![], manifest.clone(), None),
+            p if p == format!("/v2/a/blobs/{config_d}") => (200, vec![], config.clone(), None),
+            _ => (404, vec![], Vec::new(), None),
+        }
+    };
+    let o = RegistryOptions {
+        credentials: Some(Credentials {
+            username: "berth".into(),
+            password: "pw".into(),
+        }),
+        ..opts()
+    };
+    let pulled = with_fake_registry(&sandbox, answer, |addr| {
+        let _ = addr_cell.set(addr.to_string());
+        s.pull(&format!("{addr}/a:1"), &o)
+    })??;
+    assert_eq!(pulled.id, config_d);
+    assert!(
+        token_asked_with_basic.load(std::sync::atomic::Ordering::SeqCst),
+        "the token request carried the credentials"
     );
     Ok(())
 }

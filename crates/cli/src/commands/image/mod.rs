@@ -1,5 +1,5 @@
 //! `berth image <verb>` and the top-level `berth load|save|import|images|
-//! rmi|tag|history`: docker's image commands, daemonless on the image store
+//! rmi|tag|history|pull|push|login|logout`: docker's image commands, daemonless on the image store
 //! (as podman works without a daemon). One file per verb; each translates
 //! flags into one berth-image call and prints the result as docker does,
 //! or as JSON (`--format json`), or ids only (`--quiet`).
@@ -8,9 +8,12 @@ mod history;
 mod import;
 mod inspect;
 mod load;
+mod login;
 mod ls;
 mod present;
 mod prune;
+mod pull;
+mod push;
 mod rm;
 mod save;
 mod tag;
@@ -51,6 +54,10 @@ enum Verb {
     Load(load::Args),
     Save(save::Args),
     Import(import::Args),
+    Pull(pull::Args),
+    Push(push::Args),
+    Login(login::Args),
+    Logout(login::LogoutArgs),
 }
 
 /// Maps a top-level alias (`berth images`, `berth load`, ...) to its verb.
@@ -63,6 +70,10 @@ pub fn verb_for(top: &str) -> Option<&'static str> {
         "import" => "import",
         "tag" => "tag",
         "history" => "history",
+        "pull" => "pull",
+        "push" => "push",
+        "login" => "login",
+        "logout" => "logout",
         _ => return None,
     })
 }
@@ -86,9 +97,15 @@ pub fn main(args: Vec<OsString>) -> i32 {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    // These touch only the docker config, not the store.
+    let verb = match cli.verb {
+        Verb::Login(a) => return login::run(a),
+        Verb::Logout(a) => return login::logout(a),
+        v => v,
+    };
     let store = ImageStore::open(&cli.root)
         .map_err(|e| anyhow::anyhow!("opening the image store at {}: {e}", cli.root.display()))?;
-    match cli.verb {
+    match verb {
         Verb::Ls(a) => ls::run(&store, a),
         Verb::Inspect(a) => inspect::run(&store, a),
         Verb::Rm(a) => rm::run(&store, a),
@@ -98,6 +115,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Verb::Load(a) => load::run(&store, a),
         Verb::Save(a) => save::run(&store, a),
         Verb::Import(a) => import::run(&store, a),
+        Verb::Pull(a) => pull::run(&store, a),
+        Verb::Push(a) => push::run(&store, a),
+        Verb::Login(_) | Verb::Logout(_) => Ok(0),
     }
 }
 
