@@ -251,3 +251,38 @@ fn push_and_pull_through_a_local_registry_with_login() -> TestResult {
     let _ = child.wait();
     result
 }
+
+#[test]
+fn two_berth_processes_loading_at_once_unpack_each_layer_once() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = dir.path().join("image");
+    let archive = dir.path().join("busybox.tar");
+    let id = busybox_docker_archive(&archive)?;
+    let a = archive.to_string_lossy().into_owned();
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .env("BERTH_IMAGE_ROOT", &root)
+            .args(["load", "--format", "json", "-i", &a])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+    };
+    let (p1, p2) = (spawn()?, spawn()?);
+    let (o1, o2) = (p1.wait_with_output()?, p2.wait_with_output()?);
+    let mut unpacked = 0;
+    for o in [&o1, &o2] {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)?;
+        assert_eq!(v[0]["Id"], id.as_str());
+        unpacked += v[0]["LayersUnpacked"].as_u64().unwrap_or(99);
+    }
+    assert_eq!(
+        unpacked, 2,
+        "each of the 2 layers unpacked by one process only"
+    );
+    // and the store stays usable from a third process while this one holds it
+    let s = berth_image::ImageStore::open(&root)?;
+    assert_eq!(s.list()?.len(), 1);
+    assert_eq!(ok(&root, &["images", "-q"])?.lines().count(), 1);
+    Ok(())
+}

@@ -310,7 +310,7 @@ impl ImageStore {
         let Some(tag) = r.tag.clone().filter(|_| r.digest.is_none()) else {
             return Err(ImageError::InvalidReference(reference.to_string()));
         };
-        let rec = self.resolve_record(&mut self.view(), reference)?;
+        let rec = self.resolve_record(&mut self.view()?, reference)?;
         let manifest = rec
             .manifest_digest
             .as_deref()
