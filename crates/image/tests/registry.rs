@@ -48,13 +48,30 @@ fn tool_missing(tool: &str) -> bool {
 /// Starts docker-registry in a fresh sandbox; with `htpasswd`, user
 /// `berth` / password `s3cret` are required.
 fn start_registry(htpasswd: bool) -> Result<Registry, Box<dyn std::error::Error>> {
+    start_registry_at(htpasswd, ADDR, None)
+}
+
+/// Like [`start_registry`] on `addr`, serving HTTPS with `tls` (cert, key).
+fn start_registry_at(
+    htpasswd: bool,
+    addr: &str,
+    tls: Option<(&Path, &Path)>,
+) -> Result<Registry, Box<dyn std::error::Error>> {
     let sandbox = SandboxHost::new()?;
     let dir = sandbox.root().join("registry");
     std::fs::create_dir_all(dir.join("data"))?;
     let mut cfg = format!(
-        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {ADDR}\nlog:\n  level: warn\n",
+        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
         dir.join("data").display()
     );
+    if let Some((cert, key)) = tls {
+        cfg.push_str(&format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            cert.display(),
+            key.display()
+        ));
+    }
+    cfg.push_str("log:\n  level: warn\n");
     if htpasswd {
         let out = Command::new("htpasswd")
             .args(["-Bbn", "berth", "s3cret"])
@@ -83,15 +100,18 @@ fn start_registry(htpasswd: bool) -> Result<Registry, Box<dyn std::error::Error>
     for _ in 0..400 {
         let up = reg
             .sandbox
-            .enter_keep_pidns(|| std::net::TcpStream::connect(ADDR).is_ok())?;
+            .enter_keep_pidns(|| std::net::TcpStream::connect(addr).is_ok())?;
         if up {
             return Ok(reg);
         }
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
+    let mut reg = reg;
     Err(format!(
-        "docker-registry did not come up: {}",
-        std::fs::read_to_string(reg.dir.join("registry.log"))?
+        "docker-registry did not come up (exit: {:?}): {}\nconfig:\n{}",
+        reg.child.try_wait(),
+        std::fs::read_to_string(reg.dir.join("registry.log"))?,
+        std::fs::read_to_string(reg.dir.join("config.yml"))?
     )
     .into())
 }
@@ -549,6 +569,96 @@ fn a_bearer_token_challenge_is_answered_with_the_credentials() -> TestResult {
     assert!(
         token_asked_with_basic.load(std::sync::atomic::Ordering::SeqCst),
         "the token request carried the credentials"
+    );
+    Ok(())
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it (openssl CLI).
+fn make_certs(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf), Box<dyn std::error::Error>> {
+    let sh = |script: &str| -> Result<(), Box<dyn std::error::Error>> {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(dir)
+            .output()?;
+        if !out.status.success() {
+            return Err(format!("{script}: {}", String::from_utf8_lossy(&out.stderr)).into());
+        }
+        Ok(())
+    };
+    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    sh(&format!(
+        "openssl req -x509 {ec} -keyout ca.key -out ca.pem -days 2 -subj /CN=berth-test-ca"
+    ))?;
+    sh(&format!(
+        "openssl req {ec} -keyout srv.key -out srv.csr -subj /CN=127.0.0.1"
+    ))?;
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )?;
+    sh("openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile ext.cnf")?;
+    Ok((dir.join("ca.pem"), dir.join("srv.pem"), dir.join("srv.key")))
+}
+
+#[test]
+fn an_https_registry_is_trusted_through_its_ca_only() -> TestResult {
+    if tool_missing("docker-registry") || tool_missing("openssl") {
+        return Ok(());
+    }
+    let certs = tempfile::tempdir()?;
+    let (ca, cert, key) = make_certs(certs.path())?;
+    let addr = "127.0.0.1:5443";
+    let reg = start_registry_at(false, addr, Some((&cert, &key)))?;
+    let dir = tempfile::tempdir()?;
+    let (s, id, _) = loaded_busybox(dir.path())?;
+    let target = format!("{addr}/tls/bb:1");
+    s.tag("busybox", &target)?;
+    // Docker's layout: /etc/docker/certs.d/<host>/ca.crt (here a temp dir)
+    let certs_d = dir.path().join("certs.d");
+    std::fs::create_dir_all(certs_d.join(addr))?;
+    std::fs::copy(&ca, certs_d.join(addr).join("ca.crt"))?;
+    let trusted = RegistryOptions {
+        certs_dir: certs_d,
+        ..opts()
+    };
+    let pushed = reg
+        .sandbox
+        .enter_keep_pidns(|| s.push(&target, &trusted))??;
+    let (_d, empty) = store()?;
+    let untrusted = RegistryOptions {
+        certs_dir: dir.path().join("none"),
+        ca_certs: Vec::new(),
+        ..opts()
+    };
+    let err = reg
+        .sandbox
+        .enter_keep_pidns(|| empty.pull(&target, &untrusted))?;
+    // Loopback without a CA means plain HTTP: the TLS port refuses it.
+    assert!(err.is_err(), "plain HTTP against the TLS port must fail");
+    let with_ca = RegistryOptions {
+        ca_certs: vec![ca.clone()],
+        ..untrusted.clone()
+    };
+    let pulled = reg
+        .sandbox
+        .enter_keep_pidns(|| empty.pull(&target, &with_ca))??;
+    assert_eq!(pulled.id, id);
+    assert_eq!(pulled.manifest_digest, Some(pushed.digest));
+    // a CA that did not sign the server's certificate is refused
+    let other = tempfile::tempdir()?;
+    let (wrong_ca, _, _) = make_certs(other.path())?;
+    let wrong = RegistryOptions {
+        ca_certs: vec![wrong_ca],
+        ..untrusted
+    };
+    let (_d3, empty3) = store()?;
+    let err = reg
+        .sandbox
+        .enter_keep_pidns(|| empty3.pull(&target, &wrong))?;
+    assert!(
+        matches!(&err, Err(ImageError::Registry { reason, .. }) if reason.to_lowercase().contains("certificate") || reason.to_lowercase().contains("issuer")),
+        "{err:?}"
     );
     Ok(())
 }

@@ -6,11 +6,12 @@
 //! Built on `ureq` (blocking): berth-image's API is synchronous and the
 //! engine runs it on blocking threads, so an async stack (oci-client on
 //! reqwest/tokio) would only add a runtime inside a thread pool; parallel
-//! layer transfers are plain threads. TLS is not compiled in yet: plain
-//! HTTP registries (localhost, `--insecure-registry`) only.
+//! layer transfers are plain threads. TLS is rustls with the webpki roots,
+//! or a registry's own CA (`/etc/docker/certs.d/<host>/ca.crt`, as docker).
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -45,21 +46,44 @@ enum Body<'a> {
 }
 
 impl Client {
-    /// A client for `host` (`docker.io` means `registry-1.docker.io`);
-    /// plain HTTP when `insecure`.
-    pub fn new(host: &str, insecure: bool, creds: Option<Credentials>) -> Result<Client> {
+    /// A client for `host` (`docker.io` means `registry-1.docker.io`).
+    /// HTTPS with the webpki roots, or only `ca_certs` (PEM files) when
+    /// given; plain HTTP when `insecure` and no CA is given (as docker's
+    /// `--insecure-registry` and loopback registries).
+    pub fn new(
+        host: &str,
+        insecure: bool,
+        creds: Option<Credentials>,
+        ca_certs: &[PathBuf],
+    ) -> Result<Client> {
         let api_host = if host == "docker.io" {
             "registry-1.docker.io"
         } else {
             host
         };
-        if !insecure {
-            return Err(ImageError::Registry {
-                object: host.to_string(),
-                status: None,
-                reason: "this berth build talks plain HTTP only: TLS registries are not supported yet (use a localhost registry or --insecure-registry)".into(),
-            });
+        let tls = !insecure || !ca_certs.is_empty();
+        let mut roots = Vec::new();
+        for p in ca_certs {
+            let pem = std::fs::read(p).map_err(ImageError::io("reading CA certificate", p))?;
+            for item in ureq::tls::parse_pem(&pem) {
+                if let Ok(ureq::tls::PemItem::Certificate(c)) = item {
+                    roots.push(c);
+                }
+            }
+            if roots.is_empty() {
+                return Err(ImageError::corrupt(
+                    p.display().to_string(),
+                    "no PEM certificate in it",
+                ));
+            }
         }
+        let tls_config = if roots.is_empty() {
+            ureq::tls::TlsConfig::builder().build()
+        } else {
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(roots)))
+                .build()
+        };
         let loopback = is_loopback(api_host);
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -71,11 +95,12 @@ impl Client {
             } else {
                 ureq::Proxy::try_from_env()
             })
+            .tls_config(tls_config)
             .max_redirects(5)
             .build();
         Ok(Client {
             agent: config.into(),
-            base: format!("http://{api_host}"),
+            base: format!("{}://{api_host}", if tls { "https" } else { "http" }),
             host: host.to_string(),
             creds,
             tokens: Mutex::new(HashMap::new()),

@@ -41,6 +41,11 @@ pub struct RegistryOptions {
     pub parallel: usize,
     /// Upload chunk size in bytes.
     pub chunk_size: usize,
+    /// CA certificates (PEM) to trust for every registry, besides
+    /// `<certs_dir>/<host>/*.crt`.
+    pub ca_certs: Vec<PathBuf>,
+    /// Docker's per-registry certificate dir (default `/etc/docker/certs.d`).
+    pub certs_dir: PathBuf,
 }
 
 impl Default for RegistryOptions {
@@ -51,6 +56,8 @@ impl Default for RegistryOptions {
             docker_config: None,
             parallel: 3,
             chunk_size: 8 << 20,
+            ca_certs: Vec::new(),
+            certs_dir: PathBuf::from("/etc/docker/certs.d"),
         }
     }
 }
@@ -70,7 +77,17 @@ impl RegistryOptions {
                 auth::lookup(&path, host)?
             }
         };
-        let mut c = Client::new(host, insecure, creds)?;
+        let mut cas = self.ca_certs.clone();
+        if let Ok(rd) = std::fs::read_dir(self.certs_dir.join(host)) {
+            let mut found: Vec<PathBuf> = rd
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "crt"))
+                .collect();
+            found.sort();
+            cas.extend(found);
+        }
+        let mut c = Client::new(host, insecure, creds, &cas)?;
         c.chunk_size = self.chunk_size.max(1);
         Ok(c)
     }
