@@ -51,6 +51,15 @@ fn cli_main(args: Vec<OsString>) -> i32 {
                 2
             }
         },
+        // Image verbs work on the local store when no daemon answers (as
+        // podman does), and through berthd when one does.
+        Some(top) if commands::image::verb_for(top).is_some() && !daemon_answers() => {
+            let verb = commands::image::verb_for(top).unwrap_or(top);
+            let mut a = vec![OsString::from("image"), OsString::from(verb)];
+            a.extend(args[2..].iter().cloned());
+            commands::image::main(a)
+        }
+        Some("image") if !daemon_answers() => commands::image::main(args[1..].to_vec()),
         Some("cni") => match cni_cmd::main(&args[2..]) {
             Ok(()) => 0,
             Err(e) => {
@@ -60,5 +69,19 @@ fn cli_main(args: Vec<OsString>) -> i32 {
         },
         // Everything else is a Docker verb, talking to the daemon's API.
         _ => commands::docker::main(args),
+    }
+}
+
+/// Whether the daemon socket the docker verbs would use (BERTH_HOST, then
+/// DOCKER_HOST, then berth's default) accepts a connection.
+fn daemon_answers() -> bool {
+    let socket = client::host::resolve(
+        None,
+        std::env::var("BERTH_HOST").ok().as_deref(),
+        std::env::var("DOCKER_HOST").ok().as_deref(),
+    );
+    match socket {
+        Ok(path) => std::os::unix::net::UnixStream::connect(path).is_ok(),
+        Err(_) => false,
     }
 }

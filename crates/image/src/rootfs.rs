@@ -43,10 +43,11 @@ impl ImageStore {
     /// `image_id` (any reference resolves); re-unpacks any layer snapshot
     /// that is missing from its blob.
     pub fn create_rootfs(&self, container_id: &str, image_id: &str) -> Result<Rootfs> {
+        let _meta = self.hold()?;
         let dir = self.container_dir(container_id)?;
         let _gc = self.gc_lock(false)?;
-        let rec = self.resolve_record(&mut self.view(), image_id)?;
-        if meta::get_container(&mut self.view(), container_id)?.is_some() {
+        let rec = self.resolve_record(&mut self.view()?, image_id)?;
+        if meta::get_container(&mut self.view()?, container_id)?.is_some() {
             return Err(ImageError::Conflict(format!(
                 "container {container_id} already has a rootfs"
             )));
@@ -114,7 +115,8 @@ impl ImageStore {
 
     /// The rootfs of a container made by [`Self::create_rootfs`].
     pub fn rootfs(&self, container_id: &str) -> Result<Rootfs> {
-        let rec = meta::get_container(&mut self.view(), container_id)?
+        let _meta = self.hold()?;
+        let rec = meta::get_container(&mut self.view()?, container_id)?
             .ok_or_else(|| ImageError::NotFound(format!("rootfs of container {container_id}")))?;
         self.rootfs_of(container_id, &rec)
     }
@@ -122,6 +124,7 @@ impl ImageStore {
     /// Mounts the container's overlay on its `merged` dir (a no-op if it is
     /// mounted already) and returns that path.
     pub fn mount_rootfs(&self, container_id: &str) -> Result<PathBuf> {
+        let _meta = self.hold()?;
         let rootfs = self.rootfs(container_id)?;
         if is_mountpoint(&rootfs.merged)? {
             return Ok(rootfs.merged);
@@ -132,6 +135,7 @@ impl ImageStore {
 
     /// Unmounts the container's overlay (a no-op if it is not mounted).
     pub fn unmount_rootfs(&self, container_id: &str) -> Result<()> {
+        let _meta = self.hold()?;
         let rootfs = self.rootfs(container_id)?;
         unmount(&rootfs.merged)
     }
@@ -139,8 +143,9 @@ impl ImageStore {
     /// Unmounts and removes the container's rootfs and record (a no-op if
     /// it has none).
     pub fn remove_rootfs(&self, container_id: &str) -> Result<()> {
+        let _meta = self.hold()?;
         let dir = self.container_dir(container_id)?;
-        if meta::get_container(&mut self.view(), container_id)?.is_some() {
+        if meta::get_container(&mut self.view()?, container_id)?.is_some() {
             unmount(&dir.join("merged"))?;
         }
         match fs::remove_dir_all(&dir) {
