@@ -123,9 +123,12 @@ impl Engine {
     }
 
     /// `POST /images/load`: "Loaded image: ..." lines as docker prints them.
-    pub async fn image_load(&self, archive: bytes::Bytes) -> Result<Vec<String>> {
+    pub async fn image_load(
+        &self,
+        archive: Box<dyn std::io::Read + Send>,
+    ) -> Result<Vec<String>> {
         self.blocking(move |e, s| {
-            let loaded = s.load(std::io::Cursor::new(archive)).map_err(map_err)?;
+            let loaded = s.load(archive).map_err(map_err)?;
             let mut lines = Vec::new();
             for l in loaded {
                 e.inner.events.publish(Event::new("image", "load", &l.id));

@@ -30,8 +30,48 @@ async fn list(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response
     Ok(reply(200, &e.image_list(q.bool("all"), f).await?))
 }
 
-async fn load(State(e): State<Engine>, body: Bytes) -> ApiResult<Response> {
-    let lines = e.image_load(body).await?;
+/// A request body read synchronously (by the image store, on a blocking
+/// thread) while the async side feeds it chunk by chunk.
+struct BodyReader {
+    rx: std::sync::mpsc::Receiver<Result<Bytes, String>>,
+    cur: Bytes,
+}
+
+impl std::io::Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.recv() {
+                Ok(Ok(b)) => self.cur = b,
+                Ok(Err(e)) => return Err(std::io::Error::other(e)),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        self.cur = self.cur.slice(n..);
+        Ok(n)
+    }
+}
+
+async fn load(State(e): State<Engine>, body: axum::body::Body) -> ApiResult<Response> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(16);
+    let mut stream = body.into_data_stream();
+    tokio::spawn(async move {
+        use futures::StreamExt;
+        while let Some(chunk) = stream.next().await {
+            let item = chunk.map_err(|err| err.to_string());
+            let stop = item.is_err();
+            let tx = tx.clone();
+            if tokio::task::spawn_blocking(move || tx.send(item)).await.map(|r| r.is_err()).unwrap_or(true) || stop {
+                return;
+            }
+        }
+    });
+    let reader = BodyReader {
+        rx,
+        cur: Bytes::new(),
+    };
+    let lines = e.image_load(Box::new(reader)).await?;
     let mut out = String::new();
     for l in lines {
         out.push_str(&serde_json::json!({ "stream": format!("{l}\n") }).to_string());
