@@ -133,7 +133,7 @@ fn bad_input_gets_dockers_codes() {
     assert_ne!(code(&out), 0);
     assert!(stderr(&out).contains("No such"), "{}", stderr(&out));
     d.ok(&["create", "--name", "taken", "busybox", "true"]);
-    let out = d.docker(&["create", "--name", "taken", "busybox", "true"]);
+    let out = d.docker(&["run", "--name", "taken", "busybox", "true"]);
     assert_eq!(code(&out), 125);
     assert!(stderr(&out).contains("is already in use"), "{}", stderr(&out));
     let (status, _) = d.http(
