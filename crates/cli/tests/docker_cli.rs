@@ -178,3 +178,96 @@ fn containers_survive_kill_9_of_berthd() {
     d.ok(&["rm", "keeper"]);
     assert!(d.berth_mounts().is_empty(), "mounts left: {:?}", d.berth_mounts());
 }
+
+#[test]
+fn tty_volumes_and_lifecycle_verbs() {
+    let d = Daemon::start();
+    d.load_busybox();
+
+    // A tty: one raw stream, \r\n line ends, a terminal inside.
+    let out = d.ok(&["run", "--rm", "-t", "busybox", "sh", "-c", "tty; echo err >&2"]);
+    assert_eq!(out, "/dev/pts/0\r\nerr\r\n");
+
+    // Named volumes keep data across containers; in use cannot go.
+    d.ok(&["volume", "create", "data"]);
+    d.ok(&["run", "--rm", "-v", "data:/data", "busybox", "sh", "-c", "echo kept > /data/f"]);
+    let out = d.ok(&["run", "--rm", "-v", "data:/data:ro", "busybox", "cat", "/data/f"]);
+    assert_eq!(out, "kept\n");
+    let out = d.docker(&["run", "--rm", "-v", "data:/data:ro", "busybox", "sh", "-c", "echo x > /data/f"]);
+    assert_ne!(code(&out), 0, "a read-only volume was written");
+    d.ok(&["create", "--name", "holder", "-v", "data:/data", "busybox", "true"]);
+    let out = d.docker(&["volume", "rm", "data"]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("volume is in use"), "{}", stderr(&out));
+    d.ok(&["rm", "holder"]);
+    d.ok(&["volume", "rm", "data"]);
+    let vols = d.ok(&["volume", "ls", "-q"]);
+    assert_eq!(vols.trim(), "");
+
+    // A bind mount and a tmpfs.
+    let src = d.host.root().join("bindsrc");
+    std::fs::create_dir_all(&src).expect("bind source");
+    std::fs::write(src.join("hello"), "from host\n").expect("bind file");
+    let bind = format!("{}:/mnt", src.display());
+    let out = d.ok(&["run", "--rm", "-v", &bind, "--tmpfs", "/scratch", "busybox", "sh", "-c",
+        "cat /mnt/hello; grep -c ' /scratch tmpfs' /proc/mounts"]);
+    assert_eq!(out, "from host\n1\n");
+    let missing = "type=bind,source=/no/such/dir,target=/x";
+    let out = d.docker(&["run", "--rm", "--mount", missing, "busybox", "true"]);
+    assert_eq!(code(&out), 125);
+    assert!(stderr(&out).contains("bind source path does not exist"), "{}", stderr(&out));
+
+    // pause/unpause, rename, top, restart, kill, wait.
+    d.ok(&["run", "-d", "--name", "svc", "busybox", "sleep", "1000"]);
+    d.ok(&["pause", "svc"]);
+    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Status}}", "svc"]).trim(), "paused");
+    d.ok(&["unpause", "svc"]);
+    d.ok(&["rename", "svc", "svc2"]);
+    let top = d.ok(&["top", "svc2"]);
+    assert!(top.contains("sleep 1000"), "{top}");
+    let before = d.ok(&["inspect", "-f", "{{.State.Pid}}", "svc2"]);
+    d.ok(&["restart", "-t", "1", "svc2"]);
+    let after = d.ok(&["inspect", "-f", "{{.State.Pid}} {{.State.Status}}", "svc2"]);
+    assert!(after.trim().ends_with("running"), "{after}");
+    assert_ne!(before.trim(), after.split_whitespace().next().unwrap_or(""));
+    let waiter = d
+        .docker_cmd(&["wait", "svc2"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("docker wait");
+    d.ok(&["kill", "svc2"]);
+    let out = waiter.wait_with_output().expect("wait output");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "137");
+    d.ok(&["start", "svc2"]);
+    d.ok(&["rm", "-f", "svc2"]);
+
+    // Restart policy: on-failure:2 runs the command three times.
+    d.ok(&["run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 1"]);
+    let mut count = 0;
+    for _ in 0..100 {
+        let st = d.ok(&["inspect", "-f", "{{.RestartCount}} {{.State.Status}}", "flaky"]);
+        if st.trim() == "2 exited" {
+            count = 2;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(count, 2);
+    assert_eq!(d.ok(&["logs", "flaky"]), "run\nrun\nrun\n");
+    d.ok(&["rm", "flaky"]);
+
+    // Events: the lifecycle of one container, filtered.
+    d.ok(&["run", "--rm", "--name", "evt", "busybox", "true"]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock");
+    let until = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
+    let ev = d.ok(&["events", "--since", "0", "--until", &until, "--filter", "container=evt", "--format", "{{.Action}}"]);
+    let actions: Vec<&str> = ev.lines().collect();
+    assert_eq!(actions, ["create", "start", "die", "destroy"], "{ev}");
+
+    assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
+    assert!(d.berth_mounts().is_empty(), "mounts left: {:?}", d.berth_mounts());
+    let procs = d.sandbox_processes();
+    assert!(!procs.contains("berth monitor"), "monitors left:\n{procs}");
+}
