@@ -21,7 +21,9 @@ use crate::Engine;
 pub fn map_err(e: ImageError) -> EngineError {
     match e {
         ImageError::NotFound(r) => EngineError::NotFound(format!("No such image: {r}")),
-        ImageError::Ambiguous(r) => EngineError::NotFound(format!("No such image: {r} (ambiguous id prefix)")),
+        ImageError::Ambiguous(r) => {
+            EngineError::NotFound(format!("No such image: {r} (ambiguous id prefix)"))
+        }
         e @ ImageError::InUse { .. } => EngineError::Conflict(e.to_string()),
         e @ ImageError::Conflict(_) => EngineError::Conflict(e.to_string()),
         e @ ImageError::InvalidReference(_) => EngineError::Invalid(e.to_string()),
@@ -123,10 +125,7 @@ impl Engine {
     }
 
     /// `POST /images/load`: "Loaded image: ..." lines as docker prints them.
-    pub async fn image_load(
-        &self,
-        archive: Box<dyn std::io::Read + Send>,
-    ) -> Result<Vec<String>> {
+    pub async fn image_load(&self, archive: Box<dyn std::io::Read + Send>) -> Result<Vec<String>> {
         self.blocking(move |e, s| {
             let loaded = s.load(archive).map_err(map_err)?;
             let mut lines = Vec::new();
@@ -157,13 +156,19 @@ impl Engine {
                     && filters.labels_match("label", &labels)
                     && filters.any("reference", |r| {
                         img.repo_tags.iter().any(|t| {
-                            t == r || t.split(':').next() == Some(r) || t.starts_with(&format!("{r}:"))
+                            t == r
+                                || t.split(':').next() == Some(r)
+                                || t.starts_with(&format!("{r}:"))
                         })
                     });
                 if !keep {
                     continue;
                 }
-                let users = e.list_records().iter().filter(|r| r.image_id == img.id).count();
+                let users = e
+                    .list_records()
+                    .iter()
+                    .filter(|r| r.image_id == img.id)
+                    .count();
                 out.push(ImageSummary {
                     id: img.id.clone(),
                     parent_id: img.parent.clone(),
@@ -188,7 +193,9 @@ impl Engine {
     pub async fn image_inspect(&self, reference: String) -> Result<ImageInspect> {
         self.blocking(move |_, s| {
             let img = s.resolve(&reference).map_err(|e| match e {
-                ImageError::NotFound(_) => EngineError::NotFound(format!("No such image: {reference}")),
+                ImageError::NotFound(_) => {
+                    EngineError::NotFound(format!("No such image: {reference}"))
+                }
                 e => map_err(e),
             })?;
             let rc = run_config(&img);
@@ -240,7 +247,9 @@ impl Engine {
     /// `POST /images/{name}/tag`.
     pub async fn image_tag(&self, source: String, repo: String, tag: Option<String>) -> Result<()> {
         if repo.is_empty() {
-            return Err(EngineError::Invalid("repository name must have at least one component".into()));
+            return Err(EngineError::Invalid(
+                "repository name must have at least one component".into(),
+            ));
         }
         let target = match tag.filter(|t| !t.is_empty()) {
             Some(t) => format!("{repo}:{t}"),
@@ -258,7 +267,11 @@ impl Engine {
     }
 
     /// `DELETE /images/{name}`.
-    pub async fn image_remove(&self, reference: String, force: bool) -> Result<Vec<ImageDeleteResponseItem>> {
+    pub async fn image_remove(
+        &self,
+        reference: String,
+        force: bool,
+    ) -> Result<Vec<ImageDeleteResponseItem>> {
         self.blocking(move |e, s| {
             let in_use = |id: &str| e.image_in_use(id);
             let removed = s.remove(&reference, force, &in_use).map_err(|err| match err {

@@ -62,7 +62,12 @@ async fn load(State(e): State<Engine>, body: axum::body::Body) -> ApiResult<Resp
             let item = chunk.map_err(|err| err.to_string());
             let stop = item.is_err();
             let tx = tx.clone();
-            if tokio::task::spawn_blocking(move || tx.send(item)).await.map(|r| r.is_err()).unwrap_or(true) || stop {
+            if tokio::task::spawn_blocking(move || tx.send(item))
+                .await
+                .map(|r| r.is_err())
+                .unwrap_or(true)
+                || stop
+            {
                 return;
             }
         }
@@ -93,7 +98,10 @@ async fn pull(Query(q): Query<Q>) -> ApiResult<Response> {
 
 async fn prune(State(e): State<Engine>) -> ApiResult<Response> {
     let _ = e;
-    Ok(reply(200, &serde_json::json!({ "ImagesDeleted": [], "SpaceReclaimed": 0 })))
+    Ok(reply(
+        200,
+        &serde_json::json!({ "ImagesDeleted": [], "SpaceReclaimed": 0 }),
+    ))
 }
 
 fn split(rest: &str) -> (&str, &str) {
@@ -114,7 +122,11 @@ async fn get_named(State(e): State<Engine>, Path(rest): Path<String>) -> ApiResu
     }
 }
 
-async fn post_named(State(e): State<Engine>, Path(rest): Path<String>, Query(q): Query<Q>) -> ApiResult<Response> {
+async fn post_named(
+    State(e): State<Engine>,
+    Path(rest): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
     match split(&rest) {
         (name, "tag") => {
             e.image_tag(
@@ -125,10 +137,9 @@ async fn post_named(State(e): State<Engine>, Path(rest): Path<String>, Query(q):
             .await?;
             Ok(axum::http::StatusCode::CREATED.into_response_compat())
         }
-        (_, "push") => Err(EngineError::NotImplemented(
-            "berthd does not push to registries".into(),
-        )
-        .into()),
+        (_, "push") => {
+            Err(EngineError::NotImplemented("berthd does not push to registries".into()).into())
+        }
         _ => Err(ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
             format!("page not found: /images/{rest}"),
@@ -136,7 +147,11 @@ async fn post_named(State(e): State<Engine>, Path(rest): Path<String>, Query(q):
     }
 }
 
-async fn remove(State(e): State<Engine>, Path(rest): Path<String>, Query(q): Query<Q>) -> ApiResult<Response> {
+async fn remove(
+    State(e): State<Engine>,
+    Path(rest): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
     Ok(reply(200, &e.image_remove(rest, q.bool("force")).await?))
 }
 

@@ -228,9 +228,9 @@ impl Engine {
         let _names = self.inner.names.lock().await;
         let rec = entry.record();
         if rec.name == new_name {
-            return Err(EngineError::Conflict(format!(
-                "Renaming a container with the same name as its current name"
-            )));
+            return Err(EngineError::Conflict(
+                "Renaming a container with the same name as its current name".into(),
+            ));
         }
         if let Some(other) = self.id_by_name(new_name) {
             return Err(EngineError::Conflict(format!(
