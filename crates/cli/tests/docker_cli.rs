@@ -387,8 +387,10 @@ fn tty_volumes_and_lifecycle_verbs() {
         stderr(&out)
     );
 
-    // pause/unpause, rename, top, restart, kill, wait.
-    d.ok(&["run", "-d", "--name", "svc", "busybox", "sleep", "1000"]);
+    // pause/unpause, rename, top, stats, restart, kill, wait.
+    d.ok(&["run", "-d", "--name", "svc", "-m", "64m", "busybox", "sleep", "1000"]);
+    let st = d.ok(&["stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "svc"]);
+    assert!(st.starts_with("svc ") && st.trim().ends_with("/ 64MiB"), "{st}");
     d.ok(&["pause", "svc"]);
     assert_eq!(
         d.ok(&["inspect", "-f", "{{.State.Status}}", "svc"]).trim(),
