@@ -388,9 +388,35 @@ fn tty_volumes_and_lifecycle_verbs() {
     );
 
     // pause/unpause, rename, top, stats, restart, kill, wait.
-    d.ok(&["run", "-d", "--name", "svc", "-m", "64m", "busybox", "sleep", "1000"]);
-    let st = d.ok(&["stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "svc"]);
-    assert!(st.starts_with("svc ") && st.trim().ends_with("/ 64MiB"), "{st}");
+    d.ok(&[
+        "run", "-d", "--name", "svc", "-m", "64m", "busybox", "sleep", "1000",
+    ]);
+    let st = d.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.MemUsage}}",
+        "svc",
+    ]);
+    assert!(
+        st.starts_with("svc ") && st.trim().ends_with("/ 64MiB"),
+        "{st}"
+    );
+    // -it through a pseudo-terminal (script(1) gives docker a tty).
+    let host = format!("unix://{}", d.sock.display());
+    let it = std::process::Command::new("script")
+        .args([
+            "-qec",
+            "docker exec -it svc sh -c 'tty; exit 5'",
+            "/dev/null",
+        ])
+        .env("DOCKER_HOST", &host)
+        .env("DOCKER_CONFIG", d.host.root().join("docker-config-it"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script");
+    assert_eq!(code(&it), 5, "{}", stdout(&it));
+    assert!(stdout(&it).contains("/dev/pts/"), "{}", stdout(&it));
     d.ok(&["pause", "svc"]);
     assert_eq!(
         d.ok(&["inspect", "-f", "{{.State.Status}}", "svc"]).trim(),
@@ -430,20 +456,21 @@ fn tty_volumes_and_lifecycle_verbs() {
         "echo run; exit 1",
     ]);
     let mut count = 0;
+    let mut last = String::new();
     for _ in 0..100 {
-        let st = d.ok(&[
+        last = d.ok(&[
             "inspect",
             "-f",
             "{{.RestartCount}} {{.State.Status}}",
             "flaky",
         ]);
-        if st.trim() == "2 exited" {
+        if last.trim() == "2 exited" {
             count = 2;
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    assert_eq!(count, 2);
+    assert_eq!(count, 2, "last state: {last}");
     assert_eq!(d.ok(&["logs", "flaky"]), "run\nrun\nrun\n");
     d.ok(&["rm", "flaky"]);
 

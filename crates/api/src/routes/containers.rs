@@ -296,7 +296,11 @@ async fn resize(
     Ok(StatusCode::OK.into_response())
 }
 
-async fn stats(State(e): State<Engine>, Path(id): Path<String>, Query(q): Query<Q>) -> ApiResult<Response> {
+async fn stats(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
     let stream = !q.0.contains_key("stream") || q.bool("stream");
     let one_shot = q.bool("one-shot");
     let first = e.stats_sample(&id)?;
@@ -318,7 +322,9 @@ async fn stats(State(e): State<Engine>, Path(id): Path<String>, Query(q): Query<
         }
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            let Ok(next) = e.stats_sample(&id) else { return };
+            let Ok(next) = e.stats_sample(&id) else {
+                return;
+            };
             let out = with_pre(next.clone(), &prev);
             prev = next;
             if tx.send(Bytes::from(format!("{out}\n"))).await.is_err() {

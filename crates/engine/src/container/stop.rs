@@ -172,7 +172,7 @@ impl Engine {
             Ok(()) | Err(EngineError::NotModified(_)) => {}
             Err(e) => return Err(e),
         }
-        self.start_locked(&entry).await?;
+        self.start_locked(&entry, false).await?;
         let rec = entry.record();
         self.inner
             .events
