@@ -41,6 +41,7 @@ pub fn router() -> Router<Engine> {
         .route("/containers/{id}/rename", post(rename))
         .route("/containers/{id}/top", get(top))
         .route("/containers/{id}/resize", post(resize))
+        .route("/containers/{id}/stats", get(stats))
 }
 
 fn no_content() -> Response {
@@ -206,7 +207,8 @@ async fn logs(
         stdout,
         stderr,
         since: parse_timestamp(q.str("since").unwrap_or(""))?,
-        until: parse_timestamp(q.str("until").unwrap_or(""))?,
+        // until=0 is "no bound" for logs.
+        until: parse_timestamp(q.str("until").unwrap_or(""))?.filter(|u| *u > 0.0),
         tail,
     };
     let tty = e.lookup(&id)?.record().tty();
@@ -292,4 +294,54 @@ async fn resize(
     let w = q.int("w")?.unwrap_or(0).clamp(0, u16::MAX as i64) as u16;
     e.resize(&id, h, w).await?;
     Ok(StatusCode::OK.into_response())
+}
+
+async fn stats(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    let stream = !q.0.contains_key("stream") || q.bool("stream");
+    let one_shot = q.bool("one-shot");
+    let first = e.stats_sample(&id)?;
+    if !stream {
+        let sample = if one_shot {
+            first
+        } else {
+            // Like dockerd: CPU figures need a previous sample.
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            with_pre(e.stats_sample(&id)?, &first)
+        };
+        return Ok(reply(200, &sample));
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
+    tokio::spawn(async move {
+        let mut prev = first.clone();
+        if tx.send(Bytes::from(format!("{first}\n"))).await.is_err() {
+            return;
+        }
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let Ok(next) = e.stats_sample(&id) else {
+                return;
+            };
+            let out = with_pre(next.clone(), &prev);
+            prev = next;
+            if tx.send(Bytes::from(format!("{out}\n"))).await.is_err() {
+                return;
+            }
+        }
+    });
+    let body = tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok::<_, Infallible>);
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(body))
+        .unwrap_or_default())
+}
+
+/// A sample with the previous one as its `precpu_stats`/`preread`.
+fn with_pre(mut cur: serde_json::Value, prev: &serde_json::Value) -> serde_json::Value {
+    cur["precpu_stats"] = prev["cpu_stats"].clone();
+    cur["preread"] = prev["read"].clone();
+    cur
 }
