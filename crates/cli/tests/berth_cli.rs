@@ -155,7 +155,15 @@ fn ps_and_inspect_formats(d: &Daemon) {
         serde_json::from_str(&d.ok(&["inspect", "p1"])).expect("inspect is JSON");
     assert_eq!(full[0]["Name"], "/p1");
     assert_eq!(full[0]["State"]["Running"], true);
-    d.ok(&["rm", "-f", "p1"]);
+    assert_eq!(d.ok(&["container", "ls", "--format", "{{.Names}}"]), "p1\n");
+    assert_eq!(
+        d.ok(&["container", "inspect", "-f", "{{.State.Running}}", "p1"]),
+        "true\n"
+    );
+    d.ok(&["stop", "-t", "0", "p1"]);
+    let pruned = d.ok(&["container", "prune", "-f"]);
+    assert!(pruned.starts_with("Deleted Containers:\n"), "{pruned}");
+    assert!(d.ok(&["ps", "-aq"]).trim().is_empty());
 }
 
 fn skip_without_busybox(d: &Daemon) -> bool {
@@ -437,6 +445,31 @@ fn dockerd_tty_stdin_and_start_attach() {
     }
     let out = child.wait_with_output().expect("wait");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "piped-in\ndone\n");
+    // Without a tty, signals to berth go to the container (--sig-proxy).
+    let mut child = cli_support::berth_cmd(&d.socket)
+        .args([
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 9' TERM; echo ready; while true; do sleep 0.1; done",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("berth run");
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).expect("first line");
+    assert_eq!(line, "ready\n");
+    // SAFETY: kill(2) of the child this test started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).expect("rest of output");
+    assert_eq!(rest, "got-term\n");
+    assert_eq!(child.wait().expect("wait").code(), Some(9));
     // create + start -a gives the container's output and exit code.
     d.ok(&[
         "create",
