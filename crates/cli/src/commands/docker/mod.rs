@@ -209,7 +209,7 @@ enum ContainerCmd {
 
 impl ContainerCmd {
     /// The same verb at top level (prune and inspect have their own).
-    fn into_cmd(self) -> Result<Cmd, ContainerCmd> {
+    fn into_cmd(self) -> Result<Cmd, Box<ContainerCmd>> {
         Ok(match self {
             ContainerCmd::Ls(a) => Cmd::Ps(a),
             ContainerCmd::Run(a) => Cmd::Run(a),
@@ -231,7 +231,7 @@ impl ContainerCmd {
             ContainerCmd::Cp(a) => Cmd::Cp(a),
             ContainerCmd::Diff(a) => Cmd::Diff(a),
             ContainerCmd::Export(a) => Cmd::Export(a),
-            other => return Err(other),
+            other => return Err(Box::new(other)),
         })
     }
 }
@@ -348,9 +348,11 @@ fn dispatch(cx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::Export(a) => container_files::export(cx, a),
         Cmd::Container(c) => match c.into_cmd() {
             Ok(cmd) => dispatch(cx, cmd),
-            Err(ContainerCmd::Inspect(a)) => container_lifecycle::inspect(cx, a),
-            Err(ContainerCmd::Prune(a)) => container_lifecycle::prune(cx, a),
-            Err(_) => unreachable!("into_cmd maps every other verb"),
+            Err(other) => match *other {
+                ContainerCmd::Inspect(a) => container_lifecycle::inspect(cx, a),
+                ContainerCmd::Prune(a) => container_lifecycle::prune(cx, a),
+                _ => unreachable!("into_cmd maps every other verb"),
+            },
         },
         Cmd::Volume(c) => volume::dispatch(cx, c),
         Cmd::Network(c) => network::dispatch(cx, c),
