@@ -24,6 +24,8 @@ fn main() {
     let code = match name.as_str() {
         "berth" => cli_main(args),
         "berth-runc" => commands::runtime::main(args),
+        // A binary named berthd may be started as its own monitor.
+        "berthd" if args.get(1).is_some_and(|a| a == "monitor") => cli_main(args),
         "berthd" => commands::daemon::main(args),
         plugin if cni_plugin::is_plugin_name(plugin) => cni_plugin::plugin_main(plugin),
         other => {

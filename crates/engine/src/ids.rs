@@ -43,6 +43,13 @@ pub fn valid_name(name: &str) -> bool {
         && c.all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch))
 }
 
+/// Docker's rule for volume names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+pub fn valid_volume_name(name: &str) -> bool {
+    let mut c = name.chars();
+    matches!(c.next(), Some(f) if f.is_ascii_alphanumeric())
+        && c.all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@ mod error;
 pub mod events;
 pub mod filters;
 mod ids;
+pub mod image_store;
 pub mod images;
 pub mod monitor_client;
 pub mod network;
@@ -50,6 +51,7 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) runtime: Runtime,
     pub(crate) images: Arc<dyn Images>,
+    pub(crate) image_store: Option<berth_image::ImageStore>,
     pub(crate) attacher: Arc<dyn NetworkAttacher>,
     pub(crate) events: EventBus,
     pub(crate) containers: Mutex<HashMap<String, Arc<Entry>>>,
@@ -66,11 +68,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Engine {
     /// Opens (or creates) the engine's state and loads its containers.
     /// Call [`Engine::restore`] from inside the async runtime next.
-    pub fn open(
-        cfg: EngineConfig,
-        images: Arc<dyn Images>,
-        attacher: Arc<dyn NetworkAttacher>,
-    ) -> Result<Engine> {
+    pub fn open(cfg: EngineConfig, attacher: Arc<dyn NetworkAttacher>) -> Result<Engine> {
         for d in [
             cfg.data_root.clone(),
             cfg.data_root.join("containers"),
@@ -86,12 +84,17 @@ impl Engine {
         }
         let store: Arc<dyn Store> = Arc::new(RedbStore::open(cfg.data_root.join("berth.db"))?);
         let runtime = Runtime::new(cfg.runtime_root());
+        let image_store =
+            berth_image::ImageStore::open_with_store(&cfg.data_root.join("image"), store.clone())
+                .map_err(image_store::map_err)?;
+        let images: Arc<dyn Images> = Arc::new(image_store.clone());
         let engine = Engine {
             inner: Arc::new(Inner {
                 cfg,
                 store,
                 runtime,
                 images,
+                image_store: Some(image_store),
                 attacher,
                 events: EventBus::default(),
                 containers: Mutex::new(HashMap::new()),

@@ -73,6 +73,11 @@ pub async fn spawn(binary: &Path, cfg: &MonitorConfig) -> Result<MonitorHandle> 
 /// A start failure as Docker words it: the docker CLI maps "executable
 /// file not found" / "no such file" to 127 and "permission denied" to 126.
 pub fn start_error(msg: &str) -> EngineError {
+    // Go's wording of the errno texts, which the CLI matches on.
+    let msg = msg
+        .replace("No such file or directory", "no such file or directory")
+        .replace("Permission denied", "permission denied")
+        .replace("Is a directory", "is a directory");
     EngineError::Invalid(format!(
         "failed to create task for container: OCI runtime create failed: {msg}"
     ))

@@ -54,7 +54,7 @@ impl Engine {
         }
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
-                if !ids::valid_name(n) {
+                if !ids::valid_volume_name(n) {
                     return Err(EngineError::Invalid(format!(
                         "\"{n}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
                     )));

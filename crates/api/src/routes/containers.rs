@@ -206,7 +206,8 @@ async fn logs(
         stdout,
         stderr,
         since: parse_timestamp(q.str("since").unwrap_or(""))?,
-        until: parse_timestamp(q.str("until").unwrap_or(""))?,
+        // until=0 is "no bound" for logs.
+        until: parse_timestamp(q.str("until").unwrap_or(""))?.filter(|u| *u > 0.0),
         tail,
     };
     let tty = e.lookup(&id)?.record().tty();

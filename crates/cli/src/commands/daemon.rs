@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use berth_engine::images::{Images, NoImages};
 use berth_engine::network::LoopbackOnly;
 use berth_engine::{Engine, EngineConfig};
 use clap::Parser;
@@ -156,8 +155,7 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
     }
     let _ = flags.live_restore.or(file.live_restore);
     cfg.monitor_binary = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
-    let images: Arc<dyn Images> = Arc::new(NoImages);
-    let engine = Engine::open(cfg, images, Arc::new(LoopbackOnly)).context("opening the engine")?;
+    let engine = Engine::open(cfg, Arc::new(LoopbackOnly)).context("opening the engine")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -57,7 +57,7 @@ fn when(e: &LogEntry) -> f64 {
 
 /// Docker's since/until: unix seconds with fraction, or RFC 3339.
 pub fn parse_timestamp(s: &str) -> Result<Option<f64>> {
-    if s.is_empty() || s == "0" {
+    if s.is_empty() {
         return Ok(None);
     }
     if let Ok(v) = s.parse::<f64>() {

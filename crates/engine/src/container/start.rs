@@ -298,9 +298,23 @@ impl Engine {
         }
         let engine = self.clone();
         let r = rec.clone();
-        let prepared = tokio::task::spawn_blocking(move || engine.prepare(&r))
+        let prepared = match tokio::task::spawn_blocking(move || engine.prepare(&r))
             .await
-            .map_err(|e| EngineError::Internal(e.to_string()))??;
+            .map_err(|e| EngineError::Internal(e.to_string()))
+            .and_then(|r| r)
+        {
+            Ok(p) => p,
+            Err(e) => {
+                if rec.host_config.auto_remove.unwrap_or(false) {
+                    let engine = self.clone();
+                    let id = rec.id.clone();
+                    tokio::spawn(async move {
+                        let _ = engine.remove(&id, true, true).await;
+                    });
+                }
+                return Err(e);
+            }
+        };
         let cfg = &self.inner.cfg;
         let log_path = cfg
             .container_dir(&rec.id)
@@ -347,6 +361,17 @@ impl Engine {
         };
         let fail = |engine: &Engine, e: EngineError| {
             engine.release(&rec, prepared.netns.as_deref(), &prepared.endpoints);
+            if rec.host_config.auto_remove.unwrap_or(false) {
+                // dockerd removes an --rm container whose start failed
+                // (`docker run --rm` waits for that).
+                let engine = engine.clone();
+                let id = rec.id.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = engine.remove(&id, true, true).await {
+                        tracing::warn!(container = %id, "auto-remove after failed start: {e}");
+                    }
+                });
+            }
             let msg = e.to_string();
             let _ = engine.update(entry, |r| {
                 r.state.error = msg.clone();

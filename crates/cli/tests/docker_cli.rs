@@ -1,0 +1,273 @@
+//! berthd driven by the real docker CLI (v28): the core scenarios of
+//! issue 10. One daemon per test, in its own sandbox host.
+
+mod docker_support;
+
+use docker_support::{code, stderr, stdout, Daemon};
+
+#[test]
+fn ping_version_info() {
+    let d = Daemon::start();
+    let v = d.ok(&["version", "--format", "{{.Server.APIVersion}} {{.Server.Os}}"]);
+    assert_eq!(v.trim(), "1.50 linux");
+    let info = d.ok(&["info", "--format", "{{json .}}"]);
+    let j: serde_json::Value = serde_json::from_str(&info).expect("info is JSON");
+    assert_eq!(j["OSType"], "linux");
+    assert_eq!(j["Containers"], 0);
+    assert_eq!(j["Driver"], "overlay2");
+    let (status, body) = d.http("GET", "/_ping", None);
+    assert_eq!((status, body.as_str()), (200, "OK"));
+    let (status, body) = d.http("GET", "/v1.99/version", None);
+    assert_eq!(status, 400);
+    assert!(body.contains("is too new"), "{body}");
+    let (status, _) = d.http("GET", "/v1.44/version", None);
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn run_logs_exec_stop_rm() {
+    let d = Daemon::start();
+    let id = d.load_busybox();
+    let images = d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
+    assert!(images.contains("busybox:latest"), "{images}");
+    let inspect = d.ok(&["image", "inspect", "busybox", "--format", "{{.Id}}"]);
+    assert_eq!(inspect.trim(), id);
+
+    // docker run --rm: output, exit code, nothing left.
+    let out = d.docker(&["run", "--rm", "busybox", "echo", "hi"]);
+    assert_eq!(code(&out), 0, "stderr: {}\n{}", stderr(&out), d.log_text());
+    assert_eq!(stdout(&out), "hi\n");
+    assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
+
+    // Exit codes as docker gives them.
+    let out = d.docker(&["run", "--rm", "busybox", "sh", "-c", "exit 3"]);
+    assert_eq!(code(&out), 3);
+    let out = d.docker(&["run", "--rm", "nosuchimage"]);
+    assert_eq!(code(&out), 125, "{}", stderr(&out));
+    let out = d.docker(&["run", "--rm", "busybox", "/no/such/binary"]);
+    assert_eq!(code(&out), 127, "{}", stderr(&out));
+
+    // stderr and stdin reach the right places.
+    let out = d.docker(&["run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2"]);
+    assert_eq!((stdout(&out).as_str(), stderr(&out).as_str()), ("out\n", "err\n"));
+    let mut child = d
+        .docker_cmd(&["run", "--rm", "-i", "busybox", "tr", "a-z", "A-Z"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("docker run -i");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"shout\n").expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "SHOUT\n");
+
+    // What the container sees: env, workdir, user, hostname, labels.
+    let out = d.ok(&[
+        "run", "--rm", "-e", "GREETING=hello", "-w", "/tmp", "-u", "65534", "-h", "box1",
+        "busybox", "sh", "-c", "echo $GREETING $(pwd) $(id -u) $(hostname)",
+    ]);
+    assert_eq!(out.trim(), "hello /tmp 65534 box1");
+    let caps = d.ok(&["run", "--rm", "busybox", "sh", "-c", "grep CapBnd /proc/self/status"]);
+    assert!(caps.contains("00000000a80425fb"), "docker's default caps: {caps}");
+
+    // Detached: logs, exec, ps, inspect, stop, rm.
+    let cid = d.ok(&[
+        "run", "-d", "--name", "web", "-l", "app=demo", "busybox", "sh", "-c",
+        "echo started; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done",
+    ]);
+    let cid = cid.trim().to_owned();
+    assert_eq!(cid.len(), 64);
+    let ps = d.ok(&["ps", "--format", "{{.ID}} {{.Names}} {{.Image}} {{.Status}} {{.Labels}}"]);
+    assert!(ps.starts_with(&format!("{} web busybox Up", &cid[..12])), "{ps}");
+    assert!(ps.contains("app=demo"), "{ps}");
+    let filtered = d.ok(&["ps", "-q", "--filter", "label=app=demo", "--filter", "status=running"]);
+    assert_eq!(filtered.trim(), &cid[..12]);
+    assert_eq!(d.ok(&["ps", "-q", "--filter", "name=nope"]).trim(), "");
+    let out = d.ok(&["exec", "web", "sh", "-c", "echo from exec; exit 0"]);
+    assert_eq!(out, "from exec\n");
+    let out = d.docker(&["exec", "-e", "X=1", "-w", "/etc", "web", "sh", "-c", "echo $X $(pwd); exit 4"]);
+    assert_eq!((code(&out), stdout(&out).as_str()), (4, "1 /etc\n"));
+    let out = d.ok(&["exec", "-u", "nobody", "web", "id", "-un"]);
+    assert_eq!(out.trim(), "nobody");
+    d.ok(&["exec", "-d", "web", "touch", "/tmp/detached"]);
+    let inspect = d.ok(&["inspect", "web"]);
+    let j: serde_json::Value = serde_json::from_str(&inspect).expect("inspect JSON");
+    let c = &j[0];
+    assert_eq!(c["Id"], cid.as_str());
+    assert_eq!(c["Name"], "/web");
+    assert_eq!(c["State"]["Status"], "running");
+    assert_eq!(c["State"]["Running"], true);
+    assert!(c["State"]["Pid"].as_i64().unwrap_or(0) > 0);
+    assert_eq!(c["Config"]["Labels"]["app"], "demo");
+    assert_eq!(c["Config"]["Image"], "busybox");
+    assert_eq!(c["HostConfig"]["NetworkMode"], "bridge");
+    for k in ["Created", "Path", "Args", "Image", "LogPath", "Mounts", "NetworkSettings", "RestartCount"] {
+        assert!(!c[k].is_null(), "inspect lacks {k}");
+    }
+    let logs = d.ok(&["logs", "web"]);
+    assert_eq!(logs, "started\n");
+    let ts = d.ok(&["logs", "-t", "web"]);
+    assert!(ts.contains("Z started"), "{ts}");
+    d.ok(&["stop", "-t", "5", "web"]);
+    let state = d.ok(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "web"]);
+    assert_eq!(state.trim(), "exited 0");
+    assert_eq!(d.ok(&["logs", "--tail", "1", "web"]), "bye\n");
+    d.ok(&["rm", "web"]);
+    assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
+    assert!(d.berth_mounts().is_empty(), "mounts left: {:?}", d.berth_mounts());
+}
+
+#[test]
+fn bad_input_gets_dockers_codes() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let (status, body) = d.http("POST", "/containers/create", Some("{not json"));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("\"message\""), "{body}");
+    let (status, _) = d.http("GET", "/containers/nosuch/json", None);
+    assert_eq!(status, 404);
+    let out = d.docker(&["inspect", "nosuch"]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("No such"), "{}", stderr(&out));
+    d.ok(&["create", "--name", "taken", "busybox", "true"]);
+    let out = d.docker(&["run", "--name", "taken", "busybox", "true"]);
+    assert_eq!(code(&out), 125);
+    assert!(stderr(&out).contains("is already in use"), "{}", stderr(&out));
+    let (status, _) = d.http(
+        "POST",
+        "/containers/create?name=taken",
+        Some(r#"{"Image":"busybox","Cmd":["true"]}"#),
+    );
+    assert_eq!(status, 409);
+    d.ok(&["run", "-d", "--name", "busy", "busybox", "sleep", "1000"]);
+    let out = d.docker(&["rm", "busy"]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("container is running"), "{}", stderr(&out));
+    let (status, _) = d.http("DELETE", "/containers/busy", None);
+    assert_eq!(status, 409);
+    let out = d.docker(&["run", "--rm", "--cap-add", "BOGUS", "busybox", "true"]);
+    assert_eq!(code(&out), 125);
+    d.ok(&["rm", "-f", "busy", "taken"]);
+    let out = d.docker(&["exec", "busy", "true"]);
+    assert_ne!(code(&out), 0);
+    assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
+}
+
+#[test]
+fn containers_survive_kill_9_of_berthd() {
+    let mut d = Daemon::start();
+    d.load_busybox();
+    let cid = d.ok(&["run", "-d", "--name", "keeper", "busybox", "sh", "-c", "echo up; sleep 1000"]);
+    let cid = cid.trim().to_owned();
+    let pid = d.ok(&["inspect", "-f", "{{.State.Pid}}", "keeper"]);
+    d.kill9();
+    // The container's init is still there without berthd.
+    let alive = d.host.sh(&format!("kill -0 {} && echo alive", pid.trim())).unwrap_or_default();
+    assert_eq!(alive.trim(), "alive");
+    d.restart();
+    let ps = d.ok(&["ps", "--format", "{{.ID}} {{.Status}}"]);
+    assert!(ps.starts_with(&format!("{} Up", &cid[..12])), "{ps}");
+    assert_eq!(d.ok(&["logs", "keeper"]), "up\n");
+    assert_eq!(d.ok(&["exec", "keeper", "echo", "still"]).trim(), "still");
+    d.ok(&["stop", "-t", "1", "keeper"]);
+    let st = d.ok(&["inspect", "-f", "{{.State.Status}}", "keeper"]);
+    assert_eq!(st.trim(), "exited");
+    d.ok(&["rm", "keeper"]);
+    assert!(d.berth_mounts().is_empty(), "mounts left: {:?}", d.berth_mounts());
+}
+
+#[test]
+fn tty_volumes_and_lifecycle_verbs() {
+    let d = Daemon::start();
+    d.load_busybox();
+
+    // A tty: one raw stream, \r\n line ends, a terminal inside.
+    let out = d.ok(&["run", "--rm", "-t", "busybox", "sh", "-c", "tty; echo err >&2"]);
+    assert_eq!(out, "/dev/pts/0\r\nerr\r\n");
+
+    // Named volumes keep data across containers; in use cannot go.
+    d.ok(&["volume", "create", "data"]);
+    d.ok(&["run", "--rm", "-v", "data:/data", "busybox", "sh", "-c", "echo kept > /data/f"]);
+    let out = d.ok(&["run", "--rm", "-v", "data:/data:ro", "busybox", "cat", "/data/f"]);
+    assert_eq!(out, "kept\n");
+    let out = d.docker(&["run", "--rm", "-v", "data:/data:ro", "busybox", "sh", "-c", "echo x > /data/f"]);
+    assert_ne!(code(&out), 0, "a read-only volume was written");
+    d.ok(&["create", "--name", "holder", "-v", "data:/data", "busybox", "true"]);
+    let out = d.docker(&["volume", "rm", "data"]);
+    assert_ne!(code(&out), 0);
+    assert!(stderr(&out).contains("volume is in use"), "{}", stderr(&out));
+    d.ok(&["rm", "holder"]);
+    d.ok(&["volume", "rm", "data"]);
+    let vols = d.ok(&["volume", "ls", "-q"]);
+    assert_eq!(vols.trim(), "");
+
+    // A bind mount and a tmpfs.
+    let src = d.host.root().join("bindsrc");
+    std::fs::create_dir_all(&src).expect("bind source");
+    std::fs::write(src.join("hello"), "from host\n").expect("bind file");
+    let bind = format!("{}:/mnt", src.display());
+    let out = d.ok(&["run", "--rm", "-v", &bind, "--tmpfs", "/scratch", "busybox", "sh", "-c",
+        "cat /mnt/hello; grep -c ' /scratch tmpfs' /proc/mounts"]);
+    assert_eq!(out, "from host\n1\n");
+    let missing = "type=bind,source=/no/such/dir,target=/x";
+    let out = d.docker(&["run", "--rm", "--mount", missing, "busybox", "true"]);
+    assert_eq!(code(&out), 125);
+    assert!(stderr(&out).contains("bind source path does not exist"), "{}", stderr(&out));
+
+    // pause/unpause, rename, top, restart, kill, wait.
+    d.ok(&["run", "-d", "--name", "svc", "busybox", "sleep", "1000"]);
+    d.ok(&["pause", "svc"]);
+    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Status}}", "svc"]).trim(), "paused");
+    d.ok(&["unpause", "svc"]);
+    d.ok(&["rename", "svc", "svc2"]);
+    let top = d.ok(&["top", "svc2"]);
+    assert!(top.contains("sleep 1000"), "{top}");
+    let before = d.ok(&["inspect", "-f", "{{.State.Pid}}", "svc2"]);
+    d.ok(&["restart", "-t", "1", "svc2"]);
+    let after = d.ok(&["inspect", "-f", "{{.State.Pid}} {{.State.Status}}", "svc2"]);
+    assert!(after.trim().ends_with("running"), "{after}");
+    assert_ne!(before.trim(), after.split_whitespace().next().unwrap_or(""));
+    let waiter = d
+        .docker_cmd(&["wait", "svc2"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("docker wait");
+    d.ok(&["kill", "svc2"]);
+    let out = waiter.wait_with_output().expect("wait output");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "137");
+    d.ok(&["start", "svc2"]);
+    d.ok(&["rm", "-f", "svc2"]);
+
+    // Restart policy: on-failure:2 runs the command three times.
+    d.ok(&["run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 1"]);
+    let mut count = 0;
+    for _ in 0..100 {
+        let st = d.ok(&["inspect", "-f", "{{.RestartCount}} {{.State.Status}}", "flaky"]);
+        if st.trim() == "2 exited" {
+            count = 2;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(count, 2);
+    assert_eq!(d.ok(&["logs", "flaky"]), "run\nrun\nrun\n");
+    d.ok(&["rm", "flaky"]);
+
+    // Events: the lifecycle of one container, filtered.
+    d.ok(&["run", "--rm", "--name", "evt", "busybox", "true"]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock");
+    let until = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
+    let ev = d.ok(&["events", "--since", "0", "--until", &until, "--filter", "container=evt", "--format", "{{.Action}}"]);
+    let actions: Vec<&str> = ev.lines().collect();
+    assert_eq!(actions, ["create", "start", "die", "destroy"], "{ev}");
+
+    assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
+    assert!(d.berth_mounts().is_empty(), "mounts left: {:?}", d.berth_mounts());
+    let procs = d.sandbox_processes();
+    assert!(!procs.contains("berth monitor"), "monitors left:\n{procs}");
+}

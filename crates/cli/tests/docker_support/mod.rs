@@ -1,0 +1,207 @@
+//! Shared set-up for the docker CLI end-to-end tests: berthd (this test's
+//! `berth` binary as `berth daemon`) inside a sandbox host with its state
+//! dirs and socket under the sandbox's temp root, driven by the real
+//! `docker` CLI with DOCKER_HOST and a private DOCKER_CONFIG.
+#![allow(dead_code)] // each test file uses a different part
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_testsupport::SandboxHost;
+
+pub struct Daemon {
+    pub host: SandboxHost,
+    child: Option<Child>,
+    pub sock: PathBuf,
+    docker_config: tempfile::TempDir,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts berthd in a new sandbox and waits until it answers.
+    pub fn start() -> Daemon {
+        let host = SandboxHost::new().expect("sandbox host");
+        let sock = host.root().join("berthd.sock");
+        let docker_config = tempfile::Builder::new()
+            .prefix("berth-docker-config-")
+            .tempdir()
+            .expect("docker config dir");
+        let log = host.root().join("berthd.log");
+        let mut d = Daemon {
+            host,
+            child: None,
+            sock,
+            docker_config,
+            log,
+        };
+        d.spawn();
+        d
+    }
+
+    fn spawn(&mut self) {
+        let dirs = self.host.dirs().clone();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("daemon log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+        cmd.arg("daemon")
+            .arg("-H")
+            .arg(format!("unix://{}", self.sock.display()))
+            .arg("--data-root")
+            .arg(&dirs.lib)
+            .arg("--exec-root")
+            .arg(&dirs.run)
+            .arg("--cgroup-parent")
+            .arg(self.host.cgroup_parent())
+            .arg("--config-file")
+            .arg(self.host.root().join("daemon.json"))
+            .arg("--log-level")
+            .arg("debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        std::fs::write(self.host.root().join("daemon.json"), "{}").expect("daemon.json");
+        let _ = std::fs::remove_file(&self.sock);
+        self.child = Some(self.host.spawn(&mut cmd).expect("start berthd"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.sock.exists() && self.docker(&["version", "--format", "{{.Server.Version}}"]).status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("berthd did not come up:\n{}", self.log_text());
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// kill -9 of berthd (its monitors and containers live on).
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait (graceful shutdown).
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("daemon running");
+        // SAFETY: signalling the daemon process we started.
+        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        c.wait().expect("wait for berthd")
+    }
+
+    pub fn restart(&mut self) {
+        if self.child.is_some() {
+            self.stop();
+        }
+        self.spawn();
+    }
+
+    pub fn docker_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("docker");
+        c.args(args)
+            .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
+            .env("DOCKER_CONFIG", self.docker_config.path())
+            .env_remove("DOCKER_CONTEXT")
+            .env_remove("DOCKER_API_VERSION")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Output {
+        self.docker_cmd(args).output().expect("run docker")
+    }
+
+    /// Runs docker, asserting success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?} failed ({}):\nstdout: {}\nstderr: {}\nberthd log tail:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            tail(&self.log_text(), 30),
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `docker load` of the busybox test image.
+    pub fn load_busybox(&self) -> String {
+        let archive = self.host.root().join("busybox.tar");
+        let id = berth_testsupport::images::busybox_docker_archive(&archive).expect("archive");
+        let out = self.ok(&["load", "-i", &archive.to_string_lossy()]);
+        assert!(out.contains("Loaded image: busybox:latest"), "load said: {out}");
+        id
+    }
+
+    /// A raw HTTP request on the socket (curl), returning (status, body).
+    pub fn http(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let mut c = Command::new("curl");
+        c.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method])
+            .arg("--unix-socket")
+            .arg(&self.sock)
+            .arg(format!("http://berth{path}"));
+        if let Some(b) = body {
+            c.args(["-H", "Content-Type: application/json", "--data-binary", b]);
+        }
+        let out = c.output().expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_owned())
+    }
+
+    /// Processes in the sandbox (to check for leftovers).
+    pub fn sandbox_processes(&self) -> String {
+        self.host.sh("ps -eo pid,args").unwrap_or_default()
+    }
+
+    /// Mounts in the sandbox that berth made (overlay rootfs, netns).
+    pub fn berth_mounts(&self) -> Vec<String> {
+        let root = self.host.root().to_string_lossy().into_owned();
+        self.host
+            .sh("cat /proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&root) && (l.contains("overlay") || l.contains("nsfs")))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: signalling the daemon process we started.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+pub fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
