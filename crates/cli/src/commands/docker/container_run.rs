@@ -72,7 +72,6 @@ pub fn create(cx: &Ctx, a: RunArgs) -> anyhow::Result<i32> {
 pub fn start_failure_code(message: &str) -> i32 {
     if message.contains("executable file not found")
         || message.contains("no such file or directory")
-        || message.contains("not found")
     {
         127
     } else if message.contains("permission denied") || message.contains("is a directory") {
@@ -283,5 +282,10 @@ mod tests {
             126
         );
         assert_eq!(start_failure_code("cannot allocate memory"), 125);
+        // docker's test order: only its two "not found" wordings mean 127.
+        assert_eq!(
+            start_failure_code("executable \"/etc/passwd\" not found in the container: permission denied"),
+            126
+        );
     }
 }
