@@ -8,7 +8,11 @@ use docker_support::{code, stderr, stdout, Daemon};
 #[test]
 fn ping_version_info() {
     let d = Daemon::start();
-    let v = d.ok(&["version", "--format", "{{.Server.APIVersion}} {{.Server.Os}}"]);
+    let v = d.ok(&[
+        "version",
+        "--format",
+        "{{.Server.APIVersion}} {{.Server.Os}}",
+    ]);
     assert_eq!(v.trim(), "1.50 linux");
     let info = d.ok(&["info", "--format", "{{json .}}"]);
     let j: serde_json::Value = serde_json::from_str(&info).expect("info is JSON");
@@ -48,8 +52,18 @@ fn run_logs_exec_stop_rm() {
     assert_eq!(code(&out), 127, "{}", stderr(&out));
 
     // stderr and stdin reach the right places.
-    let out = d.docker(&["run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2"]);
-    assert_eq!((stdout(&out).as_str(), stderr(&out).as_str()), ("out\n", "err\n"));
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2",
+    ]);
+    assert_eq!(
+        (stdout(&out).as_str(), stderr(&out).as_str()),
+        ("out\n", "err\n")
+    );
     let mut child = d
         .docker_cmd(&["run", "--rm", "-i", "busybox", "tr", "a-z", "A-Z"])
         .stdin(std::process::Stdio::piped())
@@ -66,29 +80,83 @@ fn run_logs_exec_stop_rm() {
 
     // What the container sees: env, workdir, user, hostname, labels.
     let out = d.ok(&[
-        "run", "--rm", "-e", "GREETING=hello", "-w", "/tmp", "-u", "65534", "-h", "box1",
-        "busybox", "sh", "-c", "echo $GREETING $(pwd) $(id -u) $(hostname)",
+        "run",
+        "--rm",
+        "-e",
+        "GREETING=hello",
+        "-w",
+        "/tmp",
+        "-u",
+        "65534",
+        "-h",
+        "box1",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $GREETING $(pwd) $(id -u) $(hostname)",
     ]);
     assert_eq!(out.trim(), "hello /tmp 65534 box1");
-    let caps = d.ok(&["run", "--rm", "busybox", "sh", "-c", "grep CapBnd /proc/self/status"]);
-    assert!(caps.contains("00000000a80425fb"), "docker's default caps: {caps}");
+    let caps = d.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "grep CapBnd /proc/self/status",
+    ]);
+    assert!(
+        caps.contains("00000000a80425fb"),
+        "docker's default caps: {caps}"
+    );
 
     // Detached: logs, exec, ps, inspect, stop, rm.
     let cid = d.ok(&[
-        "run", "-d", "--name", "web", "-l", "app=demo", "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-l",
+        "app=demo",
+        "busybox",
+        "sh",
+        "-c",
         "echo started; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done",
     ]);
     let cid = cid.trim().to_owned();
     assert_eq!(cid.len(), 64);
-    let ps = d.ok(&["ps", "--format", "{{.ID}} {{.Names}} {{.Image}} {{.Status}} {{.Labels}}"]);
-    assert!(ps.starts_with(&format!("{} web busybox Up", &cid[..12])), "{ps}");
+    let ps = d.ok(&[
+        "ps",
+        "--format",
+        "{{.ID}} {{.Names}} {{.Image}} {{.Status}} {{.Labels}}",
+    ]);
+    assert!(
+        ps.starts_with(&format!("{} web busybox Up", &cid[..12])),
+        "{ps}"
+    );
     assert!(ps.contains("app=demo"), "{ps}");
-    let filtered = d.ok(&["ps", "-q", "--filter", "label=app=demo", "--filter", "status=running"]);
+    let filtered = d.ok(&[
+        "ps",
+        "-q",
+        "--filter",
+        "label=app=demo",
+        "--filter",
+        "status=running",
+    ]);
     assert_eq!(filtered.trim(), &cid[..12]);
     assert_eq!(d.ok(&["ps", "-q", "--filter", "name=nope"]).trim(), "");
     let out = d.ok(&["exec", "web", "sh", "-c", "echo from exec; exit 0"]);
     assert_eq!(out, "from exec\n");
-    let out = d.docker(&["exec", "-e", "X=1", "-w", "/etc", "web", "sh", "-c", "echo $X $(pwd); exit 4"]);
+    let out = d.docker(&[
+        "exec",
+        "-e",
+        "X=1",
+        "-w",
+        "/etc",
+        "web",
+        "sh",
+        "-c",
+        "echo $X $(pwd); exit 4",
+    ]);
     assert_eq!((code(&out), stdout(&out).as_str()), (4, "1 /etc\n"));
     let out = d.ok(&["exec", "-u", "nobody", "web", "id", "-un"]);
     assert_eq!(out.trim(), "nobody");
@@ -104,7 +172,16 @@ fn run_logs_exec_stop_rm() {
     assert_eq!(c["Config"]["Labels"]["app"], "demo");
     assert_eq!(c["Config"]["Image"], "busybox");
     assert_eq!(c["HostConfig"]["NetworkMode"], "bridge");
-    for k in ["Created", "Path", "Args", "Image", "LogPath", "Mounts", "NetworkSettings", "RestartCount"] {
+    for k in [
+        "Created",
+        "Path",
+        "Args",
+        "Image",
+        "LogPath",
+        "Mounts",
+        "NetworkSettings",
+        "RestartCount",
+    ] {
         assert!(!c[k].is_null(), "inspect lacks {k}");
     }
     let logs = d.ok(&["logs", "web"]);
@@ -112,12 +189,21 @@ fn run_logs_exec_stop_rm() {
     let ts = d.ok(&["logs", "-t", "web"]);
     assert!(ts.contains("Z started"), "{ts}");
     d.ok(&["stop", "-t", "5", "web"]);
-    let state = d.ok(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "web"]);
+    let state = d.ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        "web",
+    ]);
     assert_eq!(state.trim(), "exited 0");
     assert_eq!(d.ok(&["logs", "--tail", "1", "web"]), "bye\n");
     d.ok(&["rm", "web"]);
     assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
-    assert!(d.berth_mounts().is_empty(), "mounts left: {:?}", d.berth_mounts());
+    assert!(
+        d.berth_mounts().is_empty(),
+        "mounts left: {:?}",
+        d.berth_mounts()
+    );
 }
 
 #[test]
@@ -135,7 +221,11 @@ fn bad_input_gets_dockers_codes() {
     d.ok(&["create", "--name", "taken", "busybox", "true"]);
     let out = d.docker(&["run", "--name", "taken", "busybox", "true"]);
     assert_eq!(code(&out), 125);
-    assert!(stderr(&out).contains("is already in use"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is already in use"),
+        "{}",
+        stderr(&out)
+    );
     let (status, _) = d.http(
         "POST",
         "/containers/create?name=taken",
@@ -145,7 +235,11 @@ fn bad_input_gets_dockers_codes() {
     d.ok(&["run", "-d", "--name", "busy", "busybox", "sleep", "1000"]);
     let out = d.docker(&["rm", "busy"]);
     assert_ne!(code(&out), 0);
-    assert!(stderr(&out).contains("container is running"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("container is running"),
+        "{}",
+        stderr(&out)
+    );
     let (status, _) = d.http("DELETE", "/containers/busy", None);
     assert_eq!(status, 409);
     let out = d.docker(&["run", "--rm", "--cap-add", "BOGUS", "busybox", "true"]);
@@ -160,12 +254,24 @@ fn bad_input_gets_dockers_codes() {
 fn containers_survive_kill_9_of_berthd() {
     let mut d = Daemon::start();
     d.load_busybox();
-    let cid = d.ok(&["run", "-d", "--name", "keeper", "busybox", "sh", "-c", "echo up; sleep 1000"]);
+    let cid = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "keeper",
+        "busybox",
+        "sh",
+        "-c",
+        "echo up; sleep 1000",
+    ]);
     let cid = cid.trim().to_owned();
     let pid = d.ok(&["inspect", "-f", "{{.State.Pid}}", "keeper"]);
     d.kill9();
     // The container's init is still there without berthd.
-    let alive = d.host.sh(&format!("kill -0 {} && echo alive", pid.trim())).unwrap_or_default();
+    let alive = d
+        .host
+        .sh(&format!("kill -0 {} && echo alive", pid.trim()))
+        .unwrap_or_default();
     assert_eq!(alive.trim(), "alive");
     d.restart();
     let ps = d.ok(&["ps", "--format", "{{.ID}} {{.Status}}"]);
@@ -176,7 +282,11 @@ fn containers_survive_kill_9_of_berthd() {
     let st = d.ok(&["inspect", "-f", "{{.State.Status}}", "keeper"]);
     assert_eq!(st.trim(), "exited");
     d.ok(&["rm", "keeper"]);
-    assert!(d.berth_mounts().is_empty(), "mounts left: {:?}", d.berth_mounts());
+    assert!(
+        d.berth_mounts().is_empty(),
+        "mounts left: {:?}",
+        d.berth_mounts()
+    );
 }
 
 #[test]
@@ -185,20 +295,66 @@ fn tty_volumes_and_lifecycle_verbs() {
     d.load_busybox();
 
     // A tty: one raw stream, \r\n line ends, a terminal inside.
-    let out = d.ok(&["run", "--rm", "-t", "busybox", "sh", "-c", "tty; echo err >&2"]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "-t",
+        "busybox",
+        "sh",
+        "-c",
+        "tty; echo err >&2",
+    ]);
     assert_eq!(out, "/dev/pts/0\r\nerr\r\n");
 
     // Named volumes keep data across containers; in use cannot go.
     d.ok(&["volume", "create", "data"]);
-    d.ok(&["run", "--rm", "-v", "data:/data", "busybox", "sh", "-c", "echo kept > /data/f"]);
-    let out = d.ok(&["run", "--rm", "-v", "data:/data:ro", "busybox", "cat", "/data/f"]);
+    d.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "data:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /data/f",
+    ]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "data:/data:ro",
+        "busybox",
+        "cat",
+        "/data/f",
+    ]);
     assert_eq!(out, "kept\n");
-    let out = d.docker(&["run", "--rm", "-v", "data:/data:ro", "busybox", "sh", "-c", "echo x > /data/f"]);
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "data:/data:ro",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /data/f",
+    ]);
     assert_ne!(code(&out), 0, "a read-only volume was written");
-    d.ok(&["create", "--name", "holder", "-v", "data:/data", "busybox", "true"]);
+    d.ok(&[
+        "create",
+        "--name",
+        "holder",
+        "-v",
+        "data:/data",
+        "busybox",
+        "true",
+    ]);
     let out = d.docker(&["volume", "rm", "data"]);
     assert_ne!(code(&out), 0);
-    assert!(stderr(&out).contains("volume is in use"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("volume is in use"),
+        "{}",
+        stderr(&out)
+    );
     d.ok(&["rm", "holder"]);
     d.ok(&["volume", "rm", "data"]);
     let vols = d.ok(&["volume", "ls", "-q"]);
@@ -209,18 +365,35 @@ fn tty_volumes_and_lifecycle_verbs() {
     std::fs::create_dir_all(&src).expect("bind source");
     std::fs::write(src.join("hello"), "from host\n").expect("bind file");
     let bind = format!("{}:/mnt", src.display());
-    let out = d.ok(&["run", "--rm", "-v", &bind, "--tmpfs", "/scratch", "busybox", "sh", "-c",
-        "cat /mnt/hello; grep -c ' /scratch tmpfs' /proc/mounts"]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &bind,
+        "--tmpfs",
+        "/scratch",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /mnt/hello; grep -c ' /scratch tmpfs' /proc/mounts",
+    ]);
     assert_eq!(out, "from host\n1\n");
     let missing = "type=bind,source=/no/such/dir,target=/x";
     let out = d.docker(&["run", "--rm", "--mount", missing, "busybox", "true"]);
     assert_eq!(code(&out), 125);
-    assert!(stderr(&out).contains("bind source path does not exist"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("bind source path does not exist"),
+        "{}",
+        stderr(&out)
+    );
 
     // pause/unpause, rename, top, restart, kill, wait.
     d.ok(&["run", "-d", "--name", "svc", "busybox", "sleep", "1000"]);
     d.ok(&["pause", "svc"]);
-    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Status}}", "svc"]).trim(), "paused");
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "svc"]).trim(),
+        "paused"
+    );
     d.ok(&["unpause", "svc"]);
     d.ok(&["rename", "svc", "svc2"]);
     let top = d.ok(&["top", "svc2"]);
@@ -242,10 +415,26 @@ fn tty_volumes_and_lifecycle_verbs() {
     d.ok(&["rm", "-f", "svc2"]);
 
     // Restart policy: on-failure:2 runs the command three times.
-    d.ok(&["run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 1"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "echo run; exit 1",
+    ]);
     let mut count = 0;
     for _ in 0..100 {
-        let st = d.ok(&["inspect", "-f", "{{.RestartCount}} {{.State.Status}}", "flaky"]);
+        let st = d.ok(&[
+            "inspect",
+            "-f",
+            "{{.RestartCount}} {{.State.Status}}",
+            "flaky",
+        ]);
         if st.trim() == "2 exited" {
             count = 2;
             break;
@@ -262,12 +451,26 @@ fn tty_volumes_and_lifecycle_verbs() {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock");
     let until = format!("{}.{:09}", now.as_secs(), now.subsec_nanos());
-    let ev = d.ok(&["events", "--since", "0", "--until", &until, "--filter", "container=evt", "--format", "{{.Action}}"]);
+    let ev = d.ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        &until,
+        "--filter",
+        "container=evt",
+        "--format",
+        "{{.Action}}",
+    ]);
     let actions: Vec<&str> = ev.lines().collect();
     assert_eq!(actions, ["create", "start", "die", "destroy"], "{ev}");
 
     assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
-    assert!(d.berth_mounts().is_empty(), "mounts left: {:?}", d.berth_mounts());
+    assert!(
+        d.berth_mounts().is_empty(),
+        "mounts left: {:?}",
+        d.berth_mounts()
+    );
     let procs = d.sandbox_processes();
     assert!(!procs.contains("berth monitor"), "monitors left:\n{procs}");
 }

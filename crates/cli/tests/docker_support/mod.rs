@@ -68,7 +68,12 @@ impl Daemon {
         self.child = Some(self.host.spawn(&mut cmd).expect("start berthd"));
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if self.sock.exists() && self.docker(&["version", "--format", "{{.Server.Version}}"]).status.success() {
+            if self.sock.exists()
+                && self
+                    .docker(&["version", "--format", "{{.Server.Version}}"])
+                    .status
+                    .success()
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -141,7 +146,10 @@ impl Daemon {
         let archive = self.host.root().join("busybox.tar");
         let id = berth_testsupport::images::busybox_docker_archive(&archive).expect("archive");
         let out = self.ok(&["load", "-i", &archive.to_string_lossy()]);
-        assert!(out.contains("Loaded image: busybox:latest"), "load said: {out}");
+        assert!(
+            out.contains("Loaded image: busybox:latest"),
+            "load said: {out}"
+        );
         id
     }
 

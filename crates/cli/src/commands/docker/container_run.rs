@@ -284,7 +284,9 @@ mod tests {
         assert_eq!(start_failure_code("cannot allocate memory"), 125);
         // docker's test order: only its two "not found" wordings mean 127.
         assert_eq!(
-            start_failure_code("executable \"/etc/passwd\" not found in the container: permission denied"),
+            start_failure_code(
+                "executable \"/etc/passwd\" not found in the container: permission denied"
+            ),
             126
         );
     }
