@@ -155,7 +155,15 @@ fn ps_and_inspect_formats(d: &Daemon) {
         serde_json::from_str(&d.ok(&["inspect", "p1"])).expect("inspect is JSON");
     assert_eq!(full[0]["Name"], "/p1");
     assert_eq!(full[0]["State"]["Running"], true);
-    d.ok(&["rm", "-f", "p1"]);
+    assert_eq!(d.ok(&["container", "ls", "--format", "{{.Names}}"]), "p1\n");
+    assert_eq!(
+        d.ok(&["container", "inspect", "-f", "{{.State.Running}}", "p1"]),
+        "true\n"
+    );
+    d.ok(&["stop", "-t", "0", "p1"]);
+    let pruned = d.ok(&["container", "prune", "-f"]);
+    assert!(pruned.starts_with("Deleted Containers:\n"), "{pruned}");
+    assert!(d.ok(&["ps", "-aq"]).trim().is_empty());
 }
 
 fn skip_without_busybox(d: &Daemon) -> bool {
@@ -253,6 +261,7 @@ fn dockerd_container_scenarios() {
     run_echo_and_exit_codes(&d);
     detached_logs_exec_stop_rm(&d);
     ps_and_inspect_formats(&d);
+    more_verbs(&d);
 }
 
 #[test]
@@ -437,6 +446,31 @@ fn dockerd_tty_stdin_and_start_attach() {
     }
     let out = child.wait_with_output().expect("wait");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "piped-in\ndone\n");
+    // Without a tty, signals to berth go to the container (--sig-proxy).
+    let mut child = cli_support::berth_cmd(&d.socket)
+        .args([
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 9' TERM; echo ready; while true; do sleep 0.1; done",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("berth run");
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).expect("first line");
+    assert_eq!(line, "ready\n");
+    // SAFETY: kill(2) of the child this test started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).expect("rest of output");
+    assert_eq!(rest, "got-term\n");
+    assert_eq!(child.wait().expect("wait").code(), Some(9));
     // create + start -a gives the container's output and exit code.
     d.ok(&[
         "create",
@@ -450,4 +484,109 @@ fn dockerd_tty_stdin_and_start_attach() {
     let r = d.berth(&["start", "-a", "cr"]);
     assert_eq!((r.code, r.stdout.as_str()), (2, "from-start\n"));
     assert_eq!(d.ok(&["wait", "cr"]), "2\n");
+}
+
+/// A transcript-like walk through more verbs against berthd: printed so a
+/// failing step shows what berth said.
+fn more_verbs(d: &Daemon) {
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "m1",
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; echo two; echo three; while true; do sleep 1; done",
+    ]);
+    logs_until(d, "m1", "three");
+    assert_eq!(d.ok(&["logs", "--tail", "1", "m1"]), "three\n");
+    let ts = d.ok(&["logs", "-t", "m1"]);
+    assert!(
+        ts.lines().all(|l| l.len() > 31 && l.as_bytes()[4] == b'-'),
+        "{ts}"
+    );
+    assert_eq!(d.ok(&["pause", "m1"]), "m1\n");
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "m1"]),
+        "paused\n"
+    );
+    assert_eq!(d.ok(&["unpause", "m1"]), "m1\n");
+    let top = d.ok(&["top", "m1"]);
+    assert!(top.lines().next().unwrap_or("").contains("PID"), "{top}");
+    d.ok(&["rename", "m1", "m2"]);
+    assert_eq!(d.ok(&["ps", "--format", "{{.Names}}"]), "m2\n");
+    assert_eq!(d.ok(&["restart", "-t", "0", "m2"]), "m2\n");
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Running}}", "m2"]),
+        "true\n"
+    );
+    assert_eq!(d.ok(&["kill", "m2"]), "m2\n");
+    assert_eq!(d.ok(&["wait", "m2"]), "137\n");
+    d.ok(&["rm", "m2"]);
+    // stdin through the hijacked attach.
+    let mut child = cli_support::berth_cmd(&d.socket)
+        .args(["run", "-i", "--rm", "busybox", "sh", "-c", "cat; echo done"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("berth run -i");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"piped-in\n").expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "piped-in\ndone\n");
+    // Volumes in containers.
+    d.ok(&["volume", "create", "data"]);
+    d.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "data:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /data/f",
+    ]);
+    assert_eq!(
+        d.ok(&["run", "--rm", "-v", "data:/d:ro", "busybox", "cat", "/d/f"]),
+        "kept\n"
+    );
+    let r = d.berth(&["volume", "rm", "nope"]);
+    assert_eq!(r.code, 1);
+    // A tty through `script`.
+    let cmd = format!(
+        "{} -H unix://{} run -it --rm busybox sh -c 'tty; exit 4'",
+        env!("CARGO_BIN_EXE_berth"),
+        d.socket.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("/dev/"),
+        "{out:?}"
+    );
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    // Images.
+    d.ok(&["tag", "busybox", "mybox:v1"]);
+    assert!(d
+        .ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .contains("mybox:v1"));
+    assert!(d.ok(&["rmi", "mybox:v1"]).contains("Untagged: mybox:v1"));
+}
+
+#[test]
+fn berthd_more_verbs() {
+    let d = berthd();
+    let dir = tempfile::tempdir().expect("temp dir");
+    d.load_busybox(dir.path());
+    if skip_without_busybox(&d) {
+        return;
+    }
+    more_verbs(&d);
 }

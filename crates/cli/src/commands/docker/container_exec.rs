@@ -6,7 +6,7 @@ use bollard_stubs::models::{ExecConfig, ExecInspectResponse, ExecStartConfig, Id
 use clap::{ArgAction, Args};
 
 use super::container_flags::{env_entry, file_lines};
-use super::{Ctx, StatusError};
+use super::{signals, Ctx, StatusError};
 use crate::client::{hijack, http::Body, tty, NO_BODY};
 
 #[derive(Args)]
@@ -118,6 +118,10 @@ pub fn exec(cx: &Ctx, a: ExecArgs) -> anyhow::Result<i32> {
                 NO_BODY,
             );
         }
+    }
+    if a.tty {
+        signals::start(&cx.client, signals::Target::Exec(id.clone()), false, true)
+            .context("watching the terminal size")?;
     }
     let input = a
         .interactive

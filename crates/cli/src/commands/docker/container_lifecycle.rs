@@ -3,7 +3,10 @@
 use bollard_stubs::models::ContainerWaitResponse;
 use clap::Args;
 
-use super::{for_each_name, Ctx};
+use super::filters::Filters;
+use super::output::units;
+use super::system::{confirm, report_prune};
+use super::{for_each_name, inspect::inspect_kinds, Ctx};
 use crate::client::NO_BODY;
 
 #[derive(Args)]
@@ -135,5 +138,50 @@ pub fn rename(cx: &Ctx, a: RenameArgs) -> anyhow::Result<i32> {
         &[("name", new.to_owned())],
         NO_BODY,
     )?;
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct ContainerInspectArgs {
+    /// Format output using a custom template ('json' or a Go template)
+    #[arg(short = 'f', long)]
+    format: Option<String>,
+    /// Display total file sizes
+    #[arg(short = 's', long)]
+    size: bool,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    force: bool,
+    #[arg(long = "filter")]
+    filter: Vec<String>,
+}
+
+pub fn inspect(cx: &Ctx, a: ContainerInspectArgs) -> anyhow::Result<i32> {
+    inspect_kinds(
+        cx,
+        &["container"],
+        &a.containers,
+        a.format.as_deref(),
+        a.size,
+    )
+}
+
+pub fn prune(cx: &Ctx, a: PruneArgs) -> anyhow::Result<i32> {
+    if !a.force && !confirm("WARNING! This will remove all stopped containers.")? {
+        return Ok(0);
+    }
+    let q: Vec<(&str, String)> = Filters::parse(&a.filter)?.query().into_iter().collect();
+    let r: serde_json::Value = cx.client.post_json("/containers/prune", &q, NO_BODY)?;
+    let reclaimed = report_prune("Deleted Containers", &r, "ContainersDeleted");
+    println!(
+        "Total reclaimed space: {}",
+        units::human_size4(reclaimed as f64)
+    );
     Ok(0)
 }

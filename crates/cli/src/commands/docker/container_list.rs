@@ -196,7 +196,8 @@ pub fn row(c: &Value, trunc: bool) -> Value {
     networks.sort();
     json!({
         "ID": short_id(&s("Id"), trunc),
-        "Image": s("Image"),
+        // An image known only by digest shows as a short id, as docker does.
+        "Image": if trunc && s("Image").starts_with("sha256:") { short_id(&s("Image"), true) } else { s("Image") },
         "Command": format!("{command:?}"),
         "CreatedAt": units::go_time(created),
         "RunningFor": units::ago(created),

@@ -9,7 +9,7 @@ use clap::Args;
 use serde_json::Value;
 
 use super::container_create::RunArgs;
-use super::{image, Ctx, StatusError};
+use super::{image, signals, Ctx, StatusError};
 use crate::client::{hijack, http::Body, tty, ClientError, NO_BODY};
 
 #[derive(Args)]
@@ -72,7 +72,6 @@ pub fn create(cx: &Ctx, a: RunArgs) -> anyhow::Result<i32> {
 pub fn start_failure_code(message: &str) -> i32 {
     if message.contains("executable file not found")
         || message.contains("no such file or directory")
-        || message.contains("not found")
     {
         127
     } else if message.contains("permission denied") || message.contains("is a directory") {
@@ -89,6 +88,8 @@ pub struct Attach {
     pub stderr: bool,
     pub tty: bool,
     pub detach_keys: Option<String>,
+    /// Forward signals to the container (`--sig-proxy`, non-tty only).
+    pub sig_proxy: bool,
 }
 
 /// Attach (if any stream), register a wait, start, copy the streams until
@@ -121,6 +122,16 @@ fn attach_start_wait(
     } else {
         None
     };
+    // Blocked before the wait thread starts, so no thread takes them.
+    if attached.is_some() {
+        signals::start(
+            &cx.client,
+            signals::Target::Container(id.to_owned()),
+            at.sig_proxy,
+            at.tty,
+        )
+        .context("setting up signal forwarding")?;
+    }
     // The wait is registered before start so a fast exit is not missed; its
     // answer arrives when the container exits.
     let waiter = {
@@ -207,6 +218,7 @@ pub fn run(cx: &Ctx, a: RunArgs) -> anyhow::Result<i32> {
         stderr,
         tty: a.tty,
         detach_keys: a.detach_keys.clone(),
+        sig_proxy: a.sig_proxy,
     };
     let condition = if a.rm { "removed" } else { "next-exit" };
     attach_start_wait(cx, &id, &at, condition, a.rm)
@@ -238,6 +250,7 @@ pub fn start(cx: &Ctx, a: StartArgs) -> anyhow::Result<i32> {
             stderr: a.attach,
             tty: flag("Tty"),
             detach_keys: a.detach_keys.clone(),
+            sig_proxy: true,
         };
         let auto_remove = c
             .pointer("/HostConfig/AutoRemove")
@@ -269,5 +282,12 @@ mod tests {
             126
         );
         assert_eq!(start_failure_code("cannot allocate memory"), 125);
+        // docker's test order: only its two "not found" wordings mean 127.
+        assert_eq!(
+            start_failure_code(
+                "executable \"/etc/passwd\" not found in the container: permission denied"
+            ),
+            126
+        );
     }
 }

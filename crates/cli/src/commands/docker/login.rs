@@ -4,7 +4,7 @@
 //! them without a credential helper.
 
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use base64::Engine;
@@ -46,9 +46,8 @@ pub fn config_path() -> PathBuf {
     home.join(".docker").join("config.json")
 }
 
-fn read_config() -> anyhow::Result<Value> {
-    let p = config_path();
-    match std::fs::read(&p) {
+fn read_config(p: &Path) -> anyhow::Result<Value> {
+    match std::fs::read(p) {
         Ok(b) if b.is_empty() => Ok(json!({})),
         Ok(b) => serde_json::from_slice(&b).with_context(|| format!("parsing {}", p.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(json!({})),
@@ -57,9 +56,8 @@ fn read_config() -> anyhow::Result<Value> {
 }
 
 /// Write atomically (temp file + rename) with mode 0600: it holds secrets.
-fn write_config(v: &Value) -> anyhow::Result<()> {
+fn write_config(p: &Path, v: &Value) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let p = config_path();
     if let Some(dir) = p.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -71,7 +69,7 @@ fn write_config(v: &Value) -> anyhow::Result<()> {
         .mode(0o600)
         .open(&tmp)?;
     std::io::Write::write_all(&mut f, serde_json::to_string_pretty(v)?.as_bytes())?;
-    std::fs::rename(&tmp, &p)?;
+    std::fs::rename(&tmp, p)?;
     Ok(())
 }
 
@@ -90,8 +88,8 @@ pub fn server_key(server: Option<&str>) -> String {
 }
 
 /// Stored `(user, password)` for a registry, if any.
-pub fn stored_credentials(registry: &str) -> Option<(String, String)> {
-    let cfg = read_config().ok()?;
+pub fn stored_credentials(config: &Path, registry: &str) -> Option<(String, String)> {
+    let cfg = read_config(config).ok()?;
     let auth = cfg.get("auths")?.get(registry)?.get("auth")?.as_str()?;
     let raw = base64::engine::general_purpose::STANDARD
         .decode(auth)
@@ -104,7 +102,7 @@ pub fn stored_credentials(registry: &str) -> Option<(String, String)> {
 /// The `X-Registry-Auth` header value (base64url JSON AuthConfig) for a
 /// registry with stored credentials.
 pub fn registry_auth_header(registry: &str) -> Option<String> {
-    let (u, p) = stored_credentials(registry)?;
+    let (u, p) = stored_credentials(&config_path(), registry)?;
     let auth = AuthConfig {
         username: Some(u),
         password: Some(p),
@@ -144,18 +142,7 @@ pub fn login(cx: &Ctx, a: LoginArgs) -> anyhow::Result<i32> {
         serveraddress: Some(key.clone()),
     };
     let answer: Value = cx.client.post_json("/auth", &[], Some(&auth))?;
-    let mut cfg = read_config()?;
-    let encoded =
-        base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
-    let obj = cfg
-        .as_object_mut()
-        .context("config.json is not a JSON object")?;
-    let auths = obj.entry("auths").or_insert_with(|| json!({}));
-    let auths = auths
-        .as_object_mut()
-        .context("config.json auths is not an object")?;
-    auths.insert(key, json!({"auth": encoded}));
-    write_config(&cfg)?;
+    store_credentials(&config_path(), &key, &username, &password)?;
     println!(
         "{}",
         answer
@@ -169,24 +156,84 @@ pub fn login(cx: &Ctx, a: LoginArgs) -> anyhow::Result<i32> {
 
 pub fn logout(a: LogoutArgs) -> anyhow::Result<i32> {
     let key = server_key(a.server.as_deref());
-    let mut cfg = read_config()?;
-    let removed = cfg
-        .get_mut("auths")
-        .and_then(Value::as_object_mut)
-        .and_then(|m| m.remove(&key))
-        .is_some();
-    if removed {
+    if remove_credentials(&config_path(), &key)? {
         println!("Removing login credentials for {key}");
-        write_config(&cfg)?;
     } else {
         println!("Not logged in to {key}");
     }
     Ok(0)
 }
 
+/// Record `user:password` for `key` in config.json, keeping its other keys.
+pub fn store_credentials(
+    config: &Path,
+    key: &str,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<()> {
+    let mut cfg = read_config(config)?;
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+    let obj = cfg
+        .as_object_mut()
+        .context("config.json is not a JSON object")?;
+    let auths = obj.entry("auths").or_insert_with(|| json!({}));
+    let auths = auths
+        .as_object_mut()
+        .context("config.json auths is not an object")?;
+    auths.insert(key.to_owned(), json!({"auth": encoded}));
+    write_config(config, &cfg)
+}
+
+/// Forget `key`'s credentials; false if there were none.
+pub fn remove_credentials(config: &Path, key: &str) -> anyhow::Result<bool> {
+    let mut cfg = read_config(config)?;
+    let removed = cfg
+        .get_mut("auths")
+        .and_then(Value::as_object_mut)
+        .and_then(|m| m.remove(key))
+        .is_some();
+    if removed {
+        write_config(config, &cfg)?;
+    }
+    Ok(removed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_round_trip_in_docker_config() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("sub/config.json");
+        std::fs::create_dir_all(cfg.parent().unwrap()).unwrap();
+        std::fs::write(&cfg, r#"{"credsStore": "", "psFormat": "{{.ID}}"}"#).unwrap();
+        store_credentials(&cfg, "localhost:5000", "alice", "s3:cret").unwrap();
+        let v: Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
+        // docker's form: base64 of user:password; other keys kept.
+        assert_eq!(v["auths"]["localhost:5000"]["auth"], "YWxpY2U6czM6Y3JldA==");
+        assert_eq!(v["psFormat"], "{{.ID}}");
+        let mode = std::fs::metadata(&cfg).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(
+            stored_credentials(&cfg, "localhost:5000"),
+            Some(("alice".into(), "s3:cret".into()))
+        );
+        assert!(remove_credentials(&cfg, "localhost:5000").unwrap());
+        assert!(!remove_credentials(&cfg, "localhost:5000").unwrap());
+        assert_eq!(stored_credentials(&cfg, "localhost:5000"), None);
+    }
+
+    #[test]
+    fn a_corrupt_config_is_an_error_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config.json");
+        std::fs::write(&cfg, "{not json").unwrap();
+        assert!(store_credentials(&cfg, "x", "u", "p").is_err());
+        assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "{not json");
+    }
 
     #[test]
     fn server_keys_like_docker() {

@@ -17,6 +17,7 @@ mod inspect;
 mod login;
 mod network;
 pub mod output;
+mod signals;
 mod system;
 mod volume;
 
@@ -120,6 +121,9 @@ enum Cmd {
     Diff(container_info::DiffArgs),
     /// Export a container's filesystem as a tar archive
     Export(container_files::ExportArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCmd),
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCmd),
@@ -152,19 +156,105 @@ enum Cmd {
     Logout(login::LogoutArgs),
 }
 
+/// `berth container <verb>`: the same verbs as the top-level ones.
+#[derive(Subcommand)]
+enum ContainerCmd {
+    /// List containers
+    #[command(alias = "ps", alias = "list")]
+    Ls(container_list::PsArgs),
+    /// Create and run a new container from an image
+    Run(container_create::RunArgs),
+    /// Create a new container
+    Create(container_create::RunArgs),
+    /// Start one or more stopped containers
+    Start(container_run::StartArgs),
+    /// Stop one or more running containers
+    Stop(container_lifecycle::StopArgs),
+    /// Kill one or more running containers
+    Kill(container_lifecycle::KillArgs),
+    /// Restart one or more containers
+    Restart(container_lifecycle::StopArgs),
+    /// Remove one or more containers
+    #[command(alias = "remove")]
+    Rm(container_lifecycle::RmArgs),
+    /// Fetch the logs of a container
+    Logs(container_logs::LogsArgs),
+    /// Execute a command in a running container
+    Exec(container_exec::ExecArgs),
+    /// Display detailed information on one or more containers
+    Inspect(container_lifecycle::ContainerInspectArgs),
+    /// Block until one or more containers stop
+    Wait(container_lifecycle::NamesArgs),
+    /// Pause all processes within one or more containers
+    Pause(container_lifecycle::NamesArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(container_lifecycle::NamesArgs),
+    /// Rename a container
+    Rename(container_lifecycle::RenameArgs),
+    /// Display the running processes of a container
+    Top(container_info::TopArgs),
+    /// List port mappings
+    Port(container_info::PortArgs),
+    /// Display container resource usage statistics
+    Stats(container_info::StatsArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(container_files::CpArgs),
+    /// Inspect changes on a container's filesystem
+    Diff(container_info::DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(container_files::ExportArgs),
+    /// Remove all stopped containers
+    Prune(container_lifecycle::PruneArgs),
+}
+
+impl ContainerCmd {
+    /// The same verb at top level (prune and inspect have their own).
+    fn into_cmd(self) -> Result<Cmd, Box<ContainerCmd>> {
+        Ok(match self {
+            ContainerCmd::Ls(a) => Cmd::Ps(a),
+            ContainerCmd::Run(a) => Cmd::Run(a),
+            ContainerCmd::Create(a) => Cmd::Create(a),
+            ContainerCmd::Start(a) => Cmd::Start(a),
+            ContainerCmd::Stop(a) => Cmd::Stop(a),
+            ContainerCmd::Kill(a) => Cmd::Kill(a),
+            ContainerCmd::Restart(a) => Cmd::Restart(a),
+            ContainerCmd::Rm(a) => Cmd::Rm(a),
+            ContainerCmd::Logs(a) => Cmd::Logs(a),
+            ContainerCmd::Exec(a) => Cmd::Exec(a),
+            ContainerCmd::Wait(a) => Cmd::Wait(a),
+            ContainerCmd::Pause(a) => Cmd::Pause(a),
+            ContainerCmd::Unpause(a) => Cmd::Unpause(a),
+            ContainerCmd::Rename(a) => Cmd::Rename(a),
+            ContainerCmd::Top(a) => Cmd::Top(a),
+            ContainerCmd::Port(a) => Cmd::Port(a),
+            ContainerCmd::Stats(a) => Cmd::Stats(a),
+            ContainerCmd::Cp(a) => Cmd::Cp(a),
+            ContainerCmd::Diff(a) => Cmd::Diff(a),
+            ContainerCmd::Export(a) => Cmd::Export(a),
+            other => return Err(Box::new(other)),
+        })
+    }
+}
+
 impl Cmd {
     /// docker's exit code for a failure of this verb (daemon errors, bad
     /// values): 125 for run/create, as docker's `run` does; 1 otherwise.
     fn failure_code(&self) -> i32 {
         match self {
-            Cmd::Run(_) | Cmd::Create(_) => 125,
+            Cmd::Run(_)
+            | Cmd::Create(_)
+            | Cmd::Container(ContainerCmd::Run(_))
+            | Cmd::Container(ContainerCmd::Create(_)) => 125,
             _ => 1,
         }
     }
 
     fn prefix(&self) -> &'static str {
         match self {
-            Cmd::Run(_) | Cmd::Create(_) => "berth: ",
+            Cmd::Run(_)
+            | Cmd::Create(_)
+            | Cmd::Container(ContainerCmd::Run(_))
+            | Cmd::Container(ContainerCmd::Create(_)) => "berth: ",
             _ => "",
         }
     }
@@ -256,6 +346,14 @@ fn dispatch(cx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::Events(a) => system::events(cx, a),
         Cmd::Cp(a) => container_files::cp(cx, a),
         Cmd::Export(a) => container_files::export(cx, a),
+        Cmd::Container(c) => match c.into_cmd() {
+            Ok(cmd) => dispatch(cx, cmd),
+            Err(other) => match *other {
+                ContainerCmd::Inspect(a) => container_lifecycle::inspect(cx, a),
+                ContainerCmd::Prune(a) => container_lifecycle::prune(cx, a),
+                _ => unreachable!("into_cmd maps every other verb"),
+            },
+        },
         Cmd::Volume(c) => volume::dispatch(cx, c),
         Cmd::Network(c) => network::dispatch(cx, c),
         Cmd::Image(c) => image::dispatch(cx, c),
@@ -307,6 +405,20 @@ mod tests {
     fn unknown_verbs_and_flags_are_errors() {
         assert!(parse(&["frobnicate"]).is_err());
         assert!(parse(&["ps", "--frob"]).is_err());
+    }
+
+    #[test]
+    fn container_group_maps_to_the_same_verbs() {
+        let c = parse(&["container", "ls", "-a"]).unwrap();
+        assert!(matches!(c.cmd, Cmd::Container(ContainerCmd::Ls(_))));
+        assert_eq!(
+            parse(&["container", "run", "busybox"])
+                .unwrap()
+                .cmd
+                .failure_code(),
+            125
+        );
+        assert!(parse(&["container", "prune", "-f"]).is_ok());
     }
 
     #[test]
