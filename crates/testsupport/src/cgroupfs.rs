@@ -54,16 +54,90 @@ pub fn unescape(s: &str) -> String {
 
 /// Removes `name` (a relative cgroup path) and everything below it from every
 /// hierarchy, retrying while exiting tasks drain out of it.
+///
+/// A relative cgroupsPath is resolved against the caller's own cgroup in each
+/// hierarchy (as runc does), and a test process need not sit at a
+/// hierarchy's root (a job runner may have placed it in, say,
+/// `memory:/jobs/42`), so both the hierarchy's root and this process's own
+/// cgroup in it are looked at.
 pub fn remove_everywhere(name: &str, limit: Duration) {
     if name.is_empty() || name.contains("..") {
         return;
     }
-    for mount in cgroup_mounts() {
-        let dir = mount.join(name.trim_start_matches('/'));
-        if dir.is_dir() {
-            remove_tree(&dir, limit);
+    let own = own_cgroups();
+    for (mount, controllers) in cgroup_mounts_with_controllers() {
+        let rel = name.trim_start_matches('/');
+        let mut dirs = vec![mount.join(rel)];
+        if let Some(path) = own.get(&controllers) {
+            let inner = mount.join(path.trim_start_matches('/')).join(rel);
+            if !dirs.contains(&inner) {
+                dirs.push(inner);
+            }
+        }
+        for dir in dirs {
+            if dir.is_dir() {
+                remove_tree(&dir, limit);
+            }
         }
     }
+}
+
+/// This process's cgroup per hierarchy, keyed by the hierarchy's sorted
+/// controller list ("" for cgroup2), from `/proc/self/cgroup`.
+fn own_cgroups() -> std::collections::HashMap<String, String> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
+            Some((sorted_controllers(ctl), path.to_owned()))
+        })
+        .collect()
+}
+
+fn sorted_controllers(list: &str) -> String {
+    let mut v: Vec<&str> = list.split(',').filter(|c| !c.is_empty()).collect();
+    v.sort_unstable();
+    v.join(",")
+}
+
+/// Like [`cgroup_mounts`], with each mount's controller list as
+/// `/proc/self/cgroup` names it ("" for cgroup2).
+fn cgroup_mounts_with_controllers() -> Vec<(PathBuf, String)> {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    let mut out: Vec<(PathBuf, String)> = Vec::new();
+    for line in info.lines() {
+        let mut halves = line.splitn(2, " - ");
+        let (Some(pre), Some(post)) = (halves.next(), halves.next()) else {
+            continue;
+        };
+        let mut post = post.split_whitespace();
+        let fstype = post.next().unwrap_or("");
+        let superopts = post.nth(1).unwrap_or("");
+        let controllers = match fstype {
+            "cgroup2" => String::new(),
+            "cgroup" => {
+                let known: Vec<&str> = superopts
+                    .split(',')
+                    .filter(|o| {
+                        !matches!(*o, "rw" | "ro" | "noprefix" | "clone_children" | "xattr")
+                            && !o.starts_with("release_agent=")
+                    })
+                    .collect();
+                sorted_controllers(&known.join(","))
+            }
+            _ => continue,
+        };
+        if let Some(mp) = pre.split_whitespace().nth(4) {
+            let mp = PathBuf::from(unescape(mp));
+            if !out.iter().any(|(m, _)| *m == mp) {
+                out.push((mp, controllers));
+            }
+        }
+    }
+    out
 }
 
 fn remove_tree(dir: &Path, limit: Duration) {
@@ -86,6 +160,25 @@ fn remove_tree(dir: &Path, limit: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn controller_lists_compare_sorted() {
+        assert_eq!(sorted_controllers("cpuacct,cpu"), "cpu,cpuacct");
+        assert_eq!(sorted_controllers(""), "");
+        assert_eq!(sorted_controllers("name=systemd"), "name=systemd");
+    }
+
+    #[test]
+    fn own_cgroups_name_every_hierarchy_of_this_process() {
+        let own = own_cgroups();
+        // Every hierarchy this process sees has an entry for it.
+        for (_, ctl) in cgroup_mounts_with_controllers() {
+            assert!(
+                own.contains_key(&ctl),
+                "no /proc/self/cgroup entry for {ctl:?}"
+            );
+        }
+    }
 
     #[test]
     fn unescape_decodes_octal_space() {
