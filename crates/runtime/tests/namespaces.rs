@@ -211,3 +211,51 @@ fn an_empty_namespace_path_is_a_new_namespace() {
     assert!(out.starts_with("uts:["), "{out}");
     assert_ne!(out.trim(), host.trim());
 }
+
+/// No mount namespace in the config: the container shares the runtime's
+/// (chrooted into its rootfs), as the spec says for any unlisted
+/// namespace and runc does; its mounts land in that namespace. Masked
+/// and read-only paths need a namespace of their own (runc's error).
+#[test]
+fn without_a_mount_namespace_the_runtimes_is_shared() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let mut rts = vec!["berth"];
+    if std::path::Path::new("/usr/sbin/runc").exists() {
+        rts.push("runc");
+    }
+    let host_mnt = env.host.sh("readlink /proc/self/ns/mnt").unwrap();
+    for rt in rts {
+        let id = format!("nomnt-{rt}");
+        let b = env.bundle(&id, "readlink /proc/self/ns/mnt; ls /bin/busybox");
+        edit_config(&b, |v| {
+            v["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|n| n["type"] != "mount");
+            v["linux"]["maskedPaths"] = json!([]);
+            v["linux"]["readonlyPaths"] = json!([]);
+            v["root"]["readonly"] = json!(false);
+        });
+        let args = ["run", "--bundle", b.to_str().unwrap(), id.as_str()];
+        let r = if rt == "berth" {
+            env.berth(&args)
+        } else {
+            env.runc(&args)
+        };
+        // The mounts stay in the shared namespace (as under runc): undo them.
+        let rootfs = b.join("rootfs");
+        for mp in env.mounts_under(&rootfs).iter().rev() {
+            let _ = env.host.sh(&format!("umount -l {mp}"));
+        }
+        assert_eq!(r.code, 0, "{rt}: {r:?}");
+        assert_eq!(
+            r.stdout,
+            format!("{}\n/bin/busybox\n", host_mnt.trim()),
+            "{rt}"
+        );
+        assert!(env.mounts_under(&rootfs).is_empty(), "{rt}: mounts left");
+    }
+}

@@ -116,4 +116,8 @@ pub struct RootfsPlan {
     pub sysctls: Vec<(CString, Vec<u8>)>,
     /// Bind the console pty onto /dev/console (when process.terminal).
     pub dev_console: bool,
+    /// The config lists no mount namespace: the container shares the
+    /// runtime's. Its mounts land there (and stay, as under runc), "/"
+    /// keeps its propagation, and the process is chrooted, not pivoted.
+    pub shared_mount_ns: bool,
 }

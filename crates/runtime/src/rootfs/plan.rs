@@ -275,5 +275,10 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
             .unwrap_or(false),
         sysctls,
         dev_console: terminal && !dev_bound,
+        shared_mount_ns: !linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Mount),
     })
 }
