@@ -259,3 +259,78 @@ fn without_a_mount_namespace_the_runtimes_is_shared() {
         assert!(env.mounts_under(&rootfs).is_empty(), "{rt}: mounts left");
     }
 }
+
+/// In a new user namespace the container's root is a host user who may
+/// not reach a bind source (here under a directory only the host's root
+/// may enter): the runtime opens sources before the child enters the
+/// namespace and mounts them through the descriptors, as runc does.
+#[test]
+fn user_namespace_binds_sources_it_cannot_reach() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let private = env.dir("private");
+    std::fs::create_dir_all(private.join("data")).unwrap();
+    std::fs::write(private.join("data/file"), "secret-but-shared\n").unwrap();
+    std::fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        private.join("data/file"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let mut rts = vec!["berth"];
+    if std::path::Path::new("/usr/sbin/runc").exists() {
+        rts.push("runc");
+    }
+    // The bundles and the rootfs must be reachable by the mapped root.
+    std::fs::set_permissions(
+        env.host.root(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    for rt in rts {
+        let id = format!("usrc-{rt}");
+        let b = env.bundle(&id, "cat /data/file");
+        edit_config(&b, |v| {
+            v["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "user"}));
+            v["linux"]["uidMappings"] =
+                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            v["linux"]["gidMappings"] =
+                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            let m = v["mounts"].as_array_mut().unwrap();
+            m.retain(|m| m["destination"] != "/out");
+            m.push(json!({"destination": "/data", "type": "bind", "source": private.join("data"), "options": ["rbind", "ro"]}));
+        });
+        let shifted = std::process::Command::new("chown")
+            .args(["-R", "-h", "100000:100000"])
+            .arg(b.join("rootfs"))
+            .status()
+            .unwrap();
+        assert!(shifted.success());
+        let mut p = b.clone();
+        while p.starts_with(env.host.root()) && p != env.host.root() {
+            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+            p.pop();
+        }
+        let args = ["run", "--bundle", b.to_str().unwrap(), id.as_str()];
+        let r = if rt == "berth" {
+            env.berth(&args)
+        } else {
+            env.runc(&args)
+        };
+        assert_eq!(
+            (r.code, r.stdout.as_str()),
+            (0, "secret-but-shared\n"),
+            "{rt}: {r:?}"
+        );
+    }
+}

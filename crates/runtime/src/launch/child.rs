@@ -47,6 +47,10 @@ fn needed(plan: &InitPlan, sync: c_int, fd: c_int) -> bool {
         || plan.ns.files.iter().any(|f| f.as_raw_fd() == fd)
         || plan.ns.setns.iter().any(|(f, _)| *f == fd)
         || plan
+            .rootfs
+            .as_ref()
+            .is_some_and(|r| r.source_fds.iter().any(|f| f.as_raw_fd() == fd))
+        || plan
             .cgroup_join
             .as_ref()
             .is_some_and(|j| j.v1_tasks.iter().any(|f| f.as_raw_fd() == fd))
@@ -66,6 +70,9 @@ fn close_unneeded(plan: &InitPlan, sync: c_int) {
     }
     for (f, _) in &plan.ns.setns {
         last = last.max(*f);
+    }
+    for f in plan.rootfs.iter().flat_map(|r| &r.source_fds) {
+        last = last.max(f.as_raw_fd());
     }
     if let Some(j) = &plan.cgroup_join {
         for f in &j.v1_tasks {
@@ -243,6 +250,9 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
     let mut console_done = false;
     if let Some(rootfs) = &plan.rootfs {
         let rootfd = apply::prepare(rootfs, sync);
+        for f in &rootfs.source_fds {
+            close(f.as_raw_fd());
+        }
         if !plan.create_container_hooks.is_empty() {
             // createContainer hooks run in the rootfs directory (runc's
             // fchdir before them); pivot_root moves the cwd on after.

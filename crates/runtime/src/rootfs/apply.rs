@@ -232,6 +232,23 @@ fn ensure_target(rootfd: c_int, rel: &RelPath, kind: TargetKind) -> Result<c_int
     }
 }
 
+/// Attaches the detached mount `tree` onto the target descriptor.
+fn attach(tree: c_int, target: c_int) -> c_int {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
+    const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+    // SAFETY: move_mount with two open descriptors and empty paths.
+    unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree,
+            c"".as_ptr(),
+            target,
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        ) as c_int
+    }
+}
+
 /// Opens the directory `rel` for reading (what getdents needs); -1 when
 /// it does not exist.
 fn open_dir(rootfd: c_int, rel: &RelPath) -> Result<c_int, c_int> {
@@ -445,6 +462,7 @@ fn apply_ops(plan: &RootfsPlan, rootfd: c_int, sync: c_int) {
                 data,
                 remount: re,
                 propagation,
+                tree,
             } => {
                 let kind = match kind {
                     TargetKind::FromSource => {
@@ -470,14 +488,18 @@ fn apply_ops(plan: &RootfsPlan, rootfd: c_int, sync: c_int) {
                     }
                 }
                 let target = StackPath::proc_fd(fd);
-                if mount(
-                    opt_ptr(source),
-                    target.as_ptr(),
-                    opt_ptr(fstype),
-                    *flags,
-                    data_ptr,
-                ) != 0
-                {
+                let r = if *tree >= 0 {
+                    attach(*tree, fd)
+                } else {
+                    mount(
+                        opt_ptr(source),
+                        target.as_ptr(),
+                        opt_ptr(fstype),
+                        *flags,
+                        data_ptr,
+                    )
+                };
+                if r != 0 {
                     fail(sync, step::MOUNT, i, errno());
                 }
                 close(fd);

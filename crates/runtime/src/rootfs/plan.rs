@@ -59,6 +59,31 @@ pub struct PlanInput<'a> {
     pub mountinfo: Option<&'a str>,
 }
 
+/// A detached copy of the bind source `src` (open_tree with
+/// OPEN_TREE_CLONE, recursive for rbind), made here with the runtime's
+/// own credentials: the child attaches it wherever the mount goes,
+/// without resolving the path from inside its user namespace.
+fn clone_tree(src: &Path, recursive: bool, dest: &str) -> Result<std::fs::File, RootfsError> {
+    use std::os::fd::FromRawFd;
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    let no_source = || RootfsError::NoSource {
+        dest: dest.to_owned(),
+        source_path: src.to_path_buf(),
+    };
+    let path = CString::new(src.as_os_str().as_bytes()).map_err(|_| no_source())?;
+    let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: open_tree with a NUL-terminated path and integer flags.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(no_source());
+    }
+    // SAFETY: open_tree returned a new descriptor that we own.
+    Ok(unsafe { std::fs::File::from_raw_fd(fd as i32) })
+}
+
 /// procfs and sysfs go only onto an ordinary directory (or where nothing
 /// is yet): a symlink as the last component is refused, not followed, as
 /// runc refuses it (CVE-2019-16884/19921: an image that points /proc
@@ -107,6 +132,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
     };
 
     let mut ops = Vec::new();
+    let mut source_fds = Vec::new();
     let mut read_only_later = Vec::new();
     let mut dev_bound = false;
     for m in spec.mounts().iter().flatten() {
@@ -153,6 +179,15 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
                 flags |= libc::MS_REC;
             }
             let settable = opts.flags & !(libc::MS_REMOUNT | libc::MS_BIND | libc::MS_REC);
+            let tree = match kind {
+                TargetKind::Dir | TargetKind::File if input.new_userns => {
+                    let f = clone_tree(&src, recursive, &dest_s)?;
+                    let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
+                    source_fds.push(f);
+                    fd
+                }
+                _ => -1,
+            };
             ops.push(Op::Mount {
                 dest: RelPath::from_clean(&dest),
                 kind,
@@ -162,6 +197,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
                 data: None,
                 remount: (settable != 0).then_some(libc::MS_BIND | libc::MS_REMOUNT | settable),
                 propagation: opts.propagation,
+                tree,
             });
         } else if typ == "cgroup" || typ == "cgroup2" {
             let input = CgroupMountInput {
@@ -224,6 +260,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
                 },
                 remount: None,
                 propagation: opts.propagation,
+                tree: -1,
             });
         }
     }
@@ -275,6 +312,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
             .unwrap_or(false),
         sysctls,
         dev_console: terminal && !dev_bound,
+        source_fds,
         shared_mount_ns: !linux
             .namespaces()
             .iter()
