@@ -10,6 +10,7 @@ pub mod apply;
 mod cgroupfs;
 mod copyup;
 mod devices;
+mod idmap;
 pub mod options;
 mod plan;
 pub mod resolve;

@@ -8,6 +8,7 @@ use oci_spec::runtime::Spec;
 
 use super::cgroupfs::{self, CgroupMountInput};
 use super::devices;
+use super::idmap;
 use super::options::{self, UnsupportedOption};
 use super::resolve;
 use super::{Op, RelPath, RootfsPlan, TargetKind};
@@ -32,6 +33,8 @@ pub enum RootfsError {
     Cgroup { dest: String, reason: String },
     #[error("mount {dest}: filesystem {fstype:?} must be mounted on ordinary directory")]
     NotDirectory { dest: String, fstype: String },
+    #[error("mount {dest}: id-mapped mount: {reason}")]
+    Idmap { dest: String, reason: String },
     #[error("device {path}: type {kind} cannot be created")]
     DeviceType { path: String, kind: String },
 }
@@ -59,29 +62,48 @@ pub struct PlanInput<'a> {
     pub mountinfo: Option<&'a str>,
 }
 
-/// A detached copy of the bind source `src` (open_tree with
-/// OPEN_TREE_CLONE, recursive for rbind), made here with the runtime's
-/// own credentials: the child attaches it wherever the mount goes,
-/// without resolving the path from inside its user namespace.
-fn clone_tree(src: &Path, recursive: bool, dest: &str) -> Result<std::fs::File, RootfsError> {
-    use std::os::fd::FromRawFd;
-    const OPEN_TREE_CLONE: libc::c_uint = 1;
-    let no_source = || RootfsError::NoSource {
+/// The bind source as a detached tree, id-mapped when asked: with the
+/// mount's own mappings, else the container's (runtime-spec).
+fn detached_source(
+    src: &Path,
+    recursive: bool,
+    opts: &options::MountOptions,
+    m: &oci_spec::runtime::Mount,
+    linux: &oci_spec::runtime::Linux,
+    dest: &str,
+) -> Result<std::fs::File, RootfsError> {
+    let err = |reason: String| RootfsError::Idmap {
         dest: dest.to_owned(),
-        source_path: src.to_path_buf(),
+        reason,
     };
-    let path = CString::new(src.as_os_str().as_bytes()).map_err(|_| no_source())?;
-    let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
-    if recursive {
-        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    let tree = idmap::clone_tree(src, recursive || opts.idmap == Some(true)).map_err(|e| {
+        if opts.idmap.is_some() {
+            err(format!("cloning {}: {e}", src.display()))
+        } else {
+            RootfsError::NoSource {
+                dest: dest.to_owned(),
+                source_path: src.to_path_buf(),
+            }
+        }
+    })?;
+    if let Some(rec) = opts.idmap {
+        let pick = |own: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>,
+                    theirs: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+            own.clone()
+                .filter(|v| !v.is_empty())
+                .or_else(|| theirs.clone())
+                .unwrap_or_default()
+        };
+        let uid = pick(m.uid_mappings(), linux.uid_mappings());
+        let gid = pick(m.gid_mappings(), linux.gid_mappings());
+        if uid.is_empty() || gid.is_empty() {
+            return Err(err(
+                "idmap needs uidMappings and gidMappings (on the mount or the container)".into(),
+            ));
+        }
+        idmap::map_tree(&tree, &uid, &gid, rec).map_err(|e| err(format!("mount_setattr: {e}")))?;
     }
-    // SAFETY: open_tree with a NUL-terminated path and integer flags.
-    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
-    if fd < 0 {
-        return Err(no_source());
-    }
-    // SAFETY: open_tree returned a new descriptor that we own.
-    Ok(unsafe { std::fs::File::from_raw_fd(fd as i32) })
+    Ok(tree)
 }
 
 /// procfs and sysfs go only onto an ordinary directory (or where nothing
@@ -179,12 +201,20 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
                 flags |= libc::MS_REC;
             }
             let settable = opts.flags & !(libc::MS_REMOUNT | libc::MS_BIND | libc::MS_REC);
+            // In a new user namespace (and for id-mapped mounts) the
+            // parent clones the source; the child attaches the clone.
             let tree = match kind {
-                TargetKind::Dir | TargetKind::File if input.new_userns => {
-                    let f = clone_tree(&src, recursive, &dest_s)?;
+                TargetKind::Dir | TargetKind::File if input.new_userns || opts.idmap.is_some() => {
+                    let f = detached_source(&src, recursive, &opts, m, &linux, &dest_s)?;
                     let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
                     source_fds.push(f);
                     fd
+                }
+                _ if opts.idmap.is_some() => {
+                    return Err(RootfsError::Idmap {
+                        dest: dest_s.clone(),
+                        reason: "the bind source does not exist".into(),
+                    })
                 }
                 _ => -1,
             };
