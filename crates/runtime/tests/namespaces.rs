@@ -334,3 +334,80 @@ fn user_namespace_binds_sources_it_cannot_reach() {
         );
     }
 }
+
+/// Makes bundle `b` usable by a root mapped to host id 100000.
+fn shift_for_userns(env: &Env, b: &std::path::Path) {
+    let shifted = std::process::Command::new("chown")
+        .args(["-R", "-h", "100000:100000"])
+        .arg(b.join("rootfs"))
+        .status()
+        .unwrap();
+    assert!(shifted.success());
+    let mut p = b.to_path_buf();
+    while p.starts_with(env.host.root()) {
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        if !p.pop() {
+            break;
+        }
+    }
+    std::fs::set_permissions(
+        env.host.root().join("out"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+}
+
+/// Joining another container's user namespace by path (no mappings in
+/// the config: they are the namespace's): the process is root of that
+/// namespace, /dev and devpts are made there, and `create` + `start`
+/// work (the exec.fifo belongs to the namespace's root). Debian's runc
+/// 1.1 insists on mappings in the config, so it is not compared.
+#[test]
+fn joins_another_containers_user_namespace() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let a = env.bundle("owner", "exec sleep 1000");
+    edit_config(&a, |v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    });
+    shift_for_userns(&env, &a);
+    env.berth_bg(&["run", "-d", "--bundle", a.to_str().unwrap(), "owner"])
+        .ok();
+    let pid = env.state("owner")["pid"].as_i64().unwrap();
+    let owner_ns = env
+        .host
+        .sh(&format!("readlink /proc/{pid}/ns/user"))
+        .unwrap();
+    let b = env.bundle(
+        "joiner",
+        "{ id -u; ls /dev/pts/ptmx; readlink /proc/self/ns/user; } > /out/seen",
+    );
+    edit_config(&b, |v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user", "path": format!("/proc/{pid}/ns/user")}));
+    });
+    shift_for_userns(&env, &b);
+    let bs = b.to_str().unwrap();
+    env.berth_bg(&["create", "--bundle", bs, "joiner"]).ok();
+    env.berth(&["start", "joiner"]).ok();
+    let mut seen = String::new();
+    for _ in 0..500 {
+        seen = env.read_out("joiner", "seen");
+        if seen.lines().count() == 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    env.berth(&["delete", "-f", "joiner"]).ok();
+    env.berth(&["delete", "-f", "owner"]).ok();
+    assert_eq!(seen, format!("0\n/dev/pts/ptmx\n{owner_ns}"));
+}

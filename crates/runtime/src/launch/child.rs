@@ -127,6 +127,18 @@ fn wait_for_start(fifo: c_int, sync: c_int) {
     close(fifo);
 }
 
+/// uid and gid 0 of the user namespace we are in.
+fn become_root(sync: c_int) {
+    // SAFETY: integer arguments.
+    if unsafe { libc::setresgid(0, 0, 0) } != 0 {
+        fail(sync, step::SETGID, 1, errno());
+    }
+    // SAFETY: integer arguments.
+    if unsafe { libc::setresuid(0, 0, 0) } != 0 {
+        fail(sync, step::SETUID, 1, errno());
+    }
+}
+
 /// Splits the GO payload: `[u32 len][createContainer state][startContainer state]`.
 fn split_payload(payload: &[u8]) -> (&[u8], &[u8]) {
     let Some(head) = payload.get(..4) else {
@@ -175,6 +187,11 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
         }
     }
     setns_all(plan, sync);
+    if plan.ns.joined_user {
+        // Root of the joined user namespace, as runc's nsexec does: our
+        // host uid is not mapped there, and files we create need an owner.
+        become_root(sync);
+    }
     if plan.ns.unshare_flags != 0 {
         // SAFETY: unshare with integer flags.
         if unsafe { libc::unshare(plan.ns.unshare_flags) } != 0 {
@@ -229,14 +246,7 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
     if plan.ns.new_user {
         // Become root of the new user namespace now that the maps exist
         // (files we create must have a mapped owner).
-        // SAFETY: integer arguments.
-        if unsafe { libc::setresgid(0, 0, 0) } != 0 {
-            fail(sync, step::SETGID, 1, errno());
-        }
-        // SAFETY: integer arguments.
-        if unsafe { libc::setresuid(0, 0, 0) } != 0 {
-            fail(sync, step::SETUID, 1, errno());
-        }
+        become_root(sync);
     }
     if plan.ns.new_cgroup {
         // SAFETY: unshare with an integer flag.
