@@ -211,3 +211,203 @@ fn an_empty_namespace_path_is_a_new_namespace() {
     assert!(out.starts_with("uts:["), "{out}");
     assert_ne!(out.trim(), host.trim());
 }
+
+/// No mount namespace in the config: the container shares the runtime's
+/// (chrooted into its rootfs), as the spec says for any unlisted
+/// namespace and runc does; its mounts land in that namespace. Masked
+/// and read-only paths need a namespace of their own (runc's error).
+#[test]
+fn without_a_mount_namespace_the_runtimes_is_shared() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let mut rts = vec!["berth"];
+    if std::path::Path::new("/usr/sbin/runc").exists() {
+        rts.push("runc");
+    }
+    let host_mnt = env.host.sh("readlink /proc/self/ns/mnt").unwrap();
+    for rt in rts {
+        let id = format!("nomnt-{rt}");
+        let b = env.bundle(&id, "readlink /proc/self/ns/mnt; ls /bin/busybox");
+        edit_config(&b, |v| {
+            v["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|n| n["type"] != "mount");
+            v["linux"]["maskedPaths"] = json!([]);
+            v["linux"]["readonlyPaths"] = json!([]);
+            v["root"]["readonly"] = json!(false);
+        });
+        let args = ["run", "--bundle", b.to_str().unwrap(), id.as_str()];
+        let r = if rt == "berth" {
+            env.berth(&args)
+        } else {
+            env.runc(&args)
+        };
+        // The mounts stay in the shared namespace (as under runc): undo them.
+        let rootfs = b.join("rootfs");
+        for mp in env.mounts_under(&rootfs).iter().rev() {
+            let _ = env.host.sh(&format!("umount -l {mp}"));
+        }
+        assert_eq!(r.code, 0, "{rt}: {r:?}");
+        assert_eq!(
+            r.stdout,
+            format!("{}\n/bin/busybox\n", host_mnt.trim()),
+            "{rt}"
+        );
+        assert!(env.mounts_under(&rootfs).is_empty(), "{rt}: mounts left");
+    }
+}
+
+/// In a new user namespace the container's root is a host user who may
+/// not reach a bind source (here under a directory only the host's root
+/// may enter): the runtime opens sources before the child enters the
+/// namespace and mounts them through the descriptors, as runc does.
+#[test]
+fn user_namespace_binds_sources_it_cannot_reach() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let private = env.dir("private");
+    std::fs::create_dir_all(private.join("data")).unwrap();
+    std::fs::write(private.join("data/file"), "secret-but-shared\n").unwrap();
+    std::fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        private.join("data/file"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let mut rts = vec!["berth"];
+    if std::path::Path::new("/usr/sbin/runc").exists() {
+        rts.push("runc");
+    }
+    // The bundles and the rootfs must be reachable by the mapped root.
+    std::fs::set_permissions(
+        env.host.root(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    for rt in rts {
+        let id = format!("usrc-{rt}");
+        let b = env.bundle(&id, "cat /data/file");
+        edit_config(&b, |v| {
+            v["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "user"}));
+            v["linux"]["uidMappings"] =
+                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            v["linux"]["gidMappings"] =
+                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            let m = v["mounts"].as_array_mut().unwrap();
+            m.retain(|m| m["destination"] != "/out");
+            m.push(json!({"destination": "/data", "type": "bind", "source": private.join("data"), "options": ["rbind", "ro"]}));
+        });
+        let shifted = std::process::Command::new("chown")
+            .args(["-R", "-h", "100000:100000"])
+            .arg(b.join("rootfs"))
+            .status()
+            .unwrap();
+        assert!(shifted.success());
+        let mut p = b.clone();
+        while p.starts_with(env.host.root()) && p != env.host.root() {
+            std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+            p.pop();
+        }
+        let args = ["run", "--bundle", b.to_str().unwrap(), id.as_str()];
+        let r = if rt == "berth" {
+            env.berth(&args)
+        } else {
+            env.runc(&args)
+        };
+        assert_eq!(
+            (r.code, r.stdout.as_str()),
+            (0, "secret-but-shared\n"),
+            "{rt}: {r:?}"
+        );
+    }
+}
+
+/// Makes bundle `b` usable by a root mapped to host id 100000.
+fn shift_for_userns(env: &Env, b: &std::path::Path) {
+    let shifted = std::process::Command::new("chown")
+        .args(["-R", "-h", "100000:100000"])
+        .arg(b.join("rootfs"))
+        .status()
+        .unwrap();
+    assert!(shifted.success());
+    let mut p = b.to_path_buf();
+    while p.starts_with(env.host.root()) {
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        if !p.pop() {
+            break;
+        }
+    }
+    std::fs::set_permissions(
+        env.host.root().join("out"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+}
+
+/// Joining another container's user namespace by path (no mappings in
+/// the config: they are the namespace's): the process is root of that
+/// namespace, /dev and devpts are made there, and `create` + `start`
+/// work (the exec.fifo belongs to the namespace's root). Debian's runc
+/// 1.1 insists on mappings in the config, so it is not compared.
+#[test]
+fn joins_another_containers_user_namespace() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let a = env.bundle("owner", "exec sleep 1000");
+    edit_config(&a, |v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    });
+    shift_for_userns(&env, &a);
+    env.berth_bg(&["run", "-d", "--bundle", a.to_str().unwrap(), "owner"])
+        .ok();
+    let pid = env.state("owner")["pid"].as_i64().unwrap();
+    let owner_ns = env
+        .host
+        .sh(&format!("readlink /proc/{pid}/ns/user"))
+        .unwrap();
+    let b = env.bundle(
+        "joiner",
+        "{ id -u; ls /dev/pts/ptmx; readlink /proc/self/ns/user; } > /out/seen",
+    );
+    edit_config(&b, |v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user", "path": format!("/proc/{pid}/ns/user")}));
+    });
+    shift_for_userns(&env, &b);
+    let bs = b.to_str().unwrap();
+    env.berth_bg(&["create", "--bundle", bs, "joiner"]).ok();
+    env.berth(&["start", "joiner"]).ok();
+    let mut seen = String::new();
+    for _ in 0..500 {
+        seen = env.read_out("joiner", "seen");
+        if seen.lines().count() == 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    env.berth(&["delete", "-f", "joiner"]).ok();
+    env.berth(&["delete", "-f", "owner"]).ok();
+    assert_eq!(seen, format!("0\n/dev/pts/ptmx\n{owner_ns}"));
+}

@@ -413,6 +413,13 @@ fn seccomp_syscall_newer_than_the_profile_gets_enosys() {
     // newer; 165 (mount) is older and not allowed: EPERM; 39 (getpid)
     // allowed.
     let probes = ["435", "999", "165 0 0 0 0 0", "39"];
+    // A profile that kills on anything unlisted, execveat included, still
+    // starts: the exec trampoline then goes through execve.
+    let mut killing = profile.clone();
+    killing["defaultAction"] = json!("SCMP_ACT_KILL_PROCESS");
+    let out = seccomp_probe(&env, &probe, "berth", "kill-default", killing, &["39"]);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(!out[0].starts_with('-'), "{out:?}");
     let ours = seccomp_probe(&env, &probe, "berth", "enosys", profile.clone(), &probes);
     assert_eq!(ours[..3], ["-1 38", "-1 38", "-1 1"], "{ours:?}");
     assert!(!ours[3].starts_with('-'), "{ours:?}");

@@ -82,9 +82,13 @@ fn bad_bundles_get_one_line_errors() {
             "escapes the rootfs",
         ),
         (
-            &config("").replace(r#"{"type":"mount"},"#, ""),
+            &config(r#","linux":{"namespaces":[{"type":"pid"}],"maskedPaths":["/proc/kcore"]}"#)
+                .replace(
+                    r#","linux":{"namespaces":[{"type":"mount"},{"type":"pid"}]}"#,
+                    "",
+                ),
             true,
-            "no mount namespace",
+            "without a private MNT namespace",
         ),
         (
             &config("").replace(r#""args":["sh"]"#, r#""args":[]"#),

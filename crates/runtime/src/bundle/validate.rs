@@ -76,9 +76,24 @@ pub fn validate(spec: &Spec) -> Result<(), BundleError> {
         }
     }
     if !has(LinuxNamespaceType::Mount) {
-        return Err(invalid(
-            "linux.namespaces has no mount namespace (berth needs one to set up the rootfs)",
-        ));
+        // The container shares the runtime's mount namespace (runc's
+        // rules for what cannot be done then).
+        let listed = |l: &Option<Vec<String>>| l.as_ref().is_some_and(|v| !v.is_empty());
+        if listed(linux.masked_paths()) || listed(linux.readonly_paths()) {
+            return Err(invalid(
+                "unable to restrict sys entries without a private MNT namespace",
+            ));
+        }
+        if spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false)
+        {
+            return Err(invalid(
+                "root.readonly needs a private MNT namespace (it would remount the runtime's)",
+            ));
+        }
     }
     let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());

@@ -29,10 +29,6 @@ impl Access {
     };
 
     fn parse(s: &str) -> Option<Access> {
-        if s.is_empty() {
-            // runc treats a missing access as all of them.
-            return Some(Access::ALL);
-        }
         let mut a = Access {
             read: false,
             write: false,
@@ -99,11 +95,15 @@ fn number(what: &'static str, v: Option<i64>) -> Result<Option<u32>, CgroupError
     }
 }
 
-/// Validates the OCI rules. FIFO ('p') rules are dropped: the device cgroup
-/// does not govern FIFOs.
+/// Validates the OCI rules as runc reads them: an access is required
+/// (runc: "device access at N field cannot be empty"), and a rule of type
+/// `a` is a total reset — allow or deny everything — whatever its numbers
+/// and access say (as the v1 devices controller treats it, and runc's
+/// emulator for both versions). FIFO ('p') rules are dropped: the device
+/// cgroup does not govern FIFOs.
 pub fn parse_rules(rules: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>, CgroupError> {
     let mut out = Vec::with_capacity(rules.len());
-    for r in rules {
+    for (i, r) in rules.iter().enumerate() {
         let kind = match r.typ().unwrap_or(LinuxDeviceType::A) {
             LinuxDeviceType::A => DeviceKind::All,
             LinuxDeviceType::C | LinuxDeviceType::U => DeviceKind::Char,
@@ -111,17 +111,38 @@ pub fn parse_rules(rules: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>, Cgrou
             LinuxDeviceType::P => continue,
         };
         let access_str = r.access().as_deref().unwrap_or("");
+        if access_str.is_empty() {
+            return Err(CgroupError::InvalidValue {
+                what: "device access",
+                value: format!("at {i}"),
+                reason: "field cannot be empty".to_owned(),
+            });
+        }
         let access = Access::parse(access_str).ok_or_else(|| CgroupError::InvalidValue {
             what: "device access",
             value: format!("{access_str:?}"),
             reason: "only the letters r, w and m are allowed".to_owned(),
         })?;
-        out.push(DeviceRule {
-            allow: r.allow(),
-            kind,
-            major: number("device major", r.major())?,
-            minor: number("device minor", r.minor())?,
-            access,
+        let (major, minor) = (
+            number("device major", r.major())?,
+            number("device minor", r.minor())?,
+        );
+        out.push(if kind == DeviceKind::All {
+            DeviceRule {
+                allow: r.allow(),
+                kind,
+                major: None,
+                minor: None,
+                access: Access::ALL,
+            }
+        } else {
+            DeviceRule {
+                allow: r.allow(),
+                kind,
+                major,
+                minor,
+                access,
+            }
         });
     }
     Ok(out)
@@ -220,15 +241,31 @@ mod tests {
             oci(false, None, None, None, Some("rwm")),
             oci(true, Some(LinuxDeviceType::C), Some(1), Some(3), Some("rw")),
             oci(true, Some(LinuxDeviceType::P), None, None, None),
-            oci(true, Some(LinuxDeviceType::B), Some(8), Some(-1), None),
+            oci(
+                true,
+                Some(LinuxDeviceType::B),
+                Some(8),
+                Some(-1),
+                Some("rwm"),
+            ),
+            // A partial `a` rule is a total reset, as runc reads it.
+            oci(false, Some(LinuxDeviceType::A), Some(1), None, Some("r")),
         ])
         .unwrap();
-        assert_eq!(rules.len(), 3);
+        assert_eq!(rules.len(), 4);
         assert!(rules[0].is_everything() && !rules[0].allow);
         assert_eq!(rules[1].kind, DeviceKind::Char);
         assert_eq!(rules[1].access.to_string(), "rw");
         assert_eq!(rules[2].minor, None);
         assert!(rules[2].access.is_all());
+        assert!(rules[3].is_everything() && !rules[3].allow);
+        let e = parse_rules(&[
+            oci(true, None, None, None, Some("rwm")),
+            oci(true, None, None, None, None),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("at 1") && e.contains("cannot be empty"), "{e}");
         assert!(parse_rules(&[oci(true, None, None, None, Some("rx"))]).is_err());
         assert!(parse_rules(&[oci(true, None, Some(-5), None, None)]).is_err());
     }

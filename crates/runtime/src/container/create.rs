@@ -139,6 +139,37 @@ fn host_id(maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>) -> Option<u32>
         .map(|m| m.host_id())
 }
 
+/// The host ids of root in a user namespace joined as `/proc/PID/ns/user`
+/// (the config then carries no mappings: they are the namespace's).
+fn joined_root(linux: &Linux) -> (Option<u32>, Option<u32>) {
+    let Some(pid) = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .find(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User)
+        .and_then(|n| n.path().as_ref())
+        .and_then(|p| p.to_str())
+        .and_then(|p| p.strip_prefix("/proc/"))
+        .and_then(|p| p.strip_suffix("/ns/user"))
+        .and_then(|p| p.parse::<u32>().ok())
+    else {
+        return (None, None);
+    };
+    let root_of = |file: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+            .ok()?
+            .lines()
+            .find_map(|l| {
+                let f: Vec<u32> = l
+                    .split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
+                (f.len() == 3 && f[0] == 0 && f[2] > 0).then(|| f[1])
+            })
+    };
+    (root_of("uid_map"), root_of("gid_map"))
+}
+
 /// Writes `pid` to `path` atomically (runc's --pid-file).
 pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), Error> {
     let abs = if path.is_absolute() {
@@ -246,7 +277,7 @@ impl Runtime {
             bundle_dir: &bundle_dir,
             rootfs: &rootfs,
             new_cgroupns: ns.new_cgroup,
-            new_userns: ns.new_user,
+            new_userns: ns.new_user || ns.joined_user,
             cgroup_paths: cgroup.paths(),
             mountinfo: Some(&mountinfo),
         })?;
@@ -328,7 +359,10 @@ impl Runtime {
             }
             // In a user namespace the init is the host user that maps to
             // the container's root: the fifo must be that user's (runc too).
-            let (uid, gid) = (host_id(linux.uid_mappings()), host_id(linux.gid_mappings()));
+            let (uid, gid) = match (host_id(linux.uid_mappings()), host_id(linux.gid_mappings())) {
+                (None, None) => joined_root(&linux),
+                ids => ids,
+            };
             if uid.is_some() || gid.is_some() {
                 std::os::unix::fs::chown(dir.fifo_path(), uid, gid)
                     .map_err(Error::io("chown", dir.fifo_path()))?;

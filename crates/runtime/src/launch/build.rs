@@ -103,6 +103,9 @@ pub fn process_plan(
     warnings.extend(crate::security::caps::ambient_warnings(&caps));
     let (rl, w) = rlimits::plan(process.rlimits().as_deref().unwrap_or(&[]));
     warnings.extend(w);
+    let execveat_allowed = inputs
+        .seccomp
+        .is_none_or(|p| seccomp::allows(p, "execveat"));
     let seccomp = match inputs.seccomp {
         Some(profile) => {
             let compiled = seccomp::compile(profile)?;
@@ -160,6 +163,7 @@ pub fn process_plan(
             caps,
             no_new_privs: process.no_new_privileges().unwrap_or(false),
             seccomp,
+            execveat_allowed,
             console_socket: inputs.console_socket,
             console_size,
             keep_fds: inputs.keep_fds,

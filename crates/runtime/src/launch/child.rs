@@ -47,6 +47,10 @@ fn needed(plan: &InitPlan, sync: c_int, fd: c_int) -> bool {
         || plan.ns.files.iter().any(|f| f.as_raw_fd() == fd)
         || plan.ns.setns.iter().any(|(f, _)| *f == fd)
         || plan
+            .rootfs
+            .as_ref()
+            .is_some_and(|r| r.source_fds.iter().any(|f| f.as_raw_fd() == fd))
+        || plan
             .cgroup_join
             .as_ref()
             .is_some_and(|j| j.v1_tasks.iter().any(|f| f.as_raw_fd() == fd))
@@ -66,6 +70,9 @@ fn close_unneeded(plan: &InitPlan, sync: c_int) {
     }
     for (f, _) in &plan.ns.setns {
         last = last.max(*f);
+    }
+    for f in plan.rootfs.iter().flat_map(|r| &r.source_fds) {
+        last = last.max(f.as_raw_fd());
     }
     if let Some(j) = &plan.cgroup_join {
         for f in &j.v1_tasks {
@@ -120,6 +127,18 @@ fn wait_for_start(fifo: c_int, sync: c_int) {
     close(fifo);
 }
 
+/// uid and gid 0 of the user namespace we are in.
+fn become_root(sync: c_int) {
+    // SAFETY: integer arguments.
+    if unsafe { libc::setresgid(0, 0, 0) } != 0 {
+        fail(sync, step::SETGID, 1, errno());
+    }
+    // SAFETY: integer arguments.
+    if unsafe { libc::setresuid(0, 0, 0) } != 0 {
+        fail(sync, step::SETUID, 1, errno());
+    }
+}
+
 /// Splits the GO payload: `[u32 len][createContainer state][startContainer state]`.
 fn split_payload(payload: &[u8]) -> (&[u8], &[u8]) {
     let Some(head) = payload.get(..4) else {
@@ -168,6 +187,11 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
         }
     }
     setns_all(plan, sync);
+    if plan.ns.joined_user {
+        // Root of the joined user namespace, as runc's nsexec does: our
+        // host uid is not mapped there, and files we create need an owner.
+        become_root(sync);
+    }
     if plan.ns.unshare_flags != 0 {
         // SAFETY: unshare with integer flags.
         if unsafe { libc::unshare(plan.ns.unshare_flags) } != 0 {
@@ -222,14 +246,7 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
     if plan.ns.new_user {
         // Become root of the new user namespace now that the maps exist
         // (files we create must have a mapped owner).
-        // SAFETY: integer arguments.
-        if unsafe { libc::setresgid(0, 0, 0) } != 0 {
-            fail(sync, step::SETGID, 1, errno());
-        }
-        // SAFETY: integer arguments.
-        if unsafe { libc::setresuid(0, 0, 0) } != 0 {
-            fail(sync, step::SETUID, 1, errno());
-        }
+        become_root(sync);
     }
     if plan.ns.new_cgroup {
         // SAFETY: unshare with an integer flag.
@@ -243,6 +260,9 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
     let mut console_done = false;
     if let Some(rootfs) = &plan.rootfs {
         let rootfd = apply::prepare(rootfs, sync);
+        for f in &rootfs.source_fds {
+            close(f.as_raw_fd());
+        }
         if !plan.create_container_hooks.is_empty() {
             // createContainer hooks run in the rootfs directory (runc's
             // fchdir before them); pivot_root moves the cwd on after.

@@ -36,6 +36,9 @@ pub struct NsPlan {
     pub fork: bool,
     /// A new user namespace: the parent writes the id maps.
     pub new_user: bool,
+    /// A user namespace joined by path: the child becomes its root right
+    /// after joining (its host uid is not mapped there).
+    pub joined_user: bool,
     /// Contents for /proc/self/timens_offsets, written before the fork.
     pub time_offsets: Option<Vec<u8>>,
     /// Holds the namespace files open until the plan is dropped.
@@ -129,6 +132,9 @@ pub fn plan(linux: &Linux) -> Result<NsPlan, NsError> {
                 p.files.push(f);
                 if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
                     p.fork = true;
+                }
+                if t == LinuxNamespaceType::User {
+                    p.joined_user = true;
                 }
             }
             None => {

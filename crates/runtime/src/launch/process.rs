@@ -27,6 +27,9 @@ pub struct ProcessPlan {
     pub caps: CapSets,
     pub no_new_privs: bool,
     pub seccomp: Vec<Program>,
+    /// The profile lets execveat through: the trampoline is executed by
+    /// descriptor; else by its /proc/self/fd path with execve.
+    pub execveat_allowed: bool,
     /// Connected console socket (-1: no terminal through a socket).
     pub console_socket: c_int,
     /// Terminal rows and columns.
@@ -219,7 +222,7 @@ pub fn exec(p: &ProcessPlan, sync: c_int, chosen: usize, cwd_later: bool) -> ! {
     }
     reset_signals();
     if stub >= 0 {
-        let e = trampoline::exec(stub, sync, &p.argv, &p.envp);
+        let e = trampoline::exec(stub, sync, &p.argv, &p.envp, p.execveat_allowed);
         fail(sync, step::TRAMPOLINE, 1, e)
     }
     // SAFETY: path, argv and envp are NUL-terminated strings / NULL-

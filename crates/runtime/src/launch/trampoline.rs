@@ -190,25 +190,35 @@ pub fn make(_path: &CStr, _index: usize, _sync: c_int) -> Result<c_int, c_int> {
 /// Child side: execs the trampoline `fd` with the program's argv and envp,
 /// handing it `sync` (which it closes at the program's execve). Returns
 /// only on failure, with the errno.
-pub fn exec(fd: c_int, sync: c_int, argv: &CStringArray, envp: &CStringArray) -> c_int {
+pub fn exec(
+    fd: c_int,
+    sync: c_int,
+    argv: &CStringArray,
+    envp: &CStringArray,
+    execveat_allowed: bool,
+) -> c_int {
     let (argv, envp) = (argv.as_ptr(), envp.as_ptr());
     // SAFETY: fcntl with integer arguments.
     unsafe { libc::fcntl(sync, libc::F_SETFD, 0) };
-    // SAFETY: fd is the sealed image; argv and envp are NULL-terminated
-    // arrays built before clone; the empty path with AT_EMPTY_PATH names fd.
-    unsafe {
-        libc::syscall(
-            libc::SYS_execveat,
-            fd,
-            c"".as_ptr(),
-            argv,
-            envp,
-            libc::AT_EMPTY_PATH,
-        )
-    };
-    let mut e = errno();
+    let mut e = libc::EPERM;
+    if execveat_allowed {
+        // SAFETY: fd is the sealed image; argv and envp are NULL-terminated
+        // arrays built before clone; the empty path with AT_EMPTY_PATH
+        // names fd.
+        unsafe {
+            libc::syscall(
+                libc::SYS_execveat,
+                fd,
+                c"".as_ptr(),
+                argv,
+                envp,
+                libc::AT_EMPTY_PATH,
+            )
+        };
+        e = errno();
+    }
     if e == libc::ENOSYS || e == libc::EPERM {
-        // execveat unavailable or refused by the profile: the same image
+        // execveat unavailable or not in the profile: the same image
         // through the container's /proc (procfs there is checked to be on
         // an ordinary directory), with plain execve.
         let path = super::sys::StackPath::proc_fd(fd);

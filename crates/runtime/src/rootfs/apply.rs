@@ -232,6 +232,23 @@ fn ensure_target(rootfd: c_int, rel: &RelPath, kind: TargetKind) -> Result<c_int
     }
 }
 
+/// Attaches the detached mount `tree` onto the target descriptor.
+fn attach(tree: c_int, target: c_int) -> c_int {
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
+    const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+    // SAFETY: move_mount with two open descriptors and empty paths.
+    unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree,
+            c"".as_ptr(),
+            target,
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        ) as c_int
+    }
+}
+
 /// Opens the directory `rel` for reading (what getdents needs); -1 when
 /// it does not exist.
 fn open_dir(rootfd: c_int, rel: &RelPath) -> Result<c_int, c_int> {
@@ -381,6 +398,27 @@ fn ensure_parent(rootfd: c_int, rel: &RelPath) -> Result<(c_int, PathBuf4k, usiz
 /// Before pivot_root: propagation, the rootfs bind, every mount, device
 /// and symlink. Returns the rootfs descriptor (O_PATH).
 pub fn prepare(plan: &RootfsPlan, sync: c_int) -> c_int {
+    if !plan.shared_mount_ns {
+        private_root(plan, sync);
+    }
+    // SAFETY: rootfs is a NUL-terminated path.
+    let rootfd = unsafe {
+        libc::open(
+            plan.rootfs.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if rootfd < 0 {
+        fail(sync, step::OPEN_ROOTFS, 0, errno());
+    }
+    apply_ops(plan, rootfd, sync);
+    rootfd
+}
+
+/// In the container's own mount namespace: "/" gets the configured
+/// propagation and the rootfs becomes a mount of its own (pivot_root
+/// needs one).
+fn private_root(plan: &RootfsPlan, sync: c_int) {
     if mount(
         ptr::null(),
         c"/".as_ptr(),
@@ -402,11 +440,10 @@ pub fn prepare(plan: &RootfsPlan, sync: c_int) -> c_int {
     {
         fail(sync, step::ROOTFS_BIND, 0, errno());
     }
-    // SAFETY: rootfs is a NUL-terminated path.
-    let rootfd = unsafe { libc::open(rootfs, libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
-    if rootfd < 0 {
-        fail(sync, step::OPEN_ROOTFS, 0, errno());
-    }
+}
+
+/// Every mount, device, symlink and directory of the plan, in order.
+fn apply_ops(plan: &RootfsPlan, rootfd: c_int, sync: c_int) {
     // A tmpcopyup's source: the directory the next tmpfs will cover.
     let mut copy_from: c_int = -1;
     for (i, op) in plan.ops.iter().enumerate() {
@@ -425,6 +462,7 @@ pub fn prepare(plan: &RootfsPlan, sync: c_int) -> c_int {
                 data,
                 remount: re,
                 propagation,
+                tree,
             } => {
                 let kind = match kind {
                     TargetKind::FromSource => {
@@ -450,14 +488,18 @@ pub fn prepare(plan: &RootfsPlan, sync: c_int) -> c_int {
                     }
                 }
                 let target = StackPath::proc_fd(fd);
-                if mount(
-                    opt_ptr(source),
-                    target.as_ptr(),
-                    opt_ptr(fstype),
-                    *flags,
-                    data_ptr,
-                ) != 0
-                {
+                let r = if *tree >= 0 {
+                    attach(*tree, fd)
+                } else {
+                    mount(
+                        opt_ptr(source),
+                        target.as_ptr(),
+                        opt_ptr(fstype),
+                        *flags,
+                        data_ptr,
+                    )
+                };
+                if r != 0 {
                     fail(sync, step::MOUNT, i, errno());
                 }
                 close(fd);
@@ -578,13 +620,24 @@ pub fn prepare(plan: &RootfsPlan, sync: c_int) -> c_int {
             }
         }
     }
-    rootfd
 }
 
 /// pivot_root into the rootfs and detach the old root; `chroot` after a
 /// move mount only where pivot_root is impossible (a rootfs on the
 /// initramfs, which cannot be pivoted away from).
 pub fn pivot(plan: &RootfsPlan, sync: c_int) {
+    if plan.shared_mount_ns {
+        // No namespace of our own to pivot: chroot, as runc does then.
+        // SAFETY: chroot and chdir on NUL-terminated paths.
+        if unsafe { libc::chroot(plan.rootfs.as_ptr()) } != 0 {
+            fail(sync, step::PIVOT_ROOT, 6, errno());
+        }
+        // SAFETY: as above.
+        if unsafe { libc::chdir(c"/".as_ptr()) } != 0 {
+            fail(sync, step::PIVOT_ROOT, 8, errno());
+        }
+        return;
+    }
     let flags = libc::O_DIRECTORY | libc::O_RDONLY | libc::O_CLOEXEC;
     // SAFETY: constant / plan paths, NUL-terminated.
     let oldroot = unsafe { libc::open(c"/".as_ptr(), flags) };

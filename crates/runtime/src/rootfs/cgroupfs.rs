@@ -165,6 +165,7 @@ pub fn plan(input: &CgroupMountInput<'_>) -> Result<Vec<Op>, String> {
         data: Some(c(b"mode=755")?),
         remount: None,
         propagation: Vec::new(),
+        tree: -1,
     });
     for h in &hierarchies {
         let sub = input.dest.join(&h.name);
@@ -227,6 +228,7 @@ fn one(
                 .transpose()?,
             remount: None,
             propagation: Vec::new(),
+            tree: -1,
         });
     }
     let src = own_dir(input.cgroup_paths, mountpoint).unwrap_or_else(|| mountpoint.to_path_buf());
@@ -239,6 +241,7 @@ fn one(
         data: None,
         remount: Some(libc::MS_BIND | libc::MS_REMOUNT | flags),
         propagation: Vec::new(),
+        tree: -1,
     })
 }
 

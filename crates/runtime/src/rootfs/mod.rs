@@ -10,6 +10,7 @@ pub mod apply;
 mod cgroupfs;
 mod copyup;
 mod devices;
+mod idmap;
 pub mod options;
 mod plan;
 pub mod resolve;
@@ -74,6 +75,10 @@ pub enum Op {
         remount: Option<c_ulong>,
         /// Propagation changes applied after mounting.
         propagation: Vec<c_ulong>,
+        /// A detached copy of the bind source (open_tree, made by the
+        /// parent; one of [`RootfsPlan::source_fds`]) to attach instead of
+        /// binding by path; -1 for none.
+        tree: std::ffi::c_int,
     },
     /// A symlink at `link` pointing to `target`.
     Symlink { target: CString, link: RelPath },
@@ -116,4 +121,13 @@ pub struct RootfsPlan {
     pub sysctls: Vec<(CString, Vec<u8>)>,
     /// Bind the console pty onto /dev/console (when process.terminal).
     pub dev_console: bool,
+    /// The config lists no mount namespace: the container shares the
+    /// runtime's. Its mounts land there (and stay, as under runc), "/"
+    /// keeps its propagation, and the process is chrooted, not pivoted.
+    pub shared_mount_ns: bool,
+    /// Bind sources cloned (open_tree) by the parent for a container in a
+    /// new user namespace, which may not be able to reach them by path (a
+    /// directory only the host's root may enter); the child attaches them
+    /// with move_mount and closes them once the mounts are done.
+    pub source_fds: Vec<std::fs::File>,
 }

@@ -21,6 +21,8 @@ pub struct MountOptions {
     pub recursive: bool,
     /// `tmpcopyup`: fill a tmpfs with what its mount point held (runc).
     pub copy_up: bool,
+    /// `idmap` (Some(false)) or `ridmap` (Some(true), the whole tree).
+    pub idmap: Option<bool>,
 }
 
 /// MS_* flag named by a mount option: (flag, true = set / false = clear).
@@ -101,10 +103,13 @@ pub fn parse(options: &[String]) -> Result<MountOptions, UnsupportedOption> {
             m.recursive = true;
         } else if o == "tmpcopyup" {
             m.copy_up = true;
-        } else if matches!(o, "idmap" | "ridmap") || o.starts_with("rro") || o.starts_with("rrw") {
-            // Recursive read-only (mount_setattr) and id-mapped mounts are
-            // not implemented: refusing beats silently mounting writable
-            // or unmapped.
+        } else if o == "idmap" {
+            m.idmap = Some(false);
+        } else if o == "ridmap" {
+            m.idmap = Some(true);
+        } else if o.starts_with("rro") || o.starts_with("rrw") {
+            // Recursive read-only (mount_setattr) is not implemented:
+            // refusing beats silently mounting writable.
             return Err(UnsupportedOption(o.to_owned()));
         } else if !o.is_empty() {
             data.push(o);
@@ -143,7 +148,9 @@ mod tests {
         assert_eq!(m.flags & libc::MS_RDONLY, 0);
         assert_eq!(m.cleared, libc::MS_RDONLY);
 
-        assert!(parse(&opts(&["idmap"])).is_err());
+        assert_eq!(parse(&opts(&["idmap"])).map(|m| m.idmap), Ok(Some(false)));
+        assert_eq!(parse(&opts(&["ridmap"])).map(|m| m.idmap), Ok(Some(true)));
+        assert!(parse(&opts(&["rro"])).is_err());
         assert_eq!(
             propagation_flag("rshared"),
             Some(libc::MS_SHARED | libc::MS_REC)

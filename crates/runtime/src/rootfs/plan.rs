@@ -8,6 +8,7 @@ use oci_spec::runtime::Spec;
 
 use super::cgroupfs::{self, CgroupMountInput};
 use super::devices;
+use super::idmap;
 use super::options::{self, UnsupportedOption};
 use super::resolve;
 use super::{Op, RelPath, RootfsPlan, TargetKind};
@@ -32,6 +33,8 @@ pub enum RootfsError {
     Cgroup { dest: String, reason: String },
     #[error("mount {dest}: filesystem {fstype:?} must be mounted on ordinary directory")]
     NotDirectory { dest: String, fstype: String },
+    #[error("mount {dest}: id-mapped mount: {reason}")]
+    Idmap { dest: String, reason: String },
     #[error("device {path}: type {kind} cannot be created")]
     DeviceType { path: String, kind: String },
 }
@@ -57,6 +60,50 @@ pub struct PlanInput<'a> {
     /// /proc/self/mountinfo as the caller read it (for a `cgroup` mount,
     /// which mirrors the host's hierarchies); None: read it if needed.
     pub mountinfo: Option<&'a str>,
+}
+
+/// The bind source as a detached tree, id-mapped when asked: with the
+/// mount's own mappings, else the container's (runtime-spec).
+fn detached_source(
+    src: &Path,
+    recursive: bool,
+    opts: &options::MountOptions,
+    m: &oci_spec::runtime::Mount,
+    linux: &oci_spec::runtime::Linux,
+    dest: &str,
+) -> Result<std::fs::File, RootfsError> {
+    let err = |reason: String| RootfsError::Idmap {
+        dest: dest.to_owned(),
+        reason,
+    };
+    let tree = idmap::clone_tree(src, recursive || opts.idmap == Some(true)).map_err(|e| {
+        if opts.idmap.is_some() {
+            err(format!("cloning {}: {e}", src.display()))
+        } else {
+            RootfsError::NoSource {
+                dest: dest.to_owned(),
+                source_path: src.to_path_buf(),
+            }
+        }
+    })?;
+    if let Some(rec) = opts.idmap {
+        let pick = |own: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>,
+                    theirs: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+            own.clone()
+                .filter(|v| !v.is_empty())
+                .or_else(|| theirs.clone())
+                .unwrap_or_default()
+        };
+        let uid = pick(m.uid_mappings(), linux.uid_mappings());
+        let gid = pick(m.gid_mappings(), linux.gid_mappings());
+        if uid.is_empty() || gid.is_empty() {
+            return Err(err(
+                "idmap needs uidMappings and gidMappings (on the mount or the container)".into(),
+            ));
+        }
+        idmap::map_tree(&tree, &uid, &gid, rec).map_err(|e| err(format!("mount_setattr: {e}")))?;
+    }
+    Ok(tree)
 }
 
 /// procfs and sysfs go only onto an ordinary directory (or where nothing
@@ -107,6 +154,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
     };
 
     let mut ops = Vec::new();
+    let mut source_fds = Vec::new();
     let mut read_only_later = Vec::new();
     let mut dev_bound = false;
     for m in spec.mounts().iter().flatten() {
@@ -153,6 +201,23 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
                 flags |= libc::MS_REC;
             }
             let settable = opts.flags & !(libc::MS_REMOUNT | libc::MS_BIND | libc::MS_REC);
+            // In a new user namespace (and for id-mapped mounts) the
+            // parent clones the source; the child attaches the clone.
+            let tree = match kind {
+                TargetKind::Dir | TargetKind::File if input.new_userns || opts.idmap.is_some() => {
+                    let f = detached_source(&src, recursive, &opts, m, &linux, &dest_s)?;
+                    let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
+                    source_fds.push(f);
+                    fd
+                }
+                _ if opts.idmap.is_some() => {
+                    return Err(RootfsError::Idmap {
+                        dest: dest_s.clone(),
+                        reason: "the bind source does not exist".into(),
+                    })
+                }
+                _ => -1,
+            };
             ops.push(Op::Mount {
                 dest: RelPath::from_clean(&dest),
                 kind,
@@ -162,6 +227,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
                 data: None,
                 remount: (settable != 0).then_some(libc::MS_BIND | libc::MS_REMOUNT | settable),
                 propagation: opts.propagation,
+                tree,
             });
         } else if typ == "cgroup" || typ == "cgroup2" {
             let input = CgroupMountInput {
@@ -224,6 +290,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
                 },
                 remount: None,
                 propagation: opts.propagation,
+                tree: -1,
             });
         }
     }
@@ -275,5 +342,11 @@ pub fn plan(input: &PlanInput<'_>) -> Result<RootfsPlan, RootfsError> {
             .unwrap_or(false),
         sysctls,
         dev_console: terminal && !dev_bound,
+        source_fds,
+        shared_mount_ns: !linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Mount),
     })
 }

@@ -233,6 +233,29 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Compiled, SeccompError> {
     Ok(Compiled { programs, warnings })
 }
 
+/// Whether `profile` lets `name` through unconditionally: the exec
+/// trampoline uses execveat only where the profile allows it (a profile
+/// that kills on it would kill the container at its last step).
+pub fn allows(profile: &LinuxSeccomp, name: &str) -> bool {
+    let permissive = |a: LinuxSeccompAction| {
+        matches!(
+            a,
+            LinuxSeccompAction::ScmpActAllow | LinuxSeccompAction::ScmpActLog
+        )
+    };
+    let mut verdict = permissive(profile.default_action());
+    for sc in profile.syscalls().iter().flatten() {
+        if sc.names().iter().any(|n| n == name) {
+            let unconditional = sc.args().as_ref().is_none_or(|a| a.is_empty());
+            verdict = permissive(sc.action()) && unconditional;
+            if !verdict {
+                return false;
+            }
+        }
+    }
+    verdict
+}
+
 /// Child side: installs `programs` with seccomp(2). Returns the errno of
 /// the first failure.
 pub fn load(programs: &[Program]) -> Result<(), libc::c_int> {
@@ -265,6 +288,33 @@ mod tests {
 
     fn profile(json: &str) -> LinuxSeccomp {
         serde_json::from_str(json).expect("profile json")
+    }
+
+    #[test]
+    fn allows_reads_the_profile_as_the_filter_will() {
+        let p = |j: &str| profile(j);
+        assert!(allows(
+            &p(r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#),
+            "execveat"
+        ));
+        assert!(!allows(
+            &p(
+                r#"{"defaultAction":"SCMP_ACT_KILL","syscalls":[{"names":["execve"],"action":"SCMP_ACT_ALLOW"}]}"#
+            ),
+            "execveat"
+        ));
+        assert!(allows(
+            &p(
+                r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["execve","execveat"],"action":"SCMP_ACT_ALLOW"}]}"#
+            ),
+            "execveat"
+        ));
+        assert!(!allows(
+            &p(
+                r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["execveat"],"action":"SCMP_ACT_ERRNO"}]}"#
+            ),
+            "execveat"
+        ));
     }
 
     #[test]
