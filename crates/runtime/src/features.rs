@@ -108,8 +108,8 @@ fn native_arch() -> &'static str {
 }
 
 /// Config fields this runtime accepts but does not act on, one warning
-/// each (LSMs are not present on this machine kind; RDT, memory policy,
-/// scheduler and net devices are not implemented).
+/// each (LSMs are not present on this machine kind; RDT, memory policy
+/// and net devices are not implemented).
 pub fn ignored_fields(spec: &oci_spec::runtime::Spec) -> Vec<String> {
     let mut w = Vec::new();
     let mut note = |set: bool, field: &str| {
@@ -128,7 +128,6 @@ pub fn ignored_fields(spec: &oci_spec::runtime::Spec) -> Vec<String> {
             p.selinux_label().as_ref().is_some_and(|s| !s.is_empty()),
             "process.selinuxLabel",
         );
-        note(p.scheduler().is_some(), "process.scheduler");
         note(p.exec_cpu_affinity().is_some(), "process.execCPUAffinity");
     }
     if let Some(l) = spec.linux() {

@@ -142,6 +142,7 @@ pub fn process_plan(
             domainname: inputs.domainname.map(c).transpose()?,
             personality,
             ioprio,
+            sched: process.scheduler().as_ref().map(super::sched::attr),
             oom_score_adj: process.oom_score_adj(),
         },
         warnings,

@@ -288,6 +288,7 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
 
     let cwd_later = process::enter_cwd(p, sync);
     let chosen = process::lookup(p, sync);
+    process::scheduler(p, sync);
     if !sync::send(sync, Msg::new(kind::CREATED)) {
         exit_now(1);
     }

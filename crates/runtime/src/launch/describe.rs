@@ -150,6 +150,7 @@ pub fn describe(plan: &InitPlan, m: Msg) -> String {
         s::RLIMIT => format!("setting rlimit #{i}: {e}"),
         s::PERSONALITY => format!("setting the personality: {e}"),
         s::IOPRIO => format!("setting the I/O priority: {e}"),
+        s::SCHED => format!("setting the scheduler (process.scheduler): {e}"),
         s::SECCOMP => format!("loading the seccomp filter: {e}"),
         s::CAP_BOUNDING => format!("dropping bounding capabilities: {e}"),
         s::CAPSET => format!("setting capabilities: {e}"),

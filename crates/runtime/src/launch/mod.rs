@@ -18,6 +18,7 @@ pub mod env;
 pub mod hooks_child;
 pub mod namespaces;
 pub mod process;
+pub mod sched;
 pub mod step;
 pub mod sync;
 pub mod sys;

@@ -39,6 +39,8 @@ pub struct ProcessPlan {
     pub personality: Option<libc::c_ulong>,
     /// ioprio_set(2) value for IOPRIO_WHO_PROCESS.
     pub ioprio: Option<c_int>,
+    /// sched_setattr(2) attribute (process.scheduler).
+    pub sched: Option<super::sched::SchedAttr>,
     /// oom_score_adj, written by the parent (kept here for exec).
     pub oom_score_adj: Option<i32>,
 }
@@ -123,6 +125,17 @@ pub fn limits(p: &ProcessPlan, sync: c_int) {
         // SAFETY: ioprio_set with integer arguments (IOPRIO_WHO_PROCESS, self).
         if unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, prio) } != 0 {
             fail(sync, step::IOPRIO, 0, errno());
+        }
+    }
+}
+
+/// Child side: process.scheduler, before CREATED (as runc, before its
+/// ready message), so a value the kernel refuses fails create or exec
+/// with the reason instead of a silent exit after it.
+pub fn scheduler(p: &ProcessPlan, sync: c_int) {
+    if let Some(a) = &p.sched {
+        if let Err(e) = super::sched::apply(a) {
+            fail(sync, step::SCHED, 0, e);
         }
     }
 }

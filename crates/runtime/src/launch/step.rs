@@ -49,3 +49,4 @@ pub const CGROUP_JOIN: u32 = 45;
 pub const MOUNT_NOT_DIR: u32 = 46;
 pub const TRAMPOLINE: u32 = 47;
 pub const STDIO_OWNER: u32 = 48;
+pub const SCHED: u32 = 49;
