@@ -279,3 +279,22 @@ fn stats_keys_in_runcs_order() {
     );
     assert_eq!(common_r, common_b, "key order: runc vs berth");
 }
+
+/// The stream on a pure cgroup v2 host (the VM harness): OOM kills come
+/// from memory.events.
+#[test]
+fn vm_events_oom_on_v2() {
+    berth_testsupport::require_cgroup_v2_pure!();
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let lines = oom_stream(&env, "berth", "ev2");
+    assert!(
+        lines.iter().any(|l| l == r#"{"type":"oom","id":"ev2"}"#),
+        "{lines:?}"
+    );
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with(r#"{"type":"stats","id":"ev2","data":{"#)));
+}
