@@ -258,6 +258,28 @@ fn update_paused_saved_and_refused() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(cg(&env, "upz", "pids", "pids.max"), "25");
 
+    // Kernel memory flags: ignored with runc 1.3's warning, nothing written.
+    let before = cg(&env, "upz", "memory", "memory.kmem.tcp.limit_in_bytes");
+    let r = env.berth(&[
+        "update",
+        "--kernel-memory",
+        "10m",
+        "--kernel-memory-tcp",
+        "1m",
+        "upz",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "level=warning msg=\"Kernel memory settings are ignored and will be removed\""
+        ),
+        "{r:?}"
+    );
+    assert_eq!(
+        cg(&env, "upz", "memory", "memory.kmem.tcp.limit_in_bytes"),
+        before
+    );
+
     let e = env
         .berth(&["update", "--l3-cache-schema", "L3:0=f", "upz"])
         .fails();
