@@ -22,7 +22,13 @@ trap 'rm -rf "$work"' EXIT
 mount -t tmpfs -o size=1m berth-bench-v1view /sys/fs/cgroup/unified
 
 bin=$work/bin && mkdir -p "$bin"
-ln -s "$BERTH" "$bin/berth-runc"
+# The berth-runc binary (the runtime CLI alone, what engines register) when
+# it was built beside berth; else berth itself under that name.
+if [ -x "$(dirname "$BERTH")/berth-runc" ]; then
+    ln -s "$(dirname "$BERTH")/berth-runc" "$bin/berth-runc"
+else
+    ln -s "$BERTH" "$bin/berth-runc"
+fi
 bundle=$work/bundle
 "$BERTH" runtime spec --bundle "$bundle" >/dev/null 2>&1 || true
 mkdir -p "$bundle/rootfs/bin"
@@ -39,7 +45,7 @@ for r in berth runc crun; do mkdir -p "$roots/$r"; done
 B="$bin/berth-runc --root $roots/berth"
 R="runc --root $roots/runc"
 C="crun --root $roots/crun"
-echo "versions: $($BERTH --version 2>&1 | head -1); $(runc --version | head -1); $(crun --version | head -1)"
+echo "versions: $($bin/berth-runc --version 2>&1 | head -1) ($(basename "$(readlink "$bin/berth-runc")") binary); $(runc --version | head -1); $(crun --version | head -1)"
 
 compare "run /bin/true (v1 view)" \
     berth "$B run --bundle $bundle bb-a" \

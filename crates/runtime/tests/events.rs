@@ -166,3 +166,135 @@ fn one_stats_sample_and_refusals() {
     let e = env.berth(&["events", "--stats", "ev1"]).fails();
     assert!(e.contains("does not exist"), "{e}");
 }
+
+/// Key paths of a JSON document in document order (serde_json's `Value`
+/// sorts keys, so this walks the text with a visitor instead).
+fn key_paths(json: &str) -> Vec<String> {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    struct Walk<'a> {
+        prefix: String,
+        out: &'a mut Vec<String>,
+    }
+    impl<'de> DeserializeSeed<'de> for Walk<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Walk<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("json")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+            while let Some(k) = m.next_key::<String>()? {
+                let p = format!("{}/{k}", self.prefix);
+                self.out.push(p.clone());
+                m.next_value_seed(Walk {
+                    prefix: p,
+                    out: &mut *self.out,
+                })?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+            while s.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+    let mut out = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(json);
+    Walk {
+        prefix: String::new(),
+        out: &mut out,
+    }
+    .deserialize(&mut de)
+    .unwrap();
+    out
+}
+
+/// `events --stats` from runc and berth for the same config: the keys both
+/// print come in the same order (the data too, not only type/id/data).
+#[test]
+fn stats_keys_in_runcs_order() {
+    if !is_root() {
+        return;
+    }
+    if !Path::new(RUNC).exists() {
+        berth_testsupport::kernel::report_skip("runc is not installed (Debian package runc)");
+        return;
+    }
+    let env = Env::new();
+    let mut docs = Vec::new();
+    for rt in ["runc", "berth"] {
+        let id = format!("evk-{rt}");
+        let b = env.bundle(&id, "sleep 1000");
+        edit_config(&b, |v| {
+            v["linux"]["resources"]["memory"] = json!({"limit": 64 << 20});
+            v["linux"]["resources"]["pids"] = json!({"limit": 20});
+        });
+        let args = ["run", "-d", "--bundle", b.to_str().unwrap(), id.as_str()];
+        let stats = ["events", "--stats", id.as_str()];
+        let del = ["delete", "-f", id.as_str()];
+        let out = match rt {
+            "berth" => {
+                env.berth_bg(&args).ok();
+                let o = env.berth(&stats).ok();
+                env.berth(&del).ok();
+                o
+            }
+            _ => {
+                assert_eq!(env.runc_bg(&args).code, 0);
+                let o = env.runc(&stats).ok();
+                env.runc(&del).ok();
+                o
+            }
+        };
+        docs.push(key_paths(&out));
+    }
+    let (runc, berth) = (&docs[0], &docs[1]);
+    let common_r: Vec<&String> = runc.iter().filter(|k| berth.contains(k)).collect();
+    let common_b: Vec<&String> = berth.iter().filter(|k| runc.contains(k)).collect();
+    assert!(
+        common_r.len() > 20,
+        "too little in common: {runc:?} / {berth:?}"
+    );
+    assert_eq!(common_r, common_b, "key order: runc vs berth");
+}
+
+/// The stream on a pure cgroup v2 host (the VM harness): OOM kills come
+/// from memory.events.
+#[test]
+fn vm_events_oom_on_v2() {
+    berth_testsupport::require_cgroup_v2_pure!();
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let lines = oom_stream(&env, "berth", "ev2");
+    assert!(
+        lines.iter().any(|l| l == r#"{"type":"oom","id":"ev2"}"#),
+        "{lines:?}"
+    );
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with(r#"{"type":"stats","id":"ev2","data":{"#)));
+}

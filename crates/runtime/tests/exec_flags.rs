@@ -258,3 +258,62 @@ fn ignore_paused_waits_for_resume() {
     assert_eq!(env.read_out("xz", "exec"), "ok\n");
     env.berth(&["delete", "-f", "xz"]).ok();
 }
+
+/// A process file's `scheduler` (and the config's, for the init) is set
+/// with sched_setattr before the process runs; values the kernel refuses
+/// fail the exec with the reason.
+#[test]
+fn process_scheduler_for_exec_and_init() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let b = env.bundle(
+        "xs",
+        "grep -E '^policy' /proc/self/sched > /out/init; exec sleep 1000",
+    );
+    runtime_support::edit_config(&b, |v| {
+        v["process"]["scheduler"] = serde_json::json!({"policy": "SCHED_IDLE"});
+    });
+    env.berth_bg(&["run", "-d", "--bundle", b.to_str().unwrap(), "xs"])
+        .ok();
+    let mut seen = String::new();
+    for _ in 0..500 {
+        seen = env.read_out("xs", "init");
+        if !seen.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(
+        seen.split_whitespace().last(),
+        Some("5"),
+        "init policy: {seen:?}"
+    );
+
+    let pf = env.dir("xs-pf").join("p.json");
+    std::fs::write(
+        &pf,
+        r#"{"args":["sh","-c","grep -E '^policy' /proc/self/sched; cut -d' ' -f19 /proc/self/stat"],"cwd":"/",
+            "env":["PATH=/bin"],"scheduler":{"policy":"SCHED_BATCH","nice":7}}"#,
+    )
+    .unwrap();
+    let out = env
+        .berth(&["exec", "--process", pf.to_str().unwrap(), "xs"])
+        .ok();
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(words.last(), Some(&"7"), "{out}");
+    assert!(
+        out.lines().next().unwrap().ends_with(" 3"),
+        "SCHED_BATCH: {out}"
+    );
+    std::fs::write(
+        &pf,
+        r#"{"args":["true"],"cwd":"/","env":["PATH=/bin"],"scheduler":{"policy":"SCHED_FIFO","priority":0}}"#,
+    )
+    .unwrap();
+    let r = env.berth(&["exec", "--process", pf.to_str().unwrap(), "xs"]);
+    assert_eq!(r.code, 255, "{r:?}");
+    assert!(r.stderr.contains("setting the scheduler"), "{r:?}");
+    env.berth(&["delete", "-f", "xs"]).ok();
+}

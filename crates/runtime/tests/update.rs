@@ -258,6 +258,28 @@ fn update_paused_saved_and_refused() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(cg(&env, "upz", "pids", "pids.max"), "25");
 
+    // Kernel memory flags: ignored with runc 1.3's warning, nothing written.
+    let before = cg(&env, "upz", "memory", "memory.kmem.tcp.limit_in_bytes");
+    let r = env.berth(&[
+        "update",
+        "--kernel-memory",
+        "10m",
+        "--kernel-memory-tcp",
+        "1m",
+        "upz",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains(
+            "level=warning msg=\"Kernel memory settings are ignored and will be removed\""
+        ),
+        "{r:?}"
+    );
+    assert_eq!(
+        cg(&env, "upz", "memory", "memory.kmem.tcp.limit_in_bytes"),
+        before
+    );
+
     let e = env
         .berth(&["update", "--l3-cache-schema", "L3:0=f", "upz"])
         .fails();
@@ -281,6 +303,93 @@ fn update_paused_saved_and_refused() {
     let e = env.berth(&["update", "--pids-limit", "5", "upz"]).fails();
     assert!(e.contains("stopped"), "{e}");
     env.berth(&["delete", "upz"]).ok();
+}
+
+/// What opening a node of an unregistered device (240:0, the local/
+/// experimental range; made by the test in the container's /out) says:
+/// "Operation not permitted" while the device cgroup denies it, "No such
+/// device or address" once it is allowed (no driver behind it).
+fn dev_probe(env: &Env, id: &str) -> String {
+    let node = env.out(id).join("dev240");
+    if !node.exists() {
+        let path = std::ffi::CString::new(node.to_str().unwrap()).unwrap();
+        // SAFETY: mknod with a NUL-terminated path and integer arguments.
+        let r = unsafe { libc::mknod(path.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(240, 0)) };
+        assert_eq!(
+            r,
+            0,
+            "mknod {}: {}",
+            node.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+    let r = env.berth(&["exec", id, "sh", "-c", "cat /out/dev240 2>&1; true"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    r.stdout
+}
+
+/// Device rules from `-r` replace the container's (the standard nodes stay
+/// usable) and change without a gap: while the updates run, a loop in the
+/// container keeps opening /dev/null and never fails; on v1 only the
+/// difference is written, so devices.list never passes through "deny all".
+#[test]
+fn update_device_rules_without_a_gap() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let b = env.bundle(
+        "updev",
+        "while :; do cat /dev/null || echo gap >> /out/gap; [ -e /out/stop ] && break; done; sleep 1000",
+    );
+    env.berth_bg(&["run", "-d", "--bundle", b.to_str().unwrap(), "updev"])
+        .ok();
+    let first = dev_probe(&env, "updev");
+    assert!(first.contains("Operation not permitted"), "{first}");
+    let f = env.dir("updev-json").join("dev.json");
+    let v1 = Path::new("/sys/fs/cgroup/devices").is_dir();
+    for round in 0..3 {
+        std::fs::write(
+            &f,
+            r#"{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":240,"minor":0,"access":"rwm"}]}"#,
+        )
+        .unwrap();
+        env.berth(&["update", "-r", f.to_str().unwrap(), "updev"])
+            .ok();
+        let out = dev_probe(&env, "updev");
+        assert!(
+            out.contains("No such device or address"),
+            "round {round}: {out}"
+        );
+        if v1 {
+            let list = cg(&env, "updev", "devices", "devices.list");
+            assert!(list.lines().any(|l| l == "c 240:0 rwm"), "{list}");
+            assert!(list.lines().any(|l| l == "c 1:3 rwm"), "{list}");
+        }
+        std::fs::write(&f, r#"{"devices":[{"allow":false,"access":"rwm"}]}"#).unwrap();
+        env.berth(&["update", "-r", f.to_str().unwrap(), "updev"])
+            .ok();
+        assert!(dev_probe(&env, "updev").contains("Operation not permitted"));
+        if v1 {
+            let list = cg(&env, "updev", "devices", "devices.list");
+            assert!(!list.contains("240:0"), "{list}");
+            assert!(list.lines().any(|l| l == "c 1:3 rwm"), "{list}");
+        }
+    }
+    std::fs::write(env.out("updev").join("stop"), "").unwrap();
+    assert_eq!(
+        env.read_out("updev", "gap"),
+        "",
+        "/dev/null was denied during an update"
+    );
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.root.join("updev/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        saved["linux"]["resources"]["devices"],
+        json!([{"allow": false, "access": "rwm"}])
+    );
+    env.berth(&["delete", "-f", "updev"]).ok();
 }
 
 /// The v2 file `file` of container `name`'s cgroup (pure v2 host), trimmed.
@@ -342,6 +451,25 @@ fn vm_update_on_v2() {
     let ev: Value = serde_json::from_str(&env.berth(&["events", "--stats", "up2"]).ok()).unwrap();
     assert_eq!(ev["data"]["pids"]["limit"], 21, "{ev}");
     env.berth(&["resume", "up2"]).ok();
+
+    // Device rules: the eBPF program is replaced. (This container's config
+    // has no device rules of its own: it starts allowing every device.)
+    std::fs::write(&f, r#"{"devices":[{"allow":false,"access":"rwm"}]}"#).unwrap();
+    env.berth(&["update", "-r", f.to_str().unwrap(), "up2"])
+        .ok();
+    let out = dev_probe(&env, "up2");
+    assert!(out.contains("Operation not permitted"), "{out}");
+    assert_eq!(env.berth(&["exec", "up2", "cat", "/dev/null"]).code, 0);
+    std::fs::write(
+        &f,
+        r#"{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":240,"minor":0,"access":"rwm"}]}"#,
+    )
+    .unwrap();
+    env.berth(&["update", "-r", f.to_str().unwrap(), "up2"])
+        .ok();
+    let out = dev_probe(&env, "up2");
+    assert!(out.contains("No such device or address"), "{out}");
+    assert_eq!(env.berth(&["exec", "up2", "cat", "/dev/null"]).code, 0);
 
     let e = env
         .berth(&["update", "--cpu-rt-runtime", "1000", "up2"])

@@ -138,6 +138,26 @@ impl CgroupManager {
         }
     }
 
+    /// Replaces the device rules of a running container by `rules` (OCI
+    /// form, already extended by [`effective_device_rules`]). v1 writes only
+    /// the difference to the current devices.list, so access that both sets
+    /// grant never lapses; v2 attaches the new program before detaching the
+    /// old. Returns how many v1 rule lines were written (0 on v2).
+    pub fn update_devices(
+        &self,
+        rules: &[oci_spec::runtime::LinuxDeviceCgroup],
+    ) -> Result<usize, CgroupError> {
+        let parsed = device_rules::parse_rules(rules)?;
+        match &self.backend {
+            Backend::V1(b) => b.update_devices(&parsed),
+            Backend::V2(b) => {
+                let mut r = LinuxResources::default();
+                r.set_devices(Some(rules.to_vec()));
+                b.apply(&r).map(|()| 0)
+            }
+        }
+    }
+
     /// Applies a config's `linux` section as runc does: its resources, with
     /// the device rules extended by [`effective_device_rules`] (the
     /// `linux.devices` nodes and the standard /dev nodes stay usable).

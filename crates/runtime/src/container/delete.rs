@@ -69,7 +69,13 @@ impl Runtime {
             }
             let cg = rec.cgroup()?;
             let _ = cg.signal_all(Signal::SIGKILL);
-            signal_init(&rec, libc::SIGKILL)?;
+            // The init may have exited (and been reaped) since the status
+            // was read, or by the signal_all just now: that is the goal.
+            if let Err(e) = signal_init(&rec, libc::SIGKILL) {
+                if super::status::init_alive(&rec) {
+                    return Err(e);
+                }
+            }
             if status == Status::Paused {
                 let _ = cg.thaw();
             }

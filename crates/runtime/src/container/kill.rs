@@ -96,8 +96,16 @@ impl Runtime {
                 id: id.to_owned(),
                 status,
             });
-        } else {
-            signal_init(&rec, sig)?;
+        } else if let Err(e) = signal_init(&rec, sig) {
+            // Exited between the status check and the signal.
+            if !init_alive(&rec) {
+                return Err(Error::WrongState {
+                    op: "kill",
+                    id: id.to_owned(),
+                    status: Status::Stopped,
+                });
+            }
+            return Err(e);
         }
         if status == Status::Paused && sig == libc::SIGKILL {
             // A frozen process cannot die: thaw so the kill takes effect.

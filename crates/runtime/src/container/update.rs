@@ -21,7 +21,7 @@ use crate::Error;
 /// - per-device blkio entries replace the entry for the same device or are
 ///   added;
 /// - kernel memory limits are dropped with a warning (obsolete);
-/// - device rules are not touched by a merge (see [`Runtime::update`]).
+/// - device rules are replaced as a whole, by [`Runtime::update`].
 pub fn merge(old: &LinuxResources, delta: &LinuxResources) -> (LinuxResources, Warnings) {
     let mut warnings = Vec::new();
     let mut out = old.clone();
@@ -236,11 +236,12 @@ fn to_apply(merged: &LinuxResources, delta: &LinuxResources) -> LinuxResources {
 
 impl Runtime {
     /// `update ID`: merges `delta` into the container's limits, writes them
-    /// to its cgroups and saves them. Device rules are not changed, as
-    /// runc (whose update skips them): engines such as containerd's CRI
-    /// send the whole resources object back, devices included, so a list
-    /// equal to the container's is taken silently and a different one with
-    /// a warning that it was not applied.
+    /// to its cgroups and saves them. Device rules given (`devices`, from
+    /// `-r`) replace the container's, extended as at create (its
+    /// `linux.devices` and the standard nodes stay usable), and change
+    /// without a gap: v1 writes only the difference, v2 swaps programs.
+    /// runc's update skips device rules; engines such as containerd's CRI
+    /// send them back unchanged, which writes nothing here.
     pub fn update(&self, id: &str, delta: &LinuxResources) -> Result<Warnings, Error> {
         let dir = self.state_root().open(id, Lock::Exclusive)?;
         let rec = dir.read()?;
@@ -255,15 +256,15 @@ impl Runtime {
         let mut spec = dir.read_config()?;
         let mut linux = spec.linux().clone().unwrap_or_default();
         let old = linux.resources().clone().unwrap_or_default();
-        let (merged, mut warnings) = merge(&old, delta);
+        let (mut merged, warnings) = merge(&old, delta);
+        let cg = rec.cgroup()?;
+        cg.apply_resources(&to_apply(&merged, delta))?;
         if let Some(rules) = delta.devices().as_ref().filter(|d| !d.is_empty()) {
-            if Some(rules) != old.devices().as_ref() {
-                warnings.push(
-                    "update: device rules are not changed on an existing container (as runc); the given rules were not applied".to_owned(),
-                );
-            }
+            merged.set_devices(Some(rules.clone()));
+            let mut target = linux.clone();
+            target.set_resources(Some(merged.clone()));
+            cg.update_devices(&crate::cgroups::effective_device_rules(&target))?;
         }
-        rec.cgroup()?.apply_resources(&to_apply(&merged, delta))?;
         let mut saved = merged;
         if let Some(m) = *saved.memory() {
             let mut m = m;

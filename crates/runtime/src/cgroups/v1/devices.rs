@@ -9,7 +9,7 @@ use super::super::files;
 /// The kernel's line for a rule. Type 'a' makes the kernel ignore the rest of
 /// the line and reset the whole cgroup, so a partial 'a' rule is split into
 /// one for char and one for block devices.
-fn lines(rule: &DeviceRule) -> Vec<String> {
+pub(crate) fn lines(rule: &DeviceRule) -> Vec<String> {
     if rule.is_everything() {
         return vec!["a".to_owned()];
     }

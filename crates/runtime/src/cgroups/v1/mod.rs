@@ -6,6 +6,7 @@ mod blkio;
 mod cpu;
 mod cpuacct;
 mod cpuset;
+mod device_transition;
 mod devices;
 mod freezer;
 mod hugetlb;
@@ -166,6 +167,16 @@ impl V1Cgroups {
             super::rdma::apply(dir, r.rdma().as_ref().into_iter().flatten())?;
         }
         Ok(())
+    }
+
+    /// Replaces the device rules of a live cgroup by `rules`, writing only
+    /// the difference (see [`device_transition`]); returns the line count.
+    pub(crate) fn update_devices(
+        &self,
+        rules: &[super::device_rules::DeviceRule],
+    ) -> Result<usize, CgroupError> {
+        let dir = require(self.dir("devices"), "devices", "device access rules")?;
+        device_transition::transition(dir, rules)
     }
 
     pub(crate) fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
