@@ -20,11 +20,12 @@
 #    one "anchor" container stays attached to each, so every timed ADD finds
 #    the bridge and the masquerade rules there, as in steady state.
 #    berth and the reference run twice: with their state (IPAM leases) on
-#    disk, where both keep it by default (berth: a redb file, fsync'ed on
-#    every commit; the reference: a file per lease, no fsync), and on tmpfs
-#    (as podman keeps its IPAM db under /run). On a machine whose disk is
-#    busy berth's fsyncs alone cost tens of ms; this one's ext4 is also
-#    mounted with discard, which the reference's unlinks pay.
+#    disk, where both keep it by default (berth: a file per lease, durable
+#    through its lease journal, one in-place fdatasync per ADD; the
+#    reference: a file per lease, no fsync), and on tmpfs (as podman keeps
+#    its IPAM db under /run). Then the same without ipMasq (berth changes
+#    no firewall state at all; netavark: an internal network, no NAT), and
+#    a summary of both ADD+DEL figures side by side.
 # 2. Scaling: containers 1..SCALE_N attached to one bridge through berth's CNI
 #    client (`berth cni add`, conflist berth-bridge + berth-portmap), each with
 #    a published host port; the attach (ADD) of each is timed, and the medians
@@ -105,20 +106,26 @@ while IFS=: read -r name plugin bridge subnet masq state; do
     bridge_conf "$plugin" "$ipam" "$bridge" "$subnet" "$masq" "$state" >"$work/$name.json"
 done <<<"$nets"
 
-# netavark network options: NAME INTERNAL IP (netavark gets static IPs)
+# netavark network options: NAME INTERNAL IP BRIDGE NET_ID (netavark gets
+# static IPs; the IP's first two octets name its /16). An internal network
+# is netavark's network without NAT (and without outbound traffic), the
+# nearest it has to ipMasq false.
 nv_opts() {
+    local net=${3%.*.*}
     cat <<EOF
 { "container_id": "$(printf 'bench%059d' "${3##*.}")", "container_name": "bench-nv-${3##*.}",
   "networks": { "$1": { "interface_name": "eth0", "static_ips": [ "$3" ] } },
   "network_info": { "$1": {
-      "name": "$1", "id": "$(printf '%064x' 4242)",
-      "driver": "bridge", "network_interface": "br-nv",
-      "subnets": [ { "subnet": "10.242.0.0/16", "gateway": "10.242.0.1" } ],
+      "name": "$1", "id": "$(printf '%064x' "$5")",
+      "driver": "bridge", "network_interface": "$4",
+      "subnets": [ { "subnet": "$net.0.0/16", "gateway": "$net.0.1" } ],
       "ipv6_enabled": false, "internal": $2, "dns_enabled": false } } }
 EOF
 }
-nv_opts benchnv false 10.242.0.2 >"$work/nv-anchor.json"
-nv_opts benchnv false 10.242.0.3 >"$work/nv.json"
+nv_opts benchnv false 10.242.0.2 br-nv 4242 >"$work/nv-anchor.json"
+nv_opts benchnv false 10.242.0.3 br-nv 4242 >"$work/nv.json"
+nv_opts benchnvi true 10.249.0.2 br-nvi 4243 >"$work/nvi-anchor.json"
+nv_opts benchnvi true 10.249.0.3 br-nvi 4243 >"$work/nvi.json"
 
 echo "versions: $("$BERTH" --version); reference plugins $(dpkg-query -W -f '${Version}' containernetworking-plugins);" \
     "$("$NV" --version); $(nft --version); $(iptables --version)"
@@ -137,16 +144,18 @@ while IFS=: read -r name plugin _; do
         "$exe" <"$work/$name.json")
     printf '  %-9s %s\n' "$name" "$(jq -c '{ips: [.ips[].address], interfaces: [.interfaces[].name]}' <<<"$out")"
 done <<<"$nets"
-ns anchor-nv && ns c-nv
-printf '  %-9s %s\n' nv "$("$NV" --config "$NV_CONFIG" -f "$work/nv-anchor.json" setup /run/netns/anchor-nv | jq -c '[.[] | .interfaces.eth0.subnets[].ipnet]')"
+for v in nv nvi; do
+    ns "anchor-$v" && ns "c-$v"
+    printf '  %-9s %s\n' "$v" "$("$NV" --config "$NV_CONFIG" -f "$work/$v-anchor.json" setup "/run/netns/anchor-$v" | jq -c '[.[] | .interfaces.eth0.subnets[].ipnet]')"
+done
 
 B="cni $bin/berth-bridge $work/berth.json c-berth"
 T="cni $bin/berth-bridge $work/berthtmp.json c-berthtmp"
 R="cni $REF/bridge $work/ref.json c-ref"
 Q="cni $REF/bridge $work/reftmp.json c-reftmp"
 N="nv $work/nv.json c-nv"
-for x in "$B" "$T" "$R" "$Q" "$N"; do $P $x; done
-for n in c-berth c-berthtmp c-ref c-reftmp c-nv; do
+for x in "$B" "$T" "$R" "$Q" "$N" "nv $work/nvi.json c-nvi"; do $P $x; done
+for n in c-berth c-berthtmp c-ref c-reftmp c-nv c-nvi; do
     if ip -n "$n" link show eth0 >/dev/null 2>&1; then echo "$n: eth0 left after ADD+DEL" >&2; exit 1; fi
 done
 echo "  ADD+DEL sanity: ok (eth0 gone from each container after DEL)"
@@ -156,6 +165,7 @@ export COMPARE_JSON=$work/cmp.json
 compare "ADD+DEL, existing netns, bridge + host-local IPAM + ipMasq (netavark: NAT network, static IP)" \
     berth "$P $B" "berth, state on tmpfs" "$P $T" reference "$P $R" "reference, state on tmpfs" "$P $Q" netavark "$P $N"
 ratios
+cp "$work/cmp.json" "$work/cmp-masq.json"
 echo "  target: berth/reference <= 0.25"
 
 # (netavark's teardown fails when nothing is attached: tolerated here)
@@ -177,9 +187,28 @@ compare "ADD+DEL without ipMasq (berth: no firewall change at all)" \
     berth "$P cni $bin/berth-bridge $work/berthnm.json c-berthnm" \
     "berth, state on tmpfs" "$P cni $bin/berth-bridge $work/berthnmtmp.json c-berthnmtmp" \
     reference "$P cni $REF/bridge $work/refnm.json c-refnm" \
-    "reference, state on tmpfs" "$P cni $REF/bridge $work/refnmtmp.json c-refnmtmp"
+    "reference, state on tmpfs" "$P cni $REF/bridge $work/refnmtmp.json c-refnmtmp" \
+    "netavark (internal network: no NAT)" "$P nv $work/nvi.json c-nvi"
 ratios
+cp "$work/cmp.json" "$work/cmp-nomasq.json"
 unset COMPARE_JSON
+
+# Both ADD+DEL figures side by side, from the two compares above.
+summary() {
+    local f=$1 n=$2 b t r q v
+    b=$(jq -r '.["berth"][]' "$f" | median)
+    t=$(jq -r '.["berth, state on tmpfs"][]' "$f" | median)
+    r=$(jq -r '.["reference"][]' "$f" | median)
+    q=$(jq -r '.["reference, state on tmpfs"][]' "$f" | median)
+    v=$(jq -r --arg n "$n" '.[$n] // [] | .[]' "$f" | median)
+    awk -v b="$b" -v t="$t" -v r="$r" -v q="$q" -v v="$v" 'BEGIN{
+        printf "%7.2f / %-7.2f %5.2f     %7.2f / %-7.2f %5.2f     %8.2f  %5.2f",
+            b*1000, r*1000, b/r, t*1000, q*1000, t/q, v*1000, (v > 0 ? b/v : 0)}'
+}
+printf '\n== ADD+DEL summary: berth / reference ms and berth/reference (target <= 0.25), state on disk and on tmpfs; netavark ms and berth(disk)/netavark\n'
+printf '  %-10s %-29s %-29s %s\n' "" "state on disk" "state on tmpfs" "netavark"
+printf '  %-10s %s\n' "ipMasq" "$(summary "$work/cmp-masq.json" netavark)"
+printf '  %-10s %s\n' "no ipMasq" "$(summary "$work/cmp-nomasq.json" "netavark (internal network: no NAT)")"
 
 # Floors every plugin pays: deleting one veth (the kernel waits for RCU),
 # and starting processes.
@@ -192,7 +221,7 @@ compare "floors: kernel veth deletion; process starts (ratios meaningless)" \
 PREPARE=()
 
 echo "  after the runs, ports on each bridge (1 each: the anchors):" \
-    "$(for b in br-berth br-berthtmp br-ref br-reftmp br-nv; do echo -n "$b $(ip -o link show master $b | wc -l) "; done)"
+    "$(for b in br-berth br-berthtmp br-ref br-reftmp br-nv br-nvi; do echo -n "$b $(ip -o link show master $b | wc -l) "; done)"
 
 # --- 2. scaling curve -----------------------------------------------------
 # The load of a shared machine drifts over the half minute a curve takes, so

@@ -304,7 +304,7 @@ fn lease_files_release_finds_leases_whose_owner_entry_was_lost() {
         .join(format!("ipam/v1/n/ip/{}", a[0].address.addr()));
     assert!(lease.is_file(), "a lease is a file: {}", lease.display());
     // The owner index is not synced: a crash may lose it.
-    std::fs::remove_dir_all(dir.path().join("ipam/v1/n/owner/c1")).expect("drop owner");
+    std::fs::remove_file(dir.path().join("ipam/v1/n/owner/c1@eth0")).expect("drop owner");
     let mut released = ipam.release("c1", Some("eth0")).expect("release");
     released.sort();
     let mut want: Vec<IpAddr> = a.iter().map(|x| x.address.addr()).collect();

@@ -19,6 +19,7 @@
 //! - `last/<range set index>` → the last address handed out in that set.
 
 mod config;
+mod journal;
 mod lease_files;
 
 use std::net::IpAddr;
@@ -226,7 +227,12 @@ impl<'a> Ipam<'a> {
     ) -> Result<IpAddr, IpamError> {
         // Candidates in order: after the last one handed out, wrapping round
         // the set once (host-local's round-robin).
-        let last: Option<IpAddr> = get_json(txn, &self.last_key(set_idx))?;
+        // Only a hint: one that does not decode (a store that does not sync
+        // it may lose part of it in a crash) is as good as none.
+        let last: Option<IpAddr> = match get_json(txn, &self.last_key(set_idx)) {
+            Err(StoreError::Decode { .. }) => None,
+            other => other?,
+        };
         let (start_range, start_at) = match last {
             Some(l) => match set.iter().position(|r| r.contains(l)) {
                 Some(ri) => (ri, Some(to_u128(l))),

@@ -5,8 +5,9 @@
 //! synchronous, and CNI plugins are short-lived processes, so setup must be
 //! cheap (one socket, no thread pool). A netlink socket acts on the namespace
 //! it was *created* in, whatever thread later uses it, so
-//! [`Netlink::for_netns`] creates the socket on a thread inside the target
-//! namespace and then drives it from the caller's thread.
+//! [`Netlink::for_netns`] creates the socket with the calling thread briefly
+//! inside the target namespace ([`NetNs::run_in`]) and then drives it from
+//! there.
 //!
 //! Requests are grouped one module per link kind ([`bridge`], [`veth`],
 //! [`macvlan`], [`ipvlan`], [`vlan`], [`vxlan`]) plus [`link`] (lookups and
