@@ -46,6 +46,8 @@ pub struct RegistryOptions {
     pub ca_certs: Vec<PathBuf>,
     /// Docker's per-registry certificate dir (default `/etc/docker/certs.d`).
     pub certs_dir: PathBuf,
+    /// Which manifest of an index to pull (default: linux/<host arch>).
+    pub platform: Option<crate::platform::Platform>,
 }
 
 impl Default for RegistryOptions {
@@ -58,6 +60,7 @@ impl Default for RegistryOptions {
             chunk_size: 8 << 20,
             ca_certs: Vec::new(),
             certs_dir: PathBuf::from("/etc/docker/certs.d"),
+            platform: None,
         }
     }
 }
@@ -199,7 +202,11 @@ impl ImageStore {
             let object = format!("{}/{repo}@{top_digest}", r.domain);
             let index: ImageIndex =
                 serde_json::from_slice(&bytes).map_err(|e| ImageError::corrupt(&object, e))?;
-            let chosen = crate::platform::choose(index.manifests(), &object)?;
+            let want = opts
+                .platform
+                .clone()
+                .unwrap_or_else(crate::platform::Platform::host);
+            let chosen = crate::platform::choose_for(index.manifests(), &want, &object)?;
             let d = Digest::parse(chosen.digest().as_ref(), &object)?;
             let got = client.get_manifest(repo, d.as_str())?;
             bytes = got.0;
