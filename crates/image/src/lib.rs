@@ -25,6 +25,7 @@ mod meta;
 mod model;
 mod ops;
 pub mod platform;
+pub mod progress;
 pub mod reference;
 pub mod registry;
 pub mod rootfs;

@@ -186,9 +186,44 @@ fn push_then_pull_into_an_empty_store_keeps_every_digest() -> TestResult {
     assert_eq!((other.uploaded, other.mounted), (0, 3));
 
     let (_d2, empty) = store()?;
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let watched = RegistryOptions {
+        progress: Some(berth_image::progress::ProgressFn(std::sync::Arc::new(
+            move |e| {
+                if let Ok(mut v) = sink.lock() {
+                    v.push(e.clone());
+                }
+            },
+        ))),
+        ..opts()
+    };
     let pulled = reg
         .sandbox
-        .enter_keep_pidns(|| empty.pull(&format!("{ADDR}/test/bb:1"), &o))??;
+        .enter_keep_pidns(|| empty.pull(&format!("{ADDR}/test/bb:1"), &watched))??;
+    {
+        use berth_image::progress::Phase;
+        let events = events.lock().map_err(|_| "poisoned")?;
+        let busybox_blob = &image.layers[0]; // uncompressed: blob digest = diff id
+        let downloaded = events
+            .iter()
+            .filter(|e| &e.digest == busybox_blob && e.phase == Phase::Download)
+            .map(|e| e.current)
+            .max();
+        assert_eq!(
+            downloaded,
+            events
+                .iter()
+                .find(|e| &e.digest == busybox_blob)
+                .and_then(|e| e.total)
+        );
+        assert!(events
+            .iter()
+            .any(|e| &e.digest == busybox_blob && e.phase == Phase::Done));
+        assert!(events
+            .iter()
+            .any(|e| &e.digest == busybox_blob && e.phase == Phase::Unpack));
+    }
     assert_eq!(pulled.id, id);
     assert_eq!(pulled.manifest_digest.as_deref(), Some(digest.as_str()));
     assert_eq!(pulled.layers, image.layers);

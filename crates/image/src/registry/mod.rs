@@ -22,6 +22,7 @@ use crate::error::{ImageError, Result};
 use crate::load::Added;
 use crate::meta;
 use crate::model::{Image, ImageRecord, LayerRef};
+use crate::progress::{CountingReader, Phase, ProgressFn};
 use crate::reference::Reference;
 use crate::store::ImageStore;
 
@@ -48,6 +49,8 @@ pub struct RegistryOptions {
     pub certs_dir: PathBuf,
     /// Which manifest of an index to pull (default: linux/<host arch>).
     pub platform: Option<crate::platform::Platform>,
+    /// Called as blobs move and layers unpack.
+    pub progress: Option<ProgressFn>,
 }
 
 impl Default for RegistryOptions {
@@ -61,6 +64,7 @@ impl Default for RegistryOptions {
             ca_certs: Vec::new(),
             certs_dir: PathBuf::from("/etc/docker/certs.d"),
             platform: None,
+            progress: None,
         }
     }
 }
@@ -229,11 +233,22 @@ impl ImageStore {
             layers.push((d, mt, c, l.size()));
         }
         let added_m = Mutex::new(std::mem::take(added));
+        let sizes: std::collections::HashMap<Digest, u64> =
+            layers.iter().map(|(d, _, _, n)| (d.clone(), *n)).collect();
         let fetch = |d: &Digest| -> Result<()> {
             if self.inner.content.contains(d) {
+                if let Some(p) = &opts.progress {
+                    p.report(d.as_str(), Phase::Exists, 0, sizes.get(d).copied());
+                }
                 return Ok(());
             }
-            let reader = client.get_blob(repo, d)?;
+            let reader = CountingReader::new(
+                client.get_blob(repo, d)?,
+                opts.progress.clone(),
+                d.as_str(),
+                Phase::Download,
+                sizes.get(d).copied(),
+            );
             let (_, new) =
                 self.inner
                     .content
@@ -251,6 +266,9 @@ impl ImageStore {
                 if let Ok(mut a) = added_m.lock() {
                     a.blobs.push(d.clone());
                 }
+            }
+            if let Some(p) = &opts.progress {
+                p.report(d.as_str(), Phase::Done, 0, None);
             }
             Ok(())
         };
@@ -277,8 +295,16 @@ impl ImageStore {
         for ((blob, mt, c, size), diff_id) in layers.iter().zip(diff_ids) {
             let ensured = self.inner.snapshots.ensure(&diff_id, || {
                 let r = self.inner.content.reader(blob)?;
-                compression::decompress(r, *c)
-                    .map_err(|e| ImageError::corrupt(format!("blob {blob}"), e))
+                let plain = compression::decompress(r, *c)
+                    .map_err(|e| ImageError::corrupt(format!("blob {blob}"), e))?;
+                let counted = CountingReader::new(
+                    plain,
+                    opts.progress.clone(),
+                    blob.as_str(),
+                    Phase::Unpack,
+                    None,
+                );
+                Ok(Box::new(counted) as Box<dyn std::io::Read>)
             });
             let ensured = ensured.map_err(|e| match e {
                 ImageError::Corrupt { object, reason } => {
@@ -363,15 +389,31 @@ impl ImageStore {
         blobs.push(Digest::parse(&rec.id, "image record")?);
         let counts = Mutex::new(PushReport::default());
         parallel(&blobs, opts.parallel, |d| {
+            let total = std::fs::metadata(self.inner.content.path(d))
+                .ok()
+                .map(|m| m.len());
             if client.blob_exists(repo, d)? {
                 tracing::debug!(blob = %d, "registry has the blob");
+                if let Some(p) = &opts.progress {
+                    p.report(d.as_str(), Phase::Exists, 0, total);
+                }
                 if let Ok(mut c) = counts.lock() {
                     c.skipped += 1;
                 }
                 return Ok(());
             }
-            let mut reader = self.inner.content.reader(d)?;
+            let mut reader = CountingReader::new(
+                self.inner.content.reader(d)?,
+                opts.progress.clone(),
+                d.as_str(),
+                Phase::Upload,
+                total,
+            );
             let mounted = client.push_blob(repo, d, &mut reader, mount_from.as_deref())?;
+            if let Some(p) = &opts.progress {
+                let phase = if mounted { Phase::Mounted } else { Phase::Done };
+                p.report(d.as_str(), phase, total.unwrap_or(0), total);
+            }
             if let Ok(mut c) = counts.lock() {
                 if mounted {
                     c.mounted += 1;

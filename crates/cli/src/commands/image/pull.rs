@@ -22,6 +22,7 @@ pub struct Args {
 pub fn run(store: &ImageStore, a: Args) -> anyhow::Result<i32> {
     let opts = RegistryOptions {
         insecure_registries: a.insecure,
+        progress: super::bars::for_terminal(a.quiet),
         platform: a
             .platform
             .as_deref()
