@@ -18,6 +18,8 @@ build_berth
 in_sandbox "$0" "$@"
 
 work=$(mktemp -d /run/berth-bench-img.XXXXXX)   # /run is the sandbox's tmpfs
+# podman's and skopeo's caches (/var/lib/containers) stay in this sandbox.
+mount -t tmpfs berth-bench-varlib /var/lib
 trap 'kill "${reg_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 img=$work/img.tar
 

@@ -58,6 +58,9 @@ fn start_registry_at(
     tls: Option<(&Path, &Path)>,
 ) -> Result<Registry, Box<dyn std::error::Error>> {
     let sandbox = SandboxHost::new()?;
+    // skopeo keeps a blob cache in /var/lib/containers: give this sandbox an
+    // empty /var/lib of its own so nothing reaches the machine's.
+    sandbox.sh("mount -t tmpfs berth-test-varlib /var/lib")?;
     let dir = sandbox.root().join("registry");
     std::fs::create_dir_all(dir.join("data"))?;
     let mut cfg = format!(
