@@ -9,7 +9,9 @@
 # owners and mtimes). Every timed run starts from an empty store / registry
 # (hyperfine --prepare, untimed).
 # Not like for like: skopeo's pull copies blobs to a directory without
-# unpacking them, berth's pull also unpacks every layer (more work for berth).
+# unpacking them, berth's pull also unpacks every layer (more work for berth);
+# skopeo's push gzips the plain layers of a docker-archive (as docker push
+# does), berth pushes blobs as stored (less work for berth).
 source "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-10}
 WARMUP=${WARMUP:-1}
@@ -20,7 +22,7 @@ in_sandbox "$0" "$@"
 work=$(mktemp -d /run/berth-bench-img.XXXXXX)   # /run is the sandbox's tmpfs
 # podman's and skopeo's caches (/var/lib/containers) stay in this sandbox.
 mount -t tmpfs berth-bench-varlib /var/lib
-trap 'kill "${reg_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap '[ -f "$work/reg.pid" ] && kill "$(cat "$work/reg.pid")" 2>/dev/null; rm -rf "$work"' EXIT
 img=$work/img.tar
 
 # --- the image: a docker-archive built by hand ------------------------------
@@ -67,7 +69,7 @@ log:
   level: error
 YML
 cat >"$work/restart-registry" <<SH
-#!/bin/sh
+#!/bin/bash
 # untimed: a fresh, empty registry for every run
 [ -f $work/reg.pid ] && kill \$(cat $work/reg.pid) 2>/dev/null && while kill -0 \$(cat $work/reg.pid) 2>/dev/null; do sleep 0.01; done
 rm -rf $work/registry

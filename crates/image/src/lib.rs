@@ -24,6 +24,7 @@ mod load;
 mod meta;
 mod model;
 mod ops;
+mod parallel;
 pub mod platform;
 pub mod progress;
 pub mod reference;

@@ -137,37 +137,6 @@ pub fn logout(host: &str, opts: &RegistryOptions) -> Result<()> {
     auth::store(&path, host, None)
 }
 
-/// Runs `work` on every item with up to `n` threads; the first error wins.
-fn parallel<T: Sync>(items: &[T], n: usize, work: impl Fn(&T) -> Result<()> + Sync) -> Result<()> {
-    let next = Mutex::new(0usize);
-    let failed: Mutex<Option<ImageError>> = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..n.clamp(1, items.len().max(1)) {
-            s.spawn(|| loop {
-                let i = {
-                    let Ok(mut g) = next.lock() else { return };
-                    let stop = failed.lock().map(|f| f.is_some()).unwrap_or(true);
-                    if *g >= items.len() || stop {
-                        return;
-                    }
-                    *g += 1;
-                    *g - 1
-                };
-                if let Err(e) = work(&items[i]) {
-                    if let Ok(mut f) = failed.lock() {
-                        f.get_or_insert(e);
-                    }
-                    return;
-                }
-            });
-        }
-    });
-    match failed.into_inner() {
-        Ok(Some(e)) => Err(e),
-        _ => Ok(()),
-    }
-}
-
 impl ImageStore {
     /// `docker pull`: fetches `reference` and stores it under its tag.
     pub fn pull(&self, reference: &str, opts: &RegistryOptions) -> Result<Image> {
@@ -286,35 +255,43 @@ impl ImageStore {
                     ),
                 ));
             }
-            parallel(&layers, opts.parallel, |(d, ..)| fetch(d))?;
+            // Each layer unpacks as soon as its blob is in, in parallel with the
+            // others' transfers (snapshots are independent directories).
+            let pairs: Vec<_> = layers.iter().zip(diff_ids.iter()).collect();
+            crate::parallel::for_each(&pairs, opts.parallel, |((blob, _, c, _), diff_id)| {
+                fetch(blob)?;
+                let ensured = self.inner.snapshots.ensure(diff_id, || {
+                    let r = self.inner.content.reader(blob)?;
+                    let plain = compression::decompress(r, *c)
+                        .map_err(|e| ImageError::corrupt(format!("blob {blob}"), e))?;
+                    let counted = CountingReader::new(
+                        plain,
+                        opts.progress.clone(),
+                        blob.as_str(),
+                        Phase::Unpack,
+                        None,
+                    );
+                    Ok(Box::new(counted) as Box<dyn std::io::Read>)
+                });
+                let ensured = ensured.map_err(|e| match e {
+                    ImageError::Corrupt { object, reason } => {
+                        ImageError::corrupt(format!("{object} (blob {blob})"), reason)
+                    }
+                    other => other,
+                })?;
+                if ensured.unpacked {
+                    if let Ok(mut a) = added_m.lock() {
+                        a.snapshots.push((*diff_id).clone());
+                    }
+                }
+                Ok(())
+            })?;
             Ok(diff_ids)
         })();
         *added = added_m.into_inner().unwrap_or_default();
         let diff_ids = res?;
         let mut refs = Vec::new();
-        for ((blob, mt, c, size), diff_id) in layers.iter().zip(diff_ids) {
-            let ensured = self.inner.snapshots.ensure(&diff_id, || {
-                let r = self.inner.content.reader(blob)?;
-                let plain = compression::decompress(r, *c)
-                    .map_err(|e| ImageError::corrupt(format!("blob {blob}"), e))?;
-                let counted = CountingReader::new(
-                    plain,
-                    opts.progress.clone(),
-                    blob.as_str(),
-                    Phase::Unpack,
-                    None,
-                );
-                Ok(Box::new(counted) as Box<dyn std::io::Read>)
-            });
-            let ensured = ensured.map_err(|e| match e {
-                ImageError::Corrupt { object, reason } => {
-                    ImageError::corrupt(format!("{object} (blob {blob})"), reason)
-                }
-                other => other,
-            })?;
-            if ensured.unpacked {
-                added.snapshots.push(diff_id.clone());
-            }
+        for ((blob, mt, _, size), diff_id) in layers.iter().zip(diff_ids) {
             refs.push(LayerRef {
                 diff_id: diff_id.to_string(),
                 blob: blob.to_string(),
@@ -388,7 +365,7 @@ impl ImageStore {
         }
         blobs.push(Digest::parse(&rec.id, "image record")?);
         let counts = Mutex::new(PushReport::default());
-        parallel(&blobs, opts.parallel, |d| {
+        crate::parallel::for_each(&blobs, opts.parallel, |d| {
             let total = std::fs::metadata(self.inner.content.path(d))
                 .ok()
                 .map(|m| m.len());
