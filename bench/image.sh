@@ -22,7 +22,7 @@ in_sandbox "$0" "$@"
 work=$(mktemp -d /run/berth-bench-img.XXXXXX)   # /run is the sandbox's tmpfs
 # podman's and skopeo's caches (/var/lib/containers) stay in this sandbox.
 mount -t tmpfs berth-bench-varlib /var/lib
-trap '[ -f "$work/reg.pid" ] && kill "$(cat "$work/reg.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+trap '[ -f "$work/reg.pid" ] && kill "$(cat "$work/reg.pid")" 2>/dev/null; rm -rf "$work" || true' EXIT
 img=$work/img.tar
 
 # --- the image: a docker-archive built by hand ------------------------------
