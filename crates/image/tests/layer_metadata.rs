@@ -26,6 +26,7 @@ fn owners_modes_mtimes_xattrs_and_devices_survive_unpacking() -> TestResult {
     l.pax(&[
         ("SCHILY.xattr.user.origin", b"berth"),
         ("SCHILY.xattr.trusted.t", b"1"),
+        ("SCHILY.xattr.trusted.overlay.redirect", b"/etc"),
     ])?;
     l.entry(&Entry {
         name: "srv/tool",
@@ -95,6 +96,10 @@ fn owners_modes_mtimes_xattrs_and_devices_survive_unpacking() -> TestResult {
     assert_eq!(&buf[..n], b"berth");
     let n = rustix::fs::lgetxattr(fs.join("srv/tool"), "trusted.t", &mut buf)?;
     assert_eq!(&buf[..n], b"1");
+    assert!(
+        rustix::fs::lgetxattr(fs.join("srv/tool"), "trusted.overlay.redirect", &mut buf).is_err(),
+        "an image must not set overlayfs's own xattrs"
+    );
     let null = std::fs::symlink_metadata(fs.join("srv/null"))?;
     assert!(null.file_type().is_char_device());
     assert_eq!(null.rdev(), rustix::fs::makedev(1, 3));

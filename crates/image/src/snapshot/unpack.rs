@@ -369,6 +369,13 @@ fn apply_meta<R: Read>(
         for ext in exts.flatten() {
             if let Ok(key) = ext.key() {
                 if let Some(attr) = key.strip_prefix("SCHILY.xattr.") {
+                    // overlayfs's own xattrs (redirect, metacopy, opaque, ...)
+                    // from an image would steer the mount; only the unpacker
+                    // sets them, from whiteout entries.
+                    if attr.starts_with("trusted.overlay.") {
+                        tracing::debug!(entry = %raw, xattr = %attr, "dropping an overlayfs xattr from a layer");
+                        continue;
+                    }
                     xattrs.push((attr.to_string(), ext.value_bytes().to_vec()));
                 }
             }
