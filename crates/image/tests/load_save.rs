@@ -305,3 +305,62 @@ fn a_docker_save_with_a_symlinked_duplicate_layer_loads() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn prune_removes_dangling_images_then_unused_ones() -> TestResult {
+    let (dir, s) = store()?;
+    let path = dir.path().join("busybox.tar");
+    let id = busybox_docker_archive(&path)?;
+    s.load(std::fs::File::open(&path)?)?;
+    let mut l = LayerBuilder::new();
+    l.file("x", 0o644, b"x")?;
+    let dangling = s.import(&l.finish()?[..], None, &[])?;
+    let report = s.prune(true, &|_| false)?;
+    assert_eq!(
+        report.removed,
+        vec![RemovedItem::Deleted(dangling.id.clone())]
+    );
+    assert!(report.space_reclaimed > 0);
+    assert_eq!(s.list()?.len(), 1);
+    // -a keeps what a container uses
+    let report = s.prune(false, &|img| img == id)?;
+    assert!(report.removed.is_empty());
+    let report = s.prune(false, &|_| false)?;
+    assert_eq!(
+        report.removed,
+        vec![
+            RemovedItem::Untagged("busybox:latest".into()),
+            RemovedItem::Deleted(id)
+        ]
+    );
+    assert!(s.list()?.is_empty());
+    assert_eq!(s.disk_usage()?, 0);
+    Ok(())
+}
+
+#[test]
+fn a_store_kept_by_the_engine_holds_the_metadata() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let meta = std::sync::Arc::new(berth_store::MemStore::default());
+    let s = berth_image::ImageStore::open_with_store(&dir.path().join("image"), meta.clone())?;
+    let path = dir.path().join("busybox.tar");
+    let id = busybox_docker_archive(&path)?;
+    s.load(std::fs::File::open(&path)?)?;
+    assert_eq!(s.resolve("busybox")?.id, id);
+    use berth_store::Store;
+    let keys: Vec<String> = meta
+        .list_prefix("image/")?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        keys.iter()
+            .any(|k| k == "image/refs/docker.io/library/busybox:latest"),
+        "{keys:?}"
+    );
+    assert!(
+        !dir.path().join("image/db").exists(),
+        "no redb file of its own"
+    );
+    Ok(())
+}
