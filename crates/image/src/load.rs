@@ -7,6 +7,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, Read};
+use std::sync::Mutex;
 
 use crate::archive::plan::{self, media, Plan};
 use crate::archive::staging::Staged;
@@ -28,7 +29,12 @@ pub(crate) struct Added {
 impl ImageStore {
     /// Loads a docker-archive (`docker save`) or an OCI layout / oci-archive.
     pub fn load(&self, archive: impl Read) -> Result<Vec<LoadedImage>> {
-        let staged = Staged::read(archive, self.inner.content.tmp_dir())?;
+        // docker load also takes a compressed archive (docker save | gzip).
+        let (c, buffered) =
+            compression::sniff_reader(archive).map_err(ImageError::io("reading", "archive"))?;
+        let plain =
+            compression::decompress(buffered, c).map_err(|e| ImageError::corrupt("archive", e))?;
+        let staged = Staged::read(plain, self.inner.content.tmp_dir())?;
         let plans = plan::plans(&staged)?;
         let mut added = Added::default();
         let _gc = self.gc_lock(false)?;
@@ -59,7 +65,9 @@ impl ImageStore {
         let mut loaded = Vec::new();
         for p in plans {
             let mut unpacked = 0;
-            for l in &p.layers {
+            // Layers unpack in parallel: each snapshot is its own directory.
+            let done = Mutex::new(Vec::new());
+            let res = crate::parallel::for_each(&p.layers, unpack_threads(), |l| {
                 let ensured = self.inner.snapshots.ensure(&l.diff_id, || {
                     let f = File::open(&l.staged).map_err(ImageError::io("opening", &l.staged))?;
                     compression::decompress(BufReader::new(f), l.compression)
@@ -67,10 +75,16 @@ impl ImageStore {
                 });
                 let ensured = ensured.map_err(|e| name_member(e, &l.member))?;
                 if ensured.unpacked {
-                    unpacked += 1;
-                    added.snapshots.push(l.diff_id.clone());
+                    if let Ok(mut d) = done.lock() {
+                        d.push(l.diff_id.clone());
+                    }
                 }
-            }
+                Ok(())
+            });
+            let done = done.into_inner().unwrap_or_default();
+            unpacked += done.len();
+            added.snapshots.extend(done);
+            res?;
             // Blobs: layers, config, manifest (synthesised for
             // docker-archives, so save can write an OCI layout).
             for l in &p.layers {
@@ -149,6 +163,11 @@ impl ImageStore {
         }
         Ok(d)
     }
+}
+
+/// Threads for unpacking layers: the cores, at most 4.
+fn unpack_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().min(4))
 }
 
 /// An OCI manifest for an image that came without one.

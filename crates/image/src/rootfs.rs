@@ -174,7 +174,7 @@ pub fn mount_overlay(r: &Rootfs) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e @ (rustix::io::Errno::NOSYS | rustix::io::Errno::INVAL)) => {
             tracing::debug!(error = %e, "fsconfig overlay mount failed, trying mount(2)");
-            mount_legacy(r)
+            mount_legacy(r, e)
         }
         Err(e) => Err(mount_err("mounting", &r.merged)(e)),
     }
@@ -198,7 +198,8 @@ fn mount_with_fsconfig(r: &Rootfs) -> rustix::io::Result<()> {
     )
 }
 
-fn mount_legacy(r: &Rootfs) -> Result<()> {
+/// mount(2) with one option string; `why` is what the fsconfig way said.
+fn mount_legacy(r: &Rootfs, why: rustix::io::Errno) -> Result<()> {
     let lowers: Vec<String> = r
         .lowerdirs
         .iter()
@@ -216,7 +217,8 @@ fn mount_legacy(r: &Rootfs) -> Result<()> {
             op: "mounting",
             target: r.merged.clone(),
             source: io::Error::other(format!(
-                "{} layers need {} bytes of mount options (limit {page}) and this kernel lacks overlayfs lowerdir+",
+                "{} layers need {} bytes of mount options (limit {page}); the fsconfig lowerdir+ way failed too \
+                 ({why}: a kernel before 6.8, or a layer path of 256 bytes or more)",
                 r.lowerdirs.len(),
                 data.len()
             )),

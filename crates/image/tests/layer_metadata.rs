@@ -26,6 +26,7 @@ fn owners_modes_mtimes_xattrs_and_devices_survive_unpacking() -> TestResult {
     l.pax(&[
         ("SCHILY.xattr.user.origin", b"berth"),
         ("SCHILY.xattr.trusted.t", b"1"),
+        ("SCHILY.xattr.trusted.overlay.redirect", b"/etc"),
     ])?;
     l.entry(&Entry {
         name: "srv/tool",
@@ -95,6 +96,10 @@ fn owners_modes_mtimes_xattrs_and_devices_survive_unpacking() -> TestResult {
     assert_eq!(&buf[..n], b"berth");
     let n = rustix::fs::lgetxattr(fs.join("srv/tool"), "trusted.t", &mut buf)?;
     assert_eq!(&buf[..n], b"1");
+    assert!(
+        rustix::fs::lgetxattr(fs.join("srv/tool"), "trusted.overlay.redirect", &mut buf).is_err(),
+        "an image must not set overlayfs's own xattrs"
+    );
     let null = std::fs::symlink_metadata(fs.join("srv/null"))?;
     assert!(null.file_type().is_char_device());
     assert_eq!(null.rdev(), rustix::fs::makedev(1, 3));
@@ -107,5 +112,34 @@ fn owners_modes_mtimes_xattrs_and_devices_survive_unpacking() -> TestResult {
     let link = std::fs::symlink_metadata(fs.join("srv/link"))?;
     assert!(link.file_type().is_symlink());
     assert_eq!((link.uid(), link.gid(), link.mtime()), (7, 8, 2_000_000));
+    Ok(())
+}
+
+#[test]
+fn files_of_zeros_are_unpacked_sparse() -> TestResult {
+    let (_dir, s) = store()?;
+    let mut data = vec![0u8; 4 << 20];
+    data[..5].copy_from_slice(b"start");
+    let mut l = LayerBuilder::new();
+    l.file("sparse", 0o644, &data)?;
+    l.file("zeros", 0o644, &vec![0u8; 1 << 20])?;
+    let img = ArchiveImage::new(vec![l.finish()?], &["sparse:1"]);
+    let diff = img.layers[0].1.clone();
+    s.load(&DockerArchive { images: vec![img] }.to_bytes()?[..])?;
+    let fs = s
+        .root()
+        .join("snapshots")
+        .join(diff.trim_start_matches("sha256:"))
+        .join("fs");
+    let md = std::fs::metadata(fs.join("sparse"))?;
+    assert_eq!(md.len(), 4 << 20);
+    assert!(
+        md.blocks() * 512 < 1 << 20,
+        "{} blocks for 4 MiB of mostly zeros",
+        md.blocks()
+    );
+    assert_eq!(std::fs::read(fs.join("sparse"))?, data);
+    assert_eq!(std::fs::metadata(fs.join("zeros"))?.len(), 1 << 20);
+    assert_eq!(std::fs::read(fs.join("zeros"))?, vec![0u8; 1 << 20]);
     Ok(())
 }

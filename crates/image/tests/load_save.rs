@@ -47,9 +47,12 @@ fn busybox_docker_archive_loads_and_resolves_like_docker() -> TestResult {
     let cmd = img.config.config().as_ref().and_then(|c| c.cmd().clone());
     assert_eq!(cmd, Some(vec!["sh".to_string()]));
     assert_eq!(s.list()?.len(), 1);
-    // loading again unpacks nothing
+    // loading again unpacks nothing; a gzip- or zstd-compressed archive loads too
     let again = s.load(std::fs::File::open(&path)?)?;
     assert_eq!(again[0].layers_unpacked, 0);
+    let bytes = std::fs::read(&path)?;
+    assert_eq!(s.load(&gzip(&bytes)[..])?[0].id, id);
+    assert_eq!(s.load(&zstd(&bytes)[..])?[0].id, id);
     Ok(())
 }
 
@@ -240,5 +243,124 @@ fn tag_remove_and_history_follow_docker() -> TestResult {
     );
     assert!(matches!(s.resolve(&id), Err(ImageError::NotFound(_))));
     assert_eq!(s.disk_usage()?, 0, "blobs and snapshots are collected");
+    Ok(())
+}
+
+#[test]
+fn a_docker_save_with_a_symlinked_duplicate_layer_loads() -> TestResult {
+    // docker save writes a layer shared by two images once and links the
+    // other image's layer.tar to it.
+    let (_dir, s) = store()?;
+    let mut l = LayerBuilder::new();
+    l.file("shared", 0o644, b"x")?;
+    let layer = l.finish()?;
+    let a = berth_testsupport::images::ArchiveImage::new(vec![layer.clone()], &["a:1"]);
+    let mut b = berth_testsupport::images::ArchiveImage::new(vec![layer.clone()], &["b:1"]);
+    b.config = serde_json::json!({"Cmd": ["other"]});
+    let (ca, cb) = (a.config_json(), b.config_json());
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| -> std::io::Result<()> {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        tar.append_data(&mut h, name, data)
+    };
+    add("aaaa/layer.tar", &layer)?;
+    add("ca.json", &ca)?;
+    add("cb.json", &cb)?;
+    add(
+        "manifest.json",
+        br#"[{"Config":"ca.json","RepoTags":["a:1"],"Layers":["aaaa/layer.tar"]},{"Config":"cb.json","RepoTags":["b:1"],"Layers":["bbbb/layer.tar"]}]"#,
+    )?;
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    tar.append_link(&mut h, "bbbb/layer.tar", "../aaaa/layer.tar")?;
+    let bytes = tar.into_inner()?;
+    let loaded = s.load(&bytes[..])?;
+    assert_eq!(loaded.len(), 2);
+    assert_eq!(s.resolve("a:1")?.layers, s.resolve("b:1")?.layers);
+    assert_ne!(s.resolve("a:1")?.id, s.resolve("b:1")?.id);
+    // an archive link that leaves the archive is refused
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    tar.append_link(&mut h, "cccc/layer.tar", "../../../etc/passwd")?;
+    let mut h = tar::Header::new_gnu();
+    let m = br#"[{"Config":"ca.json","RepoTags":["c:1"],"Layers":["cccc/layer.tar"]}]"#;
+    h.set_size(m.len() as u64);
+    h.set_mode(0o644);
+    tar.append_data(&mut h, "manifest.json", &m[..])?;
+    let mut h = tar::Header::new_gnu();
+    h.set_size(ca.len() as u64);
+    h.set_mode(0o644);
+    tar.append_data(&mut h, "ca.json", &ca[..])?;
+    let err = s.load(&tar.into_inner()?[..]);
+    assert!(
+        matches!(&err, Err(ImageError::Missing { object, .. }) if object == "cccc/layer.tar"),
+        "{err:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn prune_removes_dangling_images_then_unused_ones() -> TestResult {
+    let (dir, s) = store()?;
+    let path = dir.path().join("busybox.tar");
+    let id = busybox_docker_archive(&path)?;
+    s.load(std::fs::File::open(&path)?)?;
+    let mut l = LayerBuilder::new();
+    l.file("x", 0o644, b"x")?;
+    let dangling = s.import(&l.finish()?[..], None, &[])?;
+    let report = s.prune(true, &|_| false)?;
+    assert_eq!(
+        report.removed,
+        vec![RemovedItem::Deleted(dangling.id.clone())]
+    );
+    assert!(report.space_reclaimed > 0);
+    assert_eq!(s.list()?.len(), 1);
+    // -a keeps what a container uses
+    let report = s.prune(false, &|img| img == id)?;
+    assert!(report.removed.is_empty());
+    let report = s.prune(false, &|_| false)?;
+    assert_eq!(
+        report.removed,
+        vec![
+            RemovedItem::Untagged("busybox:latest".into()),
+            RemovedItem::Deleted(id)
+        ]
+    );
+    assert!(s.list()?.is_empty());
+    assert_eq!(s.disk_usage()?, 0);
+    Ok(())
+}
+
+#[test]
+fn a_store_kept_by_the_engine_holds_the_metadata() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let meta = std::sync::Arc::new(berth_store::MemStore::default());
+    let s = berth_image::ImageStore::open_with_store(&dir.path().join("image"), meta.clone())?;
+    let path = dir.path().join("busybox.tar");
+    let id = busybox_docker_archive(&path)?;
+    s.load(std::fs::File::open(&path)?)?;
+    assert_eq!(s.resolve("busybox")?.id, id);
+    use berth_store::Store;
+    let keys: Vec<String> = meta
+        .list_prefix("image/")?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        keys.iter()
+            .any(|k| k == "image/refs/docker.io/library/busybox:latest"),
+        "{keys:?}"
+    );
+    assert!(
+        !dir.path().join("image/db").exists(),
+        "no redb file of its own"
+    );
     Ok(())
 }

@@ -58,6 +58,9 @@ fn start_registry_at(
     tls: Option<(&Path, &Path)>,
 ) -> Result<Registry, Box<dyn std::error::Error>> {
     let sandbox = SandboxHost::new()?;
+    // skopeo keeps a blob cache in /var/lib/containers: give this sandbox an
+    // empty /var/lib of its own so nothing reaches the machine's.
+    sandbox.sh("mount -t tmpfs berth-test-varlib /var/lib")?;
     let dir = sandbox.root().join("registry");
     std::fs::create_dir_all(dir.join("data"))?;
     let mut cfg = format!(
@@ -186,9 +189,44 @@ fn push_then_pull_into_an_empty_store_keeps_every_digest() -> TestResult {
     assert_eq!((other.uploaded, other.mounted), (0, 3));
 
     let (_d2, empty) = store()?;
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let watched = RegistryOptions {
+        progress: Some(berth_image::progress::ProgressFn(std::sync::Arc::new(
+            move |e| {
+                if let Ok(mut v) = sink.lock() {
+                    v.push(e.clone());
+                }
+            },
+        ))),
+        ..opts()
+    };
     let pulled = reg
         .sandbox
-        .enter_keep_pidns(|| empty.pull(&format!("{ADDR}/test/bb:1"), &o))??;
+        .enter_keep_pidns(|| empty.pull(&format!("{ADDR}/test/bb:1"), &watched))??;
+    {
+        use berth_image::progress::Phase;
+        let events = events.lock().map_err(|_| "poisoned")?;
+        let busybox_blob = &image.layers[0]; // uncompressed: blob digest = diff id
+        let downloaded = events
+            .iter()
+            .filter(|e| &e.digest == busybox_blob && e.phase == Phase::Download)
+            .map(|e| e.current)
+            .max();
+        assert_eq!(
+            downloaded,
+            events
+                .iter()
+                .find(|e| &e.digest == busybox_blob)
+                .and_then(|e| e.total)
+        );
+        assert!(events
+            .iter()
+            .any(|e| &e.digest == busybox_blob && e.phase == Phase::Done));
+        assert!(events
+            .iter()
+            .any(|e| &e.digest == busybox_blob && e.phase == Phase::Unpack));
+    }
     assert_eq!(pulled.id, id);
     assert_eq!(pulled.manifest_digest.as_deref(), Some(digest.as_str()));
     assert_eq!(pulled.layers, image.layers);
@@ -659,6 +697,84 @@ fn an_https_registry_is_trusted_through_its_ca_only() -> TestResult {
     assert!(
         matches!(&err, Err(ImageError::Registry { reason, .. }) if reason.to_lowercase().contains("certificate") || reason.to_lowercase().contains("issuer")),
         "{err:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn pull_picks_the_platform_asked_for_from_an_index() -> TestResult {
+    let sandbox = SandboxHost::new()?;
+    let (_dir, s) = store()?;
+    let mut blobs = std::collections::HashMap::new();
+    let mut descs = Vec::new();
+    for arch in ["amd64", "arm64", "s390x"] {
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": []},
+        }))?;
+        let cd = sha256(&config);
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+            "layers": [],
+        }))?;
+        let md = sha256(&manifest);
+        descs.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": manifest.len(),
+            "platform": {"os": "linux", "architecture": arch},
+        }));
+        blobs.insert(format!("/v2/m/blobs/{cd}"), config);
+        blobs.insert(format!("/v2/m/manifests/{md}"), manifest);
+    }
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": descs,
+    }))?;
+    let index_d = sha256(&index);
+    let answer = |path: &str, _: &str| -> Answer {
+        if path == "/v2/m/manifests/multi" {
+            return (
+                200,
+                vec![(
+                    "Content-Type".into(),
+                    "application/vnd.oci.image.index.v1+json".into(),
+                )],
+                index.clone(),
+                None,
+            );
+        }
+        match blobs.get(path) {
+            Some(b) => (200, vec![], b.clone(), None),
+            None => (404, vec![], Vec::new(), None),
+        }
+    };
+    let s390x = RegistryOptions {
+        platform: Some(berth_image::platform::Platform::parse("linux/s390x")?),
+        ..opts()
+    };
+    let riscv = RegistryOptions {
+        platform: Some(berth_image::platform::Platform::parse("linux/riscv64")?),
+        ..opts()
+    };
+    let (host, other, missing) = with_fake_registry(&sandbox, answer, |addr| {
+        (
+            s.pull(&format!("{addr}/m:multi"), &opts()),
+            s.pull(&format!("{addr}/m:multi"), &s390x),
+            s.pull(&format!("{addr}/m:multi"), &riscv),
+        )
+    })?;
+    let (host, other) = (host?, other?);
+    assert_eq!(
+        host.config.architecture().to_string(),
+        berth_image::platform::host_arch()
+    );
+    assert_eq!(other.config.architecture().to_string(), "s390x");
+    assert!(
+        other.repo_digests[0].ends_with(&index_d),
+        "the repo digest is the index's, as docker records it"
+    );
+    assert!(
+        matches!(&missing, Err(ImageError::NotFound(m)) if m.contains("linux/riscv64")),
+        "{missing:?}"
     );
     Ok(())
 }

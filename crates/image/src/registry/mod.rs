@@ -22,6 +22,7 @@ use crate::error::{ImageError, Result};
 use crate::load::Added;
 use crate::meta;
 use crate::model::{Image, ImageRecord, LayerRef};
+use crate::progress::{CountingReader, Phase, ProgressFn};
 use crate::reference::Reference;
 use crate::store::ImageStore;
 
@@ -46,6 +47,10 @@ pub struct RegistryOptions {
     pub ca_certs: Vec<PathBuf>,
     /// Docker's per-registry certificate dir (default `/etc/docker/certs.d`).
     pub certs_dir: PathBuf,
+    /// Which manifest of an index to pull (default: linux/<host arch>).
+    pub platform: Option<crate::platform::Platform>,
+    /// Called as blobs move and layers unpack.
+    pub progress: Option<ProgressFn>,
 }
 
 impl Default for RegistryOptions {
@@ -58,6 +63,8 @@ impl Default for RegistryOptions {
             chunk_size: 8 << 20,
             ca_certs: Vec::new(),
             certs_dir: PathBuf::from("/etc/docker/certs.d"),
+            platform: None,
+            progress: None,
         }
     }
 }
@@ -130,37 +137,6 @@ pub fn logout(host: &str, opts: &RegistryOptions) -> Result<()> {
     auth::store(&path, host, None)
 }
 
-/// Runs `work` on every item with up to `n` threads; the first error wins.
-fn parallel<T: Sync>(items: &[T], n: usize, work: impl Fn(&T) -> Result<()> + Sync) -> Result<()> {
-    let next = Mutex::new(0usize);
-    let failed: Mutex<Option<ImageError>> = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..n.clamp(1, items.len().max(1)) {
-            s.spawn(|| loop {
-                let i = {
-                    let Ok(mut g) = next.lock() else { return };
-                    let stop = failed.lock().map(|f| f.is_some()).unwrap_or(true);
-                    if *g >= items.len() || stop {
-                        return;
-                    }
-                    *g += 1;
-                    *g - 1
-                };
-                if let Err(e) = work(&items[i]) {
-                    if let Ok(mut f) = failed.lock() {
-                        f.get_or_insert(e);
-                    }
-                    return;
-                }
-            });
-        }
-    });
-    match failed.into_inner() {
-        Ok(Some(e)) => Err(e),
-        _ => Ok(()),
-    }
-}
-
 impl ImageStore {
     /// `docker pull`: fetches `reference` and stores it under its tag.
     pub fn pull(&self, reference: &str, opts: &RegistryOptions) -> Result<Image> {
@@ -199,7 +175,11 @@ impl ImageStore {
             let object = format!("{}/{repo}@{top_digest}", r.domain);
             let index: ImageIndex =
                 serde_json::from_slice(&bytes).map_err(|e| ImageError::corrupt(&object, e))?;
-            let chosen = crate::platform::choose(index.manifests(), &object)?;
+            let want = opts
+                .platform
+                .clone()
+                .unwrap_or_else(crate::platform::Platform::host);
+            let chosen = crate::platform::choose_for(index.manifests(), &want, &object)?;
             let d = Digest::parse(chosen.digest().as_ref(), &object)?;
             let got = client.get_manifest(repo, d.as_str())?;
             bytes = got.0;
@@ -222,11 +202,22 @@ impl ImageStore {
             layers.push((d, mt, c, l.size()));
         }
         let added_m = Mutex::new(std::mem::take(added));
+        let sizes: std::collections::HashMap<Digest, u64> =
+            layers.iter().map(|(d, _, _, n)| (d.clone(), *n)).collect();
         let fetch = |d: &Digest| -> Result<()> {
             if self.inner.content.contains(d) {
+                if let Some(p) = &opts.progress {
+                    p.report(d.as_str(), Phase::Exists, 0, sizes.get(d).copied());
+                }
                 return Ok(());
             }
-            let reader = client.get_blob(repo, d)?;
+            let reader = CountingReader::new(
+                client.get_blob(repo, d)?,
+                opts.progress.clone(),
+                d.as_str(),
+                Phase::Download,
+                sizes.get(d).copied(),
+            );
             let (_, new) =
                 self.inner
                     .content
@@ -245,6 +236,9 @@ impl ImageStore {
                     a.blobs.push(d.clone());
                 }
             }
+            if let Some(p) = &opts.progress {
+                p.report(d.as_str(), Phase::Done, 0, None);
+            }
             Ok(())
         };
         let res = (|| {
@@ -261,27 +255,43 @@ impl ImageStore {
                     ),
                 ));
             }
-            parallel(&layers, opts.parallel, |(d, ..)| fetch(d))?;
+            // Each layer unpacks as soon as its blob is in, in parallel with the
+            // others' transfers (snapshots are independent directories).
+            let pairs: Vec<_> = layers.iter().zip(diff_ids.iter()).collect();
+            crate::parallel::for_each(&pairs, opts.parallel, |((blob, _, c, _), diff_id)| {
+                fetch(blob)?;
+                let ensured = self.inner.snapshots.ensure(diff_id, || {
+                    let r = self.inner.content.reader(blob)?;
+                    let plain = compression::decompress(r, *c)
+                        .map_err(|e| ImageError::corrupt(format!("blob {blob}"), e))?;
+                    let counted = CountingReader::new(
+                        plain,
+                        opts.progress.clone(),
+                        blob.as_str(),
+                        Phase::Unpack,
+                        None,
+                    );
+                    Ok(Box::new(counted) as Box<dyn std::io::Read>)
+                });
+                let ensured = ensured.map_err(|e| match e {
+                    ImageError::Corrupt { object, reason } => {
+                        ImageError::corrupt(format!("{object} (blob {blob})"), reason)
+                    }
+                    other => other,
+                })?;
+                if ensured.unpacked {
+                    if let Ok(mut a) = added_m.lock() {
+                        a.snapshots.push((*diff_id).clone());
+                    }
+                }
+                Ok(())
+            })?;
             Ok(diff_ids)
         })();
         *added = added_m.into_inner().unwrap_or_default();
         let diff_ids = res?;
         let mut refs = Vec::new();
-        for ((blob, mt, c, size), diff_id) in layers.iter().zip(diff_ids) {
-            let ensured = self.inner.snapshots.ensure(&diff_id, || {
-                let r = self.inner.content.reader(blob)?;
-                compression::decompress(r, *c)
-                    .map_err(|e| ImageError::corrupt(format!("blob {blob}"), e))
-            });
-            let ensured = ensured.map_err(|e| match e {
-                ImageError::Corrupt { object, reason } => {
-                    ImageError::corrupt(format!("{object} (blob {blob})"), reason)
-                }
-                other => other,
-            })?;
-            if ensured.unpacked {
-                added.snapshots.push(diff_id.clone());
-            }
+        for ((blob, mt, _, size), diff_id) in layers.iter().zip(diff_ids) {
             refs.push(LayerRef {
                 diff_id: diff_id.to_string(),
                 blob: blob.to_string(),
@@ -355,16 +365,32 @@ impl ImageStore {
         }
         blobs.push(Digest::parse(&rec.id, "image record")?);
         let counts = Mutex::new(PushReport::default());
-        parallel(&blobs, opts.parallel, |d| {
+        crate::parallel::for_each(&blobs, opts.parallel, |d| {
+            let total = std::fs::metadata(self.inner.content.path(d))
+                .ok()
+                .map(|m| m.len());
             if client.blob_exists(repo, d)? {
                 tracing::debug!(blob = %d, "registry has the blob");
+                if let Some(p) = &opts.progress {
+                    p.report(d.as_str(), Phase::Exists, 0, total);
+                }
                 if let Ok(mut c) = counts.lock() {
                     c.skipped += 1;
                 }
                 return Ok(());
             }
-            let mut reader = self.inner.content.reader(d)?;
+            let mut reader = CountingReader::new(
+                self.inner.content.reader(d)?,
+                opts.progress.clone(),
+                d.as_str(),
+                Phase::Upload,
+                total,
+            );
             let mounted = client.push_blob(repo, d, &mut reader, mount_from.as_deref())?;
+            if let Some(p) = &opts.progress {
+                let phase = if mounted { Phase::Mounted } else { Phase::Done };
+                p.report(d.as_str(), phase, total.unwrap_or(0), total);
+            }
             if let Ok(mut c) = counts.lock() {
                 if mounted {
                     c.mounted += 1;

@@ -4,6 +4,7 @@
 //! flags into one berth-image call and prints the result as docker does,
 //! or as JSON (`--format json`), or ids only (`--quiet`).
 
+mod bars;
 mod history;
 mod import;
 mod inspect;

@@ -12,6 +12,9 @@ pub struct Args {
     /// A registry (host:port) to reach over plain HTTP.
     #[arg(long = "insecure-registry")]
     pub insecure: Vec<String>,
+    /// os/arch[/variant] to pick from a multi-platform image.
+    #[arg(long)]
+    pub platform: Option<String>,
     /// The image.
     pub reference: String,
 }
@@ -19,6 +22,12 @@ pub struct Args {
 pub fn run(store: &ImageStore, a: Args) -> anyhow::Result<i32> {
     let opts = RegistryOptions {
         insecure_registries: a.insecure,
+        progress: super::bars::for_terminal(a.quiet),
+        platform: a
+            .platform
+            .as_deref()
+            .map(berth_image::platform::Platform::parse)
+            .transpose()?,
         ..RegistryOptions::default()
     };
     let img = store.pull(&a.reference, &opts)?;

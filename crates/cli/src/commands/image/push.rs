@@ -19,6 +19,7 @@ pub struct Args {
 pub fn run(store: &ImageStore, a: Args) -> anyhow::Result<i32> {
     let opts = RegistryOptions {
         insecure_registries: a.insecure,
+        progress: super::bars::for_terminal(a.quiet),
         ..RegistryOptions::default()
     };
     let report = store.push(&a.reference, &opts)?;
