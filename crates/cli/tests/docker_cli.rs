@@ -494,6 +494,55 @@ fn tty_volumes_and_lifecycle_verbs() {
     let actions: Vec<&str> = ev.lines().collect();
     assert_eq!(actions, ["create", "start", "die", "destroy"], "{ev}");
 
+    // Images: tag, rmi, save and load back; diff, export, commit.
+    d.ok(&["tag", "busybox", "mybox:v1"]);
+    let tags = d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(
+        tags.contains("mybox:v1") && tags.contains("busybox:latest"),
+        "{tags}"
+    );
+    let saved = d.host.root().join("saved.tar");
+    d.ok(&["save", "-o", &saved.to_string_lossy(), "mybox:v1"]);
+    let out = d.ok(&["rmi", "mybox:v1"]);
+    assert!(out.contains("Untagged: mybox:v1"), "{out}");
+    let out = d.ok(&["load", "-i", &saved.to_string_lossy()]);
+    assert!(out.contains("Loaded image: mybox:v1"), "{out}");
+    d.ok(&[
+        "run",
+        "--name",
+        "changer",
+        "busybox",
+        "sh",
+        "-c",
+        "echo new > /etc/added; rm /etc/motd",
+    ]);
+    let diff = d.ok(&["diff", "changer"]);
+    assert!(
+        diff.contains("A /etc/added") && diff.contains("D /etc/motd"),
+        "{diff}"
+    );
+    let exported = d.host.root().join("export.tar");
+    d.ok(&["export", "-o", &exported.to_string_lossy(), "changer"]);
+    let listing = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&exported)
+        .output()
+        .expect("tar");
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.trim_start_matches("./") == "etc/added"),
+        "{listing}"
+    );
+    d.ok(&["commit", "changer", "committed:1"]);
+    assert_eq!(
+        d.ok(&["run", "--rm", "committed:1", "cat", "/etc/added"]),
+        "new\n"
+    );
+    d.ok(&["rm", "changer"]);
+    d.ok(&["rmi", "committed:1", "mybox:v1"]);
+
     assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
     assert!(
         d.berth_mounts().is_empty(),

@@ -42,6 +42,9 @@ pub fn router() -> Router<Engine> {
         .route("/containers/{id}/top", get(top))
         .route("/containers/{id}/resize", post(resize))
         .route("/containers/{id}/stats", get(stats))
+        .route("/containers/{id}/changes", get(changes))
+        .route("/containers/{id}/export", get(export))
+        .route("/commit", post(commit))
 }
 
 fn no_content() -> Response {
@@ -344,4 +347,51 @@ fn with_pre(mut cur: serde_json::Value, prev: &serde_json::Value) -> serde_json:
     cur["precpu_stats"] = prev["cpu_stats"].clone();
     cur["preread"] = prev["read"].clone();
     cur
+}
+
+async fn changes(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(reply(200, &e.container_changes(&id).await?))
+}
+
+async fn export(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    let (resp, writer) = crate::body::streamed("application/x-tar");
+    let job = e.container_export(&id, Box::new(writer)).await?;
+    tokio::spawn(async move {
+        if let Ok(Err(err)) = job.await {
+            tracing::warn!("export: {err}");
+        }
+    });
+    Ok(resp)
+}
+
+async fn commit(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response> {
+    let container = q
+        .str("container")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::bad_request("container is required"))?;
+    let reference = q.str("repo").filter(|r| !r.is_empty()).map(|r| {
+        match q.str("tag").filter(|t| !t.is_empty()) {
+            Some(t) => format!("{r}:{t}"),
+            None => r.to_owned(),
+        }
+    });
+    let changes = q
+        .str("changes")
+        .map(|c| {
+            c.lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let id = e
+        .commit(
+            container,
+            reference,
+            q.str("author").map(str::to_owned),
+            q.str("comment").map(str::to_owned),
+            changes,
+        )
+        .await?;
+    Ok(reply(201, &bollard_stubs::models::IdResponse { id }))
 }
