@@ -393,5 +393,5 @@ async fn commit(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Respon
             changes,
         )
         .await?;
-    Ok(reply(201, &bollard_stubs::models::IdResponse { id }))
+    Ok(reply(201, &serde_json::json!({ "Id": id })))
 }
