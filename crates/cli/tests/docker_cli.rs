@@ -516,6 +516,20 @@ fn tty_volumes_and_lifecycle_verbs() {
         "-c",
         "echo new > /etc/added; rm /etc/motd",
     ]);
+    let size = d.ok(&[
+        "ps",
+        "-a",
+        "-s",
+        "--filter",
+        "name=changer",
+        "--format",
+        "{{.Size}}",
+    ]);
+    assert!(size.contains("virtual"), "{size}");
+    assert!(
+        !size.starts_with("0B"),
+        "the writable layer has a file: {size}"
+    );
     let diff = d.ok(&["diff", "changer"]);
     assert!(
         diff.contains("A /etc/added") && diff.contains("D /etc/motd"),
