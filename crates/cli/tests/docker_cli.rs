@@ -108,6 +108,19 @@ fn run_logs_exec_stop_rm() {
         caps.contains("00000000a80425fb"),
         "docker's default caps: {caps}"
     );
+    let filtered = |opts: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(opts);
+        args.extend_from_slice(&["busybox", "grep", "Seccomp:", "/proc/self/status"]);
+        d.ok(&args)
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert_eq!(filtered(&[]), "2", "a seccomp filter by default");
+    assert_eq!(filtered(&["--security-opt", "seccomp=unconfined"]), "0");
+    assert_eq!(filtered(&["--privileged"]), "0");
 
     // Detached: logs, exec, ps, inspect, stop, rm.
     let cid = d.ok(&[
