@@ -52,6 +52,13 @@ fn cli_main(args: Vec<OsString>) -> i32 {
                 2
             }
         },
+        Some("image") => commands::image::main(args[1..].to_vec()),
+        Some(top) if commands::image::verb_for(top).is_some() => {
+            let verb = commands::image::verb_for(top).unwrap_or(top);
+            let mut a = vec![OsString::from("image"), OsString::from(verb)];
+            a.extend(args[2..].iter().cloned());
+            commands::image::main(a)
+        }
         Some("cni") => match cni_cmd::main(&args[2..]) {
             Ok(()) => 0,
             Err(e) => {
@@ -60,7 +67,7 @@ fn cli_main(args: Vec<OsString>) -> i32 {
             }
         },
         _ => {
-            eprintln!("usage: berth <daemon|runtime|cni|version> ...");
+            eprintln!("usage: berth <daemon|runtime|cni|image|load|save|import|images|rmi|tag|history|pull|push|login|logout|version> ...");
             2
         }
     }

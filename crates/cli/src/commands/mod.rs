@@ -2,4 +2,5 @@
 //! library calls.
 
 pub mod daemon;
+pub mod image;
 pub mod runtime;
