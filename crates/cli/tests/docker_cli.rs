@@ -579,3 +579,58 @@ fn tty_volumes_and_lifecycle_verbs() {
     let procs = d.sandbox_processes();
     assert!(!procs.contains("berth monitor"), "monitors left:\n{procs}");
 }
+
+#[test]
+fn push_and_pull_through_a_local_registry() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let reg = d.host.root().join("registry");
+    std::fs::create_dir_all(reg.join("data")).expect("registry dir");
+    std::fs::write(
+        reg.join("config.yml"),
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:5000\nlog:\n  level: warn\n",
+            reg.join("data").display()
+        ),
+    )
+    .expect("registry config");
+    let mut registry = d
+        .host
+        .spawn(
+            std::process::Command::new("docker-registry")
+                .arg("serve")
+                .arg(reg.join("config.yml"))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null()),
+        )
+        .expect("docker-registry (Debian package in .ci/run)");
+    let mut up = false;
+    for _ in 0..400 {
+        if d.host
+            .enter_keep_pidns(|| std::net::TcpStream::connect("127.0.0.1:5000").is_ok())
+            .unwrap_or(false)
+        {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    assert!(up, "docker-registry did not come up");
+    d.ok(&["tag", "busybox", "127.0.0.1:5000/test/bb:1"]);
+    let pushed = d.ok(&["push", "127.0.0.1:5000/test/bb:1"]);
+    assert!(pushed.contains("digest: sha256:"), "{pushed}");
+    d.ok(&["rmi", "127.0.0.1:5000/test/bb:1"]);
+    let pulled = d.ok(&["pull", "127.0.0.1:5000/test/bb:1"]);
+    assert!(pulled.contains("Downloaded newer image"), "{pulled}");
+    let out = d.ok(&["run", "--rm", "127.0.0.1:5000/test/bb:1", "echo", "pulled"]);
+    assert_eq!(out, "pulled\n");
+    let missing = d.docker(&["pull", "127.0.0.1:5000/test/nosuch:1"]);
+    assert_ne!(code(&missing), 0);
+    assert!(
+        stderr(&missing).contains("does not exist"),
+        "{}",
+        stderr(&missing)
+    );
+    let _ = registry.kill();
+    let _ = registry.wait();
+}
