@@ -562,6 +562,23 @@ fn tty_volumes_and_lifecycle_verbs() {
             .any(|l| l.trim_start_matches("./") == "etc/added"),
         "{listing}"
     );
+    d.ok(&[
+        "import",
+        "--change",
+        "ENV FROM_IMPORT=yes",
+        &exported.to_string_lossy(),
+        "imported:1",
+    ]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "imported:1",
+        "/bin/sh",
+        "-c",
+        "cat /etc/added; echo $FROM_IMPORT",
+    ]);
+    assert_eq!(out, "new\nyes\n");
+    d.ok(&["rmi", "imported:1"]);
     d.ok(&["commit", "changer", "committed:1"]);
     assert_eq!(
         d.ok(&["run", "--rm", "committed:1", "cat", "/etc/added"]),

@@ -34,17 +34,17 @@ async fn list(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response
 /// A request body read synchronously (by the image store, on a blocking
 /// thread) while the async side feeds it chunk by chunk.
 struct BodyReader {
-    rx: std::sync::mpsc::Receiver<Result<Bytes, String>>,
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
     cur: Bytes,
 }
 
 impl std::io::Read for BodyReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.cur.is_empty() {
-            match self.rx.recv() {
-                Ok(Ok(b)) => self.cur = b,
-                Ok(Err(e)) => return Err(std::io::Error::other(e)),
-                Err(_) => return Ok(0),
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.cur = b,
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+                None => return Ok(0),
             }
         }
         let n = buf.len().min(self.cur.len());
@@ -54,30 +54,28 @@ impl std::io::Read for BodyReader {
     }
 }
 
-async fn load(State(e): State<Engine>, body: axum::body::Body) -> ApiResult<Response> {
-    let (tx, rx) = std::sync::mpsc::sync_channel(16);
+/// The request body as a blocking reader for the image store.
+fn body_reader(body: axum::body::Body) -> Box<dyn std::io::Read + Send> {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
     let mut stream = body.into_data_stream();
     tokio::spawn(async move {
         use futures::StreamExt;
         while let Some(chunk) = stream.next().await {
             let item = chunk.map_err(|err| err.to_string());
             let stop = item.is_err();
-            let tx = tx.clone();
-            if tokio::task::spawn_blocking(move || tx.send(item))
-                .await
-                .map(|r| r.is_err())
-                .unwrap_or(true)
-                || stop
-            {
+            if tx.send(item).await.is_err() || stop {
                 return;
             }
         }
     });
-    let reader = BodyReader {
+    Box::new(BodyReader {
         rx,
         cur: Bytes::new(),
-    };
-    let lines = e.image_load(Box::new(reader)).await?;
+    })
+}
+
+async fn load(State(e): State<Engine>, body: axum::body::Body) -> ApiResult<Response> {
+    let lines = e.image_load(body_reader(body)).await?;
     let mut out = String::new();
     for l in lines {
         out.push_str(&serde_json::json!({ "stream": format!("{l}\n") }).to_string());
@@ -194,14 +192,38 @@ where
 
 async fn pull(
     State(e): State<Engine>,
+    uri: axum::http::Uri,
     Query(q): Query<Q>,
     headers: axum::http::HeaderMap,
+    body: axum::body::Body,
 ) -> ApiResult<Response> {
-    if q.str("fromSrc").is_some() {
-        return Err(EngineError::NotImplemented(
-            "import through berthd is not available yet (use `berth import`)".into(),
-        )
-        .into());
+    if let Some(src) = q.str("fromSrc") {
+        if src != "-" {
+            return Err(ApiError::bad_request(
+                "berthd imports from the request body only (fromSrc=-)",
+            ));
+        }
+        let reference = q.str("repo").filter(|r| !r.is_empty()).map(|r| {
+            match q.str("tag").filter(|t| !t.is_empty()) {
+                Some(t) => format!("{r}:{t}"),
+                None => r.to_owned(),
+            }
+        });
+        let changes: Vec<String> = uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter_map(|kv| kv.strip_prefix("changes="))
+            .map(percent_decode)
+            .collect();
+        let id = e
+            .image_import(body_reader(body), reference, changes)
+            .await?;
+        let line = serde_json::json!({ "status": id });
+        return Ok(Response::builder()
+            .header(axum::http::header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(format!("{line}\n")))
+            .unwrap_or_default());
     }
     let image = q
         .str("fromImage")
