@@ -430,6 +430,11 @@ fn tty_volumes_and_lifecycle_verbs() {
         .expect("script");
     assert_eq!(code(&it), 5, "{}", stdout(&it));
     assert!(stdout(&it).contains("/dev/pts/"), "{}", stdout(&it));
+    d.ok(&["update", "--memory", "32m", "--memory-swap", "64m", "svc"]);
+    let st = d.ok(&["stats", "--no-stream", "--format", "{{.MemUsage}}", "svc"]);
+    assert!(st.trim().ends_with("/ 32MiB"), "after update: {st}");
+    let hc = d.ok(&["inspect", "-f", "{{.HostConfig.Memory}}", "svc"]);
+    assert_eq!(hc.trim(), "33554432");
     d.ok(&["pause", "svc"]);
     assert_eq!(
         d.ok(&["inspect", "-f", "{{.State.Status}}", "svc"]).trim(),
