@@ -300,6 +300,86 @@ fn containers_survive_kill_9_of_berthd() {
         "mounts left: {:?}",
         d.berth_mounts()
     );
+
+    // The container dies while berthd is away: the restarted daemon
+    // reports its exit and releases what its start made.
+    let cid = d.ok(&["run", "-d", "busybox", "sleep", "1000"]);
+    let cid = cid.trim().to_owned();
+    let init = d.ok(&["inspect", "-f", "{{.State.Pid}}", &cid]);
+    d.kill9();
+    d.host
+        .sh(&format!("kill -9 {}", init.trim()))
+        .expect("kill the container's init");
+    let exit_file = d
+        .host
+        .dirs()
+        .run
+        .join("c")
+        .join(&cid[..16])
+        .join("exit.json");
+    for _ in 0..100 {
+        if exit_file.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(exit_file.exists(), "the monitor recorded the exit");
+    d.restart();
+    let state = d.ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        &cid,
+    ]);
+    assert_eq!(state.trim(), "exited 137");
+    assert!(
+        d.berth_mounts().is_empty(),
+        "mounts left: {:?}",
+        d.berth_mounts()
+    );
+    d.ok(&["rm", &cid]);
+
+    // kill -9 of a monitor: the container is killed and reported exited.
+    let cid = d.ok(&["run", "-d", "busybox", "sleep", "1000"]);
+    let cid = cid.trim().to_owned();
+    let init = d.ok(&["inspect", "-f", "{{.State.Pid}}", &cid]);
+    let pid_file = d
+        .host
+        .dirs()
+        .run
+        .join("c")
+        .join(&cid[..16])
+        .join("monitor.pid");
+    let monitor = std::fs::read_to_string(&pid_file).expect("monitor pid file");
+    d.host
+        .sh(&format!("kill -9 {}", monitor.trim()))
+        .expect("kill monitor");
+    let mut state = String::new();
+    for _ in 0..100 {
+        state = d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &cid,
+        ]);
+        if state.starts_with("exited") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(state.trim(), "exited 255");
+    // Gone, or a zombie: the sandbox's pid 1 (`sleep`) reaps nobody.
+    let gone = d.host.sh(&format!(
+        "s=$(cut -d' ' -f3 /proc/{}/stat 2>/dev/null); [ -z \"$s\" ] || [ \"$s\" = Z ] && echo gone",
+        init.trim()
+    ));
+    assert_eq!(gone.unwrap_or_default().trim(), "gone");
+    d.ok(&["rm", &cid]);
+    assert!(
+        d.berth_mounts().is_empty(),
+        "mounts left: {:?}",
+        d.berth_mounts()
+    );
 }
 
 #[test]
