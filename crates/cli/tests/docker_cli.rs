@@ -211,6 +211,54 @@ fn run_logs_exec_stop_rm() {
     assert_eq!(state.trim(), "exited 0");
     assert_eq!(d.ok(&["logs", "--tail", "1", "web"]), "bye\n");
     d.ok(&["rm", "web"]);
+
+    // --entrypoint, --read-only, logs -f / --since / --until, rm -v.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "echo",
+        "busybox",
+        "via",
+        "entrypoint",
+    ]);
+    assert_eq!(out, "via entrypoint\n");
+    let out = d.docker(&["run", "--rm", "--read-only", "busybox", "touch", "/x"]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+    let follow = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo tick$i; sleep 0.2; done",
+    ]);
+    assert_eq!(follow.trim().len(), 64);
+    // -f returns once the container has exited, with every line.
+    assert_eq!(d.ok(&["logs", "-f", "ticker"]), "tick1\ntick2\ntick3\n");
+    assert_eq!(
+        d.ok(&["logs", "--since", "2000-01-01T00:00:00Z", "ticker"])
+            .lines()
+            .count(),
+        3
+    );
+    assert_eq!(
+        d.ok(&["logs", "--until", "2000-01-01T00:00:00Z", "ticker"]),
+        ""
+    );
+    d.ok(&["rm", "ticker"]);
+    d.ok(&["run", "--name", "anon", "-v", "/scratch", "busybox", "true"]);
+    let vols = d.ok(&["volume", "ls", "-q"]);
+    assert_eq!(vols.lines().count(), 1, "{vols}");
+    d.ok(&["rm", "-v", "anon"]);
+    assert_eq!(d.ok(&["volume", "ls", "-q"]).trim(), "");
     assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
     assert!(
         d.berth_mounts().is_empty(),
