@@ -220,6 +220,11 @@ async fn attach(
     Ok(hijack(&mut req, tty, move |mut client| async move {
         if let Some(mut rx) = replay {
             use tokio::io::AsyncWriteExt;
+            // Clients that read the 101 through a buffered reader and then
+            // take the raw socket (docker-py) lose bytes that arrive in the
+            // same read as the headers; dockerd's replay comes a few ms
+            // after its 101 as it opens the log, and so does ours.
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
             while let Some(entry) = rx.recv().await {
                 let mut out = Vec::with_capacity(entry.line.len() + 8);
                 if !tty {

@@ -395,7 +395,9 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
     let mut linux = json!({
         "namespaces": namespaces,
         "resources": resources,
-        "cgroupsPath": format!("{}/{}", parent.trim_end_matches('/'), rec.id),
+        // Absolute, as dockerd's cgroupfs driver makes it: a relative path
+        // would land under whatever cgroup the daemon itself is in.
+        "cgroupsPath": format!("/{}/{}", parent.trim_matches('/'), rec.id),
         "sysctl": hc.sysctls.clone().unwrap_or_default(),
     });
     if let Some(profile) =
