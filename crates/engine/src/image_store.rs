@@ -326,3 +326,139 @@ impl Engine {
         .await
     }
 }
+
+/// Docker's change kinds in `/containers/{id}/changes`: 0 modified, 1 added, 2 deleted.
+fn change_kind(k: berth_image::ChangeKind) -> i64 {
+    match k {
+        berth_image::ChangeKind::Changed => 0,
+        berth_image::ChangeKind::Added => 1,
+        berth_image::ChangeKind::Deleted => 2,
+    }
+}
+
+impl Engine {
+    /// `GET /images/get` and `/images/{name}/get`: checks every name, then
+    /// writes the docker-archive to `out` on a blocking thread.
+    pub async fn image_save(
+        &self,
+        names: Vec<String>,
+        out: Box<dyn std::io::Write + Send>,
+    ) -> Result<tokio::task::JoinHandle<Result<()>>> {
+        let store = self.store()?.clone();
+        for n in &names {
+            let s = store.clone();
+            let n2 = n.clone();
+            tokio::task::spawn_blocking(move || s.resolve(&n2))
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))?
+                .map_err(|_| EngineError::NotFound(format!("No such image: {n}")))?;
+        }
+        Ok(tokio::task::spawn_blocking(move || {
+            store
+                .save(&names, berth_image::ArchiveFormat::DockerArchive, out)
+                .map_err(map_err)
+        }))
+    }
+
+    /// `POST /images/prune`: (deleted items, bytes reclaimed).
+    pub async fn image_prune(
+        &self,
+        dangling_only: bool,
+    ) -> Result<(Vec<ImageDeleteResponseItem>, u64)> {
+        self.blocking(move |e, s| {
+            let in_use = |id: &str| e.image_in_use(id);
+            let report = s.prune(dangling_only, &in_use).map_err(map_err)?;
+            let items = report
+                .removed
+                .into_iter()
+                .map(|r| match r {
+                    RemovedItem::Untagged(t) => ImageDeleteResponseItem {
+                        untagged: Some(t),
+                        deleted: None,
+                    },
+                    RemovedItem::Deleted(id) => ImageDeleteResponseItem {
+                        untagged: None,
+                        deleted: Some(id),
+                    },
+                })
+                .collect();
+            Ok((items, report.space_reclaimed))
+        })
+        .await
+    }
+
+    /// `GET /containers/{id}/changes`: `[{"Path", "Kind"}]`.
+    pub async fn container_changes(&self, name: &str) -> Result<Vec<serde_json::Value>> {
+        let id = self.lookup(name)?.id();
+        self.blocking(move |_, s| {
+            Ok(s.diff(&id)
+                .map_err(map_err)?
+                .into_iter()
+                .map(|c| serde_json::json!({ "Path": c.path, "Kind": change_kind(c.kind) }))
+                .collect())
+        })
+        .await
+    }
+
+    /// `GET /containers/{id}/export`: the rootfs as a tar to `out`.
+    pub async fn container_export(
+        &self,
+        name: &str,
+        out: Box<dyn std::io::Write + Send>,
+    ) -> Result<tokio::task::JoinHandle<Result<()>>> {
+        let id = self.lookup(name)?.id();
+        let store = self.store()?.clone();
+        Ok(tokio::task::spawn_blocking(move || {
+            store.export(&id, out).map_err(map_err)
+        }))
+    }
+
+    /// `POST /commit`: a new image from the container's changes.
+    pub async fn commit(
+        &self,
+        name: &str,
+        reference: Option<String>,
+        author: Option<String>,
+        comment: Option<String>,
+        changes: Vec<String>,
+    ) -> Result<String> {
+        let rec = self.lookup(name)?.record();
+        self.blocking(move |e, s| {
+            let patch = berth_image::ImageConfigPatch {
+                author,
+                comment,
+                changes,
+                config: None,
+            };
+            let img = s
+                .commit(&rec.id, patch, reference.as_deref())
+                .map_err(map_err)?;
+            e.inner
+                .events
+                .publish(Event::new("container", "commit", &rec.id).attr("name", rec.name.clone()));
+            Ok(img.id)
+        })
+        .await
+    }
+}
+
+impl Engine {
+    /// `POST /images/create?fromSrc=-`: a rootfs tar as a one-layer image.
+    pub async fn image_import(
+        &self,
+        tar: Box<dyn std::io::Read + Send>,
+        reference: Option<String>,
+        changes: Vec<String>,
+    ) -> Result<String> {
+        self.blocking(move |e, s| {
+            let img = s
+                .import(tar, reference.as_deref(), &changes)
+                .map_err(map_err)?;
+            e.inner
+                .events
+                .publish(Event::new("image", "import", &img.id));
+            Ok(img.id)
+        })
+        .await
+    }
+}

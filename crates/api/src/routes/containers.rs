@@ -42,6 +42,10 @@ pub fn router() -> Router<Engine> {
         .route("/containers/{id}/top", get(top))
         .route("/containers/{id}/resize", post(resize))
         .route("/containers/{id}/stats", get(stats))
+        .route("/containers/{id}/changes", get(changes))
+        .route("/containers/{id}/update", post(update))
+        .route("/containers/{id}/export", get(export))
+        .route("/commit", post(commit))
 }
 
 fn no_content() -> Response {
@@ -62,7 +66,17 @@ async fn create(State(e): State<Engine>, Query(q): Query<Q>, b: Bytes) -> ApiRes
 
 async fn list(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response> {
     let f = Filters::parse(q.str("filters"))?;
-    Ok(reply(200, &e.list(q.bool("all"), q.int("limit")?, &f)?))
+    let mut list = e.list(q.bool("all"), q.int("limit")?, &f)?;
+    if q.bool("size") {
+        for c in &mut list {
+            if let Some(rec) = c.id.as_deref().and_then(|id| e.lookup(id).ok()) {
+                let (rw, rootfs) = e.sizes(&rec.record());
+                c.size_rw = Some(rw);
+                c.size_root_fs = Some(rootfs);
+            }
+        }
+    }
+    Ok(reply(200, &list))
 }
 
 async fn prune(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response> {
@@ -83,9 +97,19 @@ async fn prune(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Respons
     ))
 }
 
-async fn inspect(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn inspect(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
     let rec = e.lookup(&id)?.record();
-    Ok(reply(200, &e.inspect_record(&rec)))
+    let mut out = e.inspect_record(&rec);
+    if q.bool("size") {
+        let (rw, rootfs) = e.sizes(&rec);
+        out.size_rw = Some(rw);
+        out.size_root_fs = Some(rootfs);
+    }
+    Ok(reply(200, &out))
 }
 
 async fn start(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
@@ -172,11 +196,55 @@ async fn attach(
         stdout: q.bool("stdout"),
         stderr: q.bool("stderr"),
     };
-    let (tty, conn) = e.attach(&id, opts)?;
-    Ok(hijack(&mut req, tty, move |client| async move {
-        match conn.await {
-            Ok(m) => pump(client, m, tty).await,
-            Err(err) => tracing::debug!("attach: {err}"),
+    // logs=1: what the log holds first; stream=0: only that.
+    let replay = if q.bool("logs") && (opts.stdout || opts.stderr) {
+        e.logs(
+            &id,
+            LogOptions {
+                stdout: opts.stdout,
+                stderr: opts.stderr,
+                ..LogOptions::default()
+            },
+        )
+        .ok()
+    } else {
+        None
+    };
+    let stream = !q.0.contains_key("stream") || q.bool("stream");
+    let tty = e.lookup(&id)?.record().tty();
+    let conn = if stream {
+        Some(e.attach(&id, opts)?.1)
+    } else {
+        None
+    };
+    Ok(hijack(&mut req, tty, move |mut client| async move {
+        if let Some(mut rx) = replay {
+            use tokio::io::AsyncWriteExt;
+            // Clients that read the 101 through a buffered reader and then
+            // take the raw socket (docker-py) lose bytes that arrive in the
+            // same read as the headers; dockerd's replay comes a few ms
+            // after its 101 as it opens the log, and so does ours.
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            while let Some(entry) = rx.recv().await {
+                let mut out = Vec::with_capacity(entry.line.len() + 8);
+                if !tty {
+                    out.extend_from_slice(&frame(entry.stream, entry.line.len()));
+                }
+                out.extend_from_slice(&entry.line);
+                if client.write_all(&out).await.is_err() {
+                    return;
+                }
+            }
+        }
+        match conn {
+            Some(conn) => match conn.await {
+                Ok(m) => pump(client, m, tty).await,
+                Err(err) => tracing::debug!("attach: {err}"),
+            },
+            None => {
+                use tokio::io::AsyncWriteExt;
+                let _ = client.shutdown().await;
+            }
         }
     }))
 }
@@ -224,7 +292,7 @@ async fn logs(
         let out = if tty {
             payload
         } else {
-            let mut f = berth_monitor_frame(entry.stream, payload.len()).to_vec();
+            let mut f = frame(entry.stream, payload.len()).to_vec();
             f.extend_from_slice(&payload);
             f
         };
@@ -242,7 +310,7 @@ async fn logs(
 }
 
 /// stdcopy header (the monitor's framing, which Docker clients read).
-fn berth_monitor_frame(stream: u8, len: usize) -> [u8; 8] {
+fn frame(stream: u8, len: usize) -> [u8; 8] {
     let l = (len as u32).to_be_bytes();
     [stream, 0, 0, 0, l[0], l[1], l[2], l[3]]
 }
@@ -344,4 +412,57 @@ fn with_pre(mut cur: serde_json::Value, prev: &serde_json::Value) -> serde_json:
     cur["precpu_stats"] = prev["cpu_stats"].clone();
     cur["preread"] = prev["read"].clone();
     cur
+}
+
+async fn changes(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(reply(200, &e.container_changes(&id).await?))
+}
+
+async fn export(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    let (resp, writer) = crate::body::streamed("application/x-tar");
+    let job = e.container_export(&id, Box::new(writer)).await?;
+    tokio::spawn(async move {
+        if let Ok(Err(err)) = job.await {
+            tracing::warn!("export: {err}");
+        }
+    });
+    Ok(resp)
+}
+
+async fn commit(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response> {
+    let container = q
+        .str("container")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::bad_request("container is required"))?;
+    let reference = q.str("repo").filter(|r| !r.is_empty()).map(|r| {
+        match q.str("tag").filter(|t| !t.is_empty()) {
+            Some(t) => format!("{r}:{t}"),
+            None => r.to_owned(),
+        }
+    });
+    let changes = q
+        .str("changes")
+        .map(|c| {
+            c.lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let id = e
+        .commit(
+            container,
+            reference,
+            q.str("author").map(str::to_owned),
+            q.str("comment").map(str::to_owned),
+            changes,
+        )
+        .await?;
+    Ok(reply(201, &serde_json::json!({ "Id": id })))
+}
+
+async fn update(State(e): State<Engine>, Path(id): Path<String>, b: Bytes) -> ApiResult<Response> {
+    let body: bollard_stubs::models::ContainerUpdateBody = json(&b, false)?;
+    let warnings = e.update_resources(&id, body).await?;
+    Ok(reply(200, &serde_json::json!({ "Warnings": warnings })))
 }

@@ -113,22 +113,37 @@ impl Engine {
                     }
                 }
             }
+            // The current file stays open between reads, so a container
+            // removed while its log is followed (docker-py's run does that)
+            // is still read to the end; a rotation shows as a new inode.
             let mut pos = 0u64;
             let mut partial = String::new();
+            let mut held: Option<std::fs::File> = None;
             let mut read_current = |out: &mut Vec<LogEntry>| {
-                let Ok(mut file) = std::fs::File::open(&path) else {
-                    return;
-                };
-                let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-                if len < pos {
-                    // Rotated under us: start the new file from its top.
+                use std::os::unix::fs::MetadataExt;
+                let on_disk = std::fs::metadata(&path).ok().map(|m| m.ino());
+                let held_ino = held
+                    .as_ref()
+                    .and_then(|f| f.metadata().ok())
+                    .map(|m| m.ino());
+                let mut rotated = false;
+                if held.is_none() || (on_disk.is_some() && on_disk != held_ino) {
+                    rotated = held.is_some();
+                    match std::fs::File::open(&path) {
+                        Ok(f) => held = Some(f),
+                        Err(_) if held.is_some() => {}
+                        Err(_) => return,
+                    }
+                }
+                if rotated {
                     pos = 0;
                     partial.clear();
                 }
+                let Some(file) = held.as_mut() else { return };
                 if file.seek(SeekFrom::Start(pos)).is_err() {
                     return;
                 }
-                let mut r = BufReader::new(file);
+                let mut r = BufReader::new(&*file);
                 let mut l = String::new();
                 while let Ok(n) = r.read_line(&mut l) {
                     if n == 0 {

@@ -11,10 +11,12 @@ pub mod mounts;
 pub mod record;
 pub mod remove;
 pub mod restore;
+pub mod seccomp;
 pub mod spec;
 pub mod start;
 pub mod stats;
 pub mod stop;
+pub mod update;
 
 use std::sync::{Arc, Mutex};
 
