@@ -16,7 +16,7 @@ use super::system::{confirm, report_prune};
 use super::{for_each_name, login, Ctx};
 use crate::client::{
     http::Body,
-    stream::{json_stream, ProgressMessage},
+    stream::{json_stream, ProgressMessage, ProgressPrinter},
     NO_BODY,
 };
 
@@ -205,20 +205,22 @@ pub fn registry_of(reference: &str) -> String {
 }
 
 /// Print a progress stream: lines when not quiet; an in-band error fails.
-fn follow_progress(
-    body: impl std::io::Read,
-    quiet: bool,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
+fn follow_progress(body: impl std::io::Read, quiet: bool, to_stderr: bool) -> anyhow::Result<()> {
+    let tty = if to_stderr {
+        crate::client::tty::is_terminal(std::os::fd::AsFd::as_fd(&std::io::stderr()))
+    } else {
+        crate::client::tty::is_terminal(std::os::fd::AsFd::as_fd(&std::io::stdout()))
+    };
+    let mut printer = ProgressPrinter::new(tty);
+    let (mut so, mut se) = (std::io::stdout(), std::io::stderr());
+    let out: &mut dyn Write = if to_stderr { &mut se } else { &mut so };
     for msg in json_stream::<ProgressMessage>(body) {
         let msg = msg?;
         if let Some(e) = msg.error_message() {
             anyhow::bail!("{e}");
         }
         if !quiet {
-            if let Some(l) = msg.display_line() {
-                writeln!(out, "{l}")?;
-            }
+            printer.print(&msg, out)?;
         }
     }
     Ok(())
@@ -250,11 +252,7 @@ pub fn pull_image(
     }
     let client = cx.client.with_headers(with_auth(cx, reference));
     let resp = client.request("POST", "/images/create", &q, Body::Empty)?;
-    if to_stderr {
-        follow_progress(resp.body, quiet, &mut std::io::stderr())
-    } else {
-        follow_progress(resp.body, quiet, &mut std::io::stdout())
-    }
+    follow_progress(resp.body, quiet, to_stderr)
 }
 
 pub fn pull(cx: &Ctx, a: PullArgs) -> anyhow::Result<i32> {
@@ -289,7 +287,7 @@ pub fn push(cx: &Ctx, a: PushArgs) -> anyhow::Result<i32> {
             .push(("X-Registry-Auth".into(), "e30=".into()));
     }
     let resp = client.request("POST", &format!("/images/{name}/push"), &q, Body::Empty)?;
-    follow_progress(resp.body, a.quiet, &mut std::io::stdout())?;
+    follow_progress(resp.body, a.quiet, false)?;
     Ok(0)
 }
 
@@ -320,7 +318,7 @@ pub fn load(cx: &Ctx, a: LoadArgs) -> anyhow::Result<i32> {
         .header("Content-Type")
         .is_some_and(|c| c.contains("json"));
     if json {
-        follow_progress(resp.body, false, &mut std::io::stdout())?;
+        follow_progress(resp.body, false, false)?;
     } else {
         let mut body = resp.body;
         std::io::copy(&mut body, &mut std::io::stdout())?;
