@@ -166,6 +166,51 @@ fn ps_and_inspect_formats(d: &Daemon) {
     assert!(d.ok(&["ps", "-aq"]).trim().is_empty());
 }
 
+/// Resource and security flags reach the container.
+fn resource_and_security_flags(d: &Daemon) {
+    let hc = d.ok(&[
+        "create",
+        "--name",
+        "lim",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "50",
+        "--cpus",
+        "0.5",
+        "--cpu-shares",
+        "512",
+        "--cap-drop",
+        "ALL",
+        "--read-only",
+        "--ulimit",
+        "nofile=100:200",
+        "--tmpfs",
+        "/t",
+        "--security-opt",
+        "no-new-privileges",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(hc.trim().len(), 64);
+    let f = d.ok(&["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.NanoCpus}} {{.HostConfig.CpuShares}} {{.HostConfig.CapDrop}} {{.HostConfig.ReadonlyRootfs}} {{json .HostConfig.SecurityOpt}}", "lim"]);
+    assert_eq!(
+        f,
+        "67108864 50 500000000 512 [ALL] true [\"no-new-privileges=true\"]\n"
+    );
+    d.ok(&["rm", "lim"]);
+    let r = d.berth(&[
+        "run", "--rm", "--cap-drop", "ALL", "--read-only", "--ulimit", "nofile=100:200", "--tmpfs", "/t",
+        "-u", "1000:1000", "busybox", "sh", "-c",
+        "grep CapEff /proc/self/status; ulimit -n; id -u; touch /x 2>/dev/null && echo rw || echo ro; touch /t/y && echo tmpfs-rw",
+    ]);
+    assert_eq!(
+        r.stdout, "CapEff:\t0000000000000000\n100\n1000\nro\ntmpfs-rw\n",
+        "{}",
+        r.stderr
+    );
+}
+
 fn skip_without_busybox(d: &Daemon) -> bool {
     if d.has_busybox() {
         return false;
@@ -262,6 +307,7 @@ fn dockerd_container_scenarios() {
     detached_logs_exec_stop_rm(&d);
     ps_and_inspect_formats(&d);
     more_verbs(&d);
+    resource_and_security_flags(&d);
 }
 
 #[test]
@@ -589,4 +635,15 @@ fn berthd_more_verbs() {
         return;
     }
     more_verbs(&d);
+}
+
+#[test]
+fn berthd_resource_and_security_flags() {
+    let d = berthd();
+    let dir = tempfile::tempdir().expect("temp dir");
+    d.load_busybox(dir.path());
+    if skip_without_busybox(&d) {
+        return;
+    }
+    resource_and_security_flags(&d);
 }
