@@ -429,6 +429,28 @@ fn dockerd_volumes_networks_files_images() {
         "{names:?}"
     );
     assert_eq!(d.ok(&["port", "c1"]), "");
+    assert_eq!(
+        d.ok(&[
+            "update",
+            "--memory",
+            "128m",
+            "--memory-swap",
+            "256m",
+            "--pids-limit",
+            "30",
+            "c1"
+        ]),
+        "c1\n"
+    );
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}}",
+            "c1"
+        ]),
+        "134217728 30\n"
+    );
     d.ok(&["rm", "-f", "c1"]);
     assert_eq!(d.ok(&["network", "rm", "n1", "n2"]), "n1\nn2\n");
     // Images: save, rmi, load, tag, history.
@@ -618,6 +640,35 @@ fn more_verbs(d: &Daemon) {
         "{out:?}"
     );
     assert_eq!(out.status.code(), Some(4), "{out:?}");
+    // attach joins a running container's streams, stdin included.
+    d.ok(&[
+        "run",
+        "-d",
+        "-i",
+        "--name",
+        "at",
+        "busybox",
+        "sh",
+        "-c",
+        "read line; echo got $line; exit 6",
+    ]);
+    let mut child = cli_support::berth_cmd(&d.socket)
+        .args(["attach", "at"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("berth attach");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"hello\n").expect("write stdin");
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got hello\n");
+    assert_eq!(out.status.code(), Some(6));
+    let r = d.berth(&["attach", "at"]);
+    assert_eq!(r.code, 1, "attach to a stopped container");
+    d.ok(&["rm", "at"]);
     // Images.
     d.ok(&["tag", "busybox", "mybox:v1"]);
     assert!(d

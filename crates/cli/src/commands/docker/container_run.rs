@@ -267,6 +267,104 @@ pub fn start(cx: &Ctx, a: StartArgs) -> anyhow::Result<i32> {
     })
 }
 
+#[derive(Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long = "no-stdin")]
+    no_stdin: bool,
+    /// Proxy all received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
+    sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
+    container: String,
+}
+
+/// `attach`: join a running container's streams; exit with its code if it
+/// ends, 0 if the user detached.
+pub fn attach(cx: &Ctx, a: AttachArgs) -> anyhow::Result<i32> {
+    let c: Value = cx
+        .client
+        .get_json(&format!("/containers/{}/json", a.container), &[])?;
+    let id = c
+        .get("Id")
+        .and_then(Value::as_str)
+        .unwrap_or(&a.container)
+        .to_owned();
+    if c.pointer("/State/Running").and_then(Value::as_bool) != Some(true) {
+        return Err(StatusError::exit(
+            1,
+            "You cannot attach to a stopped container, start it first",
+        ));
+    }
+    if c.pointer("/State/Paused").and_then(Value::as_bool) == Some(true) {
+        return Err(StatusError::exit(
+            1,
+            "You cannot attach to a paused container, unpause it first",
+        ));
+    }
+    let flag = |k: &str| {
+        c.pointer(&format!("/Config/{k}"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    let tty = flag("Tty");
+    let stdin = !a.no_stdin && flag("OpenStdin");
+    let mut q: Vec<(&str, String)> = vec![
+        ("stream", "1".into()),
+        ("stdout", "1".into()),
+        ("stderr", "1".into()),
+    ];
+    if stdin {
+        q.push(("stdin", "1".into()));
+    }
+    if let Some(k) = &a.detach_keys {
+        q.push(("detachKeys", k.clone()));
+    }
+    let resp = cx
+        .client
+        .hijack(&format!("/containers/{id}/attach"), &q, Body::Empty)?;
+    signals::start(
+        &cx.client,
+        signals::Target::Container(id.clone()),
+        a.sig_proxy,
+        tty,
+    )
+    .context("setting up signal forwarding")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let wait = cx.client.request(
+        "POST",
+        &format!("/containers/{id}/wait"),
+        &[("condition", "next-exit".into())],
+        Body::Empty,
+    )?;
+    std::thread::spawn(move || {
+        let code = wait
+            .read_all()
+            .ok()
+            .and_then(|b| serde_json::from_slice::<ContainerWaitResponse>(&b).ok())
+            .map(|w| w.status_code as i32);
+        let _ = tx.send(code);
+    });
+    let raw = if tty && stdin {
+        tty::RawMode::enable().context("setting the terminal to raw mode")?
+    } else {
+        None
+    };
+    let input: Option<Box<dyn Read + Send>> =
+        stdin.then(|| Box::new(std::io::stdin()) as Box<dyn Read + Send>);
+    let pumped = hijack::pump(resp, tty, input);
+    drop(raw);
+    pumped.context("copying the container's streams")?;
+    // The streams end when the container exits (its code follows at once)
+    // or when the user detached (no exit comes).
+    match rx.recv_timeout(std::time::Duration::from_secs(2)) {
+        Ok(Some(code)) => Ok(code),
+        _ => Ok(0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

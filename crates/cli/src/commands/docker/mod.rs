@@ -93,6 +93,10 @@ enum Cmd {
     Restart(container_lifecycle::StopArgs),
     /// Remove one or more containers
     Rm(container_lifecycle::RmArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(container_run::AttachArgs),
+    /// Update configuration of one or more containers
+    Update(container_lifecycle::UpdateArgs),
     /// Fetch the logs of a container
     Logs(container_logs::LogsArgs),
     /// Execute a command in a running container
@@ -205,6 +209,10 @@ enum ContainerCmd {
     Export(container_files::ExportArgs),
     /// Remove all stopped containers
     Prune(container_lifecycle::PruneArgs),
+    /// Attach to a running container
+    Attach(container_run::AttachArgs),
+    /// Update configuration of one or more containers
+    Update(container_lifecycle::UpdateArgs),
 }
 
 impl ContainerCmd {
@@ -231,6 +239,8 @@ impl ContainerCmd {
             ContainerCmd::Cp(a) => Cmd::Cp(a),
             ContainerCmd::Diff(a) => Cmd::Diff(a),
             ContainerCmd::Export(a) => Cmd::Export(a),
+            ContainerCmd::Attach(a) => Cmd::Attach(a),
+            ContainerCmd::Update(a) => Cmd::Update(a),
             other => return Err(Box::new(other)),
         })
     }
@@ -332,6 +342,8 @@ fn dispatch(cx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::Restart(a) => container_lifecycle::stop(cx, a, "restart"),
         Cmd::Kill(a) => container_lifecycle::kill(cx, a),
         Cmd::Rm(a) => container_lifecycle::rm(cx, a),
+        Cmd::Attach(a) => container_run::attach(cx, a),
+        Cmd::Update(a) => container_lifecycle::update(cx, a),
         Cmd::Wait(a) => container_lifecycle::wait(cx, a),
         Cmd::Pause(a) => container_lifecycle::simple(cx, a, "pause"),
         Cmd::Unpause(a) => container_lifecycle::simple(cx, a, "unpause"),
