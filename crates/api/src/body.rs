@@ -45,3 +45,33 @@ impl<T: axum::response::IntoResponse> IntoResponseCompat for T {
         self.into_response()
     }
 }
+
+/// A blocking writer whose bytes become a streamed response body.
+pub struct ChannelWriter(pub tokio::sync::mpsc::Sender<bytes::Bytes>);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(bytes::Bytes::copy_from_slice(b))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A body streamed from a blocking writer, and the writer.
+pub fn streamed(content_type: &'static str) -> (axum::response::Response, ChannelWriter) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+    let body = futures::StreamExt::map(
+        tokio_stream::wrappers::ReceiverStream::new(rx),
+        Ok::<_, std::convert::Infallible>,
+    );
+    let resp = axum::response::Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, content_type)
+        .body(axum::body::Body::from_stream(body))
+        .unwrap_or_default();
+    (resp, ChannelWriter(tx))
+}

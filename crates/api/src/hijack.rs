@@ -72,8 +72,22 @@ where
 {
     let (mut mr, mut mw) = monitor.into_split();
     let (mut cr, mut cw) = tokio::io::split(client);
+    // Input keeps being read (and dropped once the monitor is gone) until
+    // the client closes: closing a socket with unread input would reset
+    // the connection before the client has read all output.
     let input = tokio::spawn(async move {
-        let _ = tokio::io::copy(&mut cr, &mut mw).await;
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut open = true;
+        loop {
+            match cr.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if open && mw.write_all(&buf[..n]).await.is_err() {
+                        open = false;
+                    }
+                }
+            }
+        }
         let _ = mw.shutdown().await;
     });
     if tty {
@@ -83,5 +97,11 @@ where
     }
     let _ = cw.flush().await;
     let _ = cw.shutdown().await;
-    input.abort();
+    let abort = input.abort_handle();
+    if tokio::time::timeout(std::time::Duration::from_secs(5), input)
+        .await
+        .is_err()
+    {
+        abort.abort();
+    }
 }

@@ -387,8 +387,36 @@ fn tty_volumes_and_lifecycle_verbs() {
         stderr(&out)
     );
 
-    // pause/unpause, rename, top, restart, kill, wait.
-    d.ok(&["run", "-d", "--name", "svc", "busybox", "sleep", "1000"]);
+    // pause/unpause, rename, top, stats, restart, kill, wait.
+    d.ok(&[
+        "run", "-d", "--name", "svc", "-m", "64m", "busybox", "sleep", "1000",
+    ]);
+    let st = d.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.MemUsage}}",
+        "svc",
+    ]);
+    assert!(
+        st.starts_with("svc ") && st.trim().ends_with("/ 64MiB"),
+        "{st}"
+    );
+    // -it through a pseudo-terminal (script(1) gives docker a tty).
+    let host = format!("unix://{}", d.sock.display());
+    let it = std::process::Command::new("script")
+        .args([
+            "-qec",
+            "docker exec -it svc sh -c 'tty; exit 5'",
+            "/dev/null",
+        ])
+        .env("DOCKER_HOST", &host)
+        .env("DOCKER_CONFIG", d.host.root().join("docker-config-it"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script");
+    assert_eq!(code(&it), 5, "{}", stdout(&it));
+    assert!(stdout(&it).contains("/dev/pts/"), "{}", stdout(&it));
     d.ok(&["pause", "svc"]);
     assert_eq!(
         d.ok(&["inspect", "-f", "{{.State.Status}}", "svc"]).trim(),
@@ -428,20 +456,21 @@ fn tty_volumes_and_lifecycle_verbs() {
         "echo run; exit 1",
     ]);
     let mut count = 0;
+    let mut last = String::new();
     for _ in 0..100 {
-        let st = d.ok(&[
+        last = d.ok(&[
             "inspect",
             "-f",
             "{{.RestartCount}} {{.State.Status}}",
             "flaky",
         ]);
-        if st.trim() == "2 exited" {
+        if last.trim() == "2 exited" {
             count = 2;
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    assert_eq!(count, 2);
+    assert_eq!(count, 2, "last state: {last}");
     assert_eq!(d.ok(&["logs", "flaky"]), "run\nrun\nrun\n");
     d.ok(&["rm", "flaky"]);
 
@@ -464,6 +493,55 @@ fn tty_volumes_and_lifecycle_verbs() {
     ]);
     let actions: Vec<&str> = ev.lines().collect();
     assert_eq!(actions, ["create", "start", "die", "destroy"], "{ev}");
+
+    // Images: tag, rmi, save and load back; diff, export, commit.
+    d.ok(&["tag", "busybox", "mybox:v1"]);
+    let tags = d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(
+        tags.contains("mybox:v1") && tags.contains("busybox:latest"),
+        "{tags}"
+    );
+    let saved = d.host.root().join("saved.tar");
+    d.ok(&["save", "-o", &saved.to_string_lossy(), "mybox:v1"]);
+    let out = d.ok(&["rmi", "mybox:v1"]);
+    assert!(out.contains("Untagged: mybox:v1"), "{out}");
+    let out = d.ok(&["load", "-i", &saved.to_string_lossy()]);
+    assert!(out.contains("Loaded image: mybox:v1"), "{out}");
+    d.ok(&[
+        "run",
+        "--name",
+        "changer",
+        "busybox",
+        "sh",
+        "-c",
+        "echo new > /etc/added; rm /etc/motd",
+    ]);
+    let diff = d.ok(&["diff", "changer"]);
+    assert!(
+        diff.contains("A /etc/added") && diff.contains("D /etc/motd"),
+        "{diff}"
+    );
+    let exported = d.host.root().join("export.tar");
+    d.ok(&["export", "-o", &exported.to_string_lossy(), "changer"]);
+    let listing = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&exported)
+        .output()
+        .expect("tar");
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.trim_start_matches("./") == "etc/added"),
+        "{listing}"
+    );
+    d.ok(&["commit", "changer", "committed:1"]);
+    assert_eq!(
+        d.ok(&["run", "--rm", "committed:1", "cat", "/etc/added"]),
+        "new\n"
+    );
+    d.ok(&["rm", "changer"]);
+    d.ok(&["rmi", "committed:1", "mybox:v1"]);
 
     assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
     assert!(

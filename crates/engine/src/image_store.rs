@@ -21,7 +21,9 @@ use crate::Engine;
 pub fn map_err(e: ImageError) -> EngineError {
     match e {
         ImageError::NotFound(r) => EngineError::NotFound(format!("No such image: {r}")),
-        ImageError::Ambiguous(r) => EngineError::NotFound(format!("No such image: {r} (ambiguous id prefix)")),
+        ImageError::Ambiguous(r) => {
+            EngineError::NotFound(format!("No such image: {r} (ambiguous id prefix)"))
+        }
         e @ ImageError::InUse { .. } => EngineError::Conflict(e.to_string()),
         e @ ImageError::Conflict(_) => EngineError::Conflict(e.to_string()),
         e @ ImageError::InvalidReference(_) => EngineError::Invalid(e.to_string()),
@@ -123,10 +125,7 @@ impl Engine {
     }
 
     /// `POST /images/load`: "Loaded image: ..." lines as docker prints them.
-    pub async fn image_load(
-        &self,
-        archive: Box<dyn std::io::Read + Send>,
-    ) -> Result<Vec<String>> {
+    pub async fn image_load(&self, archive: Box<dyn std::io::Read + Send>) -> Result<Vec<String>> {
         self.blocking(move |e, s| {
             let loaded = s.load(archive).map_err(map_err)?;
             let mut lines = Vec::new();
@@ -157,13 +156,19 @@ impl Engine {
                     && filters.labels_match("label", &labels)
                     && filters.any("reference", |r| {
                         img.repo_tags.iter().any(|t| {
-                            t == r || t.split(':').next() == Some(r) || t.starts_with(&format!("{r}:"))
+                            t == r
+                                || t.split(':').next() == Some(r)
+                                || t.starts_with(&format!("{r}:"))
                         })
                     });
                 if !keep {
                     continue;
                 }
-                let users = e.list_records().iter().filter(|r| r.image_id == img.id).count();
+                let users = e
+                    .list_records()
+                    .iter()
+                    .filter(|r| r.image_id == img.id)
+                    .count();
                 out.push(ImageSummary {
                     id: img.id.clone(),
                     parent_id: img.parent.clone(),
@@ -188,7 +193,9 @@ impl Engine {
     pub async fn image_inspect(&self, reference: String) -> Result<ImageInspect> {
         self.blocking(move |_, s| {
             let img = s.resolve(&reference).map_err(|e| match e {
-                ImageError::NotFound(_) => EngineError::NotFound(format!("No such image: {reference}")),
+                ImageError::NotFound(_) => {
+                    EngineError::NotFound(format!("No such image: {reference}"))
+                }
                 e => map_err(e),
             })?;
             let rc = run_config(&img);
@@ -240,7 +247,9 @@ impl Engine {
     /// `POST /images/{name}/tag`.
     pub async fn image_tag(&self, source: String, repo: String, tag: Option<String>) -> Result<()> {
         if repo.is_empty() {
-            return Err(EngineError::Invalid("repository name must have at least one component".into()));
+            return Err(EngineError::Invalid(
+                "repository name must have at least one component".into(),
+            ));
         }
         let target = match tag.filter(|t| !t.is_empty()) {
             Some(t) => format!("{repo}:{t}"),
@@ -258,7 +267,11 @@ impl Engine {
     }
 
     /// `DELETE /images/{name}`.
-    pub async fn image_remove(&self, reference: String, force: bool) -> Result<Vec<ImageDeleteResponseItem>> {
+    pub async fn image_remove(
+        &self,
+        reference: String,
+        force: bool,
+    ) -> Result<Vec<ImageDeleteResponseItem>> {
         self.blocking(move |e, s| {
             let in_use = |id: &str| e.image_in_use(id);
             let removed = s.remove(&reference, force, &in_use).map_err(|err| match err {
@@ -309,6 +322,121 @@ impl Engine {
                     comment: h.comment,
                 })
                 .collect())
+        })
+        .await
+    }
+}
+
+/// Docker's change kinds in `/containers/{id}/changes`: 0 modified, 1 added, 2 deleted.
+fn change_kind(k: berth_image::ChangeKind) -> i64 {
+    match k {
+        berth_image::ChangeKind::Changed => 0,
+        berth_image::ChangeKind::Added => 1,
+        berth_image::ChangeKind::Deleted => 2,
+    }
+}
+
+impl Engine {
+    /// `GET /images/get` and `/images/{name}/get`: checks every name, then
+    /// writes the docker-archive to `out` on a blocking thread.
+    pub async fn image_save(
+        &self,
+        names: Vec<String>,
+        out: Box<dyn std::io::Write + Send>,
+    ) -> Result<tokio::task::JoinHandle<Result<()>>> {
+        let store = self.store()?.clone();
+        for n in &names {
+            let s = store.clone();
+            let n2 = n.clone();
+            tokio::task::spawn_blocking(move || s.resolve(&n2))
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))?
+                .map_err(|_| EngineError::NotFound(format!("No such image: {n}")))?;
+        }
+        Ok(tokio::task::spawn_blocking(move || {
+            store
+                .save(&names, berth_image::ArchiveFormat::DockerArchive, out)
+                .map_err(map_err)
+        }))
+    }
+
+    /// `POST /images/prune`: (deleted items, bytes reclaimed).
+    pub async fn image_prune(
+        &self,
+        dangling_only: bool,
+    ) -> Result<(Vec<ImageDeleteResponseItem>, u64)> {
+        self.blocking(move |e, s| {
+            let in_use = |id: &str| e.image_in_use(id);
+            let report = s.prune(dangling_only, &in_use).map_err(map_err)?;
+            let items = report
+                .removed
+                .into_iter()
+                .map(|r| match r {
+                    RemovedItem::Untagged(t) => ImageDeleteResponseItem {
+                        untagged: Some(t),
+                        deleted: None,
+                    },
+                    RemovedItem::Deleted(id) => ImageDeleteResponseItem {
+                        untagged: None,
+                        deleted: Some(id),
+                    },
+                })
+                .collect();
+            Ok((items, report.space_reclaimed))
+        })
+        .await
+    }
+
+    /// `GET /containers/{id}/changes`: `[{"Path", "Kind"}]`.
+    pub async fn container_changes(&self, name: &str) -> Result<Vec<serde_json::Value>> {
+        let id = self.lookup(name)?.id();
+        self.blocking(move |_, s| {
+            Ok(s.diff(&id)
+                .map_err(map_err)?
+                .into_iter()
+                .map(|c| serde_json::json!({ "Path": c.path, "Kind": change_kind(c.kind) }))
+                .collect())
+        })
+        .await
+    }
+
+    /// `GET /containers/{id}/export`: the rootfs as a tar to `out`.
+    pub async fn container_export(
+        &self,
+        name: &str,
+        out: Box<dyn std::io::Write + Send>,
+    ) -> Result<tokio::task::JoinHandle<Result<()>>> {
+        let id = self.lookup(name)?.id();
+        let store = self.store()?.clone();
+        Ok(tokio::task::spawn_blocking(move || {
+            store.export(&id, out).map_err(map_err)
+        }))
+    }
+
+    /// `POST /commit`: a new image from the container's changes.
+    pub async fn commit(
+        &self,
+        name: &str,
+        reference: Option<String>,
+        author: Option<String>,
+        comment: Option<String>,
+        changes: Vec<String>,
+    ) -> Result<String> {
+        let rec = self.lookup(name)?.record();
+        self.blocking(move |e, s| {
+            let patch = berth_image::ImageConfigPatch {
+                author,
+                comment,
+                changes,
+                config: None,
+            };
+            let img = s
+                .commit(&rec.id, patch, reference.as_deref())
+                .map_err(map_err)?;
+            e.inner
+                .events
+                .publish(Event::new("container", "commit", &rec.id).attr("name", rec.name.clone()));
+            Ok(img.id)
         })
         .await
     }

@@ -436,15 +436,13 @@ impl Monitor {
                 false
             }
             Some(Request::Start) => {
-                let answer = if self.target.is_some() && self.exit_code.is_none() {
-                    match self.start() {
-                        Ok(pid) => format!("ok {pid}\n"),
-                        Err(e) => {
-                            self.fail_start(&e);
-                            format!("err {}\n", e.replace('\n', " "))
-                        }
-                    }
-                } else if matches!(self.cfg.job, Job::Exec { .. }) && self.target.is_none() {
+                // A container's init waits to be started; an exec has not
+                // been launched yet.
+                let startable = match self.cfg.job {
+                    Job::Container { .. } => self.target.is_some() && self.exit_code.is_none(),
+                    Job::Exec { .. } => self.target.is_none() && self.start_error.is_none(),
+                };
+                let answer = if startable {
                     match self.start() {
                         Ok(pid) => format!("ok {pid}\n"),
                         Err(e) => {

@@ -41,6 +41,10 @@ pub fn router() -> Router<Engine> {
         .route("/containers/{id}/rename", post(rename))
         .route("/containers/{id}/top", get(top))
         .route("/containers/{id}/resize", post(resize))
+        .route("/containers/{id}/stats", get(stats))
+        .route("/containers/{id}/changes", get(changes))
+        .route("/containers/{id}/export", get(export))
+        .route("/commit", post(commit))
 }
 
 fn no_content() -> Response {
@@ -293,4 +297,101 @@ async fn resize(
     let w = q.int("w")?.unwrap_or(0).clamp(0, u16::MAX as i64) as u16;
     e.resize(&id, h, w).await?;
     Ok(StatusCode::OK.into_response())
+}
+
+async fn stats(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    let stream = !q.0.contains_key("stream") || q.bool("stream");
+    let one_shot = q.bool("one-shot");
+    let first = e.stats_sample(&id)?;
+    if !stream {
+        let sample = if one_shot {
+            first
+        } else {
+            // Like dockerd: CPU figures need a previous sample.
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            with_pre(e.stats_sample(&id)?, &first)
+        };
+        return Ok(reply(200, &sample));
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
+    tokio::spawn(async move {
+        let mut prev = first.clone();
+        if tx.send(Bytes::from(format!("{first}\n"))).await.is_err() {
+            return;
+        }
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let Ok(next) = e.stats_sample(&id) else {
+                return;
+            };
+            let out = with_pre(next.clone(), &prev);
+            prev = next;
+            if tx.send(Bytes::from(format!("{out}\n"))).await.is_err() {
+                return;
+            }
+        }
+    });
+    let body = tokio_stream::wrappers::ReceiverStream::new(rx).map(Ok::<_, Infallible>);
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(body))
+        .unwrap_or_default())
+}
+
+/// A sample with the previous one as its `precpu_stats`/`preread`.
+fn with_pre(mut cur: serde_json::Value, prev: &serde_json::Value) -> serde_json::Value {
+    cur["precpu_stats"] = prev["cpu_stats"].clone();
+    cur["preread"] = prev["read"].clone();
+    cur
+}
+
+async fn changes(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    Ok(reply(200, &e.container_changes(&id).await?))
+}
+
+async fn export(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+    let (resp, writer) = crate::body::streamed("application/x-tar");
+    let job = e.container_export(&id, Box::new(writer)).await?;
+    tokio::spawn(async move {
+        if let Ok(Err(err)) = job.await {
+            tracing::warn!("export: {err}");
+        }
+    });
+    Ok(resp)
+}
+
+async fn commit(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response> {
+    let container = q
+        .str("container")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::bad_request("container is required"))?;
+    let reference = q.str("repo").filter(|r| !r.is_empty()).map(|r| {
+        match q.str("tag").filter(|t| !t.is_empty()) {
+            Some(t) => format!("{r}:{t}"),
+            None => r.to_owned(),
+        }
+    });
+    let changes = q
+        .str("changes")
+        .map(|c| {
+            c.lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let id = e
+        .commit(
+            container,
+            reference,
+            q.str("author").map(str::to_owned),
+            q.str("comment").map(str::to_owned),
+            changes,
+        )
+        .await?;
+    Ok(reply(201, &serde_json::json!({ "Id": id })))
 }

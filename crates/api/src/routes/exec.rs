@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use berth_engine::Engine;
-use bollard_stubs::models::{ExecConfig, IdResponse};
+use bollard_stubs::models::ExecConfig;
 use http_body_util::BodyExt;
 
 use crate::body::{json, reply};
@@ -29,7 +29,7 @@ async fn create(
 ) -> ApiResult<Response> {
     let cfg: ExecConfig = json(&b, false)?;
     let exec_id = e.exec_create(&id, cfg)?;
-    Ok(reply(201, &IdResponse { id: exec_id }))
+    Ok(reply(201, &serde_json::json!({ "Id": exec_id })))
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -61,8 +61,14 @@ async fn start(
         e.exec_start(&id, true).await?;
         return Ok(StatusCode::OK.into_response());
     }
-    let conn = e.exec_start(&id, false).await?;
+    let (conn, launch) = e.exec_start(&id, false).await?;
     Ok(hijack(&mut req, tty, move |client| async move {
+        if let Some(l) = launch {
+            if let Err(err) = l.run().await {
+                tracing::debug!("exec start: {err}");
+                return;
+            }
+        }
         if let Some(m) = conn {
             pump(client, m, tty).await;
         }

@@ -19,6 +19,7 @@ pub fn router() -> Router<Engine> {
         .route("/images/load", post(load))
         .route("/images/create", post(pull))
         .route("/images/prune", post(prune))
+        .route("/images/get", get(save_many))
         .route(
             "/images/{*rest}",
             get(get_named).post(post_named).delete(remove),
@@ -62,7 +63,12 @@ async fn load(State(e): State<Engine>, body: axum::body::Body) -> ApiResult<Resp
             let item = chunk.map_err(|err| err.to_string());
             let stop = item.is_err();
             let tx = tx.clone();
-            if tokio::task::spawn_blocking(move || tx.send(item)).await.map(|r| r.is_err()).unwrap_or(true) || stop {
+            if tokio::task::spawn_blocking(move || tx.send(item))
+                .await
+                .map(|r| r.is_err())
+                .unwrap_or(true)
+                || stop
+            {
                 return;
             }
         }
@@ -91,9 +97,57 @@ async fn pull(Query(q): Query<Q>) -> ApiResult<Response> {
     .into())
 }
 
-async fn prune(State(e): State<Engine>) -> ApiResult<Response> {
-    let _ = e;
-    Ok(reply(200, &serde_json::json!({ "ImagesDeleted": [], "SpaceReclaimed": 0 })))
+async fn prune(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response> {
+    let f = Filters::parse(q.str("filters"))?;
+    let dangling_only = !f
+        .get("dangling")
+        .is_some_and(|v| v.iter().any(|x| x == "false" || x == "0"));
+    let (deleted, space) = e.image_prune(dangling_only).await?;
+    Ok(reply(
+        200,
+        &serde_json::json!({ "ImagesDeleted": deleted, "SpaceReclaimed": space }),
+    ))
+}
+
+async fn save(e: &Engine, names: Vec<String>) -> ApiResult<Response> {
+    let (resp, writer) = crate::body::streamed("application/x-tar");
+    let job = e.image_save(names, Box::new(writer)).await?;
+    tokio::spawn(async move {
+        if let Ok(Err(err)) = job.await {
+            tracing::warn!("image save: {err}");
+        }
+    });
+    Ok(resp)
+}
+
+async fn save_many(State(e): State<Engine>, uri: axum::http::Uri) -> ApiResult<Response> {
+    let names: Vec<String> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.strip_prefix("names="))
+        .map(percent_decode)
+        .collect();
+    save(&e, names).await
+}
+
+/// `%XX` and `+` of a query value.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn split(rest: &str) -> (&str, &str) {
@@ -107,6 +161,7 @@ async fn get_named(State(e): State<Engine>, Path(rest): Path<String>) -> ApiResu
     match split(&rest) {
         (name, "json") => Ok(reply(200, &e.image_inspect(name.to_owned()).await?)),
         (name, "history") => Ok(reply(200, &e.image_history(name.to_owned()).await?)),
+        (name, "get") => save(&e, vec![name.to_owned()]).await,
         _ => Err(ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
             format!("page not found: /images/{rest}"),
@@ -114,7 +169,11 @@ async fn get_named(State(e): State<Engine>, Path(rest): Path<String>) -> ApiResu
     }
 }
 
-async fn post_named(State(e): State<Engine>, Path(rest): Path<String>, Query(q): Query<Q>) -> ApiResult<Response> {
+async fn post_named(
+    State(e): State<Engine>,
+    Path(rest): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
     match split(&rest) {
         (name, "tag") => {
             e.image_tag(
@@ -125,10 +184,9 @@ async fn post_named(State(e): State<Engine>, Path(rest): Path<String>, Query(q):
             .await?;
             Ok(axum::http::StatusCode::CREATED.into_response_compat())
         }
-        (_, "push") => Err(EngineError::NotImplemented(
-            "berthd does not push to registries".into(),
-        )
-        .into()),
+        (_, "push") => {
+            Err(EngineError::NotImplemented("berthd does not push to registries".into()).into())
+        }
         _ => Err(ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
             format!("page not found: /images/{rest}"),
@@ -136,7 +194,11 @@ async fn post_named(State(e): State<Engine>, Path(rest): Path<String>, Query(q):
     }
 }
 
-async fn remove(State(e): State<Engine>, Path(rest): Path<String>, Query(q): Query<Q>) -> ApiResult<Response> {
+async fn remove(
+    State(e): State<Engine>,
+    Path(rest): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
     Ok(reply(200, &e.image_remove(rest, q.bool("force")).await?))
 }
 

@@ -242,15 +242,12 @@ async fn info(State(e): State<Engine>) -> ApiResult<Response> {
         init_binary: Some(String::new()),
         containerd_commit: Some(Commit {
             id: Some(String::new()),
-            ..Default::default()
         }),
         runc_commit: Some(Commit {
             id: Some(String::new()),
-            ..Default::default()
         }),
         init_commit: Some(Commit {
             id: Some(String::new()),
-            ..Default::default()
         }),
         security_options: Some(vec!["name=cgroupns".into()]),
         warnings: Some(Vec::new()),

@@ -106,9 +106,10 @@ fn check_host_config(hc: &HostConfig) -> Result<()> {
             ));
         }
         if retries > 0 && policy != Some(RestartPolicyNameEnum::ON_FAILURE) {
-            return Err(EngineError::Invalid(format!(
+            return Err(EngineError::Invalid(
                 "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-            )));
+                    .into(),
+            ));
         }
     }
     if hc.memory.is_some_and(|m| m > 0 && m < 6 * 1024 * 1024) {

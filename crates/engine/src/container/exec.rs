@@ -30,6 +30,58 @@ pub struct ExecEntry {
     pub state: Mutex<ExecState>,
 }
 
+/// An exec whose monitor is ready: `run` starts the process.
+pub struct Launch {
+    engine: Engine,
+    exec: Arc<ExecEntry>,
+    socket: std::path::PathBuf,
+    container: (String, String),
+}
+
+impl Launch {
+    pub async fn run(self) -> Result<()> {
+        let Launch {
+            engine,
+            exec: x,
+            socket,
+            container: (cid, cname),
+        } = self;
+        let fail = |e: EngineError| {
+            let _ = std::fs::remove_dir_all(engine.inner.cfg.exec_run_dir(&x.id));
+            let mut st = lock(&x.state);
+            st.running = false;
+            st.exit_code = Some(126);
+            e
+        };
+        let waiter = monitor_client::wait_connection(&socket)
+            .await
+            .map_err(fail)?;
+        let pid = match monitor_client::request(&socket, Request::Start).await {
+            Ok(p) => p.parse::<i64>().unwrap_or(0),
+            Err(e) => {
+                monitor_client::until_closed(waiter).await;
+                return Err(fail(monitor_client::start_error(&e.to_string())));
+            }
+        };
+        {
+            let mut st = lock(&x.state);
+            st.running = true;
+            st.pid = pid;
+        }
+        let cmd = x.config.cmd.clone().unwrap_or_default().join(" ");
+        engine.inner.events.publish(
+            Event::new("container", &format!("exec_start: {cmd}"), &cid)
+                .attr("name", cname)
+                .attr("execID", x.id.clone()),
+        );
+        tokio::spawn(async move {
+            monitor_client::until_closed(waiter).await;
+            engine.exec_finished(&x);
+        });
+        Ok(())
+    }
+}
+
 impl Engine {
     /// `POST /containers/{id}/exec`.
     pub fn exec_create(&self, name: &str, cfg: ExecConfig) -> Result<String> {
@@ -79,8 +131,15 @@ impl Engine {
             .ok_or_else(|| EngineError::NotFound(format!("No such exec instance: {id}")))
     }
 
-    /// `POST /exec/{id}/start`: returns the attach connection unless detached.
-    pub async fn exec_start(&self, id: &str, detach: bool) -> Result<Option<UnixStream>> {
+    /// `POST /exec/{id}/start`: the monitor is ready and, unless detached,
+    /// attached; the process starts with [`Launch::run`] (detached: at
+    /// once). Attached clients start it once their connection is hijacked,
+    /// as dockerd does, so no output races the 101 response.
+    pub async fn exec_start(
+        &self,
+        id: &str,
+        detach: bool,
+    ) -> Result<(Option<UnixStream>, Option<Launch>)> {
         let x = self.exec_entry(id)?;
         {
             let mut st = lock(&x.state);
@@ -163,39 +222,17 @@ impl Engine {
                 .map_err(fail)?,
             )
         };
-        let waiter = monitor_client::wait_connection(&handle.socket)
-            .await
-            .map_err(fail)?;
-        let pid = match monitor_client::request(&handle.socket, Request::Start).await {
-            Ok(p) => p.parse::<i64>().unwrap_or(0),
-            Err(e) => {
-                monitor_client::until_closed(waiter).await;
-                return Err(fail(monitor_client::start_error(&e.to_string())));
-            }
+        let launch = Launch {
+            engine: self.clone(),
+            exec: x.clone(),
+            socket: handle.socket.clone(),
+            container: (crec.id.clone(), crec.name.clone()),
         };
-        {
-            let mut st = lock(&x.state);
-            st.running = true;
-            st.pid = pid;
+        if detach {
+            launch.run().await?;
+            return Ok((None, None));
         }
-        self.inner.events.publish(
-            Event::new(
-                "container",
-                &format!(
-                    "exec_start: {}",
-                    cfg.cmd.clone().unwrap_or_default().join(" ")
-                ),
-                &crec.id,
-            )
-            .attr("name", crec.name.clone())
-            .attr("execID", id.to_owned()),
-        );
-        let engine = self.clone();
-        tokio::spawn(async move {
-            monitor_client::until_closed(waiter).await;
-            engine.exec_finished(&x);
-        });
-        Ok(conn)
+        Ok((conn, Some(launch)))
     }
 
     /// Reads the exec's exit record (once) and forgets its run dir.

@@ -13,6 +13,7 @@ pub mod remove;
 pub mod restore;
 pub mod spec;
 pub mod start;
+pub mod stats;
 pub mod stop;
 
 use std::sync::{Arc, Mutex};

@@ -117,7 +117,7 @@ impl Engine {
     pub async fn start(&self, name: &str) -> Result<()> {
         let entry = self.lookup(name)?;
         let _op = entry.op.lock().await;
-        self.start_locked(&entry).await
+        self.start_locked(&entry, false).await
     }
 
     /// Blocking part of start: everything before the monitor.
@@ -285,9 +285,12 @@ impl Engine {
         let _ = std::fs::remove_dir_all(self.inner.cfg.container_run_dir(id));
     }
 
-    pub(crate) async fn start_locked(&self, entry: &Arc<Entry>) -> Result<()> {
+    /// Starts the container; `restarting` is the restart policy's start
+    /// of a container in state `restarting` (counted in RestartCount).
+    pub(crate) async fn start_locked(&self, entry: &Arc<Entry>, restarting: bool) -> Result<()> {
         let rec = entry.record();
-        if rec.state.status.is_live() {
+        let restart_ok = restarting && rec.state.status == Status::Restarting;
+        if rec.state.status.is_live() && !restart_ok {
             return Err(EngineError::NotModified("container already started".into()));
         }
         if rec.state.status == Status::Removing {
@@ -426,6 +429,9 @@ impl Engine {
             r.state.started_at = now.clone();
             r.state.finished_at = EMPTY_TIME.into();
             r.state.stopped_by_user = false;
+            if restarting {
+                r.restart_count += 1;
+            }
             r.netns = prepared
                 .netns
                 .as_ref()
@@ -550,11 +556,8 @@ impl Engine {
             }
             return;
         }
-        let _ = self.update(&entry, |r| {
-            r.state.status = Status::Exited;
-            r.restart_count += 1;
-        });
-        if let Err(e) = self.start_locked(&entry).await {
+        if let Err(e) = self.start_locked(&entry, true).await {
+            let _ = self.update(&entry, |r| r.state.status = Status::Exited);
             tracing::warn!(container = %rec.id, "restart: {e}");
         } else {
             self.inner.events.publish(

@@ -172,7 +172,7 @@ impl Engine {
             Ok(()) | Err(EngineError::NotModified(_)) => {}
             Err(e) => return Err(e),
         }
-        self.start_locked(&entry).await?;
+        self.start_locked(&entry, false).await?;
         let rec = entry.record();
         self.inner
             .events
@@ -228,9 +228,9 @@ impl Engine {
         let _names = self.inner.names.lock().await;
         let rec = entry.record();
         if rec.name == new_name {
-            return Err(EngineError::Conflict(format!(
-                "Renaming a container with the same name as its current name"
-            )));
+            return Err(EngineError::Conflict(
+                "Renaming a container with the same name as its current name".into(),
+            ));
         }
         if let Some(other) = self.id_by_name(new_name) {
             return Err(EngineError::Conflict(format!(
