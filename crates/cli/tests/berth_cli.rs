@@ -211,6 +211,72 @@ fn resource_and_security_flags(d: &Daemon) {
     );
 }
 
+/// diff, export, stats and save: views of a running container and image.
+fn diff_export_stats_save(d: &Daemon) {
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "fx",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /made; while true; do sleep 1; done",
+    ]);
+    // The file appears soon after start: a bounded retry, no timing.
+    let mut diff = String::new();
+    for _ in 0..100 {
+        diff = d.ok(&["diff", "fx"]);
+        if diff.lines().any(|l| l == "A /made") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(diff.lines().any(|l| l == "A /made"), "{diff}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tar = dir.path().join("fx.tar");
+    d.ok(&["export", "-o", tar.to_str().expect("utf-8"), "fx"]);
+    let mut a = tar::Archive::new(std::fs::File::open(&tar).expect("export file"));
+    let mut made = String::new();
+    for e in a.entries().expect("tar") {
+        let mut e = e.expect("entry");
+        if e.path()
+            .expect("path")
+            .to_string_lossy()
+            .trim_start_matches("./")
+            == "made"
+        {
+            std::io::Read::read_to_string(&mut e, &mut made).expect("read");
+        }
+    }
+    assert_eq!(made, "x\n");
+    let stats = d.ok(&["stats", "--no-stream", "--format", "json", "fx"]);
+    let v: serde_json::Value = serde_json::from_str(stats.trim()).expect("stats json");
+    assert_eq!(v["Name"], "fx");
+    assert!(
+        v["MemUsage"].as_str().is_some_and(|m| m.contains(" / ")),
+        "{v}"
+    );
+    let table = d.ok(&["stats", "--no-stream", "fx"]);
+    assert!(
+        table.starts_with("CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT"),
+        "{table}"
+    );
+    d.ok(&["rm", "-f", "fx"]);
+    let img = dir.path().join("img.tar");
+    d.ok(&["save", "-o", img.to_str().expect("utf-8"), "busybox"]);
+    let mut a = tar::Archive::new(std::fs::File::open(&img).expect("save file"));
+    let names: Vec<String> = a
+        .entries()
+        .expect("tar")
+        .filter_map(|e| {
+            e.ok()
+                .and_then(|e| e.path().ok().map(|p| p.to_string_lossy().into_owned()))
+        })
+        .collect();
+    assert!(names.iter().any(|n| n == "manifest.json"), "{names:?}");
+}
+
 fn skip_without_busybox(d: &Daemon) -> bool {
     if d.has_busybox() {
         return false;
@@ -308,6 +374,7 @@ fn dockerd_container_scenarios() {
     ps_and_inspect_formats(&d);
     more_verbs(&d);
     resource_and_security_flags(&d);
+    diff_export_stats_save(&d);
 }
 
 #[test]
@@ -640,7 +707,9 @@ fn more_verbs(d: &Daemon) {
         "{out:?}"
     );
     assert_eq!(out.status.code(), Some(4), "{out:?}");
-    // attach joins a running container's streams, stdin included.
+    // attach joins a running container's streams, stdin included. Stdin
+    // stays open until the answer is read: dockerd ends an attach whose
+    // stdin closes (for containers without StdinOnce), as docker's does.
     d.ok(&[
         "run",
         "-d",
@@ -658,14 +727,15 @@ fn more_verbs(d: &Daemon) {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("berth attach");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(b"hello\n").expect("write stdin");
-    }
-    let out = child.wait_with_output().expect("wait");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "got hello\n");
-    assert_eq!(out.status.code(), Some(6));
+    let mut stdin = child.stdin.take().expect("stdin");
+    std::io::Write::write_all(&mut stdin, b"hello\n").expect("write stdin");
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).expect("read");
+    assert_eq!(line, "got hello\n");
+    let code = child.wait().expect("wait").code();
+    drop(stdin);
+    assert_eq!(code, Some(6));
     let r = d.berth(&["attach", "at"]);
     assert_eq!(r.code, 1, "attach to a stopped container");
     d.ok(&["rm", "at"]);
@@ -697,4 +767,15 @@ fn berthd_resource_and_security_flags() {
         return;
     }
     resource_and_security_flags(&d);
+}
+
+#[test]
+fn berthd_diff_export_stats_save() {
+    let d = berthd();
+    let dir = tempfile::tempdir().expect("temp dir");
+    d.load_busybox(dir.path());
+    if skip_without_busybox(&d) {
+        return;
+    }
+    diff_export_stats_save(&d);
 }
