@@ -31,6 +31,17 @@ pub struct StartArgs {
 /// (`--pull missing`, docker's default) or first (`--pull always`).
 fn create_container(cx: &Ctx, a: &RunArgs) -> anyhow::Result<String> {
     let body = a.body()?;
+    // docker refuses an existing cidfile before creating anything.
+    let cidfile = match &a.cidfile {
+        Some(p) => Some(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(p)
+                .with_context(|| format!("container ID file found, make sure the other container isn't running or delete {p}"))?,
+        ),
+        None => None,
+    };
     let mut q: Vec<(&str, String)> = Vec::new();
     if let Some(n) = &a.name {
         q.push(("name", n.clone()));
@@ -57,6 +68,10 @@ fn create_container(cx: &Ctx, a: &RunArgs) -> anyhow::Result<String> {
     };
     for w in &resp.warnings {
         eprintln!("WARNING: {w}");
+    }
+    if let Some(mut f) = cidfile {
+        std::io::Write::write_all(&mut f, resp.id.as_bytes())
+            .context("writing the container ID file")?;
     }
     Ok(resp.id)
 }
