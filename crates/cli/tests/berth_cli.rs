@@ -138,6 +138,19 @@ fn ps_and_inspect_formats(d: &Daemon) {
         .expect("ps --format json is JSON");
     assert_eq!(json["Names"], "p1");
     assert_eq!(json["ID"].as_str().map(str::len), Some(12));
+    // config.json's psFormat is the default format, as in docker.
+    let cfg = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        cfg.path().join("config.json"),
+        r#"{"psFormat": "{{.Names}}!"}"#,
+    )
+    .expect("config");
+    let out = cli_support::berth_cmd(&d.socket)
+        .env("DOCKER_CONFIG", cfg.path())
+        .arg("ps")
+        .output()
+        .expect("berth ps");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "p1!\n");
     let q = d.ok(&["ps", "-q", "--filter", "name=p1"]);
     assert_eq!(q.trim().len(), 12);
     assert!(d

@@ -45,6 +45,8 @@ pub fn berth_cmd(socket: &Path) -> Command {
         .env_remove("DOCKER_HOST")
         .env_remove("BERTH_HOST")
         .env_remove("DOCKER_API_VERSION")
+        // The user's own config.json (psFormat, credentials) stays out.
+        .env("DOCKER_CONFIG", "/nonexistent/berth-test-docker-config")
         .stdin(Stdio::null());
     c
 }

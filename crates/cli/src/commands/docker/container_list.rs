@@ -240,7 +240,9 @@ pub fn ps(cx: &Ctx, a: PsArgs) -> anyhow::Result<i32> {
     let format = if a.quiet {
         Format::Raw("{{.ID}}".into())
     } else {
-        Format::from_flag(a.format.as_deref(), &default)
+        // docker's default: --format, else config.json's psFormat.
+        let from_config = super::login::config_string(&super::login::config_path(), "psFormat");
+        Format::from_flag(a.format.as_deref().or(from_config.as_deref()), &default)
     };
     print_rows(&format, &headers(PS_HEADERS), &rows)?;
     Ok(0)

@@ -476,8 +476,9 @@ pub fn ls(cx: &Ctx, a: ImagesArgs) -> anyhow::Result<i32> {
             "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
         )
     } else {
+        let from_config = login::config_string(&login::config_path(), "imagesFormat");
         Format::from_flag(
-            a.format.as_deref(),
+            a.format.as_deref().or(from_config.as_deref()),
             "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
         )
     };
