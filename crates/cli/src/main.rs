@@ -53,6 +53,21 @@ fn cli_main(args: Vec<OsString>) -> i32 {
                 2
             }
         },
+        // Image verbs go through the daemon when one answers, else run
+        // daemonless on the image store (issue 9), as podman does.
+        Some(top)
+            if (top == "image" || commands::image::verb_for(top).is_some())
+                && commands::docker::daemon_reachable(&args) =>
+        {
+            commands::docker::main(args)
+        }
+        Some("image") => commands::image::main(args[1..].to_vec()),
+        Some(top) if commands::image::verb_for(top).is_some() => {
+            let verb = commands::image::verb_for(top).unwrap_or(top);
+            let mut a = vec![OsString::from("image"), OsString::from(verb)];
+            a.extend(args[2..].iter().cloned());
+            commands::image::main(a)
+        }
         Some("cni") => match cni_cmd::main(&args[2..]) {
             Ok(()) => 0,
             Err(e) => {

@@ -318,6 +318,36 @@ fn berthd_answers_version_info_and_lists() {
 }
 
 #[test]
+fn image_verbs_go_through_a_reachable_daemon() {
+    let d = berthd();
+    let dir = tempfile::tempdir().expect("temp dir");
+    d.load_busybox(dir.path());
+    // No -H: the daemon is found through DOCKER_HOST, so `images` and
+    // `image ls` are answered by it, not by the daemonless image store.
+    for args in [&["images"][..], &["image", "ls"][..]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", d.socket.display()))
+            .env_remove("BERTH_HOST")
+            .env_remove("BERTH_IMAGE_ROOT")
+            .env("DOCKER_CONFIG", "/nonexistent/berth-test-docker-config")
+            .output()
+            .expect("berth images");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.starts_with("REPOSITORY   TAG       IMAGE ID"),
+            "{text}"
+        );
+        assert!(text.contains("busybox"), "{text}");
+    }
+}
+
+#[test]
 fn berthd_errors_carry_docker_exit_codes() {
     let d = berthd();
     let r = d.berth(&["run", "--rm", "no-such-image:1", "true"]);
@@ -508,6 +538,16 @@ fn dockerd_volumes_networks_files_images() {
             .any(|n| n.trim_end_matches('/') == "bin/busybox"),
         "{names:?}"
     );
+    // import turns the exported rootfs into an image that runs.
+    let id = d.ok(&[
+        "import",
+        "-c",
+        "CMD [\"cat\", \"/tmp/hello.txt\"]",
+        tar.to_str().expect("utf-8"),
+        "imported:v1",
+    ]);
+    assert!(id.starts_with("sha256:"), "{id}");
+    assert_eq!(d.ok(&["run", "--rm", "imported:v1"]), "hello\n");
     assert_eq!(d.ok(&["port", "c1"]), "");
     assert_eq!(
         d.ok(&[

@@ -108,6 +108,19 @@ fn run_logs_exec_stop_rm() {
         caps.contains("00000000a80425fb"),
         "docker's default caps: {caps}"
     );
+    let filtered = |opts: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(opts);
+        args.extend_from_slice(&["busybox", "grep", "Seccomp:", "/proc/self/status"]);
+        d.ok(&args)
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert_eq!(filtered(&[]), "2", "a seccomp filter by default");
+    assert_eq!(filtered(&["--security-opt", "seccomp=unconfined"]), "0");
+    assert_eq!(filtered(&["--privileged"]), "0");
 
     // Detached: logs, exec, ps, inspect, stop, rm.
     let cid = d.ok(&[
@@ -516,6 +529,20 @@ fn tty_volumes_and_lifecycle_verbs() {
         "-c",
         "echo new > /etc/added; rm /etc/motd",
     ]);
+    let size = d.ok(&[
+        "ps",
+        "-a",
+        "-s",
+        "--filter",
+        "name=changer",
+        "--format",
+        "{{.Size}}",
+    ]);
+    assert!(size.contains("virtual"), "{size}");
+    assert!(
+        !size.starts_with("0B"),
+        "the writable layer has a file: {size}"
+    );
     let diff = d.ok(&["diff", "changer"]);
     assert!(
         diff.contains("A /etc/added") && diff.contains("D /etc/motd"),

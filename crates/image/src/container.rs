@@ -23,6 +23,7 @@ impl ImageStore {
     /// `docker diff`: what the container added (A), changed (C) or deleted
     /// (D) relative to its image, by path, sorted.
     pub fn diff(&self, container_id: &str) -> Result<Vec<Change>> {
+        let _meta = self.hold()?;
         let rootfs = self.rootfs(container_id)?;
         let mut out = Vec::new();
         diff_walk(&rootfs.upper, &rootfs.lowerdirs, "", &mut out)?;
@@ -40,9 +41,9 @@ impl ImageStore {
     ) -> Result<Image> {
         let tag = target_tag(reference)?;
         let rootfs = self.rootfs(container_id)?;
-        let rec = meta::get_container(&mut self.view(), container_id)?
+        let rec = meta::get_container(&mut self.view()?, container_id)?
             .ok_or_else(|| ImageError::NotFound(format!("rootfs of container {container_id}")))?;
-        let base = self.resolve_record(&mut self.view(), &rec.image_id)?;
+        let base = self.resolve_record(&mut self.view()?, &rec.image_id)?;
         let base_digest = Digest::parse(&base.id, "image record")?;
         let mut cfg: Value = serde_json::from_slice(&self.inner.content.read(&base_digest)?)
             .map_err(|e| ImageError::corrupt(format!("config {}", base.id), e))?;

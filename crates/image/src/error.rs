@@ -86,6 +86,16 @@ pub enum ImageError {
         #[source]
         source: std::io::Error,
     },
+    /// A registry refused or failed a request.
+    #[error("registry: {object}: {reason}")]
+    Registry {
+        /// The URL or object.
+        object: String,
+        /// The HTTP status, when there was one.
+        status: Option<u16>,
+        /// What went wrong.
+        reason: String,
+    },
     /// The metadata store failed.
     #[error("image metadata store: {0}")]
     Store(#[from] berth_store::StoreError),

@@ -6,7 +6,8 @@
 //! safely, whiteouts in overlayfs form), container root filesystems
 //! (overlayfs), and the archive formats: docker-archive and OCI layout in
 //! ([`ImageStore::load`]) and out ([`ImageStore::save`]), `import` of a
-//! plain rootfs tar, and a container's `diff`, `commit` and `export`.
+//! plain rootfs tar, a container's `diff`, `commit` and `export`, and
+//! `pull`/`push` to registries ([`registry`]).
 //!
 //! The API is synchronous; the engine calls it from blocking tasks.
 
@@ -24,7 +25,9 @@ mod meta;
 mod model;
 mod ops;
 pub mod platform;
+pub mod progress;
 pub mod reference;
+pub mod registry;
 pub mod rootfs;
 mod save;
 pub mod snapshot;

@@ -10,6 +10,7 @@ use crate::store::ImageStore;
 impl ImageStore {
     /// Points tag `target` at the image `source` resolves to.
     pub fn tag(&self, source: &str, target: &str) -> Result<()> {
+        let _meta = self.hold()?;
         let r = Reference::parse(target)?;
         let full = match (&r.digest, r.tagged()) {
             (None, Some(full)) => full,
@@ -31,6 +32,7 @@ impl ImageStore {
         force: bool,
         in_use: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<RemovedItem>> {
+        let _meta = self.hold()?;
         let _gc = self.gc_lock(true)?;
         let removed = self.transact(|txn| {
             let rec = self.resolve_record(txn, reference)?;
@@ -78,6 +80,7 @@ impl ImageStore {
     /// `dangling_only = false` every image no container uses; then the
     /// blobs and snapshots nothing references.
     pub fn prune(&self, dangling_only: bool, in_use: &dyn Fn(&str) -> bool) -> Result<PruneReport> {
+        let _meta = self.hold()?;
         let _gc = self.gc_lock(true)?;
         let removed = self.transact(|txn| {
             let refs = meta::refs(txn)?;
@@ -110,6 +113,7 @@ impl ImageStore {
     /// `docker history`: newest step first; the top row carries the id and
     /// tags, the others `<missing>` as docker shows for loaded images.
     pub fn history(&self, reference: &str) -> Result<Vec<HistoryEntry>> {
+        let _meta = self.hold()?;
         let img = self.resolve(reference)?;
         let mut sizes = img
             .layers
@@ -169,7 +173,7 @@ impl ImageStore {
     /// Removes blobs and snapshots no image or container references;
     /// returns the bytes freed. Callers hold the exclusive gc lock.
     fn collect_garbage(&self) -> Result<u64> {
-        let mut view = self.view();
+        let mut view = self.view()?;
         let records: Vec<ImageRecord> = meta::images(&mut view)?;
         let mut blobs = std::collections::HashSet::new();
         let mut layers = std::collections::HashSet::new();

@@ -43,10 +43,11 @@ impl ImageStore {
     /// `image_id` (any reference resolves); re-unpacks any layer snapshot
     /// that is missing from its blob.
     pub fn create_rootfs(&self, container_id: &str, image_id: &str) -> Result<Rootfs> {
+        let _meta = self.hold()?;
         let dir = self.container_dir(container_id)?;
         let _gc = self.gc_lock(false)?;
-        let rec = self.resolve_record(&mut self.view(), image_id)?;
-        if meta::get_container(&mut self.view(), container_id)?.is_some() {
+        let rec = self.resolve_record(&mut self.view()?, image_id)?;
+        if meta::get_container(&mut self.view()?, container_id)?.is_some() {
             return Err(ImageError::Conflict(format!(
                 "container {container_id} already has a rootfs"
             )));
@@ -114,7 +115,8 @@ impl ImageStore {
 
     /// The rootfs of a container made by [`Self::create_rootfs`].
     pub fn rootfs(&self, container_id: &str) -> Result<Rootfs> {
-        let rec = meta::get_container(&mut self.view(), container_id)?
+        let _meta = self.hold()?;
+        let rec = meta::get_container(&mut self.view()?, container_id)?
             .ok_or_else(|| ImageError::NotFound(format!("rootfs of container {container_id}")))?;
         self.rootfs_of(container_id, &rec)
     }
@@ -122,6 +124,7 @@ impl ImageStore {
     /// Mounts the container's overlay on its `merged` dir (a no-op if it is
     /// mounted already) and returns that path.
     pub fn mount_rootfs(&self, container_id: &str) -> Result<PathBuf> {
+        let _meta = self.hold()?;
         let rootfs = self.rootfs(container_id)?;
         if is_mountpoint(&rootfs.merged)? {
             return Ok(rootfs.merged);
@@ -132,6 +135,7 @@ impl ImageStore {
 
     /// Unmounts the container's overlay (a no-op if it is not mounted).
     pub fn unmount_rootfs(&self, container_id: &str) -> Result<()> {
+        let _meta = self.hold()?;
         let rootfs = self.rootfs(container_id)?;
         unmount(&rootfs.merged)
     }
@@ -139,8 +143,9 @@ impl ImageStore {
     /// Unmounts and removes the container's rootfs and record (a no-op if
     /// it has none).
     pub fn remove_rootfs(&self, container_id: &str) -> Result<()> {
+        let _meta = self.hold()?;
         let dir = self.container_dir(container_id)?;
-        if meta::get_container(&mut self.view(), container_id)?.is_some() {
+        if meta::get_container(&mut self.view()?, container_id)?.is_some() {
             unmount(&dir.join("merged"))?;
         }
         match fs::remove_dir_all(&dir) {
@@ -169,7 +174,7 @@ pub fn mount_overlay(r: &Rootfs) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e @ (rustix::io::Errno::NOSYS | rustix::io::Errno::INVAL)) => {
             tracing::debug!(error = %e, "fsconfig overlay mount failed, trying mount(2)");
-            mount_legacy(r)
+            mount_legacy(r, e)
         }
         Err(e) => Err(mount_err("mounting", &r.merged)(e)),
     }
@@ -193,7 +198,8 @@ fn mount_with_fsconfig(r: &Rootfs) -> rustix::io::Result<()> {
     )
 }
 
-fn mount_legacy(r: &Rootfs) -> Result<()> {
+/// mount(2) with one option string; `why` is what the fsconfig way said.
+fn mount_legacy(r: &Rootfs, why: rustix::io::Errno) -> Result<()> {
     let lowers: Vec<String> = r
         .lowerdirs
         .iter()
@@ -211,7 +217,8 @@ fn mount_legacy(r: &Rootfs) -> Result<()> {
             op: "mounting",
             target: r.merged.clone(),
             source: io::Error::other(format!(
-                "{} layers need {} bytes of mount options (limit {page}) and this kernel lacks overlayfs lowerdir+",
+                "{} layers need {} bytes of mount options (limit {page}); the fsconfig lowerdir+ way failed too \
+                 ({why}: a kernel before 6.8, or a layer path of 256 bytes or more)",
                 r.lowerdirs.len(),
                 data.len()
             )),

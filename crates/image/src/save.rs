@@ -22,7 +22,7 @@ impl ImageStore {
         format: ArchiveFormat,
         out: impl Write,
     ) -> Result<()> {
-        let mut view = self.view();
+        let mut view = self.view()?;
         // (record, tags to name it by in the archive)
         let mut chosen: Vec<(ImageRecord, BTreeSet<String>)> = Vec::new();
         for r in references {
@@ -39,6 +39,8 @@ impl ImageStore {
                 None => chosen.push((rec, tag.into_iter().collect())),
             }
         }
+        // Not held while the archive streams out (other processes may need it).
+        drop(view);
         let mut w = tar::Builder::new(out);
         let mut written: BTreeSet<Digest> = BTreeSet::new();
         let mut index_manifests = Vec::new();

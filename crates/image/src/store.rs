@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use berth_store::{RedbStore, Store, StoreError, Txn};
 
@@ -26,7 +26,21 @@ pub(crate) struct Inner {
     pub content: ContentStore,
     pub snapshots: Snapshots,
     pub containers: PathBuf,
-    pub meta: Arc<dyn Store>,
+    meta: Meta,
+}
+
+/// Where the metadata lives.
+enum Meta {
+    /// A store the caller keeps open (the engine's).
+    Shared(Arc<dyn Store>),
+    /// Our own redb file, open only while an operation runs: redb lets one
+    /// process at a time have the file open, and the daemonless CLI and
+    /// berthd may both work on one image store. Threads of this process
+    /// share the open handle.
+    File {
+        path: PathBuf,
+        open: Mutex<Weak<RedbStore>>,
+    },
 }
 
 impl std::fmt::Debug for ImageStore {
@@ -41,13 +55,27 @@ impl ImageStore {
     /// Opens the store at `root` (`<data-root>/image`): `blobs/`,
     /// `snapshots/`, `containers/`, `tmp/` and the metadata file `db/images.redb`.
     pub fn open(root: &Path) -> Result<ImageStore> {
-        let meta = RedbStore::open(root.join("db").join("images.redb"))?;
-        Self::open_with_store(root, Arc::new(meta))
+        let path = root.join("db").join("images.redb");
+        // Opened once here, so a store that cannot be opened fails now.
+        let first = Arc::new(RedbStore::open(&path)?);
+        let store = Self::new(
+            root,
+            Meta::File {
+                path,
+                open: Mutex::new(Arc::downgrade(&first)),
+            },
+        );
+        drop(first);
+        store
     }
 
     /// Like [`Self::open`] with the metadata kept in `meta` (e.g. the
     /// engine's own store); keys are under `image/`.
     pub fn open_with_store(root: &Path, meta: Arc<dyn Store>) -> Result<ImageStore> {
+        Self::new(root, Meta::Shared(meta))
+    }
+
+    fn new(root: &Path, meta: Meta) -> Result<ImageStore> {
         let content = ContentStore::open(root)?;
         let snapshots = Snapshots::open(root)?;
         let containers = root.join("containers");
@@ -87,20 +115,46 @@ impl ImageStore {
         &self.inner.root
     }
 
+    /// The metadata store, opened if this process has it closed.
+    fn meta(&self) -> Result<Arc<dyn Store>> {
+        match &self.inner.meta {
+            Meta::Shared(s) => Ok(s.clone()),
+            Meta::File { path, open } => {
+                let mut guard = open
+                    .lock()
+                    .map_err(|_| ImageError::Conflict("image metadata lock poisoned".into()))?;
+                if let Some(live) = guard.upgrade() {
+                    return Ok(live);
+                }
+                let s = Arc::new(RedbStore::open(path)?);
+                *guard = Arc::downgrade(&s);
+                Ok(s)
+            }
+        }
+    }
+
+    /// Keeps the metadata store open for the rest of one public operation,
+    /// so its reads and transactions share one open of the redb file.
+    pub(crate) fn hold(&self) -> Result<Arc<dyn Store>> {
+        self.meta()
+    }
+
     /// Runs `f` in one metadata transaction.
     pub(crate) fn transact<T>(&self, f: impl FnMut(&mut dyn Txn) -> Result<T>) -> Result<T> {
-        berth_store::transact(self.inner.meta.as_ref(), f)
+        let meta = self.meta()?;
+        berth_store::transact(meta.as_ref(), f)
     }
 
     /// A read-only view (no write transaction for reads).
-    pub(crate) fn view(&self) -> ReadView<'_> {
-        ReadView(self.inner.meta.as_ref())
+    pub(crate) fn view(&self) -> Result<ReadView> {
+        Ok(ReadView(self.meta()?))
     }
 
     /// Resolves a reference, `sha256:<id>`, or unambiguous id prefix.
     pub fn resolve(&self, reference: &str) -> Result<Image> {
-        let rec = self.resolve_record(&mut self.view(), reference)?;
-        self.image_of(&mut self.view(), &rec)
+        let _meta = self.hold()?;
+        let rec = self.resolve_record(&mut self.view()?, reference)?;
+        self.image_of(&mut self.view()?, &rec)
     }
 
     pub(crate) fn resolve_record(&self, txn: &mut dyn Txn, reference: &str) -> Result<ImageRecord> {
@@ -156,7 +210,8 @@ impl ImageStore {
 
     /// Every image, newest first.
     pub fn list(&self) -> Result<Vec<Image>> {
-        let mut view = self.view();
+        let _meta = self.hold()?;
+        let mut view = self.view()?;
         let mut out = Vec::new();
         for rec in meta::images(&mut view)? {
             out.push(self.image_of(&mut view, &rec)?);
@@ -213,9 +268,9 @@ pub(crate) fn docker_extras(config_bytes: &[u8]) -> DockerImageConfigExtras {
 }
 
 /// Reads through the store without a write transaction.
-pub(crate) struct ReadView<'a>(pub &'a dyn Store);
+pub(crate) struct ReadView(Arc<dyn Store>);
 
-impl Txn for ReadView<'_> {
+impl Txn for ReadView {
     fn get(&mut self, key: &str) -> std::result::Result<Option<Vec<u8>>, StoreError> {
         self.0.get(key)
     }

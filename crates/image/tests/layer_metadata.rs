@@ -109,3 +109,32 @@ fn owners_modes_mtimes_xattrs_and_devices_survive_unpacking() -> TestResult {
     assert_eq!((link.uid(), link.gid(), link.mtime()), (7, 8, 2_000_000));
     Ok(())
 }
+
+#[test]
+fn files_of_zeros_are_unpacked_sparse() -> TestResult {
+    let (_dir, s) = store()?;
+    let mut data = vec![0u8; 4 << 20];
+    data[..5].copy_from_slice(b"start");
+    let mut l = LayerBuilder::new();
+    l.file("sparse", 0o644, &data)?;
+    l.file("zeros", 0o644, &vec![0u8; 1 << 20])?;
+    let img = ArchiveImage::new(vec![l.finish()?], &["sparse:1"]);
+    let diff = img.layers[0].1.clone();
+    s.load(&DockerArchive { images: vec![img] }.to_bytes()?[..])?;
+    let fs = s
+        .root()
+        .join("snapshots")
+        .join(diff.trim_start_matches("sha256:"))
+        .join("fs");
+    let md = std::fs::metadata(fs.join("sparse"))?;
+    assert_eq!(md.len(), 4 << 20);
+    assert!(
+        md.blocks() * 512 < 1 << 20,
+        "{} blocks for 4 MiB of mostly zeros",
+        md.blocks()
+    );
+    assert_eq!(std::fs::read(fs.join("sparse"))?, data);
+    assert_eq!(std::fs::metadata(fs.join("zeros"))?.len(), 1 << 20);
+    assert_eq!(std::fs::read(fs.join("zeros"))?, vec![0u8; 1 << 20]);
+    Ok(())
+}

@@ -242,3 +242,63 @@ fn tag_remove_and_history_follow_docker() -> TestResult {
     assert_eq!(s.disk_usage()?, 0, "blobs and snapshots are collected");
     Ok(())
 }
+
+#[test]
+fn a_docker_save_with_a_symlinked_duplicate_layer_loads() -> TestResult {
+    // docker save writes a layer shared by two images once and links the
+    // other image's layer.tar to it.
+    let (_dir, s) = store()?;
+    let mut l = LayerBuilder::new();
+    l.file("shared", 0o644, b"x")?;
+    let layer = l.finish()?;
+    let a = berth_testsupport::images::ArchiveImage::new(vec![layer.clone()], &["a:1"]);
+    let mut b = berth_testsupport::images::ArchiveImage::new(vec![layer.clone()], &["b:1"]);
+    b.config = serde_json::json!({"Cmd": ["other"]});
+    let (ca, cb) = (a.config_json(), b.config_json());
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| -> std::io::Result<()> {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        tar.append_data(&mut h, name, data)
+    };
+    add("aaaa/layer.tar", &layer)?;
+    add("ca.json", &ca)?;
+    add("cb.json", &cb)?;
+    add(
+        "manifest.json",
+        br#"[{"Config":"ca.json","RepoTags":["a:1"],"Layers":["aaaa/layer.tar"]},{"Config":"cb.json","RepoTags":["b:1"],"Layers":["bbbb/layer.tar"]}]"#,
+    )?;
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    tar.append_link(&mut h, "bbbb/layer.tar", "../aaaa/layer.tar")?;
+    let bytes = tar.into_inner()?;
+    let loaded = s.load(&bytes[..])?;
+    assert_eq!(loaded.len(), 2);
+    assert_eq!(s.resolve("a:1")?.layers, s.resolve("b:1")?.layers);
+    assert_ne!(s.resolve("a:1")?.id, s.resolve("b:1")?.id);
+    // an archive link that leaves the archive is refused
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    tar.append_link(&mut h, "cccc/layer.tar", "../../../etc/passwd")?;
+    let mut h = tar::Header::new_gnu();
+    let m = br#"[{"Config":"ca.json","RepoTags":["c:1"],"Layers":["cccc/layer.tar"]}]"#;
+    h.set_size(m.len() as u64);
+    h.set_mode(0o644);
+    tar.append_data(&mut h, "manifest.json", &m[..])?;
+    let mut h = tar::Header::new_gnu();
+    h.set_size(ca.len() as u64);
+    h.set_mode(0o644);
+    tar.append_data(&mut h, "ca.json", &ca[..])?;
+    let err = s.load(&tar.into_inner()?[..]);
+    assert!(
+        matches!(&err, Err(ImageError::Missing { object, .. }) if object == "cccc/layer.tar"),
+        "{err:?}"
+    );
+    Ok(())
+}

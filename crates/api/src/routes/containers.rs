@@ -65,7 +65,17 @@ async fn create(State(e): State<Engine>, Query(q): Query<Q>, b: Bytes) -> ApiRes
 
 async fn list(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response> {
     let f = Filters::parse(q.str("filters"))?;
-    Ok(reply(200, &e.list(q.bool("all"), q.int("limit")?, &f)?))
+    let mut list = e.list(q.bool("all"), q.int("limit")?, &f)?;
+    if q.bool("size") {
+        for c in &mut list {
+            if let Some(rec) = c.id.as_deref().and_then(|id| e.lookup(id).ok()) {
+                let (rw, rootfs) = e.sizes(&rec.record());
+                c.size_rw = Some(rw);
+                c.size_root_fs = Some(rootfs);
+            }
+        }
+    }
+    Ok(reply(200, &list))
 }
 
 async fn prune(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response> {
@@ -86,9 +96,19 @@ async fn prune(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Respons
     ))
 }
 
-async fn inspect(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
+async fn inspect(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
     let rec = e.lookup(&id)?.record();
-    Ok(reply(200, &e.inspect_record(&rec)))
+    let mut out = e.inspect_record(&rec);
+    if q.bool("size") {
+        let (rw, rootfs) = e.sizes(&rec);
+        out.size_rw = Some(rw);
+        out.size_root_fs = Some(rootfs);
+    }
+    Ok(reply(200, &out))
 }
 
 async fn start(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
@@ -175,11 +195,50 @@ async fn attach(
         stdout: q.bool("stdout"),
         stderr: q.bool("stderr"),
     };
-    let (tty, conn) = e.attach(&id, opts)?;
-    Ok(hijack(&mut req, tty, move |client| async move {
-        match conn.await {
-            Ok(m) => pump(client, m, tty).await,
-            Err(err) => tracing::debug!("attach: {err}"),
+    // logs=1: what the log holds first; stream=0: only that.
+    let replay = if q.bool("logs") && (opts.stdout || opts.stderr) {
+        e.logs(
+            &id,
+            LogOptions {
+                stdout: opts.stdout,
+                stderr: opts.stderr,
+                ..LogOptions::default()
+            },
+        )
+        .ok()
+    } else {
+        None
+    };
+    let stream = !q.0.contains_key("stream") || q.bool("stream");
+    let tty = e.lookup(&id)?.record().tty();
+    let conn = if stream {
+        Some(e.attach(&id, opts)?.1)
+    } else {
+        None
+    };
+    Ok(hijack(&mut req, tty, move |mut client| async move {
+        if let Some(mut rx) = replay {
+            use tokio::io::AsyncWriteExt;
+            while let Some(entry) = rx.recv().await {
+                let mut out = Vec::with_capacity(entry.line.len() + 8);
+                if !tty {
+                    out.extend_from_slice(&frame(entry.stream, entry.line.len()));
+                }
+                out.extend_from_slice(&entry.line);
+                if client.write_all(&out).await.is_err() {
+                    return;
+                }
+            }
+        }
+        match conn {
+            Some(conn) => match conn.await {
+                Ok(m) => pump(client, m, tty).await,
+                Err(err) => tracing::debug!("attach: {err}"),
+            },
+            None => {
+                use tokio::io::AsyncWriteExt;
+                let _ = client.shutdown().await;
+            }
         }
     }))
 }
@@ -227,7 +286,7 @@ async fn logs(
         let out = if tty {
             payload
         } else {
-            let mut f = berth_monitor_frame(entry.stream, payload.len()).to_vec();
+            let mut f = frame(entry.stream, payload.len()).to_vec();
             f.extend_from_slice(&payload);
             f
         };
@@ -245,7 +304,7 @@ async fn logs(
 }
 
 /// stdcopy header (the monitor's framing, which Docker clients read).
-fn berth_monitor_frame(stream: u8, len: usize) -> [u8; 8] {
+fn frame(stream: u8, len: usize) -> [u8; 8] {
     let l = (len as u32).to_be_bytes();
     [stream, 0, 0, 0, l[0], l[1], l[2], l[3]]
 }

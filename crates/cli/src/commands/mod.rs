@@ -3,4 +3,5 @@
 
 pub mod daemon;
 pub mod docker;
+pub mod image;
 pub mod runtime;

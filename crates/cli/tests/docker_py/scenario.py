@@ -41,6 +41,7 @@ ct.reload()
 assert ct.status == "running", ct.status
 assert ct.labels == {"k": "v"}
 assert client.containers.list(filters={"label": "k=v"})[0].id == ct.id
+assert ct.attach(logs=True, stream=False) == b"log1\n"
 r = ct.exec_run(["sh", "-c", "echo $A; exit 3"])
 assert (r.exit_code, r.output) == (3, b"b\n"), r
 ct.stop(timeout=1)

@@ -122,6 +122,16 @@ fn check_host_config(hc: &HostConfig) -> Result<()> {
             return Err(EngineError::Invalid(format!("sysctl '{k}' is not allowed")));
         }
     }
+    let caps = super::spec::capabilities(
+        hc.privileged.unwrap_or(false),
+        hc.cap_add.as_deref().unwrap_or(&[]),
+        hc.cap_drop.as_deref().unwrap_or(&[]),
+    )?;
+    super::seccomp::for_container(
+        hc.security_opt.as_deref().unwrap_or(&[]),
+        hc.privileged.unwrap_or(false),
+        &caps,
+    )?;
     super::spec::capabilities(
         hc.privileged.unwrap_or(false),
         hc.cap_add.as_deref().unwrap_or(&[]),

@@ -278,6 +278,29 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// (SizeRw, SizeRootFs): the container's writable layer, and that plus
+    /// its image, in bytes.
+    pub fn sizes(&self, rec: &ContainerRecord) -> (i64, i64) {
+        let upper = self
+            .inner
+            .cfg
+            .data_root
+            .join("image/containers")
+            .join(&rec.id)
+            .join("upper");
+        let rw = crate::volumes::dir_size(&upper) as i64;
+        let image = self
+            .inner
+            .image_store
+            .as_ref()
+            .and_then(|s| s.resolve(&rec.image_id).ok())
+            .map(|i| i.size as i64)
+            .unwrap_or(0);
+        (rw, rw + image)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ pub mod mounts;
 pub mod record;
 pub mod remove;
 pub mod restore;
+pub mod seccomp;
 pub mod spec;
 pub mod start;
 pub mod stats;

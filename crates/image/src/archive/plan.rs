@@ -61,7 +61,7 @@ pub struct PlanLayer {
 /// `docker save` output also is) when index.json is there, else classic
 /// docker-archive.
 pub fn plans(st: &Staged) -> Result<Vec<Plan>> {
-    let mut plans = if st.has("index.json") {
+    let plans = if st.has("index.json") {
         oci_plans(st)?
     } else if st.has("manifest.json") {
         docker_plans(st)?
@@ -71,6 +71,20 @@ pub fn plans(st: &Staged) -> Result<Vec<Plan>> {
             "neither index.json (OCI layout) nor manifest.json (docker save) found",
         ));
     };
+    // An index names one manifest once per tag (docker save, skopeo):
+    // one plan per image, with all its tags.
+    let mut merged: Vec<Plan> = Vec::new();
+    for p in plans {
+        let same = merged.iter_mut().find(|m| {
+            m.config_digest == p.config_digest
+                && m.manifest.as_ref().map(|x| &x.0) == p.manifest.as_ref().map(|x| &x.0)
+        });
+        match same {
+            Some(m) => m.tags.extend(p.tags),
+            None => merged.push(p),
+        }
+    }
+    let mut plans = merged;
     if st.has("manifest.json") && st.has("index.json") {
         // Docker 25+: manifest.json carries the RepoTags.
         for entry in docker_manifest(st)? {

@@ -93,7 +93,7 @@ pub fn unpack(r: impl Read, dest: &Path) -> Result<u64> {
                 )
                 .map_err(|e| io_entry("creating", &raw, e))?;
                 let mut f = File::from(fd);
-                size += io::copy(&mut entry, &mut f)
+                size += copy_sparse(&mut entry, &mut f)
                     .map_err(|e| ImageError::corrupt(format!("layer entry {raw:?}"), e))?;
             }
             tar::EntryType::Directory => {
@@ -161,6 +161,41 @@ pub fn unpack(r: impl Read, dest: &Path) -> Result<u64> {
             .map_err(|e| io_entry("setting times of", &path.join("/"), e))?;
     }
     Ok(size)
+}
+
+/// Copies `r` into the new file `f`, leaving runs of zero blocks as holes
+/// (sparse files stay sparse; tar's own sparse entries arrive as zeros).
+fn copy_sparse(r: &mut impl Read, f: &mut File) -> io::Result<u64> {
+    use std::io::{Seek, SeekFrom, Write};
+    const BLOCK: usize = 64 * 1024;
+    let mut buf = vec![0u8; BLOCK];
+    let mut total = 0u64;
+    let mut pending_hole = false;
+    loop {
+        let mut n = 0;
+        while n < BLOCK {
+            match r.read(&mut buf[n..])? {
+                0 => break,
+                k => n += k,
+            }
+        }
+        if n == 0 {
+            break;
+        }
+        if n == BLOCK && buf.iter().all(|b| *b == 0) {
+            f.seek(SeekFrom::Current(BLOCK as i64))?;
+            pending_hole = true;
+        } else {
+            f.write_all(&buf[..n])?;
+            pending_hole = false;
+        }
+        total += n as u64;
+    }
+    if pending_hole {
+        // A trailing hole: the size comes from set_len, not a write.
+        f.set_len(total)?;
+    }
+    Ok(total)
 }
 
 /// The lexical check: relative, no `..` above the root. Returns the

@@ -44,6 +44,8 @@ pub enum ImageCmd {
     Load(LoadArgs),
     /// Save one or more images to a tar archive
     Save(SaveArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
 }
 
 #[derive(Args)]
@@ -160,6 +162,68 @@ pub struct SaveArgs {
     images: Vec<String>,
 }
 
+#[derive(Args)]
+pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long = "change")]
+    change: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short = 'm', long)]
+    message: Option<String>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long)]
+    platform: Option<String>,
+    /// file|URL|-
+    source: String,
+    /// REPOSITORY[:TAG]
+    reference: Option<String>,
+}
+
+/// `import`: a rootfs tar (file, `-` for stdin, or a URL the daemon
+/// fetches) becomes an image; prints its id as docker does.
+pub fn import(cx: &Ctx, a: ImportArgs) -> anyhow::Result<i32> {
+    let is_url = a.source.starts_with("http://") || a.source.starts_with("https://");
+    let mut q: Vec<(&str, String)> = vec![(
+        "fromSrc",
+        if is_url { a.source.clone() } else { "-".into() },
+    )];
+    if let Some(r) = &a.reference {
+        let (repo, tag) = split_reference(r);
+        q.push(("repo", repo));
+        if let Some(t) = tag {
+            q.push(("tag", t));
+        }
+    }
+    if let Some(m) = &a.message {
+        q.push(("message", m.clone()));
+    }
+    if let Some(p) = &a.platform {
+        q.push(("platform", p.clone()));
+    }
+    for c in &a.change {
+        q.push(("changes", c.clone()));
+    }
+    let body = if is_url {
+        Body::Empty
+    } else if a.source == "-" {
+        Body::Stream(Box::new(std::io::stdin()), "application/x-tar")
+    } else {
+        let f = std::fs::File::open(&a.source).with_context(|| format!("open {}", a.source))?;
+        Body::Stream(Box::new(f), "application/x-tar")
+    };
+    let resp = cx.client.request("POST", "/images/create", &q, body)?;
+    for msg in json_stream::<ProgressMessage>(resp.body) {
+        let msg = msg?;
+        if let Some(e) = msg.error_message() {
+            anyhow::bail!("{e}");
+        }
+        if let Some(s) = msg.status.as_deref().filter(|s| s.starts_with("sha256:")) {
+            println!("{s}");
+        }
+    }
+    Ok(0)
+}
+
 pub fn dispatch(cx: &Ctx, cmd: ImageCmd) -> anyhow::Result<i32> {
     match cmd {
         ImageCmd::Ls(a) => ls(cx, a),
@@ -174,6 +238,7 @@ pub fn dispatch(cx: &Ctx, cmd: ImageCmd) -> anyhow::Result<i32> {
         ImageCmd::Push(a) => push(cx, a),
         ImageCmd::Load(a) => load(cx, a),
         ImageCmd::Save(a) => save(cx, a),
+        ImageCmd::Import(a) => import(cx, a),
     }
 }
 

@@ -147,6 +147,8 @@ enum Cmd {
     Load(image::LoadArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
     Save(image::SaveArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(image::ImportArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(image::TagArgs),
     /// Remove one or more images
@@ -270,6 +272,28 @@ impl Cmd {
     }
 }
 
+/// Whether a daemon answers on the socket these args and the environment
+/// name: the image verbs then go through it, and run daemonless on the
+/// image store otherwise. An explicit store (`--root`, `BERTH_IMAGE_ROOT`)
+/// always means daemonless.
+pub fn daemon_reachable(args: &[OsString]) -> bool {
+    let explicit_root = args
+        .iter()
+        .filter_map(|a| a.to_str())
+        .any(|a| a == "--root" || a.starts_with("--root="));
+    if explicit_root || std::env::var_os("BERTH_IMAGE_ROOT").is_some() {
+        return false;
+    }
+    let Ok(socket) = host::resolve(
+        None,
+        std::env::var("BERTH_HOST").ok().as_deref(),
+        std::env::var("DOCKER_HOST").ok().as_deref(),
+    ) else {
+        return false;
+    };
+    std::os::unix::net::UnixStream::connect(socket).is_ok()
+}
+
 /// Entry point for `berth <verb> ...` (args include argv[0]).
 pub fn main(args: Vec<OsString>) -> i32 {
     // `berth logs x | head` should end quietly, as docker (a Go program) does.
@@ -374,6 +398,7 @@ fn dispatch(cx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::Push(a) => image::push(cx, a),
         Cmd::Load(a) => image::load(cx, a),
         Cmd::Save(a) => image::save(cx, a),
+        Cmd::Import(a) => image::import(cx, a),
         Cmd::Tag(a) => image::tag(cx, a),
         Cmd::Rmi(a) => image::rmi(cx, a),
         Cmd::System(c) => system::dispatch(cx, c),

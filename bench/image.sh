@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Image benchmarks: berth vs podman (load + unpack of a ~125 MB 4-layer
+# docker-archive, storage on tmpfs) and berth vs skopeo (push and pull of it
+# through Debian's docker-registry on 127.0.0.1), side by side in one run.
+# usage: sudo bench/image.sh        (RUNS=10 WARMUP=1 by default)
+#
+# The image is made here from the host's files: busybox plus three layers of
+# /usr/lib/python3.11, /usr/lib/python3 and /usr/share/perl (tar'd with fixed
+# owners and mtimes). Every timed run starts from an empty store / registry
+# (hyperfine --prepare, untimed).
+# Not like for like: skopeo's pull copies blobs to a directory without
+# unpacking them, berth's pull also unpacks every layer (more work for berth).
+source "$(dirname "$0")/lib.sh"
+RUNS=${RUNS:-10}
+WARMUP=${WARMUP:-1}
+need busybox-static hyperfine jq docker-registry skopeo podman
+build_berth
+in_sandbox "$0" "$@"
+
+work=$(mktemp -d /run/berth-bench-img.XXXXXX)   # /run is the sandbox's tmpfs
+# podman's and skopeo's caches (/var/lib/containers) stay in this sandbox.
+mount -t tmpfs berth-bench-varlib /var/lib
+trap 'kill "${reg_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+img=$work/img.tar
+
+# --- the image: a docker-archive built by hand ------------------------------
+build=$work/build && mkdir -p "$build"
+layer() { # layer N DIR... : tar of the given host paths (relative to /)
+    local n=$1; shift
+    tar -C / --sort=name --mtime=@1700000000 --owner=0 --group=0 --numeric-owner -cf "$build/l$n.tar" "$@"
+}
+mkdir -p "$build/root/bin" && cp /bin/busybox "$build/root/bin/" && ln -s busybox "$build/root/bin/sh"
+tar -C "$build/root" --sort=name --mtime=@1700000000 --owner=0 --group=0 -cf "$build/l0.tar" .
+layer 1 usr/lib/python3.11
+layer 2 usr/lib/python3
+layer 3 usr/share/perl
+diffs=() names=()
+for n in 0 1 2 3; do
+    d=$(sha256sum "$build/l$n.tar" | cut -d' ' -f1)
+    mkdir -p "$build/$d" && mv "$build/l$n.tar" "$build/$d/layer.tar"
+    diffs+=("\"sha256:$d\""); names+=("\"$d/layer.tar\"")
+done
+cfg=$(printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":[%s]}}' "$(IFS=,; echo "${diffs[*]}")")
+cid=$(printf '%s' "$cfg" | sha256sum | cut -d' ' -f1)
+printf '%s' "$cfg" >"$build/$cid.json"
+printf '[{"Config":"%s.json","RepoTags":["bench/img:1"],"Layers":[%s]}]' "$cid" "$(IFS=,; echo "${names[*]}")" >"$build/manifest.json"
+tar -C "$build" -cf "$img" manifest.json "$cid.json" $(for n in "${names[@]}"; do echo "${n//\"/}"; done)
+rm -rf "$build"
+echo "image: $(du -m "$img" | cut -f1) MB, 4 layers"
+
+# --- load + unpack ------------------------------------------------------------
+export BERTH_IMAGE_ROOT=$work/berth
+PREPARE=("rm -rf $work/berth" "rm -rf $work/podman $work/podman-run")
+compare "load + unpack ($(du -m "$img" | cut -f1) MB docker-archive, tmpfs)" \
+    "berth load" "$BERTH load -q -i $img" \
+    "podman load" "podman --root $work/podman --runroot $work/podman-run --storage-driver overlay load -q -i $img"
+
+# --- push and pull through a local registry -----------------------------------
+cat >"$work/reg.yml" <<YML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $work/registry
+http:
+  addr: 127.0.0.1:5000
+log:
+  level: error
+YML
+cat >"$work/restart-registry" <<SH
+#!/bin/sh
+# untimed: a fresh, empty registry for every run
+[ -f $work/reg.pid ] && kill \$(cat $work/reg.pid) 2>/dev/null && while kill -0 \$(cat $work/reg.pid) 2>/dev/null; do sleep 0.01; done
+rm -rf $work/registry
+docker-registry serve $work/reg.yml >/dev/null 2>&1 &
+echo \$! >$work/reg.pid
+until (exec 3<>/dev/tcp/127.0.0.1/5000) 2>/dev/null; do sleep 0.01; done
+SH
+chmod +x "$work/restart-registry"
+"$BERTH" load -q -i "$img"
+"$BERTH" tag bench/img:1 127.0.0.1:5000/bench/img:1
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY no_proxy
+sk="skopeo --insecure-policy"
+PREPARE=("$work/restart-registry" "$work/restart-registry")
+compare "push (empty registry)" \
+    "berth push" "$BERTH push -q 127.0.0.1:5000/bench/img:1" \
+    "skopeo copy docker-archive:" "$sk copy -q --dest-tls-verify=false docker-archive:$img docker://127.0.0.1:5000/bench/img:1"
+"$work/restart-registry"
+"$BERTH" push -q 127.0.0.1:5000/bench/img:1 >/dev/null
+PREPARE=("rm -rf $work/pull-root" "rm -rf $work/skopeo-dir")
+compare "pull (berth also unpacks)" \
+    "berth pull" "env BERTH_IMAGE_ROOT=$work/pull-root $BERTH pull -q 127.0.0.1:5000/bench/img:1" \
+    "skopeo copy to dir:" "$sk copy -q --src-tls-verify=false docker://127.0.0.1:5000/bench/img:1 dir:$work/skopeo-dir"
+kill "$(cat "$work/reg.pid")" 2>/dev/null || true
