@@ -301,8 +301,16 @@ fn skip_without_busybox(d: &Daemon) -> bool {
 #[test]
 fn berthd_answers_version_info_and_lists() {
     let d = berthd();
-    let v = d.ok(&["version", "-f", "{{.Server.APIVersion}}"]);
-    assert!(v.trim().starts_with("1."), "{v:?}");
+    let v = d.ok(&[
+        "version",
+        "-f",
+        "{{.Server.APIVersion}} {{.Client.APIVersion}}",
+    ]);
+    let (server, client) = v.trim().split_once(' ').expect("two versions");
+    assert!(server.starts_with("1."), "{v:?}");
+    // The client speaks min(daemon's, 1.47), as docker negotiates.
+    let num = |s: &str| s.trim_start_matches("1.").parse::<u32>().unwrap_or(0);
+    assert_eq!(num(client), num(server).min(47), "{v:?}");
     let info: serde_json::Value =
         serde_json::from_str(&d.ok(&["info", "--format", "json"])).expect("info json");
     assert!(info.get("Containers").is_some(), "{info}");
