@@ -211,6 +211,54 @@ fn run_logs_exec_stop_rm() {
     assert_eq!(state.trim(), "exited 0");
     assert_eq!(d.ok(&["logs", "--tail", "1", "web"]), "bye\n");
     d.ok(&["rm", "web"]);
+
+    // --entrypoint, --read-only, logs -f / --since / --until, rm -v.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "echo",
+        "busybox",
+        "via",
+        "entrypoint",
+    ]);
+    assert_eq!(out, "via entrypoint\n");
+    let out = d.docker(&["run", "--rm", "--read-only", "busybox", "touch", "/x"]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+    let follow = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo tick$i; sleep 0.2; done",
+    ]);
+    assert_eq!(follow.trim().len(), 64);
+    // -f returns once the container has exited, with every line.
+    assert_eq!(d.ok(&["logs", "-f", "ticker"]), "tick1\ntick2\ntick3\n");
+    assert_eq!(
+        d.ok(&["logs", "--since", "2000-01-01T00:00:00Z", "ticker"])
+            .lines()
+            .count(),
+        3
+    );
+    assert_eq!(
+        d.ok(&["logs", "--until", "2000-01-01T00:00:00Z", "ticker"]),
+        ""
+    );
+    d.ok(&["rm", "ticker"]);
+    d.ok(&["run", "--name", "anon", "-v", "/scratch", "busybox", "true"]);
+    let vols = d.ok(&["volume", "ls", "-q"]);
+    assert_eq!(vols.lines().count(), 1, "{vols}");
+    d.ok(&["rm", "-v", "anon"]);
+    assert_eq!(d.ok(&["volume", "ls", "-q"]).trim(), "");
     assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
     assert!(
         d.berth_mounts().is_empty(),
@@ -295,6 +343,86 @@ fn containers_survive_kill_9_of_berthd() {
     let st = d.ok(&["inspect", "-f", "{{.State.Status}}", "keeper"]);
     assert_eq!(st.trim(), "exited");
     d.ok(&["rm", "keeper"]);
+    assert!(
+        d.berth_mounts().is_empty(),
+        "mounts left: {:?}",
+        d.berth_mounts()
+    );
+
+    // The container dies while berthd is away: the restarted daemon
+    // reports its exit and releases what its start made.
+    let cid = d.ok(&["run", "-d", "busybox", "sleep", "1000"]);
+    let cid = cid.trim().to_owned();
+    let init = d.ok(&["inspect", "-f", "{{.State.Pid}}", &cid]);
+    d.kill9();
+    d.host
+        .sh(&format!("kill -9 {}", init.trim()))
+        .expect("kill the container's init");
+    let exit_file = d
+        .host
+        .dirs()
+        .run
+        .join("c")
+        .join(&cid[..16])
+        .join("exit.json");
+    for _ in 0..100 {
+        if exit_file.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(exit_file.exists(), "the monitor recorded the exit");
+    d.restart();
+    let state = d.ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        &cid,
+    ]);
+    assert_eq!(state.trim(), "exited 137");
+    assert!(
+        d.berth_mounts().is_empty(),
+        "mounts left: {:?}",
+        d.berth_mounts()
+    );
+    d.ok(&["rm", &cid]);
+
+    // kill -9 of a monitor: the container is killed and reported exited.
+    let cid = d.ok(&["run", "-d", "busybox", "sleep", "1000"]);
+    let cid = cid.trim().to_owned();
+    let init = d.ok(&["inspect", "-f", "{{.State.Pid}}", &cid]);
+    let pid_file = d
+        .host
+        .dirs()
+        .run
+        .join("c")
+        .join(&cid[..16])
+        .join("monitor.pid");
+    let monitor = std::fs::read_to_string(&pid_file).expect("monitor pid file");
+    d.host
+        .sh(&format!("kill -9 {}", monitor.trim()))
+        .expect("kill monitor");
+    let mut state = String::new();
+    for _ in 0..100 {
+        state = d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            &cid,
+        ]);
+        if state.starts_with("exited") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(state.trim(), "exited 255");
+    // Gone, or a zombie: the sandbox's pid 1 (`sleep`) reaps nobody.
+    let gone = d.host.sh(&format!(
+        "s=$(cut -d' ' -f3 /proc/{}/stat 2>/dev/null); [ -z \"$s\" ] || [ \"$s\" = Z ] && echo gone",
+        init.trim()
+    ));
+    assert_eq!(gone.unwrap_or_default().trim(), "gone");
+    d.ok(&["rm", &cid]);
     assert!(
         d.berth_mounts().is_empty(),
         "mounts left: {:?}",
@@ -430,6 +558,11 @@ fn tty_volumes_and_lifecycle_verbs() {
         .expect("script");
     assert_eq!(code(&it), 5, "{}", stdout(&it));
     assert!(stdout(&it).contains("/dev/pts/"), "{}", stdout(&it));
+    d.ok(&["update", "--memory", "32m", "--memory-swap", "64m", "svc"]);
+    let st = d.ok(&["stats", "--no-stream", "--format", "{{.MemUsage}}", "svc"]);
+    assert!(st.trim().ends_with("/ 32MiB"), "after update: {st}");
+    let hc = d.ok(&["inspect", "-f", "{{.HostConfig.Memory}}", "svc"]);
+    assert_eq!(hc.trim(), "33554432");
     d.ok(&["pause", "svc"]);
     assert_eq!(
         d.ok(&["inspect", "-f", "{{.State.Status}}", "svc"]).trim(),
@@ -562,6 +695,23 @@ fn tty_volumes_and_lifecycle_verbs() {
             .any(|l| l.trim_start_matches("./") == "etc/added"),
         "{listing}"
     );
+    d.ok(&[
+        "import",
+        "--change",
+        "ENV FROM_IMPORT=yes",
+        &exported.to_string_lossy(),
+        "imported:1",
+    ]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "imported:1",
+        "/bin/sh",
+        "-c",
+        "cat /etc/added; echo $FROM_IMPORT",
+    ]);
+    assert_eq!(out, "new\nyes\n");
+    d.ok(&["rmi", "imported:1"]);
     d.ok(&["commit", "changer", "committed:1"]);
     assert_eq!(
         d.ok(&["run", "--rm", "committed:1", "cat", "/etc/added"]),
@@ -578,4 +728,59 @@ fn tty_volumes_and_lifecycle_verbs() {
     );
     let procs = d.sandbox_processes();
     assert!(!procs.contains("berth monitor"), "monitors left:\n{procs}");
+}
+
+#[test]
+fn push_and_pull_through_a_local_registry() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let reg = d.host.root().join("registry");
+    std::fs::create_dir_all(reg.join("data")).expect("registry dir");
+    std::fs::write(
+        reg.join("config.yml"),
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:5000\nlog:\n  level: warn\n",
+            reg.join("data").display()
+        ),
+    )
+    .expect("registry config");
+    let mut registry = d
+        .host
+        .spawn(
+            std::process::Command::new("docker-registry")
+                .arg("serve")
+                .arg(reg.join("config.yml"))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null()),
+        )
+        .expect("docker-registry (Debian package in .ci/run)");
+    let mut up = false;
+    for _ in 0..400 {
+        if d.host
+            .enter_keep_pidns(|| std::net::TcpStream::connect("127.0.0.1:5000").is_ok())
+            .unwrap_or(false)
+        {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    assert!(up, "docker-registry did not come up");
+    d.ok(&["tag", "busybox", "127.0.0.1:5000/test/bb:1"]);
+    let pushed = d.ok(&["push", "127.0.0.1:5000/test/bb:1"]);
+    assert!(pushed.contains("digest: sha256:"), "{pushed}");
+    d.ok(&["rmi", "127.0.0.1:5000/test/bb:1"]);
+    let pulled = d.ok(&["pull", "127.0.0.1:5000/test/bb:1"]);
+    assert!(pulled.contains("Downloaded newer image"), "{pulled}");
+    let out = d.ok(&["run", "--rm", "127.0.0.1:5000/test/bb:1", "echo", "pulled"]);
+    assert_eq!(out, "pulled\n");
+    let missing = d.docker(&["pull", "127.0.0.1:5000/test/nosuch:1"]);
+    assert_ne!(code(&missing), 0);
+    assert!(
+        stderr(&missing).contains("does not exist"),
+        "{}",
+        stderr(&missing)
+    );
+    let _ = registry.kill();
+    let _ = registry.wait();
 }

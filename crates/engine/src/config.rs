@@ -17,6 +17,8 @@ pub struct EngineConfig {
     /// The default log driver settings.
     pub log_max_size: Option<u64>,
     pub log_max_file: u32,
+    /// Registries spoken to over plain HTTP (`--insecure-registry`).
+    pub insecure_registries: Vec<String>,
 }
 
 impl EngineConfig {
@@ -28,6 +30,7 @@ impl EngineConfig {
             monitor_binary: PathBuf::from("/proc/self/exe"),
             log_max_size: None,
             log_max_file: 1,
+            insecure_registries: Vec::new(),
         }
     }
 

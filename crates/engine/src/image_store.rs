@@ -441,3 +441,24 @@ impl Engine {
         .await
     }
 }
+
+impl Engine {
+    /// `POST /images/create?fromSrc=-`: a rootfs tar as a one-layer image.
+    pub async fn image_import(
+        &self,
+        tar: Box<dyn std::io::Read + Send>,
+        reference: Option<String>,
+        changes: Vec<String>,
+    ) -> Result<String> {
+        self.blocking(move |e, s| {
+            let img = s
+                .import(tar, reference.as_deref(), &changes)
+                .map_err(map_err)?;
+            e.inner
+                .events
+                .publish(Event::new("image", "import", &img.id));
+            Ok(img.id)
+        })
+        .await
+    }
+}

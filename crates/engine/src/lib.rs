@@ -22,6 +22,7 @@ pub mod image_store;
 pub mod images;
 pub mod monitor_client;
 pub mod network;
+pub mod registry;
 pub mod volumes;
 
 use std::collections::HashMap;

@@ -43,6 +43,7 @@ pub fn router() -> Router<Engine> {
         .route("/containers/{id}/resize", post(resize))
         .route("/containers/{id}/stats", get(stats))
         .route("/containers/{id}/changes", get(changes))
+        .route("/containers/{id}/update", post(update))
         .route("/containers/{id}/export", get(export))
         .route("/commit", post(commit))
 }
@@ -453,4 +454,10 @@ async fn commit(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Respon
         )
         .await?;
     Ok(reply(201, &serde_json::json!({ "Id": id })))
+}
+
+async fn update(State(e): State<Engine>, Path(id): Path<String>, b: Bytes) -> ApiResult<Response> {
+    let body: bollard_stubs::models::ContainerUpdateBody = json(&b, false)?;
+    let warnings = e.update_resources(&id, body).await?;
+    Ok(reply(200, &serde_json::json!({ "Warnings": warnings })))
 }

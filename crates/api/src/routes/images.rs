@@ -34,17 +34,17 @@ async fn list(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response
 /// A request body read synchronously (by the image store, on a blocking
 /// thread) while the async side feeds it chunk by chunk.
 struct BodyReader {
-    rx: std::sync::mpsc::Receiver<Result<Bytes, String>>,
+    rx: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
     cur: Bytes,
 }
 
 impl std::io::Read for BodyReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.cur.is_empty() {
-            match self.rx.recv() {
-                Ok(Ok(b)) => self.cur = b,
-                Ok(Err(e)) => return Err(std::io::Error::other(e)),
-                Err(_) => return Ok(0),
+            match self.rx.blocking_recv() {
+                Some(Ok(b)) => self.cur = b,
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+                None => return Ok(0),
             }
         }
         let n = buf.len().min(self.cur.len());
@@ -54,30 +54,28 @@ impl std::io::Read for BodyReader {
     }
 }
 
-async fn load(State(e): State<Engine>, body: axum::body::Body) -> ApiResult<Response> {
-    let (tx, rx) = std::sync::mpsc::sync_channel(16);
+/// The request body as a blocking reader for the image store.
+fn body_reader(body: axum::body::Body) -> Box<dyn std::io::Read + Send> {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
     let mut stream = body.into_data_stream();
     tokio::spawn(async move {
         use futures::StreamExt;
         while let Some(chunk) = stream.next().await {
             let item = chunk.map_err(|err| err.to_string());
             let stop = item.is_err();
-            let tx = tx.clone();
-            if tokio::task::spawn_blocking(move || tx.send(item))
-                .await
-                .map(|r| r.is_err())
-                .unwrap_or(true)
-                || stop
-            {
+            if tx.send(item).await.is_err() || stop {
                 return;
             }
         }
     });
-    let reader = BodyReader {
+    Box::new(BodyReader {
         rx,
         cur: Bytes::new(),
-    };
-    let lines = e.image_load(Box::new(reader)).await?;
+    })
+}
+
+async fn load(State(e): State<Engine>, body: axum::body::Body) -> ApiResult<Response> {
+    let lines = e.image_load(body_reader(body)).await?;
     let mut out = String::new();
     for l in lines {
         out.push_str(&serde_json::json!({ "stream": format!("{l}\n") }).to_string());
@@ -89,12 +87,176 @@ async fn load(State(e): State<Engine>, body: axum::body::Body) -> ApiResult<Resp
         .unwrap_or_default())
 }
 
-async fn pull(Query(q): Query<Q>) -> ApiResult<Response> {
-    let image = q.str("fromImage").unwrap_or("");
-    Err(EngineError::NotFound(format!(
-        "pull access denied for {image}: berthd does not pull from registries; load the image with `docker load`"
-    ))
-    .into())
+/// `X-Registry-Auth`: base64url JSON with username and password.
+fn registry_auth(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
+    let raw = headers.get("x-registry-auth")?.to_str().ok()?;
+    let bytes = base64_decode(raw)?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let user = v["username"].as_str().unwrap_or("").to_owned();
+    let pass = v["password"].as_str().unwrap_or("").to_owned();
+    (!user.is_empty()).then_some((user, pass))
+}
+
+/// Standard or URL-safe base64, padding optional.
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.trim().bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => break,
+            _ => return None,
+        } as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Runs a pull or push: an error before the registry sent anything is an
+/// HTTP error (as dockerd's "pull access denied"); later ones go into the
+/// JSON stream as `errorDetail`.
+async fn progress_stream<F>(
+    first: Option<serde_json::Value>,
+    job: impl FnOnce(tokio::sync::mpsc::UnboundedSender<serde_json::Value>) -> F,
+) -> ApiResult<Response>
+where
+    F: std::future::Future<Output = berth_engine::Result<String>> + Send + 'static,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut task = tokio::spawn(job(tx));
+    let early = tokio::select! {
+        m = rx.recv() => Err(m),
+        r = &mut task => Ok(r),
+    };
+    let mut head: Vec<serde_json::Value> = first.into_iter().collect();
+    let finished = match early {
+        Ok(Ok(Err(e))) => return Err(e.into()),
+        Ok(Ok(Ok(status))) => Some(Ok(status)),
+        Ok(Err(join)) => return Err(EngineError::Internal(join.to_string()).into()),
+        Err(m) => {
+            head.extend(m);
+            None
+        }
+    };
+    let (out_tx, out_rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    tokio::spawn(async move {
+        let line = |v: &serde_json::Value| Bytes::from(format!("{v}\n"));
+        for v in &head {
+            if out_tx.send(line(v)).await.is_err() {
+                return;
+            }
+        }
+        let result = match finished {
+            Some(r) => {
+                while let Ok(m) = rx.try_recv() {
+                    let _ = out_tx.send(line(&m)).await;
+                }
+                r
+            }
+            None => {
+                while let Some(m) = rx.recv().await {
+                    let _ = out_tx.send(line(&m)).await;
+                }
+                match task.await {
+                    Ok(r) => r,
+                    Err(e) => Err(EngineError::Internal(e.to_string())),
+                }
+            }
+        };
+        let last = match result {
+            Ok(status) => serde_json::json!({ "status": status }),
+            Err(e) => {
+                serde_json::json!({ "errorDetail": { "message": e.to_string() }, "error": e.to_string() })
+            }
+        };
+        let _ = out_tx.send(line(&last)).await;
+    });
+    let body = futures::StreamExt::map(
+        tokio_stream::wrappers::ReceiverStream::new(out_rx),
+        Ok::<_, std::convert::Infallible>,
+    );
+    Ok(Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from_stream(body))
+        .unwrap_or_default())
+}
+
+async fn pull(
+    State(e): State<Engine>,
+    uri: axum::http::Uri,
+    Query(q): Query<Q>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> ApiResult<Response> {
+    if let Some(src) = q.str("fromSrc") {
+        if src != "-" {
+            return Err(ApiError::bad_request(
+                "berthd imports from the request body only (fromSrc=-)",
+            ));
+        }
+        let reference = q.str("repo").filter(|r| !r.is_empty()).map(|r| {
+            match q.str("tag").filter(|t| !t.is_empty()) {
+                Some(t) => format!("{r}:{t}"),
+                None => r.to_owned(),
+            }
+        });
+        let changes: Vec<String> = uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter_map(|kv| kv.strip_prefix("changes="))
+            .map(percent_decode)
+            .collect();
+        let id = e
+            .image_import(body_reader(body), reference, changes)
+            .await?;
+        let line = serde_json::json!({ "status": id });
+        return Ok(Response::builder()
+            .header(axum::http::header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(format!("{line}\n")))
+            .unwrap_or_default());
+    }
+    let image = q
+        .str("fromImage")
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| ApiError::bad_request("fromImage is required"))?;
+    let reference = match q.str("tag").filter(|t| !t.is_empty()) {
+        Some(t) if t.starts_with("sha256:") => format!("{image}@{t}"),
+        Some(t) => format!("{image}:{t}"),
+        None => image.to_owned(),
+    };
+    let creds = registry_auth(&headers);
+    let first = serde_json::json!({ "status": format!("Pulling from {image}"), "id": q.str("tag").unwrap_or("latest") });
+    progress_stream(Some(first), move |tx| async move {
+        e.image_pull(reference, creds, tx).await
+    })
+    .await
+}
+
+async fn push(
+    e: Engine,
+    name: String,
+    q: Q,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Response> {
+    let reference = match q.str("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{name}:{t}"),
+        None => name,
+    };
+    let creds = registry_auth(&headers);
+    progress_stream(None, move |tx| async move {
+        e.image_push(reference, creds, tx).await
+    })
+    .await
 }
 
 async fn prune(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response> {
@@ -173,6 +335,7 @@ async fn post_named(
     State(e): State<Engine>,
     Path(rest): Path<String>,
     Query(q): Query<Q>,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
     match split(&rest) {
         (name, "tag") => {
@@ -184,9 +347,7 @@ async fn post_named(
             .await?;
             Ok(axum::http::StatusCode::CREATED.into_response_compat())
         }
-        (_, "push") => {
-            Err(EngineError::NotImplemented("berthd does not push to registries".into()).into())
-        }
+        (name, "push") => push(e, name.to_owned(), q, headers).await,
         _ => Err(ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
             format!("page not found: /images/{rest}"),

@@ -32,6 +32,9 @@ struct Flags {
     /// Parent cgroup of every container.
     #[arg(long = "cgroup-parent")]
     cgroup_parent: Option<String>,
+    /// Registries to talk plain HTTP to.
+    #[arg(long = "insecure-registry")]
+    insecure_registry: Vec<String>,
     /// Accepted for dockerd compatibility; berth always keeps containers
     /// running across daemon restarts.
     #[arg(long = "live-restore", num_args = 0..=1, default_missing_value = "true")]
@@ -57,6 +60,8 @@ struct DaemonJson {
     log_opts: Option<HashMap<String, String>>,
     #[serde(rename = "live-restore")]
     live_restore: Option<bool>,
+    #[serde(rename = "insecure-registries")]
+    insecure_registries: Option<Vec<String>>,
 }
 
 fn read_config(path: &Path, explicit: bool) -> anyhow::Result<DaemonJson> {
@@ -154,6 +159,9 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
             .unwrap_or(1);
     }
     let _ = flags.live_restore.or(file.live_restore);
+    cfg.insecure_registries = flags.insecure_registry.clone();
+    cfg.insecure_registries
+        .extend(file.insecure_registries.clone().unwrap_or_default());
     cfg.monitor_binary = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
     let engine = Engine::open(cfg, Arc::new(LoopbackOnly)).context("opening the engine")?;
     let rt = tokio::runtime::Builder::new_multi_thread()

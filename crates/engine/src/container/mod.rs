@@ -16,6 +16,7 @@ pub mod spec;
 pub mod start;
 pub mod stats;
 pub mod stop;
+pub mod update;
 
 use std::sync::{Arc, Mutex};
 

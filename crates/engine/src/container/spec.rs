@@ -384,55 +384,8 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
         namespaces.push(json!({"type": "cgroup"}));
     }
 
-    let mut resources = json!({ "devices": [{ "allow": privileged, "access": "rwm" }] });
-    let mut memory = serde_json::Map::new();
-    if let Some(m) = hc.memory.filter(|m| *m > 0) {
-        memory.insert("limit".into(), json!(m));
-        match hc.memory_swap {
-            Some(s) if s != 0 => {
-                memory.insert("swap".into(), json!(s));
-            }
-            _ => {
-                memory.insert("swap".into(), json!(m * 2));
-            }
-        }
-    }
-    if let Some(r) = hc.memory_reservation.filter(|m| *m > 0) {
-        memory.insert("reservation".into(), json!(r));
-    }
-    if hc.oom_kill_disable == Some(true) {
-        memory.insert("disableOOMKiller".into(), json!(true));
-    }
-    if !memory.is_empty() {
-        resources["memory"] = Value::Object(memory);
-    }
-    let mut cpu = serde_json::Map::new();
-    if let Some(s) = hc.cpu_shares.filter(|s| *s > 0) {
-        cpu.insert("shares".into(), json!(s));
-    }
-    if let Some(n) = hc.nano_cpus.filter(|n| *n > 0) {
-        cpu.insert("period".into(), json!(100_000));
-        cpu.insert("quota".into(), json!(n / 10_000));
-    } else {
-        if let Some(q) = hc.cpu_quota.filter(|q| *q > 0) {
-            cpu.insert("quota".into(), json!(q));
-        }
-        if let Some(p) = hc.cpu_period.filter(|p| *p > 0) {
-            cpu.insert("period".into(), json!(p));
-        }
-    }
-    if let Some(c) = hc.cpuset_cpus.clone().filter(|c| !c.is_empty()) {
-        cpu.insert("cpus".into(), json!(c));
-    }
-    if let Some(m) = hc.cpuset_mems.clone().filter(|c| !c.is_empty()) {
-        cpu.insert("mems".into(), json!(m));
-    }
-    if !cpu.is_empty() {
-        resources["cpu"] = Value::Object(cpu);
-    }
-    if let Some(p) = hc.pids_limit.filter(|p| *p > 0) {
-        resources["pids"] = json!({ "limit": p });
-    }
+    let mut resources = resources(hc);
+    resources["devices"] = json!([{ "allow": privileged, "access": "rwm" }]);
 
     let parent = hc
         .cgroup_parent
@@ -494,6 +447,61 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
         "mounts": mounts,
         "linux": linux,
     }))
+}
+
+/// The OCI `linux.resources` of HostConfig's limits (without devices).
+pub fn resources(hc: &bollard_stubs::models::HostConfig) -> Value {
+    let mut resources = json!({});
+    let mut memory = serde_json::Map::new();
+    if let Some(m) = hc.memory.filter(|m| *m > 0) {
+        memory.insert("limit".into(), json!(m));
+        match hc.memory_swap {
+            Some(s) if s != 0 => {
+                memory.insert("swap".into(), json!(s));
+            }
+            _ => {
+                memory.insert("swap".into(), json!(m * 2));
+            }
+        }
+    }
+    if let Some(r) = hc.memory_reservation.filter(|m| *m > 0) {
+        memory.insert("reservation".into(), json!(r));
+    }
+    if hc.oom_kill_disable == Some(true) {
+        memory.insert("disableOOMKiller".into(), json!(true));
+    }
+    if !memory.is_empty() {
+        resources["memory"] = Value::Object(memory);
+    }
+    let mut cpu = serde_json::Map::new();
+    if let Some(s) = hc.cpu_shares.filter(|s| *s > 0) {
+        cpu.insert("shares".into(), json!(s));
+    }
+    if let Some(n) = hc.nano_cpus.filter(|n| *n > 0) {
+        cpu.insert("period".into(), json!(100_000));
+        cpu.insert("quota".into(), json!(n / 10_000));
+    } else {
+        if let Some(q) = hc.cpu_quota.filter(|q| *q > 0) {
+            cpu.insert("quota".into(), json!(q));
+        }
+        if let Some(p) = hc.cpu_period.filter(|p| *p > 0) {
+            cpu.insert("period".into(), json!(p));
+        }
+    }
+    if let Some(c) = hc.cpuset_cpus.clone().filter(|c| !c.is_empty()) {
+        cpu.insert("cpus".into(), json!(c));
+    }
+    if let Some(m) = hc.cpuset_mems.clone().filter(|c| !c.is_empty()) {
+        cpu.insert("mems".into(), json!(m));
+    }
+    if !cpu.is_empty() {
+        resources["cpu"] = Value::Object(cpu);
+    }
+    if let Some(p) = hc.pids_limit.filter(|p| *p > 0) {
+        resources["pids"] = json!({ "limit": p });
+    }
+
+    resources
 }
 
 fn user_mount(m: &MountRecord) -> Value {
