@@ -19,6 +19,8 @@ pub struct Daemon {
     pub kind: &'static str,
     child: Option<Child>,
     sandbox: Option<SandboxHost>,
+    /// Helpers started in the sandbox (a registry), ended before the daemon.
+    helpers: Vec<Child>,
 }
 
 /// What one `berth` invocation gave.
@@ -66,6 +68,51 @@ impl Daemon {
         let r = self.berth(args);
         assert_eq!(r.code, 0, "berth {args:?} failed: {}{}", r.stdout, r.stderr);
         r.stdout
+    }
+
+    /// Start Debian's docker-registry on 127.0.0.1:5000 inside the daemon's
+    /// sandbox (plain HTTP, which docker allows for localhost) and wait
+    /// until it answers. None if it is not installed.
+    pub fn start_registry(&mut self) -> Option<()> {
+        if !Path::new("/usr/bin/docker-registry").exists() {
+            return None;
+        }
+        let sandbox = self.sandbox.as_ref()?;
+        let dir = sandbox.root().join("registry");
+        std::fs::create_dir_all(&dir).expect("registry dir");
+        let cfg = dir.join("config.yml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:5000\n",
+                dir.join("data").display()
+            ),
+        )
+        .expect("registry config");
+        let mut cmd = Command::new("/usr/bin/docker-registry");
+        cmd.arg("serve")
+            .arg(&cfg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = sandbox.spawn(&mut cmd).expect("starting docker-registry");
+        self.helpers.push(child);
+        for _ in 0..100 {
+            let probe = sandbox.output(
+                Command::new("/bin/busybox")
+                    .args(["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:5000/v2/"])
+                    .env_remove("http_proxy")
+                    .env_remove("HTTP_PROXY")
+                    .env_remove("https_proxy")
+                    .env_remove("HTTPS_PROXY")
+                    .env_remove("no_proxy"),
+            );
+            if probe.is_ok_and(|o| o.status.success()) {
+                return Some(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("docker-registry did not answer on 127.0.0.1:5000");
     }
 
     /// Whether `berth image inspect busybox` finds the test image.
@@ -128,6 +175,7 @@ pub fn berthd() -> Daemon {
         kind: "berthd",
         child: Some(child),
         sandbox: Some(sandbox),
+        helpers: Vec::new(),
     };
     if let Err(e) = d.wait_for_ping() {
         let log = std::fs::read_to_string(root.join("berthd.log")).unwrap_or_default();
@@ -196,6 +244,7 @@ pub fn dockerd() -> Daemon {
         kind: "dockerd",
         child: Some(child),
         sandbox: Some(sandbox),
+        helpers: Vec::new(),
     };
     if let Err(e) = d.wait_for_ping() {
         let log = std::fs::read_to_string(w.join("dockerd.log")).unwrap_or_default();
@@ -212,6 +261,10 @@ impl Drop for Daemon {
         let ids = self.berth(&["ps", "-aq"]).stdout;
         for id in ids.split_whitespace() {
             let _ = self.berth(&["rm", "-f", id]);
+        }
+        for mut h in self.helpers.drain(..) {
+            let _ = h.kill();
+            let _ = h.wait();
         }
         if let Some(mut c) = self.child.take() {
             // SAFETY: plain kill(2) of the child this harness started.
