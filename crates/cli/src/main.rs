@@ -53,9 +53,16 @@ fn cli_main(args: Vec<OsString>) -> i32 {
                 2
             }
         },
-        // Image verbs work on the local store when no daemon answers (as
-        // podman does), and through berthd when one does.
-        Some(top) if commands::image::verb_for(top).is_some() && !daemon_answers() => {
+        // Image verbs go through the daemon when one answers, else run
+        // daemonless on the image store (issue 9), as podman does.
+        Some(top)
+            if (top == "image" || commands::image::verb_for(top).is_some())
+                && commands::docker::daemon_reachable(&args) =>
+        {
+            commands::docker::main(args)
+        }
+        Some("image") => commands::image::main(args[1..].to_vec()),
+        Some(top) if commands::image::verb_for(top).is_some() => {
             let verb = commands::image::verb_for(top).unwrap_or(top);
             let mut a = vec![OsString::from("image"), OsString::from(verb)];
             a.extend(args[2..].iter().cloned());
@@ -71,19 +78,5 @@ fn cli_main(args: Vec<OsString>) -> i32 {
         },
         // Everything else is a Docker verb, talking to the daemon's API.
         _ => commands::docker::main(args),
-    }
-}
-
-/// Whether the daemon socket the docker verbs would use (BERTH_HOST, then
-/// DOCKER_HOST, then berth's default) accepts a connection.
-fn daemon_answers() -> bool {
-    let socket = client::host::resolve(
-        None,
-        std::env::var("BERTH_HOST").ok().as_deref(),
-        std::env::var("DOCKER_HOST").ok().as_deref(),
-    );
-    match socket {
-        Ok(path) => std::os::unix::net::UnixStream::connect(path).is_ok(),
-        Err(_) => false,
     }
 }

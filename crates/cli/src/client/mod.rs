@@ -88,6 +88,11 @@ impl Client {
         Ok(self.version.get_or_init(|| v))
     }
 
+    /// The version negotiated so far, if any request was made.
+    pub fn negotiated_version(&self) -> Option<&str> {
+        self.version.get().map(String::as_str)
+    }
+
     fn raw(&self, method: &str, target: String, body: Body, upgrade: bool) -> Result<Response> {
         http::send(
             &self.socket,

@@ -94,3 +94,89 @@ mod tests {
         assert!(out.iter().any(|r| r.is_err()));
     }
 }
+
+/// Prints a progress stream as docker does: plain lines when not on a
+/// terminal; on a terminal one line per layer id, rewritten in place
+/// (cursor up, clear line) as its progress changes.
+pub struct ProgressPrinter {
+    tty: bool,
+    /// Line of each id printed so far, counted from the first.
+    ids: Vec<Option<String>>,
+}
+
+impl ProgressPrinter {
+    pub fn new(tty: bool) -> ProgressPrinter {
+        ProgressPrinter {
+            tty,
+            ids: Vec::new(),
+        }
+    }
+
+    pub fn print(
+        &mut self,
+        msg: &ProgressMessage,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        let Some(line) = msg.display_line() else {
+            return Ok(());
+        };
+        let id = msg
+            .id
+            .clone()
+            .filter(|i| !i.is_empty() && msg.stream.is_none());
+        if !self.tty {
+            return writeln!(out, "{line}");
+        }
+        if let Some(id) = &id {
+            if let Some(pos) = self
+                .ids
+                .iter()
+                .position(|i| i.as_deref() == Some(id.as_str()))
+            {
+                let up = self.ids.len() - pos;
+                // Up to the id's line, rewrite it, and back down.
+                write!(out, "\x1b[{up}A\x1b[2K\r{line}\x1b[{up}B\r")?;
+                return out.flush();
+            }
+        }
+        self.ids.push(id);
+        writeln!(out, "\x1b[2K\r{line}")?;
+        out.flush()
+    }
+}
+
+#[cfg(test)]
+mod printer_tests {
+    use super::*;
+
+    fn msg(id: Option<&str>, status: &str) -> ProgressMessage {
+        ProgressMessage {
+            id: id.map(str::to_owned),
+            status: Some(status.to_owned()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn plain_lines_without_a_terminal() {
+        let mut p = ProgressPrinter::new(false);
+        let mut out = Vec::new();
+        p.print(&msg(Some("a"), "Downloading"), &mut out).unwrap();
+        p.print(&msg(Some("a"), "Done"), &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "a: Downloading\na: Done\n");
+    }
+
+    #[test]
+    fn a_known_id_is_rewritten_in_place_on_a_terminal() {
+        let mut p = ProgressPrinter::new(true);
+        let mut out = Vec::new();
+        p.print(&msg(Some("a"), "Waiting"), &mut out).unwrap();
+        p.print(&msg(Some("b"), "Waiting"), &mut out).unwrap();
+        p.print(&msg(Some("a"), "Done"), &mut out).unwrap();
+        p.print(&msg(None, "Status: ok"), &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\x1b[2K\ra: Waiting\n\x1b[2K\rb: Waiting\n\x1b[2A\x1b[2K\ra: Done\x1b[2B\r\x1b[2K\rStatus: ok\n"
+        );
+    }
+}

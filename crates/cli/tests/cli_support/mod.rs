@@ -2,29 +2,25 @@
 //! down on drop:
 //! - berthd (`berth daemon`) inside a `SandboxHost`, state under its root;
 //! - Debian's dockerd (only with `BERTH_TEST_DOCKERD=1`, so CI does not
-//!   depend on it), in a network namespace the test made, a private mount
-//!   namespace with its own /run, its data/exec roots and socket in a temp
-//!   dir, stopped by PID.
+//!   depend on it), also in a `SandboxHost`: its own network, mount (tmpfs
+//!   /run) and PID namespaces, data/exec roots and socket in the sandbox's
+//!   temp root, stopped by PID; the sandbox's drop ends anything left.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use berth_testsupport::SandboxHost;
-
-static SEQ: AtomicU32 = AtomicU32::new(0);
 
 pub struct Daemon {
     pub socket: PathBuf,
     pub kind: &'static str,
     child: Option<Child>,
-    netns: Option<String>,
-    cgroup_parent: Option<String>,
-    _dir: Option<tempfile::TempDir>,
     sandbox: Option<SandboxHost>,
+    /// Helpers started in the sandbox (a registry), ended before the daemon.
+    helpers: Vec<Child>,
 }
 
 /// What one `berth` invocation gave.
@@ -51,6 +47,8 @@ pub fn berth_cmd(socket: &Path) -> Command {
         .env_remove("DOCKER_HOST")
         .env_remove("BERTH_HOST")
         .env_remove("DOCKER_API_VERSION")
+        // The user's own config.json (psFormat, credentials) stays out.
+        .env("DOCKER_CONFIG", "/nonexistent/berth-test-docker-config")
         .stdin(Stdio::null());
     c
 }
@@ -70,6 +68,51 @@ impl Daemon {
         let r = self.berth(args);
         assert_eq!(r.code, 0, "berth {args:?} failed: {}{}", r.stdout, r.stderr);
         r.stdout
+    }
+
+    /// Start Debian's docker-registry on 127.0.0.1:5000 inside the daemon's
+    /// sandbox (plain HTTP, which docker allows for localhost) and wait
+    /// until it answers. None if it is not installed.
+    pub fn start_registry(&mut self) -> Option<()> {
+        if !Path::new("/usr/bin/docker-registry").exists() {
+            return None;
+        }
+        let sandbox = self.sandbox.as_ref()?;
+        let dir = sandbox.root().join("registry");
+        std::fs::create_dir_all(&dir).expect("registry dir");
+        let cfg = dir.join("config.yml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:5000\n",
+                dir.join("data").display()
+            ),
+        )
+        .expect("registry config");
+        let mut cmd = Command::new("/usr/bin/docker-registry");
+        cmd.arg("serve")
+            .arg(&cfg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = sandbox.spawn(&mut cmd).expect("starting docker-registry");
+        self.helpers.push(child);
+        for _ in 0..100 {
+            let probe = sandbox.output(
+                Command::new("/bin/busybox")
+                    .args(["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:5000/v2/"])
+                    .env_remove("http_proxy")
+                    .env_remove("HTTP_PROXY")
+                    .env_remove("https_proxy")
+                    .env_remove("HTTPS_PROXY")
+                    .env_remove("no_proxy"),
+            );
+            if probe.is_ok_and(|o| o.status.success()) {
+                return Some(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("docker-registry did not answer on 127.0.0.1:5000");
     }
 
     /// Whether `berth image inspect busybox` finds the test image.
@@ -131,10 +174,8 @@ pub fn berthd() -> Daemon {
         socket,
         kind: "berthd",
         child: Some(child),
-        netns: None,
-        cgroup_parent: None,
-        _dir: None,
         sandbox: Some(sandbox),
+        helpers: Vec::new(),
     };
     if let Err(e) = d.wait_for_ping() {
         let log = std::fs::read_to_string(root.join("berthd.log")).unwrap_or_default();
@@ -148,11 +189,17 @@ pub fn dockerd_wanted() -> bool {
     std::env::var("BERTH_TEST_DOCKERD").as_deref() == Ok("1")
 }
 
-/// Debian's dockerd, confined (see the module doc), with busybox loaded.
+/// Debian's dockerd, confined in a fresh sandbox host (its own network,
+/// mount and PID namespaces, tmpfs /run), with busybox loaded.
+///
+/// A named netns (`ip netns add`) was tried first, as peers/bench-docker.sh
+/// does; on this machine something outside the test SIGKILLs processes in
+/// named network namespaces within seconds, while sandbox hosts (anonymous
+/// namespaces) are left alone.
 pub fn dockerd() -> Daemon {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let w = dir.path();
-    for d in ["data", "exec", ".cgstash"] {
+    let sandbox = SandboxHost::new().expect("sandbox host");
+    let w = sandbox.root().join("docker");
+    for d in ["data", "exec"] {
         std::fs::create_dir_all(w.join(d)).expect("mkdir");
     }
     std::fs::write(
@@ -160,63 +207,51 @@ pub fn dockerd() -> Daemon {
         format!("{{\"deprecated-key-path\": \"{}/key.json\"}}", w.display()),
     )
     .expect("daemon.json");
-    let n = SEQ.fetch_add(1, Ordering::SeqCst);
-    let ns = format!("berthcli-{}-{n}", std::process::id());
-    let cgroup_parent = format!("berthcli_{}_{n}", std::process::id());
-    let st = Command::new("sh")
-        .arg("-c")
-        .arg(format!("ip netns add {ns} && ip -n {ns} link set lo up"))
-        .status()
-        .expect("ip netns add");
-    assert!(st.success(), "ip netns add {ns} failed");
-    // A 10.x bridge subnet per instance keeps concurrent tests apart.
-    let bip = format!("10.{}.{}.1/24", 200 + (std::process::id() % 50), n % 250);
-    let script = r#"
-        dw=$1
-        mount --rbind /sys/fs/cgroup "$dw/.cgstash" &&
-        mount -t sysfs -o nosuid,nodev,noexec sysfs /sys &&
-        mount --rbind "$dw/.cgstash" /sys/fs/cgroup && umount -l "$dw/.cgstash" &&
-        mount -t tmpfs -o mode=755 berthcli-run /run &&
-        exec dockerd --config-file "$dw/daemon.json" --data-root "$dw/data" --exec-root "$dw/exec" \
-            -H "unix://$dw/docker.sock" --pidfile "$dw/docker.pid" \
-            --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent "/$2" \
-            --userland-proxy=false --bip "$3" --storage-driver overlay2 --log-level warn"#;
-    let child = Command::new("nsenter")
-        .arg(format!("--net=/run/netns/{ns}"))
+    let mut cmd = Command::new("dockerd");
+    cmd.arg("--config-file")
+        .arg(w.join("daemon.json"))
+        .arg("--data-root")
+        .arg(w.join("data"))
+        .arg("--exec-root")
+        .arg(w.join("exec"))
+        .arg("-H")
+        .arg(format!("unix://{}/docker.sock", w.display()))
+        .arg("--pidfile")
+        .arg(w.join("docker.pid"))
+        .args(["--exec-opt", "native.cgroupdriver=cgroupfs"])
+        .arg("--cgroup-parent")
+        .arg(format!(
+            "/{}",
+            sandbox.cgroup_parent().trim_start_matches('/')
+        ))
         .args([
-            "unshare",
-            "--mount",
-            "--propagation",
-            "slave",
-            "sh",
-            "-c",
-            script,
-            "berthcli-dockerd",
+            "--userland-proxy=false",
+            "--bip",
+            "10.238.0.1/16",
+            "--storage-driver",
+            "overlay2",
+            "--log-level",
+            "warn",
         ])
-        .arg(w)
-        .arg(&cgroup_parent)
-        .arg(&bip)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(w.join("dockerd.log")).expect("log file"))
-        .spawn()
+        .stderr(std::fs::File::create(w.join("dockerd.log")).expect("log file"));
+    let child = sandbox
+        .spawn(&mut cmd)
         .expect("starting dockerd (apt-get install docker.io containerd)");
     let mut d = Daemon {
         socket: w.join("docker.sock"),
         kind: "dockerd",
         child: Some(child),
-        netns: Some(ns),
-        cgroup_parent: Some(cgroup_parent),
-        _dir: None,
-        sandbox: None,
+        sandbox: Some(sandbox),
+        helpers: Vec::new(),
     };
     if let Err(e) = d.wait_for_ping() {
         let log = std::fs::read_to_string(w.join("dockerd.log")).unwrap_or_default();
         panic!("{e}\ndockerd log:\n{log}");
     }
-    let loaded = d.load_busybox(w);
+    let loaded = d.load_busybox(&w);
     assert_eq!(loaded.code, 0, "load: {}{}", loaded.stdout, loaded.stderr);
-    d._dir = Some(dir);
     d
 }
 
@@ -226,6 +261,10 @@ impl Drop for Daemon {
         let ids = self.berth(&["ps", "-aq"]).stdout;
         for id in ids.split_whitespace() {
             let _ = self.berth(&["rm", "-f", id]);
+        }
+        for mut h in self.helpers.drain(..) {
+            let _ = h.kill();
+            let _ = h.wait();
         }
         if let Some(mut c) = self.child.take() {
             // SAFETY: plain kill(2) of the child this harness started.
@@ -243,22 +282,6 @@ impl Drop for Daemon {
             if !stopped {
                 let _ = c.kill();
                 let _ = c.wait();
-            }
-        }
-        if let Some(ns) = self.netns.take() {
-            let _ = Command::new("ip").args(["netns", "del", &ns]).status();
-        }
-        if let Some(cg) = self.cgroup_parent.take() {
-            if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
-                for e in entries.flatten() {
-                    let p = e.path().join(&cg);
-                    if p.is_dir() {
-                        let _ = Command::new("find")
-                            .arg(&p)
-                            .args(["-depth", "-type", "d", "-exec", "rmdir", "{}", "+"])
-                            .status();
-                    }
-                }
             }
         }
         // The sandbox (if any) drops after this, killing what is left in it.

@@ -36,6 +36,9 @@ pub struct RunArgs {
     /// Assign a name to the container
     #[arg(long)]
     pub name: Option<String>,
+    /// Write the container ID to the file
+    #[arg(long)]
+    pub cidfile: Option<String>,
     /// Set environment variables
     #[arg(short = 'e', long = "env")]
     env: Vec<String>,

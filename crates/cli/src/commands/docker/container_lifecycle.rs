@@ -185,3 +185,132 @@ pub fn prune(cx: &Ctx, a: PruneArgs) -> anyhow::Result<i32> {
     );
     Ok(0)
 }
+
+#[derive(Args)]
+pub struct UpdateArgs {
+    /// Memory limit
+    #[arg(short = 'm', long)]
+    memory: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation")]
+    memory_reservation: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    cpus: Option<f64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares")]
+    cpu_shares: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    cpuset_cpus: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pids_limit: Option<i64>,
+    /// Restart policy to apply when a container exits
+    #[arg(long)]
+    restart: Option<String>,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+impl UpdateArgs {
+    /// The `/containers/{id}/update` body: only the fields given.
+    pub fn body(&self) -> anyhow::Result<serde_json::Value> {
+        let size = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
+            match v.as_deref() {
+                None => Ok(None),
+                Some("-1") if flag == "--memory-swap" => Ok(Some(-1)),
+                Some(s) => units::ram_in_bytes(s).map(Some).ok_or_else(|| {
+                    anyhow::anyhow!("invalid argument {s:?} for \"{flag}\" flag: invalid size")
+                }),
+            }
+        };
+        let mut b = serde_json::Map::new();
+        let mut put = |k: &str, v: Option<serde_json::Value>| {
+            if let Some(v) = v {
+                b.insert(k.to_owned(), v);
+            }
+        };
+        put("Memory", size("--memory", &self.memory)?.map(Into::into));
+        put(
+            "MemorySwap",
+            size("--memory-swap", &self.memory_swap)?.map(Into::into),
+        );
+        put(
+            "MemoryReservation",
+            size("--memory-reservation", &self.memory_reservation)?.map(Into::into),
+        );
+        put("NanoCpus", self.cpus.map(|c| ((c * 1e9) as i64).into()));
+        put("CpuShares", self.cpu_shares.map(Into::into));
+        put("CpusetCpus", self.cpuset_cpus.clone().map(Into::into));
+        put("PidsLimit", self.pids_limit.map(Into::into));
+        if let Some(r) = &self.restart {
+            put(
+                "RestartPolicy",
+                Some(serde_json::to_value(
+                    super::container_flags::parse_restart(r)?,
+                )?),
+            );
+        }
+        if b.is_empty() {
+            anyhow::bail!("you must provide one or more flags when using this command");
+        }
+        Ok(serde_json::Value::Object(b))
+    }
+}
+
+pub fn update(cx: &Ctx, a: UpdateArgs) -> anyhow::Result<i32> {
+    let body = a.body()?;
+    for_each_name(&a.containers, |n| {
+        let r: serde_json::Value =
+            cx.client
+                .post_json(&format!("/containers/{n}/update"), &[], Some(&body))?;
+        for w in r
+            .get("Warnings")
+            .and_then(|w| w.as_array())
+            .into_iter()
+            .flatten()
+        {
+            eprintln!("{}", w.as_str().unwrap_or(""));
+        }
+        println!("{n}");
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        u: UpdateArgs,
+    }
+
+    #[test]
+    fn update_sends_only_given_fields() {
+        let t = T::try_parse_from([
+            "update",
+            "-m",
+            "32m",
+            "--pids-limit",
+            "-1",
+            "--restart",
+            "always",
+            "c1",
+        ])
+        .unwrap();
+        let b = t.u.body().unwrap();
+        assert_eq!(
+            b,
+            serde_json::json!({"Memory": 32 << 20, "PidsLimit": -1, "RestartPolicy": {"Name": "always"}})
+        );
+        let t = T::try_parse_from(["update", "c1"]).unwrap();
+        assert!(t.u.body().is_err());
+    }
+}

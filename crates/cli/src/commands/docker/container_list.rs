@@ -80,32 +80,82 @@ pub fn short_id(id: &str, trunc: bool) -> String {
     }
 }
 
-/// Ports as `ip:public->private/type`, or `private/type` when not published.
+/// Ports as docker's `DisplayablePorts` shows them: unpublished ports and
+/// ports published on the same number grouped into ranges
+/// (`0.0.0.0:8000-8001->8000-8001/tcp`, `53/udp`), other mappings one by one.
 pub fn display_ports(ports: &[Value]) -> String {
-    let mut out: Vec<String> = ports
+    struct P {
+        ip: String,
+        private: i64,
+        public: i64,
+        typ: String,
+    }
+    let mut ps: Vec<P> = ports
         .iter()
-        .map(|p| {
-            let private = p.get("PrivatePort").and_then(Value::as_i64).unwrap_or(0);
-            let typ = p.get("Type").and_then(Value::as_str).unwrap_or("tcp");
-            match (
-                p.get("IP").and_then(Value::as_str),
-                p.get("PublicPort").and_then(Value::as_i64),
-            ) {
-                (Some(ip), Some(public)) if public != 0 => {
-                    let ip = if ip.contains(':') {
-                        format!("[{ip}]")
-                    } else {
-                        ip.to_owned()
-                    };
-                    format!("{ip}:{public}->{private}/{typ}")
-                }
-                _ => format!("{private}/{typ}"),
-            }
+        .map(|p| P {
+            ip: p.get("IP").and_then(Value::as_str).unwrap_or("").to_owned(),
+            private: p.get("PrivatePort").and_then(Value::as_i64).unwrap_or(0),
+            public: p.get("PublicPort").and_then(Value::as_i64).unwrap_or(0),
+            typ: p
+                .get("Type")
+                .and_then(Value::as_str)
+                .unwrap_or("tcp")
+                .to_owned(),
         })
         .collect();
-    out.sort();
-    out.dedup();
-    out.join(", ")
+    ps.sort_by(|a, b| {
+        (a.private, &a.ip, a.public, &a.typ).cmp(&(b.private, &b.ip, b.public, &b.typ))
+    });
+    let host = |ip: &str| {
+        if ip.contains(':') {
+            format!("[{ip}]")
+        } else {
+            ip.to_owned()
+        }
+    };
+    let form = |(ip, typ): &(String, String), first: i64, last: i64| {
+        let range = if first == last {
+            first.to_string()
+        } else {
+            format!("{first}-{last}")
+        };
+        if ip.is_empty() {
+            format!("{range}/{typ}")
+        } else {
+            format!("{}:{range}->{range}/{typ}", host(ip))
+        }
+    };
+    let mut groups: Vec<((String, String), i64, i64)> = Vec::new();
+    let mut result = Vec::new();
+    let mut mappings = Vec::new();
+    for p in &ps {
+        if !p.ip.is_empty() && p.public != p.private {
+            mappings.push(format!(
+                "{}:{}->{}/{}",
+                host(&p.ip),
+                p.public,
+                p.private,
+                p.typ
+            ));
+            continue;
+        }
+        let key = (p.ip.clone(), p.typ.clone());
+        match groups.iter_mut().find(|(k, _, _)| *k == key) {
+            None => groups.push((key, p.private, p.private)),
+            Some(g) if p.private == g.2 + 1 => g.2 = p.private,
+            Some(g) if p.private == g.2 => {}
+            Some(g) => {
+                result.push(form(&g.0, g.1, g.2));
+                g.1 = p.private;
+                g.2 = p.private;
+            }
+        }
+    }
+    for (k, first, last) in &groups {
+        result.push(form(k, *first, *last));
+    }
+    result.extend(mappings);
+    result.join(", ")
 }
 
 fn labels_text(v: Option<&Value>) -> String {
@@ -240,7 +290,9 @@ pub fn ps(cx: &Ctx, a: PsArgs) -> anyhow::Result<i32> {
     let format = if a.quiet {
         Format::Raw("{{.ID}}".into())
     } else {
-        Format::from_flag(a.format.as_deref(), &default)
+        // docker's default: --format, else config.json's psFormat.
+        let from_config = super::login::config_string(&super::login::config_path(), "psFormat");
+        Format::from_flag(a.format.as_deref().or(from_config.as_deref()), &default)
     };
     print_rows(&format, &headers(PS_HEADERS), &rows)?;
     Ok(0)
@@ -273,7 +325,7 @@ mod tests {
         assert_eq!(r["ID"], "0123456789ab");
         assert_eq!(r["Command"], "\"sh -c 'while true; …\"");
         assert_eq!(r["RunningFor"], "2 minutes ago");
-        assert_eq!(r["Ports"], "0.0.0.0:8080->80/tcp, 53/udp");
+        assert_eq!(r["Ports"], "53/udp, 0.0.0.0:8080->80/tcp");
         assert_eq!(r["Labels"], "a=1,b=2");
         assert_eq!(r["Names"], "web");
         assert_eq!(r["Networks"], "bridge");
@@ -293,6 +345,23 @@ mod tests {
         assert_eq!(
             lines.next().unwrap(),
             "0123456789ab   busybox   Up 2 minutes   web"
+        );
+    }
+
+    #[test]
+    fn ports_group_into_ranges_like_docker() {
+        let p = |ip: &str, private: i64, public: i64, t: &str| json!({"IP": ip, "PrivatePort": private, "PublicPort": public, "Type": t});
+        let ports = vec![
+            p("0.0.0.0", 8001, 8001, "tcp"),
+            p("0.0.0.0", 8000, 8000, "tcp"),
+            json!({"PrivatePort": 53, "Type": "udp"}),
+            json!({"PrivatePort": 54, "Type": "udp"}),
+            p("127.0.0.1", 80, 8080, "tcp"),
+            p("::", 80, 8080, "tcp"),
+        ];
+        assert_eq!(
+            display_ports(&ports),
+            "53-54/udp, 0.0.0.0:8000-8001->8000-8001/tcp, 127.0.0.1:8080->80/tcp, [::]:8080->80/tcp"
         );
     }
 

@@ -31,6 +31,17 @@ pub struct StartArgs {
 /// (`--pull missing`, docker's default) or first (`--pull always`).
 fn create_container(cx: &Ctx, a: &RunArgs) -> anyhow::Result<String> {
     let body = a.body()?;
+    // docker refuses an existing cidfile before creating anything.
+    let cidfile = match &a.cidfile {
+        Some(p) => Some(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(p)
+                .with_context(|| format!("container ID file found, make sure the other container isn't running or delete {p}"))?,
+        ),
+        None => None,
+    };
     let mut q: Vec<(&str, String)> = Vec::new();
     if let Some(n) = &a.name {
         q.push(("name", n.clone()));
@@ -57,6 +68,10 @@ fn create_container(cx: &Ctx, a: &RunArgs) -> anyhow::Result<String> {
     };
     for w in &resp.warnings {
         eprintln!("WARNING: {w}");
+    }
+    if let Some(mut f) = cidfile {
+        std::io::Write::write_all(&mut f, resp.id.as_bytes())
+            .context("writing the container ID file")?;
     }
     Ok(resp.id)
 }
@@ -265,6 +280,104 @@ pub fn start(cx: &Ctx, a: StartArgs) -> anyhow::Result<i32> {
         println!("{n}");
         Ok(())
     })
+}
+
+#[derive(Args)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long = "no-stdin")]
+    no_stdin: bool,
+    /// Proxy all received signals to the process
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set)]
+    sig_proxy: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
+    container: String,
+}
+
+/// `attach`: join a running container's streams; exit with its code if it
+/// ends, 0 if the user detached.
+pub fn attach(cx: &Ctx, a: AttachArgs) -> anyhow::Result<i32> {
+    let c: Value = cx
+        .client
+        .get_json(&format!("/containers/{}/json", a.container), &[])?;
+    let id = c
+        .get("Id")
+        .and_then(Value::as_str)
+        .unwrap_or(&a.container)
+        .to_owned();
+    if c.pointer("/State/Running").and_then(Value::as_bool) != Some(true) {
+        return Err(StatusError::exit(
+            1,
+            "You cannot attach to a stopped container, start it first",
+        ));
+    }
+    if c.pointer("/State/Paused").and_then(Value::as_bool) == Some(true) {
+        return Err(StatusError::exit(
+            1,
+            "You cannot attach to a paused container, unpause it first",
+        ));
+    }
+    let flag = |k: &str| {
+        c.pointer(&format!("/Config/{k}"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    let tty = flag("Tty");
+    let stdin = !a.no_stdin && flag("OpenStdin");
+    let mut q: Vec<(&str, String)> = vec![
+        ("stream", "1".into()),
+        ("stdout", "1".into()),
+        ("stderr", "1".into()),
+    ];
+    if stdin {
+        q.push(("stdin", "1".into()));
+    }
+    if let Some(k) = &a.detach_keys {
+        q.push(("detachKeys", k.clone()));
+    }
+    let resp = cx
+        .client
+        .hijack(&format!("/containers/{id}/attach"), &q, Body::Empty)?;
+    signals::start(
+        &cx.client,
+        signals::Target::Container(id.clone()),
+        a.sig_proxy,
+        tty,
+    )
+    .context("setting up signal forwarding")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let wait = cx.client.request(
+        "POST",
+        &format!("/containers/{id}/wait"),
+        &[("condition", "next-exit".into())],
+        Body::Empty,
+    )?;
+    std::thread::spawn(move || {
+        let code = wait
+            .read_all()
+            .ok()
+            .and_then(|b| serde_json::from_slice::<ContainerWaitResponse>(&b).ok())
+            .map(|w| w.status_code as i32);
+        let _ = tx.send(code);
+    });
+    let raw = if tty && stdin {
+        tty::RawMode::enable().context("setting the terminal to raw mode")?
+    } else {
+        None
+    };
+    let input: Option<Box<dyn Read + Send>> =
+        stdin.then(|| Box::new(std::io::stdin()) as Box<dyn Read + Send>);
+    let pumped = hijack::pump(resp, tty, input);
+    drop(raw);
+    pumped.context("copying the container's streams")?;
+    // The streams end when the container exits (its code follows at once)
+    // or when the user detached (no exit comes).
+    match rx.recv_timeout(std::time::Duration::from_secs(2)) {
+        Ok(Some(code)) => Ok(code),
+        _ => Ok(0),
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use super::system::{confirm, report_prune};
 use super::{for_each_name, login, Ctx};
 use crate::client::{
     http::Body,
-    stream::{json_stream, ProgressMessage},
+    stream::{json_stream, ProgressMessage, ProgressPrinter},
     NO_BODY,
 };
 
@@ -44,6 +44,8 @@ pub enum ImageCmd {
     Load(LoadArgs),
     /// Save one or more images to a tar archive
     Save(SaveArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
 }
 
 #[derive(Args)]
@@ -160,6 +162,68 @@ pub struct SaveArgs {
     images: Vec<String>,
 }
 
+#[derive(Args)]
+pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long = "change")]
+    change: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short = 'm', long)]
+    message: Option<String>,
+    /// Set platform if server is multi-platform capable
+    #[arg(long)]
+    platform: Option<String>,
+    /// file|URL|-
+    source: String,
+    /// REPOSITORY[:TAG]
+    reference: Option<String>,
+}
+
+/// `import`: a rootfs tar (file, `-` for stdin, or a URL the daemon
+/// fetches) becomes an image; prints its id as docker does.
+pub fn import(cx: &Ctx, a: ImportArgs) -> anyhow::Result<i32> {
+    let is_url = a.source.starts_with("http://") || a.source.starts_with("https://");
+    let mut q: Vec<(&str, String)> = vec![(
+        "fromSrc",
+        if is_url { a.source.clone() } else { "-".into() },
+    )];
+    if let Some(r) = &a.reference {
+        let (repo, tag) = split_reference(r);
+        q.push(("repo", repo));
+        if let Some(t) = tag {
+            q.push(("tag", t));
+        }
+    }
+    if let Some(m) = &a.message {
+        q.push(("message", m.clone()));
+    }
+    if let Some(p) = &a.platform {
+        q.push(("platform", p.clone()));
+    }
+    for c in &a.change {
+        q.push(("changes", c.clone()));
+    }
+    let body = if is_url {
+        Body::Empty
+    } else if a.source == "-" {
+        Body::Stream(Box::new(std::io::stdin()), "application/x-tar")
+    } else {
+        let f = std::fs::File::open(&a.source).with_context(|| format!("open {}", a.source))?;
+        Body::Stream(Box::new(f), "application/x-tar")
+    };
+    let resp = cx.client.request("POST", "/images/create", &q, body)?;
+    for msg in json_stream::<ProgressMessage>(resp.body) {
+        let msg = msg?;
+        if let Some(e) = msg.error_message() {
+            anyhow::bail!("{e}");
+        }
+        if let Some(s) = msg.status.as_deref().filter(|s| s.starts_with("sha256:")) {
+            println!("{s}");
+        }
+    }
+    Ok(0)
+}
+
 pub fn dispatch(cx: &Ctx, cmd: ImageCmd) -> anyhow::Result<i32> {
     match cmd {
         ImageCmd::Ls(a) => ls(cx, a),
@@ -174,6 +238,7 @@ pub fn dispatch(cx: &Ctx, cmd: ImageCmd) -> anyhow::Result<i32> {
         ImageCmd::Push(a) => push(cx, a),
         ImageCmd::Load(a) => load(cx, a),
         ImageCmd::Save(a) => save(cx, a),
+        ImageCmd::Import(a) => import(cx, a),
     }
 }
 
@@ -205,20 +270,22 @@ pub fn registry_of(reference: &str) -> String {
 }
 
 /// Print a progress stream: lines when not quiet; an in-band error fails.
-fn follow_progress(
-    body: impl std::io::Read,
-    quiet: bool,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
+fn follow_progress(body: impl std::io::Read, quiet: bool, to_stderr: bool) -> anyhow::Result<()> {
+    let tty = if to_stderr {
+        crate::client::tty::is_terminal(std::os::fd::AsFd::as_fd(&std::io::stderr()))
+    } else {
+        crate::client::tty::is_terminal(std::os::fd::AsFd::as_fd(&std::io::stdout()))
+    };
+    let mut printer = ProgressPrinter::new(tty);
+    let (mut so, mut se) = (std::io::stdout(), std::io::stderr());
+    let out: &mut dyn Write = if to_stderr { &mut se } else { &mut so };
     for msg in json_stream::<ProgressMessage>(body) {
         let msg = msg?;
         if let Some(e) = msg.error_message() {
             anyhow::bail!("{e}");
         }
         if !quiet {
-            if let Some(l) = msg.display_line() {
-                writeln!(out, "{l}")?;
-            }
+            printer.print(&msg, out)?;
         }
     }
     Ok(())
@@ -250,11 +317,7 @@ pub fn pull_image(
     }
     let client = cx.client.with_headers(with_auth(cx, reference));
     let resp = client.request("POST", "/images/create", &q, Body::Empty)?;
-    if to_stderr {
-        follow_progress(resp.body, quiet, &mut std::io::stderr())
-    } else {
-        follow_progress(resp.body, quiet, &mut std::io::stdout())
-    }
+    follow_progress(resp.body, quiet, to_stderr)
 }
 
 pub fn pull(cx: &Ctx, a: PullArgs) -> anyhow::Result<i32> {
@@ -289,7 +352,7 @@ pub fn push(cx: &Ctx, a: PushArgs) -> anyhow::Result<i32> {
             .push(("X-Registry-Auth".into(), "e30=".into()));
     }
     let resp = client.request("POST", &format!("/images/{name}/push"), &q, Body::Empty)?;
-    follow_progress(resp.body, a.quiet, &mut std::io::stdout())?;
+    follow_progress(resp.body, a.quiet, false)?;
     Ok(0)
 }
 
@@ -320,7 +383,7 @@ pub fn load(cx: &Ctx, a: LoadArgs) -> anyhow::Result<i32> {
         .header("Content-Type")
         .is_some_and(|c| c.contains("json"));
     if json {
-        follow_progress(resp.body, false, &mut std::io::stdout())?;
+        follow_progress(resp.body, false, false)?;
     } else {
         let mut body = resp.body;
         std::io::copy(&mut body, &mut std::io::stdout())?;
@@ -478,8 +541,9 @@ pub fn ls(cx: &Ctx, a: ImagesArgs) -> anyhow::Result<i32> {
             "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
         )
     } else {
+        let from_config = login::config_string(&login::config_path(), "imagesFormat");
         Format::from_flag(
-            a.format.as_deref(),
+            a.format.as_deref().or(from_config.as_deref()),
             "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
         )
     };

@@ -73,6 +73,17 @@ fn write_config(p: &Path, v: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A string setting of config.json (`psFormat`, `imagesFormat`, ...),
+/// which docker uses when no `--format` is given.
+pub fn config_string(config: &Path, key: &str) -> Option<String> {
+    read_config(config)
+        .ok()?
+        .get(key)?
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
 /// The key docker uses for a server: Docker Hub's URL or the host as given.
 pub fn server_key(server: Option<&str>) -> String {
     match server {
@@ -224,6 +235,26 @@ mod tests {
         assert!(remove_credentials(&cfg, "localhost:5000").unwrap());
         assert!(!remove_credentials(&cfg, "localhost:5000").unwrap());
         assert_eq!(stored_credentials(&cfg, "localhost:5000"), None);
+    }
+
+    #[test]
+    fn format_settings_come_from_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config.json");
+        std::fs::write(
+            &cfg,
+            r#"{"psFormat": "table {{.Names}}", "imagesFormat": ""}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            config_string(&cfg, "psFormat").as_deref(),
+            Some("table {{.Names}}")
+        );
+        assert_eq!(config_string(&cfg, "imagesFormat"), None);
+        assert_eq!(
+            config_string(&dir.path().join("missing.json"), "psFormat"),
+            None
+        );
     }
 
     #[test]

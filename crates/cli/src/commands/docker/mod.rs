@@ -93,6 +93,10 @@ enum Cmd {
     Restart(container_lifecycle::StopArgs),
     /// Remove one or more containers
     Rm(container_lifecycle::RmArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(container_run::AttachArgs),
+    /// Update configuration of one or more containers
+    Update(container_lifecycle::UpdateArgs),
     /// Fetch the logs of a container
     Logs(container_logs::LogsArgs),
     /// Execute a command in a running container
@@ -143,6 +147,8 @@ enum Cmd {
     Load(image::LoadArgs),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
     Save(image::SaveArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(image::ImportArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(image::TagArgs),
     /// Remove one or more images
@@ -205,6 +211,10 @@ enum ContainerCmd {
     Export(container_files::ExportArgs),
     /// Remove all stopped containers
     Prune(container_lifecycle::PruneArgs),
+    /// Attach to a running container
+    Attach(container_run::AttachArgs),
+    /// Update configuration of one or more containers
+    Update(container_lifecycle::UpdateArgs),
 }
 
 impl ContainerCmd {
@@ -231,6 +241,8 @@ impl ContainerCmd {
             ContainerCmd::Cp(a) => Cmd::Cp(a),
             ContainerCmd::Diff(a) => Cmd::Diff(a),
             ContainerCmd::Export(a) => Cmd::Export(a),
+            ContainerCmd::Attach(a) => Cmd::Attach(a),
+            ContainerCmd::Update(a) => Cmd::Update(a),
             other => return Err(Box::new(other)),
         })
     }
@@ -258,6 +270,28 @@ impl Cmd {
             _ => "",
         }
     }
+}
+
+/// Whether a daemon answers on the socket these args and the environment
+/// name: the image verbs then go through it, and run daemonless on the
+/// image store otherwise. An explicit store (`--root`, `BERTH_IMAGE_ROOT`)
+/// always means daemonless.
+pub fn daemon_reachable(args: &[OsString]) -> bool {
+    let explicit_root = args
+        .iter()
+        .filter_map(|a| a.to_str())
+        .any(|a| a == "--root" || a.starts_with("--root="));
+    if explicit_root || std::env::var_os("BERTH_IMAGE_ROOT").is_some() {
+        return false;
+    }
+    let Ok(socket) = host::resolve(
+        None,
+        std::env::var("BERTH_HOST").ok().as_deref(),
+        std::env::var("DOCKER_HOST").ok().as_deref(),
+    ) else {
+        return false;
+    };
+    std::os::unix::net::UnixStream::connect(socket).is_ok()
 }
 
 /// Entry point for `berth <verb> ...` (args include argv[0]).
@@ -332,6 +366,8 @@ fn dispatch(cx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::Restart(a) => container_lifecycle::stop(cx, a, "restart"),
         Cmd::Kill(a) => container_lifecycle::kill(cx, a),
         Cmd::Rm(a) => container_lifecycle::rm(cx, a),
+        Cmd::Attach(a) => container_run::attach(cx, a),
+        Cmd::Update(a) => container_lifecycle::update(cx, a),
         Cmd::Wait(a) => container_lifecycle::wait(cx, a),
         Cmd::Pause(a) => container_lifecycle::simple(cx, a, "pause"),
         Cmd::Unpause(a) => container_lifecycle::simple(cx, a, "unpause"),
@@ -362,6 +398,7 @@ fn dispatch(cx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::Push(a) => image::push(cx, a),
         Cmd::Load(a) => image::load(cx, a),
         Cmd::Save(a) => image::save(cx, a),
+        Cmd::Import(a) => image::import(cx, a),
         Cmd::Tag(a) => image::tag(cx, a),
         Cmd::Rmi(a) => image::rmi(cx, a),
         Cmd::System(c) => system::dispatch(cx, c),

@@ -93,10 +93,15 @@ fn go_arch() -> &'static str {
 }
 
 fn client_block(cx: &Ctx) -> Value {
+    let api = cx
+        .client
+        .negotiated_version()
+        .unwrap_or(crate::client::MAX_API_VERSION)
+        .to_owned();
     json!({
         "Version": env!("CARGO_PKG_VERSION"),
-        "ApiVersion": crate::client::MAX_API_VERSION,
-        "APIVersion": crate::client::MAX_API_VERSION,
+        "ApiVersion": api,
+        "APIVersion": api,
         "DefaultAPIVersion": crate::client::MAX_API_VERSION,
         "Os": "linux",
         "Arch": go_arch(),
@@ -106,8 +111,9 @@ fn client_block(cx: &Ctx) -> Value {
 }
 
 pub fn version(cx: &Ctx, a: VersionArgs) -> anyhow::Result<i32> {
-    let client = client_block(cx);
     let server: Result<Value, _> = cx.client.get_json("/version", &[]);
+    // After the request, so the block shows the negotiated version.
+    let client = client_block(cx);
     let mut server_val = server.as_ref().ok().cloned().unwrap_or(Value::Null);
     if let Some(o) = server_val.as_object_mut() {
         // Go templates name docker's struct fields, not its JSON keys.
