@@ -68,7 +68,6 @@ fn cli_main(args: Vec<OsString>) -> i32 {
             a.extend(args[2..].iter().cloned());
             commands::image::main(a)
         }
-        Some("image") if !daemon_answers() => commands::image::main(args[1..].to_vec()),
         Some("cni") => match cni_cmd::main(&args[2..]) {
             Ok(()) => 0,
             Err(e) => {
