@@ -40,13 +40,25 @@ fn vm_limits_freezer_stats_and_cgroup_mount_on_v2() {
     // cgroup2 mount that shows its own limits.
     assert_eq!(env.read_out("v2", "seen"), "0::/\n67108864\n33\n");
 
-    // exec joins the same cgroup (clone3 CLONE_INTO_CGROUP).
-    let pids: Vec<i64> =
-        serde_json::from_str(&env.berth(&["ps", "-f", "json", "v2"]).ok()).unwrap();
+    // exec joins the same cgroup (clone3 CLONE_INTO_CGROUP): the exec'd
+    // `sleep 100` is among the cgroup's processes. (Counting them races
+    // with the loop's short-lived `date` and `sleep 0.05`.)
     env.berth_bg(&["exec", "-d", "v2", "sleep", "100"]).ok();
-    let more: Vec<i64> =
-        serde_json::from_str(&env.berth(&["ps", "-f", "json", "v2"]).ok()).unwrap();
-    assert!(more.len() > pids.len(), "{pids:?} -> {more:?}");
+    // ps answers pids of the sandbox's pid namespace: read them there.
+    let is_exec = |pid: &i64| {
+        env.host
+            .sh(&format!("tr '\\0' ' ' < /proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.trim() == "sleep 100")
+    };
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen = serde_json::from_str(&env.berth(&["ps", "-f", "json", "v2"]).ok()).unwrap();
+        if seen.iter().any(is_exec) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(seen.iter().any(is_exec), "no `sleep 100` among {seen:?}");
 
     env.berth(&["pause", "v2"]).ok();
     assert_eq!(env.state("v2")["status"], "paused");
