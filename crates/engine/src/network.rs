@@ -1,7 +1,10 @@
 //! Container networking as the engine sees it: the network mode parsed
 //! from HostConfig, the container's own netns (made and bind-mounted
 //! before its process starts), and the attach/detach seam that network
-//! drivers fill ([`NetworkAttacher`]; engine networking proper is issue 11).
+//! drivers fill ([`NetworkAttacher`]). The bridge driver, berthd's default
+//! and user-defined bridge networks in process on berth-net, is [`bridge`].
+
+pub mod bridge;
 
 use std::path::{Path, PathBuf};
 
@@ -64,6 +67,61 @@ pub struct EndpointConfig {
     pub container_name: String,
     pub network: String,
     pub aliases: Vec<String>,
+    /// Ports to publish (`HostConfig.PortBindings`), parsed.
+    pub ports: Vec<PortSpec>,
+}
+
+/// One published port as asked for: `[hostip:]hostport:containerport/proto`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PortSpec {
+    pub container_port: u16,
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: String,
+    /// Empty: every local address.
+    pub host_ip: String,
+    pub host_port: u16,
+}
+
+impl PortSpec {
+    /// Reads `HostConfig.PortBindings` (`{"80/tcp": [{"HostIp", "HostPort"}]}`).
+    pub fn from_bindings(
+        b: Option<&std::collections::HashMap<String, Option<Vec<bollard_stubs::models::PortBinding>>>>,
+    ) -> Result<Vec<PortSpec>> {
+        let mut out = Vec::new();
+        let Some(b) = b else { return Ok(out) };
+        let mut keys: Vec<&String> = b.keys().collect();
+        keys.sort();
+        for key in keys {
+            let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+            let container_port: u16 = port
+                .parse()
+                .map_err(|_| EngineError::Invalid(format!("invalid port specification: {key:?}")))?;
+            if !matches!(proto, "tcp" | "udp" | "sctp") {
+                return Err(EngineError::Invalid(format!("invalid proto: {proto}")));
+            }
+            for binding in b.get(key).cloned().flatten().unwrap_or_default() {
+                let hp = binding.host_port.unwrap_or_default();
+                let host_port: u16 = if hp.is_empty() {
+                    0
+                } else {
+                    hp.parse().map_err(|_| {
+                        EngineError::Invalid(format!("invalid hostPort: {hp}"))
+                    })?
+                };
+                let host_ip = binding.host_ip.unwrap_or_default();
+                if !host_ip.is_empty() && host_ip.parse::<std::net::IpAddr>().is_err() {
+                    return Err(EngineError::Invalid(format!("invalid host IP: {host_ip}")));
+                }
+                out.push(PortSpec {
+                    container_port,
+                    protocol: proto.to_owned(),
+                    host_ip,
+                    host_port,
+                });
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// What an attach made (as NetworkSettings.Networks shows it).
@@ -75,6 +133,35 @@ pub struct Endpoint {
     pub ip_prefix_len: i64,
     pub gateway: String,
     pub mac_address: String,
+    /// The ports published for this endpoint (host port chosen when 0 was asked).
+    #[serde(default)]
+    pub ports: Vec<PortSpec>,
+}
+
+/// A network as `docker network ls/inspect` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NetworkInfo {
+    pub id: String,
+    pub name: String,
+    pub driver: String,
+    pub created: String,
+    pub subnet: String,
+    pub gateway: String,
+    pub internal: bool,
+    pub labels: std::collections::HashMap<String, String>,
+    pub options: std::collections::HashMap<String, String>,
+}
+
+/// `POST /networks/create`, as the driver needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkCreate {
+    pub name: String,
+    pub driver: String,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub internal: bool,
+    pub labels: std::collections::HashMap<String, String>,
+    pub options: std::collections::HashMap<String, String>,
 }
 
 /// A network driver as the engine calls it. `attach` is transactional: on
@@ -82,6 +169,20 @@ pub struct Endpoint {
 pub trait NetworkAttacher: Send + Sync {
     fn attach(&self, netns: &Path, cfg: &EndpointConfig) -> Result<Endpoint>;
     fn detach(&self, netns: &Path, cfg: &EndpointConfig, ep: &Endpoint) -> Result<()>;
+    /// The driver's networks (the built-in `host` and `none` are the API's).
+    fn networks(&self) -> Vec<NetworkInfo> {
+        Vec::new()
+    }
+    /// Makes a user-defined network.
+    fn create_network(&self, _req: &NetworkCreate) -> Result<NetworkInfo> {
+        Err(EngineError::NotImplemented(
+            "user-defined networks are not available with this network driver".into(),
+        ))
+    }
+    /// Removes a user-defined network (the caller checked it is unused).
+    fn remove_network(&self, name: &str) -> Result<()> {
+        Err(EngineError::NotFound(format!("network {name} not found")))
+    }
 }
 
 /// The attacher until engine networking lands (issue 11): a container on
@@ -98,6 +199,61 @@ impl NetworkAttacher for LoopbackOnly {
     fn detach(&self, _: &Path, _: &EndpointConfig, _: &Endpoint) -> Result<()> {
         Ok(())
     }
+}
+
+impl crate::Engine {
+    /// The network driver (for the `/networks` routes).
+    pub fn network_driver(&self) -> &std::sync::Arc<dyn NetworkAttacher> {
+        &self.inner.attacher
+    }
+}
+
+/// The name of network `name_or_id` (404 when the driver has none such).
+/// `bridge` is always known (the loopback-only driver has no list).
+pub(crate) fn known_network(e: &crate::Engine, name_or_id: &str) -> Result<String> {
+    let nets = e.inner.attacher.networks();
+    if let Some(n) = nets
+        .iter()
+        .find(|n| n.name == name_or_id || n.id == name_or_id)
+        .or_else(|| {
+            let mut p = nets.iter().filter(|n| n.id.starts_with(name_or_id));
+            match (p.next(), p.next()) {
+                (Some(n), None) => Some(n),
+                _ => None,
+            }
+        })
+    {
+        return Ok(n.name.clone());
+    }
+    if name_or_id == "bridge" {
+        return Ok(name_or_id.to_owned());
+    }
+    Err(EngineError::NotFound(format!("network {name_or_id} not found")))
+}
+
+/// `NetworkSettings.Ports` of a running container: its published ports
+/// (Docker shows IPv4 "0.0.0.0" for every local address).
+pub(crate) fn published_ports(
+    rec: &crate::ContainerRecord,
+) -> std::collections::HashMap<String, Option<Vec<bollard_stubs::models::PortBinding>>> {
+    let mut out: std::collections::HashMap<String, Option<Vec<_>>> = Default::default();
+    if !rec.state.status.is_live() {
+        return out;
+    }
+    for ep in rec.endpoints.values() {
+        for p in &ep.ports {
+            let key = format!("{}/{}", p.container_port, p.protocol);
+            let ip = if p.host_ip.is_empty() { "0.0.0.0" } else { &p.host_ip };
+            out.entry(key)
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(bollard_stubs::models::PortBinding {
+                    host_ip: Some(ip.to_owned()),
+                    host_port: Some(p.host_port.to_string()),
+                });
+        }
+    }
+    out
 }
 
 /// Makes the container's netns at `dir/<id>` with `lo` up.

@@ -151,11 +151,15 @@ impl Engine {
         let mut hc = body.host_config.clone().unwrap_or_default();
         check_host_config(&hc)?;
         let mode = NetworkMode::parse(hc.network_mode.as_deref().unwrap_or("default"))?;
-        if let NetworkMode::Network(n) = &mode {
-            if n != "bridge" {
-                return Err(EngineError::NotFound(format!("network {n} not found")));
+        let mode = match mode {
+            // As dockerd: an unknown network fails the start, not the create
+            // (the docker CLI would take a 404 here for a missing image).
+            NetworkMode::Network(n) => {
+                NetworkMode::Network(crate::network::known_network(self, &n).unwrap_or(n))
             }
-        }
+            m => m,
+        };
+        crate::network::PortSpec::from_bindings(hc.port_bindings.as_ref())?;
         if let NetworkMode::Container(c) = &mode {
             self.lookup(c)?;
         }

@@ -240,7 +240,7 @@ impl Engine {
             network_settings: Some(NetworkSettings {
                 sandbox_id: Some(if live { rec.id.clone() } else { String::new() }),
                 sandbox_key: Some(rec.netns.clone().unwrap_or_default()),
-                ports: Some(HashMap::new()),
+                ports: Some(crate::network::published_ports(rec)),
                 networks: Some(endpoints(rec)),
             }),
         }

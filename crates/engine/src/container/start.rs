@@ -163,6 +163,9 @@ impl Engine {
                                 container_name: rec.name.clone(),
                                 network: n.clone(),
                                 aliases: Vec::new(),
+                                ports: network::PortSpec::from_bindings(
+                                    rec.host_config.port_bindings.as_ref(),
+                                )?,
                             },
                         )?;
                         prepared.endpoints.insert(n.clone(), ep);
@@ -265,6 +268,7 @@ impl Engine {
                     container_name: rec.name.clone(),
                     network: n.clone(),
                     aliases: Vec::new(),
+                    ports: ep.ports.clone(),
                 };
                 if let Err(e) = self.inner.attacher.detach(ns, &cfg, ep) {
                     tracing::warn!(container = %id, "detaching from {n}: {e}");

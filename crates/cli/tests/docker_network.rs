@@ -1,0 +1,285 @@
+//! Engine networking (issue 11) through the real docker CLI: the default
+//! bridge, published ports, user-defined networks and their isolation.
+//! berthd runs in a sandbox host; every link, netns and nftables table
+//! it makes is inside that sandbox.
+
+mod docker_support;
+
+use std::time::{Duration, Instant};
+
+use docker_support::{code, stderr, Daemon};
+
+/// A busybox httpd serving `text` at `/` on port 80 (foreground).
+fn httpd(text: &str) -> String {
+    format!("mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -p 80 -h /www")
+}
+
+/// `wget` of `url` from a new container (no proxy), returning (exit, output).
+fn fetch_from_container(d: &Daemon, network: &str, url: &str) -> (i32, String) {
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        network,
+        "busybox",
+        "sh",
+        "-c",
+        // Not the shell's last command: as pid 1 (sh execs its last
+        // command) wget would ignore timeout's SIGTERM.
+        &format!("unset http_proxy HTTP_PROXY; timeout 5 wget -Y off -qO- {url}; exit $?"),
+    ]);
+    (
+        code(&out),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out),
+    )
+}
+
+/// `wget` of `url` from the sandbox host's netns.
+fn fetch_from_host(d: &Daemon, url: &str) -> Result<String, String> {
+    d.host
+        .sh(&format!("busybox timeout 5 wget -Y off -qO- {url}"))
+        .map_err(|e| e.to_string())
+}
+
+fn inspect(d: &Daemon, what: &str, format: &str) -> String {
+    d.ok(&["inspect", "--format", format, what]).trim().to_owned()
+}
+
+/// Nothing berth made for containers is left in the sandbox: no veth, no
+/// netns mount; and the test's own netns has no berth table.
+fn assert_nothing_leaked(d: &Daemon) {
+    let links = d.host.sh("ip -o link show").expect("links");
+    assert!(
+        !links.lines().any(|l| l.contains("veth")),
+        "veth left behind:\n{links}"
+    );
+    assert_eq!(d.berth_mounts(), Vec::<String>::new(), "mounts left behind");
+    let here = std::process::Command::new("nft")
+        .args(["list", "table", "inet", "berth"])
+        .output()
+        .expect("nft");
+    assert!(
+        !here.status.success(),
+        "an inet berth table exists outside the sandbox"
+    );
+    let there = d.host.sh("nft list table inet berth").expect("berth table");
+    assert!(there.contains("dnat4_any"), "{there}");
+}
+
+#[test]
+fn default_bridge_containers_reach_each_other() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let subnet = d.ok(&[
+        "network",
+        "inspect",
+        "bridge",
+        "--format",
+        "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}",
+    ]);
+    let (subnet, gateway) = subnet.trim().split_once(' ').expect("subnet and gateway");
+    let routes = d.host.sh("ip -4 route show table main").expect("routes");
+    assert!(subnet.ends_with("/16"), "{subnet}");
+    assert!(
+        subnet.starts_with("172.") || subnet.starts_with("10."),
+        "{subnet}"
+    );
+    assert!(routes.contains(&format!("{} dev berth0", subnet)), "{routes}");
+
+    d.ok(&["run", "-d", "--name", "web", "busybox", "sh", "-c", &httpd("hello-berth")]);
+    let ip = inspect(&d, "web", "{{.NetworkSettings.IPAddress}}");
+    assert!(!ip.is_empty(), "no IPAddress");
+    // A /16: the first two octets are the network's.
+    let prefix: String = subnet.split('.').take(2).map(|o| format!("{o}.")).collect();
+    assert!(ip.starts_with(&prefix), "{ip} not in {subnet}");
+    assert_eq!(inspect(&d, "web", "{{.NetworkSettings.Gateway}}"), gateway);
+    let mac = inspect(&d, "web", "{{.NetworkSettings.MacAddress}}");
+    assert_eq!(mac.len(), 17, "{mac}");
+    let ep = inspect(
+        &d,
+        "web",
+        "{{with .NetworkSettings.Networks.bridge}}{{.IPAddress}} {{.Gateway}} {{.MacAddress}} {{.IPPrefixLen}} {{.NetworkID}} {{.EndpointID}}{{end}}",
+    );
+    let net_id = d.ok(&["network", "inspect", "bridge", "--format", "{{.Id}}"]);
+    let fields: Vec<&str> = ep.split(' ').collect();
+    assert_eq!(&fields[..4], [ip.as_str(), gateway, mac.as_str(), "16"], "{ep}");
+    assert_eq!(fields[4], net_id.trim());
+    assert_eq!(fields[5].len(), 64, "{ep}");
+
+    // Another container fetches the first by its address.
+    let mut fetched = (1, String::new());
+    // httpd may not be listening yet right after `docker run -d`.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        fetched = fetch_from_container(&d, "bridge", &format!("http://{ip}/"));
+        if fetched.0 == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(fetched.0, 0, "{}\n{}", fetched.1, d.log_text());
+    assert!(fetched.1.contains("hello-berth"), "{}", fetched.1);
+
+    // network inspect lists the container with its address.
+    let containers = d.ok(&[
+        "network",
+        "inspect",
+        "bridge",
+        "--format",
+        "{{range .Containers}}{{.Name}}={{.IPv4Address}} {{end}}",
+    ]);
+    assert!(containers.contains(&format!("web={ip}/16")), "{containers}");
+
+    d.ok(&["rm", "-f", "web"]);
+    assert_nothing_leaked(&d);
+}
+
+#[test]
+fn published_port_answers_until_stop() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&[
+        "run", "-d", "--name", "pub", "-p", "8080:80", "busybox", "sh", "-c", &httpd("published"),
+    ]);
+    let gateway = d
+        .ok(&["network", "inspect", "bridge", "--format", "{{range .IPAM.Config}}{{.Gateway}}{{end}}"])
+        .trim()
+        .to_owned();
+    let port = d.ok(&["port", "pub"]);
+    assert!(port.contains("80/tcp -> 0.0.0.0:8080"), "{port}");
+
+    // From the sandbox host: its 127.0.0.1 and its bridge address.
+    let mut got = Err(String::new());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        got = fetch_from_host(&d, "http://127.0.0.1:8080/");
+        if got.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(got.as_deref().is_ok_and(|s| s.contains("published")), "{got:?}\n{}", d.log_text());
+    let via_gw = fetch_from_host(&d, &format!("http://{gateway}:8080/"));
+    assert!(via_gw.as_deref().is_ok_and(|s| s.contains("published")), "{via_gw:?}");
+    // From another container, through the host's address (hairpin).
+    let other = fetch_from_container(&d, "bridge", &format!("http://{gateway}:8080/"));
+    assert_eq!(other.0, 0, "{}", other.1);
+    assert!(other.1.contains("published"), "{}", other.1);
+
+    // The same host port again: a clear error, the container not started.
+    let clash = d.docker(&[
+        "run", "-d", "--name", "clash", "-p", "8080:80", "busybox", "sleep", "30",
+    ]);
+    assert_ne!(code(&clash), 0);
+    assert!(stderr(&clash).contains("port is already allocated"), "{}", stderr(&clash));
+    assert_eq!(inspect(&d, "clash", "{{.State.Running}}"), "false");
+    d.ok(&["rm", "-f", "clash"]);
+
+    d.ok(&["stop", "-t", "1", "pub"]);
+    // The stop's release runs as the exit is handled; wait for the state.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut after = fetch_from_host(&d, "http://127.0.0.1:8080/");
+    while after.is_ok() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        after = fetch_from_host(&d, "http://127.0.0.1:8080/");
+    }
+    assert!(after.is_err(), "still answering after stop: {after:?}");
+    let rules = d.host.sh("nft list map inet berth dnat4_any").expect("map");
+    assert!(!rules.contains("8080"), "{rules}");
+    assert_eq!(d.ok(&["port", "pub"]).trim(), "");
+    d.ok(&["rm", "pub"]);
+    assert_nothing_leaked(&d);
+}
+
+#[test]
+fn user_network_is_isolated_from_the_default_one() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let id = d.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.77.0.0/24",
+        "--gateway",
+        "10.77.0.1",
+        "--label",
+        "team=a",
+        "-o",
+        "com.docker.network.bridge.name=brtest0",
+        "isol",
+    ]);
+    let id = id.trim().to_owned();
+    assert_eq!(id.len(), 64, "{id}");
+    let ls = d.ok(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    for want in ["bridge bridge", "host host", "none null", "isol bridge"] {
+        assert!(ls.lines().any(|l| l == want), "{want} missing in:\n{ls}");
+    }
+    let shown = d.ok(&[
+        "network",
+        "inspect",
+        "isol",
+        "--format",
+        "{{.Id}} {{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} {{.Labels.team}} {{index .Options \"com.docker.network.bridge.name\"}}",
+    ]);
+    assert_eq!(shown.trim(), format!("{id} 10.77.0.0/24 10.77.0.1 a brtest0"));
+    let dup = d.docker(&["network", "create", "isol"]);
+    assert_ne!(code(&dup), 0);
+    assert!(stderr(&dup).contains("already exists"), "{}", stderr(&dup));
+    let overlap = d.docker(&["network", "create", "--subnet", "10.77.0.128/25", "other"]);
+    assert_ne!(code(&overlap), 0);
+    assert!(stderr(&overlap).contains("overlaps"), "{}", stderr(&overlap));
+    let bad_gw = d.docker(&["network", "create", "--subnet", "10.78.0.0/24", "--gateway", "10.79.0.1", "badgw"]);
+    assert_ne!(code(&bad_gw), 0);
+    assert!(stderr(&bad_gw).contains("gateway"), "{}", stderr(&bad_gw));
+
+    d.ok(&["run", "-d", "--name", "ua", "--network", "isol", "busybox", "sh", "-c", &httpd("on-isol")]);
+    d.ok(&["run", "-d", "--name", "dflt", "busybox", "sh", "-c", &httpd("on-default")]);
+    let a_ip = inspect(&d, "ua", "{{(index .NetworkSettings.Networks \"isol\").IPAddress}}");
+    let dflt_ip = inspect(&d, "dflt", "{{.NetworkSettings.IPAddress}}");
+    assert!(a_ip.starts_with("10.77.0."), "{a_ip}");
+    assert_eq!(inspect(&d, "ua", "{{.HostConfig.NetworkMode}}"), "isol");
+
+    let mut same = (1, String::new());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        same = fetch_from_container(&d, "isol", &format!("http://{a_ip}/"));
+        if same.0 == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(same.0, 0, "{}", same.1);
+    assert!(same.1.contains("on-isol"), "{}", same.1);
+    // The default bridge is up too (so isolation, not a dead server, is what fails below).
+    let dflt = fetch_from_container(&d, "bridge", &format!("http://{dflt_ip}/"));
+    assert!(dflt.1.contains("on-default"), "{}", dflt.1);
+    let across = fetch_from_container(&d, "bridge", &format!("http://{a_ip}/"));
+    assert_ne!(across.0, 0, "default bridge reached isol: {}", across.1);
+    let back = fetch_from_container(&d, "isol", &format!("http://{dflt_ip}/"));
+    assert_ne!(back.0, 0, "isol reached the default bridge: {}", back.1);
+
+    let members = d.ok(&["network", "inspect", "isol", "--format", "{{range .Containers}}{{.Name}} {{end}}"]);
+    assert_eq!(members.trim(), "ua");
+    let busy = d.docker(&["network", "rm", "isol"]);
+    assert_ne!(code(&busy), 0);
+    assert!(stderr(&busy).contains("active endpoints"), "{}", stderr(&busy));
+    let predefined = d.docker(&["network", "rm", "bridge"]);
+    assert!(stderr(&predefined).contains("pre-defined"), "{}", stderr(&predefined));
+
+    // --internal: no route out.
+    d.ok(&["network", "create", "--internal", "--subnet", "10.88.0.0/24", "inner"]);
+    let routes = d.ok(&["run", "--rm", "--network", "inner", "busybox", "ip", "-4", "route"]);
+    assert!(!routes.contains("default"), "{routes}");
+    assert!(routes.contains("10.88.0.0/24"), "{routes}");
+    d.ok(&["network", "rm", "inner"]);
+
+    d.ok(&["rm", "-f", "ua", "dflt"]);
+    d.ok(&["network", "rm", "isol"]);
+    let ls = d.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!ls.lines().any(|l| l == "isol"), "{ls}");
+    assert!(d.host.sh("ip link show brtest0").is_err(), "bridge left behind");
+    let unknown = d.docker(&["run", "--rm", "--network", "nosuch", "busybox", "true"]);
+    assert_ne!(code(&unknown), 0);
+    assert!(stderr(&unknown).contains("network nosuch not found"), "{}", stderr(&unknown));
+    assert_nothing_leaked(&d);
+}

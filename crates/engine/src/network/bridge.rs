@@ -1,0 +1,711 @@
+//! The bridge driver inside berthd: the default network `bridge` (bridge
+//! `berth0`) and user-defined bridge networks, attached in process with
+//! berth-net (netlink, IPAM, the `inet berth` nftables table) — the same
+//! library the `berth-bridge` and `berth-portmap` CNI plugins use, without a
+//! plugin process per attach.
+//!
+//! Per network: a Linux bridge holding the gateway address, the subnet's
+//! masquerade element (not for `--internal`) and its isolation elements (no
+//! forwarding between two berth bridges). Per container: a veth pair (the
+//! container end `eth0` is made directly in the container's netns), an
+//! IPAM lease, a default route via the gateway and its published ports as
+//! elements of the DNAT maps. Detach releases the lease and the ports; the
+//! veth goes with the container's netns.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use berth_net::firewall::{Firewall, NetworkRules, PortMapping, Protocol};
+use berth_net::ipam::{Ipam, IpamConfig, Range};
+use berth_net::netlink::bridge::BridgeConfig;
+use berth_net::netlink::route::Route;
+use berth_net::netlink::veth::VethConfig;
+use berth_net::{NetNs, Netlink};
+use berth_store::Store;
+use ipnet::{IpNet, Ipv4Net};
+use serde::{Deserialize, Serialize};
+
+use super::{Endpoint, EndpointConfig, NetworkAttacher, NetworkCreate, NetworkInfo, PortSpec};
+use crate::error::{EngineError, Result};
+
+/// The default network's name and bridge.
+pub const DEFAULT_NETWORK: &str = "bridge";
+pub const DEFAULT_BRIDGE: &str = "berth0";
+const IFNAME: &str = "eth0";
+const KEY_PREFIX: &str = "networks/v1/";
+
+/// One network as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct NetworkDef {
+    id: String,
+    name: String,
+    bridge: String,
+    subnet: IpNet,
+    gateway: IpAddr,
+    internal: bool,
+    created: String,
+    #[serde(default)]
+    labels: HashMap<String, String>,
+    #[serde(default)]
+    options: HashMap<String, String>,
+}
+
+impl NetworkDef {
+    fn info(&self) -> NetworkInfo {
+        NetworkInfo {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            driver: "bridge".into(),
+            created: self.created.clone(),
+            subnet: self.subnet.to_string(),
+            gateway: self.gateway.to_string(),
+            internal: self.internal,
+            labels: self.labels.clone(),
+            options: self.options.clone(),
+        }
+    }
+
+    fn rules(&self) -> NetworkRules {
+        NetworkRules {
+            bridge: Some(self.bridge.clone()),
+            subnets: vec![self.subnet.trunc()],
+            masquerade: !self.internal,
+            isolate: true,
+        }
+    }
+
+    fn ipam(&self) -> IpamConfig {
+        IpamConfig {
+            ranges: vec![vec![Range {
+                gateway: Some(self.gateway),
+                ..Range::subnet(self.subnet.trunc())
+            }]],
+            routes: Vec::new(),
+        }
+    }
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> EngineError {
+    EngineError::Internal(format!("{what}: {e}"))
+}
+
+fn now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    crate::container::inspect::format_time(secs, 0)
+}
+
+fn random_hex(bytes: usize) -> String {
+    crate::ids::new_id()
+        .map(|id| id[..bytes * 2].to_owned())
+        .unwrap_or_else(|_| format!("{:08x}", std::process::id()))
+}
+
+/// The subnets of the daemon's netns: its addresses' and its routes'
+/// (default routes aside).
+fn host_subnets(nl: &Netlink) -> Result<Vec<IpNet>> {
+    let mut out: Vec<IpNet> = nl
+        .addresses(None)
+        .map_err(|e| internal("listing addresses", e))?
+        .into_iter()
+        .map(|(_, a)| a.trunc())
+        .collect();
+    out.extend(
+        nl.routes(false)
+            .map_err(|e| internal("listing routes", e))?
+            .into_iter()
+            .map(|r| r.dst.trunc())
+            .filter(|d| d.prefix_len() > 0),
+    );
+    Ok(out)
+}
+
+fn overlaps(a: &IpNet, b: &IpNet) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// The first RFC 1918 /16 (172.17-172.31, then 10.0-10.255, then
+/// 192.168/16) that overlaps none of `taken`.
+fn first_free_subnet(taken: &[IpNet]) -> Option<IpNet> {
+    let candidates = (17..=31)
+        .map(|b| Ipv4Addr::new(172, b, 0, 0))
+        .chain((0..=255).map(|b| Ipv4Addr::new(10, b, 0, 0)))
+        .chain(std::iter::once(Ipv4Addr::new(192, 168, 0, 0)));
+    candidates
+        .filter_map(|a| Ipv4Net::new(a, 16).ok().map(IpNet::V4))
+        .find(|c| !taken.iter().any(|t| overlaps(c, t)))
+}
+
+fn first_host(net: &IpNet) -> Result<IpAddr> {
+    net.trunc()
+        .hosts()
+        .next()
+        .ok_or_else(|| EngineError::Invalid(format!("subnet {net} has no host address")))
+}
+
+/// The bridge driver: its networks (persisted in its store) and the
+/// attach/detach of containers to them.
+pub struct BridgeDriver {
+    store: Arc<dyn Store>,
+    networks: Mutex<Vec<NetworkDef>>,
+}
+
+impl BridgeDriver {
+    /// Loads the networks from `store`, making the default one at first
+    /// start: its subnet is `bip`'s (the gateway address and prefix, as
+    /// dockerd's `--bip`) or the first free private /16.
+    pub fn open(store: Arc<dyn Store>, bip: Option<IpNet>) -> Result<BridgeDriver> {
+        let mut nets = Vec::new();
+        for (key, value) in store.list_prefix(KEY_PREFIX)? {
+            let def: NetworkDef = serde_json::from_slice(&value)
+                .map_err(|e| internal(&format!("decoding {key}"), e))?;
+            nets.push(def);
+        }
+        let default = nets.iter().position(|n| n.name == DEFAULT_NETWORK);
+        let wanted = match (bip, default) {
+            (Some(bip), Some(i)) if nets[i].subnet != bip.trunc() || nets[i].gateway != bip.addr() => {
+                Some((bip.trunc(), bip.addr(), nets[i].id.clone()))
+            }
+            (Some(bip), None) => Some((bip.trunc(), bip.addr(), crate::ids::new_id()?)),
+            (None, None) => {
+                let nl = Netlink::new().map_err(|e| internal("netlink", e))?;
+                let taken = host_subnets(&nl)?;
+                let subnet = first_free_subnet(&taken).ok_or_else(|| {
+                    EngineError::Internal("no free private /16 for the default bridge".into())
+                })?;
+                Some((subnet, first_host(&subnet)?, crate::ids::new_id()?))
+            }
+            _ => None,
+        };
+        if let Some((subnet, gateway, id)) = wanted {
+            if !subnet.contains(&gateway) || subnet.network() == gateway {
+                return Err(EngineError::Invalid(format!(
+                    "--bip {gateway}/{}: not a host address of its subnet",
+                    subnet.prefix_len()
+                )));
+            }
+            let def = NetworkDef {
+                id,
+                name: DEFAULT_NETWORK.into(),
+                bridge: DEFAULT_BRIDGE.into(),
+                subnet,
+                gateway,
+                internal: false,
+                created: now(),
+                labels: HashMap::new(),
+                options: HashMap::from([(
+                    "com.docker.network.bridge.name".to_owned(),
+                    DEFAULT_BRIDGE.to_owned(),
+                )]),
+            };
+            put(&*store, &def)?;
+            nets.retain(|n| n.name != DEFAULT_NETWORK);
+            nets.push(def);
+        }
+        let driver = BridgeDriver {
+            store,
+            networks: Mutex::new(nets),
+        };
+        // As dockerd: the default bridge exists (with its gateway address
+        // and rules) from daemon start, not from the first container.
+        let default = driver.find(DEFAULT_NETWORK)?;
+        let host = Netlink::new().map_err(|e| internal("netlink", e))?;
+        driver.ensure_network(&host, &default)?;
+        Ok(driver)
+    }
+
+    /// [`BridgeDriver::open`] over its own redb file at `path` (the
+    /// engine's store is opened after its attacher is made).
+    pub fn open_at(path: &Path, bip: Option<&str>) -> Result<BridgeDriver> {
+        let bip = bip
+            .map(|b| {
+                b.parse::<IpNet>().map_err(|_| {
+                    EngineError::Invalid(format!("invalid --bip {b:?} (want ADDRESS/PREFIX)"))
+                })
+            })
+            .transpose()?;
+        let store: Arc<dyn Store> = Arc::new(berth_store::RedbStore::open(path)?);
+        BridgeDriver::open(store, bip)
+    }
+
+    fn find(&self, name_or_id: &str) -> Result<NetworkDef> {
+        let nets = self.networks.lock().unwrap_or_else(|p| p.into_inner());
+        find_in(&nets, name_or_id)
+            .cloned()
+            .ok_or_else(|| EngineError::NotFound(format!("network {name_or_id} not found")))
+    }
+
+    /// The bridge, its gateway address, forwarding and the network's
+    /// firewall elements (all idempotent: every attach checks them).
+    fn ensure_network(&self, host: &Netlink, net: &NetworkDef) -> Result<u32> {
+        let br = host
+            .ensure_bridge(&BridgeConfig {
+                name: net.bridge.clone(),
+                mtu: None,
+                mac: None,
+                promisc: false,
+                vlan_filtering: false,
+                no_multicast_snooping: true,
+            })
+            .map_err(|e| internal(&format!("setting up bridge {}", net.bridge), e))?;
+        let gw = IpNet::new(net.gateway, net.subnet.prefix_len())
+            .map_err(|e| internal("gateway address", e))?;
+        let have = host
+            .link_addresses(br.index)
+            .map_err(|e| internal("listing bridge addresses", e))?;
+        if !have.contains(&gw) {
+            match host.add_address_nodad(br.index, gw) {
+                Ok(()) => {}
+                Err(e) if e.is_exists() => {}
+                Err(e) => return Err(internal(&format!("adding {gw} to {}", net.bridge), e)),
+            }
+        }
+        if !br.up {
+            host.set_up(br.index)
+                .map_err(|e| internal(&format!("setting {} up", net.bridge), e))?;
+        }
+        berth_net::sysctl::set_ipv4_forwarding(true)
+            .map_err(|e| internal("enabling IPv4 forwarding", e))?;
+        // 127.0.0.1:port of a published port is DNATed to the bridge; the
+        // firewall drops 127/8 arriving from outside lo unless DNATed.
+        berth_net::sysctl::set_route_localnet(&net.bridge, true)
+            .map_err(|e| internal("setting route_localnet on the bridge", e))?;
+        let fw = Firewall::open().map_err(|e| internal("opening firewall", e))?;
+        fw.add_network(&net.rules())
+            .map_err(|e| internal("adding the network's firewall elements", e))?;
+        Ok(br.index)
+    }
+
+    fn attach_steps(
+        &self,
+        netns: &Path,
+        cfg: &EndpointConfig,
+        net: &NetworkDef,
+        undo: &mut Vec<Box<dyn FnOnce() + '_>>,
+    ) -> Result<Endpoint> {
+        let mappings = mappings_checked(&cfg.ports)?;
+        let host = Netlink::new().map_err(|e| internal("netlink", e))?;
+        let br = self.ensure_network(&host, net)?;
+        let ipam = Ipam::new(&*self.store, &net.name).map_err(|e| internal("ipam", e))?;
+        let alloc = ipam
+            .allocate(&net.ipam(), &cfg.container_id, IFNAME, &[])
+            .map_err(|e| internal(&format!("allocating an address on {}", net.name), e))?;
+        let store = self.store.clone();
+        let (netname, cid) = (net.name.clone(), cfg.container_id.clone());
+        undo.push(Box::new(move || {
+            if let Ok(ipam) = Ipam::new(&*store, &netname) {
+                let _ = ipam.release(&cid, Some(IFNAME));
+            }
+        }));
+        let addr = alloc
+            .first()
+            .map(|a| a.address)
+            .ok_or_else(|| EngineError::Internal("IPAM gave no address".into()))?;
+        let ns = NetNs::open(netns).map_err(|e| internal("opening the container's netns", e))?;
+        let host_name = format!("veth{}", random_hex(4));
+        let hv = host
+            .create_veth(
+                &VethConfig {
+                    name: host_name.clone(),
+                    peer_name: IFNAME.into(),
+                    mtu: None,
+                    mac: None,
+                    peer_mac: None,
+                },
+                Some(&ns),
+            )
+            .map_err(|e| internal("creating veth pair", e))?;
+        host.set_master(hv.index, br)
+            .map_err(|e| internal(&format!("attaching {host_name} to {}", net.bridge), e))?;
+        // A bridge port is layer 2 only.
+        let _ = berth_net::sysctl::set_disable_ipv6(&host_name, true);
+        host.set_up(hv.index)
+            .map_err(|e| internal(&format!("setting {host_name} up"), e))?;
+        let cont = Netlink::for_netns(&ns).map_err(|e| internal("netlink in container", e))?;
+        let cl = cont
+            .require_link(IFNAME)
+            .map_err(|e| internal("finding the container's eth0", e))?;
+        cont.add_address_nodad(cl.index, addr)
+            .map_err(|e| internal(&format!("adding {addr} to eth0"), e))?;
+        cont.set_up(cl.index)
+            .map_err(|e| internal("setting eth0 up", e))?;
+        if !net.internal {
+            cont.add_route(&Route::default_via(net.gateway))
+                .map_err(|e| internal("adding the default route", e))?;
+        }
+        let mac = cont
+            .link_by_index(cl.index)
+            .ok()
+            .flatten()
+            .and_then(|l| l.mac)
+            .map(|m| m.to_string())
+            .unwrap_or_default();
+        let ports = if mappings.is_empty() {
+            Vec::new()
+        } else {
+            let fw = Firewall::open().map_err(|e| internal("opening firewall", e))?;
+            let pm: Vec<PortMapping> = mappings
+                .iter()
+                .map(|(p, proto, hip)| PortMapping {
+                    host_ip: *hip,
+                    ..PortMapping::new(*proto, p.host_port, addr.addr(), p.container_port)
+                })
+                .collect();
+            fw.publish(&pm).map_err(|e| {
+                if e.is_exists() {
+                    EngineError::Conflict(format!(
+                        "Bind for {} failed: port is already allocated",
+                        describe_ports(&cfg.ports)
+                    ))
+                } else {
+                    internal("publishing ports", e)
+                }
+            })?;
+            cfg.ports.clone()
+        };
+        Ok(Endpoint {
+            network_id: net.id.clone(),
+            endpoint_id: crate::ids::new_id()?,
+            ip_address: addr.addr().to_string(),
+            ip_prefix_len: i64::from(addr.prefix_len()),
+            gateway: if net.internal {
+                String::new()
+            } else {
+                net.gateway.to_string()
+            },
+            mac_address: mac,
+            ports,
+        })
+    }
+}
+
+fn describe_ports(ports: &[PortSpec]) -> String {
+    ports
+        .iter()
+        .map(|p| {
+            let ip = if p.host_ip.is_empty() { "0.0.0.0" } else { &p.host_ip };
+            format!("{ip}:{}", p.host_port)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The port specs as firewall types, after checking that each host port is
+/// free in the daemon's netns (a process listening there would never see
+/// the DNATed traffic: Docker's "port is already allocated").
+fn mappings_checked(ports: &[PortSpec]) -> Result<Vec<(&PortSpec, Protocol, Option<IpAddr>)>> {
+    let mut out = Vec::new();
+    for p in ports {
+        if p.host_port == 0 {
+            return Err(EngineError::NotImplemented(format!(
+                "publishing container port {}/{} on a random host port is not available yet",
+                p.container_port, p.protocol
+            )));
+        }
+        let proto: Protocol = p
+            .protocol
+            .parse()
+            .map_err(|e| EngineError::Invalid(format!("{e}")))?;
+        let hip: Option<IpAddr> = if p.host_ip.is_empty() || p.host_ip == "0.0.0.0" {
+            None
+        } else {
+            Some(
+                p.host_ip
+                    .parse()
+                    .map_err(|_| EngineError::Invalid(format!("invalid host IP: {}", p.host_ip)))?,
+            )
+        };
+        let bind_at = SocketAddr::new(hip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), p.host_port);
+        let busy = match proto {
+            Protocol::Tcp => std::net::TcpListener::bind(bind_at).err(),
+            Protocol::Udp => std::net::UdpSocket::bind(bind_at).err(),
+            Protocol::Sctp => None,
+        };
+        if let Some(e) = busy {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                return Err(EngineError::Conflict(format!(
+                    "Bind for {bind_at} failed: port is already allocated"
+                )));
+            }
+            return Err(EngineError::Invalid(format!(
+                "cannot publish {bind_at}/{}: {e}",
+                p.protocol
+            )));
+        }
+        out.push((p, proto, hip));
+    }
+    Ok(out)
+}
+
+fn find_in<'a>(nets: &'a [NetworkDef], name_or_id: &str) -> Option<&'a NetworkDef> {
+    nets.iter()
+        .find(|n| n.name == name_or_id || n.id == name_or_id)
+        .or_else(|| {
+            let mut by_prefix = nets
+                .iter()
+                .filter(|n| !name_or_id.is_empty() && n.id.starts_with(name_or_id));
+            match (by_prefix.next(), by_prefix.next()) {
+                (Some(n), None) => Some(n),
+                _ => None,
+            }
+        })
+}
+
+fn put(store: &dyn Store, def: &NetworkDef) -> Result<()> {
+    let bytes = serde_json::to_vec(def).map_err(|e| internal("encoding network", e))?;
+    store.put(&format!("{KEY_PREFIX}{}", def.name), &bytes)?;
+    Ok(())
+}
+
+impl NetworkAttacher for BridgeDriver {
+    fn attach(&self, netns: &Path, cfg: &EndpointConfig) -> Result<Endpoint> {
+        let net = self.find(&cfg.network)?;
+        let mut undo: Vec<Box<dyn FnOnce() + '_>> = Vec::new();
+        let r = self.attach_steps(netns, cfg, &net, &mut undo);
+        if r.is_err() {
+            // The veth, if made, goes with the netns the caller removes.
+            for f in undo.into_iter().rev() {
+                f();
+            }
+        }
+        r
+    }
+
+    fn detach(&self, _netns: &Path, cfg: &EndpointConfig, ep: &Endpoint) -> Result<()> {
+        let net = self.find(&cfg.network)?;
+        let mut first_err = None;
+        if !ep.ports.is_empty() {
+            let unpublished = (|| -> Result<()> {
+                let ip: IpAddr = ep
+                    .ip_address
+                    .parse()
+                    .map_err(|_| internal("endpoint address", &ep.ip_address))?;
+                let pm: Vec<PortMapping> = mappings_unchecked(&ep.ports)?
+                    .into_iter()
+                    .map(|(p, proto, hip)| PortMapping {
+                        host_ip: hip,
+                        ..PortMapping::new(proto, p.host_port, ip, p.container_port)
+                    })
+                    .collect();
+                if let Some(fw) =
+                    Firewall::open_existing().map_err(|e| internal("opening firewall", e))?
+                {
+                    fw.unpublish(&pm)
+                        .map_err(|e| internal("unpublishing ports", e))?;
+                }
+                Ok(())
+            })();
+            first_err = unpublished.err();
+        }
+        let ipam = Ipam::new(&*self.store, &net.name).map_err(|e| internal("ipam", e))?;
+        if let Err(e) = ipam.release(&cfg.container_id, Some(IFNAME)) {
+            first_err.get_or_insert(internal("releasing the address", e));
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn networks(&self) -> Vec<NetworkInfo> {
+        let nets = self.networks.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<NetworkInfo> = nets.iter().map(NetworkDef::info).collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    fn create_network(&self, req: &NetworkCreate) -> Result<NetworkInfo> {
+        if !req.driver.is_empty() && req.driver != "bridge" {
+            return Err(EngineError::NotFound(format!(
+                "plugin \"{}\" not found",
+                req.driver
+            )));
+        }
+        if matches!(req.name.as_str(), "bridge" | "host" | "none" | "default") {
+            return Err(EngineError::Conflict(format!(
+                "network with name {} already exists",
+                req.name
+            )));
+        }
+        if req.name.is_empty()
+            || !req
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            return Err(EngineError::Invalid(format!(
+                "invalid network name {:?}",
+                req.name
+            )));
+        }
+        let mut nets = self.networks.lock().unwrap_or_else(|p| p.into_inner());
+        if nets.iter().any(|n| n.name == req.name) {
+            return Err(EngineError::Conflict(format!(
+                "network with name {} already exists",
+                req.name
+            )));
+        }
+        let id = crate::ids::new_id()?;
+        let subnet = match &req.subnet {
+            Some(s) => s
+                .parse::<IpNet>()
+                .map_err(|_| EngineError::Invalid(format!("invalid subnet {s}")))?
+                .trunc(),
+            None => {
+                let nl = Netlink::new().map_err(|e| internal("netlink", e))?;
+                let mut taken = host_subnets(&nl)?;
+                taken.extend(nets.iter().map(|n| n.subnet));
+                first_free_subnet(&taken).ok_or_else(|| {
+                    EngineError::Invalid(
+                        "could not find an available, non-overlapping IPv4 address pool".into(),
+                    )
+                })?
+            }
+        };
+        if subnet.addr().is_ipv6() {
+            return Err(EngineError::NotImplemented(
+                "IPv6 networks are not available yet in berthd".into(),
+            ));
+        }
+        if let Some(other) = nets.iter().find(|n| overlaps(&n.subnet, &subnet)) {
+            return Err(EngineError::Conflict(format!(
+                "invalid pool request: Pool overlaps with other one on this address space ({} of network {})",
+                other.subnet, other.name
+            )));
+        }
+        let gateway = match &req.gateway {
+            Some(g) => {
+                let gw: IpAddr = g
+                    .parse()
+                    .map_err(|_| EngineError::Invalid(format!("invalid gateway {g}")))?;
+                if !subnet.contains(&gw) || gw == subnet.network() || gw == subnet.broadcast() {
+                    return Err(EngineError::Invalid(format!(
+                        "no matching subnet for gateway {gw}"
+                    )));
+                }
+                gw
+            }
+            None => first_host(&subnet)?,
+        };
+        let bridge = req
+            .options
+            .get("com.docker.network.bridge.name")
+            .cloned()
+            .unwrap_or_else(|| format!("br-{}", &id[..12]));
+        berth_net::netlink::check_ifname(&bridge).map_err(|e| {
+            EngineError::Invalid(format!("com.docker.network.bridge.name: {e}"))
+        })?;
+        if nets.iter().any(|n| n.bridge == bridge) {
+            return Err(EngineError::Conflict(format!(
+                "bridge name {bridge} is used by another network"
+            )));
+        }
+        let def = NetworkDef {
+            id,
+            name: req.name.clone(),
+            bridge,
+            subnet,
+            gateway,
+            internal: req.internal,
+            created: now(),
+            labels: req.labels.clone(),
+            options: req.options.clone(),
+        };
+        put(&*self.store, &def)?;
+        nets.push(def.clone());
+        Ok(def.info())
+    }
+
+    fn remove_network(&self, name: &str) -> Result<()> {
+        let mut nets = self.networks.lock().unwrap_or_else(|p| p.into_inner());
+        let def = find_in(&nets, name)
+            .cloned()
+            .ok_or_else(|| EngineError::NotFound(format!("network {name} not found")))?;
+        if def.name == DEFAULT_NETWORK {
+            return Err(EngineError::Forbidden(format!(
+                "{} is a pre-defined network and cannot be removed",
+                def.name
+            )));
+        }
+        if let Some(fw) = Firewall::open_existing().map_err(|e| internal("opening firewall", e))? {
+            fw.remove_network(&def.rules())
+                .map_err(|e| internal("removing the network's firewall elements", e))?;
+        }
+        let host = Netlink::new().map_err(|e| internal("netlink", e))?;
+        host.delete_link_by_name(&def.bridge)
+            .map_err(|e| internal(&format!("deleting bridge {}", def.bridge), e))?;
+        self.store.delete(&format!("{KEY_PREFIX}{}", def.name))?;
+        nets.retain(|n| n.id != def.id);
+        Ok(())
+    }
+}
+
+fn mappings_unchecked(ports: &[PortSpec]) -> Result<Vec<(&PortSpec, Protocol, Option<IpAddr>)>> {
+    ports
+        .iter()
+        .map(|p| {
+            let proto: Protocol = p
+                .protocol
+                .parse()
+                .map_err(|e| EngineError::Invalid(format!("{e}")))?;
+            let hip = if p.host_ip.is_empty() || p.host_ip == "0.0.0.0" {
+                None
+            } else {
+                p.host_ip.parse().ok()
+            };
+            Ok((p, proto, hip))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets(v: &[&str]) -> Vec<IpNet> {
+        v.iter().map(|s| s.parse().expect("net")).collect()
+    }
+
+    #[test]
+    fn default_subnet_skips_what_the_host_uses() {
+        assert_eq!(
+            first_free_subnet(&[]).map(|n| n.to_string()).as_deref(),
+            Some("172.17.0.0/16")
+        );
+        let taken = nets(&["172.17.5.0/24", "172.18.0.0/15", "10.0.0.0/8"]);
+        assert_eq!(
+            first_free_subnet(&taken).map(|n| n.to_string()).as_deref(),
+            Some("172.20.0.0/16")
+        );
+        let all172 = nets(&["172.16.0.0/12"]);
+        assert_eq!(
+            first_free_subnet(&all172).map(|n| n.to_string()).as_deref(),
+            Some("10.0.0.0/16")
+        );
+    }
+
+    #[test]
+    fn ports_parse_from_docker_bindings() {
+        use bollard_stubs::models::PortBinding;
+        let b = HashMap::from([(
+            "80/tcp".to_owned(),
+            Some(vec![PortBinding {
+                host_ip: Some("127.0.0.1".into()),
+                host_port: Some("8080".into()),
+            }]),
+        )]);
+        let p = PortSpec::from_bindings(Some(&b)).expect("ports");
+        assert_eq!(
+            p,
+            [PortSpec {
+                container_port: 80,
+                protocol: "tcp".into(),
+                host_ip: "127.0.0.1".into(),
+                host_port: 8080
+            }]
+        );
+        let bad = HashMap::from([("80/icmp".to_owned(), None)]);
+        assert!(PortSpec::from_bindings(Some(&bad)).is_err());
+    }
+}
