@@ -42,7 +42,9 @@ fn fetch_from_host(d: &Daemon, url: &str) -> Result<String, String> {
 }
 
 fn inspect(d: &Daemon, what: &str, format: &str) -> String {
-    d.ok(&["inspect", "--format", format, what]).trim().to_owned()
+    d.ok(&["inspect", "--format", format, what])
+        .trim()
+        .to_owned()
 }
 
 /// Nothing berth made for containers is left in the sandbox: no veth, no
@@ -84,9 +86,21 @@ fn default_bridge_containers_reach_each_other() {
         subnet.starts_with("172.") || subnet.starts_with("10."),
         "{subnet}"
     );
-    assert!(routes.contains(&format!("{} dev berth0", subnet)), "{routes}");
+    assert!(
+        routes.contains(&format!("{} dev berth0", subnet)),
+        "{routes}"
+    );
 
-    d.ok(&["run", "-d", "--name", "web", "busybox", "sh", "-c", &httpd("hello-berth")]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "busybox",
+        "sh",
+        "-c",
+        &httpd("hello-berth"),
+    ]);
     let ip = inspect(&d, "web", "{{.NetworkSettings.IPAddress}}");
     assert!(!ip.is_empty(), "no IPAddress");
     // A /16: the first two octets are the network's.
@@ -102,7 +116,11 @@ fn default_bridge_containers_reach_each_other() {
     );
     let net_id = d.ok(&["network", "inspect", "bridge", "--format", "{{.Id}}"]);
     let fields: Vec<&str> = ep.split(' ').collect();
-    assert_eq!(&fields[..4], [ip.as_str(), gateway, mac.as_str(), "16"], "{ep}");
+    assert_eq!(
+        &fields[..4],
+        [ip.as_str(), gateway, mac.as_str(), "16"],
+        "{ep}"
+    );
     assert_eq!(fields[4], net_id.trim());
     assert_eq!(fields[5].len(), 64, "{ep}");
 
@@ -139,10 +157,25 @@ fn published_port_answers_until_stop() {
     let d = Daemon::start();
     d.load_busybox();
     d.ok(&[
-        "run", "-d", "--name", "pub", "-p", "8080:80", "busybox", "sh", "-c", &httpd("published"),
+        "run",
+        "-d",
+        "--name",
+        "pub",
+        "-p",
+        "8080:80",
+        "busybox",
+        "sh",
+        "-c",
+        &httpd("published"),
     ]);
     let gateway = d
-        .ok(&["network", "inspect", "bridge", "--format", "{{range .IPAM.Config}}{{.Gateway}}{{end}}"])
+        .ok(&[
+            "network",
+            "inspect",
+            "bridge",
+            "--format",
+            "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+        ])
         .trim()
         .to_owned();
     let port = d.ok(&["port", "pub"]);
@@ -158,9 +191,16 @@ fn published_port_answers_until_stop() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(got.as_deref().is_ok_and(|s| s.contains("published")), "{got:?}\n{}", d.log_text());
+    assert!(
+        got.as_deref().is_ok_and(|s| s.contains("published")),
+        "{got:?}\n{}",
+        d.log_text()
+    );
     let via_gw = fetch_from_host(&d, &format!("http://{gateway}:8080/"));
-    assert!(via_gw.as_deref().is_ok_and(|s| s.contains("published")), "{via_gw:?}");
+    assert!(
+        via_gw.as_deref().is_ok_and(|s| s.contains("published")),
+        "{via_gw:?}"
+    );
     // From another container, through the host's address (hairpin).
     let other = fetch_from_container(&d, "bridge", &format!("http://{gateway}:8080/"));
     assert_eq!(other.0, 0, "{}", other.1);
@@ -171,7 +211,11 @@ fn published_port_answers_until_stop() {
         "run", "-d", "--name", "clash", "-p", "8080:80", "busybox", "sleep", "30",
     ]);
     assert_ne!(code(&clash), 0);
-    assert!(stderr(&clash).contains("port is already allocated"), "{}", stderr(&clash));
+    assert!(
+        stderr(&clash).contains("port is already allocated"),
+        "{}",
+        stderr(&clash)
+    );
     assert_eq!(inspect(&d, "clash", "{{.State.Running}}"), "false");
     d.ok(&["rm", "-f", "clash"]);
 
@@ -221,20 +265,59 @@ fn user_network_is_isolated_from_the_default_one() {
         "--format",
         "{{.Id}} {{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} {{.Labels.team}} {{index .Options \"com.docker.network.bridge.name\"}}",
     ]);
-    assert_eq!(shown.trim(), format!("{id} 10.77.0.0/24 10.77.0.1 a brtest0"));
+    assert_eq!(
+        shown.trim(),
+        format!("{id} 10.77.0.0/24 10.77.0.1 a brtest0")
+    );
     let dup = d.docker(&["network", "create", "isol"]);
     assert_ne!(code(&dup), 0);
     assert!(stderr(&dup).contains("already exists"), "{}", stderr(&dup));
     let overlap = d.docker(&["network", "create", "--subnet", "10.77.0.128/25", "other"]);
     assert_ne!(code(&overlap), 0);
-    assert!(stderr(&overlap).contains("overlaps"), "{}", stderr(&overlap));
-    let bad_gw = d.docker(&["network", "create", "--subnet", "10.78.0.0/24", "--gateway", "10.79.0.1", "badgw"]);
+    assert!(
+        stderr(&overlap).contains("overlaps"),
+        "{}",
+        stderr(&overlap)
+    );
+    let bad_gw = d.docker(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.78.0.0/24",
+        "--gateway",
+        "10.79.0.1",
+        "badgw",
+    ]);
     assert_ne!(code(&bad_gw), 0);
     assert!(stderr(&bad_gw).contains("gateway"), "{}", stderr(&bad_gw));
 
-    d.ok(&["run", "-d", "--name", "ua", "--network", "isol", "busybox", "sh", "-c", &httpd("on-isol")]);
-    d.ok(&["run", "-d", "--name", "dflt", "busybox", "sh", "-c", &httpd("on-default")]);
-    let a_ip = inspect(&d, "ua", "{{(index .NetworkSettings.Networks \"isol\").IPAddress}}");
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ua",
+        "--network",
+        "isol",
+        "busybox",
+        "sh",
+        "-c",
+        &httpd("on-isol"),
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "dflt",
+        "busybox",
+        "sh",
+        "-c",
+        &httpd("on-default"),
+    ]);
+    let a_ip = inspect(
+        &d,
+        "ua",
+        "{{(index .NetworkSettings.Networks \"isol\").IPAddress}}",
+    );
     let dflt_ip = inspect(&d, "dflt", "{{.NetworkSettings.IPAddress}}");
     assert!(a_ip.starts_with("10.77.0."), "{a_ip}");
     assert_eq!(inspect(&d, "ua", "{{.HostConfig.NetworkMode}}"), "isol");
@@ -258,17 +341,47 @@ fn user_network_is_isolated_from_the_default_one() {
     let back = fetch_from_container(&d, "isol", &format!("http://{dflt_ip}/"));
     assert_ne!(back.0, 0, "isol reached the default bridge: {}", back.1);
 
-    let members = d.ok(&["network", "inspect", "isol", "--format", "{{range .Containers}}{{.Name}} {{end}}"]);
+    let members = d.ok(&[
+        "network",
+        "inspect",
+        "isol",
+        "--format",
+        "{{range .Containers}}{{.Name}} {{end}}",
+    ]);
     assert_eq!(members.trim(), "ua");
     let busy = d.docker(&["network", "rm", "isol"]);
     assert_ne!(code(&busy), 0);
-    assert!(stderr(&busy).contains("active endpoints"), "{}", stderr(&busy));
+    assert!(
+        stderr(&busy).contains("active endpoints"),
+        "{}",
+        stderr(&busy)
+    );
     let predefined = d.docker(&["network", "rm", "bridge"]);
-    assert!(stderr(&predefined).contains("pre-defined"), "{}", stderr(&predefined));
+    assert!(
+        stderr(&predefined).contains("pre-defined"),
+        "{}",
+        stderr(&predefined)
+    );
 
     // --internal: no route out.
-    d.ok(&["network", "create", "--internal", "--subnet", "10.88.0.0/24", "inner"]);
-    let routes = d.ok(&["run", "--rm", "--network", "inner", "busybox", "ip", "-4", "route"]);
+    d.ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        "10.88.0.0/24",
+        "inner",
+    ]);
+    let routes = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "inner",
+        "busybox",
+        "ip",
+        "-4",
+        "route",
+    ]);
     assert!(!routes.contains("default"), "{routes}");
     assert!(routes.contains("10.88.0.0/24"), "{routes}");
     d.ok(&["network", "rm", "inner"]);
@@ -277,9 +390,307 @@ fn user_network_is_isolated_from_the_default_one() {
     d.ok(&["network", "rm", "isol"]);
     let ls = d.ok(&["network", "ls", "--format", "{{.Name}}"]);
     assert!(!ls.lines().any(|l| l == "isol"), "{ls}");
-    assert!(d.host.sh("ip link show brtest0").is_err(), "bridge left behind");
+    assert!(
+        d.host.sh("ip link show brtest0").is_err(),
+        "bridge left behind"
+    );
     let unknown = d.docker(&["run", "--rm", "--network", "nosuch", "busybox", "true"]);
     assert_ne!(code(&unknown), 0);
-    assert!(stderr(&unknown).contains("network nosuch not found"), "{}", stderr(&unknown));
+    assert!(
+        stderr(&unknown).contains("network nosuch not found"),
+        "{}",
+        stderr(&unknown)
+    );
+    assert_nothing_leaked(&d);
+}
+
+/// Retries `f` for up to 20 s (a server just started may not listen yet).
+fn eventually<T, E>(mut f: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = f();
+        if r.is_ok() || Instant::now() > deadline {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn random_ranged_and_udp_ports() {
+    let d = Daemon::start();
+    d.load_busybox();
+    // -P with --expose: a free host port from the ephemeral range.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "anyport",
+        "--expose",
+        "80",
+        "-P",
+        "busybox",
+        "sh",
+        "-c",
+        &httpd("any-port"),
+    ]);
+    let port = d.ok(&["port", "anyport", "80/tcp"]);
+    let hp: u16 = port
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("0.0.0.0:"))
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("docker port said {port:?}"));
+    assert!((32768..=60999).contains(&hp), "{hp}");
+    let got = eventually(|| fetch_from_host(&d, &format!("http://127.0.0.1:{hp}/")));
+    assert!(
+        got.as_deref().is_ok_and(|s| s.contains("any-port")),
+        "{got:?}"
+    );
+
+    // A host port range: two containers get its two ports; a third has none left.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "r1",
+        "-p",
+        "127.0.0.1:9100-9101:80",
+        "busybox",
+        "sh",
+        "-c",
+        &httpd("r1"),
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "r2",
+        "-p",
+        "127.0.0.1:9100-9101:80",
+        "busybox",
+        "sh",
+        "-c",
+        &httpd("r2"),
+    ]);
+    assert_eq!(d.ok(&["port", "r1", "80"]).trim(), "127.0.0.1:9100");
+    assert_eq!(d.ok(&["port", "r2", "80"]).trim(), "127.0.0.1:9101");
+    let got = eventually(|| fetch_from_host(&d, "http://127.0.0.1:9101/"));
+    assert!(got.as_deref().is_ok_and(|s| s.contains("r2")), "{got:?}");
+    let full = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "r3",
+        "-p",
+        "127.0.0.1:9100-9101:80",
+        "busybox",
+        "sleep",
+        "30",
+    ]);
+    assert_ne!(code(&full), 0);
+    assert!(
+        stderr(&full).contains("port is already allocated"),
+        "{}",
+        stderr(&full)
+    );
+    // Bound to 127.0.0.1 only: not on the bridge's address.
+    let gateway = d
+        .ok(&[
+            "network",
+            "inspect",
+            "bridge",
+            "--format",
+            "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+        ])
+        .trim()
+        .to_owned();
+    assert!(fetch_from_host(&d, &format!("http://{gateway}:9100/")).is_err());
+
+    // UDP: a datagram to the published port reaches the container (busybox
+    // has no UDP server: the host's python3, mounted read-only, is one).
+    let udp_server = "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('', 7000)); print(s.recvfrom(100)[0].decode(), flush=True)";
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "udp",
+        "-p",
+        "7000:7000/udp",
+        "-v",
+        "/usr:/usr:ro",
+        "-v",
+        "/lib64:/lib64:ro",
+        "-v",
+        "/lib:/lib:ro",
+        "busybox",
+        "/usr/bin/python3",
+        "-c",
+        udp_server,
+    ]);
+    assert_eq!(d.ok(&["port", "udp"]).trim(), "7000/udp -> 0.0.0.0:7000");
+    let heard = eventually(|| {
+        let _ = d.host.sh(&format!(
+            "python3 -c \"import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'over-udp', ('{gateway}', 7000))\""
+        ));
+        let logs = d.ok(&["logs", "udp"]);
+        if logs.contains("over-udp") {
+            Ok(logs)
+        } else {
+            Err(logs)
+        }
+    });
+    assert!(heard.is_ok(), "{heard:?}");
+
+    // A host port held by a process of the host: refused before start.
+    let mut holder = d
+        .host
+        .spawn(
+            std::process::Command::new("busybox")
+                .args(["nc", "-l", "-p", "9200"])
+                .stdin(std::process::Stdio::null()),
+        )
+        .expect("listener");
+    let busy = eventually(|| {
+        let o = d.docker(&[
+            "run", "-d", "--name", "held", "-p", "9200:80", "busybox", "sleep", "30",
+        ]);
+        if stderr(&o).contains("port is already allocated") {
+            Ok(o)
+        } else {
+            let _ = d.docker(&["rm", "-f", "held"]);
+            Err(stderr(&o))
+        }
+    });
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(busy.is_ok(), "{busy:?}");
+    assert_eq!(inspect(&d, "held", "{{.State.Running}}"), "false");
+
+    d.ok(&["rm", "-f", "anyport", "r1", "r2", "r3", "udp", "held"]);
+    let maps = d
+        .host
+        .sh("nft list map inet berth dnat4; nft list map inet berth dnat4_any")
+        .expect("maps");
+    assert!(!maps.contains("elements"), "elements left behind:\n{maps}");
+    assert_nothing_leaked(&d);
+}
+
+#[test]
+fn none_host_and_container_modes() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let none = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "ip",
+        "-o",
+        "link",
+    ]);
+    let links: Vec<&str> = none.lines().collect();
+    assert_eq!(links.len(), 1, "{none}");
+    assert!(links[0].contains(": lo:"), "{none}");
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "nonec",
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "30",
+    ]);
+    assert_eq!(inspect(&d, "nonec", "{{.NetworkSettings.IPAddress}}"), "");
+    assert_eq!(
+        inspect(
+            &d,
+            "nonec",
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}"
+        ),
+        "none"
+    );
+
+    // host: the daemon's netns (the sandbox host), which has berth0.
+    let host = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "busybox",
+        "ip",
+        "-o",
+        "link",
+    ]);
+    assert!(host.contains("berth0"), "{host}");
+
+    // container:NAME shares the netns: 127.0.0.1 reaches the other's server.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "busybox",
+        "sh",
+        "-c",
+        &httpd("shared-ns"),
+    ]);
+    let srv_ip = inspect(&d, "srv", "{{.NetworkSettings.IPAddress}}");
+    let srv_id = inspect(&d, "srv", "{{.Id}}");
+    for who in [
+        "container:srv".to_owned(),
+        format!("container:{}", &srv_id[..12]),
+    ] {
+        let got = eventually(|| {
+            let o = d.docker(&[
+                "run",
+                "--rm",
+                "--network",
+                &who,
+                "busybox",
+                "sh",
+                "-c",
+                "wget -Y off -qO- http://127.0.0.1/; ip -o -4 addr show eth0",
+            ]);
+            if code(&o) == 0 {
+                Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+            } else {
+                Err(stderr(&o))
+            }
+        });
+        let got = got.expect("fetch over the shared netns");
+        assert!(got.contains("shared-ns"), "{got}");
+        assert!(got.contains(&format!("inet {srv_ip}/")), "{got}");
+    }
+    // Joining a stopped container is refused.
+    d.ok(&["stop", "-t", "1", "nonec"]);
+    let stopped = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:nonec",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(code(&stopped), 0);
+    assert!(
+        stderr(&stopped).contains("non running container"),
+        "{}",
+        stderr(&stopped)
+    );
+    let missing = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:nosuch",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(code(&missing), 0);
+    assert!(stderr(&missing).contains("nosuch"), "{}", stderr(&missing));
+    d.ok(&["rm", "-f", "srv", "nonec"]);
     assert_nothing_leaked(&d);
 }

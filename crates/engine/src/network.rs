@@ -71,7 +71,8 @@ pub struct EndpointConfig {
     pub ports: Vec<PortSpec>,
 }
 
-/// One published port as asked for: `[hostip:]hostport:containerport/proto`.
+/// One published port as asked for: `[hostip:]hostport[-end]:containerport/proto`
+/// (host port 0: any free one); in an [`Endpoint`], the port published.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PortSpec {
     pub container_port: u16,
@@ -80,34 +81,64 @@ pub struct PortSpec {
     /// Empty: every local address.
     pub host_ip: String,
     pub host_port: u16,
+    /// The last port of a host port range (`8000-8010`), 0 for one port.
+    #[serde(default)]
+    pub host_port_end: u16,
+}
+
+/// `80`, `80/tcp`: the port and protocol of a PortBindings/ExposedPorts key.
+fn port_key(key: &str) -> Result<(u16, &str)> {
+    let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+    let bad = || EngineError::Invalid(format!("invalid port specification: {key:?}"));
+    let container_port: u16 = port.parse().map_err(|_| bad())?;
+    if container_port == 0 {
+        return Err(bad());
+    }
+    if !matches!(proto, "tcp" | "udp" | "sctp") {
+        return Err(EngineError::Invalid(format!("invalid proto: {proto}")));
+    }
+    Ok((container_port, proto))
+}
+
+/// `""` (any), `8080` or `8000-8010`.
+fn host_ports(hp: &str) -> Result<(u16, u16)> {
+    if hp.is_empty() {
+        return Ok((0, 0));
+    }
+    let bad = || EngineError::Invalid(format!("invalid hostPort: {hp}"));
+    let (a, b) = match hp.split_once('-') {
+        Some((a, b)) => (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?),
+        None => (hp.parse().map_err(|_| bad())?, 0),
+    };
+    if b != 0 && (a == 0 || b < a) {
+        return Err(bad());
+    }
+    Ok((a, if b == a { 0 } else { b }))
 }
 
 impl PortSpec {
     /// Reads `HostConfig.PortBindings` (`{"80/tcp": [{"HostIp", "HostPort"}]}`).
     pub fn from_bindings(
-        b: Option<&std::collections::HashMap<String, Option<Vec<bollard_stubs::models::PortBinding>>>>,
+        b: Option<
+            &std::collections::HashMap<String, Option<Vec<bollard_stubs::models::PortBinding>>>,
+        >,
     ) -> Result<Vec<PortSpec>> {
         let mut out = Vec::new();
         let Some(b) = b else { return Ok(out) };
         let mut keys: Vec<&String> = b.keys().collect();
         keys.sort();
         for key in keys {
-            let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
-            let container_port: u16 = port
-                .parse()
-                .map_err(|_| EngineError::Invalid(format!("invalid port specification: {key:?}")))?;
-            if !matches!(proto, "tcp" | "udp" | "sctp") {
-                return Err(EngineError::Invalid(format!("invalid proto: {proto}")));
-            }
-            for binding in b.get(key).cloned().flatten().unwrap_or_default() {
-                let hp = binding.host_port.unwrap_or_default();
-                let host_port: u16 = if hp.is_empty() {
-                    0
-                } else {
-                    hp.parse().map_err(|_| {
-                        EngineError::Invalid(format!("invalid hostPort: {hp}"))
-                    })?
-                };
+            let (container_port, proto) = port_key(key)?;
+            let bindings = b.get(key).cloned().flatten().unwrap_or_default();
+            // `-p 80` in the API: a key with no binding is "any host port".
+            let bindings = if bindings.is_empty() {
+                vec![bollard_stubs::models::PortBinding::default()]
+            } else {
+                bindings
+            };
+            for binding in bindings {
+                let (host_port, host_port_end) =
+                    host_ports(binding.host_port.as_deref().unwrap_or(""))?;
                 let host_ip = binding.host_ip.unwrap_or_default();
                 if !host_ip.is_empty() && host_ip.parse::<std::net::IpAddr>().is_err() {
                     return Err(EngineError::Invalid(format!("invalid host IP: {host_ip}")));
@@ -117,7 +148,35 @@ impl PortSpec {
                     protocol: proto.to_owned(),
                     host_ip,
                     host_port,
+                    host_port_end,
                 });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ports a container publishes: its PortBindings and, with
+    /// `PublishAllPorts` (`-P`), every other exposed port on a free host port.
+    pub fn of_container(rec: &crate::ContainerRecord) -> Result<Vec<PortSpec>> {
+        let hc = &rec.host_config;
+        let mut out = PortSpec::from_bindings(hc.port_bindings.as_ref())?;
+        if hc.publish_all_ports.unwrap_or(false) {
+            let mut exposed: Vec<&String> = rec.config.exposed_ports.iter().flatten().collect();
+            exposed.sort();
+            for key in exposed {
+                let (container_port, proto) = port_key(key)?;
+                if !out
+                    .iter()
+                    .any(|p| p.container_port == container_port && p.protocol == proto)
+                {
+                    out.push(PortSpec {
+                        container_port,
+                        protocol: proto.to_owned(),
+                        host_ip: String::new(),
+                        host_port: 0,
+                        host_port_end: 0,
+                    });
+                }
             }
         }
         Ok(out)
@@ -228,7 +287,9 @@ pub(crate) fn known_network(e: &crate::Engine, name_or_id: &str) -> Result<Strin
     if name_or_id == "bridge" {
         return Ok(name_or_id.to_owned());
     }
-    Err(EngineError::NotFound(format!("network {name_or_id} not found")))
+    Err(EngineError::NotFound(format!(
+        "network {name_or_id} not found"
+    )))
 }
 
 /// `NetworkSettings.Ports` of a running container: its published ports
@@ -240,10 +301,18 @@ pub(crate) fn published_ports(
     if !rec.state.status.is_live() {
         return out;
     }
+    // Exposed but not published: shown with no binding.
+    for key in rec.config.exposed_ports.iter().flatten() {
+        out.insert(key.clone(), None);
+    }
     for ep in rec.endpoints.values() {
         for p in &ep.ports {
             let key = format!("{}/{}", p.container_port, p.protocol);
-            let ip = if p.host_ip.is_empty() { "0.0.0.0" } else { &p.host_ip };
+            let ip = if p.host_ip.is_empty() {
+                "0.0.0.0"
+            } else {
+                &p.host_ip
+            };
             out.entry(key)
                 .or_insert_with(|| Some(Vec::new()))
                 .get_or_insert_with(Vec::new)

@@ -61,7 +61,10 @@ fn model(e: &Engine, n: &NetworkInfo) -> Value {
         .map(|(k, v)| (k.clone(), json!(v)))
         .collect();
     if n.name == "bridge" {
-        options.insert("com.docker.network.bridge.default_bridge".into(), json!("true"));
+        options.insert(
+            "com.docker.network.bridge.default_bridge".into(),
+            json!("true"),
+        );
     }
     json!({
         "Name": n.name,
@@ -160,7 +163,10 @@ async fn create(State(e): State<Engine>, b: bytes::Bytes) -> ApiResult<Response>
     if name.is_empty() {
         return Err(EngineError::Invalid("network name is required".into()).into());
     }
-    let configs = body["IPAM"]["Config"].as_array().cloned().unwrap_or_default();
+    let configs = body["IPAM"]["Config"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if configs.len() > 1 {
         return Err(EngineError::NotImplemented(
             "more than one IPAM config per network is not available yet in berthd".into(),
@@ -221,7 +227,10 @@ async fn remove(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Re
 /// The NetworkSettings fields API 1.50 still has at top level
 /// (IPAddress, Gateway, MacAddress, ...): the default bridge's endpoint.
 pub(crate) fn add_default_bridge_fields(inspect: &mut Value) {
-    let Some(ns) = inspect.get_mut("NetworkSettings").and_then(Value::as_object_mut) else {
+    let Some(ns) = inspect
+        .get_mut("NetworkSettings")
+        .and_then(Value::as_object_mut)
+    else {
         return;
     };
     let ep = ns
@@ -230,11 +239,21 @@ pub(crate) fn add_default_bridge_fields(inspect: &mut Value) {
         .cloned()
         .unwrap_or(Value::Null);
     let text = |k: &str| json!(ep.get(k).and_then(Value::as_str).unwrap_or_default());
-    for k in ["IPAddress", "Gateway", "MacAddress", "EndpointID", "IPv6Gateway", "GlobalIPv6Address"] {
+    for k in [
+        "IPAddress",
+        "Gateway",
+        "MacAddress",
+        "EndpointID",
+        "IPv6Gateway",
+        "GlobalIPv6Address",
+    ] {
         ns.insert(k.into(), text(k));
     }
     for k in ["IPPrefixLen", "GlobalIPv6PrefixLen"] {
-        ns.insert(k.into(), json!(ep.get(k).and_then(Value::as_i64).unwrap_or(0)));
+        ns.insert(
+            k.into(),
+            json!(ep.get(k).and_then(Value::as_i64).unwrap_or(0)),
+        );
     }
     ns.insert("Bridge".into(), json!(""));
     ns.insert("HairpinMode".into(), json!(false));

@@ -160,9 +160,8 @@ impl Engine {
             m => m,
         };
         crate::network::PortSpec::from_bindings(hc.port_bindings.as_ref())?;
-        if let NetworkMode::Container(c) = &mode {
-            self.lookup(c)?;
-        }
+        // container:X is looked up at start, as dockerd does (a 404 here
+        // would make the docker CLI try to pull the image).
         hc.network_mode = Some(match &mode {
             NetworkMode::Network(n) if n == "bridge" => "bridge".into(),
             m => m.name(),

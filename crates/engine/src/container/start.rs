@@ -163,9 +163,7 @@ impl Engine {
                                 container_name: rec.name.clone(),
                                 network: n.clone(),
                                 aliases: Vec::new(),
-                                ports: network::PortSpec::from_bindings(
-                                    rec.host_config.port_bindings.as_ref(),
-                                )?,
+                                ports: network::PortSpec::of_container(rec)?,
                             },
                         )?;
                         prepared.endpoints.insert(n.clone(), ep);

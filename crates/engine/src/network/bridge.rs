@@ -167,7 +167,9 @@ impl BridgeDriver {
         }
         let default = nets.iter().position(|n| n.name == DEFAULT_NETWORK);
         let wanted = match (bip, default) {
-            (Some(bip), Some(i)) if nets[i].subnet != bip.trunc() || nets[i].gateway != bip.addr() => {
+            (Some(bip), Some(i))
+                if nets[i].subnet != bip.trunc() || nets[i].gateway != bip.addr() =>
+            {
                 Some((bip.trunc(), bip.addr(), nets[i].id.clone()))
             }
             (Some(bip), None) => Some((bip.trunc(), bip.addr(), crate::ids::new_id()?)),
@@ -287,7 +289,9 @@ impl BridgeDriver {
         net: &NetworkDef,
         undo: &mut Vec<Box<dyn FnOnce() + '_>>,
     ) -> Result<Endpoint> {
-        let mappings = mappings_checked(&cfg.ports)?;
+        for p in &cfg.ports {
+            check_port(p)?;
+        }
         let host = Netlink::new().map_err(|e| internal("netlink", e))?;
         let br = self.ensure_network(&host, net)?;
         let ipam = Ipam::new(&*self.store, &net.name).map_err(|e| internal("ipam", e))?;
@@ -344,29 +348,7 @@ impl BridgeDriver {
             .and_then(|l| l.mac)
             .map(|m| m.to_string())
             .unwrap_or_default();
-        let ports = if mappings.is_empty() {
-            Vec::new()
-        } else {
-            let fw = Firewall::open().map_err(|e| internal("opening firewall", e))?;
-            let pm: Vec<PortMapping> = mappings
-                .iter()
-                .map(|(p, proto, hip)| PortMapping {
-                    host_ip: *hip,
-                    ..PortMapping::new(*proto, p.host_port, addr.addr(), p.container_port)
-                })
-                .collect();
-            fw.publish(&pm).map_err(|e| {
-                if e.is_exists() {
-                    EngineError::Conflict(format!(
-                        "Bind for {} failed: port is already allocated",
-                        describe_ports(&cfg.ports)
-                    ))
-                } else {
-                    internal("publishing ports", e)
-                }
-            })?;
-            cfg.ports.clone()
-        };
+        let ports = publish_ports(&cfg.ports, addr.addr(), undo)?;
         Ok(Endpoint {
             network_id: net.id.clone(),
             endpoint_id: crate::ids::new_id()?,
@@ -383,60 +365,126 @@ impl BridgeDriver {
     }
 }
 
-fn describe_ports(ports: &[PortSpec]) -> String {
-    ports
-        .iter()
-        .map(|p| {
-            let ip = if p.host_ip.is_empty() { "0.0.0.0" } else { &p.host_ip };
-            format!("{ip}:{}", p.host_port)
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+/// Docker's start of the ephemeral range it takes free host ports from.
+const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
+
+fn protocol_of(p: &PortSpec) -> Result<Protocol> {
+    p.protocol
+        .parse()
+        .map_err(|e| EngineError::Invalid(format!("{e}")))
 }
 
-/// The port specs as firewall types, after checking that each host port is
-/// free in the daemon's netns (a process listening there would never see
+/// The host address of a spec: `None` for every local address.
+fn host_ip_of(p: &PortSpec) -> Result<Option<IpAddr>> {
+    if p.host_ip.is_empty() || p.host_ip == "0.0.0.0" {
+        return Ok(None);
+    }
+    p.host_ip
+        .parse()
+        .map(Some)
+        .map_err(|_| EngineError::Invalid(format!("invalid host IP: {}", p.host_ip)))
+}
+
+/// Bad input is refused before anything is made.
+fn check_port(p: &PortSpec) -> Result<()> {
+    protocol_of(p)?;
+    if let Some(IpAddr::V6(_)) = host_ip_of(p)? {
+        return Err(EngineError::Invalid(format!(
+            "cannot publish {}/{} on IPv6 address {}: the network has no IPv6",
+            p.container_port, p.protocol, p.host_ip
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a process of the daemon's netns holds `port` (it would never see
 /// the DNATed traffic: Docker's "port is already allocated").
-fn mappings_checked(ports: &[PortSpec]) -> Result<Vec<(&PortSpec, Protocol, Option<IpAddr>)>> {
+fn port_in_use(proto: Protocol, ip: Option<IpAddr>, port: u16) -> bool {
+    let at = SocketAddr::new(ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), port);
+    let err = match proto {
+        Protocol::Tcp => std::net::TcpListener::bind(at).err(),
+        Protocol::Udp => std::net::UdpSocket::bind(at).err(),
+        Protocol::Sctp => None,
+    };
+    err.is_some_and(|e| e.kind() == std::io::ErrorKind::AddrInUse)
+}
+
+fn allocated(p: &PortSpec, port: u16) -> EngineError {
+    let ip = if p.host_ip.is_empty() {
+        "0.0.0.0"
+    } else {
+        &p.host_ip
+    };
+    EngineError::Conflict(format!(
+        "Bind for {ip}:{port} failed: port is already allocated"
+    ))
+}
+
+/// Publishes each spec (choosing the host port of a range or of "any"),
+/// pushing its removal on `undo`; returns the ports as published.
+fn publish_ports<'a>(
+    specs: &[PortSpec],
+    container_ip: IpAddr,
+    undo: &mut Vec<Box<dyn FnOnce() + 'a>>,
+) -> Result<Vec<PortSpec>> {
+    if specs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let fw = Firewall::open().map_err(|e| internal("opening firewall", e))?;
     let mut out = Vec::new();
-    for p in ports {
-        if p.host_port == 0 {
-            return Err(EngineError::NotImplemented(format!(
-                "publishing container port {}/{} on a random host port is not available yet",
-                p.container_port, p.protocol
-            )));
-        }
-        let proto: Protocol = p
-            .protocol
-            .parse()
-            .map_err(|e| EngineError::Invalid(format!("{e}")))?;
-        let hip: Option<IpAddr> = if p.host_ip.is_empty() || p.host_ip == "0.0.0.0" {
-            None
+    for p in specs {
+        let proto = protocol_of(p)?;
+        let hip = host_ip_of(p)?;
+        let fixed = p.host_port != 0 && p.host_port_end == 0;
+        let candidates: Box<dyn Iterator<Item = u16>> = if fixed {
+            Box::new(std::iter::once(p.host_port))
+        } else if p.host_port != 0 {
+            Box::new(p.host_port..=p.host_port_end)
         } else {
-            Some(
-                p.host_ip
-                    .parse()
-                    .map_err(|_| EngineError::Invalid(format!("invalid host IP: {}", p.host_ip)))?,
-            )
+            Box::new(EPHEMERAL)
         };
-        let bind_at = SocketAddr::new(hip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), p.host_port);
-        let busy = match proto {
-            Protocol::Tcp => std::net::TcpListener::bind(bind_at).err(),
-            Protocol::Udp => std::net::UdpSocket::bind(bind_at).err(),
-            Protocol::Sctp => None,
-        };
-        if let Some(e) = busy {
-            if e.kind() == std::io::ErrorKind::AddrInUse {
-                return Err(EngineError::Conflict(format!(
-                    "Bind for {bind_at} failed: port is already allocated"
-                )));
+        let mut chosen = None;
+        for port in candidates {
+            if port_in_use(proto, hip, port) {
+                if fixed {
+                    return Err(allocated(p, port));
+                }
+                continue;
             }
-            return Err(EngineError::Invalid(format!(
-                "cannot publish {bind_at}/{}: {e}",
-                p.protocol
-            )));
+            let m = PortMapping {
+                host_ip: hip,
+                ..PortMapping::new(proto, port, container_ip, p.container_port)
+            };
+            match fw.publish(std::slice::from_ref(&m)) {
+                Ok(()) => {
+                    let fw = fw.clone();
+                    undo.push(Box::new(move || {
+                        let _ = fw.unpublish(&[m]);
+                    }));
+                    chosen = Some(port);
+                    break;
+                }
+                // Published already, to another container.
+                Err(e) if e.is_exists() && !fixed => continue,
+                Err(e) if e.is_exists() => return Err(allocated(p, port)),
+                Err(e) => return Err(internal("publishing ports", e)),
+            }
         }
-        out.push((p, proto, hip));
+        let port = chosen.ok_or_else(|| {
+            if p.host_port != 0 {
+                allocated(p, p.host_port)
+            } else {
+                EngineError::Conflict(format!(
+                    "no free host port for {}/{}",
+                    p.container_port, p.protocol
+                ))
+            }
+        })?;
+        out.push(PortSpec {
+            host_port: port,
+            host_port_end: 0,
+            ..p.clone()
+        });
     }
     Ok(out)
 }
@@ -484,13 +532,16 @@ impl NetworkAttacher for BridgeDriver {
                     .ip_address
                     .parse()
                     .map_err(|_| internal("endpoint address", &ep.ip_address))?;
-                let pm: Vec<PortMapping> = mappings_unchecked(&ep.ports)?
-                    .into_iter()
-                    .map(|(p, proto, hip)| PortMapping {
-                        host_ip: hip,
-                        ..PortMapping::new(proto, p.host_port, ip, p.container_port)
+                let pm = ep
+                    .ports
+                    .iter()
+                    .map(|p| {
+                        Ok(PortMapping {
+                            host_ip: host_ip_of(p)?,
+                            ..PortMapping::new(protocol_of(p)?, p.host_port, ip, p.container_port)
+                        })
                     })
-                    .collect();
+                    .collect::<Result<Vec<_>>>()?;
                 if let Some(fw) =
                     Firewall::open_existing().map_err(|e| internal("opening firewall", e))?
                 {
@@ -593,9 +644,8 @@ impl NetworkAttacher for BridgeDriver {
             .get("com.docker.network.bridge.name")
             .cloned()
             .unwrap_or_else(|| format!("br-{}", &id[..12]));
-        berth_net::netlink::check_ifname(&bridge).map_err(|e| {
-            EngineError::Invalid(format!("com.docker.network.bridge.name: {e}"))
-        })?;
+        berth_net::netlink::check_ifname(&bridge)
+            .map_err(|e| EngineError::Invalid(format!("com.docker.network.bridge.name: {e}")))?;
         if nets.iter().any(|n| n.bridge == bridge) {
             return Err(EngineError::Conflict(format!(
                 "bridge name {bridge} is used by another network"
@@ -641,24 +691,6 @@ impl NetworkAttacher for BridgeDriver {
     }
 }
 
-fn mappings_unchecked(ports: &[PortSpec]) -> Result<Vec<(&PortSpec, Protocol, Option<IpAddr>)>> {
-    ports
-        .iter()
-        .map(|p| {
-            let proto: Protocol = p
-                .protocol
-                .parse()
-                .map_err(|e| EngineError::Invalid(format!("{e}")))?;
-            let hip = if p.host_ip.is_empty() || p.host_ip == "0.0.0.0" {
-                None
-            } else {
-                p.host_ip.parse().ok()
-            };
-            Ok((p, proto, hip))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -702,7 +734,8 @@ mod tests {
                 container_port: 80,
                 protocol: "tcp".into(),
                 host_ip: "127.0.0.1".into(),
-                host_port: 8080
+                host_port: 8080,
+                host_port_end: 0,
             }]
         );
         let bad = HashMap::from([("80/icmp".to_owned(), None)]);
