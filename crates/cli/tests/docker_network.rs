@@ -694,3 +694,258 @@ fn none_host_and_container_modes() {
     d.ok(&["rm", "-f", "srv", "nonec"]);
     assert_nothing_leaked(&d);
 }
+
+#[test]
+fn connect_disconnect_static_ips_aliases_and_prune() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.60.0.0/24",
+        "--ip-range",
+        "10.60.0.128/25",
+        "n1",
+    ]);
+    d.ok(&["network", "create", "--subnet", "10.61.0.0/24", "n2"]);
+    assert_eq!(
+        d.ok(&[
+            "network",
+            "inspect",
+            "n1",
+            "--format",
+            "{{range .IPAM.Config}}{{.IPRange}}{{end}}"
+        ])
+        .trim(),
+        "10.60.0.128/25"
+    );
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "c1",
+        "--network",
+        "n1",
+        "--network-alias",
+        "web1",
+        "busybox",
+        "sh",
+        "-c",
+        &httpd("c1"),
+    ]);
+    let c1_n1 = inspect(
+        &d,
+        "c1",
+        "{{(index .NetworkSettings.Networks \"n1\").IPAddress}}",
+    );
+    assert_eq!(c1_n1, "10.60.0.128", "first address of the ip-range");
+    assert_eq!(
+        inspect(
+            &d,
+            "c1",
+            "{{(index .NetworkSettings.Networks \"n1\").Aliases}}"
+        ),
+        "[web1]"
+    );
+
+    // --ip: a static address, anywhere in the subnet; taken or outside: refused.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "c2",
+        "--network",
+        "n1",
+        "--ip",
+        "10.60.0.5",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(
+        inspect(
+            &d,
+            "c2",
+            "{{(index .NetworkSettings.Networks \"n1\").IPAddress}}"
+        ),
+        "10.60.0.5"
+    );
+    let taken = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "c3",
+        "--network",
+        "n1",
+        "--ip",
+        "10.60.0.5",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_ne!(code(&taken), 0);
+    assert!(
+        stderr(&taken).contains("Address already in use"),
+        "{}",
+        stderr(&taken)
+    );
+    let outside = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "c4",
+        "--network",
+        "n1",
+        "--ip",
+        "10.99.0.5",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_ne!(code(&outside), 0);
+    assert!(
+        stderr(&outside).contains("no configured subnet"),
+        "{}",
+        stderr(&outside)
+    );
+    // (the docker CLI refuses this one itself; the API must too)
+    let alias_on_default = r#"{"Image":"busybox","Cmd":["true"],"NetworkingConfig":{"EndpointsConfig":{"bridge":{"Aliases":["x"]}}}}"#;
+    let (status, body) = d.http("POST", "/containers/create", Some(alias_on_default));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("user defined networks"), "{body}");
+    let _ = d.docker(&["rm", "-f", "c3", "c4"]);
+
+    // connect a running container to n2: eth1, reachable from n2, default route kept.
+    d.ok(&["network", "connect", "n2", "c1"]);
+    let c1_n2 = inspect(
+        &d,
+        "c1",
+        "{{(index .NetworkSettings.Networks \"n2\").IPAddress}}",
+    );
+    assert!(c1_n2.starts_with("10.61.0."), "{c1_n2}");
+    let links = d.ok(&["exec", "c1", "ip", "-o", "-4", "addr"]);
+    assert!(
+        links.contains(&format!("eth1    inet {c1_n2}/24")),
+        "{links}"
+    );
+    let route = d.ok(&["exec", "c1", "ip", "route", "show", "default"]);
+    assert!(route.contains("via 10.60.0.1"), "{route}");
+    let got = eventually(|| {
+        let r = fetch_from_container(&d, "n2", &format!("http://{c1_n2}/"));
+        if r.0 == 0 {
+            Ok(r.1)
+        } else {
+            Err(r.1)
+        }
+    });
+    assert!(got.as_deref().is_ok_and(|s| s.contains("c1")), "{got:?}");
+    let members = d.ok(&[
+        "network",
+        "inspect",
+        "n2",
+        "--format",
+        "{{range .Containers}}{{.Name}} {{end}}",
+    ]);
+    assert_eq!(members.trim(), "c1");
+    let again = d.docker(&["network", "connect", "n2", "c1"]);
+    assert_ne!(code(&again), 0);
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    let nonet = d.docker(&["network", "connect", "nosuch", "c1"]);
+    assert!(stderr(&nonet).contains("not found"), "{}", stderr(&nonet));
+
+    // disconnect: the interface, lease and membership go; the container runs on.
+    d.ok(&["network", "disconnect", "n2", "c1"]);
+    let links = d.ok(&["exec", "c1", "ip", "-o", "link"]);
+    assert!(!links.contains("eth1"), "{links}");
+    let gone = fetch_from_container(&d, "n2", &format!("http://{c1_n2}/"));
+    assert_ne!(gone.0, 0, "{}", gone.1);
+    assert_eq!(inspect(&d, "c1", "{{.State.Running}}"), "true");
+    let not_connected = d.docker(&["network", "disconnect", "n2", "c1"]);
+    assert_ne!(code(&not_connected), 0);
+    assert!(
+        stderr(&not_connected).contains("is not connected to network n2"),
+        "{}",
+        stderr(&not_connected)
+    );
+
+    // connect a stopped container: attached at its next start.
+    d.ok(&["stop", "-t", "1", "c2"]);
+    d.ok(&["network", "connect", "--ip", "10.61.0.77", "n2", "c2"]);
+    d.ok(&["start", "c2"]);
+    assert_eq!(
+        inspect(
+            &d,
+            "c2",
+            "{{(index .NetworkSettings.Networks \"n2\").IPAddress}}"
+        ),
+        "10.61.0.77"
+    );
+    assert_eq!(
+        inspect(
+            &d,
+            "c2",
+            "{{(index .NetworkSettings.Networks \"n1\").IPAddress}}"
+        ),
+        "10.60.0.5"
+    );
+
+    // Status codes of bad input, as dockerd's.
+    assert_eq!(d.http("DELETE", "/networks/n1", None).0, 409);
+    assert_eq!(d.http("DELETE", "/networks/bridge", None).0, 403);
+    assert_eq!(d.http("GET", "/networks/nosuch", None).0, 404);
+    assert_eq!(d.http("DELETE", "/networks/nosuch", None).0, 404);
+    let bad_gw =
+        r#"{"Name":"bad","IPAM":{"Config":[{"Subnet":"10.62.0.0/24","Gateway":"10.63.0.1"}]}}"#;
+    assert_eq!(d.http("POST", "/networks/create", Some(bad_gw)).0, 400);
+    let bad_subnet = r#"{"Name":"bad","IPAM":{"Config":[{"Subnet":"10.62.0.0/99"}]}}"#;
+    assert_eq!(d.http("POST", "/networks/create", Some(bad_subnet)).0, 400);
+
+    // prune: unused networks that the filters pick; in-use ones stay.
+    d.ok(&["network", "create", "--label", "tmp=1", "spare1"]);
+    d.ok(&["network", "create", "spare2"]);
+    let pruned = d.ok(&["network", "prune", "-f", "--filter", "label=tmp"]);
+    assert!(
+        pruned.contains("spare1") && !pruned.contains("spare2"),
+        "{pruned}"
+    );
+    let pruned = d.ok(&["network", "prune", "-f"]);
+    assert!(
+        pruned.contains("spare2") && !pruned.contains("n1"),
+        "{pruned}"
+    );
+    let ls = d.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(
+        ls.lines().any(|l| l == "n1") && ls.lines().any(|l| l == "n2"),
+        "{ls}"
+    );
+
+    d.ok(&["rm", "-f", "c1", "c2"]);
+    // The leases went with the containers: their static addresses are free.
+    d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "n1",
+        "--ip",
+        "10.60.0.5",
+        "busybox",
+        "true",
+    ]);
+    d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "n2",
+        "--ip",
+        "10.61.0.77",
+        "busybox",
+        "true",
+    ]);
+    d.ok(&["network", "rm", "n1", "n2"]);
+    assert_nothing_leaked(&d);
+}

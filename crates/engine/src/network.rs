@@ -69,6 +69,25 @@ pub struct EndpointConfig {
     pub aliases: Vec<String>,
     /// Ports to publish (`HostConfig.PortBindings`), parsed.
     pub ports: Vec<PortSpec>,
+    /// The container's interface (`eth0`, `eth1`, ... in attach order).
+    pub ifname: String,
+    /// A static address (`--ip`).
+    pub ipv4: Option<std::net::IpAddr>,
+}
+
+impl EndpointConfig {
+    /// The config an endpoint was attached with (for its detach).
+    pub fn of_endpoint(rec: &crate::ContainerRecord, network: &str, ep: &Endpoint) -> Self {
+        EndpointConfig {
+            container_id: rec.id.clone(),
+            container_name: rec.name.clone(),
+            network: network.to_owned(),
+            aliases: ep.aliases.clone(),
+            ports: ep.ports.clone(),
+            ifname: ep.ifname.clone(),
+            ipv4: None,
+        }
+    }
 }
 
 /// One published port as asked for: `[hostip:]hostport[-end]:containerport/proto`
@@ -195,6 +214,11 @@ pub struct Endpoint {
     /// The ports published for this endpoint (host port chosen when 0 was asked).
     #[serde(default)]
     pub ports: Vec<PortSpec>,
+    /// The container's interface; empty in records from before it was kept (eth0).
+    #[serde(default)]
+    pub ifname: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 /// A network as `docker network ls/inspect` shows it.
@@ -207,6 +231,9 @@ pub struct NetworkInfo {
     pub subnet: String,
     pub gateway: String,
     pub internal: bool,
+    /// `--ip-range`, empty for the whole subnet.
+    pub ip_range: String,
+    pub attachable: bool,
     pub labels: std::collections::HashMap<String, String>,
     pub options: std::collections::HashMap<String, String>,
 }
@@ -218,7 +245,9 @@ pub struct NetworkCreate {
     pub driver: String,
     pub subnet: Option<String>,
     pub gateway: Option<String>,
+    pub ip_range: Option<String>,
     pub internal: bool,
+    pub attachable: bool,
     pub labels: std::collections::HashMap<String, String>,
     pub options: std::collections::HashMap<String, String>,
 }
@@ -228,6 +257,11 @@ pub struct NetworkCreate {
 pub trait NetworkAttacher: Send + Sync {
     fn attach(&self, netns: &Path, cfg: &EndpointConfig) -> Result<Endpoint>;
     fn detach(&self, netns: &Path, cfg: &EndpointConfig, ep: &Endpoint) -> Result<()>;
+    /// Detach from a netns that lives on (`network disconnect`): also
+    /// removes the container's interface.
+    fn disconnect(&self, netns: &Path, cfg: &EndpointConfig, ep: &Endpoint) -> Result<()> {
+        self.detach(netns, cfg, ep)
+    }
     /// The driver's networks (the built-in `host` and `none` are the API's).
     fn networks(&self) -> Vec<NetworkInfo> {
         Vec::new()

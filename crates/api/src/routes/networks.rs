@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use berth_engine::network::{NetworkCreate, NetworkInfo};
-use berth_engine::{Engine, EngineError};
+use berth_engine::{Engine, EngineError, Filters};
 use serde_json::{json, Value};
 
 use crate::body::{json, reply};
@@ -22,6 +22,8 @@ pub fn router() -> Router<Engine> {
         .route("/networks/create", post(create))
         .route("/networks/prune", post(prune))
         .route("/networks/{id}", get(inspect).delete(remove))
+        .route("/networks/{id}/connect", post(connect))
+        .route("/networks/{id}/disconnect", post(disconnect))
 }
 
 const EMPTY_TIME: &str = "0001-01-01T00:00:00Z";
@@ -66,6 +68,10 @@ fn model(e: &Engine, n: &NetworkInfo) -> Value {
             json!("true"),
         );
     }
+    let mut ipam = json!({ "Subnet": n.subnet, "Gateway": n.gateway });
+    if !n.ip_range.is_empty() {
+        ipam["IPRange"] = json!(n.ip_range);
+    }
     json!({
         "Name": n.name,
         "Id": n.id,
@@ -74,10 +80,9 @@ fn model(e: &Engine, n: &NetworkInfo) -> Value {
         "Driver": n.driver,
         "EnableIPv4": true,
         "EnableIPv6": false,
-        "IPAM": { "Driver": "default", "Options": null,
-                  "Config": [ { "Subnet": n.subnet, "Gateway": n.gateway } ] },
+        "IPAM": { "Driver": "default", "Options": {}, "Config": [ ipam ] },
         "Internal": n.internal,
-        "Attachable": false,
+        "Attachable": n.attachable,
         "Ingress": false,
         "ConfigFrom": { "Network": "" },
         "ConfigOnly": false,
@@ -175,18 +180,31 @@ async fn create(State(e): State<Engine>, b: bytes::Bytes) -> ApiResult<Response>
     }
     let first = configs.first().cloned().unwrap_or(Value::Null);
     let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
-    if first["IPRange"].as_str().is_some_and(|s| !s.is_empty()) || body["EnableIPv6"] == true {
+    if body["EnableIPv6"] == true {
+        return Err(
+            EngineError::NotImplemented("--ipv6 is not available yet in berthd".into()).into(),
+        );
+    }
+    if first["AuxiliaryAddresses"]
+        .as_object()
+        .is_some_and(|m| !m.is_empty())
+    {
         return Err(EngineError::NotImplemented(
-            "--ip-range and --ipv6 are not available yet in berthd".into(),
+            "--aux-address is not available yet in berthd".into(),
         )
         .into());
+    }
+    if first["Gateway"].is_string() && first["Subnet"].as_str().unwrap_or_default().is_empty() {
+        return Err(EngineError::Invalid("gateway specified without a subnet".into()).into());
     }
     let req = NetworkCreate {
         name,
         driver: body["Driver"].as_str().unwrap_or("bridge").to_owned(),
         subnet: text(&first["Subnet"]),
         gateway: text(&first["Gateway"]),
+        ip_range: text(&first["IPRange"]),
         internal: body["Internal"].as_bool().unwrap_or(false),
+        attachable: body["Attachable"].as_bool().unwrap_or(false),
         labels: strings(&body["Labels"]),
         options: strings(&body["Options"]),
     };
@@ -206,6 +224,8 @@ async fn remove(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Re
         ))
         .into());
     }
+    // As dockerd: only live endpoints hold a network (a stopped
+    // container's start fails later with "network not found").
     let in_use = e
         .list_records()
         .iter()
@@ -263,6 +283,91 @@ pub(crate) fn add_default_bridge_fields(inspect: &mut Value) {
     ns.insert("SecondaryIPv6Addresses".into(), Value::Null);
 }
 
-async fn prune() -> ApiResult<Response> {
-    Ok(reply(200, &json!({ "NetworksDeleted": [] })))
+/// Removes every user-defined network without live endpoints (as
+/// dockerd) that the `label` filters select.
+async fn prune(
+    State(e): State<Engine>,
+    axum::extract::Query(q): axum::extract::Query<crate::query::Q>,
+) -> ApiResult<Response> {
+    let f = Filters::parse(q.str("filters"))?;
+    f.check_keys(&["label", "label!", "until"])?;
+    if f.get("until").is_some() {
+        return Err(EngineError::NotImplemented(
+            "the until filter of network prune is not available yet in berthd".into(),
+        )
+        .into());
+    }
+    let used: std::collections::HashSet<String> = e
+        .list_records()
+        .iter()
+        .flat_map(|r| r.endpoints.keys().cloned().collect::<Vec<_>>())
+        .collect();
+    let victims: Vec<String> = e
+        .network_driver()
+        .networks()
+        .into_iter()
+        .filter(|n| n.name != "bridge" && !used.contains(&n.name) && !used.contains(&n.id))
+        .filter(|n| {
+            f.labels_match("label", &n.labels)
+                && f.get("label!").is_none_or(|not| {
+                    !not.iter().any(|want| match want.split_once('=') {
+                        Some((k, v)) => n.labels.get(k).is_some_and(|have| have == v),
+                        None => n.labels.contains_key(want.as_str()),
+                    })
+                })
+        })
+        .map(|n| n.name)
+        .collect();
+    let driver = e.network_driver().clone();
+    let deleted = tokio::task::spawn_blocking(move || {
+        victims
+            .into_iter()
+            .filter(|n| match driver.remove_network(n) {
+                Ok(()) => true,
+                Err(err) => {
+                    tracing::warn!(network = %n, "prune: {err}");
+                    false
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|err| EngineError::Internal(err.to_string()))?;
+    Ok(reply(200, &json!({ "NetworksDeleted": deleted })))
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ConnectBody {
+    #[serde(rename = "Container", default)]
+    container: String,
+    #[serde(rename = "EndpointConfig", default)]
+    endpoint_config: Option<bollard_stubs::models::EndpointSettings>,
+    #[serde(rename = "Force", default)]
+    force: bool,
+}
+
+async fn connect(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    b: bytes::Bytes,
+) -> ApiResult<Response> {
+    let body: ConnectBody = json(&b, false)?;
+    e.network_connect(
+        &id,
+        &body.container,
+        body.endpoint_config.unwrap_or_default(),
+    )
+    .await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+async fn disconnect(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    b: bytes::Bytes,
+) -> ApiResult<Response> {
+    let body: ConnectBody = json(&b, false)?;
+    e.network_disconnect(&id, &body.container, body.force)
+        .await?;
+    Ok(StatusCode::OK.into_response())
 }

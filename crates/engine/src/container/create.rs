@@ -160,6 +160,26 @@ impl Engine {
             m => m,
         };
         crate::network::PortSpec::from_bindings(hc.port_bindings.as_ref())?;
+        let mut networks = std::collections::BTreeMap::new();
+        if let NetworkMode::Network(primary) = &mode {
+            let asked = body
+                .networking_config
+                .as_ref()
+                .and_then(|c| c.endpoints_config.clone())
+                .unwrap_or_default();
+            for (n, settings) in asked {
+                let n = if n == "default" {
+                    "bridge".to_owned()
+                } else {
+                    n
+                };
+                let n = crate::network::known_network(self, &n).unwrap_or(n);
+                super::connect::check_request(&n, &settings)?;
+                super::connect::requested(&settings)?;
+                networks.insert(n, settings);
+            }
+            networks.entry(primary.clone()).or_default();
+        }
         // container:X is looked up at start, as dockerd does (a 404 here
         // would make the docker CLI try to pull the image).
         hc.network_mode = Some(match &mode {
@@ -228,6 +248,7 @@ impl Engine {
             mounts,
             endpoints: Default::default(),
             netns: None,
+            networks,
         };
         let dir = self.inner.cfg.container_dir(&id);
         std::fs::create_dir_all(&dir)

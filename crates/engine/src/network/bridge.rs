@@ -46,6 +46,11 @@ struct NetworkDef {
     gateway: IpAddr,
     internal: bool,
     created: String,
+    /// `--ip-range`: where addresses are handed out from.
+    #[serde(default)]
+    ip_range: Option<IpNet>,
+    #[serde(default)]
+    attachable: bool,
     #[serde(default)]
     labels: HashMap<String, String>,
     #[serde(default)]
@@ -62,6 +67,8 @@ impl NetworkDef {
             subnet: self.subnet.to_string(),
             gateway: self.gateway.to_string(),
             internal: self.internal,
+            ip_range: self.ip_range.map(|r| r.to_string()).unwrap_or_default(),
+            attachable: self.attachable,
             labels: self.labels.clone(),
             options: self.options.clone(),
         }
@@ -76,12 +83,24 @@ impl NetworkDef {
         }
     }
 
-    fn ipam(&self) -> IpamConfig {
+    /// Addresses from `--ip-range` (or the subnet); a static address
+    /// (`--ip`) may be anywhere in the subnet, as with dockerd.
+    fn ipam(&self, static_ip: bool) -> IpamConfig {
+        let subnet = self.subnet.trunc();
+        let mut range = Range {
+            gateway: Some(self.gateway),
+            ..Range::subnet(subnet)
+        };
+        if let (Some(r), false) = (self.ip_range, static_ip) {
+            let hosts = |n: &IpNet| (n.network(), n.broadcast());
+            let (net_first, net_last) = hosts(&subnet);
+            let (first, last) = hosts(&r.trunc());
+            // The subnet's network and broadcast addresses are never handed out.
+            range.range_start = (first != net_first).then_some(first);
+            range.range_end = (last != net_last).then_some(last);
+        }
         IpamConfig {
-            ranges: vec![vec![Range {
-                gateway: Some(self.gateway),
-                ..Range::subnet(self.subnet.trunc())
-            }]],
+            ranges: vec![vec![range]],
             routes: Vec::new(),
         }
     }
@@ -198,6 +217,8 @@ impl BridgeDriver {
                 gateway,
                 internal: false,
                 created: now(),
+                ip_range: None,
+                attachable: false,
                 labels: HashMap::new(),
                 options: HashMap::from([(
                     "com.docker.network.bridge.name".to_owned(),
@@ -294,15 +315,45 @@ impl BridgeDriver {
         }
         let host = Netlink::new().map_err(|e| internal("netlink", e))?;
         let br = self.ensure_network(&host, net)?;
+        let ifname = if cfg.ifname.is_empty() {
+            IFNAME
+        } else {
+            cfg.ifname.as_str()
+        };
+        if let Some(ip) = cfg.ipv4 {
+            if !net.subnet.contains(&ip) {
+                return Err(EngineError::Invalid(format!(
+                    "invalid endpoint settings: no configured subnet contains IP address {ip}"
+                )));
+            }
+        }
         let ipam = Ipam::new(&*self.store, &net.name).map_err(|e| internal("ipam", e))?;
+        let requested: Vec<IpAddr> = cfg.ipv4.into_iter().collect();
         let alloc = ipam
-            .allocate(&net.ipam(), &cfg.container_id, IFNAME, &[])
-            .map_err(|e| internal(&format!("allocating an address on {}", net.name), e))?;
+            .allocate(
+                &net.ipam(cfg.ipv4.is_some()),
+                &cfg.container_id,
+                ifname,
+                &requested,
+            )
+            .map_err(|e| match e {
+                berth_net::ipam::IpamError::Taken { ip, .. } => {
+                    EngineError::Conflict(format!("Address already in use: {ip}"))
+                }
+                berth_net::ipam::IpamError::NotInRange(ip) => EngineError::Invalid(format!(
+                    "invalid endpoint settings: no configured subnet contains IP address {ip}"
+                )),
+                e => internal(&format!("allocating an address on {}", net.name), e),
+            })?;
         let store = self.store.clone();
-        let (netname, cid) = (net.name.clone(), cfg.container_id.clone());
+        let (netname, cid, ifn) = (
+            net.name.clone(),
+            cfg.container_id.clone(),
+            ifname.to_owned(),
+        );
         undo.push(Box::new(move || {
             if let Ok(ipam) = Ipam::new(&*store, &netname) {
-                let _ = ipam.release(&cid, Some(IFNAME));
+                let _ = ipam.release(&cid, Some(&ifn));
             }
         }));
         let addr = alloc
@@ -315,7 +366,7 @@ impl BridgeDriver {
             .create_veth(
                 &VethConfig {
                     name: host_name.clone(),
-                    peer_name: IFNAME.into(),
+                    peer_name: ifname.into(),
                     mtu: None,
                     mac: None,
                     peer_mac: None,
@@ -331,15 +382,28 @@ impl BridgeDriver {
             .map_err(|e| internal(&format!("setting {host_name} up"), e))?;
         let cont = Netlink::for_netns(&ns).map_err(|e| internal("netlink in container", e))?;
         let cl = cont
-            .require_link(IFNAME)
-            .map_err(|e| internal("finding the container's eth0", e))?;
+            .require_link(ifname)
+            .map_err(|e| internal(&format!("finding the container's {ifname}"), e))?;
+        // A failure from here on leaves the interface in a netns that lives
+        // on when this is a `network connect`.
+        let nsp = netns.to_path_buf();
+        let ifn = ifname.to_owned();
+        undo.push(Box::new(move || {
+            if let Ok(ns) = NetNs::open(&nsp) {
+                let _ = berth_net::netlink::unlist::delete_link_by_name(&ns, &ifn);
+            }
+        }));
         cont.add_address_nodad(cl.index, addr)
-            .map_err(|e| internal(&format!("adding {addr} to eth0"), e))?;
+            .map_err(|e| internal(&format!("adding {addr} to {ifname}"), e))?;
         cont.set_up(cl.index)
-            .map_err(|e| internal("setting eth0 up", e))?;
+            .map_err(|e| internal(&format!("setting {ifname} up"), e))?;
         if !net.internal {
-            cont.add_route(&Route::default_via(net.gateway))
-                .map_err(|e| internal("adding the default route", e))?;
+            // The first network with a gateway gives the default route.
+            match cont.add_route(&Route::default_via(net.gateway)) {
+                Ok(()) => {}
+                Err(e) if e.is_exists() => {}
+                Err(e) => return Err(internal("adding the default route", e)),
+            }
         }
         let mac = cont
             .link_by_index(cl.index)
@@ -361,6 +425,8 @@ impl BridgeDriver {
             },
             mac_address: mac,
             ports,
+            ifname: ifname.to_owned(),
+            aliases: cfg.aliases.clone(),
         })
     }
 }
@@ -553,10 +619,27 @@ impl NetworkAttacher for BridgeDriver {
             first_err = unpublished.err();
         }
         let ipam = Ipam::new(&*self.store, &net.name).map_err(|e| internal("ipam", e))?;
-        if let Err(e) = ipam.release(&cfg.container_id, Some(IFNAME)) {
+        let ifname = if ep.ifname.is_empty() {
+            IFNAME
+        } else {
+            ep.ifname.as_str()
+        };
+        if let Err(e) = ipam.release(&cfg.container_id, Some(ifname)) {
             first_err.get_or_insert(internal("releasing the address", e));
         }
         first_err.map_or(Ok(()), Err)
+    }
+
+    fn disconnect(&self, netns: &Path, cfg: &EndpointConfig, ep: &Endpoint) -> Result<()> {
+        let ifname = if ep.ifname.is_empty() {
+            IFNAME
+        } else {
+            ep.ifname.as_str()
+        };
+        let ns = NetNs::open(netns).map_err(|e| internal("opening the container's netns", e))?;
+        berth_net::netlink::unlist::delete_link_by_name(&ns, ifname)
+            .map_err(|e| internal(&format!("deleting the container's {ifname}"), e))?;
+        self.detach(netns, cfg, ep)
     }
 
     fn networks(&self) -> Vec<NetworkInfo> {
@@ -639,6 +722,20 @@ impl NetworkAttacher for BridgeDriver {
             }
             None => first_host(&subnet)?,
         };
+        let ip_range = match &req.ip_range {
+            Some(r) => {
+                let r: IpNet = r
+                    .parse()
+                    .map_err(|_| EngineError::Invalid(format!("invalid ip-range {r}")))?;
+                if !subnet.contains(&r.trunc()) {
+                    return Err(EngineError::Invalid(format!(
+                        "invalid pool request: ip-range {r} is not within subnet {subnet}"
+                    )));
+                }
+                Some(r.trunc())
+            }
+            None => None,
+        };
         let bridge = req
             .options
             .get("com.docker.network.bridge.name")
@@ -659,6 +756,8 @@ impl NetworkAttacher for BridgeDriver {
             gateway,
             internal: req.internal,
             created: now(),
+            ip_range,
+            attachable: req.attachable,
             labels: req.labels.clone(),
             options: req.options.clone(),
         };
