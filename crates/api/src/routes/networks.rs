@@ -144,8 +144,39 @@ fn find(e: &Engine, id: &str) -> ApiResult<Value> {
     }
 }
 
-async fn list(State(e): State<Engine>) -> ApiResult<Response> {
-    Ok(reply(200, &all(&e)))
+/// `GET /networks` with dockerd's filters: name (substring), id (prefix),
+/// driver, label, type (custom or builtin).
+async fn list(
+    State(e): State<Engine>,
+    axum::extract::Query(q): axum::extract::Query<crate::query::Q>,
+) -> ApiResult<Response> {
+    let f = Filters::parse(q.str("filters"))?;
+    f.check_keys(&["name", "id", "driver", "label", "type", "scope", "dangling"])?;
+    if f.get("dangling").is_some() {
+        return Err(EngineError::NotImplemented(
+            "the dangling filter of network ls is not available yet in berthd".into(),
+        )
+        .into());
+    }
+    let text = |n: &Value, k: &str| n[k].as_str().unwrap_or_default().to_owned();
+    let nets: Vec<Value> = all(&e)
+        .into_iter()
+        .filter(|n| {
+            let builtin = matches!(n["Name"].as_str(), Some("bridge" | "host" | "none"));
+            let labels = strings(&n["Labels"]);
+            f.any("name", |v| text(n, "Name").contains(v))
+                && f.any("id", |v| text(n, "Id").starts_with(v))
+                && f.any("driver", |v| text(n, "Driver") == v)
+                && f.any("scope", |v| text(n, "Scope") == v)
+                && f.any("type", |v| match v {
+                    "custom" => !builtin,
+                    "builtin" => builtin,
+                    _ => false,
+                })
+                && f.labels_match("label", &labels)
+        })
+        .collect();
+    Ok(reply(200, &nets))
 }
 
 async fn inspect(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
