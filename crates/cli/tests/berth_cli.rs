@@ -907,3 +907,125 @@ fn dockerd_push_and_pull_through_a_local_registry() {
     let mut d = dockerd();
     push_and_pull(&mut d);
 }
+
+/// berth's own network verbs against berthd: create with IPAM options,
+/// ls with filters, inspect, static address, connect/disconnect, port, rm, prune.
+#[test]
+fn berth_network_verbs_against_berthd() {
+    let d = berthd();
+    let dir = tempfile::tempdir().expect("temp dir");
+    d.load_busybox(dir.path());
+    let id = d.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.99.7.0/24",
+        "--gateway",
+        "10.99.7.254",
+        "--label",
+        "k=v",
+        "n1",
+    ]);
+    assert_eq!(id.trim().len(), 64, "{id}");
+    assert_eq!(
+        d.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}",
+            "n1"
+        ]),
+        "10.99.7.0/24 10.99.7.254\n"
+    );
+    assert_eq!(
+        d.ok(&[
+            "network",
+            "ls",
+            "--filter",
+            "label=k=v",
+            "--format",
+            "{{.Name}}"
+        ]),
+        "n1\n"
+    );
+    assert_eq!(
+        d.ok(&[
+            "network",
+            "ls",
+            "--filter",
+            "type=custom",
+            "--format",
+            "{{.Name}}"
+        ]),
+        "n1\n"
+    );
+    let builtin = d.ok(&[
+        "network",
+        "ls",
+        "--filter",
+        "type=builtin",
+        "--format",
+        "{{.Name}}",
+    ]);
+    assert_eq!(builtin, "bridge\nhost\nnone\n");
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "c1",
+        "--network",
+        "n1",
+        "--ip",
+        "10.99.7.10",
+        "-p",
+        "127.0.0.1:9300:80",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.n1.IPAddress}} {{.NetworkSettings.Networks.n1.Gateway}}",
+            "c1"
+        ]),
+        "10.99.7.10 10.99.7.254\n"
+    );
+    assert_eq!(d.ok(&["port", "c1"]), "80/tcp -> 127.0.0.1:9300\n");
+    d.ok(&["network", "create", "n2"]);
+    d.ok(&["network", "connect", "--alias", "other", "n2", "c1"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{len .NetworkSettings.Networks}}", "c1"]),
+        "2\n"
+    );
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.n2.Aliases}}",
+            "c1"
+        ]),
+        "[other]\n"
+    );
+    let rm_busy = d.berth(&["network", "rm", "n2"]);
+    assert_ne!(rm_busy.code, 0);
+    assert!(
+        rm_busy.stderr.contains("active endpoints"),
+        "{}",
+        rm_busy.stderr
+    );
+    d.ok(&["network", "disconnect", "n2", "c1"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{len .NetworkSettings.Networks}}", "c1"]),
+        "1\n"
+    );
+    d.ok(&["rm", "-f", "c1"]);
+    assert_eq!(d.ok(&["network", "rm", "n1"]), "n1\n");
+    let pruned = d.ok(&["network", "prune", "-f"]);
+    assert!(pruned.contains("n2"), "{pruned}");
+    assert_eq!(
+        d.ok(&["network", "ls", "-q", "--filter", "type=custom"]),
+        ""
+    );
+}

@@ -15,6 +15,9 @@ pub enum EngineError {
     /// 501: a feature berth does not have.
     #[error("{0}")]
     NotImplemented(String),
+    /// 403: an operation Docker forbids (removing a pre-defined network).
+    #[error("{0}")]
+    Forbidden(String),
     /// 304: nothing to do (start of a running container, stop of a stopped one).
     #[error("{0}")]
     NotModified(String),
@@ -42,6 +45,7 @@ impl EngineError {
             EngineError::Invalid(_) => 400,
             EngineError::NotImplemented(_) => 501,
             EngineError::NotModified(_) => 304,
+            EngineError::Forbidden(_) => 403,
             _ => 500,
         }
     }

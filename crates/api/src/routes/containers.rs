@@ -109,7 +109,10 @@ async fn inspect(
         out.size_rw = Some(rw);
         out.size_root_fs = Some(rootfs);
     }
-    Ok(reply(200, &out))
+    let mut v = serde_json::to_value(out)
+        .map_err(|err| berth_engine::EngineError::Internal(err.to_string()))?;
+    super::networks::add_default_bridge_fields(&mut v);
+    Ok(reply(200, &v))
 }
 
 async fn start(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use berth_engine::network::LoopbackOnly;
+use berth_engine::network::bridge::BridgeDriver;
 use berth_engine::{Engine, EngineConfig};
 use clap::Parser;
 
@@ -39,6 +39,9 @@ struct Flags {
     /// running across daemon restarts.
     #[arg(long = "live-restore", num_args = 0..=1, default_missing_value = "true")]
     live_restore: Option<bool>,
+    /// The default bridge's gateway address and prefix (e.g. 10.20.0.1/16).
+    #[arg(long = "bip")]
+    bip: Option<String>,
 }
 
 /// The daemon.json keys berth supports (dockerd's names).
@@ -62,6 +65,7 @@ struct DaemonJson {
     live_restore: Option<bool>,
     #[serde(rename = "insecure-registries")]
     insecure_registries: Option<Vec<String>>,
+    bip: Option<String>,
 }
 
 fn read_config(path: &Path, explicit: bool) -> anyhow::Result<DaemonJson> {
@@ -163,7 +167,12 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
     cfg.insecure_registries
         .extend(file.insecure_registries.clone().unwrap_or_default());
     cfg.monitor_binary = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
-    let engine = Engine::open(cfg, Arc::new(LoopbackOnly)).context("opening the engine")?;
+    let bip = flags.bip.clone().or(file.bip.clone());
+    std::fs::create_dir_all(&cfg.data_root)
+        .with_context(|| format!("creating {}", cfg.data_root.display()))?;
+    let networks = BridgeDriver::open_at(&cfg.data_root.join("network.db"), bip.as_deref())
+        .context("setting up networking")?;
+    let engine = Engine::open(cfg, Arc::new(networks)).context("opening the engine")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -151,14 +151,37 @@ impl Engine {
         let mut hc = body.host_config.clone().unwrap_or_default();
         check_host_config(&hc)?;
         let mode = NetworkMode::parse(hc.network_mode.as_deref().unwrap_or("default"))?;
-        if let NetworkMode::Network(n) = &mode {
-            if n != "bridge" {
-                return Err(EngineError::NotFound(format!("network {n} not found")));
+        let mode = match mode {
+            // As dockerd: an unknown network fails the start, not the create
+            // (the docker CLI would take a 404 here for a missing image).
+            NetworkMode::Network(n) => {
+                NetworkMode::Network(crate::network::known_network(self, &n).unwrap_or(n))
             }
+            m => m,
+        };
+        crate::network::PortSpec::from_bindings(hc.port_bindings.as_ref())?;
+        let mut networks = std::collections::BTreeMap::new();
+        if let NetworkMode::Network(primary) = &mode {
+            let asked = body
+                .networking_config
+                .as_ref()
+                .and_then(|c| c.endpoints_config.clone())
+                .unwrap_or_default();
+            for (n, settings) in asked {
+                let n = if n == "default" {
+                    "bridge".to_owned()
+                } else {
+                    n
+                };
+                let n = crate::network::known_network(self, &n).unwrap_or(n);
+                super::connect::check_request(&n, &settings)?;
+                super::connect::requested(&settings)?;
+                networks.insert(n, settings);
+            }
+            networks.entry(primary.clone()).or_default();
         }
-        if let NetworkMode::Container(c) = &mode {
-            self.lookup(c)?;
-        }
+        // container:X is looked up at start, as dockerd does (a 404 here
+        // would make the docker CLI try to pull the image).
         hc.network_mode = Some(match &mode {
             NetworkMode::Network(n) if n == "bridge" => "bridge".into(),
             m => m.name(),
@@ -225,6 +248,7 @@ impl Engine {
             mounts,
             endpoints: Default::default(),
             netns: None,
+            networks,
         };
         let dir = self.inner.cfg.container_dir(&id);
         std::fs::create_dir_all(&dir)

@@ -140,27 +140,44 @@ fn endpoints(rec: &ContainerRecord) -> HashMap<String, EndpointSettings> {
     if mode.starts_with("container:") {
         return out;
     }
-    let ep = rec.endpoints.get(&mode).cloned().unwrap_or_default();
-    out.insert(
-        mode.clone(),
-        EndpointSettings {
-            network_id: Some(ep.network_id.clone()),
-            endpoint_id: Some(ep.endpoint_id.clone()),
-            gateway: Some(ep.gateway.clone()),
-            ip_address: Some(ep.ip_address.clone()),
-            ip_prefix_len: Some(ep.ip_prefix_len),
-            ipv6_gateway: Some(String::new()),
-            global_ipv6_address: Some(String::new()),
-            global_ipv6_prefix_len: Some(0),
-            mac_address: Some(ep.mac_address.clone()),
-            aliases: None,
-            links: None,
-            driver_opts: None,
-            dns_names: None,
-            ipam_config: None,
-            gw_priority: Some(0),
-        },
-    );
+    let mut nets = super::connect::networks_of(rec);
+    if nets.is_empty() {
+        // host, none
+        nets.push((mode, EndpointSettings::default()));
+    }
+    for (name, asked) in nets {
+        let ep = rec.endpoints.get(&name).cloned().unwrap_or_default();
+        let aliases = asked.aliases.clone().filter(|a| !a.is_empty());
+        // Docker's DNSNames: the name, the short id (when running) and the aliases.
+        let dns_names = (name != "bridge" && name != "none" && name != "host").then(|| {
+            let mut v = vec![rec.name.clone()];
+            if !ep.endpoint_id.is_empty() {
+                v.push(rec.short_id().to_owned());
+            }
+            v.extend(aliases.clone().unwrap_or_default());
+            v
+        });
+        out.insert(
+            name,
+            EndpointSettings {
+                network_id: Some(ep.network_id.clone()),
+                endpoint_id: Some(ep.endpoint_id.clone()),
+                gateway: Some(ep.gateway.clone()),
+                ip_address: Some(ep.ip_address.clone()),
+                ip_prefix_len: Some(ep.ip_prefix_len),
+                ipv6_gateway: Some(String::new()),
+                global_ipv6_address: Some(String::new()),
+                global_ipv6_prefix_len: Some(0),
+                mac_address: Some(ep.mac_address.clone()),
+                aliases,
+                links: None,
+                driver_opts: None,
+                dns_names,
+                ipam_config: asked.ipam_config.clone(),
+                gw_priority: Some(0),
+            },
+        );
+    }
     out
 }
 
@@ -240,7 +257,7 @@ impl Engine {
             network_settings: Some(NetworkSettings {
                 sandbox_id: Some(if live { rec.id.clone() } else { String::new() }),
                 sandbox_key: Some(rec.netns.clone().unwrap_or_default()),
-                ports: Some(HashMap::new()),
+                ports: Some(crate::network::published_ports(rec)),
                 networks: Some(endpoints(rec)),
             }),
         }

@@ -2,6 +2,7 @@
 //! store) and one module per verb.
 
 pub mod attach;
+pub mod connect;
 pub mod create;
 pub mod exec;
 pub mod inspect;

@@ -101,6 +101,11 @@ pub struct ContainerRecord {
     pub endpoints: HashMap<String, Endpoint>,
     /// The container's netns bind mount while it has one.
     pub netns: Option<String>,
+    /// The networks the container is connected to (`--network` and
+    /// `network connect`), with what was asked for each (`--ip`,
+    /// `--network-alias`). Empty in records from before: the network mode's.
+    #[serde(default)]
+    pub networks: std::collections::BTreeMap<String, bollard_stubs::models::EndpointSettings>,
 }
 
 impl ContainerRecord {

@@ -156,16 +156,7 @@ impl Engine {
                     let ns = network::create_netns(&cfg.netns_dir(), id)?;
                     prepared.netns = Some(ns.clone());
                     if let NetworkMode::Network(n) = &mode {
-                        let ep = self.inner.attacher.attach(
-                            &ns,
-                            &EndpointConfig {
-                                container_id: id.clone(),
-                                container_name: rec.name.clone(),
-                                network: n.clone(),
-                                aliases: Vec::new(),
-                            },
-                        )?;
-                        prepared.endpoints.insert(n.clone(), ep);
+                        self.attach_all(rec, &ns, n, &mut prepared.endpoints)?;
                     }
                 }
                 NetworkMode::Host => {}
@@ -260,12 +251,7 @@ impl Engine {
         let id = &rec.id;
         if let Some(ns) = netns {
             for (n, ep) in endpoints {
-                let cfg = EndpointConfig {
-                    container_id: id.clone(),
-                    container_name: rec.name.clone(),
-                    network: n.clone(),
-                    aliases: Vec::new(),
-                };
+                let cfg = EndpointConfig::of_endpoint(rec, n, ep);
                 if let Err(e) = self.inner.attacher.detach(ns, &cfg, ep) {
                     tracing::warn!(container = %id, "detaching from {n}: {e}");
                 }

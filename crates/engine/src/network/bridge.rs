@@ -1,0 +1,843 @@
+//! The bridge driver inside berthd: the default network `bridge` (bridge
+//! `berth0`) and user-defined bridge networks, attached in process with
+//! berth-net (netlink, IPAM, the `inet berth` nftables table) — the same
+//! library the `berth-bridge` and `berth-portmap` CNI plugins use, without a
+//! plugin process per attach.
+//!
+//! Per network: a Linux bridge holding the gateway address, the subnet's
+//! masquerade element (not for `--internal`) and its isolation elements (no
+//! forwarding between two berth bridges). Per container: a veth pair (the
+//! container end `eth0` is made directly in the container's netns), an
+//! IPAM lease, a default route via the gateway and its published ports as
+//! elements of the DNAT maps. Detach releases the lease and the ports; the
+//! veth goes with the container's netns.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use berth_net::firewall::{Firewall, NetworkRules, PortMapping, Protocol};
+use berth_net::ipam::{Ipam, IpamConfig, Range};
+use berth_net::netlink::bridge::BridgeConfig;
+use berth_net::netlink::route::Route;
+use berth_net::netlink::veth::VethConfig;
+use berth_net::{NetNs, Netlink};
+use berth_store::Store;
+use ipnet::{IpNet, Ipv4Net};
+use serde::{Deserialize, Serialize};
+
+use super::{Endpoint, EndpointConfig, NetworkAttacher, NetworkCreate, NetworkInfo, PortSpec};
+use crate::error::{EngineError, Result};
+
+/// The default network's name and bridge.
+pub const DEFAULT_NETWORK: &str = "bridge";
+pub const DEFAULT_BRIDGE: &str = "berth0";
+const IFNAME: &str = "eth0";
+const KEY_PREFIX: &str = "networks/v1/";
+
+/// One network as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct NetworkDef {
+    id: String,
+    name: String,
+    bridge: String,
+    subnet: IpNet,
+    gateway: IpAddr,
+    internal: bool,
+    created: String,
+    /// `--ip-range`: where addresses are handed out from.
+    #[serde(default)]
+    ip_range: Option<IpNet>,
+    #[serde(default)]
+    attachable: bool,
+    #[serde(default)]
+    labels: HashMap<String, String>,
+    #[serde(default)]
+    options: HashMap<String, String>,
+}
+
+impl NetworkDef {
+    fn info(&self) -> NetworkInfo {
+        NetworkInfo {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            driver: "bridge".into(),
+            created: self.created.clone(),
+            subnet: self.subnet.to_string(),
+            gateway: self.gateway.to_string(),
+            internal: self.internal,
+            ip_range: self.ip_range.map(|r| r.to_string()).unwrap_or_default(),
+            attachable: self.attachable,
+            labels: self.labels.clone(),
+            options: self.options.clone(),
+        }
+    }
+
+    fn rules(&self) -> NetworkRules {
+        NetworkRules {
+            bridge: Some(self.bridge.clone()),
+            subnets: vec![self.subnet.trunc()],
+            masquerade: !self.internal,
+            isolate: true,
+        }
+    }
+
+    /// Addresses from `--ip-range` (or the subnet); a static address
+    /// (`--ip`) may be anywhere in the subnet, as with dockerd.
+    fn ipam(&self, static_ip: bool) -> IpamConfig {
+        let subnet = self.subnet.trunc();
+        let mut range = Range {
+            gateway: Some(self.gateway),
+            ..Range::subnet(subnet)
+        };
+        if let (Some(r), false) = (self.ip_range, static_ip) {
+            let hosts = |n: &IpNet| (n.network(), n.broadcast());
+            let (net_first, net_last) = hosts(&subnet);
+            let (first, last) = hosts(&r.trunc());
+            // The subnet's network and broadcast addresses are never handed out.
+            range.range_start = (first != net_first).then_some(first);
+            range.range_end = (last != net_last).then_some(last);
+        }
+        IpamConfig {
+            ranges: vec![vec![range]],
+            routes: Vec::new(),
+        }
+    }
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> EngineError {
+    EngineError::Internal(format!("{what}: {e}"))
+}
+
+fn now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    crate::container::inspect::format_time(secs, 0)
+}
+
+fn random_hex(bytes: usize) -> String {
+    crate::ids::new_id()
+        .map(|id| id[..bytes * 2].to_owned())
+        .unwrap_or_else(|_| format!("{:08x}", std::process::id()))
+}
+
+/// The subnets of the daemon's netns: its addresses' and its routes'
+/// (default routes aside).
+fn host_subnets(nl: &Netlink) -> Result<Vec<IpNet>> {
+    let mut out: Vec<IpNet> = nl
+        .addresses(None)
+        .map_err(|e| internal("listing addresses", e))?
+        .into_iter()
+        .map(|(_, a)| a.trunc())
+        .collect();
+    out.extend(
+        nl.routes(false)
+            .map_err(|e| internal("listing routes", e))?
+            .into_iter()
+            .map(|r| r.dst.trunc())
+            .filter(|d| d.prefix_len() > 0),
+    );
+    Ok(out)
+}
+
+fn overlaps(a: &IpNet, b: &IpNet) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// The first RFC 1918 /16 (172.17-172.31, then 10.0-10.255, then
+/// 192.168/16) that overlaps none of `taken`.
+fn first_free_subnet(taken: &[IpNet]) -> Option<IpNet> {
+    let candidates = (17..=31)
+        .map(|b| Ipv4Addr::new(172, b, 0, 0))
+        .chain((0..=255).map(|b| Ipv4Addr::new(10, b, 0, 0)))
+        .chain(std::iter::once(Ipv4Addr::new(192, 168, 0, 0)));
+    candidates
+        .filter_map(|a| Ipv4Net::new(a, 16).ok().map(IpNet::V4))
+        .find(|c| !taken.iter().any(|t| overlaps(c, t)))
+}
+
+fn first_host(net: &IpNet) -> Result<IpAddr> {
+    net.trunc()
+        .hosts()
+        .next()
+        .ok_or_else(|| EngineError::Invalid(format!("subnet {net} has no host address")))
+}
+
+/// The bridge driver: its networks (persisted in its store) and the
+/// attach/detach of containers to them.
+pub struct BridgeDriver {
+    store: Arc<dyn Store>,
+    networks: Mutex<Vec<NetworkDef>>,
+}
+
+impl BridgeDriver {
+    /// Loads the networks from `store`, making the default one at first
+    /// start: its subnet is `bip`'s (the gateway address and prefix, as
+    /// dockerd's `--bip`) or the first free private /16.
+    pub fn open(store: Arc<dyn Store>, bip: Option<IpNet>) -> Result<BridgeDriver> {
+        let mut nets = Vec::new();
+        for (key, value) in store.list_prefix(KEY_PREFIX)? {
+            let def: NetworkDef = serde_json::from_slice(&value)
+                .map_err(|e| internal(&format!("decoding {key}"), e))?;
+            nets.push(def);
+        }
+        let default = nets.iter().position(|n| n.name == DEFAULT_NETWORK);
+        let wanted = match (bip, default) {
+            (Some(bip), Some(i))
+                if nets[i].subnet != bip.trunc() || nets[i].gateway != bip.addr() =>
+            {
+                Some((bip.trunc(), bip.addr(), nets[i].id.clone()))
+            }
+            (Some(bip), None) => Some((bip.trunc(), bip.addr(), crate::ids::new_id()?)),
+            (None, None) => {
+                let nl = Netlink::new().map_err(|e| internal("netlink", e))?;
+                let taken = host_subnets(&nl)?;
+                let subnet = first_free_subnet(&taken).ok_or_else(|| {
+                    EngineError::Internal("no free private /16 for the default bridge".into())
+                })?;
+                Some((subnet, first_host(&subnet)?, crate::ids::new_id()?))
+            }
+            _ => None,
+        };
+        if let Some((subnet, gateway, id)) = wanted {
+            if !subnet.contains(&gateway) || subnet.network() == gateway {
+                return Err(EngineError::Invalid(format!(
+                    "--bip {gateway}/{}: not a host address of its subnet",
+                    subnet.prefix_len()
+                )));
+            }
+            let def = NetworkDef {
+                id,
+                name: DEFAULT_NETWORK.into(),
+                bridge: DEFAULT_BRIDGE.into(),
+                subnet,
+                gateway,
+                internal: false,
+                created: now(),
+                ip_range: None,
+                attachable: false,
+                labels: HashMap::new(),
+                options: HashMap::from([(
+                    "com.docker.network.bridge.name".to_owned(),
+                    DEFAULT_BRIDGE.to_owned(),
+                )]),
+            };
+            put(&*store, &def)?;
+            nets.retain(|n| n.name != DEFAULT_NETWORK);
+            nets.push(def);
+        }
+        let driver = BridgeDriver {
+            store,
+            networks: Mutex::new(nets),
+        };
+        // As dockerd: the default bridge exists (with its gateway address
+        // and rules) from daemon start, not from the first container.
+        let default = driver.find(DEFAULT_NETWORK)?;
+        let host = Netlink::new().map_err(|e| internal("netlink", e))?;
+        driver.ensure_network(&host, &default)?;
+        Ok(driver)
+    }
+
+    /// [`BridgeDriver::open`] over its own redb file at `path` (the
+    /// engine's store is opened after its attacher is made).
+    pub fn open_at(path: &Path, bip: Option<&str>) -> Result<BridgeDriver> {
+        let bip = bip
+            .map(|b| {
+                b.parse::<IpNet>().map_err(|_| {
+                    EngineError::Invalid(format!("invalid --bip {b:?} (want ADDRESS/PREFIX)"))
+                })
+            })
+            .transpose()?;
+        let store: Arc<dyn Store> = Arc::new(berth_store::RedbStore::open(path)?);
+        BridgeDriver::open(store, bip)
+    }
+
+    fn find(&self, name_or_id: &str) -> Result<NetworkDef> {
+        let nets = self.networks.lock().unwrap_or_else(|p| p.into_inner());
+        find_in(&nets, name_or_id)
+            .cloned()
+            .ok_or_else(|| EngineError::NotFound(format!("network {name_or_id} not found")))
+    }
+
+    /// The bridge, its gateway address, forwarding and the network's
+    /// firewall elements (all idempotent: every attach checks them).
+    fn ensure_network(&self, host: &Netlink, net: &NetworkDef) -> Result<u32> {
+        let br = host
+            .ensure_bridge(&BridgeConfig {
+                name: net.bridge.clone(),
+                mtu: None,
+                mac: None,
+                promisc: false,
+                vlan_filtering: false,
+                no_multicast_snooping: true,
+            })
+            .map_err(|e| internal(&format!("setting up bridge {}", net.bridge), e))?;
+        let gw = IpNet::new(net.gateway, net.subnet.prefix_len())
+            .map_err(|e| internal("gateway address", e))?;
+        let have = host
+            .link_addresses(br.index)
+            .map_err(|e| internal("listing bridge addresses", e))?;
+        if !have.contains(&gw) {
+            match host.add_address_nodad(br.index, gw) {
+                Ok(()) => {}
+                Err(e) if e.is_exists() => {}
+                Err(e) => return Err(internal(&format!("adding {gw} to {}", net.bridge), e)),
+            }
+        }
+        if !br.up {
+            host.set_up(br.index)
+                .map_err(|e| internal(&format!("setting {} up", net.bridge), e))?;
+        }
+        berth_net::sysctl::set_ipv4_forwarding(true)
+            .map_err(|e| internal("enabling IPv4 forwarding", e))?;
+        // 127.0.0.1:port of a published port is DNATed to the bridge; the
+        // firewall drops 127/8 arriving from outside lo unless DNATed.
+        berth_net::sysctl::set_route_localnet(&net.bridge, true)
+            .map_err(|e| internal("setting route_localnet on the bridge", e))?;
+        let fw = Firewall::open().map_err(|e| internal("opening firewall", e))?;
+        fw.add_network(&net.rules())
+            .map_err(|e| internal("adding the network's firewall elements", e))?;
+        Ok(br.index)
+    }
+
+    fn attach_steps(
+        &self,
+        netns: &Path,
+        cfg: &EndpointConfig,
+        net: &NetworkDef,
+        undo: &mut Vec<Box<dyn FnOnce() + '_>>,
+    ) -> Result<Endpoint> {
+        for p in &cfg.ports {
+            check_port(p)?;
+        }
+        let host = Netlink::new().map_err(|e| internal("netlink", e))?;
+        let br = self.ensure_network(&host, net)?;
+        let ifname = if cfg.ifname.is_empty() {
+            IFNAME
+        } else {
+            cfg.ifname.as_str()
+        };
+        if let Some(ip) = cfg.ipv4 {
+            if !net.subnet.contains(&ip) {
+                return Err(EngineError::Invalid(format!(
+                    "invalid endpoint settings: no configured subnet contains IP address {ip}"
+                )));
+            }
+        }
+        let ipam = Ipam::new(&*self.store, &net.name).map_err(|e| internal("ipam", e))?;
+        let requested: Vec<IpAddr> = cfg.ipv4.into_iter().collect();
+        let alloc = ipam
+            .allocate(
+                &net.ipam(cfg.ipv4.is_some()),
+                &cfg.container_id,
+                ifname,
+                &requested,
+            )
+            .map_err(|e| match e {
+                berth_net::ipam::IpamError::Taken { ip, .. } => {
+                    EngineError::Conflict(format!("Address already in use: {ip}"))
+                }
+                berth_net::ipam::IpamError::NotInRange(ip) => EngineError::Invalid(format!(
+                    "invalid endpoint settings: no configured subnet contains IP address {ip}"
+                )),
+                e => internal(&format!("allocating an address on {}", net.name), e),
+            })?;
+        let store = self.store.clone();
+        let (netname, cid, ifn) = (
+            net.name.clone(),
+            cfg.container_id.clone(),
+            ifname.to_owned(),
+        );
+        undo.push(Box::new(move || {
+            if let Ok(ipam) = Ipam::new(&*store, &netname) {
+                let _ = ipam.release(&cid, Some(&ifn));
+            }
+        }));
+        let addr = alloc
+            .first()
+            .map(|a| a.address)
+            .ok_or_else(|| EngineError::Internal("IPAM gave no address".into()))?;
+        let ns = NetNs::open(netns).map_err(|e| internal("opening the container's netns", e))?;
+        let host_name = format!("veth{}", random_hex(4));
+        let hv = host
+            .create_veth(
+                &VethConfig {
+                    name: host_name.clone(),
+                    peer_name: ifname.into(),
+                    mtu: None,
+                    mac: None,
+                    peer_mac: None,
+                },
+                Some(&ns),
+            )
+            .map_err(|e| internal("creating veth pair", e))?;
+        host.set_master(hv.index, br)
+            .map_err(|e| internal(&format!("attaching {host_name} to {}", net.bridge), e))?;
+        // A bridge port is layer 2 only.
+        let _ = berth_net::sysctl::set_disable_ipv6(&host_name, true);
+        host.set_up(hv.index)
+            .map_err(|e| internal(&format!("setting {host_name} up"), e))?;
+        let cont = Netlink::for_netns(&ns).map_err(|e| internal("netlink in container", e))?;
+        let cl = cont
+            .require_link(ifname)
+            .map_err(|e| internal(&format!("finding the container's {ifname}"), e))?;
+        // A failure from here on leaves the interface in a netns that lives
+        // on when this is a `network connect`.
+        let nsp = netns.to_path_buf();
+        let ifn = ifname.to_owned();
+        undo.push(Box::new(move || {
+            if let Ok(ns) = NetNs::open(&nsp) {
+                let _ = berth_net::netlink::unlist::delete_link_by_name(&ns, &ifn);
+            }
+        }));
+        cont.add_address_nodad(cl.index, addr)
+            .map_err(|e| internal(&format!("adding {addr} to {ifname}"), e))?;
+        cont.set_up(cl.index)
+            .map_err(|e| internal(&format!("setting {ifname} up"), e))?;
+        if !net.internal {
+            // The first network with a gateway gives the default route.
+            match cont.add_route(&Route::default_via(net.gateway)) {
+                Ok(()) => {}
+                Err(e) if e.is_exists() => {}
+                Err(e) => return Err(internal("adding the default route", e)),
+            }
+        }
+        let mac = cont
+            .link_by_index(cl.index)
+            .ok()
+            .flatten()
+            .and_then(|l| l.mac)
+            .map(|m| m.to_string())
+            .unwrap_or_default();
+        let ports = publish_ports(&cfg.ports, addr.addr(), undo)?;
+        Ok(Endpoint {
+            network_id: net.id.clone(),
+            endpoint_id: crate::ids::new_id()?,
+            ip_address: addr.addr().to_string(),
+            ip_prefix_len: i64::from(addr.prefix_len()),
+            gateway: if net.internal {
+                String::new()
+            } else {
+                net.gateway.to_string()
+            },
+            mac_address: mac,
+            ports,
+            ifname: ifname.to_owned(),
+            aliases: cfg.aliases.clone(),
+        })
+    }
+}
+
+/// Docker's start of the ephemeral range it takes free host ports from.
+const EPHEMERAL: std::ops::RangeInclusive<u16> = 32768..=60999;
+
+fn protocol_of(p: &PortSpec) -> Result<Protocol> {
+    p.protocol
+        .parse()
+        .map_err(|e| EngineError::Invalid(format!("{e}")))
+}
+
+/// The host address of a spec: `None` for every local address.
+fn host_ip_of(p: &PortSpec) -> Result<Option<IpAddr>> {
+    if p.host_ip.is_empty() || p.host_ip == "0.0.0.0" {
+        return Ok(None);
+    }
+    p.host_ip
+        .parse()
+        .map(Some)
+        .map_err(|_| EngineError::Invalid(format!("invalid host IP: {}", p.host_ip)))
+}
+
+/// Bad input is refused before anything is made.
+fn check_port(p: &PortSpec) -> Result<()> {
+    protocol_of(p)?;
+    if let Some(IpAddr::V6(_)) = host_ip_of(p)? {
+        return Err(EngineError::Invalid(format!(
+            "cannot publish {}/{} on IPv6 address {}: the network has no IPv6",
+            p.container_port, p.protocol, p.host_ip
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a process of the daemon's netns holds `port` (it would never see
+/// the DNATed traffic: Docker's "port is already allocated").
+fn port_in_use(proto: Protocol, ip: Option<IpAddr>, port: u16) -> bool {
+    let at = SocketAddr::new(ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), port);
+    let err = match proto {
+        Protocol::Tcp => std::net::TcpListener::bind(at).err(),
+        Protocol::Udp => std::net::UdpSocket::bind(at).err(),
+        Protocol::Sctp => None,
+    };
+    err.is_some_and(|e| e.kind() == std::io::ErrorKind::AddrInUse)
+}
+
+fn allocated(p: &PortSpec, port: u16) -> EngineError {
+    let ip = if p.host_ip.is_empty() {
+        "0.0.0.0"
+    } else {
+        &p.host_ip
+    };
+    EngineError::Conflict(format!(
+        "Bind for {ip}:{port} failed: port is already allocated"
+    ))
+}
+
+/// Publishes each spec (choosing the host port of a range or of "any"),
+/// pushing its removal on `undo`; returns the ports as published.
+fn publish_ports<'a>(
+    specs: &[PortSpec],
+    container_ip: IpAddr,
+    undo: &mut Vec<Box<dyn FnOnce() + 'a>>,
+) -> Result<Vec<PortSpec>> {
+    if specs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let fw = Firewall::open().map_err(|e| internal("opening firewall", e))?;
+    let mut out = Vec::new();
+    for p in specs {
+        let proto = protocol_of(p)?;
+        let hip = host_ip_of(p)?;
+        let fixed = p.host_port != 0 && p.host_port_end == 0;
+        let candidates: Box<dyn Iterator<Item = u16>> = if fixed {
+            Box::new(std::iter::once(p.host_port))
+        } else if p.host_port != 0 {
+            Box::new(p.host_port..=p.host_port_end)
+        } else {
+            Box::new(EPHEMERAL)
+        };
+        let mut chosen = None;
+        for port in candidates {
+            if port_in_use(proto, hip, port) {
+                if fixed {
+                    return Err(allocated(p, port));
+                }
+                continue;
+            }
+            let m = PortMapping {
+                host_ip: hip,
+                ..PortMapping::new(proto, port, container_ip, p.container_port)
+            };
+            match fw.publish(std::slice::from_ref(&m)) {
+                Ok(()) => {
+                    let fw = fw.clone();
+                    undo.push(Box::new(move || {
+                        let _ = fw.unpublish(&[m]);
+                    }));
+                    chosen = Some(port);
+                    break;
+                }
+                // Published already, to another container.
+                Err(e) if e.is_exists() && !fixed => continue,
+                Err(e) if e.is_exists() => return Err(allocated(p, port)),
+                Err(e) => return Err(internal("publishing ports", e)),
+            }
+        }
+        let port = chosen.ok_or_else(|| {
+            if p.host_port != 0 {
+                allocated(p, p.host_port)
+            } else {
+                EngineError::Conflict(format!(
+                    "no free host port for {}/{}",
+                    p.container_port, p.protocol
+                ))
+            }
+        })?;
+        out.push(PortSpec {
+            host_port: port,
+            host_port_end: 0,
+            ..p.clone()
+        });
+    }
+    Ok(out)
+}
+
+fn find_in<'a>(nets: &'a [NetworkDef], name_or_id: &str) -> Option<&'a NetworkDef> {
+    nets.iter()
+        .find(|n| n.name == name_or_id || n.id == name_or_id)
+        .or_else(|| {
+            let mut by_prefix = nets
+                .iter()
+                .filter(|n| !name_or_id.is_empty() && n.id.starts_with(name_or_id));
+            match (by_prefix.next(), by_prefix.next()) {
+                (Some(n), None) => Some(n),
+                _ => None,
+            }
+        })
+}
+
+fn put(store: &dyn Store, def: &NetworkDef) -> Result<()> {
+    let bytes = serde_json::to_vec(def).map_err(|e| internal("encoding network", e))?;
+    store.put(&format!("{KEY_PREFIX}{}", def.name), &bytes)?;
+    Ok(())
+}
+
+impl NetworkAttacher for BridgeDriver {
+    fn attach(&self, netns: &Path, cfg: &EndpointConfig) -> Result<Endpoint> {
+        let net = self.find(&cfg.network)?;
+        let mut undo: Vec<Box<dyn FnOnce() + '_>> = Vec::new();
+        let r = self.attach_steps(netns, cfg, &net, &mut undo);
+        if r.is_err() {
+            // The veth, if made, goes with the netns the caller removes.
+            for f in undo.into_iter().rev() {
+                f();
+            }
+        }
+        r
+    }
+
+    fn detach(&self, _netns: &Path, cfg: &EndpointConfig, ep: &Endpoint) -> Result<()> {
+        let net = self.find(&cfg.network)?;
+        let mut first_err = None;
+        if !ep.ports.is_empty() {
+            let unpublished = (|| -> Result<()> {
+                let ip: IpAddr = ep
+                    .ip_address
+                    .parse()
+                    .map_err(|_| internal("endpoint address", &ep.ip_address))?;
+                let pm = ep
+                    .ports
+                    .iter()
+                    .map(|p| {
+                        Ok(PortMapping {
+                            host_ip: host_ip_of(p)?,
+                            ..PortMapping::new(protocol_of(p)?, p.host_port, ip, p.container_port)
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                if let Some(fw) =
+                    Firewall::open_existing().map_err(|e| internal("opening firewall", e))?
+                {
+                    fw.unpublish(&pm)
+                        .map_err(|e| internal("unpublishing ports", e))?;
+                }
+                Ok(())
+            })();
+            first_err = unpublished.err();
+        }
+        let ipam = Ipam::new(&*self.store, &net.name).map_err(|e| internal("ipam", e))?;
+        let ifname = if ep.ifname.is_empty() {
+            IFNAME
+        } else {
+            ep.ifname.as_str()
+        };
+        if let Err(e) = ipam.release(&cfg.container_id, Some(ifname)) {
+            first_err.get_or_insert(internal("releasing the address", e));
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn disconnect(&self, netns: &Path, cfg: &EndpointConfig, ep: &Endpoint) -> Result<()> {
+        let ifname = if ep.ifname.is_empty() {
+            IFNAME
+        } else {
+            ep.ifname.as_str()
+        };
+        let ns = NetNs::open(netns).map_err(|e| internal("opening the container's netns", e))?;
+        berth_net::netlink::unlist::delete_link_by_name(&ns, ifname)
+            .map_err(|e| internal(&format!("deleting the container's {ifname}"), e))?;
+        self.detach(netns, cfg, ep)
+    }
+
+    fn networks(&self) -> Vec<NetworkInfo> {
+        let nets = self.networks.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<NetworkInfo> = nets.iter().map(NetworkDef::info).collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    fn create_network(&self, req: &NetworkCreate) -> Result<NetworkInfo> {
+        if !req.driver.is_empty() && req.driver != "bridge" {
+            return Err(EngineError::NotFound(format!(
+                "plugin \"{}\" not found",
+                req.driver
+            )));
+        }
+        if matches!(req.name.as_str(), "bridge" | "host" | "none" | "default") {
+            return Err(EngineError::Conflict(format!(
+                "network with name {} already exists",
+                req.name
+            )));
+        }
+        if req.name.is_empty()
+            || !req
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            return Err(EngineError::Invalid(format!(
+                "invalid network name {:?}",
+                req.name
+            )));
+        }
+        let mut nets = self.networks.lock().unwrap_or_else(|p| p.into_inner());
+        if nets.iter().any(|n| n.name == req.name) {
+            return Err(EngineError::Conflict(format!(
+                "network with name {} already exists",
+                req.name
+            )));
+        }
+        let id = crate::ids::new_id()?;
+        let subnet = match &req.subnet {
+            Some(s) => s
+                .parse::<IpNet>()
+                .map_err(|_| EngineError::Invalid(format!("invalid subnet {s}")))?
+                .trunc(),
+            None => {
+                let nl = Netlink::new().map_err(|e| internal("netlink", e))?;
+                let mut taken = host_subnets(&nl)?;
+                taken.extend(nets.iter().map(|n| n.subnet));
+                first_free_subnet(&taken).ok_or_else(|| {
+                    EngineError::Invalid(
+                        "could not find an available, non-overlapping IPv4 address pool".into(),
+                    )
+                })?
+            }
+        };
+        if subnet.addr().is_ipv6() {
+            return Err(EngineError::NotImplemented(
+                "IPv6 networks are not available yet in berthd".into(),
+            ));
+        }
+        if let Some(other) = nets.iter().find(|n| overlaps(&n.subnet, &subnet)) {
+            return Err(EngineError::Conflict(format!(
+                "invalid pool request: Pool overlaps with other one on this address space ({} of network {})",
+                other.subnet, other.name
+            )));
+        }
+        let gateway = match &req.gateway {
+            Some(g) => {
+                let gw: IpAddr = g
+                    .parse()
+                    .map_err(|_| EngineError::Invalid(format!("invalid gateway {g}")))?;
+                if !subnet.contains(&gw) || gw == subnet.network() || gw == subnet.broadcast() {
+                    return Err(EngineError::Invalid(format!(
+                        "no matching subnet for gateway {gw}"
+                    )));
+                }
+                gw
+            }
+            None => first_host(&subnet)?,
+        };
+        let ip_range = match &req.ip_range {
+            Some(r) => {
+                let r: IpNet = r
+                    .parse()
+                    .map_err(|_| EngineError::Invalid(format!("invalid ip-range {r}")))?;
+                if !subnet.contains(&r.trunc()) {
+                    return Err(EngineError::Invalid(format!(
+                        "invalid pool request: ip-range {r} is not within subnet {subnet}"
+                    )));
+                }
+                Some(r.trunc())
+            }
+            None => None,
+        };
+        let bridge = req
+            .options
+            .get("com.docker.network.bridge.name")
+            .cloned()
+            .unwrap_or_else(|| format!("br-{}", &id[..12]));
+        berth_net::netlink::check_ifname(&bridge)
+            .map_err(|e| EngineError::Invalid(format!("com.docker.network.bridge.name: {e}")))?;
+        if nets.iter().any(|n| n.bridge == bridge) {
+            return Err(EngineError::Conflict(format!(
+                "bridge name {bridge} is used by another network"
+            )));
+        }
+        let def = NetworkDef {
+            id,
+            name: req.name.clone(),
+            bridge,
+            subnet,
+            gateway,
+            internal: req.internal,
+            created: now(),
+            ip_range,
+            attachable: req.attachable,
+            labels: req.labels.clone(),
+            options: req.options.clone(),
+        };
+        put(&*self.store, &def)?;
+        nets.push(def.clone());
+        Ok(def.info())
+    }
+
+    fn remove_network(&self, name: &str) -> Result<()> {
+        let mut nets = self.networks.lock().unwrap_or_else(|p| p.into_inner());
+        let def = find_in(&nets, name)
+            .cloned()
+            .ok_or_else(|| EngineError::NotFound(format!("network {name} not found")))?;
+        if def.name == DEFAULT_NETWORK {
+            return Err(EngineError::Forbidden(format!(
+                "{} is a pre-defined network and cannot be removed",
+                def.name
+            )));
+        }
+        if let Some(fw) = Firewall::open_existing().map_err(|e| internal("opening firewall", e))? {
+            fw.remove_network(&def.rules())
+                .map_err(|e| internal("removing the network's firewall elements", e))?;
+        }
+        let host = Netlink::new().map_err(|e| internal("netlink", e))?;
+        host.delete_link_by_name(&def.bridge)
+            .map_err(|e| internal(&format!("deleting bridge {}", def.bridge), e))?;
+        self.store.delete(&format!("{KEY_PREFIX}{}", def.name))?;
+        nets.retain(|n| n.id != def.id);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets(v: &[&str]) -> Vec<IpNet> {
+        v.iter().map(|s| s.parse().expect("net")).collect()
+    }
+
+    #[test]
+    fn default_subnet_skips_what_the_host_uses() {
+        assert_eq!(
+            first_free_subnet(&[]).map(|n| n.to_string()).as_deref(),
+            Some("172.17.0.0/16")
+        );
+        let taken = nets(&["172.17.5.0/24", "172.18.0.0/15", "10.0.0.0/8"]);
+        assert_eq!(
+            first_free_subnet(&taken).map(|n| n.to_string()).as_deref(),
+            Some("172.20.0.0/16")
+        );
+        let all172 = nets(&["172.16.0.0/12"]);
+        assert_eq!(
+            first_free_subnet(&all172).map(|n| n.to_string()).as_deref(),
+            Some("10.0.0.0/16")
+        );
+    }
+
+    #[test]
+    fn ports_parse_from_docker_bindings() {
+        use bollard_stubs::models::PortBinding;
+        let b = HashMap::from([(
+            "80/tcp".to_owned(),
+            Some(vec![PortBinding {
+                host_ip: Some("127.0.0.1".into()),
+                host_port: Some("8080".into()),
+            }]),
+        )]);
+        let p = PortSpec::from_bindings(Some(&b)).expect("ports");
+        assert_eq!(
+            p,
+            [PortSpec {
+                container_port: 80,
+                protocol: "tcp".into(),
+                host_ip: "127.0.0.1".into(),
+                host_port: 8080,
+                host_port_end: 0,
+            }]
+        );
+        let bad = HashMap::from([("80/icmp".to_owned(), None)]);
+        assert!(PortSpec::from_bindings(Some(&bad)).is_err());
+    }
+}
