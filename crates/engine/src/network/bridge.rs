@@ -262,7 +262,13 @@ impl BridgeDriver {
         // first container.
         let host = Netlink::new().map_err(|e| internal("netlink", e))?;
         for net in &all {
-            driver.ensure_network(&host, net)?;
+            match driver.ensure_network(&host, net) {
+                Ok(_) => {}
+                Err(e) if net.name == DEFAULT_NETWORK => return Err(e),
+                // One broken user network does not keep the daemon down;
+                // its next attach retries and reports.
+                Err(e) => tracing::warn!(network = %net.name, "setting up: {e}"),
+            }
         }
         Ok(driver)
     }
