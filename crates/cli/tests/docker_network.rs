@@ -949,3 +949,141 @@ fn connect_disconnect_static_ips_aliases_and_prune() {
     d.ok(&["network", "rm", "n1", "n2"]);
     assert_nothing_leaked(&d);
 }
+
+/// A DNS responder for the test, on the sandbox's 127.0.0.1:53: every
+/// query gets one A record, 192.0.2.123.
+const FAKE_RESOLVER: &str = r#"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('127.0.0.1', 53))
+print('ready', flush=True)
+while True:
+    q, a = s.recvfrom(512)
+    i = 12
+    while q[i] != 0:
+        i += q[i] + 1
+    end = i + 5
+    r = q[:2] + b'\x81\x80' + q[4:6] + b'\x00\x01\x00\x00\x00\x00' + q[12:end]
+    r += b'\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04' + bytes([192, 0, 2, 123])
+    s.sendto(r, a)
+"#;
+
+#[test]
+fn embedded_dns_on_user_networks() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let mut resolver = d
+        .host
+        .spawn(
+            std::process::Command::new("python3")
+                .args(["-c", FAKE_RESOLVER])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null()),
+        )
+        .expect("fake resolver");
+    d.ok(&["network", "create", "--subnet", "10.70.0.0/24", "dnsnet"]);
+    d.ok(&["network", "create", "--subnet", "10.71.0.0/24", "elsewhere"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "dnsnet",
+        "--network-alias",
+        "site",
+        "busybox",
+        "sh",
+        "-c",
+        &httpd("by-name"),
+    ]);
+    let web_ip = inspect(
+        &d,
+        "web",
+        "{{(index .NetworkSettings.Networks \"dnsnet\").IPAddress}}",
+    );
+    let web_short = inspect(&d, "web", "{{.Id}}")[..12].to_owned();
+    let dns_names = inspect(
+        &d,
+        "web",
+        "{{(index .NetworkSettings.Networks \"dnsnet\").DNSNames}}",
+    );
+    assert_eq!(dns_names, format!("[web {web_short} site]"));
+
+    // Name, alias and short id resolve on the same network; wget by name works.
+    let run_on = |net: &str, script: &str| {
+        let o = d.docker(&[
+            "run",
+            "--rm",
+            "--network",
+            net,
+            "--dns",
+            "127.0.0.1",
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ]);
+        (
+            code(&o),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &stderr(&o),
+        )
+    };
+    for name in ["web", "site", web_short.as_str(), "web.dnsnet"] {
+        let (c, out) = run_on("dnsnet", &format!("nslookup -type=a {name}; exit $?"));
+        assert_eq!(c, 0, "{name}: {out}");
+        assert!(out.contains(&format!("Address: {web_ip}")), "{name}: {out}");
+    }
+    let got = eventually(|| {
+        let (c, out) = run_on(
+            "dnsnet",
+            "unset http_proxy HTTP_PROXY; timeout 5 wget -Y off -qO- http://site/; exit $?",
+        );
+        if c == 0 {
+            Ok(out)
+        } else {
+            Err(out)
+        }
+    });
+    assert!(
+        got.as_deref().is_ok_and(|s| s.contains("by-name")),
+        "{got:?}"
+    );
+
+    // The container's nameserver is the network's DNS server; --dns is its upstream,
+    // so other names are forwarded (to the test's resolver).
+    let (_, conf) = run_on("dnsnet", "cat /etc/resolv.conf");
+    assert!(conf.contains("nameserver 10.70.0.1"), "{conf}");
+    assert!(!conf.contains("nameserver 127.0.0.1"), "{conf}");
+    let (c, out) = run_on("dnsnet", "nslookup -type=a outside.example; exit $?");
+    assert_eq!(c, 0, "{out}");
+    assert!(out.contains("192.0.2.123"), "{out}");
+
+    // Another network: its containers do not learn dnsnet's names, neither
+    // through their own server nor by asking dnsnet's.
+    let (_, out) = run_on(
+        "elsewhere",
+        "nslookup -type=a web; nslookup -type=a web 10.70.0.1; exit 0",
+    );
+    assert!(!out.contains(&web_ip), "{out}");
+    assert!(
+        out.contains("REFUSED") || out.contains("can't resolve"),
+        "{out}"
+    );
+    // The default bridge has no embedded DNS: the (given) servers as they are.
+    let (_, conf) = run_on("bridge", "cat /etc/resolv.conf");
+    assert!(conf.contains("nameserver 127.0.0.1"), "{conf}");
+
+    // After the container goes, its name does not resolve.
+    d.ok(&["rm", "-f", "web"]);
+    let (_, out) = run_on("dnsnet", "nslookup -type=a web; exit 0");
+    assert!(!out.contains(&web_ip), "{out}");
+    let _ = resolver.kill();
+    let _ = resolver.wait();
+    d.ok(&["network", "rm", "dnsnet", "elsewhere"]);
+    // The server stopped with its network: the address:port is free.
+    d.host
+        .sh("python3 -c \"import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).bind(('0.0.0.0', 53))\"")
+        .expect("port 53 free after network rm");
+    assert_nothing_leaked(&d);
+}

@@ -5,6 +5,7 @@
 //! and user-defined bridge networks in process on berth-net, is [`bridge`].
 
 pub mod bridge;
+pub mod dns;
 
 use std::path::{Path, PathBuf};
 
@@ -73,6 +74,8 @@ pub struct EndpointConfig {
     pub ifname: String,
     /// A static address (`--ip`).
     pub ipv4: Option<std::net::IpAddr>,
+    /// The container's `--dns` servers (upstream of an embedded DNS).
+    pub dns: Vec<std::net::IpAddr>,
 }
 
 impl EndpointConfig {
@@ -86,6 +89,7 @@ impl EndpointConfig {
             ports: ep.ports.clone(),
             ifname: ep.ifname.clone(),
             ipv4: None,
+            dns: Vec::new(),
         }
     }
 }
@@ -219,6 +223,10 @@ pub struct Endpoint {
     pub ifname: String,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// The network's embedded DNS server, the container's nameserver
+    /// (user-defined networks); empty for none.
+    #[serde(default)]
+    pub dns_server: String,
 }
 
 /// A network as `docker network ls/inspect` shows it.

@@ -93,6 +93,13 @@ impl Engine {
             ports,
             ifname: free_ifname(endpoints),
             ipv4,
+            dns: rec
+                .host_config
+                .dns
+                .iter()
+                .flatten()
+                .filter_map(|d| d.parse().ok())
+                .collect(),
         };
         self.inner.attacher.attach(netns, &cfg)
     }

@@ -174,11 +174,15 @@ impl Engine {
             }
             let hostname = hostname_of(rec);
             let files = cfg.container_dir(id);
-            let ip = prepared
-                .endpoints
-                .values()
-                .next()
-                .map(|e| e.ip_address.clone());
+            // The first network's endpoint (eth0) names the container in
+            // /etc/hosts and gives it its nameserver.
+            let first = prepared.endpoints.values().min_by_key(|e| e.ifname.clone());
+            let ip = first.map(|e| e.ip_address.clone());
+            let embedded_dns: Vec<String> = first
+                .map(|e| e.dns_server.clone())
+                .filter(|s| !s.is_empty())
+                .into_iter()
+                .collect();
             let hc = &rec.host_config;
             let write = |name: &str, text: String| {
                 std::fs::write(files.join(name), text)
@@ -201,7 +205,12 @@ impl Engine {
                 resolv_conf(
                     &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
                     mode.own_netns(),
-                    hc.dns.as_deref().unwrap_or(&[]),
+                    // With an embedded DNS, --dns are its upstream servers.
+                    if embedded_dns.is_empty() {
+                        hc.dns.as_deref().unwrap_or(&[])
+                    } else {
+                        &embedded_dns
+                    },
                     hc.dns_search.as_deref().unwrap_or(&[]),
                     hc.dns_options.as_deref().unwrap_or(&[]),
                 ),

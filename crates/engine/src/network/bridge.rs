@@ -171,6 +171,13 @@ fn first_host(net: &IpNet) -> Result<IpAddr> {
 pub struct BridgeDriver {
     store: Arc<dyn Store>,
     networks: Mutex<Vec<NetworkDef>>,
+    dns: super::dns::Dns,
+}
+
+const DNS_PREFIX: &str = "dns/v1/";
+
+fn dns_key(network: &str, container_id: &str) -> String {
+    format!("{DNS_PREFIX}{network}/{container_id}")
 }
 
 impl BridgeDriver {
@@ -229,15 +236,40 @@ impl BridgeDriver {
             nets.retain(|n| n.name != DEFAULT_NETWORK);
             nets.push(def);
         }
+        let upstream = super::dns::nameservers(
+            &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        );
+        let dns = super::dns::Dns::new(upstream);
+        // The names of containers attached before a daemon restart.
+        for (key, value) in store.list_prefix(DNS_PREFIX)? {
+            let rest = key.trim_start_matches(DNS_PREFIX);
+            let Some((network, _)) = rest.split_once('/') else {
+                continue;
+            };
+            match serde_json::from_slice::<super::dns::DnsEntry>(&value) {
+                Ok(e) => dns.add(network, e),
+                Err(e) => tracing::warn!("skipping unreadable DNS entry {key}: {e}"),
+            }
+        }
+        let all = nets.clone();
         let driver = BridgeDriver {
             store,
             networks: Mutex::new(nets),
+            dns,
         };
-        // As dockerd: the default bridge exists (with its gateway address
-        // and rules) from daemon start, not from the first container.
-        let default = driver.find(DEFAULT_NETWORK)?;
+        // As dockerd: every network's bridge exists (with its gateway
+        // address, rules and DNS server) from daemon start, not from its
+        // first container.
         let host = Netlink::new().map_err(|e| internal("netlink", e))?;
-        driver.ensure_network(&host, &default)?;
+        for net in &all {
+            match driver.ensure_network(&host, net) {
+                Ok(_) => {}
+                Err(e) if net.name == DEFAULT_NETWORK => return Err(e),
+                // One broken user network does not keep the daemon down;
+                // its next attach retries and reports.
+                Err(e) => tracing::warn!(network = %net.name, "setting up: {e}"),
+            }
+        }
         Ok(driver)
     }
 
@@ -300,6 +332,13 @@ impl BridgeDriver {
         let fw = Firewall::open().map_err(|e| internal("opening firewall", e))?;
         fw.add_network(&net.rules())
             .map_err(|e| internal("adding the network's firewall elements", e))?;
+        if net.name != DEFAULT_NETWORK {
+            self.dns
+                .serve(&net.name, net.gateway, net.subnet.trunc(), net.internal)
+                .map_err(|e| {
+                    internal(&format!("starting the DNS server on {}:53", net.gateway), e)
+                })?;
+        }
         Ok(br.index)
     }
 
@@ -427,6 +466,11 @@ impl BridgeDriver {
             ports,
             ifname: ifname.to_owned(),
             aliases: cfg.aliases.clone(),
+            dns_server: if net.name == DEFAULT_NETWORK {
+                String::new()
+            } else {
+                net.gateway.to_string()
+            },
         })
     }
 }
@@ -575,11 +619,39 @@ fn put(store: &dyn Store, def: &NetworkDef) -> Result<()> {
     Ok(())
 }
 
+impl BridgeDriver {
+    /// The container's names on a user-defined network, for its DNS
+    /// (the last step of an attach: nothing to undo after it).
+    fn add_name(&self, net: &NetworkDef, cfg: &EndpointConfig, ep: &Endpoint) -> Result<()> {
+        if net.name == DEFAULT_NETWORK {
+            return Ok(());
+        }
+        let ip: Ipv4Addr = ep
+            .ip_address
+            .parse()
+            .map_err(|_| internal("endpoint address", &ep.ip_address))?;
+        let entry = super::dns::DnsEntry {
+            container_id: cfg.container_id.clone(),
+            name: cfg.container_name.clone(),
+            aliases: cfg.aliases.clone(),
+            ip,
+            dns: cfg.dns.clone(),
+        };
+        let bytes = serde_json::to_vec(&entry).map_err(|e| internal("encoding DNS entry", e))?;
+        self.store
+            .put(&dns_key(&net.name, &cfg.container_id), &bytes)?;
+        self.dns.add(&net.name, entry);
+        Ok(())
+    }
+}
+
 impl NetworkAttacher for BridgeDriver {
     fn attach(&self, netns: &Path, cfg: &EndpointConfig) -> Result<Endpoint> {
         let net = self.find(&cfg.network)?;
         let mut undo: Vec<Box<dyn FnOnce() + '_>> = Vec::new();
-        let r = self.attach_steps(netns, cfg, &net, &mut undo);
+        let r = self
+            .attach_steps(netns, cfg, &net, &mut undo)
+            .and_then(|ep| self.add_name(&net, cfg, &ep).map(|()| ep));
         if r.is_err() {
             // The veth, if made, goes with the netns the caller removes.
             for f in undo.into_iter().rev() {
@@ -617,6 +689,10 @@ impl NetworkAttacher for BridgeDriver {
                 Ok(())
             })();
             first_err = unpublished.err();
+        }
+        self.dns.remove(&net.name, &cfg.container_id);
+        if let Err(e) = self.store.delete(&dns_key(&net.name, &cfg.container_id)) {
+            first_err.get_or_insert(e.into());
         }
         let ipam = Ipam::new(&*self.store, &net.name).map_err(|e| internal("ipam", e))?;
         let ifname = if ep.ifname.is_empty() {
@@ -780,6 +856,13 @@ impl NetworkAttacher for BridgeDriver {
         if let Some(fw) = Firewall::open_existing().map_err(|e| internal("opening firewall", e))? {
             fw.remove_network(&def.rules())
                 .map_err(|e| internal("removing the network's firewall elements", e))?;
+        }
+        self.dns.stop(&def.name);
+        for (key, _) in self
+            .store
+            .list_prefix(&format!("{DNS_PREFIX}{}/", def.name))?
+        {
+            self.store.delete(&key)?;
         }
         let host = Netlink::new().map_err(|e| internal("netlink", e))?;
         host.delete_link_by_name(&def.bridge)
