@@ -1,0 +1,10 @@
+//! berth-build: images from Dockerfiles, as docker's legacy builder
+//! (`DOCKER_BUILDKIT=0 docker build`) makes them.
+//!
+//! [`dockerfile`] parses the file into stages of typed instructions.
+//! The executor ([`Builder`]) runs them against `berth-image`: config
+//! instructions change the image config, COPY/ADD and RUN make layers (RUN
+//! in a container of berth's own runtime), and every step goes through a
+//! cache keyed by the state before it, the instruction and its inputs.
+
+pub mod dockerfile;
