@@ -184,10 +184,7 @@ pub fn parse(line: usize, text: &str, escape: char) -> Result<Instruction, Parse
                     platform: flag("platform"),
                 },
                 [image, as_, name] if as_.eq_ignore_ascii_case("as") => {
-                    let ok = name
-                        .chars()
-                        .next()
-                        .is_some_and(|c| c.is_ascii_alphabetic())
+                    let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
                         && name
                             .chars()
                             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
@@ -202,8 +199,7 @@ pub fn parse(line: usize, text: &str, escape: char) -> Result<Instruction, Parse
                 }
                 _ => {
                     return Err(err(
-                        "FROM requires either one or three arguments (FROM IMAGE [AS NAME])"
-                            .into(),
+                        "FROM requires either one or three arguments (FROM IMAGE [AS NAME])".into(),
                     ))
                 }
             }
@@ -232,7 +228,9 @@ pub fn parse(line: usize, text: &str, escape: char) -> Result<Instruction, Parse
             };
             if let Some(m) = &spec.chmod {
                 if u32::from_str_radix(m, 8).map_or(true, |v| v > 0o7777) {
-                    return Err(err(format!("invalid chmod value {m:?}: expected octal mode")));
+                    return Err(err(format!(
+                        "invalid chmod value {m:?}: expected octal mode"
+                    )));
                 }
             }
             if keyword == "COPY" {
@@ -276,7 +274,7 @@ pub fn parse(line: usize, text: &str, escape: char) -> Result<Instruction, Parse
             Some(l) if !l.is_empty() => Kind::Shell(l),
             _ => {
                 return Err(err(
-                    "SHELL requires the arguments to be in JSON form".to_string(),
+                    "SHELL requires the arguments to be in JSON form".to_string()
                 ))
             }
         },
@@ -286,7 +284,7 @@ pub fn parse(line: usize, text: &str, escape: char) -> Result<Instruction, Parse
             match w.to_ascii_uppercase().as_str() {
                 "ONBUILD" => {
                     return Err(err(
-                        "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into(),
+                        "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed".into()
                     ))
                 }
                 "FROM" | "MAINTAINER" => {
@@ -361,7 +359,11 @@ fn key_values(s: &str, escape: char, env: bool) -> Result<Vec<(String, String)>,
     for w in words {
         match w.split_once('=') {
             Some((k, v)) if !k.is_empty() => out.push((k.to_string(), v.to_string())),
-            _ => return Err(format!("syntax error - can't find = in {w:?}. Must be of the form: name=value")),
+            _ => {
+                return Err(format!(
+                    "syntax error - can't find = in {w:?}. Must be of the form: name=value"
+                ))
+            }
         }
     }
     Ok(out)

@@ -104,7 +104,8 @@ mod tests {
 
     #[test]
     fn continuations_comments_and_numbers() -> Result<(), ParseError> {
-        let text = "FROM busybox\n# a comment\nRUN echo a \\\n  # inside\n  && echo b\n\nCMD [\"sh\"]\n";
+        let text =
+            "FROM busybox\n# a comment\nRUN echo a \\\n  # inside\n  && echo b\n\nCMD [\"sh\"]\n";
         let (lines, esc) = logical_lines(text)?;
         assert_eq!(esc, '\\');
         assert_eq!(

@@ -94,16 +94,14 @@ impl Dockerfile {
         })
     }
 
-    /// Number of steps the build runs up to and including stage `last`
-    /// (meta ARGs count as steps, as the legacy builder counts them).
+    /// Number of steps ("Step N/M") of stages 0..=`last` (ARGs before
+    /// the first FROM are not steps).
     pub fn steps_until(&self, last: usize) -> usize {
-        self.meta_args.len()
-            + self
-                .stages
-                .iter()
-                .take(last + 1)
-                .map(|s| 1 + s.instructions.len())
-                .sum::<usize>()
+        self.stages
+            .iter()
+            .take(last + 1)
+            .map(|s| 1 + s.instructions.len())
+            .sum()
     }
 
     /// The index of the stage `name` (a stage name or index).
@@ -112,7 +110,11 @@ impl Dockerfile {
         self.stages
             .iter()
             .position(|s| s.name.as_deref() == Some(lower.as_str()))
-            .or_else(|| name.parse::<usize>().ok().filter(|i| *i < self.stages.len()))
+            .or_else(|| {
+                name.parse::<usize>()
+                    .ok()
+                    .filter(|i| *i < self.stages.len())
+            })
     }
 }
 
@@ -133,7 +135,7 @@ mod tests {
         assert_eq!(d.stage_index("BUILD"), Some(0));
         assert_eq!(d.stage_index("1"), Some(1));
         assert_eq!(d.stage_index("2"), None);
-        assert_eq!(d.steps_until(1), 6);
+        assert_eq!(d.steps_until(1), 5);
         Ok(())
     }
 

@@ -10,7 +10,10 @@ pub trait Vars {
 
 impl Vars for [(String, String)] {
     fn get(&self, name: &str) -> Option<String> {
-        self.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        self.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     }
 }
 
@@ -75,14 +78,19 @@ pub fn expand(word: &str, vars: &dyn Vars, escape: char) -> Result<String, Strin
                 i += 1;
             }
             if i >= chars.len() {
-                return Err("unexpected end of statement while looking for matching single-quote".into());
+                return Err(
+                    "unexpected end of statement while looking for matching single-quote".into(),
+                );
             }
             i += 1;
         } else if c == '"' {
             i += 1;
             loop {
                 if i >= chars.len() {
-                    return Err("unexpected end of statement while looking for matching double-quote".into());
+                    return Err(
+                        "unexpected end of statement while looking for matching double-quote"
+                            .into(),
+                    );
                 }
                 let d = chars[i];
                 if d == '"' {
