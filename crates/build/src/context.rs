@@ -81,7 +81,7 @@ impl Context {
         }
         let has_glob = cleaned.contains(['*', '?', '[']);
         if !has_glob {
-            let p = self.root.join(&cleaned);
+            let p = self.path(&cleaned)?;
             if p.symlink_metadata().is_err() || (!cleaned.is_empty() && self.ignored(&cleaned)) {
                 return Err(BuildError::Context(format!(
                     "COPY failed: file not found in build context or excluded by .dockerignore: stat {src}: file does not exist"
@@ -105,6 +105,13 @@ impl Context {
             )));
         }
         Ok(hits)
+    }
+
+    /// Where the context path `rel` is on this host: symlinks on the way
+    /// resolve inside the context (a context from a client must not name
+    /// the daemon's files); the last component is not followed.
+    pub fn path(&self, rel: &str) -> Result<PathBuf, BuildError> {
+        crate::files::resolve_in(&self.root, rel, false)
     }
 
     /// Calls `f` for every path under `rel` (not following symlinks).
@@ -269,6 +276,15 @@ mod tests {
         assert!(c.resolve_source("b.log").is_err());
         assert!(c.resolve_source("missing").is_err());
         assert!(c.resolve_source("*.none").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn symlinks_in_the_context_stay_inside_it() -> Result<(), Box<dyn std::error::Error>> {
+        let (d, c) = ctx("")?;
+        std::os::unix::fs::symlink("/etc", d.path().join("link"))?;
+        assert!(c.resolve_source("link/passwd").is_err());
+        assert_eq!(c.path("link/x")?, c.root().join("etc/x"));
         Ok(())
     }
 

@@ -97,6 +97,7 @@ pub fn build(
         consumed: Vec::new(),
         meta: Vec::new(),
         stage_names: df.stages.iter().map(|s| s.name.clone()).collect(),
+        silent: false,
     };
     ex.meta_args(&df)?;
     for i in 0..=last {
@@ -111,14 +112,18 @@ pub fn build(
         let mut labels = opts.labels.clone();
         labels.sort();
         let desc = format!("--label {}", json!(labels));
-        ex.cached(&mut fin, &desc, |_, parts| {
+        // Not a step of the Dockerfile: no progress lines of its own.
+        ex.silent = true;
+        let res = ex.cached(&mut fin, &desc, |_, parts| {
             let mut p = parts.clone();
             let map = labels_of(&mut p);
             for (k, v) in &labels {
                 map.insert(k.clone(), json!(v));
             }
             Ok(p)
-        })?;
+        });
+        ex.silent = false;
+        res?;
     }
     let unused: Vec<&str> = opts
         .build_args
@@ -187,11 +192,15 @@ pub(crate) struct Executor<'a> {
     meta: Vec<(String, String)>,
     /// Stage names (`AS name`), by index.
     pub stage_names: Vec<Option<String>>,
+    /// Drop progress text (the `--label` step).
+    silent: bool,
 }
 
 impl Executor<'_> {
     pub fn say(&mut self, s: &str) {
-        (self.out)(s);
+        if !self.silent {
+            (self.out)(s);
+        }
     }
 
     fn build_arg(&mut self, name: &str) -> Option<String> {

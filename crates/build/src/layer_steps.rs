@@ -300,7 +300,7 @@ impl Executor<'_> {
                 for s in &sources {
                     for rel in self.ctx.resolve_source(s).map_err(|e| e.at(line))? {
                         let name = rel.rsplit('/').next().unwrap_or("").to_string();
-                        resolved.push((self.ctx.root().join(&rel), name, Some(rel)));
+                        resolved.push((self.ctx.path(&rel)?, name, Some(rel)));
                     }
                 }
             }
