@@ -352,3 +352,64 @@ fn errors_name_the_dockerfile_line() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn config_instructions_onbuild_add_and_network() -> TestResult {
+    let env = Env::new()?;
+    let base = r#"FROM busybox
+SHELL ["/bin/sh", "-ec"]
+HEALTHCHECK --interval=5s --retries=2 CMD wget -q localhost || exit 1
+STOPSIGNAL SIGINT
+VOLUME /data /logs
+VOLUME ["/cache"]
+ENTRYPOINT ["/bin/sh", "-c"]
+ONBUILD RUN echo triggered > /onbuild.txt
+MAINTAINER someone@example.com
+"#;
+    let ctx = env.context("base", &[("Dockerfile", base)])?;
+    env.ok(&["build", "-t", "base:1", &s(&ctx)])?;
+    let inspect: serde_json::Value =
+        serde_json::from_str(&env.ok(&["image", "inspect", "base:1"])?)?;
+    let c = &inspect[0]["Config"];
+    assert_eq!(c["StopSignal"], "SIGINT");
+    for v in ["/data", "/logs", "/cache"] {
+        assert!(c["Volumes"][v].is_object(), "{c}");
+    }
+    assert_eq!(c["Entrypoint"], serde_json::json!(["/bin/sh", "-c"]));
+    // A new ENTRYPOINT drops the base image's CMD.
+    assert!(c["Cmd"].is_null(), "{c}");
+    assert_eq!(c["Healthcheck"]["Test"], serde_json::json!(["CMD-SHELL", "wget -q localhost || exit 1"]));
+    assert_eq!(c["Healthcheck"]["Interval"], 5_000_000_000i64);
+    assert_eq!(c["Healthcheck"]["Retries"], 2);
+    assert_eq!(c["Shell"], serde_json::json!(["/bin/sh", "-ec"]));
+    assert_eq!(c["OnBuild"], serde_json::json!(["RUN echo triggered > /onbuild.txt"]));
+    assert_eq!(inspect[0]["Author"], "someone@example.com");
+
+    // The trigger runs in a build FROM the image, and is not inherited.
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(6);
+    h.set_mode(0o600);
+    h.set_cksum();
+    tar.append_data(&mut h, "inner/file.txt", &b"in tar"[..])?;
+    let tarball = tar.into_inner()?;
+    let ctx = env.context("child", &[("Dockerfile", "FROM base:1\nADD bundle.tar /unpacked/\nRUN cat /onbuild.txt /unpacked/inner/file.txt; echo; readlink /proc/self/ns/net\n")])?;
+    std::fs::write(ctx.join("bundle.tar"), tarball)?;
+    let out = env.ok(&["build", "-t", "child:1", &s(&ctx)])?;
+    assert!(out.contains("# Executing 1 build trigger\n"), "{out}");
+    assert!(out.contains("triggered\nin tar\n"), "{out}");
+    let inspect: serde_json::Value =
+        serde_json::from_str(&env.ok(&["image", "inspect", "child:1"])?)?;
+    assert!(inspect[0]["Config"]["OnBuild"].is_null(), "{}", inspect[0]["Config"]);
+
+    // RUN gets its own network namespace by default, the host's with --network host.
+    let host_ns = env.sandbox.sh("readlink /proc/self/ns/net")?;
+    let netns_line = |out: &str| out.lines().find(|l| l.starts_with("net:[")).map(str::to_string);
+    assert_ne!(netns_line(&out), Some(host_ns.trim().to_string()), "{out}");
+    let out = env.ok(&["build", "--no-cache", "--network", "host", &s(&ctx)])?;
+    assert_eq!(netns_line(&out), Some(host_ns.trim().to_string()), "{out}");
+    let out = env.berth(&["build", "--network", "bridge", &s(&ctx)])?;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported by berth build"));
+    Ok(())
+}
