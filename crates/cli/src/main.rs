@@ -36,13 +36,6 @@ fn main() {
     std::process::exit(code);
 }
 
-/// `berth build` / `berth image build`: daemonless on the image store
-/// (berthd serves builds to Docker API clients at `POST /build`).
-fn is_build(args: &[OsString]) -> bool {
-    let word = |i: usize| args.get(i).and_then(|a| a.to_str());
-    word(1) == Some("build") || (word(1) == Some("image") && word(2) == Some("build"))
-}
-
 /// `berth <group> ...`: each subcommand group lives in its own module.
 fn cli_main(args: Vec<OsString>) -> i32 {
     match args.get(1).and_then(|a| a.to_str()) {
@@ -64,7 +57,6 @@ fn cli_main(args: Vec<OsString>) -> i32 {
         // daemonless on the image store (issue 9), as podman does.
         Some(top)
             if (top == "image" || commands::image::verb_for(top).is_some())
-                && !is_build(&args)
                 && commands::docker::daemon_reachable(&args) =>
         {
             commands::docker::main(args)

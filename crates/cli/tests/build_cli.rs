@@ -378,11 +378,17 @@ MAINTAINER someone@example.com
     assert_eq!(c["Entrypoint"], serde_json::json!(["/bin/sh", "-c"]));
     // A new ENTRYPOINT drops the base image's CMD.
     assert!(c["Cmd"].is_null(), "{c}");
-    assert_eq!(c["Healthcheck"]["Test"], serde_json::json!(["CMD-SHELL", "wget -q localhost || exit 1"]));
+    assert_eq!(
+        c["Healthcheck"]["Test"],
+        serde_json::json!(["CMD-SHELL", "wget -q localhost || exit 1"])
+    );
     assert_eq!(c["Healthcheck"]["Interval"], 5_000_000_000i64);
     assert_eq!(c["Healthcheck"]["Retries"], 2);
     assert_eq!(c["Shell"], serde_json::json!(["/bin/sh", "-ec"]));
-    assert_eq!(c["OnBuild"], serde_json::json!(["RUN echo triggered > /onbuild.txt"]));
+    assert_eq!(
+        c["OnBuild"],
+        serde_json::json!(["RUN echo triggered > /onbuild.txt"])
+    );
     assert_eq!(inspect[0]["Author"], "someone@example.com");
 
     // The trigger runs in a build FROM the image, and is not inherited.
@@ -400,11 +406,19 @@ MAINTAINER someone@example.com
     assert!(out.contains("triggered\nin tar\n"), "{out}");
     let inspect: serde_json::Value =
         serde_json::from_str(&env.ok(&["image", "inspect", "child:1"])?)?;
-    assert!(inspect[0]["Config"]["OnBuild"].is_null(), "{}", inspect[0]["Config"]);
+    assert!(
+        inspect[0]["Config"]["OnBuild"].is_null(),
+        "{}",
+        inspect[0]["Config"]
+    );
 
     // RUN gets its own network namespace by default, the host's with --network host.
     let host_ns = env.sandbox.sh("readlink /proc/self/ns/net")?;
-    let netns_line = |out: &str| out.lines().find(|l| l.starts_with("net:[")).map(str::to_string);
+    let netns_line = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with("net:["))
+            .map(str::to_string)
+    };
     assert_ne!(netns_line(&out), Some(host_ns.trim().to_string()), "{out}");
     let out = env.ok(&["build", "--no-cache", "--network", "host", &s(&ctx)])?;
     assert_eq!(netns_line(&out), Some(host_ns.trim().to_string()), "{out}");

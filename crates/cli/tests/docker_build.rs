@@ -140,4 +140,26 @@ fn docker_cli_builds_against_berthd_and_runs_the_result() {
         stderr(&out)
     );
     assert!(d.berth_mounts().is_empty(), "{:?}", d.berth_mounts());
+
+    // berth's own CLI goes through berthd when one answers (DOCKER_HOST).
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nCOPY data.txt /\nCMD [\"cat\", \"/data.txt\"]\n",
+    )
+    .expect("Dockerfile");
+    std::fs::write(ctx.path().join(".dockerignore"), "Dockerfile.app\n").expect(".dockerignore");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["build", "-t", "viaberth:1"])
+        .arg(ctx.path())
+        .env("DOCKER_HOST", format!("unix://{}", d.sock.display()))
+        .env_remove("BERTH_IMAGE_ROOT")
+        .output()
+        .expect("berth build");
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("Successfully tagged viaberth:1"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(d.ok(&["run", "--rm", "viaberth:1"]), "some data\n");
 }
