@@ -44,6 +44,9 @@ pub struct RuntimeExec {
     pub root: PathBuf,
     /// Where bundles (config.json) are written.
     pub bundles: PathBuf,
+    /// The cgroup RUN containers go under (berthd's `--cgroup-parent`);
+    /// None: the runtime's default, `/berth/<id>`.
+    pub cgroup_parent: Option<String>,
 }
 
 /// One RUN container.
@@ -90,7 +93,11 @@ impl RuntimeExec {
             format!("{}\n", &spec.id[..spec.id.len().min(12)]),
         )
         .map_err(BuildError::io("writing hostname"))?;
-        let cfg = config(spec, &hostname);
+        let mut cfg = config(spec, &hostname);
+        if let Some(parent) = &self.cgroup_parent {
+            cfg["linux"]["cgroupsPath"] =
+                json!(format!("/{}/{}", parent.trim_matches('/'), spec.id));
+        }
         let path = bundle.join("config.json");
         std::fs::write(&path, cfg.to_string()).map_err(BuildError::io("writing config.json"))?;
         std::fs::create_dir_all(&self.root)

@@ -107,6 +107,7 @@ impl Engine {
                 binary: cfg.monitor_binary.clone(),
                 root: work.join("runtime"),
                 bundles: work.join("bundles"),
+                cgroup_parent: Some(cfg.cgroup_parent.clone()),
             },
         };
         let quiet = req.quiet;

@@ -103,6 +103,7 @@ pub fn run(store: &ImageStore, a: Args) -> anyhow::Result<i32> {
             binary: std::env::current_exe().context("finding berth's own binary")?,
             root: work.join("runtime"),
             bundles: work.join("bundles"),
+            cgroup_parent: None,
         },
     };
     let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
