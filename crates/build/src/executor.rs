@@ -338,7 +338,9 @@ impl Executor<'_> {
         if !self.opts.no_cache {
             if let Some(p) = self.store.build_cache_get(&key)? {
                 if self.store.parts_present(&p) {
-                    self.hits += 1;
+                    if !self.silent {
+                        self.hits += 1;
+                    }
                     self.say(" ---> Using cache\n");
                     st.parts = p;
                     st.key = key;
