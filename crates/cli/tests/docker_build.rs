@@ -114,6 +114,36 @@ fn docker_cli_builds_against_berthd_and_runs_the_result() {
         "{}",
         stdout(&out)
     );
+    // berthd's /_ping says Builder-Version 1, so a plain `docker build`
+    // (no DOCKER_BUILDKIT) takes the legacy path too.
+    let out = d
+        .docker_cmd(&[
+            "build",
+            "-q",
+            "-f",
+            &df,
+            "--build-arg",
+            "WHO=berth",
+            "--label",
+            "by=docker-cli",
+            &ctx.path().to_string_lossy(),
+        ])
+        .env_remove("DOCKER_BUILDKIT")
+        .output()
+        .expect("docker build");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), id.trim());
+    let hist = d.ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}",
+        "app:1",
+    ]);
+    assert!(
+        hist.starts_with("/bin/sh -c #(nop)  CMD [\"cat\""),
+        "{hist}"
+    );
 
     // A syntax error is an error response naming the line; a failing RUN
     // ends the stream with the error.
