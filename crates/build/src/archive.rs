@@ -24,8 +24,16 @@ pub fn extract_if_archive(p: &Path) -> Result<Option<tempfile::TempDir>> {
         return Ok(None);
     }
     let dir = tempfile::tempdir().map_err(BuildError::io("creating a temp dir"))?;
+    // The destination takes this dir's mode: a directory's usual one, not
+    // the temp dir's 0700.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .map_err(BuildError::io("chmod of a temp dir"))?;
     let mut a = tar::Archive::new(reader);
     a.set_preserve_permissions(true);
+    a.set_preserve_ownerships(true);
     a.set_overwrite(true);
     if let Err(e) = a.unpack(dir.path()) {
         if gz {

@@ -71,6 +71,9 @@ pub struct Attrs {
     pub gid: u32,
     /// `--chmod`: replaces the mode of every file and directory copied.
     pub mode: Option<u32>,
+    /// Keep each source entry's owner instead of `uid`/`gid` (ADD of an
+    /// archive without `--chown`).
+    pub keep_owner: bool,
 }
 
 /// Creates the directory `path` (inside the container's view) under
@@ -189,7 +192,12 @@ fn copy_entry(src: &Path, md: &fs::Metadata, root: &Path, dest: &str, attrs: Att
             fs::read_link(src).map_err(BuildError::io(format!("reading {}", src.display())))?;
         std::os::unix::fs::symlink(&link, &target)
             .map_err(BuildError::io(format!("creating {dest}")))?;
-        return chown(&target, attrs.uid, attrs.gid);
+        let (uid, gid) = if attrs.keep_owner {
+            (md.uid(), md.gid())
+        } else {
+            (attrs.uid, attrs.gid)
+        };
+        return chown(&target, uid, gid);
     }
     if !md.is_file() {
         return Err(BuildError::Context(format!(
@@ -210,7 +218,12 @@ fn copy_entry(src: &Path, md: &fs::Metadata, root: &Path, dest: &str, attrs: Att
 }
 
 fn apply_attrs(target: &Path, md: &fs::Metadata, attrs: Attrs) -> Result<()> {
-    chown(target, attrs.uid, attrs.gid)?;
+    let (uid, gid) = if attrs.keep_owner {
+        (md.uid(), md.gid())
+    } else {
+        (attrs.uid, attrs.gid)
+    };
+    chown(target, uid, gid)?;
     let mode = attrs.mode.unwrap_or(md.mode() & 0o7777);
     fs::set_permissions(target, fs::Permissions::from_mode(mode))
         .map_err(BuildError::io(format!("chmod {}", target.display())))?;
@@ -380,6 +393,7 @@ mod tests {
             uid: me.0,
             gid: me.1,
             mode: Some(0o640),
+            keep_owner: false,
         };
         copy_into(&src, &root, "/app/", attrs, &|r| r == "skipme")?;
         assert_eq!(fs::read_to_string(root.join("app/sub/f"))?, "hello");

@@ -332,7 +332,12 @@ impl Executor<'_> {
                 Some(c) => files::lookup_user(&rootfs.merged, c)?,
                 None => (0, 0),
             };
-            let attrs = Attrs { uid, gid, mode };
+            let attrs = Attrs {
+                uid,
+                gid,
+                mode,
+                keep_owner: false,
+            };
             let existing_dir = files::resolve_in(&rootfs.merged, &dest, true)
                 .map(|p| p.is_dir())
                 .unwrap_or(false);
@@ -351,7 +356,11 @@ impl Executor<'_> {
                 };
                 if add && !is_dir && rel.is_some() {
                     if let Some(tmp) = crate::archive::extract_if_archive(p)? {
-                        files::copy_into(tmp.path(), &rootfs.merged, &dest, attrs, &|_| false)?;
+                        let keep = Attrs {
+                            keep_owner: chown.is_none(),
+                            ..attrs
+                        };
+                        files::copy_into(tmp.path(), &rootfs.merged, &dest, keep, &|_| false)?;
                         continue;
                     }
                 }

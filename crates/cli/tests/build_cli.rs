@@ -396,14 +396,19 @@ MAINTAINER someone@example.com
     let mut h = tar::Header::new_gnu();
     h.set_size(6);
     h.set_mode(0o600);
+    h.set_uid(7);
+    h.set_gid(8);
     h.set_cksum();
     tar.append_data(&mut h, "inner/file.txt", &b"in tar"[..])?;
     let tarball = tar.into_inner()?;
-    let ctx = env.context("child", &[("Dockerfile", "FROM base:1\nADD bundle.tar /unpacked/\nRUN cat /onbuild.txt /unpacked/inner/file.txt; echo; readlink /proc/self/ns/net\n")])?;
+    let ctx = env.context("child", &[("Dockerfile", "FROM base:1\nADD bundle.tar /unpacked/\nRUN cat /onbuild.txt /unpacked/inner/file.txt; echo; stat -c '%u:%g %a' /unpacked/inner/file.txt /unpacked; readlink /proc/self/ns/net\n")])?;
     std::fs::write(ctx.join("bundle.tar"), tarball)?;
     let out = env.ok(&["build", "-t", "child:1", &s(&ctx)])?;
     assert!(out.contains("# Executing 1 build trigger\n"), "{out}");
-    assert!(out.contains("triggered\nin tar\n"), "{out}");
+    assert!(
+        out.contains("triggered\nin tar\n7:8 600\n0:0 755\n"),
+        "{out}"
+    );
     let inspect: serde_json::Value =
         serde_json::from_str(&env.ok(&["image", "inspect", "child:1"])?)?;
     assert!(
