@@ -61,13 +61,14 @@ compare "load + unpack ($(du -m "$img" | cut -f1) MB docker-archive, tmpfs)" \
 # --- rebuild with a warm cache ------------------------------------------------
 # Every step a cache hit: what is measured is the builder's own cost (parse,
 # context digests, cache lookups, writing the image), not RUN. podman build
-# (buildah, --layers) on the same image in its own store, network none.
+# (buildah, --layers, runc) on the same image in its own store, network none.
 ctx=$work/ctx && mkdir -p "$ctx"
 head -c 4M /dev/urandom >"$ctx/data.bin"
 printf 'FROM bench/img:1\nCOPY data.bin /data/\nRUN echo built > /built.txt\nCMD ["cat", "/built.txt"]\n' >"$ctx/Dockerfile"
 "$BERTH" load -q -i "$img"
 "$BERTH" build -q "$ctx" >/dev/null
-pod="podman --root $work/podman --runroot $work/podman-run --storage-driver overlay"
+# crun refuses this machine's hybrid cgroup layout; runc takes it.
+pod="podman --root $work/podman --runroot $work/podman-run --storage-driver overlay --runtime runc"
 rm -rf "$work/podman" "$work/podman-run"
 $pod load -q -i "$img" >/dev/null
 PREPARE=()
