@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Image benchmarks: berth vs podman (load + unpack of a ~125 MB 4-layer
-# docker-archive, storage on tmpfs) and berth vs skopeo (push and pull of it
-# through Debian's docker-registry on 127.0.0.1), side by side in one run.
+# docker-archive, storage on tmpfs; a rebuild of a 4-step Dockerfile on it
+# with a warm cache) and berth vs skopeo (push and pull of it through
+# Debian's docker-registry on 127.0.0.1), side by side in one run.
 # usage: sudo bench/image.sh        (RUNS=10 WARMUP=1 by default)
 #
 # The image is made here from the host's files: busybox plus three layers of
@@ -56,6 +57,29 @@ PREPARE=("rm -rf $work/berth" "rm -rf $work/podman $work/podman-run")
 compare "load + unpack ($(du -m "$img" | cut -f1) MB docker-archive, tmpfs)" \
     "berth load" "$BERTH load -q -i $img" \
     "podman load" "podman --root $work/podman --runroot $work/podman-run --storage-driver overlay load -q -i $img"
+
+# --- rebuild with a warm cache ------------------------------------------------
+# Every step a cache hit: what is measured is the builder's own cost (parse,
+# context digests, cache lookups, writing the image), not RUN. podman build
+# (buildah, --layers, runc) on the same image in its own store, network none.
+ctx=$work/ctx && mkdir -p "$ctx"
+head -c 4M /dev/urandom >"$ctx/data.bin"
+printf 'FROM bench/img:1\nCOPY data.bin /data/\nRUN echo built > /built.txt\nCMD ["cat", "/built.txt"]\n' >"$ctx/Dockerfile"
+"$BERTH" load -q -i "$img"
+"$BERTH" build -q "$ctx" >/dev/null
+# crun refuses this machine's hybrid cgroup layout; runc takes it.
+pod="podman --root $work/podman --runroot $work/podman-run --storage-driver overlay --runtime runc"
+rm -rf "$work/podman" "$work/podman-run"
+$pod load -q -i "$img" >/dev/null
+PREPARE=()
+if $pod build -q --network none --layers -t bench/rebuilt "$ctx" >/dev/null 2>"$work/podman-build.err"; then
+    compare "rebuild, warm cache (4 steps, all cache hits)" \
+        "berth build" "$BERTH build -q $ctx" \
+        "podman build" "$pod build -q --network none --layers $ctx"
+else
+    echo "podman build failed here ($(tail -1 "$work/podman-build.err")): berth alone" >&2
+    compare "rebuild, warm cache (4 steps, all cache hits)" "berth build" "$BERTH build -q $ctx"
+fi
 
 # --- push and pull through a local registry -----------------------------------
 cat >"$work/reg.yml" <<YML

@@ -42,6 +42,7 @@ pub fn router(engine: Engine) -> Router {
         .merge(routes::containers::router())
         .merge(routes::exec::router())
         .merge(routes::images::router())
+        .merge(routes::build::router())
         .merge(routes::volumes::router())
         .merge(routes::networks::router())
         .fallback(|uri: axum::http::Uri| async move {

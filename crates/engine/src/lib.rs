@@ -12,6 +12,7 @@
 //! The HTTP surface (Docker's JSON) is `berth-api`'s; this crate speaks
 //! Docker's typed models where they are the data (`bollard-stubs`).
 
+pub mod build;
 pub mod config;
 pub mod container;
 mod error;

@@ -25,6 +25,7 @@ mod meta;
 mod model;
 mod ops;
 mod parallel;
+mod parts;
 pub mod platform;
 pub mod progress;
 pub mod reference;
@@ -38,7 +39,8 @@ pub use digest::Digest;
 pub use error::{ImageError, Result};
 pub use model::{
     ArchiveFormat, Change, ChangeKind, DockerImageConfigExtras, Healthcheck, HistoryEntry, Image,
-    ImageConfigPatch, LoadedImage, PruneReport, RemovedItem, Rootfs,
+    ImageConfigPatch, LayerRef, LoadedImage, PruneReport, RemovedItem, Rootfs,
 };
+pub use parts::ImageParts;
 pub use reference::Reference;
 pub use store::ImageStore;

@@ -195,9 +195,10 @@ pub(crate) struct ImageRecord {
     pub parent: String,
 }
 
-/// A layer of an image: its diff id and the blob it came in.
+/// A layer of an image: its diff id (the uncompressed tar's digest), the
+/// blob it is stored as, that blob's media type and size.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct LayerRef {
+pub struct LayerRef {
     pub diff_id: String,
     pub blob: String,
     pub media_type: String,

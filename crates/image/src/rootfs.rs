@@ -20,7 +20,7 @@ use crate::compression::Compression;
 use crate::digest::Digest;
 use crate::error::{ImageError, Result};
 use crate::meta;
-use crate::model::{ContainerRecord, Rootfs};
+use crate::model::{ContainerRecord, LayerRef, Rootfs};
 use crate::store::ImageStore;
 
 impl ImageStore {
@@ -44,15 +44,38 @@ impl ImageStore {
     /// that is missing from its blob.
     pub fn create_rootfs(&self, container_id: &str, image_id: &str) -> Result<Rootfs> {
         let _meta = self.hold()?;
-        let dir = self.container_dir(container_id)?;
         let _gc = self.gc_lock(false)?;
         let rec = self.resolve_record(&mut self.view()?, image_id)?;
+        self.create_rootfs_of(container_id, &rec.id, &rec.layers)
+    }
+
+    /// Like [`Self::create_rootfs`] for a rootfs of `layers` (bottom first)
+    /// that no image names yet (a build step's); `image_id` may be empty.
+    /// The record keeps the layers from garbage collection while it exists.
+    pub fn create_rootfs_of_layers(
+        &self,
+        container_id: &str,
+        image_id: &str,
+        layers: &[LayerRef],
+    ) -> Result<Rootfs> {
+        let _meta = self.hold()?;
+        let _gc = self.gc_lock(false)?;
+        self.create_rootfs_of(container_id, image_id, layers)
+    }
+
+    fn create_rootfs_of(
+        &self,
+        container_id: &str,
+        image_id: &str,
+        layers: &[LayerRef],
+    ) -> Result<Rootfs> {
+        let dir = self.container_dir(container_id)?;
         if meta::get_container(&mut self.view()?, container_id)?.is_some() {
             return Err(ImageError::Conflict(format!(
                 "container {container_id} already has a rootfs"
             )));
         }
-        for l in &rec.layers {
+        for l in layers {
             let diff_id = Digest::parse(&l.diff_id, "image record")?;
             let blob = Digest::parse(&l.blob, "image record")?;
             let c = crate::compression::from_media_type(&l.media_type, &l.blob)
@@ -68,8 +91,8 @@ impl ImageStore {
             fs::create_dir_all(&p).map_err(ImageError::io("creating", &p))?;
         }
         let record = ContainerRecord {
-            image_id: rec.id.clone(),
-            diff_ids: rec.layers.iter().map(|l| l.diff_id.clone()).collect(),
+            image_id: image_id.to_string(),
+            diff_ids: layers.iter().map(|l| l.diff_id.clone()).collect(),
         };
         let res = self.transact(|txn| {
             if meta::get_container(txn, container_id)?.is_some() {

@@ -55,7 +55,7 @@ impl std::io::Read for BodyReader {
 }
 
 /// The request body as a blocking reader for the image store.
-fn body_reader(body: axum::body::Body) -> Box<dyn std::io::Read + Send> {
+pub(crate) fn body_reader(body: axum::body::Body) -> Box<dyn std::io::Read + Send> {
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     let mut stream = body.into_data_stream();
     tokio::spawn(async move {
@@ -294,7 +294,7 @@ async fn save_many(State(e): State<Engine>, uri: axum::http::Uri) -> ApiResult<R
 }
 
 /// `%XX` and `+` of a query value.
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -1,5 +1,6 @@
 //! One router module per Docker API group.
 
+pub mod build;
 pub mod containers;
 pub mod exec;
 pub mod images;

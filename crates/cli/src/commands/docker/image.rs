@@ -22,6 +22,8 @@ use crate::client::{
 
 #[derive(Subcommand)]
 pub enum ImageCmd {
+    /// Build an image from a Dockerfile
+    Build(crate::commands::image::build::Args),
     /// List images
     #[command(alias = "list")]
     Ls(ImagesArgs),
@@ -239,6 +241,7 @@ pub fn dispatch(cx: &Ctx, cmd: ImageCmd) -> anyhow::Result<i32> {
         ImageCmd::Load(a) => load(cx, a),
         ImageCmd::Save(a) => save(cx, a),
         ImageCmd::Import(a) => import(cx, a),
+        ImageCmd::Build(a) => super::build::run(cx, a),
     }
 }
 

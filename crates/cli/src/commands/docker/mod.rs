@@ -2,6 +2,7 @@
 //! Engine API calls through `crate::client` (the API only, never the
 //! engine's crates). One module per verb group.
 
+mod build;
 mod container_create;
 mod container_exec;
 mod container_files;
@@ -137,6 +138,8 @@ enum Cmd {
     /// Manage images
     #[command(subcommand)]
     Image(image::ImageCmd),
+    /// Build an image from a Dockerfile
+    Build(crate::commands::image::build::Args),
     /// List images
     Images(image::ImagesArgs),
     /// Download an image from a registry
@@ -392,6 +395,7 @@ fn dispatch(cx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
         },
         Cmd::Volume(c) => volume::dispatch(cx, c),
         Cmd::Network(c) => network::dispatch(cx, c),
+        Cmd::Image(image::ImageCmd::Build(a)) | Cmd::Build(a) => build::run(cx, a),
         Cmd::Image(c) => image::dispatch(cx, c),
         Cmd::Images(a) => image::ls(cx, a),
         Cmd::Pull(a) => image::pull(cx, a),

@@ -1,10 +1,11 @@
 //! `berth image <verb>` and the top-level `berth load|save|import|images|
-//! rmi|tag|history|pull|push|login|logout`: docker's image commands, daemonless on the image store
+//! rmi|tag|history|pull|push|login|logout|build`: docker's image commands, daemonless on the image store
 //! (as podman works without a daemon). One file per verb; each translates
 //! flags into one berth-image call and prints the result as docker does,
 //! or as JSON (`--format json`), or ids only (`--quiet`).
 
 mod bars;
+pub mod build;
 mod history;
 mod import;
 mod inspect;
@@ -45,6 +46,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Verb {
     #[command(alias = "list")]
+    Build(build::Args),
     Ls(ls::Args),
     Inspect(inspect::Args),
     #[command(alias = "remove")]
@@ -64,6 +66,7 @@ enum Verb {
 /// Maps a top-level alias (`berth images`, `berth load`, ...) to its verb.
 pub fn verb_for(top: &str) -> Option<&'static str> {
     Some(match top {
+        "build" => "build",
         "images" => "ls",
         "rmi" => "rm",
         "load" => "load",
@@ -107,6 +110,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let store = ImageStore::open(&cli.root)
         .map_err(|e| anyhow::anyhow!("opening the image store at {}: {e}", cli.root.display()))?;
     match verb {
+        Verb::Build(a) => build::run(&store, a),
         Verb::Ls(a) => ls::run(&store, a),
         Verb::Inspect(a) => inspect::run(&store, a),
         Verb::Rm(a) => rm::run(&store, a),

@@ -1,0 +1,166 @@
+//! `POST /build`: the legacy builder's endpoint (what `DOCKER_BUILDKIT=0
+//! docker build` calls). The body is the context as a tar; the answer a
+//! stream of JSON messages: `{"stream": "Step 1/5 : FROM busybox\n"}`,
+//! RUN output, `{"aux": {"ID": "sha256:..."}}`, and on a failure after
+//! the build began, `{"errorDetail": ..., "error": ...}` (a failure before
+//! anything was said is an HTTP error, as dockerd answers a bad
+//! Dockerfile).
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use berth_engine::build::BuildRequest;
+use berth_engine::{Engine, EngineError};
+use bytes::Bytes;
+
+use crate::error::{ApiError, ApiResult};
+use crate::routes::images::{body_reader, percent_decode};
+
+pub fn router() -> Router<Engine> {
+    Router::new().route("/build", post(build))
+}
+
+/// The query as (key, value) pairs, repeated keys kept (`t` may be many).
+fn pairs(uri: &axum::http::Uri) -> Vec<(String, String)> {
+    uri.query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn truthy(v: &str) -> bool {
+    !matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "" | "0" | "no" | "false" | "none"
+    )
+}
+
+/// A JSON map parameter (`buildargs`, `labels`); null values are dropped
+/// (docker sends a bare `--build-arg KEY` unset in its environment so).
+fn json_map(name: &str, v: &str) -> ApiResult<Vec<(String, String)>> {
+    if v.is_empty() {
+        return Ok(Vec::new());
+    }
+    let m: BTreeMap<String, Option<String>> = serde_json::from_str(v)
+        .map_err(|e| ApiError::bad_request(format!("invalid {name}: {e}")))?;
+    Ok(m.into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect())
+}
+
+fn request(uri: &axum::http::Uri) -> ApiResult<BuildRequest> {
+    let mut req = BuildRequest::default();
+    for (k, v) in pairs(uri) {
+        match k.as_str() {
+            "t" if !v.is_empty() => req.tags.push(v),
+            "dockerfile" if !v.is_empty() => req.dockerfile = Some(v),
+            "buildargs" => req.build_args = json_map("buildargs", &v)?,
+            "labels" => req.labels = json_map("labels", &v)?,
+            "target" if !v.is_empty() => req.target = Some(v),
+            "nocache" => req.no_cache = truthy(&v),
+            "q" => req.quiet = truthy(&v),
+            "networkmode" if !v.is_empty() => req.network = Some(v),
+            "remote" if !v.is_empty() => {
+                return Err(ApiError::bad_request(
+                    "remote build contexts are not supported: berth builds offline (send the context as the request body)",
+                ))
+            }
+            "version" if v == "2" => {
+                return Err(ApiError::bad_request(
+                    "BuildKit is not supported by berth: build with DOCKER_BUILDKIT=0",
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(req)
+}
+
+async fn build(
+    State(e): State<Engine>,
+    uri: axum::http::Uri,
+    body: axum::body::Body,
+) -> ApiResult<Response> {
+    let req = request(&uri)?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let engine = e.clone();
+    let context = body_reader(body);
+    let mut task = tokio::spawn(async move { engine.image_build(context, req, tx).await });
+    // Wait for the first message or the end: an error before any output
+    // is an HTTP error.
+    let early = tokio::select! {
+        m = rx.recv() => Err(m),
+        r = &mut task => Ok(r),
+    };
+    let mut head = Vec::new();
+    let finished = match early {
+        Ok(Ok(Err(err))) => return Err(err.into()),
+        Ok(Ok(Ok(_))) => true,
+        Ok(Err(join)) => return Err(EngineError::Internal(join.to_string()).into()),
+        Err(m) => {
+            head.extend(m);
+            false
+        }
+    };
+    let (out_tx, out_rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    tokio::spawn(async move {
+        let line = |v: &serde_json::Value| Bytes::from(format!("{v}\n"));
+        for v in &head {
+            if out_tx.send(line(v)).await.is_err() {
+                return;
+            }
+        }
+        while let Some(m) = rx.recv().await {
+            let _ = out_tx.send(line(&m)).await;
+        }
+        if finished {
+            return;
+        }
+        let result = match task.await {
+            Ok(r) => r,
+            Err(e) => Err(EngineError::Internal(e.to_string())),
+        };
+        if let Err(e) = result {
+            let m = e.to_string();
+            let v = serde_json::json!({ "errorDetail": { "message": m }, "error": m });
+            let _ = out_tx.send(line(&v)).await;
+        }
+    });
+    let body = futures::StreamExt::map(
+        tokio_stream::wrappers::ReceiverStream::new(out_rx),
+        Ok::<_, std::convert::Infallible>,
+    );
+    Ok(Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from_stream(body))
+        .unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_of_the_docker_cli() -> Result<(), Box<dyn std::error::Error>> {
+        let uri: axum::http::Uri = "/build?buildargs=%7B%22A%22%3A%221%22%2C%22B%22%3Anull%7D&dockerfile=sub%2FDockerfile&labels=%7B%22l%22%3A%22v%22%7D&networkmode=default&nocache=1&q=0&t=a%3A1&t=b&target=s&version=1".parse()?;
+        let r = request(&uri).map_err(|e| format!("{e:?}"))?;
+        assert_eq!(r.tags, vec!["a:1".to_string(), "b".to_string()]);
+        assert_eq!(r.dockerfile.as_deref(), Some("sub/Dockerfile"));
+        assert_eq!(r.build_args, vec![("A".to_string(), "1".to_string())]);
+        assert_eq!(r.labels, vec![("l".to_string(), "v".to_string())]);
+        assert_eq!(r.target.as_deref(), Some("s"));
+        assert!(r.no_cache && !r.quiet);
+        assert_eq!(r.network.as_deref(), Some("default"));
+        let bad: axum::http::Uri = "/build?version=2".parse()?;
+        assert!(request(&bad).is_err());
+        Ok(())
+    }
+}

@@ -1,0 +1,493 @@
+//! The build: stages in order up to the target, each instruction a step
+//! through the cache, the last stage's result stored as the image.
+//!
+//! A step's cache key is the sha256 of the key before it (a chain that
+//! starts at the base image's id), the instruction with its variables
+//! expanded, and its inputs (the content digest of what COPY copies, the
+//! build args RUN sees). A hit gives back the parts the step made before,
+//! timestamps included, so an all-hit build gives the same image id, as
+//! the legacy builder does.
+
+use berth_image::{ImageParts, ImageStore};
+use serde_json::{json, Map, Value};
+use sha2::{Digest as _, Sha256};
+
+use crate::context::Context;
+use crate::dockerfile::words;
+use crate::dockerfile::{Dockerfile, Instruction, Kind};
+use crate::error::{BuildError, Result};
+use crate::runner::RuntimeExec;
+
+/// What to build and how.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// The Dockerfile's text.
+    pub dockerfile: String,
+    /// `-t`: references to tag the result with.
+    pub tags: Vec<String>,
+    /// `--build-arg NAME=VALUE`.
+    pub build_args: Vec<(String, String)>,
+    /// `--target`: the stage to stop after.
+    pub target: Option<String>,
+    /// `--no-cache`: run every step (results still fill the cache).
+    pub no_cache: bool,
+    /// `--network`: `none` (the default; also `default`) or `host`.
+    pub network: Option<String>,
+    /// `--label`: labels set on the result.
+    pub labels: Vec<(String, String)>,
+    /// How RUN containers are run.
+    pub runtime: RuntimeExec,
+}
+
+/// What a build made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Built {
+    /// `sha256:...`
+    pub id: String,
+    /// Steps run (FROMs included) and how many of them were cache hits.
+    pub steps: usize,
+    pub cache_hits: usize,
+}
+
+/// Where progress text goes (`Step 1/5 : FROM busybox\n`, RUN output, ...).
+pub type Progress<'a> = &'a mut dyn FnMut(&str);
+
+/// Builds the Dockerfile in `opts` with `context` into `store`.
+pub fn build(
+    store: &ImageStore,
+    context: &Context,
+    opts: &BuildOptions,
+    progress: Progress,
+) -> Result<Built> {
+    let df = Dockerfile::parse(&opts.dockerfile)?;
+    let network_host = match opts.network.as_deref() {
+        None | Some("") | Some("none") | Some("default") => false,
+        Some("host") => true,
+        Some(other) => {
+            return Err(BuildError::Invalid(format!(
+                "network mode {other:?} is not supported by berth build (none or host)"
+            )))
+        }
+    };
+    for t in &opts.tags {
+        let r = berth_image::Reference::parse(t)?;
+        if r.digest.is_some() {
+            return Err(BuildError::Invalid(format!(
+                "invalid reference format: {t} (a tag cannot name a digest)"
+            )));
+        }
+    }
+    let last = match &opts.target {
+        Some(t) => df.stage_index(t).ok_or_else(|| {
+            BuildError::Invalid(format!("failed to reach build target {t} in Dockerfile"))
+        })?,
+        None => df.stages.len() - 1,
+    };
+    let mut ex = Executor {
+        store,
+        ctx: context,
+        opts,
+        escape: df.escape,
+        network_host,
+        out: progress,
+        step: 0,
+        total: df.steps_until(last),
+        hits: 0,
+        results: Vec::new(),
+        consumed: Vec::new(),
+        meta: Vec::new(),
+        stage_names: df.stages.iter().map(|s| s.name.clone()).collect(),
+        silent: false,
+    };
+    ex.meta_args(&df)?;
+    for i in 0..=last {
+        let r = ex.stage(&df, i)?;
+        ex.results.push(r);
+    }
+    let mut fin = ex
+        .results
+        .pop()
+        .ok_or_else(|| BuildError::Invalid("no build stage".into()))?;
+    if !opts.labels.is_empty() {
+        let mut labels = opts.labels.clone();
+        labels.sort();
+        let desc = format!("--label {}", json!(labels));
+        // Not a step of the Dockerfile: no progress lines of its own.
+        ex.silent = true;
+        let res = ex.cached(&mut fin, &desc, |_, parts| {
+            let mut p = parts.clone();
+            let map = labels_of(&mut p);
+            for (k, v) in &labels {
+                map.insert(k.clone(), json!(v));
+            }
+            Ok(p)
+        });
+        ex.silent = false;
+        res?;
+    }
+    let unused: Vec<&str> = opts
+        .build_args
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| !ex.consumed.iter().any(|c| c == k))
+        .collect();
+    if !unused.is_empty() {
+        ex.say(&format!(
+            "[Warning] One or more build-args [{}] were not consumed\n",
+            unused.join(" ")
+        ));
+    }
+    let image = store.create_image(&fin.parts, &opts.tags, "")?;
+    ex.say(&format!("Successfully built {}\n", short(&image.id)));
+    for t in &opts.tags {
+        let r = berth_image::Reference::parse(t)?;
+        let shown = r
+            .tagged()
+            .map(|f| berth_image::reference::familiar_name(&f))
+            .unwrap_or_else(|| t.clone());
+        ex.say(&format!("Successfully tagged {shown}\n"));
+    }
+    Ok(Built {
+        id: image.id,
+        steps: ex.step,
+        cache_hits: ex.hits,
+    })
+}
+
+/// The state of the stage being built.
+pub(crate) struct StageState {
+    pub parts: ImageParts,
+    /// The cache chain's key so far.
+    pub key: String,
+    /// Build args declared in this stage, with their values.
+    pub args: Vec<(String, String)>,
+    /// Whether this stage set CMD (ENTRYPOINT then keeps it).
+    pub cmd_set: bool,
+}
+
+impl StageState {
+    /// Variables for expansion: args, then ENV (which wins).
+    pub fn vars(&self) -> Vec<(String, String)> {
+        let mut v = self.args.clone();
+        v.extend(env_of(&self.parts));
+        v
+    }
+}
+
+pub(crate) struct Executor<'a> {
+    pub store: &'a ImageStore,
+    pub ctx: &'a Context,
+    pub opts: &'a BuildOptions,
+    pub escape: char,
+    pub network_host: bool,
+    out: Progress<'a>,
+    step: usize,
+    total: usize,
+    hits: usize,
+    /// Finished stages, by index.
+    pub results: Vec<StageState>,
+    /// Build args some ARG declared.
+    consumed: Vec<String>,
+    /// ARGs before the first FROM, with values.
+    meta: Vec<(String, String)>,
+    /// Stage names (`AS name`), by index.
+    pub stage_names: Vec<Option<String>>,
+    /// Drop progress text (the `--label` step).
+    silent: bool,
+}
+
+impl Executor<'_> {
+    pub fn say(&mut self, s: &str) {
+        if !self.silent {
+            (self.out)(s);
+        }
+    }
+
+    fn build_arg(&mut self, name: &str) -> Option<String> {
+        let v = self
+            .opts
+            .build_args
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone());
+        if !self.consumed.iter().any(|c| c == name) {
+            self.consumed.push(name.to_string());
+        }
+        v
+    }
+
+    fn meta_args(&mut self, df: &Dockerfile) -> Result<()> {
+        for ins in &df.meta_args {
+            if let Kind::Arg(list) = &ins.kind {
+                for (k, default) in list {
+                    let dflt = match default {
+                        Some(d) => {
+                            Some(words::expand(d, &self.meta, self.escape).map_err(|m| {
+                                BuildError::Step {
+                                    line: ins.line,
+                                    message: m,
+                                }
+                            })?)
+                        }
+                        None => None,
+                    };
+                    let v = self.build_arg(k).or(dflt).unwrap_or_default();
+                    self.meta.push((k.clone(), v));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn step_header(&mut self, ins: &Instruction) {
+        self.step += 1;
+        let s = format!("Step {}/{} : {}\n", self.step, self.total, ins.text);
+        self.say(&s);
+    }
+
+    fn stage(&mut self, df: &Dockerfile, index: usize) -> Result<StageState> {
+        let stage = &df.stages[index];
+        self.step_header(&stage.from);
+        let Kind::From { image, .. } = &stage.from.kind else {
+            return Err(BuildError::Invalid("a stage must start with FROM".into()));
+        };
+        let line = stage.from.line;
+        let image = words::expand(image, &self.meta, self.escape)
+            .map_err(|m| BuildError::Step { line, message: m })?;
+        let mut st = self.base(&image).map_err(|e| e.at(line))?;
+        let id = config_id(&st.parts);
+        self.say(&format!(" ---> {}\n", short(&id)));
+        // The base's ONBUILD triggers run first, and are not inherited.
+        let triggers: Vec<String> = config_of(&mut st.parts)
+            .remove("OnBuild")
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
+        if !triggers.is_empty() {
+            self.say(&format!(
+                "# Executing {} build trigger{}\n",
+                triggers.len(),
+                if triggers.len() == 1 { "" } else { "s" }
+            ));
+            for t in &triggers {
+                let ins = crate::dockerfile::instruction::parse(line, t, self.escape)?;
+                self.instruction(&mut st, &ins).map_err(|e| e.at(line))?;
+            }
+        }
+        for ins in &stage.instructions {
+            self.step_header(ins);
+            self.instruction(&mut st, ins).map_err(|e| e.at(ins.line))?;
+        }
+        Ok(st)
+    }
+
+    /// The state a FROM starts with: scratch, an earlier stage, or an image.
+    fn base(&self, image: &str) -> Result<StageState> {
+        let fresh = |parts: ImageParts, key: String| StageState {
+            parts,
+            key,
+            args: Vec::new(),
+            cmd_set: false,
+        };
+        if image == "scratch" {
+            let parts = ImageParts {
+                config: json!({
+                    "architecture": berth_image::platform::host_arch(),
+                    "os": "linux",
+                    "config": {},
+                    "rootfs": { "type": "layers", "diff_ids": [] },
+                    "history": []
+                }),
+                layers: Vec::new(),
+            };
+            return Ok(fresh(parts, digest_hex("scratch")));
+        }
+        if let Some(prev) = self
+            .results
+            .iter()
+            .zip(0..)
+            .find(|(_, i)| self.stage_named(*i, image))
+            .map(|(r, _)| r)
+        {
+            return Ok(fresh(prev.parts.clone(), prev.key.clone()));
+        }
+        match self.store.parts(image) {
+            Ok((id, parts)) => Ok(fresh(parts, digest_hex(&format!("FROM {id}")))),
+            Err(berth_image::ImageError::NotFound(_)) => Err(BuildError::Invalid(format!(
+                "pull access denied for {image}: the image is not in the store, and berth build does not pull (berth pull or berth load it first)"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn stage_named(&self, index: usize, name: &str) -> bool {
+        self.stage_names
+            .get(index)
+            .is_some_and(|n| n.as_deref() == Some(&name.to_ascii_lowercase()))
+    }
+
+    /// Runs one step through the cache: `desc` says everything its result
+    /// depends on besides the state before it.
+    pub fn cached(
+        &mut self,
+        st: &mut StageState,
+        desc: &str,
+        run: impl FnOnce(&mut Self, &ImageParts) -> Result<ImageParts>,
+    ) -> Result<()> {
+        let key = digest_hex(&format!("{}\n{desc}", st.key));
+        if !self.opts.no_cache {
+            if let Some(p) = self.store.build_cache_get(&key)? {
+                if self.store.parts_present(&p) {
+                    if !self.silent {
+                        self.hits += 1;
+                    }
+                    self.say(" ---> Using cache\n");
+                    st.parts = p;
+                    st.key = key;
+                    let id = config_id(&st.parts);
+                    self.say(&format!(" ---> {}\n", short(&id)));
+                    return Ok(());
+                }
+            }
+        }
+        let parts = run(self, &st.parts)?;
+        self.store.build_cache_put(&key, &parts)?;
+        st.parts = parts;
+        st.key = key;
+        let id = config_id(&st.parts);
+        self.say(&format!(" ---> {}\n", short(&id)));
+        Ok(())
+    }
+
+    fn instruction(&mut self, st: &mut StageState, ins: &Instruction) -> Result<()> {
+        match &ins.kind {
+            Kind::Run { cmd, network } => self.run_step(st, ins, cmd, network.as_deref()),
+            Kind::Copy(spec) => self.copy_step(st, ins, spec, false),
+            Kind::Add(spec) => self.copy_step(st, ins, spec, true),
+            Kind::Workdir(dir) => self.workdir_step(st, ins, dir),
+            Kind::Arg(list) => {
+                for (k, default) in list {
+                    let dflt = match default {
+                        Some(d) => {
+                            Some(words::expand(d, &st.vars(), self.escape).map_err(|m| {
+                                BuildError::Step {
+                                    line: ins.line,
+                                    message: m,
+                                }
+                            })?)
+                        }
+                        None => self
+                            .meta
+                            .iter()
+                            .rev()
+                            .find(|(m, _)| m == k)
+                            .map(|(_, v)| v.clone()),
+                    };
+                    let given = self.build_arg(k);
+                    st.args.retain(|(a, _)| a != k);
+                    if let Some(v) = given.or(dflt) {
+                        st.args.push((k.clone(), v));
+                    }
+                }
+                let desc = format!("ARG {}", json!(st.args));
+                let text = ins.text.clone();
+                self.cached(st, &desc, |_, p| Ok(nop(p, &text)))
+            }
+            Kind::From { .. } => Err(BuildError::Invalid("FROM inside a stage".into())),
+            _ => self.config_step(st, ins),
+        }
+    }
+}
+
+/// A config-only step's parts: the history entry, marked empty.
+pub(crate) fn nop(parts: &ImageParts, text: &str) -> ImageParts {
+    let mut p = parts.clone();
+    history(&mut p, &format!("/bin/sh -c #(nop)  {text}"), true);
+    p
+}
+
+/// Appends a history entry and sets `created`.
+pub(crate) fn history(parts: &mut ImageParts, created_by: &str, empty_layer: bool) {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let Some(obj) = parts.config.as_object_mut() else {
+        return;
+    };
+    obj.insert("created".into(), json!(now));
+    let h = obj.entry("history").or_insert_with(|| json!([]));
+    if !h.is_array() {
+        *h = json!([]);
+    }
+    if let Some(list) = h.as_array_mut() {
+        let mut e = json!({ "created": now, "created_by": created_by });
+        if empty_layer {
+            e["empty_layer"] = json!(true);
+        }
+        list.push(e);
+    }
+}
+
+/// The `config` object of the config blob, made if missing.
+pub(crate) fn config_of(parts: &mut ImageParts) -> &mut Map<String, Value> {
+    if !parts.config.is_object() {
+        parts.config = json!({});
+    }
+    let obj = parts.config.as_object_mut().expect("made an object above");
+    let c = obj.entry("config").or_insert_with(|| json!({}));
+    if !c.is_object() {
+        *c = json!({});
+    }
+    c.as_object_mut().expect("made an object above")
+}
+
+pub(crate) fn labels_of(parts: &mut ImageParts) -> &mut Map<String, Value> {
+    let c = config_of(parts);
+    let l = c.entry("Labels").or_insert_with(|| json!({}));
+    if !l.is_object() {
+        *l = json!({});
+    }
+    l.as_object_mut().expect("made an object above")
+}
+
+/// The config's Env as pairs.
+pub(crate) fn env_of(parts: &ImageParts) -> Vec<(String, String)> {
+    parts.config["config"]["Env"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(|e| match e.split_once('=') {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    None => (e.to_string(), String::new()),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The image id the parts would have (the config blob's digest).
+pub(crate) fn config_id(parts: &ImageParts) -> String {
+    let bytes = serde_json::to_vec(&parts.config).unwrap_or_default();
+    format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+}
+
+pub(crate) fn digest_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// The 12-hex short form of an id.
+pub(crate) fn short(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    &hex[..hex.len().min(12)]
+}
+
+/// A fresh id for a step's rootfs and container.
+pub(crate) fn step_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    digest_hex(&format!("{}-{t}-{n}", std::process::id()))
+}

@@ -1,0 +1,434 @@
+//! `berth build`, daemonless on a temp image store, as root inside a
+//! sandbox host (RUN mounts overlayfs and starts containers of berth's
+//! runtime). Base image: the host's busybox (berth-testsupport).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use berth_testsupport::images::busybox_docker_archive;
+use berth_testsupport::SandboxHost;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+struct Env {
+    sandbox: SandboxHost,
+    dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Env {
+    fn new() -> Result<Env, Box<dyn std::error::Error>> {
+        let sandbox = SandboxHost::new()?;
+        let dir = tempfile::tempdir()?;
+        let root = dir.path().join("image");
+        let archive = dir.path().join("busybox.tar");
+        busybox_docker_archive(&archive)?;
+        let env = Env { sandbox, dir, root };
+        env.ok(&["load", "-q", "-i", &archive.to_string_lossy()])?;
+        Ok(env)
+    }
+
+    fn berth(&self, args: &[&str]) -> Result<Output, Box<dyn std::error::Error>> {
+        Ok(self.sandbox.output(
+            Command::new(env!("CARGO_BIN_EXE_berth"))
+                .env("BERTH_IMAGE_ROOT", &self.root)
+                .args(args),
+        )?)
+    }
+
+    fn ok(&self, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
+        let out = self.berth(args)?;
+        if !out.status.success() {
+            return Err(format!(
+                "berth {args:?} failed: {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+        Ok(String::from_utf8(out.stdout)?)
+    }
+
+    /// A context directory with `files` (name, content).
+    fn context(
+        &self,
+        name: &str,
+        files: &[(&str, &str)],
+    ) -> Result<PathBuf, Box<dyn std::error::Error>> {
+        let c = self.dir.path().join(name);
+        for (f, body) in files {
+            let p = c.join(f);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(p, body)?;
+        }
+        Ok(c)
+    }
+}
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn skopeo_present() -> bool {
+    Command::new("skopeo")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+const APP: &str = r#"FROM busybox
+ARG GREETING=hello
+ENV APP=/app
+WORKDIR $APP
+COPY --chown=1:2 --chmod=640 hello.txt ./
+COPY . /ctx/
+RUN echo "$GREETING from run" > run.txt && echo scratch > /tmp/gone && id -u
+RUN rm /tmp/gone
+EXPOSE 8080/tcp
+LABEL org.example.step="built by berth"
+USER 1:2
+CMD ["cat", "/app/run.txt"]
+"#;
+
+#[test]
+fn built_image_runs_under_berth_and_skopeo_reads_it() -> TestResult {
+    let env = Env::new()?;
+    let ctx = env.context(
+        "app",
+        &[
+            ("Dockerfile", APP),
+            ("hello.txt", "hello file\n"),
+            ("ignored.txt", "secret\n"),
+            ("sub/kept.txt", "kept\n"),
+            (".dockerignore", "ignored.txt\n"),
+        ],
+    )?;
+    let out = env.ok(&[
+        "build",
+        "-t",
+        "built:v1",
+        "-t",
+        "example.com/team/built:v2",
+        "--build-arg",
+        "GREETING=hi",
+        "--label",
+        "from=cli",
+        &s(&ctx),
+    ])?;
+    assert!(out.starts_with("Step 1/12 : FROM busybox\n"), "{out}");
+    assert!(out.contains("Step 7/12 : RUN echo"), "{out}");
+    assert!(out.contains(" ---> Running in "), "{out}");
+    // RUN's output reaches the stream: `id -u` as root.
+    assert!(out.contains("\n0\n"), "{out}");
+    assert!(out.contains("Successfully tagged built:v1\n"), "{out}");
+    assert!(
+        out.contains("Successfully tagged example.com/team/built:v2\n"),
+        "{out}"
+    );
+    let id_line = out
+        .lines()
+        .find(|l| l.starts_with("Successfully built "))
+        .ok_or("no id")?;
+    let short = id_line.trim_start_matches("Successfully built ");
+
+    let inspect: serde_json::Value =
+        serde_json::from_str(&env.ok(&["image", "inspect", "built:v1"])?)?;
+    let img = &inspect[0];
+    assert!(img["Id"]
+        .as_str()
+        .is_some_and(|i| i.starts_with(&format!("sha256:{short}"))));
+    assert_eq!(
+        img["Config"]["Cmd"],
+        serde_json::json!(["cat", "/app/run.txt"])
+    );
+    assert_eq!(img["Config"]["WorkingDir"], "/app");
+    assert_eq!(img["Config"]["User"], "1:2");
+    assert_eq!(
+        img["Config"]["Labels"]["org.example.step"],
+        "built by berth"
+    );
+    assert_eq!(img["Config"]["Labels"]["from"], "cli");
+    assert!(
+        img["Config"]["ExposedPorts"]["8080/tcp"].is_object(),
+        "{img}"
+    );
+    let env_list = img["Config"]["Env"].to_string();
+    assert!(env_list.contains("APP=/app"), "{env_list}");
+    // busybox's 2 layers + WORKDIR (made /app) + 2 COPY + 2 RUN.
+    assert_eq!(
+        img["RootFS"]["Layers"].as_array().map(Vec::len),
+        Some(7),
+        "{img}"
+    );
+
+    // The image runs under berth: a RUN step of a build on top of it sees
+    // its files, owners and modes, and the whiteout of /tmp/gone.
+    let check = env.context(
+        "check",
+        &[(
+            "Dockerfile",
+            "FROM built:v1\nUSER 0\nRUN cat /app/run.txt && stat -c '%u:%g %a' /app/hello.txt && ls /ctx && ls /ctx/sub && test ! -e /ctx/ignored.txt && test ! -e /tmp/gone && echo checked\n",
+        )],
+    )?;
+    let out = env.ok(&["build", &s(&check)])?;
+    assert!(out.contains("hi from run\n"), "{out}");
+    assert!(out.contains("1:2 640\n"), "{out}");
+    assert!(out.contains("kept.txt\n"), "{out}");
+    assert!(out.contains("checked\n"), "{out}");
+
+    if !skopeo_present() {
+        berth_testsupport::kernel::report_skip(
+            "skopeo is not installed (Debian package in .ci/run)",
+        );
+        return Ok(());
+    }
+    for (format, transport) in [
+        ("oci-archive", "oci-archive"),
+        ("docker-archive", "docker-archive"),
+    ] {
+        let file = env.dir.path().join(format!("built-{format}.tar"));
+        env.ok(&["save", "--format", format, "-o", &s(&file), "built:v1"])?;
+        let o = Command::new("skopeo")
+            .args([
+                "inspect",
+                "--config",
+                &format!("{transport}:{}", file.display()),
+            ])
+            .output()?;
+        assert!(
+            o.status.success(),
+            "skopeo: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let cfg: serde_json::Value = serde_json::from_slice(&o.stdout)?;
+        assert_eq!(
+            cfg["config"]["Cmd"],
+            serde_json::json!(["cat", "/app/run.txt"])
+        );
+        assert_eq!(cfg["rootfs"]["diff_ids"].as_array().map(Vec::len), Some(7));
+        let o = Command::new("skopeo")
+            .args(["inspect", &format!("{transport}:{}", file.display())])
+            .output()?;
+        assert!(
+            o.status.success(),
+            "skopeo: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let m: serde_json::Value = serde_json::from_slice(&o.stdout)?;
+        assert_eq!(m["Labels"]["org.example.step"], "built by berth");
+        assert_eq!(m["Layers"].as_array().map(Vec::len), Some(7));
+    }
+    Ok(())
+}
+
+#[test]
+fn second_identical_build_is_all_cache_hits() -> TestResult {
+    let env = Env::new()?;
+    let df = "FROM busybox\nENV A=1\nCOPY f /f\nRUN echo ran-$A >> /log\nCMD [\"cat\", \"/log\"]\n";
+    let ctx = env.context("c", &[("Dockerfile", df), ("f", "one\n")])?;
+    let first = env.ok(&["build", "-q", &s(&ctx)])?;
+    let out = env.ok(&["build", &s(&ctx)])?;
+    assert_eq!(out.matches(" ---> Using cache\n").count(), 4, "{out}");
+    assert!(!out.contains("Running in"), "{out}");
+    let id = first.trim();
+    assert!(
+        out.contains(&format!("Successfully built {}\n", &id[7..19])),
+        "{id} {out}"
+    );
+    let again = env.ok(&["build", "-q", &s(&ctx)])?;
+    assert_eq!(again.trim(), id);
+
+    // A changed COPY input misses from there on; the step before still hits.
+    std::fs::write(ctx.join("f"), "two\n")?;
+    let out = env.ok(&["build", &s(&ctx)])?;
+    assert_eq!(out.matches(" ---> Using cache\n").count(), 1, "{out}");
+    assert!(out.contains("Running in"), "{out}");
+
+    // --no-cache runs everything.
+    let out = env.ok(&["build", "--no-cache", &s(&ctx)])?;
+    assert_eq!(out.matches("Using cache").count(), 0, "{out}");
+    Ok(())
+}
+
+#[test]
+fn multi_stage_copy_from_and_target() -> TestResult {
+    let env = Env::new()?;
+    let df = r#"FROM busybox AS build
+RUN mkdir /out && echo made-in-stage > /out/artifact
+FROM scratch AS final
+COPY --from=build /out/artifact /artifact
+COPY --from=0 /bin/busybox /bin/busybox
+ENTRYPOINT ["/bin/busybox"]
+CMD ["cat", "/artifact"]
+"#;
+    let ctx = env.context("m", &[("Dockerfile", df)])?;
+    env.ok(&["build", "-t", "final:1", &s(&ctx)])?;
+    let inspect: serde_json::Value =
+        serde_json::from_str(&env.ok(&["image", "inspect", "final:1"])?)?;
+    assert_eq!(
+        inspect[0]["RootFS"]["Layers"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(
+        inspect[0]["Config"]["Entrypoint"],
+        serde_json::json!(["/bin/busybox"])
+    );
+
+    let check = env.context(
+        "mcheck",
+        &[(
+            "Dockerfile",
+            "FROM final:1\nRUN [\"/bin/busybox\", \"cat\", \"/artifact\"]\n",
+        )],
+    )?;
+    let out = env.ok(&["build", &s(&check)])?;
+    assert!(out.contains("made-in-stage\n"), "{out}");
+
+    // --target stops at the named stage.
+    let out = env.ok(&["build", "--target", "build", "-t", "stage:1", &s(&ctx)])?;
+    assert!(out.contains("Step 2/2 : RUN"), "{out}");
+    assert!(!out.contains("Step 3"), "{out}");
+    let inspect: serde_json::Value =
+        serde_json::from_str(&env.ok(&["image", "inspect", "stage:1"])?)?;
+    assert_eq!(
+        inspect[0]["RootFS"]["Layers"].as_array().map(Vec::len),
+        Some(3)
+    );
+    let out = env.berth(&["build", "--target", "nosuch", &s(&ctx)])?;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("failed to reach build target nosuch"));
+    Ok(())
+}
+
+#[test]
+fn errors_name_the_dockerfile_line() -> TestResult {
+    let env = Env::new()?;
+    let cases: &[(&str, &str)] = &[
+        (
+            "FROM busybox\n\nRUNN echo\n",
+            "line 3: unknown instruction: RUNN",
+        ),
+        (
+            "FROM busybox\nRUN true \\\n  && true\nRUN exit 3\n",
+            "line 4: The command '/bin/sh -c exit 3' returned a non-zero code: 3",
+        ),
+        (
+            "FROM busybox\nADD https://example.com/x /x\n",
+            "line 2: ADD https://example.com/x: downloading from a URL is refused",
+        ),
+        (
+            "FROM busybox\nCOPY missing /x\n",
+            "line 2: COPY failed: file not found in build context",
+        ),
+        (
+            "FROM busybox\nCOPY ../outside /x\n",
+            "line 2: COPY failed: forbidden path outside the build context",
+        ),
+        (
+            "FROM nosuchimage\n",
+            "line 1: pull access denied for nosuchimage",
+        ),
+    ];
+    for (i, (df, want)) in cases.iter().enumerate() {
+        let ctx = env.context(&format!("e{i}"), &[("Dockerfile", df)])?;
+        let out = env.berth(&["build", &s(&ctx)])?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{df}");
+        assert!(err.contains(want), "{df}: {err}");
+    }
+    // Nothing was tagged or left mounted by the failures.
+    assert_eq!(env.ok(&["images", "-q"])?.lines().count(), 1);
+    let mounts = env
+        .sandbox
+        .sh("grep -c ' overlay ' /proc/self/mounts || true")?;
+    assert_eq!(mounts.trim(), "0");
+    for d in ["containers", "build/bundles", "build/runtime"] {
+        let left: Vec<_> = std::fs::read_dir(env.root.join(d))
+            .map(|r| r.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{d}: {left:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn config_instructions_onbuild_add_and_network() -> TestResult {
+    let env = Env::new()?;
+    let base = r#"FROM busybox
+SHELL ["/bin/sh", "-ec"]
+HEALTHCHECK --interval=5s --retries=2 CMD wget -q localhost || exit 1
+STOPSIGNAL SIGINT
+VOLUME /data /logs
+VOLUME ["/cache"]
+ENTRYPOINT ["/bin/sh", "-c"]
+ONBUILD RUN echo triggered > /onbuild.txt
+MAINTAINER someone@example.com
+"#;
+    let ctx = env.context("base", &[("Dockerfile", base)])?;
+    env.ok(&["build", "-t", "base:1", &s(&ctx)])?;
+    let inspect: serde_json::Value =
+        serde_json::from_str(&env.ok(&["image", "inspect", "base:1"])?)?;
+    let c = &inspect[0]["Config"];
+    assert_eq!(c["StopSignal"], "SIGINT");
+    for v in ["/data", "/logs", "/cache"] {
+        assert!(c["Volumes"][v].is_object(), "{c}");
+    }
+    assert_eq!(c["Entrypoint"], serde_json::json!(["/bin/sh", "-c"]));
+    // A new ENTRYPOINT drops the base image's CMD.
+    assert!(c["Cmd"].is_null(), "{c}");
+    assert_eq!(
+        c["Healthcheck"]["Test"],
+        serde_json::json!(["CMD-SHELL", "wget -q localhost || exit 1"])
+    );
+    assert_eq!(c["Healthcheck"]["Interval"], 5_000_000_000i64);
+    assert_eq!(c["Healthcheck"]["Retries"], 2);
+    assert_eq!(c["Shell"], serde_json::json!(["/bin/sh", "-ec"]));
+    assert_eq!(
+        c["OnBuild"],
+        serde_json::json!(["RUN echo triggered > /onbuild.txt"])
+    );
+    assert_eq!(inspect[0]["Author"], "someone@example.com");
+
+    // The trigger runs in a build FROM the image, and is not inherited.
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(6);
+    h.set_mode(0o600);
+    h.set_uid(7);
+    h.set_gid(8);
+    h.set_cksum();
+    tar.append_data(&mut h, "inner/file.txt", &b"in tar"[..])?;
+    let tarball = tar.into_inner()?;
+    let ctx = env.context("child", &[("Dockerfile", "FROM base:1\nADD bundle.tar /unpacked/\nRUN cat /onbuild.txt /unpacked/inner/file.txt; echo; stat -c '%u:%g %a' /unpacked/inner/file.txt /unpacked; readlink /proc/self/ns/net\n")])?;
+    std::fs::write(ctx.join("bundle.tar"), tarball)?;
+    let out = env.ok(&["build", "-t", "child:1", &s(&ctx)])?;
+    assert!(out.contains("# Executing 1 build trigger\n"), "{out}");
+    assert!(
+        out.contains("triggered\nin tar\n7:8 600\n0:0 755\n"),
+        "{out}"
+    );
+    let inspect: serde_json::Value =
+        serde_json::from_str(&env.ok(&["image", "inspect", "child:1"])?)?;
+    assert!(
+        inspect[0]["Config"]["OnBuild"].is_null(),
+        "{}",
+        inspect[0]["Config"]
+    );
+
+    // RUN gets its own network namespace by default, the host's with --network host.
+    let host_ns = env.sandbox.sh("readlink /proc/self/ns/net")?;
+    let netns_line = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with("net:["))
+            .map(str::to_string)
+    };
+    assert_ne!(netns_line(&out), Some(host_ns.trim().to_string()), "{out}");
+    let out = env.ok(&["build", "--no-cache", "--network", "host", &s(&ctx)])?;
+    assert_eq!(netns_line(&out), Some(host_ns.trim().to_string()), "{out}");
+    let out = env.berth(&["build", "--network", "bridge", &s(&ctx)])?;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported by berth build"));
+    Ok(())
+}
