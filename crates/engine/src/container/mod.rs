@@ -1,9 +1,11 @@
 //! Containers: the registry of records (in memory, persisted in the
 //! store) and one module per verb.
 
+pub mod archive;
 pub mod attach;
 pub mod create;
 pub mod exec;
+pub mod health;
 pub mod inspect;
 pub mod list;
 pub mod logs;

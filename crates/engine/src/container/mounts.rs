@@ -156,6 +156,31 @@ impl Engine {
                 ..MountRecord::default()
             });
         }
+        for spec in hc.volumes_from.iter().flatten() {
+            // NAME[:ro|:rw]: the other container's volumes and binds at
+            // the same places; mounts of this container win.
+            let (name, mode) = match spec.rsplit_once(':') {
+                Some((n, m)) if m == "ro" || m == "rw" => (n, Some(m)),
+                Some(_) => {
+                    return Err(EngineError::Invalid(format!(
+                        "invalid volumes-from mode: {spec}"
+                    )))
+                }
+                None => (spec.as_str(), None),
+            };
+            let other = self.lookup(name)?.record();
+            for m in other.mounts.iter().filter(|m| m.kind != "tmpfs") {
+                if out.iter().any(|o| o.destination == m.destination) {
+                    continue;
+                }
+                let mut m = m.clone();
+                m.anonymous = false;
+                if let Some(mode) = mode {
+                    m.rw = mode == "rw";
+                }
+                out.push(m);
+            }
+        }
         for v in image_volumes {
             if !out.iter().any(|m| &m.destination == v) {
                 out.push(MountRecord {

@@ -104,7 +104,9 @@ pub(crate) fn hostname_of(rec: &ContainerRecord) -> String {
     if !given.is_empty() {
         return given;
     }
-    if rec.host_config.network_mode.as_deref() == Some("host") {
+    if rec.host_config.network_mode.as_deref() == Some("host")
+        || rec.host_config.uts_mode.as_deref() == Some("host")
+    {
         if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
             return h.trim().to_owned();
         }
@@ -449,6 +451,7 @@ impl Engine {
 
     /// Waits (in a task) for the monitor to record the exit, then handles it.
     pub(crate) fn watch_exit(&self, entry: Arc<Entry>, waiter: tokio::net::UnixStream) {
+        self.start_health(&entry);
         let engine = self.clone();
         tokio::spawn(async move {
             monitor_client::until_closed(waiter).await;
