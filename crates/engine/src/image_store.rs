@@ -95,6 +95,9 @@ impl Images for ImageStore {
     fn remove_rootfs(&self, container_id: &str) -> Result<()> {
         ImageStore::remove_rootfs(self, container_id).map_err(map_err)
     }
+    fn rootfs_ids(&self) -> Result<Vec<String>> {
+        ImageStore::rootfs_ids(self).map_err(map_err)
+    }
     fn count(&self) -> usize {
         self.list().map(|l| l.len()).unwrap_or(0)
     }

@@ -44,6 +44,10 @@ pub trait Images: Send + Sync {
     fn remove_rootfs(&self, container_id: &str) -> Result<()>;
     /// How many images there are (for `/info`).
     fn count(&self) -> usize;
+    /// Every container that has a rootfs (to find those left by a crash).
+    fn rootfs_ids(&self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
 }
 
 /// No image store (a daemon without images can still answer the API).

@@ -260,6 +260,9 @@ impl Engine {
             tokio::task::spawn_blocking(move || engine.inner.images.create_rootfs(&cid, &iid))
                 .await
                 .map_err(|e| EngineError::Internal(e.to_string()))?;
+        if made.is_ok() {
+            crate::faults::crash_point("create:rootfs-made");
+        }
         if let Err(e) = made.and_then(|()| self.persist(&rec)) {
             let _ = std::fs::remove_dir_all(&dir);
             let _ = self.inner.images.remove_rootfs(&id);

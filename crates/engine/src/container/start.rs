@@ -295,7 +295,7 @@ impl Engine {
         if rec.state.status.is_live() && !restart_ok {
             return Err(EngineError::NotModified("container already started".into()));
         }
-        if rec.state.status == Status::Removing {
+        if matches!(rec.state.status, Status::Removing | Status::Dead) {
             return Err(EngineError::Conflict(format!(
                 "container {} is marked for removal and cannot be started",
                 rec.id
