@@ -442,6 +442,19 @@ fn volumes_from_devices_uts_df_and_prune() {
     let out = d.ok(&["run", "--rm", "--uts", "host", "busybox", "hostname"]);
     assert_eq!(out.trim(), host_name.trim());
 
+    // Joining another container's PID/IPC namespace is refused, not
+    // silently replaced by a private one.
+    let o = d.docker(&["run", "--rm", "--pid", "container:x1", "busybox", "true"]);
+    assert_eq!(code(&o), 125);
+    assert!(
+        stderr(&o).contains("not supported by berth yet"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.docker(&["run", "--rm", "--ipc", "bogus", "busybox", "true"]);
+    assert_eq!(code(&o), 125);
+    assert!(stderr(&o).contains("invalid --ipc mode"), "{}", stderr(&o));
+
     // A log driver berth does not have is refused at create.
     let o = d.docker(&["run", "--rm", "--log-driver", "syslog", "busybox", "true"]);
     assert_eq!(code(&o), 125);

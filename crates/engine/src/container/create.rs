@@ -140,6 +140,29 @@ fn check_host_config(hc: &HostConfig) -> Result<()> {
     for d in hc.devices.iter().flatten() {
         super::spec::host_device(d)?;
     }
+    // Joining another container's PID or IPC namespace is not built yet:
+    // refused rather than silently given a private one.
+    for (flag, mode, allowed) in [
+        (
+            "--pid",
+            hc.pid_mode.as_deref(),
+            &["", "host", "private"][..],
+        ),
+        (
+            "--ipc",
+            hc.ipc_mode.as_deref(),
+            &["", "host", "private", "shareable"][..],
+        ),
+        ("--uts", hc.uts_mode.as_deref(), &["", "host"][..]),
+    ] {
+        if let Some(m) = mode.filter(|m| !allowed.contains(m)) {
+            return Err(EngineError::Invalid(if m.starts_with("container:") {
+                format!("{flag} {m}: joining another container's namespace is not supported by berth yet")
+            } else {
+                format!("invalid {flag} mode: {m}")
+            }));
+        }
+    }
     let caps = super::spec::capabilities(
         hc.privileged.unwrap_or(false),
         hc.cap_add.as_deref().unwrap_or(&[]),
