@@ -1,5 +1,6 @@
 //! berthd driven by the docker CLI v28: healthchecks, `cp` (the archive
-//! endpoints), `--volumes-from`, `--device`, `--uts host`, `system df` and
+//! endpoints), `--volumes-from`, `--device`, `--uts host`, `--pid/--ipc
+//! container:X`, `system df` and
 //! `system prune`, log-driver checks. One daemon per test, in its own
 //! sandbox host.
 
@@ -442,18 +443,104 @@ fn volumes_from_devices_uts_df_and_prune() {
     let out = d.ok(&["run", "--rm", "--uts", "host", "busybox", "hostname"]);
     assert_eq!(out.trim(), host_name.trim());
 
-    // Joining another container's PID/IPC namespace is refused, not
-    // silently replaced by a private one.
-    let o = d.docker(&["run", "--rm", "--pid", "container:x1", "busybox", "true"]);
-    assert_eq!(code(&o), 125);
+    // --pid/--ipc container:X join a running donor's namespaces; a
+    // private IPC donor, a stopped or missing one are refused.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "donor",
+        "--ipc",
+        "shareable",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--pid",
+        "container:donor",
+        "--ipc",
+        "container:donor",
+        "busybox",
+        "sh",
+        "-c",
+        "ps -o comm | grep -c sleep",
+    ]);
+    assert_eq!(out, "1\n", "the donor's processes are visible");
+    let ns = |n: &str, kind: &str| {
+        d.ok(&["exec", n, "readlink", &format!("/proc/self/ns/{kind}")])
+            .trim()
+            .to_owned()
+    };
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "joiner",
+        "--pid",
+        "container:donor",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(ns("joiner", "pid"), ns("donor", "pid"));
+    assert_ne!(
+        ns("joiner", "ipc"),
+        ns("donor", "ipc"),
+        "only the PID namespace is shared"
+    );
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ipcjoiner",
+        "--ipc",
+        "container:donor",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(ns("ipcjoiner", "ipc"), ns("donor", "ipc"));
+    d.ok(&["run", "-d", "--name", "private", "busybox", "sleep", "1000"]);
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "container:private",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("non-shareable IPC"), "{}", stderr(&o));
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--pid",
+        "container:nosuch",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(code(&o), 0);
+    d.ok(&["stop", "-t", "0", "private"]);
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--pid",
+        "container:private",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(code(&o), 0);
     assert!(
-        stderr(&o).contains("not supported by berth yet"),
+        stderr(&o).contains("non running container"),
         "{}",
         stderr(&o)
     );
     let o = d.docker(&["run", "--rm", "--ipc", "bogus", "busybox", "true"]);
     assert_eq!(code(&o), 125);
-    assert!(stderr(&o).contains("invalid --ipc mode"), "{}", stderr(&o));
+    d.ok(&["rm", "-f", "donor", "joiner", "ipcjoiner", "private"]);
 
     // A log driver berth does not have is refused at create.
     let o = d.docker(&["run", "--rm", "--log-driver", "syslog", "busybox", "true"]);

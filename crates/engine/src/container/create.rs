@@ -140,8 +140,6 @@ fn check_host_config(hc: &HostConfig) -> Result<()> {
     for d in hc.devices.iter().flatten() {
         super::spec::host_device(d)?;
     }
-    // Joining another container's PID or IPC namespace is not built yet:
-    // refused rather than silently given a private one.
     for (flag, mode, allowed) in [
         (
             "--pid",
@@ -155,12 +153,9 @@ fn check_host_config(hc: &HostConfig) -> Result<()> {
         ),
         ("--uts", hc.uts_mode.as_deref(), &["", "host"][..]),
     ] {
-        if let Some(m) = mode.filter(|m| !allowed.contains(m)) {
-            return Err(EngineError::Invalid(if m.starts_with("container:") {
-                format!("{flag} {m}: joining another container's namespace is not supported by berth yet")
-            } else {
-                format!("invalid {flag} mode: {m}")
-            }));
+        let joins = flag != "--uts" && mode.is_some_and(|m| m.starts_with("container:"));
+        if let Some(m) = mode.filter(|m| !allowed.contains(m) && !joins) {
+            return Err(EngineError::Invalid(format!("invalid {flag} mode: {m}")));
         }
     }
     let caps = super::spec::capabilities(
@@ -200,6 +195,14 @@ impl Engine {
         }
         if let NetworkMode::Container(c) = &mode {
             self.lookup(c)?;
+        }
+        for m in [hc.pid_mode.as_deref(), hc.ipc_mode.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(donor) = m.strip_prefix("container:") {
+                self.lookup(donor)?;
+            }
         }
         hc.network_mode = Some(match &mode {
             NetworkMode::Network(n) if n == "bridge" => "bridge".into(),

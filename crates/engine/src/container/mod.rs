@@ -14,6 +14,7 @@ pub mod record;
 pub mod remove;
 pub mod restore;
 pub mod seccomp;
+pub mod shared_ns;
 pub mod spec;
 pub mod start;
 pub mod stats;

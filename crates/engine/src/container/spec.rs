@@ -230,6 +230,13 @@ pub fn resolve_user(rootfs: &Path, spec: &str, group_add: &[String]) -> Result<P
     Ok(user)
 }
 
+/// Namespaces joined from other running containers, by their init PID.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SharedNamespaces {
+    pub pid: Option<i64>,
+    pub ipc: Option<i64>,
+}
+
 /// Inputs the config needs besides the record.
 pub struct SpecInputs<'a> {
     pub rootfs: &'a Path,
@@ -237,6 +244,9 @@ pub struct SpecInputs<'a> {
     pub netns: Option<&'a Path>,
     /// Another container's init PID whose netns to join.
     pub join_netns_pid: Option<i64>,
+    /// Other containers' init PIDs whose PID / IPC namespaces to join
+    /// (`--pid container:X`, `--ipc container:X`).
+    pub shared: SharedNamespaces,
     /// Where hostname, hosts and resolv.conf are.
     pub files_dir: &'a Path,
     pub cgroup_parent: &'a str,
@@ -363,10 +373,17 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
     }
 
     let mut namespaces = vec![json!({"type": "mount"})];
-    if hc.pid_mode.as_deref() != Some("host") {
+    if let Some(pid) = inp.shared.pid {
+        namespaces.push(json!({"type": "pid", "path": format!("/proc/{pid}/ns/pid")}));
+    } else if hc.pid_mode.as_deref() != Some("host") {
         namespaces.push(json!({"type": "pid"}));
     }
-    if hc.ipc_mode.as_deref() != Some("host") {
+    if let Some(pid) = inp.shared.ipc {
+        namespaces.push(json!({"type": "ipc", "path": format!("/proc/{pid}/ns/ipc")}));
+        // System V IPC is shared; the donor's /dev/shm (POSIX shared
+        // memory) is not: it lives in the donor's mount namespace, and
+        // berth has no host-side shm mount to bind yet.
+    } else if hc.ipc_mode.as_deref() != Some("host") {
         namespaces.push(json!({"type": "ipc"}));
     }
     if hc.uts_mode.as_deref() != Some("host") {

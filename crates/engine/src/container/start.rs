@@ -228,6 +228,7 @@ impl Engine {
                     rootfs: &rootfs,
                     netns: prepared.netns.as_deref(),
                     join_netns_pid: join_pid,
+                    shared: self.shared_namespaces(rec)?,
                     files_dir: &files,
                     cgroup_parent: &cfg.cgroup_parent,
                     hostname: &hostname,
