@@ -13,16 +13,47 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::UnixStream;
 
-/// Answers 101 and runs `f` on the upgraded connection.
+/// The client connection's socket (a request extension set by `serve`).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnFd(pub std::os::fd::RawFd);
+
+/// Waits (at most 200 ms) until the client has read everything sent on
+/// its connection, i.e. the 101 response. Clients that read the response
+/// head through a buffered reader and then switch to the raw socket
+/// (docker-py's exec_run and attach) lose any stream bytes that arrived
+/// with the head; dockerd's slower process start hides that race, berth's
+/// fast one would not.
+async fn client_read_all(fd: ConnFd) {
+    for _ in 0..200 {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: SIOCOUTQ (== TIOCOUTQ) writes one int; the fd is the
+        // connection being upgraded, open while its upgrade is alive. For
+        // a unix stream socket it counts what the peer has not read yet.
+        let r = unsafe { libc::ioctl(fd.0, libc::TIOCOUTQ, &mut queued) };
+        if r != 0 || queued == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
+/// Answers 101 and runs `f` on the upgraded connection once the client
+/// has read the 101.
 pub fn hijack<F, Fut>(req: &mut Request, tty: bool, f: F) -> Response
 where
     F: FnOnce(TokioIo<hyper::upgrade::Upgraded>) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let on = hyper::upgrade::on(req);
+    let on = hyper::upgrade::on(&mut *req);
+    let fd = req.extensions().get::<ConnFd>().copied();
     tokio::spawn(async move {
         match on.await {
-            Ok(up) => f(TokioIo::new(up)).await,
+            Ok(up) => {
+                if let Some(fd) = fd {
+                    client_read_all(fd).await;
+                }
+                f(TokioIo::new(up)).await
+            }
             Err(e) => tracing::debug!("hijack failed: {e}"),
         }
     });

@@ -77,7 +77,22 @@ pub async fn serve(
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660)).map_err(listen_err)?;
     tracing::info!(socket = %socket.display(), "API listening");
     let app = router(engine).map_request(version::strip_prefix);
-    axum::serve(listener, tower::make::Shared::new(app))
+    // Each connection's requests carry its socket (hijack::ConnFd), so a
+    // hijacked stream can wait until the client has read the 101.
+    let make = tower::service_fn(
+        move |inc: axum::serve::IncomingStream<'_, tokio::net::UnixListener>| {
+            use std::os::fd::AsRawFd;
+            let fd = hijack::ConnFd(inc.io().as_raw_fd());
+            let svc = app
+                .clone()
+                .map_request(move |mut req: axum::extract::Request| {
+                    req.extensions_mut().insert(fd);
+                    req
+                });
+            std::future::ready(Ok::<_, std::convert::Infallible>(svc))
+        },
+    );
+    axum::serve(listener, make)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServeError::Serve)?;

@@ -59,6 +59,12 @@ fn run_config(img: &berth_image::Image) -> ImageRunConfig {
         exposed_ports: c.exposed_ports().clone().unwrap_or_default(),
         labels: c.labels().clone().unwrap_or_default(),
         stop_signal: c.stop_signal().clone(),
+        healthcheck: img
+            .docker_config
+            .healthcheck
+            .as_ref()
+            .and_then(|h| serde_json::to_value(h).ok())
+            .and_then(|v| serde_json::from_value(v).ok()),
     }
 }
 
@@ -88,6 +94,9 @@ impl Images for ImageStore {
     }
     fn remove_rootfs(&self, container_id: &str) -> Result<()> {
         ImageStore::remove_rootfs(self, container_id).map_err(map_err)
+    }
+    fn rootfs_ids(&self) -> Result<Vec<String>> {
+        ImageStore::rootfs_ids(self).map_err(map_err)
     }
     fn count(&self) -> usize {
         self.list().map(|l| l.len()).unwrap_or(0)
@@ -212,7 +221,7 @@ impl Engine {
                     exposed_ports: Some(rc.exposed_ports).filter(|p| !p.is_empty()),
                     env: Some(rc.env),
                     cmd: Some(rc.cmd),
-                    healthcheck: None,
+                    healthcheck: rc.healthcheck,
                     args_escaped: img.docker_config.args_escaped,
                     volumes: Some(rc.volumes).filter(|v| !v.is_empty()),
                     working_dir: Some(rc.working_dir),

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use crate::error::Result;
 
 /// The parts of an image's config a container is made from.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImageRunConfig {
     pub env: Vec<String>,
     pub cmd: Vec<String>,
@@ -20,10 +20,12 @@ pub struct ImageRunConfig {
     pub exposed_ports: Vec<String>,
     pub labels: HashMap<String, String>,
     pub stop_signal: Option<String>,
+    /// The image's HEALTHCHECK.
+    pub healthcheck: Option<bollard_stubs::models::HealthConfig>,
 }
 
 /// A resolved image.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImageInfo {
     /// `sha256:<hex>`.
     pub id: String,
@@ -42,6 +44,10 @@ pub trait Images: Send + Sync {
     fn remove_rootfs(&self, container_id: &str) -> Result<()>;
     /// How many images there are (for `/info`).
     fn count(&self) -> usize;
+    /// Every container that has a rootfs (to find those left by a crash).
+    fn rootfs_ids(&self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
 }
 
 /// No image store (a daemon without images can still answer the API).

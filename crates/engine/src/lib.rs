@@ -17,6 +17,7 @@ pub mod config;
 pub mod container;
 mod error;
 pub mod events;
+mod faults;
 pub mod filters;
 mod ids;
 pub mod image_store;

@@ -163,6 +163,25 @@ impl ImageStore {
         unmount(&rootfs.merged)
     }
 
+    /// Every container that has a rootfs record or a directory here (a
+    /// crash inside [`Self::create_rootfs`] can leave a directory alone).
+    pub fn rootfs_ids(&self) -> Result<Vec<String>> {
+        let _meta = self.hold()?;
+        let mut ids: Vec<String> = meta::containers(&mut self.view()?)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let dir = &self.inner.containers;
+        let entries = fs::read_dir(dir).map_err(ImageError::io("reading", dir))?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !ids.contains(&name) {
+                ids.push(name);
+            }
+        }
+        Ok(ids)
+    }
+
     /// Unmounts and removes the container's rootfs and record (a no-op if
     /// it has none).
     pub fn remove_rootfs(&self, container_id: &str) -> Result<()> {

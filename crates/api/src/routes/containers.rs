@@ -45,6 +45,10 @@ pub fn router() -> Router<Engine> {
         .route("/containers/{id}/changes", get(changes))
         .route("/containers/{id}/update", post(update))
         .route("/containers/{id}/export", get(export))
+        .route(
+            "/containers/{id}/archive",
+            get(archive_get).head(archive_head).put(archive_put),
+        )
         .route("/commit", post(commit))
 }
 
@@ -419,6 +423,79 @@ fn with_pre(mut cur: serde_json::Value, prev: &serde_json::Value) -> serde_json:
 
 async fn changes(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
     Ok(reply(200, &e.container_changes(&id).await?))
+}
+
+const PATH_STAT: &str = "X-Docker-Container-Path-Stat";
+
+fn archive_path(q: &Q) -> ApiResult<String> {
+    q.str("path")
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::bad_request("Path cannot be empty"))
+}
+
+fn stat_header(s: &berth_engine::container::archive::PathStat) -> String {
+    use base64::Engine as _;
+    let json = serde_json::to_vec(s).unwrap_or_default();
+    base64::engine::general_purpose::STANDARD.encode(json)
+}
+
+async fn archive_head(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    let stat = e.archive_stat(&id, &archive_path(&q)?).await?;
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(PATH_STAT, stat_header(&stat))
+        .body(Body::empty())
+        .unwrap_or_default())
+}
+
+async fn archive_get(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+) -> ApiResult<Response> {
+    let (mut resp, writer) = crate::body::streamed("application/x-tar");
+    let (stat, job) = e
+        .archive_get(&id, &archive_path(&q)?, Box::new(writer))
+        .await?;
+    if let Ok(v) = header::HeaderValue::from_str(&stat_header(&stat)) {
+        resp.headers_mut().insert(PATH_STAT, v);
+    }
+    tokio::spawn(async move {
+        if let Ok(Err(err)) = job.await {
+            tracing::warn!("archive: {err}");
+        }
+    });
+    Ok(resp)
+}
+
+async fn archive_put(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+    req: Request,
+) -> ApiResult<Response> {
+    use http_body_util::BodyExt;
+    let path = archive_path(&q)?;
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map_err(|err| ApiError::bad_request(format!("reading body: {err}")))?
+        .to_bytes();
+    e.archive_put(
+        &id,
+        &path,
+        body.to_vec(),
+        q.bool("noOverwriteDirNonDir"),
+        q.bool("copyUIDGID"),
+    )
+    .await?;
+    Ok(StatusCode::OK.into_response())
 }
 
 async fn export(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {

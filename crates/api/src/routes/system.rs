@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use berth_engine::container::logs::parse_timestamp;
 use berth_engine::{Engine, Event, Filters};
@@ -29,6 +29,7 @@ pub fn router() -> Router<Engine> {
         .route("/info", get(info))
         .route("/events", get(events))
         .route("/system/df", get(df))
+        .route("/build/prune", post(build_prune))
 }
 
 async fn ping(method: Method) -> Response {
@@ -339,6 +340,14 @@ async fn events(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Respon
         .unwrap_or_default())
 }
 
+/// berth builds no images, so there is never a build cache to prune.
+async fn build_prune() -> Response {
+    reply(
+        200,
+        &serde_json::json!({ "CachesDeleted": [], "SpaceReclaimed": 0 }),
+    )
+}
+
 async fn df(State(e): State<Engine>) -> ApiResult<Response> {
     let containers: Vec<_> = e.list_records().iter().map(|r| e.summary(r)).collect();
     let volumes: Vec<serde_json::Value> = e
@@ -361,11 +370,22 @@ async fn df(State(e): State<Engine>) -> ApiResult<Response> {
             })
         })
         .collect();
+    let mut images = e.image_list(false, Filters::default()).await?;
+    let records = e.list_records();
+    let mut layers_size = 0;
+    for i in &mut images {
+        i.containers = records.iter().filter(|r| r.image_id == i.id).count() as i64;
+        // The CLI's RECLAIMABLE leaves out Size - SharedSize of used
+        // images (-1 would make it skip them); berth does not account
+        // shared layers.
+        i.shared_size = 0;
+        layers_size += i.size;
+    }
     Ok(reply(
         200,
         &serde_json::json!({
-            "LayersSize": 0,
-            "Images": [],
+            "LayersSize": layers_size,
+            "Images": images,
             "Containers": containers,
             "Volumes": volumes,
             "BuildCache": [],

@@ -16,6 +16,8 @@ pub struct Daemon {
     pub sock: PathBuf,
     docker_config: tempfile::TempDir,
     log: PathBuf,
+    /// Environment for the next start of berthd (fault tests).
+    pub env: Vec<(String, String)>,
 }
 
 impl Daemon {
@@ -34,6 +36,7 @@ impl Daemon {
             sock,
             docker_config,
             log,
+            env: Vec::new(),
         };
         d.spawn();
         d
@@ -60,6 +63,7 @@ impl Daemon {
             .arg(self.host.root().join("daemon.json"))
             .arg("--log-level")
             .arg("debug")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
@@ -87,6 +91,47 @@ impl Daemon {
 
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Whether berthd has exited (it killed itself at a crash point).
+    pub fn exited(&mut self) -> bool {
+        match self.child.as_mut() {
+            None => true,
+            Some(c) => c.try_wait().ok().flatten().is_some(),
+        }
+    }
+
+    /// Starts berthd again (after it exited), with `env` for this start.
+    pub fn start_again(&mut self, env: &[(&str, &str)]) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.spawn();
+    }
+
+    /// Directories under the sandbox's cgroup parent, in every hierarchy
+    /// (a container's cgroup left behind shows up here).
+    pub fn leftover_cgroups(&self) -> Vec<String> {
+        let parent = self.host.cgroup_parent().trim_matches('/').to_owned();
+        let mut out = Vec::new();
+        for h in std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let dir = h.path().join(&parent);
+            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if e.path().is_dir() {
+                    out.push(e.path().display().to_string());
+                }
+            }
+        }
+        out
     }
 
     /// kill -9 of berthd (its monitors and containers live on).

@@ -55,6 +55,7 @@ fn merged_config(body: &ContainerCreateBody, image: &ImageInfo) -> Result<Contai
     let mut labels = ic.labels.clone();
     labels.extend(cfg.labels.clone().unwrap_or_default());
     cfg.labels = Some(labels);
+    cfg.healthcheck = super::health::merge(cfg.healthcheck.take(), ic.healthcheck.clone());
     if cfg.stop_signal.is_none() {
         cfg.stop_signal = ic.stop_signal.clone();
     }
@@ -88,6 +89,20 @@ fn merged_config(body: &ContainerCreateBody, image: &ImageInfo) -> Result<Contai
 }
 
 fn check_host_config(hc: &HostConfig) -> Result<()> {
+    if hc
+        .log_config
+        .as_ref()
+        .and_then(|l| l.typ.as_deref())
+        .is_some_and(|t| !matches!(t, "" | "json-file" | "none"))
+    {
+        return Err(EngineError::Invalid(format!(
+            "logger: no log driver named '{}' is registered",
+            hc.log_config
+                .as_ref()
+                .and_then(|l| l.typ.clone())
+                .unwrap_or_default()
+        )));
+    }
     let policy = hc.restart_policy.as_ref().and_then(|p| p.name);
     let restarts = !matches!(
         policy,
@@ -122,6 +137,27 @@ fn check_host_config(hc: &HostConfig) -> Result<()> {
             return Err(EngineError::Invalid(format!("sysctl '{k}' is not allowed")));
         }
     }
+    for d in hc.devices.iter().flatten() {
+        super::spec::host_device(d)?;
+    }
+    for (flag, mode, allowed) in [
+        (
+            "--pid",
+            hc.pid_mode.as_deref(),
+            &["", "host", "private"][..],
+        ),
+        (
+            "--ipc",
+            hc.ipc_mode.as_deref(),
+            &["", "host", "private", "shareable"][..],
+        ),
+        ("--uts", hc.uts_mode.as_deref(), &["", "host"][..]),
+    ] {
+        let joins = flag != "--uts" && mode.is_some_and(|m| m.starts_with("container:"));
+        if let Some(m) = mode.filter(|m| !allowed.contains(m) && !joins) {
+            return Err(EngineError::Invalid(format!("invalid {flag} mode: {m}")));
+        }
+    }
     let caps = super::spec::capabilities(
         hc.privileged.unwrap_or(false),
         hc.cap_add.as_deref().unwrap_or(&[]),
@@ -150,6 +186,7 @@ impl Engine {
             .ok_or_else(|| EngineError::Invalid("config.Image must be specified".into()))?;
         let mut hc = body.host_config.clone().unwrap_or_default();
         check_host_config(&hc)?;
+        super::health::check(body.healthcheck.as_ref())?;
         let mode = NetworkMode::parse(hc.network_mode.as_deref().unwrap_or("default"))?;
         let mode = match mode {
             // As dockerd: an unknown network fails the start, not the create
@@ -180,8 +217,17 @@ impl Engine {
             }
             networks.entry(primary.clone()).or_default();
         }
-        // container:X is looked up at start, as dockerd does (a 404 here
-        // would make the docker CLI try to pull the image).
+        // `--network container:X` is looked up at start, as dockerd does (a
+        // 404 here would make the docker CLI try to pull the image); a
+        // `--pid`/`--ipc` donor must exist now.
+        for m in [hc.pid_mode.as_deref(), hc.ipc_mode.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(donor) = m.strip_prefix("container:") {
+                self.lookup(donor)?;
+            }
+        }
         hc.network_mode = Some(match &mode {
             NetworkMode::Network(n) if n == "bridge" => "bridge".into(),
             m => m.name(),
@@ -224,11 +270,17 @@ impl Engine {
         let restart = hc.restart_policy.get_or_insert_with(Default::default);
         restart.name.get_or_insert(RestartPolicyNameEnum::NO);
         restart.maximum_retry_count.get_or_insert(0);
-        hc.log_config
+        let log = hc
+            .log_config
             .get_or_insert_with(|| bollard_stubs::models::HostConfigLogConfig {
-                typ: Some("json-file".into()),
+                typ: None,
                 config: Some(Default::default()),
             });
+        // The CLI sends an empty type for the daemon's default.
+        if log.typ.as_ref().is_none_or(|t| t.is_empty()) {
+            log.typ = Some("json-file".into());
+        }
+        log.config.get_or_insert_with(Default::default);
         let rec = ContainerRecord {
             id: id.clone(),
             name: name.clone(),
@@ -259,6 +311,9 @@ impl Engine {
             tokio::task::spawn_blocking(move || engine.inner.images.create_rootfs(&cid, &iid))
                 .await
                 .map_err(|e| EngineError::Internal(e.to_string()))?;
+        if made.is_ok() {
+            crate::faults::crash_point("create:rootfs-made");
+        }
         if let Err(e) = made.and_then(|()| self.persist(&rec)) {
             let _ = std::fs::remove_dir_all(&dir);
             let _ = self.inner.images.remove_rootfs(&id);

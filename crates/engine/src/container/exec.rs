@@ -257,6 +257,24 @@ impl Engine {
         );
     }
 
+    /// SIGKILL to an exec's process (a healthcheck past its timeout).
+    pub(crate) fn exec_kill(&self, id: &str) {
+        let Ok(x) = self.exec_entry(id) else { return };
+        let st = lock(&x.state).clone();
+        if st.running && st.pid > 0 {
+            // SAFETY: kill(2) on the pid the exec's monitor reported; the
+            // monitor parents it, so the pid cannot be reused before it is
+            // reaped and its exit recorded (which clears `running`).
+            unsafe { libc::kill(st.pid as i32, libc::SIGKILL) };
+        }
+    }
+
+    /// Drops an exec instance the daemon made for itself (healthchecks),
+    /// so they do not pile up in the container's ExecIDs.
+    pub(crate) fn exec_forget(&self, id: &str) {
+        lock(&self.inner.execs).remove(id);
+    }
+
     /// `GET /exec/{id}/json`.
     pub fn exec_inspect(&self, id: &str) -> Result<ExecInspectResponse> {
         let x = self.exec_entry(id)?;

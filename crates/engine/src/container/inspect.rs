@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use bollard_stubs::models::{
     ContainerConfig, ContainerInspectResponse, ContainerState, ContainerSummary,
-    ContainerSummaryHostConfig, ContainerSummaryNetworkSettings, DriverData, EndpointSettings,
-    MountPoint, NetworkSettings,
+    ContainerSummaryHealth, ContainerSummaryHostConfig, ContainerSummaryNetworkSettings,
+    DriverData, EndpointSettings, MountPoint, NetworkSettings,
 };
 use serde::de::DeserializeOwned;
 
@@ -89,7 +89,14 @@ pub fn status_text(rec: &ContainerRecord) -> String {
     let since = |t: &str| parse_time(t).map(|(s, _)| now_secs() - s).unwrap_or(0);
     match rec.state.status {
         Status::Created => "Created".into(),
-        Status::Running => format!("Up {}", human_duration(since(&rec.state.started_at))),
+        Status::Running => {
+            let up = format!("Up {}", human_duration(since(&rec.state.started_at)));
+            match rec.state.health.as_ref().map(super::health::status_word) {
+                Some("starting") => format!("{up} (health: starting)"),
+                Some(w @ ("healthy" | "unhealthy")) => format!("{up} ({w})"),
+                _ => up,
+            }
+        }
         Status::Paused => format!(
             "Up {} (Paused)",
             human_duration(since(&rec.state.started_at))
@@ -228,7 +235,7 @@ impl Engine {
                 error: Some(st.error.clone()),
                 started_at: Some(st.started_at.clone()),
                 finished_at: Some(st.finished_at.clone()),
-                health: None,
+                health: st.health.clone(),
             }),
             image: Some(rec.image_id.clone()),
             resolv_conf_path: path_of("resolv.conf"),
@@ -290,7 +297,11 @@ impl Engine {
                 networks: Some(endpoints(rec)),
             }),
             mounts: Some(rec.mounts.iter().map(mount_point).collect()),
-            health: None,
+            health: rec.state.health.as_ref().map(|h| ContainerSummaryHealth {
+                status: serde_json::from_value(serde_json::json!(super::health::status_word(h)))
+                    .ok(),
+                failing_streak: h.failing_streak,
+            }),
         }
     }
 }

@@ -41,6 +41,13 @@ impl Engine {
                 return Err(EngineError::Invalid(format!("invalid filter 'status={s}'")));
             }
         }
+        for h in f.get("health").unwrap_or(&[]) {
+            if !["starting", "healthy", "unhealthy", "none"].contains(&h.as_str()) {
+                return Err(EngineError::Invalid(format!(
+                    "Unrecognised filter value for health: {h}"
+                )));
+            }
+        }
         let mut recs = self.list_records();
         recs.sort_by_key(|r| std::cmp::Reverse(created_key(r)));
         let anchor = |key: &str| -> Result<Option<(i64, u32)>> {
@@ -84,6 +91,16 @@ impl Engine {
                     r.host_config.network_mode.as_deref() == Some(v)
                 })
                 && f.any("is-task", |v| v == "false")
+                && f.any("health", |v| {
+                    let word = r
+                        .state
+                        .health
+                        .as_ref()
+                        .filter(|_| st.is_live())
+                        .map(super::health::status_word)
+                        .unwrap_or("none");
+                    v == word
+                })
                 && before.is_none_or(|b| created_key(&r) < b)
                 && since.is_none_or(|s| created_key(&r) > s);
             if keep {

@@ -1,10 +1,12 @@
 //! Containers: the registry of records (in memory, persisted in the
 //! store) and one module per verb.
 
+pub mod archive;
 pub mod attach;
 pub mod connect;
 pub mod create;
 pub mod exec;
+pub mod health;
 pub mod inspect;
 pub mod list;
 pub mod logs;
@@ -13,6 +15,7 @@ pub mod record;
 pub mod remove;
 pub mod restore;
 pub mod seccomp;
+pub mod shared_ns;
 pub mod spec;
 pub mod start;
 pub mod stats;

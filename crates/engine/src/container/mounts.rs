@@ -17,7 +17,15 @@ const PROPAGATIONS: &[&str] = &[
 /// One `-v src:dst[:opts]` entry.
 fn parse_bind(spec: &str) -> Result<MountRecord> {
     let parts: Vec<&str> = spec.split(':').collect();
+    let is_mode = |o: &str| {
+        o.split(',').all(|o| {
+            matches!(o, "ro" | "rw" | "z" | "Z" | "nocopy" | "copy") || PROPAGATIONS.contains(&o)
+        })
+    };
     let (src, dst, opts) = match parts.as_slice() {
+        // A container path alone (or with a mode): an anonymous volume.
+        [d] => ("", *d, ""),
+        [d, o] if d.starts_with('/') && is_mode(o) => ("", *d, *o),
         [s, d] => (*s, *d, ""),
         [s, d, o] => (*s, *d, *o),
         _ => {
@@ -156,6 +164,31 @@ impl Engine {
                 ..MountRecord::default()
             });
         }
+        for spec in hc.volumes_from.iter().flatten() {
+            // NAME[:ro|:rw]: the other container's volumes and binds at
+            // the same places; mounts of this container win.
+            let (name, mode) = match spec.rsplit_once(':') {
+                Some((n, m)) if m == "ro" || m == "rw" => (n, Some(m)),
+                Some(_) => {
+                    return Err(EngineError::Invalid(format!(
+                        "invalid volumes-from mode: {spec}"
+                    )))
+                }
+                None => (spec.as_str(), None),
+            };
+            let other = self.lookup(name)?.record();
+            for m in other.mounts.iter().filter(|m| m.kind != "tmpfs") {
+                if out.iter().any(|o| o.destination == m.destination) {
+                    continue;
+                }
+                let mut m = m.clone();
+                m.anonymous = false;
+                if let Some(mode) = mode {
+                    m.rw = mode == "rw";
+                }
+                out.push(m);
+            }
+        }
         for v in image_volumes {
             if !out.iter().any(|m| &m.destination == v) {
                 out.push(MountRecord {
@@ -196,6 +229,26 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lone_container_path_is_an_anonymous_volume() {
+        let m = parse_bind("/anon").expect("anon");
+        assert_eq!(
+            (
+                m.kind.as_str(),
+                m.name.as_str(),
+                m.destination.as_str(),
+                m.rw
+            ),
+            ("volume", "", "/anon", true)
+        );
+        let m = parse_bind("/anon:ro").expect("anon ro");
+        assert_eq!(
+            (m.kind.as_str(), m.destination.as_str(), m.rw),
+            ("volume", "/anon", false)
+        );
+        assert!(parse_bind("relative").is_err());
+    }
 
     #[test]
     fn binds_parse_like_docker() {

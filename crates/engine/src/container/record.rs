@@ -57,6 +57,9 @@ pub struct RunState {
     /// Set by stop/kill from the user: restart policies leave it alone
     /// (`unless-stopped` across daemon restarts too).
     pub stopped_by_user: bool,
+    /// The healthcheck's state while the container has one.
+    #[serde(default)]
+    pub health: Option<bollard_stubs::models::Health>,
 }
 
 /// A mount as resolved at create (Docker's MountPoint).

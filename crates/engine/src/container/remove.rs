@@ -53,6 +53,7 @@ impl Engine {
             }
         }
         self.update(&entry, |r| r.state.status = Status::Removing)?;
+        crate::faults::crash_point("remove:marked");
         let engine = self.clone();
         let id = rec.id.clone();
         let removed = tokio::task::spawn_blocking(move || -> Result<()> {
@@ -73,6 +74,7 @@ impl Engine {
             });
             return Err(e);
         }
+        crate::faults::crash_point("remove:rootfs-gone");
         self.inner
             .store
             .delete(&super::record::ContainerRecord::key(&rec.id))?;

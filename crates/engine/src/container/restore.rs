@@ -6,8 +6,50 @@ use super::record::Status;
 use crate::{monitor_client, Engine};
 
 impl Engine {
+    /// Removes what a berthd killed in the middle of create or rm left
+    /// behind without a record: rootfs (unmounted first), container files,
+    /// run dirs whose monitor is gone.
+    fn sweep_orphans(&self) {
+        let known: std::collections::HashSet<String> = crate::lock(&self.inner.containers)
+            .keys()
+            .cloned()
+            .collect();
+        match self.inner.images.rootfs_ids() {
+            Ok(ids) => {
+                for id in ids.into_iter().filter(|id| !known.contains(id)) {
+                    tracing::info!(container = %id, "removing a rootfs no container owns");
+                    if let Err(e) = self.inner.images.remove_rootfs(&id) {
+                        tracing::warn!(container = %id, "removing orphan rootfs: {e}");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("listing container rootfs: {e}"),
+        }
+        let cfg = &self.inner.cfg;
+        let files = cfg.data_root.join("containers");
+        for e in std::fs::read_dir(&files).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !known.contains(&name) {
+                tracing::info!(container = %name, "removing files no container owns");
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        let runs = cfg.exec_root.join("c");
+        for e in std::fs::read_dir(&runs).into_iter().flatten().flatten() {
+            let short = e.file_name().to_string_lossy().into_owned();
+            let owned = known.iter().any(|id| id.starts_with(&short));
+            // A monitor that still answers is left alone.
+            let alive =
+                std::os::unix::net::UnixStream::connect(e.path().join("attach.sock")).is_ok();
+            if !owned && !alive {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+
     /// Reconciles every container with what runs. Call once at start.
     pub async fn restore(&self) {
+        self.sweep_orphans();
         let entries: Vec<_> = crate::lock(&self.inner.containers)
             .values()
             .cloned()

@@ -230,6 +230,13 @@ pub fn resolve_user(rootfs: &Path, spec: &str, group_add: &[String]) -> Result<P
     Ok(user)
 }
 
+/// Namespaces joined from other running containers, by their init PID.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SharedNamespaces {
+    pub pid: Option<i64>,
+    pub ipc: Option<i64>,
+}
+
 /// Inputs the config needs besides the record.
 pub struct SpecInputs<'a> {
     pub rootfs: &'a Path,
@@ -237,6 +244,9 @@ pub struct SpecInputs<'a> {
     pub netns: Option<&'a Path>,
     /// Another container's init PID whose netns to join.
     pub join_netns_pid: Option<i64>,
+    /// Other containers' init PIDs whose PID / IPC namespaces to join
+    /// (`--pid container:X`, `--ipc container:X`).
+    pub shared: SharedNamespaces,
     /// Where hostname, hosts and resolv.conf are.
     pub files_dir: &'a Path,
     pub cgroup_parent: &'a str,
@@ -363,10 +373,17 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
     }
 
     let mut namespaces = vec![json!({"type": "mount"})];
-    if hc.pid_mode.as_deref() != Some("host") {
+    if let Some(pid) = inp.shared.pid {
+        namespaces.push(json!({"type": "pid", "path": format!("/proc/{pid}/ns/pid")}));
+    } else if hc.pid_mode.as_deref() != Some("host") {
         namespaces.push(json!({"type": "pid"}));
     }
-    if hc.ipc_mode.as_deref() != Some("host") {
+    if let Some(pid) = inp.shared.ipc {
+        namespaces.push(json!({"type": "ipc", "path": format!("/proc/{pid}/ns/ipc")}));
+        // System V IPC is shared; the donor's /dev/shm (POSIX shared
+        // memory) is not: it lives in the donor's mount namespace, and
+        // berth has no host-side shm mount to bind yet.
+    } else if hc.ipc_mode.as_deref() != Some("host") {
         namespaces.push(json!({"type": "ipc"}));
     }
     if hc.uts_mode.as_deref() != Some("host") {
@@ -385,7 +402,28 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
     }
 
     let mut resources = resources(hc);
-    resources["devices"] = json!([{ "allow": privileged, "access": "rwm" }]);
+    let mut device_rules = vec![json!({ "allow": privileged, "access": "rwm" })];
+    let mut devices = Vec::new();
+    for d in hc.devices.iter().flatten() {
+        let dev = host_device(d)?;
+        device_rules.push(json!({
+            "allow": true,
+            "type": dev.kind,
+            "major": dev.major,
+            "minor": dev.minor,
+            "access": dev.access,
+        }));
+        devices.push(json!({
+            "path": dev.path,
+            "type": dev.kind,
+            "major": dev.major,
+            "minor": dev.minor,
+            "fileMode": dev.mode,
+            "uid": dev.uid,
+            "gid": dev.gid,
+        }));
+    }
+    resources["devices"] = json!(device_rules);
 
     let parent = hc
         .cgroup_parent
@@ -400,6 +438,9 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
         "cgroupsPath": format!("/{}/{}", parent.trim_matches('/'), rec.id),
         "sysctl": hc.sysctls.clone().unwrap_or_default(),
     });
+    if !devices.is_empty() {
+        linux["devices"] = json!(devices);
+    }
     if let Some(profile) =
         super::seccomp::for_container(hc.security_opt.as_deref().unwrap_or(&[]), privileged, &caps)?
     {
@@ -441,14 +482,84 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
     {
         process["consoleSize"] = json!({ "height": size[0], "width": size[1] });
     }
-    Ok(json!({
+    let mut config = json!({
         "ociVersion": berth_runtime::OCI_VERSION,
         "process": process,
         "root": { "path": inp.rootfs, "readonly": hc.readonly_rootfs.unwrap_or(false) },
-        "hostname": inp.hostname,
         "mounts": mounts,
         "linux": linux,
-    }))
+    });
+    // With the host's UTS namespace the container has the host's name.
+    if hc.uts_mode.as_deref() != Some("host") {
+        config["hostname"] = json!(inp.hostname);
+    }
+    Ok(config)
+}
+
+/// A `--device HOST[:CONTAINER[:PERMS]]` as the OCI config takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostDevice {
+    pub path: String,
+    pub kind: &'static str,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub access: String,
+}
+
+/// Looks the device up on the host (400 for a missing or non-device path
+/// or bad permissions, as dockerd says).
+pub fn host_device(d: &bollard_stubs::models::DeviceMapping) -> Result<HostDevice> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let host = d.path_on_host.clone().unwrap_or_default();
+    let inside = d
+        .path_in_container
+        .clone()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| host.clone());
+    let access = d
+        .cgroup_permissions
+        .clone()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "rwm".into());
+    if !access.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
+        return Err(EngineError::Invalid(format!(
+            "invalid device permissions {access:?} for {host}: only r, w and m"
+        )));
+    }
+    if !inside.starts_with('/') {
+        return Err(EngineError::Invalid(format!(
+            "invalid device path in container: {inside}"
+        )));
+    }
+    let m = std::fs::metadata(&host).map_err(|e| {
+        EngineError::Invalid(format!(
+            "error gathering device information while adding custom device {host:?}: {e}"
+        ))
+    })?;
+    let ft = m.file_type();
+    let kind = if ft.is_char_device() {
+        "c"
+    } else if ft.is_block_device() {
+        "b"
+    } else {
+        return Err(EngineError::Invalid(format!(
+            "error gathering device information while adding custom device {host:?}: not a device node"
+        )));
+    };
+    let rdev = m.rdev();
+    Ok(HostDevice {
+        path: inside,
+        kind,
+        major: libc::major(rdev) as u64,
+        minor: libc::minor(rdev) as u64,
+        mode: m.mode() & 0o7777,
+        uid: m.uid(),
+        gid: m.gid(),
+        access,
+    })
 }
 
 /// The OCI `linux.resources` of HostConfig's limits (without devices).

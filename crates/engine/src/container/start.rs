@@ -104,7 +104,9 @@ pub(crate) fn hostname_of(rec: &ContainerRecord) -> String {
     if !given.is_empty() {
         return given;
     }
-    if rec.host_config.network_mode.as_deref() == Some("host") {
+    if rec.host_config.network_mode.as_deref() == Some("host")
+        || rec.host_config.uts_mode.as_deref() == Some("host")
+    {
         if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
             return h.trim().to_owned();
         }
@@ -226,6 +228,7 @@ impl Engine {
                     rootfs: &rootfs,
                     netns: prepared.netns.as_deref(),
                     join_netns_pid: join_pid,
+                    shared: self.shared_namespaces(rec)?,
                     files_dir: &files,
                     cgroup_parent: &cfg.cgroup_parent,
                     hostname: &hostname,
@@ -288,7 +291,7 @@ impl Engine {
         if rec.state.status.is_live() && !restart_ok {
             return Err(EngineError::NotModified("container already started".into()));
         }
-        if rec.state.status == Status::Removing {
+        if matches!(rec.state.status, Status::Removing | Status::Dead) {
             return Err(EngineError::Conflict(format!(
                 "container {} is marked for removal and cannot be started",
                 rec.id
@@ -444,6 +447,7 @@ impl Engine {
 
     /// Waits (in a task) for the monitor to record the exit, then handles it.
     pub(crate) fn watch_exit(&self, entry: Arc<Entry>, waiter: tokio::net::UnixStream) {
+        self.start_health(&entry);
         let engine = self.clone();
         tokio::spawn(async move {
             monitor_client::until_closed(waiter).await;
