@@ -455,7 +455,10 @@ fn joins_a_netns_the_joined_user_namespace_does_not_own() {
         .unwrap();
     let joiner = |rt: &str, bind_sys: bool| {
         let id = format!("nsjoin-{rt}-{bind_sys}");
-        let b = env.bundle(&id, "readlink /proc/self/ns/user; readlink /proc/self/ns/net");
+        let b = env.bundle(
+            &id,
+            "readlink /proc/self/ns/user; readlink /proc/self/ns/net",
+        );
         edit_config(&b, |v| {
             set_ns_path(v, "network", "/run/netns/foreign");
             v["linux"]["namespaces"]
@@ -514,7 +517,11 @@ fn joins_a_netns_the_joined_user_namespace_does_not_own() {
                 "this runc (before 1.3) joins the user namespace first and fails; not compared",
             );
         } else {
-            assert_eq!((t.code, &t.stdout), (ours.code, &ours.stdout), "runc: {t:?}");
+            assert_eq!(
+                (t.code, &t.stdout),
+                (ours.code, &ours.stdout),
+                "runc: {t:?}"
+            );
         }
     }
 }
