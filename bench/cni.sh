@@ -59,7 +59,12 @@ tmpfs=/run/berth-bench && mkdir -p "$tmpfs"      # the sandbox's private tmpfs
 REF=/usr/lib/cni
 NV=/usr/lib/podman/netavark
 bin=$work/bin && mkdir -p "$bin"
-for p in berth-bridge berth-host-local berth-portmap berth-loopback; do ln -s "$BERTH" "$bin/$p"; done
+# The plugins as they are installed: links to the berth-cni binary (the
+# plugins alone, a faster start) when it was built beside berth, else to
+# berth itself, which answers to the plugin names too.
+plugins_bin=$BERTH
+[ -x "$(dirname "$BERTH")/berth-cni" ] && plugins_bin=$(dirname "$BERTH")/berth-cni
+for p in berth-bridge berth-host-local berth-portmap berth-loopback; do ln -s "$plugins_bin" "$bin/$p"; done
 export CNI_PATH="$bin:$REF"
 export NV_CONFIG=$work/netavark && mkdir -p "$NV_CONFIG"
 P="sh $BENCH_DIR/cni-pair.sh"
@@ -127,7 +132,7 @@ nv_opts benchnv false 10.242.0.3 br-nv 4242 >"$work/nv.json"
 nv_opts benchnvi true 10.249.0.2 br-nvi 4243 >"$work/nvi-anchor.json"
 nv_opts benchnvi true 10.249.0.3 br-nvi 4243 >"$work/nvi.json"
 
-echo "versions: $("$BERTH" --version); reference plugins $(dpkg-query -W -f '${Version}' containernetworking-plugins);" \
+echo "versions: $("$BERTH" --version) (plugins: $(basename "$plugins_bin") binary); reference plugins $(dpkg-query -W -f '${Version}' containernetworking-plugins);" \
     "$("$NV" --version); $(nft --version); $(iptables --version)"
 echo "kernel $(uname -r), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg); RUNS=$RUNS ROUNDS=$ROUNDS WARMUP=$WARMUP"
 echo "disk fsync now (dd 4k, oflag=dsync, x20): $(dd if=/dev/zero of="$work/fsync-probe" bs=4k count=20 oflag=dsync 2>&1 | tail -1 | awk '{print $(NF-1), $NF}')"

@@ -698,3 +698,94 @@ fn masquerade_goes_with_the_last_container_and_comes_back_with_the_next() {
     env.with_client(|cl| cl.del(&l, &CniEnv::attachment("m3", &c, "eth0")))
         .expect("DEL m3");
 }
+
+/// The lease is on disk before ADD answers: berth-bridge lets the lease
+/// journal's `fdatasync` run on a thread while it makes the links, and
+/// must wait for it before it writes its result. Traced with strace: the
+/// completion of every `fdatasync` comes before the result's `write` to
+/// stdout (a sync still running then would leave a lease that a crash
+/// could lose after the runtime was told of it).
+#[test]
+fn the_lease_is_synced_before_add_answers() {
+    if !std::path::Path::new("/usr/bin/strace").exists() {
+        berth_testsupport::kernel::report_skip("strace is not installed (Debian package strace)");
+        return;
+    }
+    let env = CniEnv::new();
+    let mut conf = bridge_conf(
+        &env,
+        "berth-bridge",
+        "berth-host-local",
+        "bbr9",
+        "10.78.9.0/24",
+    );
+    conf["ipMasq"] = json!(false);
+    let trace = env.host.root().join("add.strace");
+    let wrapper = env.host.root().join("traced-bridge");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec strace -f -qq -e trace=fdatasync,write -o {} {}\n",
+            trace.display(),
+            env.plugin("berth-bridge").display()
+        ),
+    )
+    .expect("write wrapper");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let ns = env.netns("dur");
+    let stdin = serde_json::to_vec(&conf).expect("json");
+    let vars = [
+        ("CNI_COMMAND", "ADD"),
+        ("CNI_CONTAINERID", "dur"),
+        ("CNI_NETNS", "/run/netns/dur"),
+        ("CNI_IFNAME", "eth0"),
+    ];
+    let out = env.invoke(&wrapper, &vars, &stdin);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(json_out(&out)["ips"][0]["address"], "10.78.9.2/24");
+    let t = std::fs::read_to_string(&trace).expect("trace");
+    let lines: Vec<&str> = t.lines().collect();
+    let answer = lines
+        .iter()
+        .position(|l| l.contains("write(1,"))
+        .unwrap_or_else(|| panic!("no write of the result to stdout:\n{t}"));
+    // A sync is a line "fdatasync(N) = 0", or "fdatasync(N <unfinished
+    // ...>" followed by "<... fdatasync resumed>) = 0" when another
+    // thread's call came in between.
+    let started = lines.iter().filter(|l| l.contains("fdatasync(")).count();
+    let finished: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| {
+            (l.contains("fdatasync(") && !l.contains("unfinished"))
+                || l.contains("fdatasync resumed")
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert!(started >= 1, "no fdatasync at all:\n{t}");
+    assert_eq!(finished.len(), started, "a sync never finished:\n{t}");
+    assert!(
+        finished.iter().all(|&i| i < answer),
+        "a sync finished after the answer:\n{t}"
+    );
+    for l in lines.iter().filter(|l| l.contains("fdatasync")) {
+        assert!(!l.contains("= -1"), "a sync failed: {l}");
+    }
+    // DEL through the `berth` binary under the plugin's name (the tests'
+    // CNI_PATH links to berth-cni): the same plugin answers there too.
+    let as_berth = env.host.root().join("berth-bridge");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_berth"), &as_berth).expect("symlink");
+    let del = [
+        ("CNI_COMMAND", "DEL"),
+        ("CNI_CONTAINERID", "dur"),
+        ("CNI_NETNS", "/run/netns/dur"),
+        ("CNI_IFNAME", "eth0"),
+    ];
+    let out = env.invoke(&as_berth, &del, &stdin);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!env.has_link(&ns, "eth0"), "eth0 left after DEL");
+}

@@ -88,6 +88,27 @@ fn entries_through_a_symlink_to_outside_are_refused() -> TestResult {
         l.dir("d", 0o755)?;
         l.symlink("d/sub", c)?;
         l.file("d/sub/pwned", 0o644, b"x").map(drop)
+    })?;
+    // The unpacker keeps the last parent directory open across entries:
+    // a directory that held entries and is then replaced by a symlink
+    // must not be reused for the entries after it.
+    refused(
+        "used directory replaced by a symlink",
+        "d/sub/pwned",
+        |l, c| {
+            l.dir("d/sub", 0o755)?;
+            l.file("d/sub/a", 0o644, b"a")?;
+            l.file("d/sub/b", 0o644, b"b")?;
+            l.symlink("d/sub", c)?;
+            l.file("d/sub/pwned", 0o644, b"x").map(drop)
+        },
+    )?;
+    refused("whiteout then symlink", "d/sub/pwned", |l, c| {
+        l.dir("d/sub", 0o755)?;
+        l.file("d/sub/a", 0o644, b"a")?;
+        l.whiteout("d/sub")?;
+        l.symlink("d/sub", c)?;
+        l.file("d/sub/pwned", 0o644, b"x").map(drop)
     })
 }
 

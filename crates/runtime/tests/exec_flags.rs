@@ -314,6 +314,7 @@ fn process_scheduler_for_exec_and_init() {
     .unwrap();
     let r = env.berth(&["exec", "--process", pf.to_str().unwrap(), "xs"]);
     assert_eq!(r.code, 255, "{r:?}");
+    // runc's wording.
     assert!(r.stderr.contains("error setting scheduler"), "{r:?}");
     env.berth(&["delete", "-f", "xs"]).ok();
 }

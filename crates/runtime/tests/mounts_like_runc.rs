@@ -260,3 +260,47 @@ fn idmapped_binds() {
     );
     assert!(!env.root.join("idmap-nomaps-berth").exists());
 }
+
+/// `rootfsPropagation` (`shared`, `rshared`, `slave`, `private`): the
+/// propagation of `/` and of a bind mount inside the container, as
+/// mountinfo shows it (peer group numbers dropped). `shared` and
+/// `rshared` make the container's `/` shared, as runc applies them after
+/// pivot_root since 1.3.3 (before, and in Debian's runc 1.1, the
+/// pivoted root stayed private whatever was asked, so those two are not
+/// compared); `slave` and `private` are compared with Debian's runc.
+#[test]
+fn rootfs_propagation_as_runc() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let src = env.dir("propagation-src");
+    let script = "awk '$5==\"/\" || $5==\"/data\" {p=\"\"; for(i=7;i<=NF;i++){if($i==\"-\")break; \
+                  sub(/:[0-9]+/,\"\",$i); p=p\" \"$i}; print $5 p}' /proc/self/mountinfo";
+    for prop in ["shared", "rshared", "slave", "private"] {
+        let src = src.clone();
+        let edit = move |v: &mut Value, _: &Path| {
+            v["linux"]["rootfsPropagation"] = json!(prop);
+            v["mounts"].as_array_mut().unwrap().push(
+                json!({"destination": "/data", "type": "bind", "source": src, "options": ["rbind"]}),
+            );
+        };
+        let (ours, theirs) = both(&env, &format!("prop-{prop}"), script, &edit, &|_| {});
+        assert_eq!(ours.0, 0, "{prop}: {ours:?}");
+        let root = ours.1.lines().find(|l| l.starts_with("/ ") || *l == "/");
+        match prop {
+            "shared" | "rshared" => assert!(
+                root.is_some_and(|l| l.contains("shared")),
+                "{prop}: {ours:?}"
+            ),
+            _ => assert!(
+                root.is_some_and(|l| !l.contains("shared")),
+                "{prop}: {ours:?}"
+            ),
+        }
+        if let Some(t) = theirs.filter(|_| !prop.ends_with("shared")) {
+            assert_eq!(t.0, 0, "runc, {prop}: {t:?}");
+            assert_eq!(ours.1, t.1, "{prop}: berth vs runc");
+        }
+    }
+}

@@ -7,6 +7,7 @@ mod runtime_support;
 
 use runtime_support::{edit_config, is_root, Env};
 use serde_json::{json, Value};
+use std::path::Path;
 
 fn set_ns_path(v: &mut Value, kind: &str, path: &str) {
     let ns = v["linux"]["namespaces"].as_array_mut().unwrap();
@@ -410,4 +411,117 @@ fn joins_another_containers_user_namespace() {
     env.berth(&["delete", "-f", "joiner"]).ok();
     env.berth(&["delete", "-f", "owner"]).ok();
     assert_eq!(seen, format!("0\n/dev/pts/ptmx\n{owner_ns}"));
+}
+
+/// Joins another container's user namespace and, by path, a network
+/// namespace that user namespace does not own (`ip netns add`, owned by
+/// the host's): runc joins every other namespace before the user
+/// namespace, while it still has the host's capabilities, so this works;
+/// joining the user namespace first would make the netns's setns fail
+/// with EPERM, as runc before 1.3 did ("failed to setns into net
+/// namespace: Operation not permitted"). sysfs is bound, not mounted: a
+/// sysfs mount needs the netns's owner, and runc fails there too. Debian's
+/// runc 1.1 wants the user namespace's mappings in the config as well.
+#[test]
+fn joins_a_netns_the_joined_user_namespace_does_not_own() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    env.host
+        .sh("ip netns add foreign && ip -n foreign link set lo up")
+        .unwrap();
+    let want_net = env
+        .host
+        .sh("ip netns exec foreign readlink /proc/self/ns/net")
+        .unwrap();
+    let maps = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let a = env.bundle("nsowner", "exec sleep 1000");
+    edit_config(&a, |v| {
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        v["linux"]["uidMappings"] = maps.clone();
+        v["linux"]["gidMappings"] = maps.clone();
+    });
+    shift_for_userns(&env, &a);
+    env.berth_bg(&["run", "-d", "--bundle", a.to_str().unwrap(), "nsowner"])
+        .ok();
+    let pid = env.state("nsowner")["pid"].as_i64().unwrap();
+    let owner_user = env
+        .host
+        .sh(&format!("readlink /proc/{pid}/ns/user"))
+        .unwrap();
+    let joiner = |rt: &str, bind_sys: bool| {
+        let id = format!("nsjoin-{rt}-{bind_sys}");
+        let b = env.bundle(
+            &id,
+            "readlink /proc/self/ns/user; readlink /proc/self/ns/net",
+        );
+        edit_config(&b, |v| {
+            set_ns_path(v, "network", "/run/netns/foreign");
+            v["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "user", "path": format!("/proc/{pid}/ns/user")}));
+            v["linux"]["uidMappings"] = maps.clone();
+            v["linux"]["gidMappings"] = maps.clone();
+            if bind_sys {
+                for m in v["mounts"].as_array_mut().unwrap() {
+                    if m["destination"] == "/sys" {
+                        *m = json!({"destination": "/sys", "type": "bind", "source": "/sys",
+                                    "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+                    }
+                }
+            }
+        });
+        shift_for_userns(&env, &b);
+        let args = ["run", "--bundle", b.to_str().unwrap(), id.as_str()];
+        let r = if rt == "berth" {
+            env.berth(&args)
+        } else {
+            env.runc(&args)
+        };
+        // Gone already when the run ended; left behind when it failed.
+        let _ = if rt == "berth" {
+            env.berth(&["delete", "-f", &id])
+        } else {
+            env.runc(&["delete", "-f", &id])
+        };
+        r
+    };
+    let ours = joiner("berth", true);
+    let ours_sysfs = joiner("berth", false);
+    let theirs = Path::new("/usr/sbin/runc")
+        .exists()
+        .then(|| (joiner("runc", true), joiner("runc", false)));
+    env.berth(&["delete", "-f", "nsowner"]).ok();
+    assert_eq!(
+        (ours.code, ours.stdout.as_str()),
+        (0, format!("{owner_user}{want_net}").as_str()),
+        "{ours:?}"
+    );
+    // A sysfs mount in a netns the user namespace does not own: EPERM,
+    // and the error says which mount.
+    assert_ne!(ours_sysfs.code, 0, "{ours_sysfs:?}");
+    assert!(
+        ours_sysfs.stderr.contains("/sys") && ours_sysfs.stderr.contains("not permitted"),
+        "{ours_sysfs:?}"
+    );
+    if let Some((t, t_sysfs)) = theirs {
+        assert_ne!(t_sysfs.code, 0, "runc: {t_sysfs:?}");
+        if t.stderr.contains("failed to setns into net namespace") {
+            // runc before 1.3 joins the user namespace first.
+            berth_testsupport::kernel::report_skip(
+                "this runc (before 1.3) joins the user namespace first and fails; not compared",
+            );
+        } else {
+            assert_eq!(
+                (t.code, &t.stdout),
+                (ours.code, &ours.stdout),
+                "runc: {t:?}"
+            );
+        }
+    }
 }

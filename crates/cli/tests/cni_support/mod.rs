@@ -1,5 +1,5 @@
 //! Shared set-up for berth's CNI end-to-end tests: a sandbox host, a CNI_PATH
-//! holding berth's plugin names (symlinks to the test's berth binary) and
+//! holding berth's plugin names (symlinks to the test's berth-cni binary) and
 //! Debian's reference plugins, container netns made inside the sandbox, and
 //! helpers to look inside them.
 #![allow(dead_code)] // each test file uses a different part
@@ -35,8 +35,10 @@ impl CniEnv {
             .prefix("berth-cni-path-")
             .tempdir()
             .expect("plugin dir");
+        // As scripts/install.sh links them: to the berth-cni binary (the
+        // `berth` binary answers to the same names with the same code).
         for name in BERTH_PLUGINS {
-            std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_berth"), plugins.path().join(name))
+            std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_berth-cni"), plugins.path().join(name))
                 .expect("symlink plugin");
         }
         CniEnv { host, plugins }

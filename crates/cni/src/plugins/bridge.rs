@@ -307,7 +307,19 @@ fn add_steps<'a>(
         ));
     }
 
-    // 2. The veth pair, container end made directly in the container.
+    // 2. Addresses, first: with berth-host-local in process, the lease's
+    //    sync to disk runs while the links are made and configured, and
+    //    is waited for before ADD answers.
+    let (mut result, durable) = match ipam::ipam_type(req) {
+        Some(t) => {
+            let (r, durable) = ipam::add_deferred(req, t)?;
+            undo.push("allocate addresses", move || ipam::del(req, t));
+            (r, durable)
+        }
+        None => (CniResult::default(), None),
+    };
+
+    // 3. The veth pair, container end made directly in the container.
     let host_name = iface::random_name("veth");
     let hv = host
         .create_veth(
@@ -352,15 +364,6 @@ fn add_steps<'a>(
     host.set_up(hv.index)
         .map_err(|e| setup(&format!("setting {host_name} up"), e))?;
 
-    // 3. Addresses.
-    let mut result = match ipam::ipam_type(req) {
-        Some(t) => {
-            let r = ipam::add(req, t)?;
-            undo.push("allocate addresses", move || ipam::del(req, t));
-            r
-        }
-        None => CniResult::default(),
-    };
     if c.is_gateway {
         for ip in &mut result.ips {
             if ip.gateway.is_none() {
@@ -470,6 +473,9 @@ fn add_steps<'a>(
     ];
     if !req.conf.dns.is_empty() {
         result.dns = req.conf.dns.clone();
+    }
+    if let Some(d) = durable {
+        d.wait()?;
     }
     Ok(result)
 }

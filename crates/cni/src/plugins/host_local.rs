@@ -108,7 +108,14 @@ fn parse(req: &Request) -> Result<Parsed, CniError> {
 /// a redb commit cost eight fsyncs per ADD). Leases an older berth kept in
 /// `dir/ipam.redb` are carried over first, once.
 fn open_store(dir: &Path) -> Result<LeaseFiles, CniError> {
-    let store = LeaseFiles::open(dir).map_err(|e| store_error(&e))?;
+    open_store_with(dir, |d| LeaseFiles::open(d))
+}
+
+fn open_store_with(
+    dir: &Path,
+    open: fn(&Path) -> Result<LeaseFiles, StoreError>,
+) -> Result<LeaseFiles, CniError> {
+    let store = open(dir).map_err(|e| store_error(&e))?;
     let old = dir.join(OLD_STORE_FILE);
     if old.exists() {
         migrate(&store, &old).map_err(|e| store_error(&e))?;
@@ -183,9 +190,27 @@ fn requested_ips(req: &Request) -> Result<Vec<IpAddr>, CniError> {
 /// Allocates for the request's attachment; the result has `ips` (no
 /// interface index), `routes` and `dns`.
 pub fn allocate(req: &Request) -> Result<CniResult, CniError> {
+    let (result, durable) = allocate_deferred(req)?;
+    durable.wait()?;
+    Ok(result)
+}
+
+/// Leases of an allocation whose sync to disk may still be running.
+pub struct Durable(LeaseFiles);
+
+impl Durable {
+    /// Returns once the leases are on disk; call before answering ADD.
+    pub fn wait(self) -> Result<(), CniError> {
+        self.0.wait_durable().map_err(|e| store_error(&e))
+    }
+}
+
+/// Like [`allocate`], but the leases' sync to disk runs on while the
+/// caller configures the container ([`Durable::wait`] before answering).
+pub fn allocate_deferred(req: &Request) -> Result<(CniResult, Durable), CniError> {
     let p = parse(req)?;
     let requested = requested_ips(req)?;
-    let store = open_store(&p.data_dir)?;
+    let store = open_store_with(&p.data_dir, |d| LeaseFiles::open_background(d))?;
     let ipam = Ipam::new(&store, &req.conf.name).map_err(ipam_error)?;
     let allocs = ipam
         .allocate(&p.cfg, &req.args.container_id, &req.args.ifname, &requested)
@@ -201,7 +226,7 @@ pub fn allocate(req: &Request) -> Result<CniResult, CniError> {
             }
         },
     };
-    Ok(CniResult {
+    let result = CniResult {
         interfaces: Vec::new(),
         ips: allocs
             .into_iter()
@@ -218,7 +243,9 @@ pub fn allocate(req: &Request) -> Result<CniResult, CniError> {
             .map(|r| Route::new(r.dst, r.gw))
             .collect(),
         dns,
-    })
+    };
+    drop(ipam);
+    Ok((result, Durable(store)))
 }
 
 /// Releases the attachment's addresses (nothing held is fine).

@@ -45,6 +45,19 @@ pub fn add(req: &Request, t: &str) -> Result<CniResult, CniError> {
     CniResult::from_json(&v, &format!("IPAM plugin {t} result"))
 }
 
+/// ADD whose leases may still be syncing to disk (berth-host-local in
+/// process): the caller waits on the second value before answering.
+pub fn add_deferred(
+    req: &Request,
+    t: &str,
+) -> Result<(CniResult, Option<host_local::Durable>), CniError> {
+    if in_process(t) {
+        let (r, durable) = host_local::allocate_deferred(req)?;
+        return Ok((r, Some(durable)));
+    }
+    add(req, t).map(|r| (r, None))
+}
+
 pub fn del(req: &Request, t: &str) -> Result<(), CniError> {
     if in_process(t) {
         return host_local::release(req);

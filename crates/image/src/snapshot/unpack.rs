@@ -16,6 +16,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
+use std::rc::Rc;
 
 use rustix::fs::{
     AtFlags, FileType, Gid, Mode, OFlags, ResolveFlags, Timespec, Timestamps, Uid, XattrFlags,
@@ -41,6 +42,7 @@ pub fn unpack(r: impl Read, dest: &Path) -> Result<u64> {
         .map_err(|e| ImageError::corrupt("layer tar", e))?;
     let mut size = 0u64;
     let mut dir_times: Vec<(Vec<String>, u64)> = Vec::new();
+    let mut cached_parent: Option<(Vec<String>, Rc<OwnedFd>)> = None;
     for entry in entries {
         let mut entry = entry.map_err(|e| ImageError::corrupt("layer tar", e))?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
@@ -54,7 +56,18 @@ pub fn unpack(r: impl Read, dest: &Path) -> Result<u64> {
             }
             continue;
         };
-        let parent = open_parents(&root, parents, &raw, true)?;
+        // Consecutive entries mostly share a directory: keep its fd. One
+        // slot is enough to stay safe: an entry can only remove children
+        // of its own parent, and an entry elsewhere evicts the slot first.
+        let parent_fd = match &cached_parent {
+            Some((key, fd)) if key.as_slice() == parents => fd.clone(),
+            _ => {
+                let fd = Rc::new(open_parents(&root, parents, &raw, true)?);
+                cached_parent = Some((parents.to_vec(), fd.clone()));
+                fd
+            }
+        };
+        let parent: &OwnedFd = &parent_fd;
         if leaf == OPAQUE_MARKER {
             set_xattr(&parent, None, OPAQUE_XATTR, b"y", &raw)?;
             continue;

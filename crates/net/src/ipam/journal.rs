@@ -214,7 +214,15 @@ impl Journal {
 
     /// Appends records for `puts` and makes them durable (one
     /// `fdatasync`). Each must [`fits`].
+    #[cfg(test)]
     pub fn append(&mut self, puts: &[(&str, &[u8])]) -> io::Result<()> {
+        self.write(puts)?;
+        self.file.sync_data()
+    }
+
+    /// Writes records for `puts` without syncing them; a later
+    /// `fdatasync` of [`Journal::file`] makes them durable.
+    pub fn write(&mut self, puts: &[(&str, &[u8])]) -> io::Result<()> {
         for (key, value) in puts {
             let r = Record {
                 seq: self.next,
@@ -225,8 +233,12 @@ impl Journal {
                 .write_all_at(&encode(&r), HEADER + (r.seq % SLOTS) * SLOT)?;
             self.next += 1;
         }
-        self.write_header()?;
-        self.file.sync_data()
+        self.write_header()
+    }
+
+    /// The journal file (to sync it from another thread).
+    pub fn file(&self) -> &File {
+        &self.file
     }
 
     fn write_header(&self) -> io::Result<()> {

@@ -22,11 +22,37 @@ use super::sys::{close, errno, exit_now, write_all, StackPath};
 use super::{console, hooks_child, process, step, InitPlan};
 use crate::rootfs::apply;
 
+/// Joins the namespaces given by path in runc's order: every other one
+/// first, while we still hold the host's capabilities (a namespace the
+/// joined user namespace does not own can only be joined then), skipping
+/// those that refuse with EPERM; then the user namespace, becoming its
+/// root; then the ones skipped, now with its capabilities (what a
+/// rootless caller needs). A namespace refused in both passes fails with
+/// that error, as runc's "failed to join namespaces".
 fn setns_all(plan: &InitPlan, sync: c_int) {
-    for (i, (fd, ty)) in plan.ns.setns.iter().enumerate() {
-        // SAFETY: setns on a namespace descriptor opened before clone.
-        if unsafe { libc::setns(*fd, *ty) } != 0 {
-            fail(sync, step::SETNS, i as u32, errno());
+    let mut joined: u64 = 0;
+    for pass in 0..3 {
+        for (i, (fd, ty)) in plan.ns.setns.iter().enumerate() {
+            let bit = 1u64 << (i % 64);
+            let user = *ty == libc::CLONE_NEWUSER;
+            if joined & bit != 0 || user != (pass == 1) {
+                continue;
+            }
+            // SAFETY: setns on a namespace descriptor opened before clone.
+            if unsafe { libc::setns(*fd, *ty) } != 0 {
+                let e = errno();
+                if pass == 0 && e == libc::EPERM {
+                    continue;
+                }
+                fail(sync, step::SETNS, i as u32, e);
+            }
+            joined |= bit;
+            if user {
+                // Root of the joined user namespace, as runc's nsexec
+                // does: our host uid is not mapped there, and files we
+                // create need an owner.
+                become_root(sync);
+            }
         }
     }
     // The same descriptors (or exec's pidfd): nothing is opened in
@@ -187,11 +213,6 @@ pub fn main(plan: &InitPlan, sync: c_int, buf: &mut [u8]) -> ! {
         }
     }
     setns_all(plan, sync);
-    if plan.ns.joined_user {
-        // Root of the joined user namespace, as runc's nsexec does: our
-        // host uid is not mapped there, and files we create need an owner.
-        become_root(sync);
-    }
     if plan.ns.unshare_flags != 0 {
         // SAFETY: unshare with integer flags.
         if unsafe { libc::unshare(plan.ns.unshare_flags) } != 0 {

@@ -118,7 +118,8 @@ pub fn plan(linux: &Linux) -> Result<NsPlan, NsError> {
         .any(|n| n.typ() == LinuxNamespaceType::Time && n.path().is_none());
     let slow = joins_any || new_time;
 
-    // User namespace first, then the rest in config order.
+    // User namespace first, then the rest in config order (the child joins
+    // them in runc's passes: see launch::child::setns_all).
     let mut ordered: Vec<_> = namespaces.iter().collect();
     ordered.sort_by_key(|n| n.typ() != LinuxNamespaceType::User);
     for ns in ordered {
