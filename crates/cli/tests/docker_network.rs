@@ -180,6 +180,9 @@ fn published_port_answers_until_stop() {
         .to_owned();
     let port = d.ok(&["port", "pub"]);
     assert!(port.contains("80/tcp -> 0.0.0.0:8080"), "{port}");
+    // docker ps reads the list's Ports.
+    let listed = d.ok(&["ps", "--filter", "name=pub", "--format", "{{.Ports}}"]);
+    assert_eq!(listed.trim(), "0.0.0.0:8080->80/tcp", "{listed}");
 
     // From the sandbox host: its 127.0.0.1 and its bridge address.
     let mut got = Err(String::new());

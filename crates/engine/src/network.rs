@@ -367,6 +367,50 @@ pub(crate) fn published_ports(
     out
 }
 
+/// The `Ports` of a `GET /containers/json` entry: one per host binding,
+/// and one without a public port for an exposed port nobody publishes, as
+/// dockerd lists them (`docker ps` prints `0.0.0.0:8080->80/tcp`).
+pub(crate) fn port_summaries(
+    rec: &crate::ContainerRecord,
+) -> Vec<bollard_stubs::models::PortSummary> {
+    use bollard_stubs::models::PortSummary;
+    let mut out = Vec::new();
+    for (key, bindings) in published_ports(rec) {
+        let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+        let Ok(private_port) = port.parse::<u16>() else {
+            continue;
+        };
+        let typ = proto.parse().ok();
+        match bindings {
+            Some(bs) if !bs.is_empty() => {
+                for b in bs {
+                    out.push(PortSummary {
+                        ip: b.host_ip.clone(),
+                        private_port,
+                        public_port: b.host_port.as_deref().and_then(|p| p.parse().ok()),
+                        typ,
+                    });
+                }
+            }
+            _ => out.push(PortSummary {
+                ip: None,
+                private_port,
+                public_port: None,
+                typ,
+            }),
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.private_port, a.typ, &a.ip, a.public_port).cmp(&(
+            b.private_port,
+            b.typ,
+            &b.ip,
+            b.public_port,
+        ))
+    });
+    out
+}
+
 /// Makes the container's netns at `dir/<id>` with `lo` up.
 pub fn create_netns(dir: &Path, id: &str) -> Result<PathBuf> {
     let ns = NetNs::create(dir, id).map_err(|e| EngineError::Internal(e.to_string()))?;

@@ -283,7 +283,7 @@ impl Engine {
             image_manifest_descriptor: None,
             command: Some(command.join(" ")),
             created: parse_time(&rec.created).map(|(s, _)| s),
-            ports: Some(Vec::new()),
+            ports: Some(crate::network::port_summaries(rec)),
             size_rw: None,
             size_root_fs: None,
             labels: Some(rec.labels()),
