@@ -1,93 +1,69 @@
 #!/usr/bin/env bash
 # berth's main demo: installs what it needs, builds berth (release), and runs
-# the demo inside a throwaway sandbox (its own network, mount and PID
-# namespaces, made with `unshare`), so the machine's own networking is never
-# touched and nothing is left behind.
+# berthd inside a throwaway sandbox (its own network, mount and PID
+# namespaces, made with `unshare`), then drives it with berth's own CLI as a
+# Docker user would: an image from the host's busybox, a user-defined
+# network, a web container published on a port, a client that finds it by
+# name through berthd's embedded DNS, the real `docker` CLI against the same
+# daemon when it is installed, and a teardown that leaves nothing behind.
+# The machine's own networking is never touched.
+#
+#   ./scripts/demo.sh            # as root
+#   BERTH_BIN=/path/to/berth ./scripts/demo.sh   # use that binary, skip install and build
 #
 # Structure: one function per step; OUTSIDE_STEPS run on the machine,
-# INSIDE_STEPS run in the sandbox. To grow the demo, add a function and list
-# it. Each step prints what it does before doing it.
+# INSIDE_STEPS run in the sandbox. Each step prints what it does first.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 repo=$PWD
 
-# Debian packages the demo (and the tests) rely on.
-PACKAGES=(busybox-static nftables iproute2 runc crun containernetworking-plugins jq util-linux procps)
+# Debian packages the demo relies on.
+PACKAGES=(busybox-static nftables iproute2 jq util-linux procps)
 OUTSIDE_STEPS=(check_root install_deps build_berth enter_sandbox)
-INSIDE_STEPS=(show_sandbox show_berth build_bundles make_netns write_network attach_networks
-              start_web fetch_by_ip fetch_by_published_port teardown check_nothing_left)
+INSIDE_STEPS=(show_sandbox show_berth start_berthd make_image create_network run_web
+              fetch_by_name fetch_by_published_port docker_cli_too teardown check_nothing_left)
 
-step_no=0
-say() { printf '%s\n' "$*"; }
-banner() {
-    step_no=$((step_no + 1))
-    say ""
-    say "=== step $step_no: $*"
-}
-run() {
-    say "+ $*"
-    "$@"
-}
-
-# ---------------------------------------------------------------- outside --
-
-check_root() {
-    banner "check that we run as root"
-    if [ "$(id -u)" != 0 ]; then
-        say "demo.sh needs root (it creates namespaces): sudo $0" >&2
-        exit 2
-    fi
-    say "running as root"
-}
-
-install_deps() {
-    banner "install missing Debian packages: ${PACKAGES[*]}"
-    local missing=() p
-    for p in "${PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-    if [ "${#missing[@]}" = 0 ]; then
-        say "all present"
-        return
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    run apt-get update -q
-    run apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
-}
-
-build_berth() {
-    banner "build berth (cargo build --release -p berth)"
-    if ! command -v cargo >/dev/null 2>&1; then
-        local d
-        for d in "${HOME:-/root}/.cargo/bin" /root/.cargo/bin; do
-            [ -x "$d/cargo" ] && PATH="$d:$PATH" && break
-        done
-    fi
-    command -v cargo >/dev/null 2>&1 || { say "cargo not found: install Rust first" >&2; exit 2; }
-    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
-    run cargo build --release -p berth
-    export BERTH_BIN="$CARGO_TARGET_DIR/release/berth"
-    say "built $BERTH_BIN"
-}
-
-enter_sandbox() {
-    banner "enter a throwaway sandbox (unshare --net --mount --pid --fork)"
-    say "everything below happens in fresh namespaces that vanish when the demo ends"
-    # --kill-child: if this script dies, the sandbox dies with it.
-    run unshare --net --mount --pid --fork --kill-child --propagation private --mount-proc \
-        env BERTH_BIN="$BERTH_BIN" DEMO_STEP_NO="$step_no" "$0" --inside
-}
+source "$repo/scripts/demo-lib.sh"
 
 # ----------------------------------------------------------------- inside --
 
-# Private /run and a scratch dir; everything lives in this mount namespace.
+# berthd's state lives on a tmpfs in this mount namespace; its containers'
+# cgroups under a parent named for this run, removed at the end.
 inside_setup() {
     ip link set lo up
     mount -t tmpfs -o mode=0755 berth-demo-run /run
-    mkdir -p /run/netns /run/berth-demo/cni-bin /run/berth-demo/cni-cache /run/berth-demo/runtime
     work=/run/berth-demo
+    mkdir -p "$work/lib" "$work/exec"
+    SOCK="$work/berth.sock"
+    export BERTH_HOST="unix://$SOCK"
+    CGROUP_PARENT="berth-demo-$(od -An -N4 -tx4 /dev/urandom | tr -d " ")"
+    trap on_exit EXIT
 }
+
+# If a step fails, stop berthd (its containers stop with the sandbox).
+on_exit() {
+    local rc=$?
+    if [ -n "${BERTHD_PID:-}" ] && kill -0 "$BERTHD_PID" 2>/dev/null; then
+        berth rm -f web >/dev/null 2>&1 || true
+        kill -TERM "$BERTHD_PID" 2>/dev/null || true
+        wait "$BERTHD_PID" 2>/dev/null || true
+    fi
+    remove_cgroups
+    [ "$rc" = 0 ] || say "demo failed at step $step_no (berthd's log: see above)" >&2
+    exit "$rc"
+}
+
+# A relative cgroup parent lands below this process's own cgroup in each
+# hierarchy, so look a few levels down.
+remove_cgroups() {
+    local d
+    find /sys/fs/cgroup -maxdepth 6 -type d -name "$CGROUP_PARENT" 2>/dev/null |
+        while read -r d; do find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
+    return 0
+}
+
+berth() { "$BERTH_BIN" "$@"; }
 
 show_sandbox() {
     banner "the sandbox is a host of its own: only a loopback link"
@@ -96,158 +72,121 @@ show_sandbox() {
 
 show_berth() {
     banner "the berth binary"
-    run "$BERTH_BIN" version
+    run "$BERTH_BIN" --version
 }
 
-# Every piece of state the demo makes lives under $work (a tmpfs inside the
-# sandbox): runtime state, CNI cache, IPAM leases, port mappings.
-berth() { "$BERTH_BIN" "$@"; }
-cni() { berth cni --cni-path "$work/cni-bin" --cache-dir "$work/cni-cache" "$@"; }
-rt() { berth runtime --root "$work/runtime" "$@"; }
-HOST_IP=10.99.0.1
-
-# bundle NAME ARGS...: a busybox rootfs + config.json whose container joins
-# the network namespace /run/netns/NAME (made and attached beforehand).
-bundle() {
-    local name=$1; shift
-    local b=$work/bundles/$name
-    mkdir -p "$b/rootfs/bin" "$b/rootfs/etc" "$b/rootfs/www"
-    cp /bin/busybox "$b/rootfs/bin/busybox"
-    chroot "$b/rootfs" /bin/busybox --install -s /bin
-    echo "root:x:0:0:root:/:/bin/sh" >"$b/rootfs/etc/passwd"
-    echo "root:x:0:" >"$b/rootfs/etc/group"
-    rt spec --bundle "$b"
-    local args
-    args=$(printf '%s\n' "$@" | jq -R . | jq -s -c .)
-    jq --arg ns "/run/netns/$name" --arg host "$name" --argjson args "$args" \
-        '.process.terminal = false | .process.args = $args | .hostname = $host
-         | .linux.namespaces = [.linux.namespaces[] | if .type == "network" then .path = $ns else . end]' \
-        <"$b/config.json" >"$b/config.json.new"
-    mv "$b/config.json.new" "$b/config.json"
-}
-
-build_bundles() {
-    banner "build two OCI bundles from the host's busybox (no registry): web and client"
-    bundle web httpd -f -p 80 -h /www
-    echo "hello from berth's web container" >"$work/bundles/web/rootfs/www/index.html"
-    bundle client sh -c 'wget -q -O - "http://$WEB_IP/"'
-    run ls "$work/bundles"
-    say "web runs:    $(jq -c .process.args "$work/bundles/web/config.json")"
-    say "network ns:  $(jq -c '.linux.namespaces[] | select(.type=="network")' "$work/bundles/web/config.json")"
-}
-
-make_netns() {
-    banner "make a network namespace per container before it starts (the runtime joins it)"
-    run ip netns add web
-    run ip netns add client
-    run ip netns list
-}
-
-write_network() {
-    banner "a CNI network: berth-bridge (bridge demo0, gateway, masquerade) + berth-host-local IPAM + berth-portmap"
-    local p
-    for p in berth-bridge berth-host-local berth-portmap berth-loopback; do
-        ln -sf "$BERTH_BIN" "$work/cni-bin/$p"
+start_berthd() {
+    banner "start berthd (berth daemon), Docker Engine API on $SOCK"
+    say "+ berth daemon -H $BERTH_HOST --data-root $work/lib --exec-root $work/exec --cgroup-parent $CGROUP_PARENT &"
+    "$BERTH_BIN" daemon -H "$BERTH_HOST" --data-root "$work/lib" --exec-root "$work/exec" \
+        --cgroup-parent "$CGROUP_PARENT" --config-file "$work/daemon.json" \
+        </dev/null >"$work/berthd.log" 2>&1 &
+    BERTHD_PID=$!
+    echo '{}' >"$work/daemon.json"
+    local i
+    for i in $(seq 1 100); do
+        berth version --format '{{.Server.Version}}' >/dev/null 2>&1 && break
+        kill -0 "$BERTHD_PID" 2>/dev/null || { cat "$work/berthd.log" >&2; fail "berthd exited"; }
+        sleep 0.1
     done
-    cat >"$work/demo.conflist" <<JSON
-{
-  "cniVersion": "1.1.0",
-  "name": "demo",
-  "plugins": [
-    { "type": "berth-bridge", "bridge": "demo0", "isGateway": true, "ipMasq": true,
-      "hairpinMode": true,
-      "ipam": { "type": "berth-host-local", "subnet": "10.88.0.0/24",
-                "routes": [ { "dst": "0.0.0.0/0" } ], "dataDir": "$work/ipam" } },
-    { "type": "berth-portmap", "capabilities": { "portMappings": true },
-      "dataDir": "$work/portmap" }
-  ]
-}
-JSON
-    run cat "$work/demo.conflist"
-    say "the sandbox host's own address (stands for a host's external address): $HOST_IP"
-    run ip addr add "$HOST_IP/32" dev lo
+    run berth version
+    say "the default network's bridge, made by berthd:"
+    run ip -br addr show berth0
 }
 
-attach_networks() {
-    banner "attach both namespaces through berth's CNI client (web publishes 8080 -> 80)"
-    cni add -p 8080:80/tcp "$work/demo.conflist" /run/netns/web web eth0 >"$work/web.json"
-    cni add "$work/demo.conflist" /run/netns/client client eth0 >"$work/client.json"
-    WEB_IP=$(jq -r '.ips[0].address | split("/")[0]' "$work/web.json")
-    say "web    got $(jq -r '.ips[0].address' "$work/web.json") (gateway $(jq -r '.ips[0].gateway' "$work/web.json"))"
-    say "client got $(jq -r '.ips[0].address' "$work/client.json")"
-    run ip -br link show master demo0
-    run ip -n web -br addr show eth0
-    run ip -n web route
+make_image() {
+    banner "make an image from the host's busybox (no registry): berth import of a rootfs tar"
+    local r=$work/rootfs
+    mkdir -p "$r/bin" "$r/etc" "$r/www"
+    cp /bin/busybox "$r/bin/busybox"
+    chroot "$r" /bin/busybox --install -s /bin
+    echo "root:x:0:0:root:/:/bin/sh" >"$r/etc/passwd"
+    echo "root:x:0:" >"$r/etc/group"
+    echo "hello from berth's web container" >"$r/www/index.html"
+    say "+ tar -C $r -c . | berth import - demo/busybox:latest"
+    tar -C "$r" -c . | berth import - demo/busybox:latest
+    run berth images
 }
 
-start_web() {
-    banner "start the web container with berth's OCI runtime (busybox httpd, detached)"
-    run rt run --detach --bundle "$work/bundles/web" web </dev/null >/dev/null 2>&1
-    run rt list
+create_network() {
+    banner "a user-defined bridge network: isolated, with name resolution"
+    run berth network create --subnet 10.89.0.0/24 demo
+    run berth network ls
+}
+
+run_web() {
+    banner "run the web container on it (busybox httpd), publishing 8080 -> 80"
+    run berth run -d --name web --network demo -p 8080:80 demo/busybox:latest httpd -f -p 80 -h /www
+    run berth ps
+    WEB_IP=$(berth inspect -f '{{.NetworkSettings.Networks.demo.IPAddress}}' web)
+    say "web's address on demo: $WEB_IP"
+    run berth port web
     # Wait until httpd listens, bounded: it starts in well under a second.
     local i
     for i in $(seq 1 50); do
-        ip netns exec web cat /proc/net/tcp 2>/dev/null | awk '$4 == "0A"' | grep -q ':0050 ' && break
+        berth exec web sh -c 'netstat -ltn | grep -q ":80 "' 2>/dev/null && break
         sleep 0.1
     done
 }
 
-nowget() { env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u no_proxy "$@"; }
 
-fetch_by_ip() {
-    banner "run the client container: it fetches the page from web by IP ($WEB_IP)"
-    jq --arg ip "$WEB_IP" '.process.env += ["WEB_IP=" + $ip]' "$work/bundles/client/config.json" \
-        >"$work/c.json" && mv "$work/c.json" "$work/bundles/client/config.json"
+fetch_by_name() {
+    banner "a client container on the same network fetches http://web/ by name (berthd's DNS)"
+    run berth run --rm --network demo demo/busybox:latest cat /etc/resolv.conf
     local page
-    page=$(rt run --bundle "$work/bundles/client" client </dev/null)
+    page=$(berth run --rm --network demo demo/busybox:latest wget -q -O - http://web/)
     say "client got: $page"
-    [ "$page" = "hello from berth's web container" ] || { say "unexpected page" >&2; exit 1; }
+    [ "$page" = "hello from berth's web container" ] || fail "unexpected page: $page"
 }
 
 fetch_by_published_port() {
-    banner "from the sandbox host, fetch the same page through the published port $HOST_IP:8080"
-    run nft list map inet berth dnat4_any 2>/dev/null | sed -n '/elements/,/}/p' || true
+    banner "from the sandbox host, fetch the same page through the published port"
     local page
-    page=$(nowget timeout 10 busybox wget -q -O - "http://$HOST_IP:8080/")
-    say "host got: $page"
-    [ "$page" = "hello from berth's web container" ] || { say "unexpected page" >&2; exit 1; }
+    page=$(nowget timeout 10 busybox wget -q -O - "http://127.0.0.1:8080/")
+    say "host (127.0.0.1:8080) got: $page"
+    [ "$page" = "hello from berth's web container" ] || fail "unexpected page: $page"
+}
+
+docker_cli_too() {
+    banner "the real docker CLI talks to the same daemon"
+    if ! command -v docker >/dev/null 2>&1; then
+        say "no docker CLI installed: skipped"
+        return
+    fi
+    run env DOCKER_HOST="$BERTH_HOST" docker ps --format 'table {{.Names}}\t{{.Image}}\t{{.Status}}\t{{.Ports}}'
+    run env DOCKER_HOST="$BERTH_HOST" docker network inspect demo --format '{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}'
 }
 
 teardown() {
-    banner "tear down: stop and delete the container, detach both networks, remove the namespaces"
-    run rt kill web KILL
-    local i
-    for i in $(seq 1 50); do
-        [ "$(rt state web | jq -r .status)" = stopped ] && break
-        sleep 0.1
-    done
-    run rt delete web
-    run cni del "$work/demo.conflist" /run/netns/web web eth0
-    run cni del "$work/demo.conflist" /run/netns/client client eth0
-    run ip netns del web
-    run ip netns del client
+    banner "tear down: remove the container and the network, stop berthd"
+    run berth rm -f web
+    run berth network rm demo
+    run berth image rm demo/busybox:latest
+    say "+ kill -TERM $BERTHD_PID  (berthd)"
+    kill -TERM "$BERTHD_PID"
+    wait "$BERTHD_PID" || true
+    BERTHD_PID=
 }
 
 check_nothing_left() {
-    banner "check: no container state, no veth left on demo0, no published port"
-    run rt list
-    say "ports on demo0: $(ip -br link show master demo0 | wc -l)"
-    [ "$(ip -br link show master demo0 | wc -l)" = 0 ] || { say "veths left" >&2; exit 1; }
-    if nft list map inet berth dnat4_any 2>/dev/null | grep -q 8080; then
-        say "port mapping left" >&2
-        exit 1
+    banner "check: no container process, no veth, no published port, no mount left"
+    local veths
+    veths=$(ip -br link show type veth | wc -l)
+    say "veths: $veths"
+    [ "$veths" = 0 ] || fail "veths left: $(ip -br link show type veth)"
+    if nft list ruleset 2>/dev/null | grep -q 8080; then
+        fail "port mapping left"
     fi
+    if grep -q " $work/lib" /proc/self/mountinfo; then
+        fail "mounts left: $(grep " $work/lib" /proc/self/mountinfo)"
+    fi
+    local left
+    left=$(ps -e -o pid=,comm= | awk '$2 == "httpd" || $2 == "berth"' | wc -l)
+    [ "$left" = 0 ] || fail "processes left: $(ps -e -o pid=,comm= | awk '$2 == "httpd" || $2 == "berth"')"
+    remove_cgroups
     say "clean. Leaving the sandbox: its namespaces, links, rules and mounts vanish with it."
 }
 
 # ------------------------------------------------------------------- main --
 
-if [ "${1:-}" = "--inside" ]; then
-    step_no=${DEMO_STEP_NO:-0}
-    inside_setup
-    for s in "${INSIDE_STEPS[@]}"; do "$s"; done
-else
-    for s in "${OUTSIDE_STEPS[@]}"; do "$s"; done
-    say ""
-    say "demo finished"
-fi
+demo_main "$@"
