@@ -596,6 +596,17 @@ fn none_host_and_container_modes() {
     let links: Vec<&str> = none.lines().collect();
     assert_eq!(links.len(), 1, "{none}");
     assert!(links[0].contains(": lo:"), "{none}");
+    // Like every network, host and none have 64-hex ids (clients shorten them).
+    for n in ["host", "none"] {
+        let id = d.ok(&["network", "inspect", n, "--format", "{{.Id}}"]);
+        let id = id.trim();
+        assert!(
+            id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{n}: {id}"
+        );
+        let by_id = d.ok(&["network", "inspect", &id[..12], "--format", "{{.Name}}"]);
+        assert_eq!(by_id.trim(), n);
+    }
     d.ok(&[
         "run",
         "-d",

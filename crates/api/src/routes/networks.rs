@@ -92,10 +92,20 @@ fn model(e: &Engine, n: &NetworkInfo) -> Value {
     })
 }
 
+/// `host` and `none` get a 64-hex id like every network (clients take a
+/// short id from it), fixed per name so it never changes.
+fn builtin_id(name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(format!("berth builtin network {name}"))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn builtin(e: &Engine, name: &str) -> Value {
     json!({
         "Name": name,
-        "Id": name,
+        "Id": builtin_id(name),
         "Created": EMPTY_TIME,
         "Scope": "local",
         "Driver": if name == "none" { "null" } else { name },
