@@ -79,10 +79,12 @@ if $pod build -q --network none --layers -t bench/rebuilt "$ctx" >/dev/null 2>"$
     compare "rebuild, warm cache (4 steps, all cache hits)" \
         "berth build" "$BERTH build -q $ctx" \
         "podman build" "$pod build -q --network none --layers $ctx"
+    echo "  (podman: $($pod build --network none --layers "$ctx" 2>&1 | grep -c 'Using cache') of 3 steps after FROM from its cache)"
 else
     echo "podman build failed here ($(tail -1 "$work/podman-build.err")): berth alone" >&2
     compare "rebuild, warm cache (4 steps, all cache hits)" "berth build" "$BERTH build -q $ctx"
 fi
+echo "  (berth: $("$BERTH" build "$ctx" | grep -c 'Using cache') of 3 steps after FROM from its cache)"
 
 # --- push and pull through a local registry -----------------------------------
 cat >"$work/reg.yml" <<YML
