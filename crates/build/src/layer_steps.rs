@@ -172,17 +172,25 @@ impl Executor<'_> {
             };
             let runtime = ex.opts.runtime.clone();
             let mut pending = Vec::new();
-            let code = runtime.run(&spec, &mut |b: &[u8]| {
-                pending.extend_from_slice(b);
-                // Whole lines as they come; the rest at the end.
-                if let Some(i) = pending.iter().rposition(|&c| c == b'\n') {
-                    let chunk: Vec<u8> = pending.drain(..=i).collect();
-                    ex.say(&String::from_utf8_lossy(&chunk));
-                }
-            })?;
+            let cancel = ex.opts.cancel.clone();
+            let code = runtime.run(
+                &spec,
+                &mut |b: &[u8]| {
+                    pending.extend_from_slice(b);
+                    // Whole lines as they come; the rest at the end.
+                    if let Some(i) = pending.iter().rposition(|&c| c == b'\n') {
+                        let chunk: Vec<u8> = pending.drain(..=i).collect();
+                        ex.say(&String::from_utf8_lossy(&chunk));
+                    }
+                },
+                cancel.as_ref(),
+            )?;
             if !pending.is_empty() {
                 let s = String::from_utf8_lossy(&pending).into_owned();
                 ex.say(&s);
+            }
+            if cancel.as_ref().is_some_and(|c| (c.0)()) {
+                return Err(BuildError::Invalid("the build was cancelled".into()));
             }
             if code != 0 {
                 return Err(BuildError::Step {
