@@ -73,6 +73,7 @@ pub fn build(
     progress: Progress,
 ) -> Result<Built> {
     let df = Dockerfile::parse(&opts.dockerfile)?;
+    crate::layer_steps::remove_stale(store, &opts.runtime);
     let network_host = match opts.network.as_deref() {
         None | Some("") | Some("none") | Some("default") => false,
         Some("host") => true,

@@ -181,6 +181,22 @@ impl RuntimeExec {
 }
 
 impl RuntimeExec {
+    /// `berth-runc delete --force ID`, best effort.
+    pub(crate) fn delete(&self, id: &str) {
+        let res = Command::new(&self.binary)
+            .arg0("berth-runc")
+            .arg("--root")
+            .arg(&self.root)
+            .args(["delete", "--force", id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if let Err(e) = res {
+            tracing::warn!(container = id, error = %e, "deleting a stale RUN container");
+        }
+    }
+
     /// `berth-runc kill ID KILL`, best effort (the container may be gone).
     fn kill(&self, id: &str) {
         let res = Command::new(&self.binary)

@@ -478,3 +478,50 @@ fn sigint_stops_a_build_and_cleans_up() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn a_killed_builders_rootfs_is_removed_by_the_next_build() -> TestResult {
+    use std::io::BufRead;
+    let env = Env::new()?;
+    let ctx = env.context(
+        "killed",
+        &[("Dockerfile", "FROM busybox\nRUN echo started && sleep 60\n")],
+    )?;
+    let mut child = env.sandbox.spawn(
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .env("BERTH_IMAGE_ROOT", &env.root)
+            .args(["build", &s(&ctx)])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null()),
+    )?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    for l in lines.by_ref() {
+        if l? == "started" {
+            break;
+        }
+    }
+    child.kill()?;
+    child.wait()?;
+    let left = std::fs::read_dir(env.root.join("containers"))?.count();
+    assert_eq!(
+        left, 1,
+        "the killed build's rootfs is there before the next build"
+    );
+
+    let other = env.context("next", &[("Dockerfile", "FROM busybox\nCMD [\"true\"]\n")])?;
+    env.ok(&["build", &s(&other)])?;
+    let left: Vec<_> = std::fs::read_dir(env.root.join("containers"))?
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let mounts = env
+        .sandbox
+        .sh("grep -c ' overlay ' /proc/self/mounts || true")?;
+    assert_eq!(mounts.trim(), "0");
+    // The RUN container (its sleep) is gone with it.
+    let ps = env.sandbox.sh("ps -eo args")?;
+    assert!(!ps.contains("sleep 60"), "{ps}");
+    Ok(())
+}
