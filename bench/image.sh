@@ -43,7 +43,10 @@ for n in 0 1 2 3; do
     mkdir -p "$build/$d" && mv "$build/l$n.tar" "$build/$d/layer.tar"
     diffs+=("\"sha256:$d\""); names+=("\"$d/layer.tar\"")
 done
-cfg=$(printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":[%s]}}' "$(IFS=,; echo "${diffs[*]}")")
+# One history entry per layer: buildah (podman build) refuses an image
+# whose history and layers disagree.
+hist='{"created_by":"bench layer"}'
+cfg=$(printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":[%s]},"history":[%s,%s,%s,%s]}' "$(IFS=,; echo "${diffs[*]}")" "$hist" "$hist" "$hist" "$hist")
 cid=$(printf '%s' "$cfg" | sha256sum | cut -d' ' -f1)
 printf '%s' "$cfg" >"$build/$cid.json"
 printf '[{"Config":"%s.json","RepoTags":["bench/img:1"],"Layers":[%s]}]' "$cid" "$(IFS=,; echo "${names[*]}")" >"$build/manifest.json"
@@ -76,10 +79,12 @@ if $pod build -q --network none --layers -t bench/rebuilt "$ctx" >/dev/null 2>"$
     compare "rebuild, warm cache (4 steps, all cache hits)" \
         "berth build" "$BERTH build -q $ctx" \
         "podman build" "$pod build -q --network none --layers $ctx"
+    echo "  (podman: $($pod build --network none --layers "$ctx" 2>&1 | grep -c 'Using cache') of 3 steps after FROM from its cache)"
 else
     echo "podman build failed here ($(tail -1 "$work/podman-build.err")): berth alone" >&2
     compare "rebuild, warm cache (4 steps, all cache hits)" "berth build" "$BERTH build -q $ctx"
 fi
+echo "  (berth: $("$BERTH" build "$ctx" | grep -c 'Using cache') of 3 steps after FROM from its cache)"
 
 # --- push and pull through a local registry -----------------------------------
 cat >"$work/reg.yml" <<YML

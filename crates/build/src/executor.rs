@@ -37,6 +37,19 @@ pub struct BuildOptions {
     pub labels: Vec<(String, String)>,
     /// How RUN containers are run.
     pub runtime: RuntimeExec,
+    /// Asked before each step: true stops the build there (Ctrl-C, a
+    /// client that went away).
+    pub cancel: Option<Cancel>,
+}
+
+/// A cancellation check, e.g. a flag a signal handler sets.
+#[derive(Clone)]
+pub struct Cancel(pub std::sync::Arc<dyn Fn() -> bool + Send + Sync>);
+
+impl std::fmt::Debug for Cancel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cancel")
+    }
 }
 
 /// What a build made.
@@ -60,6 +73,7 @@ pub fn build(
     progress: Progress,
 ) -> Result<Built> {
     let df = Dockerfile::parse(&opts.dockerfile)?;
+    crate::layer_steps::remove_stale(store, &opts.runtime);
     let network_host = match opts.network.as_deref() {
         None | Some("") | Some("none") | Some("default") => false,
         Some("host") => true,
@@ -240,15 +254,19 @@ impl Executor<'_> {
         Ok(())
     }
 
-    fn step_header(&mut self, ins: &Instruction) {
+    fn step_header(&mut self, ins: &Instruction) -> Result<()> {
+        if self.opts.cancel.as_ref().is_some_and(|c| (c.0)()) {
+            return Err(BuildError::Invalid("the build was cancelled".into()));
+        }
         self.step += 1;
         let s = format!("Step {}/{} : {}\n", self.step, self.total, ins.text);
         self.say(&s);
+        Ok(())
     }
 
     fn stage(&mut self, df: &Dockerfile, index: usize) -> Result<StageState> {
         let stage = &df.stages[index];
-        self.step_header(&stage.from);
+        self.step_header(&stage.from)?;
         let Kind::From { image, .. } = &stage.from.kind else {
             return Err(BuildError::Invalid("a stage must start with FROM".into()));
         };
@@ -275,7 +293,7 @@ impl Executor<'_> {
             }
         }
         for ins in &stage.instructions {
-            self.step_header(ins);
+            self.step_header(ins)?;
             self.instruction(&mut st, ins).map_err(|e| e.at(ins.line))?;
         }
         Ok(st)

@@ -21,23 +21,45 @@ use crate::runner::{mount_points, RunSpec};
 /// The default PATH RUN gets when the config has none (docker's).
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// A mounted rootfs of a state's layers, removed on drop.
+/// Prefix of the rootfs (and container) ids of build steps.
+pub(crate) const STEP_PREFIX: &str = "build-";
+
+/// A mounted rootfs of a state's layers, removed on drop. While it exists
+/// its lock file (`<store>/build/locks/<id>`) is held, so a later build
+/// can tell a rootfs left by a killed builder from one in use.
 struct StepRootfs<'s> {
     store: &'s berth_image::ImageStore,
     id: String,
     merged: PathBuf,
     upper: PathBuf,
+    lock: Option<(std::fs::File, PathBuf)>,
+}
+
+/// The lock file of a step rootfs.
+pub(crate) fn lock_path(store: &berth_image::ImageStore, id: &str) -> PathBuf {
+    store.root().join("build").join("locks").join(id)
 }
 
 impl<'s> StepRootfs<'s> {
     fn new(store: &'s berth_image::ImageStore, layers: &[LayerRef]) -> Result<StepRootfs<'s>> {
-        let id = format!("build-{}", &step_id()[..24]);
+        let id = format!("{STEP_PREFIX}{}", &step_id()[..24]);
+        let lp = lock_path(store, &id);
+        if let Some(dir) = lp.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(BuildError::io(format!("creating {}", dir.display())))?;
+        }
+        let f = std::fs::File::create(&lp)
+            .map_err(BuildError::io(format!("creating {}", lp.display())))?;
+        f.lock()
+            .map_err(BuildError::io(format!("locking {}", lp.display())))?;
+        let lock = Some((f, lp));
         let r = store.create_rootfs_of_layers(&id, "", layers)?;
         let mut me = StepRootfs {
             store,
             id,
             merged: r.merged,
             upper: r.upper,
+            lock,
         };
         me.merged = store.mount_rootfs(&me.id)?;
         Ok(me)
@@ -55,6 +77,36 @@ impl Drop for StepRootfs<'_> {
         if let Err(e) = self.store.remove_rootfs(&self.id) {
             tracing::warn!(rootfs = %self.id, error = %e, "removing a build step's rootfs");
         }
+        if let Some((f, p)) = self.lock.take() {
+            let _ = std::fs::remove_file(&p);
+            drop(f);
+        }
+    }
+}
+
+/// Removes step rootfs that no running build holds (left by a builder
+/// that was killed), and their runtime containers.
+pub(crate) fn remove_stale(store: &berth_image::ImageStore, runtime: &crate::RuntimeExec) {
+    let Ok(ids) = store.rootfs_ids() else { return };
+    for id in ids.iter().filter(|i| i.starts_with(STEP_PREFIX)) {
+        let lp = lock_path(store, id);
+        let free = match std::fs::File::open(&lp) {
+            Ok(f) => f.try_lock().is_ok(),
+            // No lock file: its builder never got to hold one, or is gone.
+            Err(_) => true,
+        };
+        if !free {
+            continue;
+        }
+        if runtime.root.join(id).exists() {
+            runtime.delete(id);
+        }
+        match store.remove_rootfs(id) {
+            Ok(()) => tracing::info!(rootfs = %id, "removed the rootfs of an interrupted build"),
+            Err(e) => tracing::warn!(rootfs = %id, error = %e, "removing a stale build rootfs"),
+        }
+        let _ = std::fs::remove_file(&lp);
+        let _ = std::fs::remove_dir_all(runtime.bundles.join(id));
     }
 }
 
@@ -172,17 +224,25 @@ impl Executor<'_> {
             };
             let runtime = ex.opts.runtime.clone();
             let mut pending = Vec::new();
-            let code = runtime.run(&spec, &mut |b: &[u8]| {
-                pending.extend_from_slice(b);
-                // Whole lines as they come; the rest at the end.
-                if let Some(i) = pending.iter().rposition(|&c| c == b'\n') {
-                    let chunk: Vec<u8> = pending.drain(..=i).collect();
-                    ex.say(&String::from_utf8_lossy(&chunk));
-                }
-            })?;
+            let cancel = ex.opts.cancel.clone();
+            let code = runtime.run(
+                &spec,
+                &mut |b: &[u8]| {
+                    pending.extend_from_slice(b);
+                    // Whole lines as they come; the rest at the end.
+                    if let Some(i) = pending.iter().rposition(|&c| c == b'\n') {
+                        let chunk: Vec<u8> = pending.drain(..=i).collect();
+                        ex.say(&String::from_utf8_lossy(&chunk));
+                    }
+                },
+                cancel.as_ref(),
+            )?;
             if !pending.is_empty() {
                 let s = String::from_utf8_lossy(&pending).into_owned();
                 ex.say(&s);
+            }
+            if cancel.as_ref().is_some_and(|c| (c.0)()) {
+                return Err(BuildError::Invalid("the build was cancelled".into()));
             }
             if code != 0 {
                 return Err(BuildError::Step {

@@ -77,16 +77,29 @@ pub fn mount_points(host_network: bool) -> Vec<&'static str> {
 impl RuntimeExec {
     /// Runs the container to its end; its output (stdout and stderr, as
     /// they come) goes to `out`. Returns the exit code.
-    pub fn run(&self, spec: &RunSpec, out: &mut dyn FnMut(&[u8])) -> Result<i32> {
+    /// `cancel`, asked a few times a second, kills the container when it
+    /// says so (its init may ignore SIGINT: PID 1 has no default action).
+    pub fn run(
+        &self,
+        spec: &RunSpec,
+        out: &mut dyn FnMut(&[u8]),
+        cancel: Option<&crate::Cancel>,
+    ) -> Result<i32> {
         let bundle = self.bundles.join(spec.id);
         std::fs::create_dir_all(&bundle)
             .map_err(BuildError::io(format!("creating {}", bundle.display())))?;
-        let res = self.run_in(&bundle, spec, out);
+        let res = self.run_in(&bundle, spec, out, cancel);
         let _ = std::fs::remove_dir_all(&bundle);
         res
     }
 
-    fn run_in(&self, bundle: &Path, spec: &RunSpec, out: &mut dyn FnMut(&[u8])) -> Result<i32> {
+    fn run_in(
+        &self,
+        bundle: &Path,
+        spec: &RunSpec,
+        out: &mut dyn FnMut(&[u8]),
+        cancel: Option<&crate::Cancel>,
+    ) -> Result<i32> {
         let hostname = bundle.join("hostname");
         std::fs::write(
             &hostname,
@@ -145,8 +158,17 @@ impl RuntimeExec {
             }));
         }
         drop(tx);
-        for chunk in rx {
-            out(&chunk);
+        let mut killed = false;
+        loop {
+            match rx.recv_timeout(std::time::Duration::from_millis(200)) {
+                Ok(chunk) => out(&chunk),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if !killed && cancel.is_some_and(|c| (c.0)()) {
+                killed = true;
+                self.kill(spec.id);
+            }
         }
         for r in readers {
             let _ = r.join();
@@ -155,6 +177,40 @@ impl RuntimeExec {
             .wait()
             .map_err(BuildError::io("waiting for the runtime"))?;
         Ok(status.code().unwrap_or(128 + 9))
+    }
+}
+
+impl RuntimeExec {
+    /// `berth-runc delete --force ID`, best effort.
+    pub(crate) fn delete(&self, id: &str) {
+        let res = Command::new(&self.binary)
+            .arg0("berth-runc")
+            .arg("--root")
+            .arg(&self.root)
+            .args(["delete", "--force", id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if let Err(e) = res {
+            tracing::warn!(container = id, error = %e, "deleting a stale RUN container");
+        }
+    }
+
+    /// `berth-runc kill ID KILL`, best effort (the container may be gone).
+    fn kill(&self, id: &str) {
+        let res = Command::new(&self.binary)
+            .arg0("berth-runc")
+            .arg("--root")
+            .arg(&self.root)
+            .args(["kill", id, "KILL"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if let Err(e) = res {
+            tracing::warn!(container = id, error = %e, "killing a cancelled RUN container");
+        }
     }
 }
 

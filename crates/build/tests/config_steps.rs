@@ -24,6 +24,7 @@ fn opts(dockerfile: &str, dir: &std::path::Path) -> BuildOptions {
             bundles: dir.join("bundles"),
             cgroup_parent: None,
         },
+        cancel: None,
     }
 }
 
@@ -130,5 +131,11 @@ fn bad_options_are_refused_before_any_step() -> TestResult {
         Some("Dockerfile line 2: Invalid signal: SIGNOPE")
     );
     assert!(store.list()?.is_empty());
+    let mut o = opts("FROM scratch\nCMD [\"x\"]\n", dir.path());
+    o.cancel = Some(berth_build::Cancel(std::sync::Arc::new(|| true)));
+    let e = build(&store, &ctx, &o, &mut |_| {})
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(e.as_deref(), Some("the build was cancelled"));
     Ok(())
 }

@@ -432,3 +432,96 @@ MAINTAINER someone@example.com
     assert!(String::from_utf8_lossy(&out.stderr).contains("not supported by berth build"));
     Ok(())
 }
+
+#[test]
+fn sigint_stops_a_build_and_cleans_up() -> TestResult {
+    use std::io::BufRead;
+    let env = Env::new()?;
+    let ctx = env.context(
+        "slow",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo started && sleep 60\nCMD [\"true\"]\n",
+        )],
+    )?;
+    let mut child = env.sandbox.spawn(
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .env("BERTH_IMAGE_ROOT", &env.root)
+            .args(["build", "-t", "slow:1", &s(&ctx)])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+    )?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    for l in lines.by_ref() {
+        if l? == "started" {
+            break;
+        }
+    }
+    // SAFETY: signalling the berth process this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let rest: Vec<String> = lines.map_while(|l| l.ok()).collect();
+    let out = child.wait_with_output()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{rest:?}");
+    assert!(err.contains("line 2: the build was cancelled"), "{err}");
+    assert!(env.berth(&["image", "inspect", "slow:1"])?.status.code() != Some(0));
+    let mounts = env
+        .sandbox
+        .sh("grep -c ' overlay ' /proc/self/mounts || true")?;
+    assert_eq!(mounts.trim(), "0");
+    for d in ["containers", "build/bundles", "build/runtime"] {
+        let left: Vec<_> = std::fs::read_dir(env.root.join(d))
+            .map(|r| r.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{d}: {left:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_killed_builders_rootfs_is_removed_by_the_next_build() -> TestResult {
+    use std::io::BufRead;
+    let env = Env::new()?;
+    let ctx = env.context(
+        "killed",
+        &[("Dockerfile", "FROM busybox\nRUN echo started && sleep 60\n")],
+    )?;
+    let mut child = env.sandbox.spawn(
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .env("BERTH_IMAGE_ROOT", &env.root)
+            .args(["build", &s(&ctx)])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null()),
+    )?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    for l in lines.by_ref() {
+        if l? == "started" {
+            break;
+        }
+    }
+    child.kill()?;
+    child.wait()?;
+    let left = std::fs::read_dir(env.root.join("containers"))?.count();
+    assert_eq!(
+        left, 1,
+        "the killed build's rootfs is there before the next build"
+    );
+
+    let other = env.context("next", &[("Dockerfile", "FROM busybox\nCMD [\"true\"]\n")])?;
+    env.ok(&["build", &s(&other)])?;
+    let left: Vec<_> = std::fs::read_dir(env.root.join("containers"))?
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let mounts = env
+        .sandbox
+        .sh("grep -c ' overlay ' /proc/self/mounts || true")?;
+    assert_eq!(mounts.trim(), "0");
+    // The RUN container (its sleep) is gone with it.
+    let ps = env.sandbox.sh("ps -eo args")?;
+    assert!(!ps.contains("sleep 60"), "{ps}");
+    Ok(())
+}

@@ -109,6 +109,11 @@ impl Engine {
                 bundles: work.join("bundles"),
                 cgroup_parent: Some(cfg.cgroup_parent.clone()),
             },
+            // A client that hung up stops the build at the next step.
+            cancel: Some(berth_build::Cancel({
+                let tx = tx.clone();
+                std::sync::Arc::new(move || tx.is_closed())
+            })),
         };
         let quiet = req.quiet;
         let mut progress = |s: &str| {

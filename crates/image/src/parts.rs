@@ -97,7 +97,22 @@ impl ImageStore {
         for t in tags {
             full.extend(target_tag(Some(t))?);
         }
+        // Under the GC lock, no prune runs between this check and the
+        // record: a layer made earlier (a build step's) may have been
+        // collected before, since no image held it.
         let _gc = self.gc_lock(false)?;
+        if let Some(l) = parts.layers.iter().find(|l| {
+            !self.parts_present(&ImageParts {
+                config: Value::Null,
+                layers: vec![(*l).clone()],
+            })
+        }) {
+            return Err(ImageError::Missing {
+                object: format!("layer {}", l.diff_id),
+                referenced_by: "the new image (removed by a prune during the build? build again)"
+                    .into(),
+            });
+        }
         let mut added = Added::default();
         let id = self.add_image(
             &parts.config,

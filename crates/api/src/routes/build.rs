@@ -119,7 +119,11 @@ async fn build(
             }
         }
         while let Some(m) = rx.recv().await {
-            let _ = out_tx.send(line(&m)).await;
+            if out_tx.send(line(&m)).await.is_err() {
+                // The client went away: dropping the receiver tells the
+                // build to stop at its next step.
+                return;
+            }
         }
         if finished {
             return;

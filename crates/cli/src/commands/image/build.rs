@@ -105,7 +105,11 @@ pub fn run(store: &ImageStore, a: Args) -> anyhow::Result<i32> {
             bundles: work.join("bundles"),
             cgroup_parent: None,
         },
+        cancel: Some(berth_build::Cancel(std::sync::Arc::new(
+            interrupted::requested,
+        ))),
     };
+    interrupted::install();
     let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
         let b = ProgressBar::new(0);
         b.set_style(
@@ -153,6 +157,37 @@ pub fn run(store: &ImageStore, a: Args) -> anyhow::Result<i32> {
         std::fs::write(f, &built.id).with_context(|| format!("writing {}", f.display()))?;
     }
     Ok(0)
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM during a build: the build stops before its
+/// next step and cleans up (a RUN's container gets the signal from the
+/// runtime, which forwards it, so the step ends too).
+mod interrupted {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static FLAG: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn on_signal(_: libc::c_int) {
+        // Only an atomic store: async-signal-safe.
+        FLAG.store(true, Ordering::SeqCst);
+    }
+
+    pub fn install() {
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            // SAFETY: sigaction with a zeroed struct, an empty mask and a
+            // handler that only stores to an atomic.
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+                libc::sigemptyset(&mut sa.sa_mask);
+                libc::sigaction(sig, &sa, std::ptr::null_mut());
+            }
+        }
+    }
+
+    pub fn requested() -> bool {
+        FLAG.load(Ordering::SeqCst)
+    }
 }
 
 /// `Step 2/5 : ...` → (2, 5).
