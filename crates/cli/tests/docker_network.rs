@@ -982,9 +982,30 @@ while True:
     s.sendto(r, a)
 "#;
 
+/// `sh -c SCRIPT` in a new container on `net` with `--dns 127.0.0.1`
+/// (the test's resolver, as the embedded DNS's upstream): (exit, output).
+fn run_on(d: &Daemon, net: &str, script: &str) -> (i32, String) {
+    let o = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        net,
+        "--dns",
+        "127.0.0.1",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    (
+        code(&o),
+        String::from_utf8_lossy(&o.stdout).into_owned() + &stderr(&o),
+    )
+}
+
 #[test]
 fn embedded_dns_on_user_networks() {
-    let d = Daemon::start();
+    let mut d = Daemon::start();
     d.load_busybox();
     let mut resolver = d
         .host
@@ -1025,31 +1046,14 @@ fn embedded_dns_on_user_networks() {
     assert_eq!(dns_names, format!("[web {web_short} site]"));
 
     // Name, alias and short id resolve on the same network; wget by name works.
-    let run_on = |net: &str, script: &str| {
-        let o = d.docker(&[
-            "run",
-            "--rm",
-            "--network",
-            net,
-            "--dns",
-            "127.0.0.1",
-            "busybox",
-            "sh",
-            "-c",
-            script,
-        ]);
-        (
-            code(&o),
-            String::from_utf8_lossy(&o.stdout).into_owned() + &stderr(&o),
-        )
-    };
     for name in ["web", "site", web_short.as_str(), "web.dnsnet"] {
-        let (c, out) = run_on("dnsnet", &format!("nslookup -type=a {name}; exit $?"));
+        let (c, out) = run_on(&d, "dnsnet", &format!("nslookup -type=a {name}; exit $?"));
         assert_eq!(c, 0, "{name}: {out}");
         assert!(out.contains(&format!("Address: {web_ip}")), "{name}: {out}");
     }
     let got = eventually(|| {
         let (c, out) = run_on(
+            &d,
             "dnsnet",
             "unset http_proxy HTTP_PROXY; timeout 5 wget -Y off -qO- http://site/; exit $?",
         );
@@ -1066,16 +1070,28 @@ fn embedded_dns_on_user_networks() {
 
     // The container's nameserver is the network's DNS server; --dns is its upstream,
     // so other names are forwarded (to the test's resolver).
-    let (_, conf) = run_on("dnsnet", "cat /etc/resolv.conf");
+    let (_, conf) = run_on(&d, "dnsnet", "cat /etc/resolv.conf");
     assert!(conf.contains("nameserver 10.70.0.1"), "{conf}");
     assert!(!conf.contains("nameserver 127.0.0.1"), "{conf}");
-    let (c, out) = run_on("dnsnet", "nslookup -type=a outside.example; exit $?");
+    let (c, out) = run_on(&d, "dnsnet", "nslookup -type=a outside.example; exit $?");
     assert_eq!(c, 0, "{out}");
     assert!(out.contains("192.0.2.123"), "{out}");
+
+    // kill -9 of berthd: the next one serves the names of the running containers.
+    d.kill9();
+    d.restart();
+    assert_eq!(inspect(&d, "web", "{{.State.Running}}"), "true");
+    let (c, out) = run_on(&d, "dnsnet", "nslookup -type=a site; exit $?");
+    assert_eq!(c, 0, "{out}");
+    assert!(
+        out.contains(&format!("Address: {web_ip}")),
+        "after restart: {out}"
+    );
 
     // Another network: its containers do not learn dnsnet's names, neither
     // through their own server nor by asking dnsnet's.
     let (_, out) = run_on(
+        &d,
         "elsewhere",
         "nslookup -type=a web; nslookup -type=a web 10.70.0.1; exit 0",
     );
@@ -1085,12 +1101,12 @@ fn embedded_dns_on_user_networks() {
         "{out}"
     );
     // The default bridge has no embedded DNS: the (given) servers as they are.
-    let (_, conf) = run_on("bridge", "cat /etc/resolv.conf");
+    let (_, conf) = run_on(&d, "bridge", "cat /etc/resolv.conf");
     assert!(conf.contains("nameserver 127.0.0.1"), "{conf}");
 
     // After the container goes, its name does not resolve.
     d.ok(&["rm", "-f", "web"]);
-    let (_, out) = run_on("dnsnet", "nslookup -type=a web; exit 0");
+    let (_, out) = run_on(&d, "dnsnet", "nslookup -type=a web; exit 0");
     assert!(!out.contains(&web_ip), "{out}");
     let _ = resolver.kill();
     let _ = resolver.wait();

@@ -170,6 +170,10 @@ fn first_host(net: &IpNet) -> Result<IpAddr> {
 /// attach/detach of containers to them.
 pub struct BridgeDriver {
     store: Arc<dyn Store>,
+    /// IPAM leases and DNS entries: written at every attach and detach, so
+    /// kept as lease files (one journalled `fdatasync` per lease) rather
+    /// than in redb (several per commit); see berth-net's `LeaseFiles`.
+    leases: Arc<dyn Store>,
     networks: Mutex<Vec<NetworkDef>>,
     dns: super::dns::Dns,
 }
@@ -184,7 +188,11 @@ impl BridgeDriver {
     /// Loads the networks from `store`, making the default one at first
     /// start: its subnet is `bip`'s (the gateway address and prefix, as
     /// dockerd's `--bip`) or the first free private /16.
-    pub fn open(store: Arc<dyn Store>, bip: Option<IpNet>) -> Result<BridgeDriver> {
+    pub fn open(
+        store: Arc<dyn Store>,
+        leases: Arc<dyn Store>,
+        bip: Option<IpNet>,
+    ) -> Result<BridgeDriver> {
         let mut nets = Vec::new();
         for (key, value) in store.list_prefix(KEY_PREFIX)? {
             let def: NetworkDef = serde_json::from_slice(&value)
@@ -241,7 +249,7 @@ impl BridgeDriver {
         );
         let dns = super::dns::Dns::new(upstream);
         // The names of containers attached before a daemon restart.
-        for (key, value) in store.list_prefix(DNS_PREFIX)? {
+        for (key, value) in leases.list_prefix(DNS_PREFIX)? {
             let rest = key.trim_start_matches(DNS_PREFIX);
             let Some((network, _)) = rest.split_once('/') else {
                 continue;
@@ -254,6 +262,7 @@ impl BridgeDriver {
         let all = nets.clone();
         let driver = BridgeDriver {
             store,
+            leases,
             networks: Mutex::new(nets),
             dns,
         };
@@ -284,7 +293,12 @@ impl BridgeDriver {
             })
             .transpose()?;
         let store: Arc<dyn Store> = Arc::new(berth_store::RedbStore::open(path)?);
-        BridgeDriver::open(store, bip)
+        let dir = path.with_extension("leases");
+        let leases: Arc<dyn Store> = Arc::new(
+            berth_net::ipam::LeaseFiles::open(&dir)
+                .map_err(|e| internal(&format!("opening {}", dir.display()), e))?,
+        );
+        BridgeDriver::open(store, leases, bip)
     }
 
     fn find(&self, name_or_id: &str) -> Result<NetworkDef> {
@@ -366,7 +380,7 @@ impl BridgeDriver {
                 )));
             }
         }
-        let ipam = Ipam::new(&*self.store, &net.name).map_err(|e| internal("ipam", e))?;
+        let ipam = Ipam::new(&*self.leases, &net.name).map_err(|e| internal("ipam", e))?;
         let requested: Vec<IpAddr> = cfg.ipv4.into_iter().collect();
         let alloc = ipam
             .allocate(
@@ -384,7 +398,7 @@ impl BridgeDriver {
                 )),
                 e => internal(&format!("allocating an address on {}", net.name), e),
             })?;
-        let store = self.store.clone();
+        let store = self.leases.clone();
         let (netname, cid, ifn) = (
             net.name.clone(),
             cfg.container_id.clone(),
@@ -638,7 +652,7 @@ impl BridgeDriver {
             dns: cfg.dns.clone(),
         };
         let bytes = serde_json::to_vec(&entry).map_err(|e| internal("encoding DNS entry", e))?;
-        self.store
+        self.leases
             .put(&dns_key(&net.name, &cfg.container_id), &bytes)?;
         self.dns.add(&net.name, entry);
         Ok(())
@@ -691,10 +705,10 @@ impl NetworkAttacher for BridgeDriver {
             first_err = unpublished.err();
         }
         self.dns.remove(&net.name, &cfg.container_id);
-        if let Err(e) = self.store.delete(&dns_key(&net.name, &cfg.container_id)) {
+        if let Err(e) = self.leases.delete(&dns_key(&net.name, &cfg.container_id)) {
             first_err.get_or_insert(e.into());
         }
-        let ipam = Ipam::new(&*self.store, &net.name).map_err(|e| internal("ipam", e))?;
+        let ipam = Ipam::new(&*self.leases, &net.name).map_err(|e| internal("ipam", e))?;
         let ifname = if ep.ifname.is_empty() {
             IFNAME
         } else {
@@ -859,10 +873,10 @@ impl NetworkAttacher for BridgeDriver {
         }
         self.dns.stop(&def.name);
         for (key, _) in self
-            .store
+            .leases
             .list_prefix(&format!("{DNS_PREFIX}{}/", def.name))?
         {
-            self.store.delete(&key)?;
+            self.leases.delete(&key)?;
         }
         let host = Netlink::new().map_err(|e| internal("netlink", e))?;
         host.delete_link_by_name(&def.bridge)
