@@ -73,6 +73,20 @@ impl Monitor {
         // A flush of a big ruleset is many messages at once; overflow is
         // survivable (Change::Lost) but needless.
         let _ = setsockopt_int(&sock, libc::SOL_SOCKET, libc::SO_RCVBUF, 1 << 20);
+        // Bound with the group in the (legacy) mask as well: joining by
+        // setsockopt alone leaves an unbound socket without a port id.
+        let addr = crate::netlink::netlink_addr(1 << (NFNLGRP_NFTABLES - 1));
+        // SAFETY: bind reads a sockaddr_nl of the size given.
+        let r = unsafe {
+            libc::bind(
+                sock.as_raw_fd(),
+                (&addr as *const libc::sockaddr_nl).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
         setsockopt_int(&sock, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, NFNLGRP_NFTABLES)?;
         Ok(Monitor {
             sock,
