@@ -72,7 +72,7 @@ fn ruleset_flushed_or_table_deleted_under_a_running_container_is_restored() {
             let t = berth_table(&d);
             let complete = t.contains("8080")
                 && t.contains("10.77.0.0/24")
-                && t.contains("masquerade")
+                && t.matches("masquerade").count() == 5
                 && t.contains("jump published");
             if !complete {
                 return Err(format!("table not restored yet:\n{t}"));

@@ -107,6 +107,15 @@ impl Engine {
                 }
             }
         }
+        // A start killed part-way mounted the rootfs of a container that
+        // is not running.
+        for r in self.list_records() {
+            if !r.state.status.is_live() {
+                if let Err(e) = self.inner.images.unmount_rootfs(&r.id) {
+                    tracing::debug!(container = %r.id, "unmounting rootfs: {e}");
+                }
+            }
+        }
         let with_endpoints: std::collections::HashSet<String> = live
             .iter()
             .filter(|r| !r.endpoints.is_empty())
