@@ -50,7 +50,10 @@ pub fn spawn(engine: Engine) -> std::io::Result<()> {
                         if let Err(e) = monitor.settle(SETTLE) {
                             tracing::warn!("nftables monitor: {e}");
                         }
-                        tracing::warn!(?change, "berth's nftables table was changed by someone else: restoring it");
+                        tracing::warn!(
+                            ?change,
+                            "berth's nftables table was changed by someone else: restoring it"
+                        );
                         if let Err(e) = engine.repair_firewall() {
                             tracing::warn!("restoring the firewall: {e}");
                         }

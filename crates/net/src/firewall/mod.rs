@@ -59,8 +59,8 @@ mod types;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use types::check_nft_ifname;
 pub use monitor::{Change, Monitor};
+use types::check_nft_ifname;
 pub use types::{NetworkRules, PortMapping, Protocol};
 
 /// Firewall errors.

@@ -18,7 +18,9 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
-use super::nfnl::{attrs, messages, NFGENMSG_LEN, NFNL_SUBSYS_NFTABLES, NFPROTO_INET, NLMSG_HDRLEN};
+use super::nfnl::{
+    attrs, messages, NFGENMSG_LEN, NFNL_SUBSYS_NFTABLES, NFPROTO_INET, NLMSG_HDRLEN,
+};
 
 /// `NFNLGRP_NFTABLES` (linux/netfilter/nfnetlink.h).
 const NFNLGRP_NFTABLES: u32 = 7;
@@ -162,7 +164,8 @@ fn touches(data: &[u8], table: &str) -> bool {
             return false;
         }
         let body = msg.get(NLMSG_HDRLEN + NFGENMSG_LEN..).unwrap_or(&[]);
-        attrs(body).any(|(k, v)| k == NFTA_TABLE && v.split(|b| *b == 0).next() == Some(table.as_bytes()))
+        attrs(body)
+            .any(|(k, v)| k == NFTA_TABLE && v.split(|b| *b == 0).next() == Some(table.as_bytes()))
     })
 }
 
@@ -191,14 +194,27 @@ mod tests {
 
     #[test]
     fn only_deletions_in_our_table_count() {
-        assert!(touches(&msg(NFT_MSG_DELTABLE, NFPROTO_INET, "berth"), "berth"));
         assert!(touches(
-            &[msg(1, NFPROTO_INET, "berth"), msg(NFT_MSG_DELRULE, NFPROTO_INET, "berth")].concat(),
+            &msg(NFT_MSG_DELTABLE, NFPROTO_INET, "berth"),
+            "berth"
+        ));
+        assert!(touches(
+            &[
+                msg(1, NFPROTO_INET, "berth"),
+                msg(NFT_MSG_DELRULE, NFPROTO_INET, "berth")
+            ]
+            .concat(),
             "berth"
         ));
         // Another table, another family, an addition.
-        assert!(!touches(&msg(NFT_MSG_DELTABLE, NFPROTO_INET, "filter"), "berth"));
-        assert!(!touches(&msg(NFT_MSG_DELTABLE, NFPROTO_INET, "berth2"), "berth"));
+        assert!(!touches(
+            &msg(NFT_MSG_DELTABLE, NFPROTO_INET, "filter"),
+            "berth"
+        ));
+        assert!(!touches(
+            &msg(NFT_MSG_DELTABLE, NFPROTO_INET, "berth2"),
+            "berth"
+        ));
         assert!(!touches(&msg(NFT_MSG_DELTABLE, 2, "berth"), "berth"));
         assert!(!touches(&msg(1, NFPROTO_INET, "berth"), "berth"));
         // An element deletion (berth's own detach).
