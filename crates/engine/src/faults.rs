@@ -5,7 +5,9 @@
 //!
 //! Points: `create:rootfs-made` (the rootfs exists, no record yet),
 //! `remove:marked` (the record says removing, nothing removed),
-//! `remove:rootfs-gone` (rootfs and files gone, the record not).
+//! `remove:rootfs-gone` (rootfs and files gone, the record not),
+//! `attach:endpoint-made` (a network attach of start done: veth, lease,
+//! published ports; the endpoint not recorded).
 
 use std::sync::OnceLock;
 

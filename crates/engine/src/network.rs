@@ -6,6 +6,7 @@
 
 pub mod bridge;
 pub mod dns;
+pub mod firewall_watch;
 
 use std::path::{Path, PathBuf};
 
@@ -283,6 +284,20 @@ pub trait NetworkAttacher: Send + Sync {
     /// Removes a user-defined network (the caller checked it is unused).
     fn remove_network(&self, name: &str) -> Result<()> {
         Err(EngineError::NotFound(format!("network {name} not found")))
+    }
+    /// Puts the driver's firewall state back after someone else damaged
+    /// it (see [`firewall_watch`]): fixed rules, every network's elements
+    /// and the published ports of `live`, the endpoints of running
+    /// containers (by network). Idempotent.
+    fn repair_firewall(&self, _live: &[(String, Endpoint)]) -> Result<()> {
+        Ok(())
+    }
+    /// At daemon start: releases what attaches of containers not in
+    /// `live` (ids of containers with recorded endpoints) left behind when
+    /// a daemon died before recording them (addresses, published ports,
+    /// DNS names).
+    fn release_orphans(&self, _live: &std::collections::HashSet<String>) -> Result<()> {
+        Ok(())
     }
 }
 

@@ -180,6 +180,10 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     rt.block_on(async move {
         engine.restore().await;
+        // After restore: its repair publishes the ports of running containers.
+        if let Err(e) = berth_engine::network::firewall_watch::spawn(engine.clone()) {
+            tracing::warn!("cannot watch the firewall for changes (no self-healing): {e}");
+        }
         let shutdown = async {
             let mut term =
                 match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

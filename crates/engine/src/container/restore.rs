@@ -80,5 +80,49 @@ impl Engine {
                 _ => {}
             }
         }
+        self.sweep_network_orphans();
+    }
+
+    /// Removes what a berthd killed in the middle of an attach left: a
+    /// container netns no running container's record names (its veth goes
+    /// with it), and the driver's leases, ports and names of containers
+    /// with no recorded endpoint.
+    fn sweep_network_orphans(&self) {
+        let live: Vec<_> = self
+            .list_records()
+            .into_iter()
+            .filter(|r| r.state.status.is_live())
+            .collect();
+        let netns_in_use: std::collections::HashSet<std::path::PathBuf> = live
+            .iter()
+            .filter_map(|r| r.netns.as_ref().map(std::path::PathBuf::from))
+            .collect();
+        let dir = self.inner.cfg.netns_dir();
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = e.path();
+            if !netns_in_use.contains(&path) {
+                tracing::info!(netns = %path.display(), "removing a netns no running container owns");
+                if let Err(e) = crate::network::remove_netns(&path) {
+                    tracing::warn!(netns = %path.display(), "removing orphan netns: {e}");
+                }
+            }
+        }
+        // A start killed part-way mounted the rootfs of a container that
+        // is not running.
+        for r in self.list_records() {
+            if !r.state.status.is_live() {
+                if let Err(e) = self.inner.images.unmount_rootfs(&r.id) {
+                    tracing::debug!(container = %r.id, "unmounting rootfs: {e}");
+                }
+            }
+        }
+        let with_endpoints: std::collections::HashSet<String> = live
+            .iter()
+            .filter(|r| !r.endpoints.is_empty())
+            .map(|r| r.id.clone())
+            .collect();
+        if let Err(e) = self.inner.attacher.release_orphans(&with_endpoints) {
+            tracing::warn!("releasing network leftovers: {e}");
+        }
     }
 }

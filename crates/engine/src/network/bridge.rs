@@ -30,6 +30,8 @@ use serde::{Deserialize, Serialize};
 use super::{Endpoint, EndpointConfig, NetworkAttacher, NetworkCreate, NetworkInfo, PortSpec};
 use crate::error::{EngineError, Result};
 
+mod repair;
+
 /// The default network's name and bridge.
 pub const DEFAULT_NETWORK: &str = "bridge";
 pub const DEFAULT_BRIDGE: &str = "berth0";
@@ -854,6 +856,14 @@ impl NetworkAttacher for BridgeDriver {
         put(&*self.store, &def)?;
         nets.push(def.clone());
         Ok(def.info())
+    }
+
+    fn repair_firewall(&self, live: &[(String, Endpoint)]) -> Result<()> {
+        self.repair_firewall_state(live)
+    }
+
+    fn release_orphans(&self, live: &std::collections::HashSet<String>) -> Result<()> {
+        self.release_orphan_leases(live)
     }
 
     fn remove_network(&self, name: &str) -> Result<()> {

@@ -51,6 +51,7 @@
 //! All functions act in the network namespace of the calling thread; use
 //! [`crate::NetNs::run_in`] for another one.
 
+mod monitor;
 mod nfnl;
 pub mod nft;
 mod types;
@@ -58,6 +59,7 @@ mod types;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
+pub use monitor::{Change, Monitor};
 use types::check_nft_ifname;
 pub use types::{NetworkRules, PortMapping, Protocol};
 
@@ -128,15 +130,81 @@ impl Firewall {
             // nfnetlink sockets): (re)writing the rules is always correct.
             Err(e) => tracing::debug!(error = %e, "probing the firewall's rule version"),
         }
-        let mut script = base;
-        for old in fw.marker_chains()? {
+        fw.write_rules()?;
+        Ok(fw)
+    }
+
+    /// (Re)writes the table's sets, chains and fixed rules, elements
+    /// untouched; drops marker chains of other rule versions.
+    fn write_rules(&self) -> Result<(), FirewallError> {
+        let table = &self.table;
+        let mut script = self.base_script();
+        let marker = marker_chain(&script);
+        for old in self.marker_chains()? {
             if old != marker {
                 let _ = writeln!(script, "delete chain inet {table} {old}");
             }
         }
         let _ = writeln!(script, "add chain inet {table} {marker}");
         nft::run("set up table", &script)?;
-        Ok(fw)
+        Ok(())
+    }
+
+    /// Whether the table exists with its current marker and all its fixed
+    /// rules (after someone else's deletion in it: see [`Monitor`]).
+    /// Elements are not checked. Errors mean "could not tell".
+    pub fn rules_intact(&self) -> std::io::Result<bool> {
+        let base = self.base_script();
+        if !nfnl::chain_exists(&self.table, &marker_chain(&base))? {
+            return Ok(false);
+        }
+        let want = base.lines().filter(|l| l.starts_with("add rule ")).count();
+        Ok(nfnl::rule_count(&self.table)? == want)
+    }
+
+    /// Puts the fixed rules back after they were damaged (the table
+    /// deleted or a chain flushed): as a first [`Firewall::open`] does,
+    /// whatever the marker says. Elements left in place stay.
+    pub fn restore_rules(&self) -> Result<(), FirewallError> {
+        self.write_rules()
+    }
+
+    /// Removes every published port whose destination is one of `ips` (the
+    /// addresses of endpoints a crashed daemon never recorded); returns how
+    /// many went.
+    pub fn unpublish_to(&self, ips: &[IpAddr]) -> Result<usize, FirewallError> {
+        let octets: Vec<Vec<u8>> = ips
+            .iter()
+            .map(|ip| match ip {
+                IpAddr::V4(a) => a.octets().to_vec(),
+                IpAddr::V6(a) => a.octets().to_vec(),
+            })
+            .collect();
+        let mut ops = Vec::new();
+        for map in ["dnat4", "dnat4_any", "dnat6", "dnat6_any"] {
+            let elems = nfnl::set_elements(&self.table, map).map_err(|e| FirewallError::Nft {
+                op: format!("listing {map}"),
+                message: e.to_string(),
+            })?;
+            for e in elems {
+                // Data: container address . port (padded to 4 bytes).
+                let to = e.data.len().saturating_sub(4);
+                if octets.iter().any(|o| o.as_slice() == &e.data[..to]) {
+                    ops.push(nfnl::ElemOp {
+                        delete: true,
+                        set: map,
+                        key: e.key,
+                        data: None,
+                    });
+                }
+            }
+        }
+        let n = ops.len();
+        nfnl::apply(&self.table, &ops).map_err(|e| FirewallError::Nft {
+            op: "removing stale published ports".into(),
+            message: e.to_string(),
+        })?;
+        Ok(n)
     }
 
     /// The table `inet berth` if it exists with the current rules, without

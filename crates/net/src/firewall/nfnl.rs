@@ -22,7 +22,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-const NFNL_SUBSYS_NFTABLES: u16 = 10;
+pub(super) const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFT_MSG_NEWCHAIN: u16 = 3;
 const NFT_MSG_GETCHAIN: u16 = 4;
 const NFT_MSG_NEWSETELEM: u16 = 12;
@@ -43,9 +43,9 @@ const NFTA_DATA_VALUE: u16 = 1;
 pub(crate) const ELEM_INTERVAL_END: u32 = 1;
 const NFTA_CHAIN_TABLE: u16 = 1;
 const NFTA_CHAIN_NAME: u16 = 3;
-const NFPROTO_INET: u8 = 1;
-const NLMSG_HDRLEN: usize = 16;
-const NFGENMSG_LEN: usize = 4;
+pub(super) const NFPROTO_INET: u8 = 1;
+pub(super) const NLMSG_HDRLEN: usize = 16;
+pub(super) const NFGENMSG_LEN: usize = 4;
 
 fn align4(n: usize) -> usize {
     (n + 3) & !3
@@ -62,7 +62,7 @@ fn put_str_attr(buf: &mut Vec<u8>, kind: u16, value: &str) {
 }
 
 /// A request of nf_tables message type `msg` with string attributes.
-fn request(msg: u16, flags: u16, attrs: &[(u16, &str)]) -> Vec<u8> {
+pub(super) fn request(msg: u16, flags: u16, attrs: &[(u16, &str)]) -> Vec<u8> {
     let mut buf = vec![0u8; NLMSG_HDRLEN];
     // nfgenmsg: family, version (NFNETLINK_V0), res_id (big endian, 0).
     buf.extend_from_slice(&[NFPROTO_INET, 0, 0, 0]);
@@ -87,7 +87,7 @@ fn chain_request(table: &str, chain: &str) -> Vec<u8> {
     )
 }
 
-const SEQ: u32 = 1;
+pub(super) const SEQ: u32 = 1;
 
 /// What the kernel answered to the request: `Some(true)` for the chain,
 /// `Some(false)` for ENOENT (no such table or chain), `None` otherwise.
@@ -118,7 +118,7 @@ fn parse_reply(reply: &[u8]) -> io::Result<bool> {
 }
 
 /// A netfilter netlink socket with a receive timeout, request sent.
-fn send(req: &[u8]) -> io::Result<OwnedFd> {
+pub(super) fn send(req: &[u8]) -> io::Result<OwnedFd> {
     let sock = crate::netlink::netlink_socket(libc::NETLINK_NETFILTER, 0)?;
     // Never block forever on a kernel that does not answer.
     let tv = libc::timeval {
@@ -145,7 +145,7 @@ fn send(req: &[u8]) -> io::Result<OwnedFd> {
 }
 
 /// The netlink messages of a datagram, as (type, sequence, whole message).
-fn messages(mut data: &[u8]) -> impl Iterator<Item = (u16, u32, &[u8])> {
+pub(super) fn messages(mut data: &[u8]) -> impl Iterator<Item = (u16, u32, &[u8])> {
     std::iter::from_fn(move || {
         if data.len() < NLMSG_HDRLEN {
             return None;
@@ -163,7 +163,7 @@ fn messages(mut data: &[u8]) -> impl Iterator<Item = (u16, u32, &[u8])> {
 }
 
 /// The attributes in `data`, as (type without flag bits, payload).
-fn attrs(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+pub(super) fn attrs(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     std::iter::from_fn(move || {
         if data.len() < 4 {
             return None;
@@ -180,7 +180,7 @@ fn attrs(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     })
 }
 
-fn nlmsg_errno(msg: &[u8]) -> io::Result<i32> {
+pub(super) fn nlmsg_errno(msg: &[u8]) -> io::Result<i32> {
     let b = msg
         .get(NLMSG_HDRLEN..NLMSG_HDRLEN + 4)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "short netlink error"))?;
@@ -208,6 +208,8 @@ pub(crate) fn chain_exists(table: &str, chain: &str) -> io::Result<bool> {
 pub(crate) struct Element {
     pub key: Vec<u8>,
     pub flags: u32,
+    /// The mapped value (maps), empty for a set.
+    pub data: Vec<u8>,
 }
 
 /// The elements of set `set` in table `inet table` (empty if the table or
@@ -270,12 +272,18 @@ fn parse_elements(body: &[u8], out: &mut Vec<Element>) {
             let mut e = Element {
                 key: Vec::new(),
                 flags: 0,
+                data: Vec::new(),
             };
             for (kind, v) in attrs(elem) {
                 match kind {
                     NFTA_SET_ELEM_KEY => {
                         if let Some((_, value)) = attrs(v).find(|(k, _)| *k == NFTA_DATA_VALUE) {
                             e.key = value.to_vec();
+                        }
+                    }
+                    NFTA_SET_ELEM_DATA => {
+                        if let Some((_, value)) = attrs(v).find(|(k, _)| *k == NFTA_DATA_VALUE) {
+                            e.data = value.to_vec();
                         }
                     }
                     NFTA_SET_ELEM_FLAGS if v.len() >= 4 => {
@@ -494,6 +502,47 @@ fn wait_for_more(sock: &OwnedFd) -> io::Result<bool> {
     Ok(r > 0)
 }
 
+/// How many rules table `inet table` holds (0 if it does not exist), in
+/// the calling thread's network namespace.
+pub(crate) fn rule_count(table: &str) -> io::Result<usize> {
+    const NFT_MSG_NEWRULE: u16 = 6;
+    const NFT_MSG_GETRULE: u16 = 7;
+    const NFTA_RULE_TABLE: u16 = 1;
+    let req = request(
+        NFT_MSG_GETRULE,
+        libc::NLM_F_DUMP as u16,
+        &[(NFTA_RULE_TABLE, table)],
+    );
+    let sock = send(&req)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut count = 0;
+    loop {
+        let n = crate::netlink::recv_datagram(&sock, &mut buf)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "dump ended early",
+            ));
+        }
+        for (kind, seq, msg) in messages(&buf[..n]) {
+            if seq != SEQ {
+                continue;
+            }
+            match kind {
+                k if k == libc::NLMSG_DONE as u16 => return Ok(count),
+                k if k == libc::NLMSG_ERROR as u16 => {
+                    return match nlmsg_errno(msg)? {
+                        libc::ENOENT | 0 => Ok(count),
+                        e => Err(io::Error::from_raw_os_error(e)),
+                    };
+                }
+                k if k == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE => count += 1,
+                _ => {}
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -529,6 +578,7 @@ mod tests {
         Element {
             key: key.to_vec(),
             flags,
+            data: Vec::new(),
         }
     }
 
