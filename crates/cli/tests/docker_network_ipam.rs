@@ -193,3 +193,142 @@ fn ipv6_network_addresses_ping_fetch_and_aaaa() {
     d.ok(&["rm", "-f", "web6"]);
     d.ok(&["network", "rm", "v6net"]);
 }
+
+#[test]
+fn aux_addresses_are_never_handed_out_and_mac_addresses_are_set() {
+    let d = Daemon::start();
+    d.load_busybox();
+    // A /29 has .1 (gateway) to .6: with .2 and .3 reserved, the first
+    // two containers get .4 and .5.
+    d.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.84.0.0/29",
+        "--aux-address",
+        "router=10.84.0.2",
+        "--aux-address",
+        "printer=10.84.0.3",
+        "auxnet",
+    ]);
+    let aux = d.ok(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{range .IPAM.Config}}{{range $k, $v := .AuxiliaryAddresses}}{{$k}}={{$v}} {{end}}{{end}}",
+        "auxnet",
+    ]);
+    assert_eq!(aux.trim(), "printer=10.84.0.3 router=10.84.0.2");
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "a1",
+        "--network",
+        "auxnet",
+        "--mac-address",
+        "02:42:0a:54:00:aa",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "a2",
+        "--network",
+        "auxnet",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let f =
+        "{{with index .NetworkSettings.Networks \"auxnet\"}}{{.IPAddress}} {{.MacAddress}}{{end}}";
+    assert_eq!(inspect(&d, "a1", f), "10.84.0.4 02:42:0a:54:00:aa");
+    assert!(inspect(&d, "a2", f).starts_with("10.84.0.5 "));
+    let inside = d.ok(&["exec", "a1", "cat", "/sys/class/net/eth0/address"]);
+    assert_eq!(inside.trim(), "02:42:0a:54:00:aa");
+    // The reserved addresses cannot be asked for with --ip either.
+    let reserved = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "auxnet",
+        "--ip",
+        "10.84.0.2",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(code(&reserved), 0);
+    assert!(
+        stderr(&reserved).contains("Address already in use"),
+        "{}",
+        stderr(&reserved)
+    );
+
+    // A MAC address on network connect of a running container (the docker
+    // CLI has no flag for it; the API's EndpointConfig.MacAddress).
+    d.ok(&["network", "create", "--subnet", "10.85.0.0/24", "second"]);
+    let (status, body) = d.http(
+        "POST",
+        "/networks/second/connect",
+        Some(r#"{"Container":"a2","EndpointConfig":{"MacAddress":"02:42:0a:55:00:bb"}}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let f2 = "{{(index .NetworkSettings.Networks \"second\").MacAddress}}";
+    assert_eq!(inspect(&d, "a2", f2), "02:42:0a:55:00:bb");
+    let inside = d.ok(&["exec", "a2", "cat", "/sys/class/net/eth1/address"]);
+    assert_eq!(inside.trim(), "02:42:0a:55:00:bb");
+
+    // Bad values: a bad MAC, an aux address outside the subnet, a reused one.
+    let badmac = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "auxnet",
+        "--mac-address",
+        "02:42:zz:00:00:01",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(code(&badmac), 0);
+    assert!(
+        stderr(&badmac).contains("02:42:zz:00:00:01"),
+        "{}",
+        stderr(&badmac)
+    );
+    let outside = d.docker(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.86.0.0/24",
+        "--aux-address",
+        "x=10.99.0.2",
+        "auxbad",
+    ]);
+    assert_ne!(code(&outside), 0);
+    assert!(
+        stderr(&outside).contains("no matching subnet for aux-address 10.99.0.2"),
+        "{}",
+        stderr(&outside)
+    );
+    let names = d.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!names.contains("auxbad"), "{names}");
+
+    // Removing the network frees its reservations: made again, .2 is free for --ip.
+    d.ok(&["rm", "-f", "a1", "a2"]);
+    d.ok(&["network", "rm", "auxnet", "second"]);
+    d.ok(&["network", "create", "--subnet", "10.84.0.0/29", "auxnet"]);
+    d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "auxnet",
+        "--ip",
+        "10.84.0.2",
+        "busybox",
+        "true",
+    ]);
+    d.ok(&["network", "rm", "auxnet"]);
+}
