@@ -43,6 +43,8 @@ fn main() -> anyhow::Result<()> {
         ports: Vec::new(),
         ifname: "eth0".into(),
         ipv4: None,
+        ipv6: None,
+        mac: None,
         dns: Vec::new(),
     };
     // An anchor on each network: every timed attach finds the bridge and

@@ -75,6 +75,10 @@ pub struct EndpointConfig {
     pub ifname: String,
     /// A static address (`--ip`).
     pub ipv4: Option<std::net::IpAddr>,
+    /// A static IPv6 address (`--ip6`).
+    pub ipv6: Option<std::net::IpAddr>,
+    /// A static MAC address (`--mac-address`).
+    pub mac: Option<String>,
     /// The container's `--dns` servers (upstream of an embedded DNS).
     pub dns: Vec<std::net::IpAddr>,
 }
@@ -90,6 +94,8 @@ impl EndpointConfig {
             ports: ep.ports.clone(),
             ifname: ep.ifname.clone(),
             ipv4: None,
+            ipv6: None,
+            mac: None,
             dns: Vec::new(),
         }
     }
@@ -216,6 +222,13 @@ pub struct Endpoint {
     pub ip_prefix_len: i64,
     pub gateway: String,
     pub mac_address: String,
+    /// The IPv6 address on an IPv6 network, empty otherwise.
+    #[serde(default)]
+    pub global_ipv6_address: String,
+    #[serde(default)]
+    pub global_ipv6_prefix_len: i64,
+    #[serde(default)]
+    pub ipv6_gateway: String,
     /// The ports published for this endpoint (host port chosen when 0 was asked).
     #[serde(default)]
     pub ports: Vec<PortSpec>,
@@ -242,6 +255,11 @@ pub struct NetworkInfo {
     pub internal: bool,
     /// `--ip-range`, empty for the whole subnet.
     pub ip_range: String,
+    /// The IPv6 subnet and gateway (`--ipv6`), empty without.
+    pub subnet6: String,
+    pub gateway6: String,
+    /// `--aux-address`: name to reserved address.
+    pub aux_addresses: std::collections::HashMap<String, String>,
     pub attachable: bool,
     pub labels: std::collections::HashMap<String, String>,
     pub options: std::collections::HashMap<String, String>,
@@ -255,6 +273,12 @@ pub struct NetworkCreate {
     pub subnet: Option<String>,
     pub gateway: Option<String>,
     pub ip_range: Option<String>,
+    /// `--ipv6`.
+    pub ipv6: bool,
+    pub subnet6: Option<String>,
+    pub gateway6: Option<String>,
+    /// `--aux-address name=ip`, for either family.
+    pub aux_addresses: std::collections::HashMap<String, String>,
     pub internal: bool,
     pub attachable: bool,
     pub labels: std::collections::HashMap<String, String>,

@@ -40,9 +40,14 @@ fn containers_of(e: &Engine, name: &str) -> serde_json::Map<String, Value> {
                 } else {
                     format!("{}/{}", ep.ip_address, ep.ip_prefix_len)
                 };
+                let v6 = if ep.global_ipv6_address.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}/{}", ep.global_ipv6_address, ep.global_ipv6_prefix_len)
+                };
                 return Some((
                     r.id.clone(),
-                    json!({ "Name": r.name, "EndpointID": ep.endpoint_id, "MacAddress": ep.mac_address, "IPv4Address": v4, "IPv6Address": "" }),
+                    json!({ "Name": r.name, "EndpointID": ep.endpoint_id, "MacAddress": ep.mac_address, "IPv4Address": v4, "IPv6Address": v6 }),
                 ));
             }
             // host and none have no endpoint record.
@@ -68,9 +73,33 @@ fn model(e: &Engine, n: &NetworkInfo) -> Value {
             json!("true"),
         );
     }
+    // Each --aux-address shows in the config of its family's subnet.
+    let aux_of = |v4: bool| -> serde_json::Map<String, Value> {
+        n.aux_addresses
+            .iter()
+            .filter(|(_, ip)| {
+                ip.parse::<std::net::IpAddr>()
+                    .is_ok_and(|i| i.is_ipv4() == v4)
+            })
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect()
+    };
     let mut ipam = json!({ "Subnet": n.subnet, "Gateway": n.gateway });
     if !n.ip_range.is_empty() {
         ipam["IPRange"] = json!(n.ip_range);
+    }
+    let aux4 = aux_of(true);
+    if !aux4.is_empty() {
+        ipam["AuxiliaryAddresses"] = Value::Object(aux4);
+    }
+    let mut configs = vec![ipam];
+    if !n.subnet6.is_empty() {
+        let mut v6 = json!({ "Subnet": n.subnet6, "Gateway": n.gateway6 });
+        let aux6 = aux_of(false);
+        if !aux6.is_empty() {
+            v6["AuxiliaryAddresses"] = Value::Object(aux6);
+        }
+        configs.push(v6);
     }
     json!({
         "Name": n.name,
@@ -79,8 +108,8 @@ fn model(e: &Engine, n: &NetworkInfo) -> Value {
         "Scope": "local",
         "Driver": n.driver,
         "EnableIPv4": true,
-        "EnableIPv6": false,
-        "IPAM": { "Driver": "default", "Options": {}, "Config": [ ipam ] },
+        "EnableIPv6": !n.subnet6.is_empty(),
+        "IPAM": { "Driver": "default", "Options": {}, "Config": configs },
         "Internal": n.internal,
         "Attachable": n.attachable,
         "Ingress": false,
@@ -213,37 +242,35 @@ async fn create(State(e): State<Engine>, b: bytes::Bytes) -> ApiResult<Response>
         .as_array()
         .cloned()
         .unwrap_or_default();
-    if configs.len() > 1 {
-        return Err(EngineError::NotImplemented(
-            "more than one IPAM config per network is not available yet in berthd".into(),
-        )
-        .into());
-    }
-    let first = configs.first().cloned().unwrap_or(Value::Null);
     let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
-    if body["EnableIPv6"] == true {
-        return Err(
-            EngineError::NotImplemented("--ipv6 is not available yet in berthd".into()).into(),
-        );
-    }
-    if first["AuxiliaryAddresses"]
-        .as_object()
-        .is_some_and(|m| !m.is_empty())
-    {
+    // One config per family: the IPv4 one and (with --ipv6) the IPv6 one.
+    let is_v6 = |c: &Value| text(&c["Subnet"]).is_some_and(|s| s.contains(':'));
+    let (v6s, v4s): (Vec<Value>, Vec<Value>) = configs.into_iter().partition(is_v6);
+    if v4s.len() > 1 || v6s.len() > 1 {
         return Err(EngineError::NotImplemented(
-            "--aux-address is not available yet in berthd".into(),
+            "more than one IPAM config per address family is not available yet in berthd".into(),
         )
         .into());
     }
-    if first["Gateway"].is_string() && first["Subnet"].as_str().unwrap_or_default().is_empty() {
-        return Err(EngineError::Invalid("gateway specified without a subnet".into()).into());
+    let first = v4s.into_iter().next().unwrap_or(Value::Null);
+    let six = v6s.into_iter().next().unwrap_or(Value::Null);
+    for c in [&first, &six] {
+        if c["Gateway"].is_string() && c["Subnet"].as_str().unwrap_or_default().is_empty() {
+            return Err(EngineError::Invalid("gateway specified without a subnet".into()).into());
+        }
     }
+    let mut aux_addresses = strings(&first["AuxiliaryAddresses"]);
+    aux_addresses.extend(strings(&six["AuxiliaryAddresses"]));
     let req = NetworkCreate {
         name,
         driver: body["Driver"].as_str().unwrap_or("bridge").to_owned(),
         subnet: text(&first["Subnet"]),
         gateway: text(&first["Gateway"]),
         ip_range: text(&first["IPRange"]),
+        ipv6: body["EnableIPv6"] == true,
+        subnet6: text(&six["Subnet"]),
+        gateway6: text(&six["Gateway"]),
+        aux_addresses,
         internal: body["Internal"].as_bool().unwrap_or(false),
         attachable: body["Attachable"].as_bool().unwrap_or(false),
         labels: strings(&body["Labels"]),

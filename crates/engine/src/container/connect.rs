@@ -32,6 +32,35 @@ pub(crate) fn requested(settings: &EndpointSettings) -> Result<(Option<IpAddr>, 
     Ok((ip, aliases))
 }
 
+/// `--ip6` and `--mac-address` of one endpoint request.
+pub(crate) fn requested_v6_mac(
+    settings: &EndpointSettings,
+) -> Result<(Option<IpAddr>, Option<String>)> {
+    let ip6 = settings
+        .ipam_config
+        .as_ref()
+        .and_then(|c| c.ipv6_address.clone())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpAddr>()
+                .ok()
+                .filter(IpAddr::is_ipv6)
+                .ok_or_else(|| EngineError::Invalid(format!("invalid IPv6 address: {s}")))
+        })
+        .transpose()?;
+    let mac = settings
+        .mac_address
+        .clone()
+        .filter(|m| !m.is_empty())
+        .map(|m| {
+            m.parse::<berth_net::mac::MacAddr>()
+                .map(|_| m.clone())
+                .map_err(|_| EngineError::Invalid(format!("invalid MAC address: {m}")))
+        })
+        .transpose()?;
+    Ok((ip6, mac))
+}
+
 /// The networks of a container in attach order: its network mode's first.
 pub(crate) fn networks_of(rec: &ContainerRecord) -> Vec<(String, EndpointSettings)> {
     let mode = NetworkMode::parse(rec.host_config.network_mode.as_deref().unwrap_or(""));
@@ -66,6 +95,7 @@ fn free_ifname(endpoints: &HashMap<String, Endpoint>) -> String {
 /// Checks the endpoint settings a create or connect asks for.
 pub(crate) fn check_request(network: &str, settings: &EndpointSettings) -> Result<()> {
     let (_, aliases) = requested(settings)?;
+    requested_v6_mac(settings)?;
     if !aliases.is_empty() && network == "bridge" {
         return Err(EngineError::Invalid(
             "network-scoped alias is supported only for containers in user defined networks".into(),
@@ -85,6 +115,7 @@ impl Engine {
         ports: Vec<PortSpec>,
     ) -> Result<Endpoint> {
         let (ipv4, aliases) = requested(settings)?;
+        let (ipv6, mac) = requested_v6_mac(settings)?;
         let cfg = EndpointConfig {
             container_id: rec.id.clone(),
             container_name: rec.name.clone(),
@@ -93,6 +124,8 @@ impl Engine {
             ports,
             ifname: free_ifname(endpoints),
             ipv4,
+            ipv6,
+            mac,
             dns: rec
                 .host_config
                 .dns

@@ -13,7 +13,7 @@
 //! veth goes with the container's netns.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -57,7 +57,18 @@ struct NetworkDef {
     labels: HashMap<String, String>,
     #[serde(default)]
     options: HashMap<String, String>,
+    /// `--ipv6`: the IPv6 subnet and its gateway (on the bridge).
+    #[serde(default)]
+    subnet6: Option<IpNet>,
+    #[serde(default)]
+    gateway6: Option<IpAddr>,
+    /// `--aux-address`: reserved (held as IPAM leases of [`AUX_OWNER`]).
+    #[serde(default)]
+    aux: HashMap<String, IpAddr>,
 }
+
+/// The IPAM owner of a network's `--aux-address` reservations.
+const AUX_OWNER: &str = "aux-address";
 
 impl NetworkDef {
     fn info(&self) -> NetworkInfo {
@@ -70,6 +81,13 @@ impl NetworkDef {
             gateway: self.gateway.to_string(),
             internal: self.internal,
             ip_range: self.ip_range.map(|r| r.to_string()).unwrap_or_default(),
+            subnet6: self.subnet6.map(|s| s.to_string()).unwrap_or_default(),
+            gateway6: self.gateway6.map(|g| g.to_string()).unwrap_or_default(),
+            aux_addresses: self
+                .aux
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
             attachable: self.attachable,
             labels: self.labels.clone(),
             options: self.options.clone(),
@@ -79,7 +97,9 @@ impl NetworkDef {
     fn rules(&self) -> NetworkRules {
         NetworkRules {
             bridge: Some(self.bridge.clone()),
-            subnets: vec![self.subnet.trunc()],
+            subnets: std::iter::once(self.subnet.trunc())
+                .chain(self.subnet6.map(|s| s.trunc()))
+                .collect(),
             masquerade: !self.internal,
             isolate: true,
         }
@@ -101,10 +121,28 @@ impl NetworkDef {
             range.range_start = (first != net_first).then_some(first);
             range.range_end = (last != net_last).then_some(last);
         }
+        let mut ranges = vec![vec![range]];
+        if let Some(s6) = self.subnet6 {
+            ranges.push(vec![Range {
+                gateway: self.gateway6,
+                ..Range::subnet(s6.trunc())
+            }]);
+        }
         IpamConfig {
-            ranges: vec![vec![range]],
+            ranges,
             routes: Vec::new(),
         }
+    }
+
+    /// The whole subnet of `ip`'s family alone (for reserving an
+    /// `--aux-address`).
+    fn ipam_of_family(&self, ip: IpAddr) -> IpamConfig {
+        let mut cfg = self.ipam(true);
+        cfg.ranges.retain(|set| {
+            set.first()
+                .is_some_and(|r| r.subnet.addr().is_ipv4() == ip.is_ipv4())
+        });
+        cfg
     }
 }
 
@@ -241,6 +279,9 @@ impl BridgeDriver {
                     "com.docker.network.bridge.name".to_owned(),
                     DEFAULT_BRIDGE.to_owned(),
                 )]),
+                subnet6: None,
+                gateway6: None,
+                aux: HashMap::new(),
             };
             put(&*store, &def)?;
             nets.retain(|n| n.name != DEFAULT_NETWORK);
@@ -335,6 +376,21 @@ impl BridgeDriver {
                 Err(e) => return Err(internal(&format!("adding {gw} to {}", net.bridge), e)),
             }
         }
+        if let (Some(gw6), Some(s6)) = (net.gateway6, net.subnet6) {
+            // The bridge must take IPv6 even where the netns' default is off.
+            let _ = berth_net::sysctl::set_disable_ipv6(&net.bridge, false);
+            let gw6 =
+                IpNet::new(gw6, s6.prefix_len()).map_err(|e| internal("gateway address", e))?;
+            if !have.contains(&gw6) {
+                match host.add_address_nodad(br.index, gw6) {
+                    Ok(()) => {}
+                    Err(e) if e.is_exists() => {}
+                    Err(e) => return Err(internal(&format!("adding {gw6} to {}", net.bridge), e)),
+                }
+            }
+            berth_net::sysctl::set_ipv6_forwarding(true)
+                .map_err(|e| internal("enabling IPv6 forwarding", e))?;
+        }
         if !br.up {
             host.set_up(br.index)
                 .map_err(|e| internal(&format!("setting {} up", net.bridge), e))?;
@@ -382,11 +438,26 @@ impl BridgeDriver {
                 )));
             }
         }
+        if let Some(ip) = cfg.ipv6 {
+            if !net.subnet6.is_some_and(|s| s.contains(&ip)) {
+                return Err(EngineError::Invalid(format!(
+                    "invalid endpoint settings: no configured subnet contains IP address {ip}"
+                )));
+            }
+        }
+        let mac = cfg
+            .mac
+            .as_deref()
+            .map(|m| {
+                m.parse::<berth_net::mac::MacAddr>()
+                    .map_err(|_| EngineError::Invalid(format!("invalid MAC address: {m}")))
+            })
+            .transpose()?;
         let ipam = Ipam::new(&*self.leases, &net.name).map_err(|e| internal("ipam", e))?;
-        let requested: Vec<IpAddr> = cfg.ipv4.into_iter().collect();
+        let requested: Vec<IpAddr> = cfg.ipv4.into_iter().chain(cfg.ipv6).collect();
         let alloc = ipam
             .allocate(
-                &net.ipam(cfg.ipv4.is_some()),
+                &net.ipam(cfg.ipv4.is_some() || cfg.ipv6.is_some()),
                 &cfg.container_id,
                 ifname,
                 &requested,
@@ -412,9 +483,11 @@ impl BridgeDriver {
             }
         }));
         let addr = alloc
-            .first()
+            .iter()
+            .find(|a| a.range_set == 0)
             .map(|a| a.address)
             .ok_or_else(|| EngineError::Internal("IPAM gave no address".into()))?;
+        let addr6 = alloc.iter().find(|a| a.range_set == 1).map(|a| a.address);
         let ns = NetNs::open(netns).map_err(|e| internal("opening the container's netns", e))?;
         let host_name = format!("veth{}", random_hex(4));
         let hv = host
@@ -424,7 +497,7 @@ impl BridgeDriver {
                     peer_name: ifname.into(),
                     mtu: None,
                     mac: None,
-                    peer_mac: None,
+                    peer_mac: mac,
                 },
                 Some(&ns),
             )
@@ -450,8 +523,19 @@ impl BridgeDriver {
         }));
         cont.add_address_nodad(cl.index, addr)
             .map_err(|e| internal(&format!("adding {addr} to {ifname}"), e))?;
+        if let Some(a6) = addr6 {
+            cont.add_address_nodad(cl.index, a6)
+                .map_err(|e| internal(&format!("adding {a6} to {ifname}"), e))?;
+        }
         cont.set_up(cl.index)
             .map_err(|e| internal(&format!("setting {ifname} up"), e))?;
+        if let (Some(gw6), false) = (net.gateway6, net.internal) {
+            match cont.add_route(&Route::default_via(gw6)) {
+                Ok(()) => {}
+                Err(e) if e.is_exists() => {}
+                Err(e) => return Err(internal("adding the default IPv6 route", e)),
+            }
+        }
         if !net.internal {
             // The first network with a gateway gives the default route.
             match cont.add_route(&Route::default_via(net.gateway)) {
@@ -479,6 +563,12 @@ impl BridgeDriver {
                 net.gateway.to_string()
             },
             mac_address: mac,
+            global_ipv6_address: addr6.map(|a| a.addr().to_string()).unwrap_or_default(),
+            global_ipv6_prefix_len: addr6.map_or(0, |a| i64::from(a.prefix_len())),
+            ipv6_gateway: match (net.gateway6, net.internal) {
+                (Some(g), false) => g.to_string(),
+                _ => String::new(),
+            },
             ports,
             ifname: ifname.to_owned(),
             aliases: cfg.aliases.clone(),
@@ -651,6 +741,7 @@ impl BridgeDriver {
             name: cfg.container_name.clone(),
             aliases: cfg.aliases.clone(),
             ip,
+            ip6: ep.global_ipv6_address.parse::<Ipv6Addr>().ok(),
             dns: cfg.dns.clone(),
         };
         let bytes = serde_json::to_vec(&entry).map_err(|e| internal("encoding DNS entry", e))?;
@@ -658,6 +749,93 @@ impl BridgeDriver {
             .put(&dns_key(&net.name, &cfg.container_id), &bytes)?;
         self.dns.add(&net.name, entry);
         Ok(())
+    }
+}
+
+/// The IPv6 subnet and gateway of a create request (`--ipv6` with a v6
+/// `--subnet`), checked against the other networks' v6 subnets.
+fn v6_of(req: &NetworkCreate, nets: &[NetworkDef]) -> Result<(Option<IpNet>, Option<IpAddr>)> {
+    let Some(s) = &req.subnet6 else {
+        if req.ipv6 {
+            return Err(EngineError::Invalid(
+                "--ipv6 needs an IPv6 --subnet (berthd has no default IPv6 pool)".into(),
+            ));
+        }
+        return Ok((None, None));
+    };
+    if !req.ipv6 {
+        return Err(EngineError::Invalid(format!(
+            "IPv6 subnet {s} given without --ipv6"
+        )));
+    }
+    let subnet6 = s
+        .parse::<IpNet>()
+        .ok()
+        .filter(|n| n.addr().is_ipv6())
+        .ok_or_else(|| EngineError::Invalid(format!("invalid IPv6 subnet {s}")))?
+        .trunc();
+    if subnet6.prefix_len() > 120 {
+        return Err(EngineError::Invalid(format!(
+            "IPv6 subnet {subnet6} is too small (at most /120)"
+        )));
+    }
+    if let Some(other) = nets
+        .iter()
+        .find(|n| n.subnet6.is_some_and(|o| overlaps(&o, &subnet6)))
+    {
+        return Err(EngineError::Conflict(format!(
+            "invalid pool request: Pool overlaps with other one on this address space ({} of network {})",
+            other.subnet6.map(|o| o.to_string()).unwrap_or_default(),
+            other.name
+        )));
+    }
+    let gateway6 = match &req.gateway6 {
+        Some(g) => {
+            let gw: IpAddr = g
+                .parse()
+                .map_err(|_| EngineError::Invalid(format!("invalid gateway {g}")))?;
+            if !subnet6.contains(&gw) || gw == subnet6.network() {
+                return Err(EngineError::Invalid(format!(
+                    "no matching subnet for gateway {gw}"
+                )));
+            }
+            gw
+        }
+        // ipnet's v6 hosts() start at the subnet-router anycast address
+        // (the network address); Docker's gateway is the one after it.
+        None => match subnet6.network() {
+            IpAddr::V6(n) => IpAddr::V6(Ipv6Addr::from(u128::from(n) + 1)),
+            v4 => v4,
+        },
+    };
+    Ok((Some(subnet6), Some(gateway6)))
+}
+
+impl BridgeDriver {
+    /// Takes each `--aux-address` as a lease, so IPAM never hands it out
+    /// (all or nothing).
+    fn reserve_aux(&self, def: &NetworkDef) -> Result<()> {
+        let ipam = Ipam::new(&*self.leases, &def.name).map_err(|e| internal("ipam", e))?;
+        for (name, ip) in &def.aux {
+            if let Err(e) = ipam.allocate(&def.ipam_of_family(*ip), AUX_OWNER, name, &[*ip]) {
+                self.release_aux(def);
+                return Err(match e {
+                    berth_net::ipam::IpamError::Taken { ip, .. } => EngineError::Conflict(format!(
+                        "aux-address {name}={ip}: address already in use"
+                    )),
+                    e => internal(&format!("reserving aux-address {name}={ip}"), e),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn release_aux(&self, def: &NetworkDef) {
+        if let Ok(ipam) = Ipam::new(&*self.leases, &def.name) {
+            if let Err(e) = ipam.release(AUX_OWNER, None) {
+                tracing::warn!(network = %def.name, "releasing aux addresses: {e}");
+            }
+        }
     }
 }
 
@@ -790,9 +968,9 @@ impl NetworkAttacher for BridgeDriver {
             }
         };
         if subnet.addr().is_ipv6() {
-            return Err(EngineError::NotImplemented(
-                "IPv6 networks are not available yet in berthd".into(),
-            ));
+            return Err(EngineError::Invalid(format!(
+                "subnet {subnet} is IPv6: an IPv6 network also needs an IPv4 subnet (or none, to get one from the pool)"
+            )));
         }
         if let Some(other) = nets.iter().find(|n| overlaps(&n.subnet, &subnet)) {
             return Err(EngineError::Conflict(format!(
@@ -828,6 +1006,45 @@ impl NetworkAttacher for BridgeDriver {
             }
             None => None,
         };
+        let (subnet6, gateway6) = v6_of(req, &nets)?;
+        let mut def = NetworkDef {
+            id: id.clone(),
+            name: req.name.clone(),
+            bridge: String::new(),
+            subnet,
+            gateway,
+            internal: req.internal,
+            created: now(),
+            ip_range,
+            attachable: req.attachable,
+            labels: req.labels.clone(),
+            options: req.options.clone(),
+            subnet6,
+            gateway6,
+            aux: HashMap::new(),
+        };
+        for (name, ip) in &req.aux_addresses {
+            let ip: IpAddr = ip.parse().map_err(|_| {
+                EngineError::Invalid(format!("invalid auxiliary address {name}={ip}"))
+            })?;
+            let inside = def.subnet.contains(&ip) || def.subnet6.is_some_and(|s| s.contains(&ip));
+            if !inside {
+                return Err(EngineError::Invalid(format!(
+                    "no matching subnet for aux-address {ip}"
+                )));
+            }
+            if ip == def.gateway || Some(ip) == def.gateway6 {
+                return Err(EngineError::Invalid(format!(
+                    "aux-address {name}={ip} is the network's gateway"
+                )));
+            }
+            if name.is_empty() || name.contains('/') {
+                return Err(EngineError::Invalid(format!(
+                    "invalid auxiliary address name {name:?}"
+                )));
+            }
+            def.aux.insert(name.clone(), ip);
+        }
         let bridge = req
             .options
             .get("com.docker.network.bridge.name")
@@ -840,20 +1057,12 @@ impl NetworkAttacher for BridgeDriver {
                 "bridge name {bridge} is used by another network"
             )));
         }
-        let def = NetworkDef {
-            id,
-            name: req.name.clone(),
-            bridge,
-            subnet,
-            gateway,
-            internal: req.internal,
-            created: now(),
-            ip_range,
-            attachable: req.attachable,
-            labels: req.labels.clone(),
-            options: req.options.clone(),
-        };
-        put(&*self.store, &def)?;
+        def.bridge = bridge;
+        self.reserve_aux(&def)?;
+        if let Err(e) = put(&*self.store, &def) {
+            self.release_aux(&def);
+            return Err(e);
+        }
         nets.push(def.clone());
         Ok(def.info())
     }
@@ -892,6 +1101,7 @@ impl NetworkAttacher for BridgeDriver {
         host.delete_link_by_name(&def.bridge)
             .map_err(|e| internal(&format!("deleting bridge {}", def.bridge), e))?;
         self.store.delete(&format!("{KEY_PREFIX}{}", def.name))?;
+        self.release_aux(&def);
         nets.retain(|n| n.id != def.id);
         Ok(())
     }

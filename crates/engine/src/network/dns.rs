@@ -12,13 +12,13 @@
 //! written with hickory-proto.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{RData, Record, RecordType};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,9 @@ pub struct DnsEntry {
     pub name: String,
     pub aliases: Vec<String>,
     pub ip: Ipv4Addr,
+    /// Its IPv6 address on an IPv6 network (AAAA answers).
+    #[serde(default)]
+    pub ip6: Option<Ipv6Addr>,
     /// The container's `--dns` servers (where its other queries go).
     pub dns: Vec<IpAddr>,
 }
@@ -272,7 +275,7 @@ fn answer(ctx: &NetCtx, query: &[u8], src: IpAddr) -> Reply {
     let qname = question.name().to_ascii().to_lowercase();
     let qname = qname.trim_end_matches('.');
     // The asker's networks: a name on any of them resolves.
-    let mut hits: Vec<Ipv4Addr> = Vec::new();
+    let mut hits: Vec<&DnsEntry> = Vec::new();
     for (net, v) in entries.iter() {
         if !v.iter().any(|e| e.container_id == asker.container_id) {
             continue;
@@ -281,10 +284,12 @@ fn answer(ctx: &NetCtx, query: &[u8], src: IpAddr) -> Reply {
         let bare = qname
             .strip_suffix(&format!(".{}", net.to_lowercase()))
             .unwrap_or(qname);
-        hits.extend(v.iter().filter(|e| e.answers_to(bare)).map(|e| e.ip));
+        hits.extend(v.iter().filter(|e| e.answers_to(bare)));
     }
+    let v4: Vec<Ipv4Addr> = hits.iter().map(|e| e.ip).collect();
+    let v6: Vec<Ipv6Addr> = hits.iter().filter_map(|e| e.ip6).collect();
     drop(entries);
-    if hits.is_empty() {
+    if v4.is_empty() && v6.is_empty() {
         if ctx.internal {
             return refuse(ResponseCode::ServFail);
         }
@@ -311,18 +316,18 @@ fn answer(ctx: &NetCtx, query: &[u8], src: IpAddr) -> Reply {
         .set_recursion_available(true)
         .set_response_code(ResponseCode::NoError);
     m.add_query(question.clone());
-    if question.query_type() == RecordType::A {
-        hits.sort();
-        hits.dedup();
-        for ip in hits {
-            m.add_answer(Record::from_rdata(
-                question.name().clone(),
-                TTL,
-                RData::A(A(ip)),
-            ));
-        }
+    let rdata: Vec<RData> = match question.query_type() {
+        RecordType::A => v4.into_iter().map(|ip| RData::A(A(ip))).collect(),
+        RecordType::AAAA => v6.into_iter().map(|ip| RData::AAAA(AAAA(ip))).collect(),
+        // Other types of a known name: no data.
+        _ => Vec::new(),
+    };
+    let mut rdata = rdata;
+    rdata.sort_by_key(|r| r.to_string());
+    rdata.dedup();
+    for r in rdata {
+        m.add_answer(Record::from_rdata(question.name().clone(), TTL, r));
     }
-    // AAAA and other types of a known name: no data (IPv4-only networks).
     m.to_vec().map_or(Reply::Drop, Reply::Now)
 }
 
@@ -380,6 +385,7 @@ mod tests {
             name: name.into(),
             aliases: aliases.iter().map(|s| s.to_string()).collect(),
             ip: Ipv4Addr::from(ip),
+            ip6: None,
             dns: Vec::new(),
         }
     }
