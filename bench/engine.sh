@@ -11,7 +11,7 @@
 #     `rm -f` of them all (P at a time): total time, and the peak of the
 #     summed RSS of every process in the sandbox except the containers'
 #     own (`sleep`) and this script's (sampled every 50 ms).
-#  3. berthd's idle RSS, and RSS/PSS per `berth monitor` with 10
+#  3. berthd's idle RSS, and RSS/PSS per monitor (berth-monitor) with 10
 #     containers running (conmon and containerd-shim-runc-v2 beside them).
 #
 # dockerd runs with --bridge=none --iptables=false (network none needs no
@@ -190,7 +190,8 @@ per() { # per COMM-PATTERN LABEL: mean VmRSS and Pss of matching processes
     done
     [ "$n" -gt 0 ] && printf '  %-26s x%-3d mean VmRSS %6d  mean Pss %6d\n' "$label" "$n" $((rss / n)) $((pss / n))
 }
-per "^$BERTH monitor" "berth monitor"
+# berthd starts berth-monitor from beside its binary, else `berth monitor`.
+per "^($(dirname "$BERTH")/berth-monitor |$BERTH monitor )" "berth monitor"
 per "^/usr/bin/conmon" "podman conmon"
 per "containerd-shim-runc-v2" "containerd-shim-runc-v2"
 echo "  berthd with 10 running:  VmRSS $(kb "$BERTHD_PID" VmRSS)  Pss $(kb "$BERTHD_PID" Pss smaps_rollup)"

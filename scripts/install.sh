@@ -3,6 +3,9 @@
 #   berth       the CLI (and, by its invoked name, the CNI plugins)
 #   berth-cni   the CNI plugins alone (a faster start per CNI call), linked
 #               as $PREFIX/lib/cni/berth-{bridge,host-local,...} for CNI_PATH
+#   berth-monitor  the per-container monitor alone; berthd starts it when it
+#               sits beside berthd's binary (else `berth monitor`), a smaller
+#               resident set per running container
 #   berth-runc  the runc-compatible OCI runtime, a binary of its own so that
 #               engines which resolve the runtime's path (realpath) still run
 #               the runtime; register it with podman, dockerd or containerd as
@@ -19,10 +22,10 @@ BERTH_COMMIT="${BERTH_COMMIT:-$(git rev-parse --short=12 HEAD 2>/dev/null || tru
     cargo build "${flags[@]}" -p berth --bins
 target="${CARGO_TARGET_DIR:-target}/$profile"
 install -d "$PREFIX/bin"
-install -m 0755 "$target/berth" "$target/berth-runc" "$target/berth-cni" "$PREFIX/bin/"
+install -m 0755 "$target/berth" "$target/berth-runc" "$target/berth-cni" "$target/berth-monitor" "$PREFIX/bin/"
 install -d "$PREFIX/lib/cni"
 for p in bridge host-local loopback portmap macvlan ipvlan; do
     ln -sf "$PREFIX/bin/berth-cni" "$PREFIX/lib/cni/berth-$p"
 done
-echo "installed $PREFIX/bin/berth, berth-runc, berth-cni; CNI plugins in $PREFIX/lib/cni"
+echo "installed $PREFIX/bin/berth, berth-runc, berth-cni, berth-monitor; CNI plugins in $PREFIX/lib/cni"
 "$PREFIX/bin/berth-runc" --version

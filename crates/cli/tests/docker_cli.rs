@@ -311,6 +311,51 @@ fn bad_input_gets_dockers_codes() {
     assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
 }
 
+/// berthd starts the small `berth-monitor` binary that cargo builds beside
+/// `berth`: the container init's parent (its monitor, PID in
+/// monitor.pid) runs that executable, not `berth monitor`.
+#[test]
+fn monitor_is_the_small_binary_beside_berthd() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let cid = d.ok(&["run", "-d", "busybox", "sleep", "1000"]);
+    let cid = cid.trim().to_owned();
+    let init = d.ok(&["inspect", "-f", "{{.State.Pid}}", &cid]);
+    let parent = d
+        .host
+        .sh(&format!(
+            "awk '$1 == \"PPid:\" {{print $2}}' /proc/{}/status",
+            init.trim()
+        ))
+        .expect("the init's parent");
+    let pid_file = d
+        .host
+        .dirs()
+        .run
+        .join("c")
+        .join(&cid[..16])
+        .join("monitor.pid");
+    let recorded = std::fs::read_to_string(&pid_file).expect("monitor.pid");
+    assert_eq!(
+        parent.trim(),
+        recorded.trim(),
+        "the init's parent is its monitor"
+    );
+    let exe = d
+        .host
+        .sh(&format!("readlink /proc/{}/exe", parent.trim()))
+        .expect("the monitor's executable");
+    let expected =
+        std::path::Path::new(env!("CARGO_BIN_EXE_berth")).with_file_name("berth-monitor");
+    assert_eq!(exe.trim(), expected.to_string_lossy(), "monitor runs {exe}");
+    let cmdline = d
+        .host
+        .sh(&format!("tr '\\0' ' ' </proc/{}/cmdline", parent.trim()))
+        .expect("the monitor's command line");
+    assert!(!cmdline.contains(" monitor "), "{cmdline}");
+    d.ok(&["rm", "-f", &cid]);
+}
+
 #[test]
 fn containers_survive_kill_9_of_berthd() {
     let mut d = Daemon::start();

@@ -104,7 +104,7 @@ impl Engine {
             network: req.network.clone(),
             labels: req.labels.clone(),
             runtime: RuntimeExec {
-                binary: cfg.monitor_binary.clone(),
+                binary: cfg.self_binary.clone(),
                 root: work.join("runtime"),
                 bundles: work.join("bundles"),
                 cgroup_parent: Some(cfg.cgroup_parent.clone()),

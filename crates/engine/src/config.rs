@@ -1,7 +1,8 @@
 //! berthd's configuration: its directories and defaults (dockerd's flags
 //! and daemon.json keys that berth supports).
 
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 /// Where berthd keeps things and what it defaults to.
 #[derive(Debug, Clone)]
@@ -12,8 +13,13 @@ pub struct EngineConfig {
     pub exec_root: PathBuf,
     /// The cgroup every container's cgroup goes under (`--cgroup-parent`).
     pub cgroup_parent: String,
-    /// The binary started as each container's monitor (berthd's own).
+    /// berthd's own binary (`runtime` mode for builds, `monitor` mode
+    /// when no separate monitor binary is there).
+    pub self_binary: PathBuf,
+    /// The binary started as each container's monitor, and the arguments
+    /// before its config path: `berth-monitor CONFIG` or `berth monitor CONFIG`.
     pub monitor_binary: PathBuf,
+    pub monitor_args: Vec<String>,
     /// The default log driver settings.
     pub log_max_size: Option<u64>,
     pub log_max_file: u32,
@@ -27,10 +33,26 @@ impl EngineConfig {
             data_root: data_root.into(),
             exec_root: exec_root.into(),
             cgroup_parent: "berth".into(),
+            self_binary: PathBuf::from("/proc/self/exe"),
             monitor_binary: PathBuf::from("/proc/self/exe"),
+            monitor_args: vec!["monitor".into()],
             log_max_size: None,
             log_max_file: 1,
             insecure_registries: Vec::new(),
+        }
+    }
+
+    /// Points the monitor at `berth-monitor` when it sits next to berthd's
+    /// own binary `exe`, else at `exe monitor`.
+    pub fn use_monitor_beside(&mut self, exe: &Path) {
+        self.self_binary = exe.to_path_buf();
+        let small = exe.with_file_name("berth-monitor");
+        if is_executable(&small) {
+            self.monitor_binary = small;
+            self.monitor_args = Vec::new();
+        } else {
+            self.monitor_binary = exe.to_path_buf();
+            self.monitor_args = vec!["monitor".into()];
         }
     }
 
@@ -62,4 +84,8 @@ impl EngineConfig {
     pub fn volumes_dir(&self) -> PathBuf {
         self.data_root.join("volumes")
     }
+}
+
+fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }

@@ -1,5 +1,6 @@
-//! berthd's side of a monitor: starting one (fork+exec of berthd's own
-//! binary in its `monitor` mode) and speaking its attach-socket protocol.
+//! berthd's side of a monitor: starting one (fork+exec of `berth-monitor`
+//! beside berthd, or of berthd's own binary in its `monitor` mode) and
+//! speaking its attach-socket protocol.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -20,7 +21,8 @@ pub struct MonitorHandle {
 
 /// Starts a monitor for `cfg` and waits until it is ready (for a
 /// container: created, its init waiting for `start`).
-pub async fn spawn(binary: &Path, cfg: &MonitorConfig) -> Result<MonitorHandle> {
+/// `args` go before the config path (`monitor` for berthd's own binary).
+pub async fn spawn(binary: &Path, args: &[String], cfg: &MonitorConfig) -> Result<MonitorHandle> {
     let dir = &cfg.state_dir;
     let cfg_path = dir.join("monitor.json");
     let bytes = serde_json::to_vec(cfg)
@@ -31,7 +33,7 @@ pub async fn spawn(binary: &Path, cfg: &MonitorConfig) -> Result<MonitorHandle> 
     let log = std::fs::File::create(dir.join("monitor.log"))
         .map_err(EngineError::io("creating monitor log"))?;
     let mut child = tokio::process::Command::new(binary)
-        .arg("monitor")
+        .args(args)
         .arg(&cfg_path)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -108,6 +108,7 @@ pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
 }
 
 fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
+    super::daemon_malloc::limit_arenas();
     let flags = Flags::try_parse_from(args).unwrap_or_else(|e| e.exit());
     let explicit = std::env::args().any(|a| a.starts_with("--config-file"));
     let file = read_config(&flags.config_file, explicit)?;
@@ -166,7 +167,9 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
     cfg.insecure_registries = flags.insecure_registry.clone();
     cfg.insecure_registries
         .extend(file.insecure_registries.clone().unwrap_or_default());
-    cfg.monitor_binary = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+    let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
+    cfg.use_monitor_beside(&exe);
+    tracing::debug!(monitor = %cfg.monitor_binary.display(), "monitor binary");
     let bip = flags.bip.clone().or(file.bip.clone());
     std::fs::create_dir_all(&cfg.data_root)
         .with_context(|| format!("creating {}", cfg.data_root.display()))?;
@@ -179,6 +182,7 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async move {
+        tokio::spawn(super::daemon_malloc::trim_when_idle());
         engine.restore().await;
         // After restore: its repair publishes the ports of running containers.
         if let Err(e) = berth_engine::network::firewall_watch::spawn(engine.clone()) {

@@ -2,6 +2,7 @@
 //! library calls.
 
 pub mod daemon;
+mod daemon_malloc;
 pub mod docker;
 pub mod image;
 pub mod runtime;

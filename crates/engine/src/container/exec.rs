@@ -205,9 +205,13 @@ impl Engine {
             st.exit_code = Some(126);
             e
         };
-        let handle = monitor_client::spawn(&self.inner.cfg.monitor_binary, &mcfg)
-            .await
-            .map_err(fail)?;
+        let handle = monitor_client::spawn(
+            &self.inner.cfg.monitor_binary,
+            &self.inner.cfg.monitor_args,
+            &mcfg,
+        )
+        .await
+        .map_err(fail)?;
         let conn = if detach {
             None
         } else {

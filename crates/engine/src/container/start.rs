@@ -386,10 +386,11 @@ impl Engine {
             });
             e
         };
-        let handle = match monitor_client::spawn(&cfg.monitor_binary, &mcfg).await {
-            Ok(h) => h,
-            Err(e) => return Err(fail(self, e)),
-        };
+        let handle =
+            match monitor_client::spawn(&cfg.monitor_binary, &cfg.monitor_args, &mcfg).await {
+                Ok(h) => h,
+                Err(e) => return Err(fail(self, e)),
+            };
         let pending: Vec<_> = std::mem::take(&mut *lock(&entry.pending_attach));
         let mut confirms = Vec::new();
         for p in pending {
