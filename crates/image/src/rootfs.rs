@@ -136,15 +136,6 @@ impl ImageStore {
         })
     }
 
-    /// The ids of every container rootfs in the store.
-    pub fn rootfs_ids(&self) -> Result<Vec<String>> {
-        let _meta = self.hold()?;
-        Ok(meta::containers(&mut self.view()?)?
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect())
-    }
-
     /// The rootfs of a container made by [`Self::create_rootfs`].
     pub fn rootfs(&self, container_id: &str) -> Result<Rootfs> {
         let _meta = self.hold()?;

@@ -259,3 +259,34 @@ fn systemd_cgroup_flag_is_refused() {
     assert!(e.contains("not supported"), "{e}");
     assert!(!Path::new(&env.root).join("x").exists());
 }
+
+/// Without `linux.cgroupsPath` the container's cgroup is `/<id>` in each
+/// hierarchy, as runc's cgroupfs driver places it, and `run` removes it
+/// again (no shared parent left behind either).
+#[test]
+fn without_a_cgroups_path_the_cgroup_is_the_id() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    // Unique per test process: the id names a top-level cgroup.
+    let id = format!("{}-nocg", env.host.cgroup_parent());
+    let b = env.bundle(&id, "grep -E '^[0-9]+:pids:' /proc/self/cgroup");
+    runtime_support::edit_config(&b, |v| {
+        v["linux"].as_object_mut().unwrap().remove("cgroupsPath");
+        // Seen from the host's cgroup namespace.
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != "cgroup");
+    });
+    let out = env
+        .berth(&["run", "--bundle", b.to_str().unwrap(), &id])
+        .ok();
+    assert!(out.trim_end().ends_with(&format!(":pids:/{id}")), "{out}");
+    assert!(!Path::new(&format!("/sys/fs/cgroup/pids/{id}")).exists());
+    if Path::new("/usr/sbin/runc").exists() {
+        let r = env.runc(&["run", "--bundle", b.to_str().unwrap(), &id]);
+        assert_eq!(r.stdout, out, "runc: {r:?}");
+    }
+}

@@ -69,7 +69,7 @@ pub fn unpack(r: impl Read, dest: &Path) -> Result<u64> {
         };
         let parent: &OwnedFd = &parent_fd;
         if leaf == OPAQUE_MARKER {
-            set_xattr(&parent, None, OPAQUE_XATTR, b"y", &raw)?;
+            set_xattr(parent, None, OPAQUE_XATTR, b"y", &raw)?;
             continue;
         }
         if let Some(hidden) = leaf.strip_prefix(WHITEOUT_PREFIX) {
@@ -80,22 +80,22 @@ pub fn unpack(r: impl Read, dest: &Path) -> Result<u64> {
             if hidden.is_empty() || hidden == "." || hidden == ".." {
                 return Err(unsafe_entry(&raw, "whiteout of no name"));
             }
-            remove_existing(&parent, hidden, &raw)?;
-            rustix::fs::mknodat(&parent, hidden, FileType::CharacterDevice, Mode::empty(), 0)
+            remove_existing(parent, hidden, &raw)?;
+            rustix::fs::mknodat(parent, hidden, FileType::CharacterDevice, Mode::empty(), 0)
                 .map_err(|e| io_entry("creating whiteout", &raw, e))?;
             continue;
         }
-        let existing = rustix::fs::statat(&parent, leaf.as_str(), AtFlags::SYMLINK_NOFOLLOW).ok();
+        let existing = rustix::fs::statat(parent, leaf.as_str(), AtFlags::SYMLINK_NOFOLLOW).ok();
         let existing_is_dir =
             existing.is_some_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
         if existing.is_some() && !(kind.is_dir() && existing_is_dir) {
-            remove_existing(&parent, leaf, &raw)?;
+            remove_existing(parent, leaf, &raw)?;
         }
         let name = leaf.as_str();
         match kind {
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 let fd = rustix::fs::openat(
-                    &parent,
+                    parent,
                     name,
                     OFlags::WRONLY
                         | OFlags::CREATE
@@ -111,7 +111,7 @@ pub fn unpack(r: impl Read, dest: &Path) -> Result<u64> {
             }
             tar::EntryType::Directory => {
                 if !existing_is_dir {
-                    rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(0o700))
+                    rustix::fs::mkdirat(parent, name, Mode::from_raw_mode(0o700))
                         .map_err(|e| io_entry("creating directory", &raw, e))?;
                 }
                 let mut path = parents.to_vec();
@@ -120,7 +120,7 @@ pub fn unpack(r: impl Read, dest: &Path) -> Result<u64> {
             }
             tar::EntryType::Symlink => {
                 let target = link_name(&entry, &raw)?;
-                rustix::fs::symlinkat(target.as_str(), &parent, name)
+                rustix::fs::symlinkat(target.as_str(), parent, name)
                     .map_err(|e| io_entry("creating symlink", &raw, e))?;
             }
             tar::EntryType::Link => {
@@ -135,7 +135,7 @@ pub fn unpack(r: impl Read, dest: &Path) -> Result<u64> {
                     return Err(unsafe_entry(&raw, "hardlink to the layer root"));
                 };
                 let tparent = open_parents(&root, tparents, &raw, false)?;
-                rustix::fs::linkat(&tparent, tleaf.as_str(), &parent, name, AtFlags::empty())
+                rustix::fs::linkat(&tparent, tleaf.as_str(), parent, name, AtFlags::empty())
                     .map_err(|e| io_entry("creating hardlink", &raw, e))?;
                 // A hardlink shares its target's inode and metadata.
                 continue;
@@ -147,7 +147,7 @@ pub fn unpack(r: impl Read, dest: &Path) -> Result<u64> {
                     tar::EntryType::Block => (FileType::BlockDevice, device(h)),
                     _ => (FileType::Fifo, 0),
                 };
-                rustix::fs::mknodat(&parent, name, ft, Mode::from_raw_mode(0o600), dev)
+                rustix::fs::mknodat(parent, name, ft, Mode::from_raw_mode(0o600), dev)
                     .map_err(|e| io_entry("creating device node", &raw, e))?;
             }
             other => {
@@ -156,7 +156,7 @@ pub fn unpack(r: impl Read, dest: &Path) -> Result<u64> {
             }
         }
         apply_meta(
-            &parent,
+            parent,
             name,
             &mut entry,
             &raw,

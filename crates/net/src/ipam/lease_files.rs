@@ -265,7 +265,7 @@ impl LeaseFiles {
             journal
                 .write(&journaled)
                 .map_err(io_err("write", journal.path()))?;
-            self.sync_journal(&journal)?;
+            self.sync_journal(journal)?;
         }
         sync_all(sync_files, sync_dirs)
     }
@@ -461,7 +461,10 @@ fn on_tmpfs(dir: &Path) -> bool {
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: statfs writes one statfs struct into st; c is NUL-terminated.
     let r = unsafe { libc::statfs(c.as_ptr(), &mut st) };
-    r == 0 && i64::from(st.f_type) == TMPFS_MAGIC
+    // f_type is a long here, an int or unsigned on other targets.
+    #[allow(clippy::useless_conversion)]
+    let f_type = i64::from(st.f_type);
+    r == 0 && f_type == TMPFS_MAGIC
 }
 
 /// `fdatasync`s `files`, then `fsync`s `dirs`.

@@ -292,15 +292,6 @@ impl CgroupManager {
             Backend::V1(b) => b.remove(),
             Backend::V2(b) => b.remove(),
         }?;
-        if self.path.is_default_shape() {
-            // Best effort: the shared parent stays while other containers
-            // use it (ENOTEMPTY/EBUSY), and goes with the last one.
-            for (_, dir) in self.paths() {
-                if let Some(parent) = dir.parent() {
-                    let _ = std::fs::remove_dir(parent);
-                }
-            }
-        }
         Ok(())
     }
 

@@ -2,7 +2,9 @@
 //!
 //! As in runc's cgroupfs driver: an absolute path is taken from the root of
 //! each hierarchy; a relative one is taken from the cgroup this process is in
-//! (per hierarchy, from /proc/self/cgroup). No path means `/berth/<id>`.
+//! (per hierarchy, from /proc/self/cgroup). No path means `/<id>`, as runc's
+//! cgroupfs driver places it (a shared parent of berth's own cost a mkdir
+//! and an rmdir in every v1 hierarchy per container: ~15% of a `run`).
 
 use std::path::{Component, Path, PathBuf};
 
@@ -16,20 +18,7 @@ pub struct CgroupPath {
     rel: PathBuf,
 }
 
-/// The cgroup that holds containers with no cgroupsPath.
-pub const DEFAULT_PARENT: &str = "berth";
-
 impl CgroupPath {
-    /// Whether this is the default `/berth/<id>` path, whose shared parent
-    /// berth made and so removes again once it is empty.
-    pub fn is_default_shape(&self) -> bool {
-        let mut c = self.rel.components();
-        self.absolute
-            && c.next().is_some_and(|p| p.as_os_str() == DEFAULT_PARENT)
-            && c.next().is_some()
-            && c.next().is_none()
-    }
-
     /// Validates `cgroups_path`, or builds the default from `container_id`.
     pub fn parse(cgroups_path: Option<&str>, container_id: &str) -> Result<Self, CgroupError> {
         let raw = match cgroups_path {
@@ -45,7 +34,7 @@ impl CgroupPath {
                         reason: "a container id used as a cgroup name must be one non-empty path component",
                     });
                 }
-                format!("/{DEFAULT_PARENT}/{container_id}")
+                format!("/{container_id}")
             }
         };
         let path = Path::new(&raw);
@@ -163,32 +152,15 @@ impl OwnCgroups {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // in tests a panic is the failure report
 mod tests {
-    #[test]
-    fn only_the_default_path_owns_its_parent() {
-        assert!(CgroupPath::parse(None, "abc").unwrap().is_default_shape());
-        assert!(CgroupPath::parse(Some("/berth/x"), "abc")
-            .unwrap()
-            .is_default_shape());
-        assert!(!CgroupPath::parse(Some("/berth/x/y"), "abc")
-            .unwrap()
-            .is_default_shape());
-        assert!(!CgroupPath::parse(Some("/other/x"), "abc")
-            .unwrap()
-            .is_default_shape());
-        assert!(!CgroupPath::parse(Some("berth/x"), "abc")
-            .unwrap()
-            .is_default_shape());
-    }
-
     use super::*;
 
     #[test]
     fn default_path_uses_id() {
         let p = CgroupPath::parse(None, "abc").unwrap();
         assert!(p.is_absolute());
-        assert_eq!(p.relative(), Path::new("berth/abc"));
+        assert_eq!(p.relative(), Path::new("abc"));
         let p = CgroupPath::parse(Some(""), "abc").unwrap();
-        assert_eq!(p.relative(), Path::new("berth/abc"));
+        assert_eq!(p.relative(), Path::new("abc"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::files;
 /// directories that were created, outermost first (a caller may need to
 /// initialise them, as v1 cpuset does).
 pub(crate) fn create_dirs(mountpoint: &Path, dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
-    // A concurrent delete may remove the shared default parent (`berth`)
+    // A concurrent delete may remove a parent another container shared
     // between our look and our mkdir: start over a few times on ENOENT.
     let mut attempt = 0;
     loop {
