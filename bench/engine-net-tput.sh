@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# TCP throughput (iperf3) container<->container on a berth bridge network
+# (two netns attached by berthd's bridge driver in process:
+# crates/engine/examples/net_pair.rs) vs the same two kinds of netns joined
+# by a raw veth pair. Runs interleaved (berth, veth, berth, ...) so drift
+# hits both alike. Target: berth >= 0.95 x veth.
+#
+# usage: bench/engine-net-tput.sh   (as root; IPERF_SECS=5 IPERF_REPS=3)
+#   NET_PAIR_BIN=path   use that build of the net_pair example
+# Everything runs in a sandbox host (lib.sh in_sandbox).
+source "$(dirname "$0")/lib.sh"
+need iperf3 nftables iproute2 jq
+SECS=${IPERF_SECS:-5}
+REPS=${IPERF_REPS:-3}
+if [ -z "${NET_PAIR_BIN:-}" ] && [ "${BERTH_BENCH_SANDBOX:-}" != 1 ]; then
+    (cd "$REPO" && cargo build --release -q -p berth-engine --example net_pair)
+    NET_PAIR_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/examples/net_pair
+fi
+export NET_PAIR_BIN
+[ -x "$NET_PAIR_BIN" ] || { echo "no net_pair binary at $NET_PAIR_BIN" >&2; exit 1; }
+in_sandbox "$0" "$@"
+mount -t sysfs berth-bench-sys /sys
+work=$(mktemp -d /tmp/berth-bench-tput.XXXXXX)
+mkfifo "$work/hold"
+PAIR_PID=
+cleanup() {
+    exec 7>&- || true
+    [ -z "$PAIR_PID" ] || wait "$PAIR_PID" || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+"$NET_PAIR_BIN" "$work/berth" /run/netns ta tb <"$work/hold" >"$work/pair.txt" &
+PAIR_PID=$!
+exec 7>"$work/hold"
+for _ in $(seq 100); do grep -q ready "$work/pair.txt" && break; sleep 0.1; done
+grep -q ready "$work/pair.txt" || { echo "net_pair did not come up" >&2; exit 1; }
+SRV=$(awk '$1 == "ta" {print $2}' "$work/pair.txt")
+
+ip netns add va && ip netns add vb
+ip -n va link set lo up && ip -n vb link set lo up
+ip -n va link add eth0 type veth peer name eth0 netns vb
+ip -n va addr add 10.236.0.1/24 dev eth0 && ip -n va link set eth0 up
+ip -n vb addr add 10.236.0.2/24 dev eth0 && ip -n vb link set eth0 up
+
+echo "$(iperf3 --version | head -1); kernel $(uname -r), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg); ${SECS}s x $REPS runs each"
+echo "MTU: berth eth0 $(ip -n ta -o link show eth0 | grep -o 'mtu [0-9]*'), veth $(ip -n va -o link show eth0 | grep -o 'mtu [0-9]*')"
+ip netns exec tb busybox ping -c1 -W2 "$SRV" >/dev/null && echo "berth ping ok"
+
+# one_run SERVER_NS CLIENT_NS ADDR -> Gbit/s received
+one_run() {
+    local pid out
+    ip netns exec "$1" iperf3 -s -1 -B "$3" >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 50); do ip netns exec "$1" ss -ltn 2>/dev/null | grep -q ":5201 " && break; sleep 0.1; done
+    out=$(ip netns exec "$2" iperf3 -c "$3" -t "$SECS" -J) || { kill "$pid" 2>/dev/null; return 1; }
+    wait "$pid" 2>/dev/null || true
+    jq -r '.end.sum_received.bits_per_second / 1e9' <<<"$out"
+}
+b="" v=""
+for _ in $(seq "$REPS"); do
+    b+="$(one_run ta tb "$SRV") "
+    v+="$(one_run va vb 10.236.0.1) "
+done
+ip netns del va && ip netns del vb
+python3 - "$b" "$v" <<'PY'
+import statistics, sys
+b = [float(x) for x in sys.argv[1].split()]
+v = [float(x) for x in sys.argv[2].split()]
+mb, mv = statistics.median(b), statistics.median(v)
+print(f"berth bridge network: median {mb:.2f} Gbit/s  runs {' '.join(f'{x:.2f}' for x in b)}")
+print(f"raw veth pair:        median {mv:.2f} Gbit/s  runs {' '.join(f'{x:.2f}' for x in v)}")
+print(f"ratio berth/veth {mb/mv:.2f} (target >= 0.95)")
+PY
