@@ -41,6 +41,8 @@ fn main() -> anyhow::Result<()> {
             ports: Vec::new(),
             ifname: "eth0".into(),
             ipv4: None,
+            ipv6: None,
+            mac: None,
             dns: Vec::new(),
         };
         let ns = create_netns(&nsdir, name)?;

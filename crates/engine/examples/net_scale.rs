@@ -13,8 +13,7 @@ use std::time::Instant;
 
 use berth_engine::network::bridge::BridgeDriver;
 use berth_engine::network::{
-    create_netns, remove_netns, Endpoint, EndpointConfig, NetworkAttacher, NetworkCreate,
-    PortSpec,
+    create_netns, remove_netns, Endpoint, EndpointConfig, NetworkAttacher, NetworkCreate, PortSpec,
 };
 
 fn median_p90(mut v: Vec<f64>) -> (f64, f64) {
@@ -38,6 +37,8 @@ fn cfg(id: &str, host_port: u16) -> EndpointConfig {
         }],
         ifname: "eth0".into(),
         ipv4: None,
+        ipv6: None,
+        mac: None,
         dns: Vec::new(),
     }
 }

@@ -48,6 +48,7 @@ pub async fn trim_when_idle() {
                 }
                 // SAFETY: as above.
                 unsafe { libc::malloc_trim(0) };
+                // SAFETY: as above.
                 let after = unsafe { libc::mallinfo2() }.fordblks;
                 tracing::debug!(free, after, "returned free heap memory to the kernel");
                 after
