@@ -10,7 +10,7 @@ use berth_net::firewall::{Firewall, PortMapping};
 use berth_net::ipam::Ipam;
 use berth_net::Netlink;
 
-use super::{host_ip_of, internal, protocol_of, BridgeDriver, DNS_PREFIX};
+use super::{host_ip_of, internal, protocol_of, BridgeDriver, AUX_OWNER, DNS_PREFIX};
 use crate::error::Result;
 use crate::network::Endpoint;
 
@@ -81,9 +81,14 @@ impl BridgeDriver {
             .clone();
         let mut stale_ips = Vec::new();
         for net in &nets {
-            let ipam = Ipam::new(&*self.store, &net.name).map_err(|e| internal("ipam", e))?;
+            // Leases live in the lease files, beside the DNS names; the
+            // network's --aux-address reservations are no container's.
+            let ipam = Ipam::new(&*self.leases, &net.name).map_err(|e| internal("ipam", e))?;
             let leases = ipam.leases().map_err(|e| internal("listing leases", e))?;
-            for lease in leases.iter().filter(|l| !live.contains(&l.container_id)) {
+            for lease in leases
+                .iter()
+                .filter(|l| l.container_id != AUX_OWNER && !live.contains(&l.container_id))
+            {
                 tracing::info!(
                     container = %lease.container_id,
                     network = %net.name,
@@ -95,14 +100,14 @@ impl BridgeDriver {
                 stale_ips.push(lease.ip);
             }
         }
-        for (key, _) in self.store.list_prefix(DNS_PREFIX)? {
+        for (key, _) in self.leases.list_prefix(DNS_PREFIX)? {
             let rest = key.trim_start_matches(DNS_PREFIX);
             let Some((network, cid)) = rest.split_once('/') else {
                 continue;
             };
             if !live.contains(cid) {
                 self.dns.remove(network, cid);
-                self.store.delete(&key)?;
+                self.leases.delete(&key)?;
             }
         }
         if !stale_ips.is_empty() {
