@@ -52,14 +52,23 @@ fn init_is_pid_one_reaps_orphans_and_forwards_signals() {
     d.load_busybox();
 
     // PID 1 is the init, the command its child.
-    let ps = d.ok(&["run", "--rm", "--init", "busybox", "ps", "-o", "pid,ppid,comm"]);
+    let ps = d.ok(&[
+        "run",
+        "--rm",
+        "--init",
+        "busybox",
+        "ps",
+        "-o",
+        "pid,ppid,comm",
+    ]);
     let rows: Vec<Vec<&str>> = ps.lines().map(|l| l.split_whitespace().collect()).collect();
     assert!(
         rows.iter().any(|r| r[..] == ["1", "0", "docker-init"]),
         "{ps}"
     );
     assert!(
-        rows.iter().any(|r| r.get(1) == Some(&"1") && r.get(2) == Some(&"ps")),
+        rows.iter()
+            .any(|r| r.get(1) == Some(&"1") && r.get(2) == Some(&"ps")),
         "ps is the init's child: {ps}"
     );
     let plain = d.ok(&["run", "--rm", "busybox", "ps", "-o", "pid,comm"]);
@@ -94,8 +103,13 @@ fn init_is_pid_one_reaps_orphans_and_forwards_signals() {
     // Inspect keeps HostConfig.Init as asked (null: the daemon's default);
     // Path stays the command, as with dockerd.
     assert_eq!(
-        d.ok(&["inspect", "-f", "{{json .HostConfig.Init}} {{.Path}}", "reaper"])
-            .trim(),
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{json .HostConfig.Init}} {{.Path}}",
+            "reaper"
+        ])
+        .trim(),
         "true sh"
     );
     assert_eq!(
@@ -146,7 +160,15 @@ fn daemon_json_init_is_the_default_and_init_false_opts_out() {
             .any(|l| l.split_whitespace().eq(["1", "docker-init"])),
         "{ps}"
     );
-    let ps = d.ok(&["run", "--rm", "--init=false", "busybox", "ps", "-o", "pid,comm"]);
+    let ps = d.ok(&[
+        "run",
+        "--rm",
+        "--init=false",
+        "busybox",
+        "ps",
+        "-o",
+        "pid,comm",
+    ]);
     assert!(
         ps.lines().any(|l| l.split_whitespace().eq(["1", "ps"])),
         "{ps}"

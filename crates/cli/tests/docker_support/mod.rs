@@ -75,7 +75,8 @@ impl Daemon {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
-        std::fs::write(self.host.root().join("daemon.json"), &self.daemon_json).expect("daemon.json");
+        std::fs::write(self.host.root().join("daemon.json"), &self.daemon_json)
+            .expect("daemon.json");
         let _ = std::fs::remove_file(&self.sock);
         self.child = Some(self.host.spawn(&mut cmd).expect("start berthd"));
         let deadline = Instant::now() + Duration::from_secs(30);

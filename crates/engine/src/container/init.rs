@@ -158,7 +158,10 @@ mod tests {
     fn pt_interp_means_dynamic() {
         assert_eq!(interpreter(&elf64(&[6, 3, 1])), Ok(true));
         assert_eq!(interpreter(&elf64(&[1, 1, 4])), Ok(false));
-        assert!(interpreter(b"#!/bin/sh\necho not elf\n........................................................").is_err());
+        assert!(interpreter(
+            b"#!/bin/sh\necho not elf\n........................................................"
+        )
+        .is_err());
         let mut cut = elf64(&[1, 3]);
         cut.truncate(64 + 20);
         assert!(interpreter(&cut).is_err(), "headers past the end");
