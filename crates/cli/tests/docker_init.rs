@@ -180,7 +180,7 @@ fn a_missing_or_dynamic_init_binary_is_refused_and_creates_nothing() {
     let d = Daemon::start_with_config(r#"{"init-path": "/nonexistent/docker-init"}"#);
     d.load_busybox();
     let out = d.docker(&["run", "--init", "--name", "x", "busybox", "true"]);
-    assert_eq!(code(&out), 125, "{}", stderr(&out));
+    assert_eq!(code(&out), 127, "{}", stderr(&out));
     assert!(
         stderr(&out).contains("\"/nonexistent/docker-init\": stat /nonexistent/docker-init: no such file or directory"),
         "{}",
