@@ -25,6 +25,11 @@ pub struct EngineConfig {
     pub log_max_file: u32,
     /// Registries spoken to over plain HTTP (`--insecure-registry`).
     pub insecure_registries: Vec<String>,
+    /// The init binary for `--init` (`--init-path`); None: searched for.
+    pub init_path: Option<PathBuf>,
+    /// Whether containers run with an init unless they say not
+    /// (daemon.json `"init": true`).
+    pub init_default: bool,
 }
 
 impl EngineConfig {
@@ -39,6 +44,8 @@ impl EngineConfig {
             log_max_size: None,
             log_max_file: 1,
             insecure_registries: Vec::new(),
+            init_path: None,
+            init_default: false,
         }
     }
 
@@ -79,6 +86,11 @@ impl EngineConfig {
         self.exec_root
             .join("x")
             .join(&exec_id[..exec_id.len().min(16)])
+    }
+
+    /// The host path of the init binary for `--init` (see container::init).
+    pub fn init_binary(&self) -> crate::error::Result<PathBuf> {
+        crate::container::init::lookup(self.init_path.as_deref(), self.monitor_binary.parent())
     }
 
     pub fn volumes_dir(&self) -> PathBuf {

@@ -42,6 +42,13 @@ struct Flags {
     /// The default bridge's gateway address and prefix (e.g. 10.20.0.1/16).
     #[arg(long = "bip")]
     bip: Option<String>,
+    /// Run an init in every container unless it says --init=false.
+    #[arg(long = "init", num_args = 0..=1, default_missing_value = "true")]
+    init: Option<bool>,
+    /// The static init binary for --init (default: berth-init beside
+    /// berthd, docker-init, tini-static).
+    #[arg(long = "init-path")]
+    init_path: Option<PathBuf>,
 }
 
 /// The daemon.json keys berth supports (dockerd's names).
@@ -66,6 +73,9 @@ struct DaemonJson {
     #[serde(rename = "insecure-registries")]
     insecure_registries: Option<Vec<String>>,
     bip: Option<String>,
+    init: Option<bool>,
+    #[serde(rename = "init-path")]
+    init_path: Option<PathBuf>,
 }
 
 fn read_config(path: &Path, explicit: bool) -> anyhow::Result<DaemonJson> {
@@ -170,6 +180,8 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
     let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
     cfg.use_monitor_beside(&exe);
     tracing::debug!(monitor = %cfg.monitor_binary.display(), "monitor binary");
+    cfg.init_default = flags.init.or(file.init).unwrap_or(false);
+    cfg.init_path = flags.init_path.clone().or(file.init_path.clone());
     let bip = flags.bip.clone().or(file.bip.clone());
     std::fs::create_dir_all(&cfg.data_root)
         .with_context(|| format!("creating {}", cfg.data_root.display()))?;

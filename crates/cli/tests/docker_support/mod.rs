@@ -18,11 +18,18 @@ pub struct Daemon {
     log: PathBuf,
     /// Environment for the next start of berthd (fault tests).
     pub env: Vec<(String, String)>,
+    /// The daemon.json berthd starts with.
+    pub daemon_json: String,
 }
 
 impl Daemon {
     /// Starts berthd in a new sandbox and waits until it answers.
     pub fn start() -> Daemon {
+        Daemon::start_with_config("{}")
+    }
+
+    /// Starts berthd with `daemon_json` as its config file.
+    pub fn start_with_config(daemon_json: &str) -> Daemon {
         let host = SandboxHost::new().expect("sandbox host");
         let sock = host.root().join("berthd.sock");
         let docker_config = tempfile::Builder::new()
@@ -37,6 +44,7 @@ impl Daemon {
             docker_config,
             log,
             env: Vec::new(),
+            daemon_json: daemon_json.to_owned(),
         };
         d.spawn();
         d
@@ -67,7 +75,8 @@ impl Daemon {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
-        std::fs::write(self.host.root().join("daemon.json"), "{}").expect("daemon.json");
+        std::fs::write(self.host.root().join("daemon.json"), &self.daemon_json)
+            .expect("daemon.json");
         let _ = std::fs::remove_file(&self.sock);
         self.child = Some(self.host.spawn(&mut cmd).expect("start berthd"));
         let deadline = Instant::now() + Duration::from_secs(30);

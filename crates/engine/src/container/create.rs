@@ -187,6 +187,11 @@ impl Engine {
         let mut hc = body.host_config.clone().unwrap_or_default();
         check_host_config(&hc)?;
         super::health::check(body.healthcheck.as_ref())?;
+        // As dockerd would at start, but before anything is made: an
+        // `--init` this daemon cannot honour creates nothing.
+        if super::init::wanted(hc.init, self.inner.cfg.init_default) {
+            self.inner.cfg.init_binary()?;
+        }
         let mode = NetworkMode::parse(hc.network_mode.as_deref().unwrap_or("default"))?;
         let mode = match mode {
             // As dockerd: an unknown network fails the start, not the create

@@ -7,6 +7,7 @@ pub mod connect;
 pub mod create;
 pub mod exec;
 pub mod health;
+pub mod init;
 pub mod inspect;
 pub mod list;
 pub mod logs;

@@ -252,6 +252,8 @@ pub struct SpecInputs<'a> {
     pub cgroup_parent: &'a str,
     pub hostname: &'a str,
     pub user: &'a ProcessUser,
+    /// The host's init binary when the container runs with `--init`.
+    pub init: Option<&'a Path>,
 }
 
 fn mount(dest: &str, kind: &str, source: &str, options: &[&str]) -> Value {
@@ -291,6 +293,9 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
     }
     let mut args = vec![rec.path.clone()];
     args.extend(rec.args.iter().cloned());
+    if inp.init.is_some() {
+        args = super::init::wrap(args);
+    }
     let cwd = cfg
         .working_dir
         .clone()
@@ -370,6 +375,14 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
     }
     for m in &rec.mounts {
         mounts.push(user_mount(m));
+    }
+    if let Some(init) = inp.init {
+        mounts.push(mount(
+            super::init::CONTAINER_PATH,
+            "bind",
+            &init.to_string_lossy(),
+            &["bind", "ro"],
+        ));
     }
 
     let mut namespaces = vec![json!({"type": "mount"})];

@@ -222,6 +222,9 @@ impl Engine {
                 rec.config.user.as_deref().unwrap_or(""),
                 hc.group_add.as_deref().unwrap_or(&[]),
             )?;
+            let init = super::init::wanted(hc.init, cfg.init_default)
+                .then(|| cfg.init_binary())
+                .transpose()?;
             let config = spec::build(
                 rec,
                 &SpecInputs {
@@ -233,6 +236,7 @@ impl Engine {
                     cgroup_parent: &cfg.cgroup_parent,
                     hostname: &hostname,
                     user: &user,
+                    init: init.as_deref(),
                 },
             )?;
             let run_dir = cfg.container_run_dir(id);
