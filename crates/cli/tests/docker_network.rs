@@ -50,7 +50,16 @@ fn inspect(d: &Daemon, what: &str, format: &str) -> String {
 /// Nothing berth made for containers is left in the sandbox: no veth, no
 /// netns mount; and the test's own netns has no berth table.
 fn assert_nothing_leaked(d: &Daemon) {
-    let links = d.host.sh("ip -o link show").expect("links");
+    // Teardown deletes the container's netns; the kernel frees its veth
+    // pair afterwards, in its own cleanup work: wait for that, bounded.
+    let mut links = String::new();
+    for _ in 0..100 {
+        links = d.host.sh("ip -o link show").expect("links");
+        if !links.lines().any(|l| l.contains("veth")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     assert!(
         !links.lines().any(|l| l.contains("veth")),
         "veth left behind:\n{links}"
