@@ -55,10 +55,11 @@ fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
-/// Docker's `units.HumanDuration`.
+/// Docker's `units.HumanDuration` (go-units rounds hours to the nearest).
 pub fn human_duration(secs: i64) -> String {
     let s = secs.max(0);
-    let (m, h) = (s / 60, s / 3600);
+    let m = s / 60;
+    let h = (s + 1800) / 3600;
     if s < 1 {
         "Less than a second".into()
     } else if s == 1 {
