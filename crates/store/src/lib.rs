@@ -31,7 +31,14 @@ pub trait Store: Send + Sync {
     /// Sets `key` to `value`, replacing any previous value.
     fn put(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
     /// Removes `key`; returns whether it existed.
-    fn delete(&self, key: &str) -> Result<bool, StoreError>;
+    fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        let mut existed = false;
+        self.update(&mut |t| {
+            existed = t.delete(key)?;
+            Ok(())
+        })?;
+        Ok(existed)
+    }
     /// Every `(key, value)` whose key starts with `prefix`, in key order.
     fn list_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
     /// Atomically: if the current value of `key` equals `expected` (`None` =
@@ -42,7 +49,22 @@ pub trait Store: Send + Sync {
         key: &str,
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        let mut swapped = false;
+        self.update(&mut |t| {
+            swapped = t.get(key)?.as_deref() == expected;
+            if swapped {
+                match new {
+                    Some(v) => t.put(key, v)?,
+                    None => {
+                        t.delete(key)?;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        Ok(swapped)
+    }
     /// Runs `f` in one serialisable read-write transaction: every read and
     /// write `f` makes through the [`Txn`] commits together when `f` returns
     /// `Ok`, and nothing is written when it returns `Err`. Other writers

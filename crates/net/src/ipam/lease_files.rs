@@ -536,39 +536,8 @@ impl Store for LeaseFiles {
         self.update(&mut |t| t.put(key, value))
     }
 
-    fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        let mut existed = false;
-        self.update(&mut |t| {
-            existed = t.delete(key)?;
-            Ok(())
-        })?;
-        Ok(existed)
-    }
-
     fn list_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         self.scan(prefix)
-    }
-
-    fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: Option<&[u8]>,
-    ) -> Result<bool, StoreError> {
-        let mut swapped = false;
-        self.update(&mut |t| {
-            swapped = t.get(key)?.as_deref() == expected;
-            if swapped {
-                match new {
-                    Some(v) => t.put(key, v)?,
-                    None => {
-                        t.delete(key)?;
-                    }
-                }
-            }
-            Ok(())
-        })?;
-        Ok(swapped)
     }
 
     fn update(
