@@ -4,66 +4,40 @@
 //! half-made attachment.
 
 use berth_net::netlink::ipvlan::{IpvlanConfig, IpvlanFlag, IpvlanMode};
-use serde::Deserialize;
+use berth_net::{Link, NetNs, Netlink, NetlinkError};
 
-use super::parent::{self, ParentConf};
-use crate::plugin::{Plugin, Request};
-use crate::types::{CniError, CniResult};
+use super::parent::{ParentConf, ParentKind};
+use crate::plugin::Request;
+use crate::types::CniError;
 
 pub struct Ipvlan;
 
-#[derive(Debug, Deserialize)]
-struct ModeConf {
-    #[serde(default)]
-    mode: Option<String>,
-}
+impl ParentKind for Ipvlan {
+    const KIND: &'static str = "ipvlan";
+    const DEFAULT_MODE: &'static str = "l2";
+    type Mode = IpvlanMode;
+    type Spec = (IpvlanMode, Option<u32>);
 
-fn parse(req: &Request) -> Result<(ParentConf, IpvlanMode), CniError> {
-    let c: ParentConf = req.conf.section()?;
-    let m: ModeConf = req.conf.section()?;
-    let mode = m
-        .mode
-        .as_deref()
-        .unwrap_or("l2")
-        .parse::<IpvlanMode>()
-        .map_err(|e| CniError::invalid_config(format!("network config: field `mode`: {e}")))?;
-    Ok((c, mode))
-}
-
-impl Plugin for Ipvlan {
-    fn add(&self, req: &Request) -> Result<CniResult, CniError> {
-        let (c, mode) = parse(req)?;
-        parent::add(req, "ipvlan", &c, |host, master, ns| {
-            host.create_ipvlan(
-                &IpvlanConfig {
-                    name: req.args.ifname.clone(),
-                    parent: master.index,
-                    mode,
-                    flag: IpvlanFlag::Bridge,
-                    mtu: c.mtu,
-                },
-                Some(ns),
-            )
-        })
+    fn spec(_: &Request, c: &ParentConf, mode: IpvlanMode) -> Result<Self::Spec, CniError> {
+        Ok((mode, c.mtu))
     }
 
-    fn del(&self, req: &Request) -> Result<(), CniError> {
-        parse(req)?;
-        parent::del(req)
-    }
-
-    fn check(&self, req: &Request) -> Result<(), CniError> {
-        let (c, _) = parse(req)?;
-        parent::check(req, "ipvlan", &c)
-    }
-
-    fn status(&self, req: &Request) -> Result<(), CniError> {
-        parse(req)?;
-        parent::status(req)
-    }
-
-    fn gc(&self, req: &Request) -> Result<(), CniError> {
-        parse(req)?;
-        parent::gc(req)
+    fn create(
+        req: &Request,
+        (mode, mtu): Self::Spec,
+        host: &Netlink,
+        master: &Link,
+        ns: &NetNs,
+    ) -> Result<(), NetlinkError> {
+        host.create_ipvlan(
+            &IpvlanConfig {
+                name: req.args.ifname.clone(),
+                parent: master.index,
+                mode,
+                flag: IpvlanFlag::Bridge,
+                mtu,
+            },
+            Some(ns),
+        )
     }
 }

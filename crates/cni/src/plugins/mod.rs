@@ -20,8 +20,8 @@ pub fn by_name(name: &str) -> Option<Box<dyn Plugin>> {
         "berth-loopback" => Some(Box::new(loopback::Loopback)),
         "berth-host-local" => Some(Box::new(host_local::HostLocal)),
         "berth-bridge" => Some(Box::new(bridge::Bridge)),
-        "berth-macvlan" => Some(Box::new(macvlan::Macvlan)),
-        "berth-ipvlan" => Some(Box::new(ipvlan::Ipvlan)),
+        "berth-macvlan" => Some(Box::new(parent::OnParent(macvlan::Macvlan))),
+        "berth-ipvlan" => Some(Box::new(parent::OnParent(ipvlan::Ipvlan))),
         "berth-portmap" => Some(Box::new(portmap::Portmap)),
         _ => None,
     }

@@ -6,7 +6,7 @@ use berth_net::{Link, NetNs, Netlink, NetlinkError};
 
 use super::rollback::Rollback;
 use super::{bridge, iface, ipam, netns};
-use crate::plugin::Request;
+use crate::plugin::{Plugin, Request};
 use crate::types::{CniError, CniResult, ErrorCode};
 
 /// The fields both plugins read.
@@ -218,5 +218,76 @@ pub fn gc(req: &Request) -> Result<(), CniError> {
     match ipam::ipam_type(req) {
         Some(t) => ipam::gc(req, t),
         None => Ok(()),
+    }
+}
+
+/// A link kind made on a parent: its name, its `mode` field and how the
+/// link is created. Every such kind is a [`Plugin`] through [`OnParent`].
+pub trait ParentKind: Send + Sync {
+    const KIND: &'static str;
+    const DEFAULT_MODE: &'static str;
+    type Mode: std::str::FromStr<Err: std::fmt::Display>;
+    /// What `create` needs beyond the parent, read from the request first.
+    type Spec;
+
+    fn spec(req: &Request, c: &ParentConf, mode: Self::Mode) -> Result<Self::Spec, CniError>;
+
+    fn create(
+        req: &Request,
+        spec: Self::Spec,
+        host: &Netlink,
+        master: &Link,
+        ns: &NetNs,
+    ) -> Result<(), NetlinkError>;
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ModeConf {
+    #[serde(default)]
+    mode: Option<String>,
+}
+
+fn parse<K: ParentKind>(req: &Request) -> Result<(ParentConf, K::Mode), CniError> {
+    let c: ParentConf = req.conf.section()?;
+    let m: ModeConf = req.conf.section()?;
+    let mode = m
+        .mode
+        .as_deref()
+        .unwrap_or(K::DEFAULT_MODE)
+        .parse::<K::Mode>()
+        .map_err(|e| CniError::invalid_config(format!("network config: field `mode`: {e}")))?;
+    Ok((c, mode))
+}
+
+/// The plugin for a [`ParentKind`].
+pub struct OnParent<K>(pub K);
+
+impl<K: ParentKind> Plugin for OnParent<K> {
+    fn add(&self, req: &Request) -> Result<CniResult, CniError> {
+        let (c, mode) = parse::<K>(req)?;
+        let spec = K::spec(req, &c, mode)?;
+        add(req, K::KIND, &c, |host, master, ns| {
+            K::create(req, spec, host, master, ns)
+        })
+    }
+
+    fn del(&self, req: &Request) -> Result<(), CniError> {
+        parse::<K>(req)?;
+        del(req)
+    }
+
+    fn check(&self, req: &Request) -> Result<(), CniError> {
+        let (c, _) = parse::<K>(req)?;
+        check(req, K::KIND, &c)
+    }
+
+    fn status(&self, req: &Request) -> Result<(), CniError> {
+        parse::<K>(req)?;
+        status(req)
+    }
+
+    fn gc(&self, req: &Request) -> Result<(), CniError> {
+        parse::<K>(req)?;
+        gc(req)
     }
 }
