@@ -18,22 +18,7 @@ use serde_json::{json, Value};
 use crate::error::{BuildError, Result};
 
 /// Docker's default capabilities, which build containers get too.
-const DEFAULT_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
+use berth_runtime::security::caps::ENGINE_DEFAULT as DEFAULT_CAPS;
 
 /// Where and how RUN containers are made.
 #[derive(Debug, Clone)]

@@ -6,6 +6,25 @@ use std::str::FromStr;
 
 use oci_spec::runtime::{Capabilities, LinuxCapabilities};
 
+/// The capabilities Docker grants a container by default; berth's engine
+/// and its builder's RUN containers start from the same set.
+pub const ENGINE_DEFAULT: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
 /// Bitmasks of capability numbers, one per set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CapSets {
