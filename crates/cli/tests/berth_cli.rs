@@ -290,12 +290,19 @@ fn diff_export_stats_save(d: &Daemon) {
     assert!(names.iter().any(|n| n == "manifest.json"), "{names:?}");
 }
 
-fn skip_without_busybox(d: &Daemon) -> bool {
-    if d.has_busybox() {
-        return false;
-    }
-    eprintln!("skipped: {} has no busybox image after `berth load` (berthd on this branch answers load/images with its NoImages seam)", d.kind);
-    true
+/// berthd with the busybox test image loaded through `berth load`; a
+/// failed load fails the test (it is what every scenario below runs).
+fn berthd_with_busybox() -> Daemon {
+    let d = berthd();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let loaded = d.load_busybox(dir.path());
+    assert_eq!(
+        loaded.code, 0,
+        "berth load: {}{}",
+        loaded.stdout, loaded.stderr
+    );
+    assert!(d.has_busybox(), "no busybox image after `berth load`");
+    d
 }
 
 #[test]
@@ -407,15 +414,7 @@ fn berthd_volumes() {
 
 #[test]
 fn berthd_container_scenarios() {
-    let d = berthd();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let loaded = d.load_busybox(dir.path());
-    if loaded.code != 0 {
-        eprintln!("berth load: {}{}", loaded.stdout, loaded.stderr);
-    }
-    if skip_without_busybox(&d) {
-        return;
-    }
+    let d = berthd_with_busybox();
     run_echo_and_exit_codes(&d);
     detached_logs_exec_stop_rm(&d);
     ps_and_inspect_formats(&d);
@@ -818,34 +817,19 @@ fn more_verbs(d: &Daemon) {
 
 #[test]
 fn berthd_more_verbs() {
-    let d = berthd();
-    let dir = tempfile::tempdir().expect("temp dir");
-    d.load_busybox(dir.path());
-    if skip_without_busybox(&d) {
-        return;
-    }
+    let d = berthd_with_busybox();
     more_verbs(&d);
 }
 
 #[test]
 fn berthd_resource_and_security_flags() {
-    let d = berthd();
-    let dir = tempfile::tempdir().expect("temp dir");
-    d.load_busybox(dir.path());
-    if skip_without_busybox(&d) {
-        return;
-    }
+    let d = berthd_with_busybox();
     resource_and_security_flags(&d);
 }
 
 #[test]
 fn berthd_diff_export_stats_save() {
-    let d = berthd();
-    let dir = tempfile::tempdir().expect("temp dir");
-    d.load_busybox(dir.path());
-    if skip_without_busybox(&d) {
-        return;
-    }
+    let d = berthd_with_busybox();
     diff_export_stats_save(&d);
 }
 
@@ -889,12 +873,7 @@ fn push_and_pull(d: &mut Daemon) {
 
 #[test]
 fn berthd_push_and_pull_through_a_local_registry() {
-    let mut d = berthd();
-    let dir = tempfile::tempdir().expect("temp dir");
-    d.load_busybox(dir.path());
-    if skip_without_busybox(&d) {
-        return;
-    }
+    let mut d = berthd_with_busybox();
     push_and_pull(&mut d);
 }
 
@@ -912,9 +891,7 @@ fn dockerd_push_and_pull_through_a_local_registry() {
 /// ls with filters, inspect, static address, connect/disconnect, port, rm, prune.
 #[test]
 fn berth_network_verbs_against_berthd() {
-    let d = berthd();
-    let dir = tempfile::tempdir().expect("temp dir");
-    d.load_busybox(dir.path());
+    let d = berthd_with_busybox();
     let id = d.ok(&[
         "network",
         "create",
