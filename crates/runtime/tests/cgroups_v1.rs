@@ -12,7 +12,10 @@ use std::path::Path;
 
 use berth_runtime::cgroups::{CgroupError, CgroupManager, Layout};
 use berth_testsupport::SandboxHost;
-use cgroups_support::{dir, go, read, resources, skip, spawn_held};
+use cgroups_support::{
+    dir, fork_past_pids_limit_is_refused, go, oom_kill_is_counted, read, resources, skip,
+    spawn_held,
+};
 use nix::sys::signal::Signal;
 
 /// The sandbox and a manager for `/<sandbox parent>/<name>`, or `None` (and a
@@ -134,39 +137,11 @@ fn exceeding_the_memory_limit_is_oom_killed_and_counted() {
     let Some((host, mgr)) = setup("oom") else {
         return;
     };
-    mgr.create().unwrap();
-    mgr.apply_resources(&resources(serde_json::json!({
-        "memory": {"limit": 16777216, "swap": 16777216}
-    })))
-    .unwrap();
-    assert_eq!(mgr.stats().unwrap().memory.oom_kill, 0);
-    // dd fills a 64 MiB buffer from /dev/zero: every page gets touched.
-    let (child, stdin) = spawn_held(
-        &host,
-        "exec /bin/busybox dd if=/dev/zero of=/dev/null bs=64M count=1",
-    );
-    mgr.add_pid(child.id() as i32).unwrap();
-    go(stdin);
-    let out = child.wait_with_output().unwrap();
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGKILL),
-        "dd was not OOM-killed: {:?} {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stats = mgr.stats().unwrap();
-    assert!(stats.memory.oom_kill >= 1, "{:?}", stats.memory);
+    oom_kill_is_counted(&host, &mgr);
     // The peak reached the limit (failcnt may stay 0: with memsw equal to
     // the limit, the kernel can charge the failure to memsw instead).
-    assert!(
-        stats.memory.usage.max + (1 << 20) >= 16777216,
-        "{:?}",
-        stats.memory.usage
-    );
-    let json = serde_json::to_value(&stats).unwrap();
-    assert!(json["memory"]["oom_kill"].as_u64().unwrap() >= 1);
+    let usage = mgr.stats().unwrap().memory.usage;
+    assert!(usage.max + (1 << 20) >= 16777216, "{usage:?}");
     mgr.remove().unwrap();
 }
 
@@ -175,29 +150,7 @@ fn forking_past_the_pids_limit_is_refused() {
     let Some((host, mgr)) = setup("pids") else {
         return;
     };
-    mgr.create().unwrap();
-    mgr.apply_resources(&resources(serde_json::json!({"pids": {"limit": 3}})))
-        .unwrap();
-    // The shell and two sleeps fill the limit; the third fork must fail.
-    // The sleeps let go of the output pipes so the shell's exit ends the read.
-    let (child, stdin) = spawn_held(
-        &host,
-        "/bin/busybox sleep 600 >/dev/null 2>&1 & /bin/busybox sleep 600 >/dev/null 2>&1 & \
-         /bin/busybox true; echo forked",
-    );
-    mgr.add_pid(child.id() as i32).unwrap();
-    go(stdin);
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stdout.contains("forked"), "fork past pids.max succeeded");
-    assert!(stderr.contains("fork"), "unexpected failure: {stderr}");
-    let events = read(&dir(&mgr, "pids"), "pids.events");
-    assert!(events != "max 0", "pids.events shows no refusal: {events}");
-    let stats = mgr.stats().unwrap();
-    assert_eq!(stats.pids.limit, 3);
-    assert_eq!(stats.pids.current, 2, "the two sleeps");
-    assert_eq!(mgr.pids().unwrap().len(), 2);
+    fork_past_pids_limit_is_refused(&host, &mgr, "pids");
 
     mgr.signal_all(Signal::SIGKILL).unwrap();
     mgr.remove().unwrap();

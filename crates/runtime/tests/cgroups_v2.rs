@@ -22,7 +22,10 @@ use std::os::unix::process::ExitStatusExt;
 
 use berth_runtime::cgroups::{CgroupError, CgroupManager, Layout};
 use berth_testsupport::SandboxHost;
-use cgroups_support::{dir, go, read, resources, skip, spawn_held};
+use cgroups_support::{
+    dir, fork_past_pids_limit_is_refused, go, oom_kill_is_counted, read, resources, skip,
+    spawn_held,
+};
 use nix::sys::signal::Signal;
 
 /// A v2 manager on whatever cgroup2 mount this host has.
@@ -318,21 +321,8 @@ fn vm_v2_exceeding_the_memory_limit_is_oom_killed_and_counted() {
     let Some((host, mgr)) = setup_pure("oom") else {
         return;
     };
-    mgr.create().unwrap();
-    mgr.apply_resources(&resources(serde_json::json!({
-        "memory": {"limit": 16777216, "swap": 16777216}
-    })))
-    .unwrap();
-    let (child, stdin) = spawn_held(
-        &host,
-        "exec /bin/busybox dd if=/dev/zero of=/dev/null bs=64M count=1",
-    );
-    mgr.add_pid(child.id() as i32).unwrap();
-    go(stdin);
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.signal(), Some(libc::SIGKILL), "{:?}", out.status);
+    oom_kill_is_counted(&host, &mgr);
     let stats = mgr.stats().unwrap();
-    assert!(stats.memory.oom_kill >= 1, "{:?}", stats.memory);
     assert!(stats.memory.oom >= 1, "{:?}", stats.memory);
     mgr.remove().unwrap();
 }
@@ -342,22 +332,7 @@ fn vm_v2_forking_past_the_pids_limit_is_refused() {
     let Some((host, mgr)) = setup_pure("pids") else {
         return;
     };
-    mgr.create().unwrap();
-    mgr.apply_resources(&resources(serde_json::json!({"pids": {"limit": 3}})))
-        .unwrap();
-    let (child, stdin) = spawn_held(
-        &host,
-        "/bin/busybox sleep 600 >/dev/null 2>&1 & /bin/busybox sleep 600 >/dev/null 2>&1 & \
-         /bin/busybox true; echo forked",
-    );
-    mgr.add_pid(child.id() as i32).unwrap();
-    go(stdin);
-    let out = child.wait_with_output().unwrap();
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("forked"));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("fork"));
-    let events = read(&dir(&mgr, "unified"), "pids.events");
-    assert!(!events.contains("max 0"), "{events}");
-    assert_eq!(mgr.stats().unwrap().pids.current, 2);
+    fork_past_pids_limit_is_refused(&host, &mgr, "unified");
     mgr.signal_all(Signal::SIGKILL).unwrap();
     mgr.remove().unwrap();
 }

@@ -62,3 +62,64 @@ pub fn spawn_held(host: &SandboxHost, script: &str) -> (Child, ChildStdin) {
 pub fn go(mut stdin: ChildStdin) {
     stdin.write_all(b"go\n").expect("write to the held shell");
 }
+
+/// A 16 MiB memory limit (swap equal): dd touching 64 MiB is OOM-killed
+/// and the kill is counted, on either hierarchy.
+pub fn oom_kill_is_counted(host: &SandboxHost, mgr: &CgroupManager) {
+    use std::os::unix::process::ExitStatusExt;
+    mgr.create().unwrap();
+    mgr.apply_resources(&resources(serde_json::json!({
+        "memory": {"limit": 16777216, "swap": 16777216}
+    })))
+    .unwrap();
+    assert_eq!(mgr.stats().unwrap().memory.oom_kill, 0);
+    // dd fills a 64 MiB buffer from /dev/zero: every page gets touched.
+    let (child, stdin) = spawn_held(
+        host,
+        "exec /bin/busybox dd if=/dev/zero of=/dev/null bs=64M count=1",
+    );
+    mgr.add_pid(child.id() as i32).unwrap();
+    go(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGKILL),
+        "dd was not OOM-killed: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats = mgr.stats().unwrap();
+    assert!(stats.memory.oom_kill >= 1, "{:?}", stats.memory);
+    let json = serde_json::to_value(&stats).unwrap();
+    assert!(json["memory"]["oom_kill"].as_u64().unwrap() >= 1);
+}
+
+/// A pids limit of 3: the shell and two sleeps fill it, the third fork is
+/// refused and `pids.events` (in `controller_dir`) records it.
+pub fn fork_past_pids_limit_is_refused(host: &SandboxHost, mgr: &CgroupManager, controller: &str) {
+    mgr.create().unwrap();
+    mgr.apply_resources(&resources(serde_json::json!({"pids": {"limit": 3}})))
+        .unwrap();
+    // The sleeps let go of the output pipes so the shell's exit ends the read.
+    let (child, stdin) = spawn_held(
+        host,
+        "/bin/busybox sleep 600 >/dev/null 2>&1 & /bin/busybox sleep 600 >/dev/null 2>&1 & \
+         /bin/busybox true; echo forked",
+    );
+    mgr.add_pid(child.id() as i32).unwrap();
+    go(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stdout.contains("forked"), "fork past pids.max succeeded");
+    assert!(stderr.contains("fork"), "unexpected failure: {stderr}");
+    let events = read(&dir(mgr, controller), "pids.events");
+    assert!(
+        !events.contains("max 0"),
+        "pids.events shows no refusal: {events}"
+    );
+    let stats = mgr.stats().unwrap();
+    assert_eq!(stats.pids.limit, 3);
+    assert_eq!(stats.pids.current, 2, "the two sleeps");
+    assert_eq!(mgr.pids().unwrap().len(), 2);
+}
