@@ -8,7 +8,7 @@ mod docker_support;
 
 use std::time::{Duration, Instant};
 
-use docker_support::{code, stderr, Daemon};
+use docker_support::{code, stderr, stdout, Daemon};
 
 /// Polls `docker inspect -f FORMAT NAME` until it prints `want`.
 fn inspect_until(d: &Daemon, name: &str, format: &str, want: &str) -> String {
@@ -503,6 +503,34 @@ fn volumes_from_devices_uts_df_and_prune() {
         "1000",
     ]);
     assert_eq!(ns("ipcjoiner", "ipc"), ns("donor", "ipc"));
+    // POSIX shared memory: the joiner sees the donor's /dev/shm.
+    d.ok(&["exec", "donor", "sh", "-c", "echo hi > /dev/shm/seg"]);
+    assert_eq!(d.ok(&["exec", "ipcjoiner", "cat", "/dev/shm/seg"]), "hi\n");
+    let private_shm = d.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "ls /dev/shm; grep -c ' /dev/shm ' /proc/self/mounts",
+    ]);
+    assert_eq!(private_shm, "1\n", "a private /dev/shm, empty");
+    let none = d.docker(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "grep -c ' /dev/shm ' /proc/self/mounts; ls -d /dev/shm",
+    ]);
+    assert_eq!(
+        stdout(&none),
+        "0\n",
+        "--ipc none: no /dev/shm at all: {}",
+        stderr(&none)
+    );
     d.ok(&["run", "-d", "--name", "private", "busybox", "sleep", "1000"]);
     let o = d.docker(&[
         "run",
@@ -540,7 +568,17 @@ fn volumes_from_devices_uts_df_and_prune() {
     );
     let o = d.docker(&["run", "--rm", "--ipc", "bogus", "busybox", "true"]);
     assert_eq!(code(&o), 125);
+    let mounts_before_rm = d.host.sh("cat /proc/self/mounts").expect("mounts");
+    assert!(
+        mounts_before_rm.contains("/mounts/shm "),
+        "the shareable donor's host-side shm: {mounts_before_rm}"
+    );
     d.ok(&["rm", "-f", "donor", "joiner", "ipcjoiner", "private"]);
+    let mounts = d.host.sh("cat /proc/self/mounts").expect("mounts");
+    assert!(
+        !mounts.contains("/mounts/shm "),
+        "shm left mounted: {mounts}"
+    );
 
     // A log driver berth does not have is refused at create.
     let o = d.docker(&["run", "--rm", "--log-driver", "syslog", "busybox", "true"]);

@@ -149,7 +149,7 @@ fn check_host_config(hc: &HostConfig) -> Result<()> {
         (
             "--ipc",
             hc.ipc_mode.as_deref(),
-            &["", "host", "private", "shareable"][..],
+            &["", "none", "host", "private", "shareable"][..],
         ),
         ("--uts", hc.uts_mode.as_deref(), &["", "host"][..]),
     ] {

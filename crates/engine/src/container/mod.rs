@@ -9,6 +9,7 @@ pub mod exec;
 pub mod health;
 pub mod init;
 pub mod inspect;
+pub mod ipc_shm;
 pub mod list;
 pub mod logs;
 pub mod mounts;

@@ -58,6 +58,8 @@ impl Engine {
         let id = rec.id.clone();
         let removed = tokio::task::spawn_blocking(move || -> Result<()> {
             engine.inner.images.remove_rootfs(&id)?;
+            // Never descend into a still-mounted shm.
+            super::ipc_shm::release(&engine.inner.cfg, &id);
             let dir = engine.inner.cfg.container_dir(&id);
             match std::fs::remove_dir_all(&dir) {
                 Ok(()) => Ok(()),

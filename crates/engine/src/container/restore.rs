@@ -114,6 +114,7 @@ impl Engine {
                 if let Err(e) = self.inner.images.unmount_rootfs(&r.id) {
                     tracing::debug!(container = %r.id, "unmounting rootfs: {e}");
                 }
+                super::ipc_shm::release(&self.inner.cfg, &r.id);
             }
         }
         let with_endpoints: std::collections::HashSet<String> = live

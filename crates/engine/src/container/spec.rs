@@ -239,6 +239,8 @@ pub struct SpecInputs<'a> {
     pub user: &'a ProcessUser,
     /// The host's init binary when the container runs with `--init`.
     pub init: Option<&'a Path>,
+    /// What /dev/shm is (from the IPC mode).
+    pub shm: &'a super::ipc_shm::Shm,
 }
 
 fn mount(dest: &str, kind: &str, source: &str, options: &[&str]) -> Value {
@@ -297,8 +299,7 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
         }));
     }
 
-    let shm = hc.shm_size.filter(|s| *s > 0).unwrap_or(64 * 1024 * 1024);
-    let shm_opt = format!("size={shm}");
+    let shm_opt = format!("size={}", super::ipc_shm::size(rec));
     let sys_opts: &[&str] = if privileged {
         &["nosuid", "noexec", "nodev"]
     } else {
@@ -338,13 +339,22 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
             "mqueue",
             &["nosuid", "noexec", "nodev"],
         ),
-        mount(
+    ];
+    match inp.shm {
+        super::ipc_shm::Shm::Private => mounts.push(mount(
             "/dev/shm",
             "tmpfs",
             "shm",
             &["nosuid", "noexec", "nodev", "mode=1777", &shm_opt],
-        ),
-    ];
+        )),
+        super::ipc_shm::Shm::Bind(dir) => mounts.push(mount(
+            "/dev/shm",
+            "bind",
+            &dir.to_string_lossy(),
+            &["rbind", "rprivate", "nosuid", "noexec", "nodev"],
+        )),
+        super::ipc_shm::Shm::None => {}
+    }
     for f in ["resolv.conf", "hostname", "hosts"] {
         let dest = format!("/etc/{f}");
         let user_mounted = rec.mounts.iter().any(|m| m.destination == dest);
@@ -378,9 +388,7 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
     }
     if let Some(pid) = inp.shared.ipc {
         namespaces.push(json!({"type": "ipc", "path": format!("/proc/{pid}/ns/ipc")}));
-        // System V IPC is shared; the donor's /dev/shm (POSIX shared
-        // memory) is not: it lives in the donor's mount namespace, and
-        // berth has no host-side shm mount to bind yet.
+        // The donor's /dev/shm comes with it (see ipc_shm).
     } else if hc.ipc_mode.as_deref() != Some("host") {
         namespaces.push(json!({"type": "ipc"}));
     }

@@ -225,18 +225,29 @@ impl Engine {
             let init = super::init::wanted(hc.init, cfg.init_default)
                 .then(|| cfg.init_binary())
                 .transpose()?;
+            let shared = self.shared_namespaces(rec)?;
+            let ipc_donor = match hc
+                .ipc_mode
+                .as_deref()
+                .and_then(|m| m.strip_prefix("container:"))
+            {
+                Some(name) => Some(self.lookup(name)?.record()),
+                None => None,
+            };
+            let shm = super::ipc_shm::prepare(cfg, rec, ipc_donor.as_ref())?;
             let config = spec::build(
                 rec,
                 &SpecInputs {
                     rootfs: &rootfs,
                     netns: prepared.netns.as_deref(),
                     join_netns_pid: join_pid,
-                    shared: self.shared_namespaces(rec)?,
+                    shared,
                     files_dir: &files,
                     cgroup_parent: &cfg.cgroup_parent,
                     hostname: &hostname,
                     user: &user,
                     init: init.as_deref(),
+                    shm: &shm,
                 },
             )?;
             let run_dir = cfg.container_run_dir(id);
@@ -284,6 +295,7 @@ impl Engine {
         if let Err(e) = self.inner.images.unmount_rootfs(id) {
             tracing::warn!(container = %id, "unmounting rootfs: {e}");
         }
+        super::ipc_shm::release(&self.inner.cfg, id);
         let _ = std::fs::remove_dir_all(self.inner.cfg.container_run_dir(id));
     }
 
