@@ -1,6 +1,6 @@
 //! berthd's networking options (issue 11), as dockerd's flags and
 //! daemon.json keys: `--default-address-pool`, `--bip`, `--fixed-cidr`,
-//! `--mtu`, `--dns`/`--dns-search`/`--dns-opt`. berthd runs in a sandbox
+//! `--mtu`, `--ip-masq`, `--dns`/`--dns-search`/`--dns-opt`. berthd runs in a sandbox
 //! host; what it reads of the host (addresses, routes) is the sandbox's.
 
 mod docker_support;
@@ -27,6 +27,13 @@ fn run_sh(d: &Daemon, extra: &[&str], script: &str) -> String {
     args.extend_from_slice(extra);
     args.extend_from_slice(&["busybox", "sh", "-c", script]);
     d.ok(&args)
+}
+
+/// The subnets berth masquerades (the `masq4` set of its table).
+fn masq4(d: &Daemon) -> String {
+    d.host
+        .sh("nft list set inet berth masq4")
+        .expect("masq4 set")
 }
 
 #[test]
@@ -159,7 +166,8 @@ fn bip_fixed_cidr_and_mtu_from_daemon_json_then_changed_at_restart() {
     let mut d = Daemon::start_with_config(
         r#"{"bip": "10.124.0.1/24", "fixed-cidr": "10.124.0.128/25", "mtu": 1450,
             "default-address-pools": [{"base": "10.125.0.0/16", "size": 24}],
-            "dns": ["192.0.2.54"], "dns-search": ["json.test"], "dns-opts": ["timeout:2"]}"#,
+            "dns": ["192.0.2.54"], "dns-search": ["json.test"], "dns-opts": ["timeout:2"],
+            "ip-masq": false}"#,
     );
     d.load_busybox();
     assert_eq!(subnet_gateway(&d, "bridge"), "10.124.0.0/24 10.124.0.1");
@@ -197,8 +205,37 @@ fn bip_fixed_cidr_and_mtu_from_daemon_json_then_changed_at_restart() {
     }
     d.ok(&["network", "create", "u1"]);
     assert_eq!(subnet_gateway(&d, "u1"), "10.125.0.0/24 10.125.0.1");
+    d.ok(&[
+        "network",
+        "create",
+        "-o",
+        "com.docker.network.bridge.enable_ip_masquerade=false",
+        "u2",
+    ]);
+    assert_eq!(subnet_gateway(&d, "u2"), "10.125.1.0/24 10.125.1.1");
+    let bad = d.docker(&[
+        "network",
+        "create",
+        "-o",
+        "com.docker.network.bridge.enable_ip_masquerade=maybe",
+        "u3",
+    ]);
+    assert_ne!(code(&bad), 0);
+    assert!(
+        stderr(&bad).contains("want true or false"),
+        "{}",
+        stderr(&bad)
+    );
+    // "ip-masq": false and the option: those subnets are not masqueraded
+    // (a network's elements are set up at daemon start or its first attach).
+    d.ok(&["run", "--rm", "--network", "u1", "busybox", "true"]);
+    d.ok(&["run", "--rm", "--network", "u2", "busybox", "true"]);
+    let masq = masq4(&d);
+    assert!(masq.contains("10.125.0.0/24"), "{masq}");
+    assert!(!masq.contains("10.125.1.0/24"), "{masq}");
+    assert!(!masq.contains("10.124.0.0/24"), "{masq}");
     d.ok(&["rm", "-f", "ca", "cb"]);
-    d.ok(&["network", "rm", "u1"]);
+    d.ok(&["network", "rm", "u1", "u2"]);
 
     // Restarted with only --fixed-cidr (no --bip): the range is the
     // subnet; the old gateway address leaves berth0; the MTU is back to 1500.
@@ -209,6 +246,9 @@ fn bip_fixed_cidr_and_mtu_from_daemon_json_then_changed_at_restart() {
     let addrs = d.host.sh("ip -o -4 addr show dev berth0").expect("addrs");
     assert!(addrs.contains("10.126.0.65/26"), "{addrs}");
     assert!(!addrs.contains("10.124.0.1"), "{addrs}");
+    let masq = masq4(&d);
+    assert!(masq.contains("10.126.0.64/26"), "{masq}");
+    assert!(!masq.contains("10.124.0.0/24"), "{masq}");
     let ip = run_sh(&d, &[], "ip -o -4 addr show dev eth0; ip -o link show eth0");
     assert!(ip.contains("inet 10.126.0.66/26"), "{ip}");
     assert!(ip.contains("mtu 1500"), "{ip}");

@@ -54,6 +54,9 @@ struct Flags {
     /// without --subnet come from: base=CIDR,size=N (repeatable).
     #[arg(long = "default-address-pool")]
     default_address_pool: Vec<String>,
+    /// Masquerade outbound traffic of the default bridge (--ip-masq=false: not).
+    #[arg(long = "ip-masq", num_args = 0..=1, default_missing_value = "true")]
+    ip_masq: Option<bool>,
     /// DNS servers of containers that give none.
     #[arg(long = "dns")]
     dns: Vec<String>,
@@ -100,6 +103,8 @@ struct DaemonJson {
     #[serde(rename = "default-address-pools")]
     default_address_pools: Option<Vec<PoolJson>>,
     dns: Option<Vec<String>>,
+    #[serde(rename = "ip-masq")]
+    ip_masq: Option<bool>,
     #[serde(rename = "dns-search")]
     dns_search: Option<Vec<String>>,
     #[serde(rename = "dns-opts")]
@@ -166,6 +171,7 @@ fn network_options(
             .transpose()?,
         mtu,
         pools: pools.clone(),
+        ip_masq: flags.ip_masq.or(file.ip_masq),
     };
     cfg.address_pools = pools;
     cfg.dns = flag_or_file(&flags.dns, &file.dns);

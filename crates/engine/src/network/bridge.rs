@@ -112,7 +112,12 @@ impl NetworkDef {
             subnets: std::iter::once(self.subnet.trunc())
                 .chain(self.subnet6.map(|s| s.trunc()))
                 .collect(),
-            masquerade: !self.internal,
+            // `-o com.docker.network.bridge.enable_ip_masquerade=false`,
+            // `--ip-masq=false` for the default network (checked at create).
+            masquerade: !self.internal
+                && self.options.get(default_net::MASQ_OPTION).is_none_or(|v| {
+                    default_net::parse_bool(default_net::MASQ_OPTION, v).unwrap_or(true)
+                }),
             isolate: true,
         }
     }
@@ -209,6 +214,16 @@ fn forget_gateway(old: &NetworkDef) {
     }
 }
 
+/// Removes a replaced default network's firewall elements (its
+/// masquerade may be off now; the new ones are added at setup).
+fn forget_rules(old: &NetworkDef) -> Result<()> {
+    if let Some(fw) = Firewall::open_existing().map_err(|e| internal("opening firewall", e))? {
+        fw.remove_network(&old.rules())
+            .map_err(|e| internal("removing the old default network's firewall elements", e))?;
+    }
+    Ok(())
+}
+
 fn first_host(net: &IpNet) -> Result<IpAddr> {
     net.trunc()
         .hosts()
@@ -265,9 +280,13 @@ impl BridgeDriver {
         })?;
         if let Some(def) = wanted {
             put(&*store, &def)?;
-            if let Some(old) = stored.filter(|o| o.gateway != def.gateway || o.subnet != def.subnet)
-            {
-                forget_gateway(&old);
+            if let Some(old) = &stored {
+                if old.rules() != def.rules() {
+                    forget_rules(old)?;
+                }
+                if old.gateway != def.gateway || old.subnet != def.subnet {
+                    forget_gateway(old);
+                }
             }
             nets.retain(|n| n.name != DEFAULT_NETWORK);
             nets.push(def);
@@ -964,6 +983,9 @@ impl NetworkAttacher for BridgeDriver {
         let id = crate::ids::new_id()?;
         if let Some(m) = req.options.get(default_net::MTU_OPTION) {
             parse_mtu(m)?;
+        }
+        if let Some(v) = req.options.get(default_net::MASQ_OPTION) {
+            default_net::parse_bool(default_net::MASQ_OPTION, v)?;
         }
         let subnet = match &req.subnet {
             Some(s) => {

@@ -15,6 +15,7 @@ use crate::network::pools::{self, AddressPool};
 /// Docker's MTU when `--mtu` is not given.
 pub const DEFAULT_MTU: u32 = 1500;
 pub(super) const MTU_OPTION: &str = "com.docker.network.driver.mtu";
+pub(super) const MASQ_OPTION: &str = "com.docker.network.bridge.enable_ip_masquerade";
 const NAME_OPTION: &str = "com.docker.network.bridge.name";
 
 /// The daemon's networking options the bridge driver needs, parsed.
@@ -28,6 +29,8 @@ pub struct BridgeOptions {
     pub mtu: Option<u32>,
     /// `--default-address-pool`; empty: berthd's built-in pools.
     pub pools: Vec<AddressPool>,
+    /// `--ip-masq`: the default bridge's outbound masquerade (None: on).
+    pub ip_masq: Option<bool>,
 }
 
 impl BridgeOptions {
@@ -45,6 +48,17 @@ impl BridgeOptions {
 pub fn parse_cidr(flag: &str, s: &str) -> Result<IpNet> {
     s.parse()
         .map_err(|_| EngineError::Invalid(format!("invalid {flag} {s:?} (want ADDRESS/PREFIX)")))
+}
+
+/// A boolean network option as dockerd reads one (Go's `ParseBool`).
+pub(super) fn parse_bool(what: &str, v: &str) -> Result<bool> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(EngineError::Invalid(format!(
+            "invalid value {v:?} for {what}: want true or false"
+        ))),
+    }
 }
 
 /// Parses an MTU as dockerd takes it (`--mtu`, `-o com.docker.network.driver.mtu`).
@@ -120,6 +134,10 @@ pub(super) fn wanted(
     let options = HashMap::from([
         (NAME_OPTION.to_owned(), DEFAULT_BRIDGE.to_owned()),
         (MTU_OPTION.to_owned(), mtu.to_string()),
+        (
+            MASQ_OPTION.to_owned(),
+            opts.ip_masq.unwrap_or(true).to_string(),
+        ),
     ]);
     if let Some(s) = stored {
         if s.subnet == subnet && s.gateway == gateway && s.ip_range == fixed && s.options == options
@@ -184,6 +202,14 @@ mod tests {
         assert_eq!(d.options[MTU_OPTION], "1400");
         // Stored as asked: nothing to change.
         assert!(wanted(&bip, Some(&d), || Ok(vec![])).expect("w").is_none());
+        // --ip-masq=false: re-made, masquerade off in its options.
+        let no_masq = BridgeOptions {
+            ip_masq: Some(false),
+            ..bip.clone()
+        };
+        let m = made(&no_masq, Some(&d), &[]);
+        assert_eq!(m.options[MASQ_OPTION], "false");
+        assert!(!m.rules().masquerade && d.rules().masquerade);
         let fixed = BridgeOptions {
             fixed_cidr: Some(net("10.6.1.0/24")),
             ..Default::default()
