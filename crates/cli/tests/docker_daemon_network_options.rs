@@ -98,6 +98,8 @@ fn address_pools_mtu_and_dns_defaults_from_flags() {
         "{}",
         stderr(&full)
     );
+    let fw = d.ok(&["info", "--format", "{{.FirewallBackend.Driver}}"]);
+    assert_eq!(fw.trim(), "nftables");
     let pools = d.ok(&["info", "--format", "{{json .DefaultAddressPools}}"]);
     assert_eq!(
         pools.trim(),
