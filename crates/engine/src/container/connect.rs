@@ -139,6 +139,10 @@ impl Engine {
             .iter()
             .filter_map(|s| s.parse().ok())
             .collect();
+        // A driver that names no subnet (its plugin's IPAM) decides itself.
+        if subnets.is_empty() {
+            return Ok(());
+        }
         for ip in ip4.into_iter().chain(ip6) {
             if !subnets.iter().any(|s| s.contains(&ip)) {
                 return Err(bad(format!(
