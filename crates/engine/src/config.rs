@@ -30,6 +30,15 @@ pub struct EngineConfig {
     /// Whether containers run with an init unless they say not
     /// (daemon.json `"init": true`).
     pub init_default: bool,
+    /// Daemon-wide DNS defaults for containers that give none (`--dns`,
+    /// `--dns-search`, `--dns-opt`; daemon.json `dns`, `dns-search`,
+    /// `dns-opts`).
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    /// The configured `--default-address-pool`s (as `docker info` shows
+    /// them; empty when berthd's built-in pools are used).
+    pub address_pools: Vec<crate::network::pools::AddressPool>,
 }
 
 impl EngineConfig {
@@ -46,6 +55,10 @@ impl EngineConfig {
             insecure_registries: Vec::new(),
             init_path: None,
             init_default: false,
+            dns: Vec::new(),
+            dns_search: Vec::new(),
+            dns_options: Vec::new(),
+            address_pools: Vec::new(),
         }
     }
 
@@ -91,6 +104,23 @@ impl EngineConfig {
     /// The host path of the init binary for `--init` (see container::init).
     pub fn init_binary(&self) -> crate::error::Result<PathBuf> {
         crate::container::init::lookup(self.init_path.as_deref(), self.monitor_binary.parent())
+    }
+
+    /// A container's DNS servers, search domains and options: each its
+    /// own when it gives any, else the daemon's (as dockerd).
+    pub fn dns_of<'a>(
+        &'a self,
+        hc: &'a bollard_stubs::models::HostConfig,
+    ) -> (&'a [String], &'a [String], &'a [String]) {
+        let pick = |own: &'a Option<Vec<String>>, daemon: &'a [String]| match own.as_deref() {
+            Some(v) if !v.is_empty() => v,
+            _ => daemon,
+        };
+        (
+            pick(&hc.dns, &self.dns),
+            pick(&hc.dns_search, &self.dns_search),
+            pick(&hc.dns_options, &self.dns_options),
+        )
     }
 
     pub fn volumes_dir(&self) -> PathBuf {

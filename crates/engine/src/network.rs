@@ -7,6 +7,7 @@
 pub mod bridge;
 pub mod dns;
 pub mod firewall_watch;
+pub mod pools;
 
 use std::path::{Path, PathBuf};
 

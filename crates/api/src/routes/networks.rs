@@ -294,14 +294,24 @@ async fn remove(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Re
     }
     // As dockerd: only live endpoints hold a network (a stopped
     // container's start fails later with "network not found").
-    let in_use = e
+    // dockerd: 403 (libnetwork's ActiveEndpointsError), naming them.
+    let users: Vec<String> = e
         .list_records()
         .iter()
-        .any(|r| r.endpoints.contains_key(&name));
-    if in_use {
-        return Err(EngineError::Conflict(format!(
-            "error while removing network: network {name} id {} has active endpoints",
-            n["Id"].as_str().unwrap_or_default()
+        .filter_map(|r| {
+            r.endpoints.get(&name).map(|ep| {
+                format!(
+                    "name:{:?} id:{:?}",
+                    r.name,
+                    &ep.endpoint_id[..ep.endpoint_id.len().min(12)]
+                )
+            })
+        })
+        .collect();
+    if !users.is_empty() {
+        return Err(EngineError::Forbidden(format!(
+            "error while removing network: network {name} has active endpoints ({})",
+            users.join(", ")
         ))
         .into());
     }

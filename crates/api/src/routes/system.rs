@@ -253,6 +253,20 @@ async fn info(State(e): State<Engine>) -> ApiResult<Response> {
         security_options: Some(vec!["name=cgroupns".into()]),
         warnings: Some(Vec::new()),
         cdi_spec_dirs: Some(Vec::new()),
+        // As dockerd: only pools given by --default-address-pool.
+        default_address_pools: (!cfg.address_pools.is_empty()).then(|| {
+            cfg.address_pools
+                .iter()
+                .map(|p| bollard_stubs::models::SystemInfoDefaultAddressPools {
+                    base: Some(p.base.to_string()),
+                    size: Some(i64::from(p.size)),
+                })
+                .collect()
+        }),
+        firewall_backend: Some(bollard_stubs::models::FirewallInfo {
+            driver: Some("nftables".into()),
+            info: None,
+        }),
         ..Default::default()
     };
     Ok(reply(200, &info))

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use berth_engine::network::bridge::BridgeDriver;
+use berth_engine::network::bridge::{parse_cidr, parse_mtu, BridgeDriver, BridgeOptions};
+use berth_engine::network::pools::AddressPool;
 use berth_engine::{Engine, EngineConfig};
 use clap::Parser;
 
@@ -42,6 +43,29 @@ struct Flags {
     /// The default bridge's gateway address and prefix (e.g. 10.20.0.1/16).
     #[arg(long = "bip")]
     bip: Option<String>,
+    /// The default bridge's range for container addresses (its subnet
+    /// too, without --bip).
+    #[arg(long = "fixed-cidr")]
+    fixed_cidr: Option<String>,
+    /// The MTU of the default bridge and its containers' interfaces.
+    #[arg(long = "mtu")]
+    mtu: Option<String>,
+    /// Where subnets of the default bridge and of networks created
+    /// without --subnet come from: base=CIDR,size=N (repeatable).
+    #[arg(long = "default-address-pool")]
+    default_address_pool: Vec<String>,
+    /// Masquerade outbound traffic of the default bridge (--ip-masq=false: not).
+    #[arg(long = "ip-masq", num_args = 0..=1, default_missing_value = "true")]
+    ip_masq: Option<bool>,
+    /// DNS servers of containers that give none.
+    #[arg(long = "dns")]
+    dns: Vec<String>,
+    /// DNS search domains of containers that give none.
+    #[arg(long = "dns-search")]
+    dns_search: Vec<String>,
+    /// DNS options of containers that give none.
+    #[arg(long = "dns-opt")]
+    dns_opt: Vec<String>,
     /// Run an init in every container unless it says --init=false.
     #[arg(long = "init", num_args = 0..=1, default_missing_value = "true")]
     init: Option<bool>,
@@ -73,9 +97,101 @@ struct DaemonJson {
     #[serde(rename = "insecure-registries")]
     insecure_registries: Option<Vec<String>>,
     bip: Option<String>,
+    #[serde(rename = "fixed-cidr")]
+    fixed_cidr: Option<String>,
+    mtu: Option<i64>,
+    #[serde(rename = "default-address-pools")]
+    default_address_pools: Option<Vec<PoolJson>>,
+    dns: Option<Vec<String>>,
+    #[serde(rename = "ip-masq")]
+    ip_masq: Option<bool>,
+    #[serde(rename = "dns-search")]
+    dns_search: Option<Vec<String>>,
+    #[serde(rename = "dns-opts")]
+    dns_opts: Option<Vec<String>>,
     init: Option<bool>,
     #[serde(rename = "init-path")]
     init_path: Option<PathBuf>,
+}
+
+/// One of daemon.json's `default-address-pools`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PoolJson {
+    base: String,
+    size: i64,
+}
+
+/// The flag's values if any were given, else daemon.json's.
+fn flag_or_file(flag: &[String], file: &Option<Vec<String>>) -> Vec<String> {
+    if flag.is_empty() {
+        file.clone().unwrap_or_default()
+    } else {
+        flag.to_vec()
+    }
+}
+
+/// The networking options (flags over daemon.json), parsed: the bridge
+/// driver's and the daemon-wide DNS defaults.
+fn network_options(
+    flags: &Flags,
+    file: &DaemonJson,
+    cfg: &mut EngineConfig,
+) -> anyhow::Result<BridgeOptions> {
+    let pools = if !flags.default_address_pool.is_empty() {
+        flags
+            .default_address_pool
+            .iter()
+            .map(|p| p.parse::<AddressPool>())
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        file.default_address_pools
+            .iter()
+            .flatten()
+            .map(|p| AddressPool::new(&p.base, p.size))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let mtu = match (&flags.mtu, file.mtu) {
+        (Some(m), _) => Some(parse_mtu(m)?),
+        (None, Some(m)) => Some(parse_mtu(&m.to_string())?),
+        (None, None) => None,
+    };
+    let opts = BridgeOptions {
+        bip: flags
+            .bip
+            .as_deref()
+            .or(file.bip.as_deref())
+            .map(|b| parse_cidr("--bip", b))
+            .transpose()?,
+        fixed_cidr: flags
+            .fixed_cidr
+            .as_deref()
+            .or(file.fixed_cidr.as_deref())
+            .map(|f| parse_cidr("--fixed-cidr", f))
+            .transpose()?,
+        mtu,
+        pools: pools.clone(),
+        ip_masq: flags.ip_masq.or(file.ip_masq),
+    };
+    cfg.address_pools = pools;
+    cfg.dns = flag_or_file(&flags.dns, &file.dns);
+    if let Some(bad) = cfg
+        .dns
+        .iter()
+        .find(|d| d.parse::<std::net::IpAddr>().is_err())
+    {
+        bail!("invalid --dns {bad:?}: not an IP address");
+    }
+    cfg.dns_search = flag_or_file(&flags.dns_search, &file.dns_search);
+    if let Some(bad) = cfg
+        .dns_search
+        .iter()
+        .find(|d| d.is_empty() || d.starts_with('-') || d.len() > 255)
+    {
+        bail!("invalid --dns-search {bad:?}: not a domain name");
+    }
+    cfg.dns_options = flag_or_file(&flags.dns_opt, &file.dns_opts);
+    Ok(opts)
 }
 
 fn read_config(path: &Path, explicit: bool) -> anyhow::Result<DaemonJson> {
@@ -154,14 +270,16 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
     let mut cfg = EngineConfig::new(
         flags
             .data_root
-            .or(file.data_root)
+            .clone()
+            .or(file.data_root.clone())
             .unwrap_or_else(|| "/var/lib/berth".into()),
         flags
             .exec_root
-            .or(file.exec_root)
+            .clone()
+            .or(file.exec_root.clone())
             .unwrap_or_else(|| "/run/berth".into()),
     );
-    if let Some(p) = flags.cgroup_parent.or(file.cgroup_parent) {
+    if let Some(p) = flags.cgroup_parent.clone().or(file.cgroup_parent.clone()) {
         cfg.cgroup_parent = p;
     }
     if let Some(opts) = &file.log_opts {
@@ -182,10 +300,10 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
     tracing::debug!(monitor = %cfg.monitor_binary.display(), "monitor binary");
     cfg.init_default = flags.init.or(file.init).unwrap_or(false);
     cfg.init_path = flags.init_path.clone().or(file.init_path.clone());
-    let bip = flags.bip.clone().or(file.bip.clone());
+    let bridge_opts = network_options(&flags, &file, &mut cfg)?;
     std::fs::create_dir_all(&cfg.data_root)
         .with_context(|| format!("creating {}", cfg.data_root.display()))?;
-    let networks = BridgeDriver::open_at(&cfg.data_root.join("network.db"), bip.as_deref())
+    let networks = BridgeDriver::open_with(&cfg.data_root.join("network.db"), &bridge_opts)
         .context("setting up networking")?;
     let engine = Engine::open(cfg, Arc::new(networks)).context("opening the engine")?;
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -20,6 +20,8 @@ pub struct Daemon {
     pub env: Vec<(String, String)>,
     /// The daemon.json berthd starts with.
     pub daemon_json: String,
+    /// Flags added to berthd's command line (`--mtu 1400`, ...).
+    pub args: Vec<String>,
 }
 
 impl Daemon {
@@ -30,6 +32,11 @@ impl Daemon {
 
     /// Starts berthd with `daemon_json` as its config file.
     pub fn start_with_config(daemon_json: &str) -> Daemon {
+        Daemon::start_with(daemon_json, &[])
+    }
+
+    /// Starts berthd with `daemon_json` and the extra flags `args`.
+    pub fn start_with(daemon_json: &str, args: &[&str]) -> Daemon {
         let host = SandboxHost::new().expect("sandbox host");
         let sock = host.root().join("berthd.sock");
         let docker_config = tempfile::Builder::new()
@@ -45,6 +52,7 @@ impl Daemon {
             log,
             env: Vec::new(),
             daemon_json: daemon_json.to_owned(),
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         d.spawn();
         d
@@ -71,6 +79,7 @@ impl Daemon {
             .arg(self.host.root().join("daemon.json"))
             .arg("--log-level")
             .arg("debug")
+            .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())

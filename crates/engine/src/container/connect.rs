@@ -105,6 +105,54 @@ pub(crate) fn check_request(network: &str, settings: &EndpointSettings) -> Resul
 }
 
 impl Engine {
+    /// [`check_request`], then, as dockerd at create and connect, static
+    /// addresses that can never be had (400 before anything is made): any
+    /// on the default bridge, or one outside the network's subnets.
+    pub(crate) fn check_endpoint(&self, network: &str, settings: &EndpointSettings) -> Result<()> {
+        check_request(network, settings)?;
+        let (ip4, _) = requested(settings)?;
+        let (ip6, _) = requested_v6_mac(settings)?;
+        let bad = |why: String| {
+            EngineError::Invalid(format!(
+                "invalid config for network {network}: invalid endpoint settings: {why}"
+            ))
+        };
+        if ip4.is_none() && ip6.is_none() {
+            return Ok(());
+        }
+        if network == "bridge" {
+            return Err(bad(
+                "user-specified IP address is supported on user-defined networks only".into(),
+            ));
+        }
+        // An unknown network fails the start (404), not the create.
+        let Some(net) = self
+            .inner
+            .attacher
+            .networks()
+            .into_iter()
+            .find(|n| n.name == network)
+        else {
+            return Ok(());
+        };
+        let subnets: Vec<ipnet::IpNet> = [&net.subnet, &net.subnet6]
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        // A driver that names no subnet (its plugin's IPAM) decides itself.
+        if subnets.is_empty() {
+            return Ok(());
+        }
+        for ip in ip4.into_iter().chain(ip6) {
+            if !subnets.iter().any(|s| s.contains(&ip)) {
+                return Err(bad(format!(
+                    "no configured subnet contains IP address {ip}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn attach_one(
         &self,
         rec: &ContainerRecord,
@@ -126,11 +174,13 @@ impl Engine {
             ipv4,
             ipv6,
             mac,
-            dns: rec
-                .host_config
-                .dns
+            // The embedded DNS's upstream: the container's --dns, else the daemon's.
+            dns: self
+                .inner
+                .cfg
+                .dns_of(&rec.host_config)
+                .0
                 .iter()
-                .flatten()
                 .filter_map(|d| d.parse().ok())
                 .collect(),
         };
@@ -197,8 +247,7 @@ impl Engine {
                 rec.name
             )));
         }
-        check_request(&name, &settings)?;
-        requested(&settings)?;
+        self.check_endpoint(&name, &settings)?;
         let mut ep = None;
         if let (true, Some(ns)) = (rec.state.status.is_live(), rec.netns.clone()) {
             let engine = self.clone();

@@ -216,8 +216,7 @@ impl Engine {
                     n
                 };
                 let n = crate::network::known_network(self, &n).unwrap_or(n);
-                super::connect::check_request(&n, &settings)?;
-                super::connect::requested(&settings)?;
+                self.check_endpoint(&n, &settings)?;
                 networks.insert(n, settings);
             }
             networks.entry(primary.clone()).or_default();

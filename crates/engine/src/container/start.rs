@@ -202,6 +202,8 @@ impl Engine {
                     ),
                 },
             )?;
+            // The container's --dns* or else the daemon's.
+            let (dns, dns_search, dns_options) = cfg.dns_of(hc);
             write(
                 "resolv.conf",
                 resolv_conf(
@@ -209,12 +211,12 @@ impl Engine {
                     mode.own_netns(),
                     // With an embedded DNS, --dns are its upstream servers.
                     if embedded_dns.is_empty() {
-                        hc.dns.as_deref().unwrap_or(&[])
+                        dns
                     } else {
                         &embedded_dns
                     },
-                    hc.dns_search.as_deref().unwrap_or(&[]),
-                    hc.dns_options.as_deref().unwrap_or(&[]),
+                    dns_search,
+                    dns_options,
                 ),
             )?;
             let user = spec::resolve_user(

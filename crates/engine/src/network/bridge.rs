@@ -24,13 +24,17 @@ use berth_net::netlink::route::Route;
 use berth_net::netlink::veth::VethConfig;
 use berth_net::{NetNs, Netlink};
 use berth_store::Store;
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use super::pools::{self, overlaps, AddressPool};
 use super::{Endpoint, EndpointConfig, NetworkAttacher, NetworkCreate, NetworkInfo, PortSpec};
 use crate::error::{EngineError, Result};
 
+mod default_net;
 mod repair;
+
+pub use default_net::{parse_cidr, parse_mtu, BridgeOptions, DEFAULT_MTU};
 
 /// The default network's name and bridge.
 pub const DEFAULT_NETWORK: &str = "bridge";
@@ -94,13 +98,26 @@ impl NetworkDef {
         }
     }
 
+    /// The MTU of the bridge and its veths (`--mtu` for the default
+    /// network, `-o com.docker.network.driver.mtu` for others).
+    fn mtu(&self) -> Option<u32> {
+        self.options
+            .get(default_net::MTU_OPTION)
+            .and_then(|m| m.parse().ok())
+    }
+
     fn rules(&self) -> NetworkRules {
         NetworkRules {
             bridge: Some(self.bridge.clone()),
             subnets: std::iter::once(self.subnet.trunc())
                 .chain(self.subnet6.map(|s| s.trunc()))
                 .collect(),
-            masquerade: !self.internal,
+            // `-o com.docker.network.bridge.enable_ip_masquerade=false`,
+            // `--ip-masq=false` for the default network (checked at create).
+            masquerade: !self.internal
+                && self.options.get(default_net::MASQ_OPTION).is_none_or(|v| {
+                    default_net::parse_bool(default_net::MASQ_OPTION, v).unwrap_or(true)
+                }),
             isolate: true,
         }
     }
@@ -183,20 +200,28 @@ fn host_subnets(nl: &Netlink) -> Result<Vec<IpNet>> {
     Ok(out)
 }
 
-fn overlaps(a: &IpNet, b: &IpNet) -> bool {
-    a.contains(&b.network()) || b.contains(&a.network())
+/// Removes a replaced default network's gateway address from its bridge
+/// (berth's own), so the daemon's netns does not keep a stale route.
+fn forget_gateway(old: &NetworkDef) {
+    let Ok(host) = Netlink::new() else { return };
+    let Ok(Some(br)) = host.link_by_name(&old.bridge) else {
+        return;
+    };
+    if let Ok(gw) = IpNet::new(old.gateway, old.subnet.prefix_len()) {
+        if let Err(e) = host.del_address(br.index, gw) {
+            tracing::warn!("removing the old default bridge address {gw}: {e}");
+        }
+    }
 }
 
-/// The first RFC 1918 /16 (172.17-172.31, then 10.0-10.255, then
-/// 192.168/16) that overlaps none of `taken`.
-fn first_free_subnet(taken: &[IpNet]) -> Option<IpNet> {
-    let candidates = (17..=31)
-        .map(|b| Ipv4Addr::new(172, b, 0, 0))
-        .chain((0..=255).map(|b| Ipv4Addr::new(10, b, 0, 0)))
-        .chain(std::iter::once(Ipv4Addr::new(192, 168, 0, 0)));
-    candidates
-        .filter_map(|a| Ipv4Net::new(a, 16).ok().map(IpNet::V4))
-        .find(|c| !taken.iter().any(|t| overlaps(c, t)))
+/// Removes a replaced default network's firewall elements (its
+/// masquerade may be off now; the new ones are added at setup).
+fn forget_rules(old: &NetworkDef) -> Result<()> {
+    if let Some(fw) = Firewall::open_existing().map_err(|e| internal("opening firewall", e))? {
+        fw.remove_network(&old.rules())
+            .map_err(|e| internal("removing the old default network's firewall elements", e))?;
+    }
+    Ok(())
 }
 
 fn first_host(net: &IpNet) -> Result<IpAddr> {
@@ -216,6 +241,8 @@ pub struct BridgeDriver {
     leases: Arc<dyn Store>,
     networks: Mutex<Vec<NetworkDef>>,
     dns: super::dns::Dns,
+    /// Where subnets of networks created without `--subnet` come from.
+    pools: Vec<AddressPool>,
 }
 
 const DNS_PREFIX: &str = "dns/v1/";
@@ -225,13 +252,13 @@ fn dns_key(network: &str, container_id: &str) -> String {
 }
 
 impl BridgeDriver {
-    /// Loads the networks from `store`, making the default one at first
-    /// start: its subnet is `bip`'s (the gateway address and prefix, as
-    /// dockerd's `--bip`) or the first free private /16.
+    /// Loads the networks from `store` and makes the default one as
+    /// `opts` ask (see [`BridgeOptions`]): at first start, or again when
+    /// the options changed.
     pub fn open(
         store: Arc<dyn Store>,
         leases: Arc<dyn Store>,
-        bip: Option<IpNet>,
+        opts: &BridgeOptions,
     ) -> Result<BridgeDriver> {
         let mut nets = Vec::new();
         for (key, value) in store.list_prefix(KEY_PREFIX)? {
@@ -239,51 +266,28 @@ impl BridgeDriver {
                 .map_err(|e| internal(&format!("decoding {key}"), e))?;
             nets.push(def);
         }
-        let default = nets.iter().position(|n| n.name == DEFAULT_NETWORK);
-        let wanted = match (bip, default) {
-            (Some(bip), Some(i))
-                if nets[i].subnet != bip.trunc() || nets[i].gateway != bip.addr() =>
-            {
-                Some((bip.trunc(), bip.addr(), nets[i].id.clone()))
-            }
-            (Some(bip), None) => Some((bip.trunc(), bip.addr(), crate::ids::new_id()?)),
-            (None, None) => {
-                let nl = Netlink::new().map_err(|e| internal("netlink", e))?;
-                let taken = host_subnets(&nl)?;
-                let subnet = first_free_subnet(&taken).ok_or_else(|| {
-                    EngineError::Internal("no free private /16 for the default bridge".into())
-                })?;
-                Some((subnet, first_host(&subnet)?, crate::ids::new_id()?))
-            }
-            _ => None,
-        };
-        if let Some((subnet, gateway, id)) = wanted {
-            if !subnet.contains(&gateway) || subnet.network() == gateway {
-                return Err(EngineError::Invalid(format!(
-                    "--bip {gateway}/{}: not a host address of its subnet",
-                    subnet.prefix_len()
-                )));
-            }
-            let def = NetworkDef {
-                id,
-                name: DEFAULT_NETWORK.into(),
-                bridge: DEFAULT_BRIDGE.into(),
-                subnet,
-                gateway,
-                internal: false,
-                created: now(),
-                ip_range: None,
-                attachable: false,
-                labels: HashMap::new(),
-                options: HashMap::from([(
-                    "com.docker.network.bridge.name".to_owned(),
-                    DEFAULT_BRIDGE.to_owned(),
-                )]),
-                subnet6: None,
-                gateway6: None,
-                aux: HashMap::new(),
-            };
+        let stored = nets.iter().find(|n| n.name == DEFAULT_NETWORK).cloned();
+        let others: Vec<IpNet> = nets
+            .iter()
+            .filter(|n| n.name != DEFAULT_NETWORK)
+            .map(|n| n.subnet)
+            .collect();
+        let wanted = default_net::wanted(opts, stored.as_ref(), || {
+            let nl = Netlink::new().map_err(|e| internal("netlink", e))?;
+            let mut taken = host_subnets(&nl)?;
+            taken.extend(others);
+            Ok(taken)
+        })?;
+        if let Some(def) = wanted {
             put(&*store, &def)?;
+            if let Some(old) = &stored {
+                if old.rules() != def.rules() {
+                    forget_rules(old)?;
+                }
+                if old.gateway != def.gateway || old.subnet != def.subnet {
+                    forget_gateway(old);
+                }
+            }
             nets.retain(|n| n.name != DEFAULT_NETWORK);
             nets.push(def);
         }
@@ -308,6 +312,7 @@ impl BridgeDriver {
             leases,
             networks: Mutex::new(nets),
             dns,
+            pools: opts.pools(),
         };
         // As dockerd: every network's bridge exists (with its gateway
         // address, rules and DNS server) from daemon start, not from its
@@ -326,7 +331,8 @@ impl BridgeDriver {
     }
 
     /// [`BridgeDriver::open`] over its own redb file at `path` (the
-    /// engine's store is opened after its attacher is made).
+    /// engine's store is opened after its attacher is made), with only
+    /// `bip` (`ADDRESS/PREFIX`) of the options.
     pub fn open_at(path: &Path, bip: Option<&str>) -> Result<BridgeDriver> {
         let bip = bip
             .map(|b| {
@@ -335,13 +341,24 @@ impl BridgeDriver {
                 })
             })
             .transpose()?;
+        BridgeDriver::open_with(
+            path,
+            &BridgeOptions {
+                bip,
+                ..BridgeOptions::default()
+            },
+        )
+    }
+
+    /// [`BridgeDriver::open`] over its own redb file at `path`.
+    pub fn open_with(path: &Path, opts: &BridgeOptions) -> Result<BridgeDriver> {
         let store: Arc<dyn Store> = Arc::new(berth_store::RedbStore::open(path)?);
         let dir = path.with_extension("leases");
         let leases: Arc<dyn Store> = Arc::new(
             berth_net::ipam::LeaseFiles::open(&dir)
                 .map_err(|e| internal(&format!("opening {}", dir.display()), e))?,
         );
-        BridgeDriver::open(store, leases, bip)
+        BridgeDriver::open(store, leases, opts)
     }
 
     fn find(&self, name_or_id: &str) -> Result<NetworkDef> {
@@ -357,7 +374,7 @@ impl BridgeDriver {
         let br = host
             .ensure_bridge(&BridgeConfig {
                 name: net.bridge.clone(),
-                mtu: None,
+                mtu: net.mtu(),
                 mac: None,
                 promisc: false,
                 vlan_filtering: false,
@@ -463,8 +480,9 @@ impl BridgeDriver {
                 &requested,
             )
             .map_err(|e| match e {
+                // dockerd: 403, IPAM's ErrIPAlreadyAllocated.
                 berth_net::ipam::IpamError::Taken { ip, .. } => {
-                    EngineError::Conflict(format!("Address already in use: {ip}"))
+                    EngineError::Forbidden(format!("Address already in use: {ip}"))
                 }
                 berth_net::ipam::IpamError::NotInRange(ip) => EngineError::Invalid(format!(
                     "invalid endpoint settings: no configured subnet contains IP address {ip}"
@@ -495,7 +513,7 @@ impl BridgeDriver {
                 &VethConfig {
                     name: host_name.clone(),
                     peer_name: ifname.into(),
-                    mtu: None,
+                    mtu: net.mtu(),
                     mac: None,
                     peer_mac: mac,
                 },
@@ -752,6 +770,22 @@ impl BridgeDriver {
     }
 }
 
+/// A `--gateway` must be a host address of its subnet.
+fn check_gateway(gw: IpAddr, subnet: &IpNet) -> Result<()> {
+    if !subnet.contains(&gw) {
+        return Err(EngineError::Invalid(format!(
+            "invalid network config: invalid gateway {gw}: parent subnet {subnet} doesn't contain this address"
+        )));
+    }
+    let v4_broadcast = gw.is_ipv4() && gw == subnet.broadcast();
+    if gw == subnet.network() || v4_broadcast {
+        return Err(EngineError::Invalid(format!(
+            "invalid network config: invalid gateway {gw}: the network or broadcast address of {subnet}"
+        )));
+    }
+    Ok(())
+}
+
 /// The IPv6 subnet and gateway of a create request (`--ipv6` with a v6
 /// `--subnet`), checked against the other networks' v6 subnets.
 fn v6_of(req: &NetworkCreate, nets: &[NetworkDef]) -> Result<(Option<IpNet>, Option<IpAddr>)> {
@@ -783,7 +817,7 @@ fn v6_of(req: &NetworkCreate, nets: &[NetworkDef]) -> Result<(Option<IpNet>, Opt
         .iter()
         .find(|n| n.subnet6.is_some_and(|o| overlaps(&o, &subnet6)))
     {
-        return Err(EngineError::Conflict(format!(
+        return Err(EngineError::Forbidden(format!(
             "invalid pool request: Pool overlaps with other one on this address space ({} of network {})",
             other.subnet6.map(|o| o.to_string()).unwrap_or_default(),
             other.name
@@ -794,11 +828,7 @@ fn v6_of(req: &NetworkCreate, nets: &[NetworkDef]) -> Result<(Option<IpNet>, Opt
             let gw: IpAddr = g
                 .parse()
                 .map_err(|_| EngineError::Invalid(format!("invalid gateway {g}")))?;
-            if !subnet6.contains(&gw) || gw == subnet6.network() {
-                return Err(EngineError::Invalid(format!(
-                    "no matching subnet for gateway {gw}"
-                )));
-            }
+            check_gateway(gw, &subnet6)?;
             gw
         }
         // ipnet's v6 hosts() start at the subnet-router anycast address
@@ -927,8 +957,8 @@ impl NetworkAttacher for BridgeDriver {
             )));
         }
         if matches!(req.name.as_str(), "bridge" | "host" | "none" | "default") {
-            return Err(EngineError::Conflict(format!(
-                "network with name {} already exists",
+            return Err(EngineError::Forbidden(format!(
+                "operation is not permitted on predefined {} network",
                 req.name
             )));
         }
@@ -951,18 +981,34 @@ impl NetworkAttacher for BridgeDriver {
             )));
         }
         let id = crate::ids::new_id()?;
+        if let Some(m) = req.options.get(default_net::MTU_OPTION) {
+            parse_mtu(m)?;
+        }
+        if let Some(v) = req.options.get(default_net::MASQ_OPTION) {
+            default_net::parse_bool(default_net::MASQ_OPTION, v)?;
+        }
         let subnet = match &req.subnet {
-            Some(s) => s
-                .parse::<IpNet>()
-                .map_err(|_| EngineError::Invalid(format!("invalid subnet {s}")))?
-                .trunc(),
+            Some(s) => {
+                let n = s
+                    .parse::<IpNet>()
+                    .map_err(|_| EngineError::Invalid(format!("invalid subnet {s}")))?;
+                if n.trunc() != n {
+                    return Err(EngineError::Invalid(format!(
+                        "invalid network config: invalid subnet {n}: it should be {}",
+                        n.trunc()
+                    )));
+                }
+                n
+            }
+            // As dockerd: the first subnet of the address pools that
+            // overlaps no host address or route and no other network.
             None => {
                 let nl = Netlink::new().map_err(|e| internal("netlink", e))?;
                 let mut taken = host_subnets(&nl)?;
                 taken.extend(nets.iter().map(|n| n.subnet));
-                first_free_subnet(&taken).ok_or_else(|| {
+                pools::first_free(&self.pools, &taken).ok_or_else(|| {
                     EngineError::Invalid(
-                        "could not find an available, non-overlapping IPv4 address pool".into(),
+                        "all predefined address pools have been fully subnetted".into(),
                     )
                 })?
             }
@@ -973,7 +1019,7 @@ impl NetworkAttacher for BridgeDriver {
             )));
         }
         if let Some(other) = nets.iter().find(|n| overlaps(&n.subnet, &subnet)) {
-            return Err(EngineError::Conflict(format!(
+            return Err(EngineError::Forbidden(format!(
                 "invalid pool request: Pool overlaps with other one on this address space ({} of network {})",
                 other.subnet, other.name
             )));
@@ -983,11 +1029,7 @@ impl NetworkAttacher for BridgeDriver {
                 let gw: IpAddr = g
                     .parse()
                     .map_err(|_| EngineError::Invalid(format!("invalid gateway {g}")))?;
-                if !subnet.contains(&gw) || gw == subnet.network() || gw == subnet.broadcast() {
-                    return Err(EngineError::Invalid(format!(
-                        "no matching subnet for gateway {gw}"
-                    )));
-                }
+                check_gateway(gw, &subnet)?;
                 gw
             }
             None => first_host(&subnet)?,
@@ -1110,28 +1152,6 @@ impl NetworkAttacher for BridgeDriver {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn nets(v: &[&str]) -> Vec<IpNet> {
-        v.iter().map(|s| s.parse().expect("net")).collect()
-    }
-
-    #[test]
-    fn default_subnet_skips_what_the_host_uses() {
-        assert_eq!(
-            first_free_subnet(&[]).map(|n| n.to_string()).as_deref(),
-            Some("172.17.0.0/16")
-        );
-        let taken = nets(&["172.17.5.0/24", "172.18.0.0/15", "10.0.0.0/8"]);
-        assert_eq!(
-            first_free_subnet(&taken).map(|n| n.to_string()).as_deref(),
-            Some("172.20.0.0/16")
-        );
-        let all172 = nets(&["172.16.0.0/12"]);
-        assert_eq!(
-            first_free_subnet(&all172).map(|n| n.to_string()).as_deref(),
-            Some("10.0.0.0/16")
-        );
-    }
 
     #[test]
     fn ports_parse_from_docker_bindings() {
