@@ -145,9 +145,9 @@ fn reference_bridge_conflist_is_a_network_containers_join_and_leave() {
     assert_eq!(net["IPAM"]["Config"][0]["Gateway"], "10.89.0.1", "{net}");
     assert_eq!(net["Id"].as_str().map(str::len), Some(64));
 
-    d.ok(&["run", "-d", "--name", "a", "--network", "cninet", "busybox", "sleep", "1000"]);
-    d.ok(&["run", "-d", "--name", "b", "--network", "cninet", "busybox", "sh", "-c", &httpd_sh("over-cni")]);
-    let (ip_a, ip_b) = (ip_on(&d, "a", "cninet"), ip_on(&d, "b", "cninet"));
+    d.ok(&["run", "-d", "--name", "ca", "--network", "cninet", "busybox", "sleep", "1000"]);
+    d.ok(&["run", "-d", "--name", "cb", "--network", "cninet", "busybox", "sh", "-c", &httpd_sh("over-cni")]);
+    let (ip_a, ip_b) = (ip_on(&d, "ca", "cninet"), ip_on(&d, "cb", "cninet"));
     for ip in [&ip_a, &ip_b] {
         assert!(ip.starts_with("10.89.0.") && ip != "10.89.0.1", "address {ip:?}");
     }
@@ -157,9 +157,9 @@ fn reference_bridge_conflist_is_a_network_containers_join_and_leave() {
         v.sort();
         v
     });
-    d.ok(&["exec", "a", "ping", "-c", "1", "-W", "5", &ip_b]);
+    d.ok(&["exec", "ca", "ping", "-c", "1", "-W", "5", &ip_b]);
     let page = within(10, || {
-        let out = d.docker(&["exec", "a", "wget", "-qO-", &format!("http://{ip_b}/")]);
+        let out = d.docker(&["exec", "ca", "wget", "-qO-", &format!("http://{ip_b}/")]);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         if text.contains("over-cni") {
             Ok(text)
@@ -175,19 +175,26 @@ fn reference_bridge_conflist_is_a_network_containers_join_and_leave() {
         .map(|c| format!("{} {}", c["Name"].as_str().unwrap_or(""), c["IPv4Address"].as_str().unwrap_or("")))
         .collect();
     shown.sort();
-    assert_eq!(shown, vec![format!("a {ip_a}/24"), format!("b {ip_b}/24")]);
+    assert_eq!(shown, vec![format!("ca {ip_a}/24"), format!("cb {ip_b}/24")]);
 
     // Endpoints outlive a daemon restart and are DELeted after it.
     d.restart();
-    assert_eq!(ip_on(&d, "a", "cninet"), ip_a);
-    d.ok(&["network", "disconnect", "cninet", "b"]);
-    assert_eq!(leases(&d, "cninet"), vec![ip_a.clone()], "b's lease after disconnect");
-    let links = d.ok(&["exec", "b", "ls", "/sys/class/net"]);
-    assert!(!links.contains("eth0"), "b still has eth0: {links}");
-    d.ok(&["network", "connect", "cninet", "b"]);
-    let ip_b2 = ip_on(&d, "b", "cninet");
-    assert!(ip_b2.starts_with("10.89.0."), "{ip_b2:?}");
-    d.ok(&["exec", "b", "ping", "-c", "1", "-W", "5", &ip_a]);
+    assert_eq!(ip_on(&d, "ca", "cninet"), ip_a);
+    d.ok(&["network", "disconnect", "cninet", "cb"]);
+    assert_eq!(leases(&d, "cninet"), vec![ip_a.clone()], "cb's lease after disconnect");
+    let links = d.ok(&["exec", "cb", "ls", "/sys/class/net"]);
+    assert!(!links.contains("eth0"), "cb still has eth0: {links}");
+    // A container of the default bridge joins the CNI network as eth1, and leaves.
+    d.ok(&["run", "-d", "--name", "cc", "busybox", "sleep", "1000"]);
+    d.ok(&["network", "connect", "cninet", "cc"]);
+    let ip_c = ip_on(&d, "cc", "cninet");
+    assert!(ip_c.starts_with("10.89.0.") && ip_c != ip_a, "{ip_c:?}");
+    assert!(d.ok(&["exec", "cc", "ls", "/sys/class/net"]).contains("eth1"));
+    d.ok(&["exec", "cc", "ping", "-c", "1", "-W", "5", &ip_a]);
+    assert_eq!(leases(&d, "cninet").len(), 2);
+    d.ok(&["network", "disconnect", "cninet", "cc"]);
+    assert_eq!(leases(&d, "cninet"), vec![ip_a.clone()], "cc's lease after disconnect");
+    assert!(!d.ok(&["exec", "cc", "ls", "/sys/class/net"]).contains("eth1"));
 
     // What CNI networks do not offer is refused, saying why.
     let out = d.docker(&["run", "--rm", "--network", "cninet", "-p", "8080:80", "busybox", "true"]);
@@ -206,7 +213,7 @@ fn reference_bridge_conflist_is_a_network_containers_join_and_leave() {
     let pruned = d.ok(&["network", "prune", "-f"]);
     assert!(!pruned.contains("cninet"), "{pruned}");
 
-    d.ok(&["rm", "-f", "a", "b"]);
+    d.ok(&["rm", "-f", "ca", "cb", "cc"]);
     assert_eq!(leases(&d, "cninet"), Vec::<String>::new(), "leases after rm");
     assert_eq!(cached_results(&d), Vec::<String>::new(), "cached results after rm");
     assert_eq!(netns_files(&d), Vec::<String>::new(), "netns after rm");
@@ -230,7 +237,7 @@ fn a_chain_with_a_missing_plugin_fails_run_and_leaves_nothing() {
             json!({"type": "no-such-plugin"}),
         ],
     );
-    let out = d.docker(&["run", "-d", "--name", "x", "--network", "broken", "busybox", "sleep", "1000"]);
+    let out = d.docker(&["run", "-d", "--name", "cx", "--network", "broken", "busybox", "sleep", "1000"]);
     assert_ne!(code(&out), 0, "run on a broken chain succeeded");
     let err = stderr(&out);
     assert!(
@@ -243,7 +250,7 @@ fn a_chain_with_a_missing_plugin_fails_run_and_leaves_nothing() {
     assert_eq!(cached_results(&d), Vec::<String>::new(), "cache entry left");
     assert_no_veths(&d);
     assert_eq!(d.ok(&["ps", "-q"]).trim(), "", "a container runs");
-    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Running}}", "x"]).trim(), "false");
+    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Running}}", "cx"]).trim(), "false");
     assert_eq!(d.berth_mounts(), Vec::<String>::new(), "mounts left");
 }
 
@@ -345,12 +352,12 @@ fn berth_own_plugins_serve_a_cni_network() {
         "berthnet",
         vec![bridge_plugin(&d, ("berth-bridge", "berth-host-local"), "cnibr3", "10.93.0.0/24", "10.93.0.1")],
     );
-    d.ok(&["run", "-d", "--name", "p", "--network", "berthnet", "busybox", "sleep", "1000"]);
-    d.ok(&["run", "-d", "--name", "q", "--network", "berthnet", "busybox", "sleep", "1000"]);
-    let (ip_p, ip_q) = (ip_on(&d, "p", "berthnet"), ip_on(&d, "q", "berthnet"));
+    d.ok(&["run", "-d", "--name", "cp", "--network", "berthnet", "busybox", "sleep", "1000"]);
+    d.ok(&["run", "-d", "--name", "cq", "--network", "berthnet", "busybox", "sleep", "1000"]);
+    let (ip_p, ip_q) = (ip_on(&d, "cp", "berthnet"), ip_on(&d, "cq", "berthnet"));
     assert!(ip_p.starts_with("10.93.0.") && ip_q.starts_with("10.93.0.") && ip_p != ip_q, "{ip_p} {ip_q}");
-    d.ok(&["exec", "p", "ping", "-c", "1", "-W", "5", &ip_q]);
-    d.ok(&["rm", "-f", "p", "q"]);
+    d.ok(&["exec", "cp", "ping", "-c", "1", "-W", "5", &ip_q]);
+    d.ok(&["rm", "-f", "cp", "cq"]);
     assert_eq!(cached_results(&d), Vec::<String>::new());
     assert_eq!(netns_files(&d), Vec::<String>::new());
     assert_no_veths(&d);
