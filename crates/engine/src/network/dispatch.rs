@@ -136,3 +136,120 @@ impl NetworkAttacher for Networks {
         bridge.and(cni)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::cni::CniConfig;
+
+    /// A bridge driver stand-in that owns network `mine` and records calls.
+    #[derive(Default)]
+    struct Recording(Mutex<Vec<String>>);
+
+    impl NetworkAttacher for Recording {
+        fn attach(&self, _: &Path, cfg: &EndpointConfig) -> Result<Endpoint> {
+            crate::lock(&self.0).push(format!("attach {}", cfg.network));
+            Ok(Endpoint::default())
+        }
+        fn detach(&self, _: &Path, cfg: &EndpointConfig, _: &Endpoint) -> Result<()> {
+            crate::lock(&self.0).push(format!("detach {}", cfg.network));
+            Ok(())
+        }
+        fn networks(&self) -> Vec<NetworkInfo> {
+            vec![NetworkInfo {
+                id: "b1".into(),
+                name: "mine".into(),
+                driver: "bridge".into(),
+                created: String::new(),
+                subnet: String::new(),
+                gateway: String::new(),
+                internal: false,
+                ip_range: String::new(),
+                subnet6: String::new(),
+                gateway6: String::new(),
+                aux_addresses: Default::default(),
+                attachable: false,
+                labels: Default::default(),
+                options: Default::default(),
+            }]
+        }
+        fn create_network(&self, req: &NetworkCreate) -> Result<NetworkInfo> {
+            crate::lock(&self.0).push(format!("create {}", req.name));
+            Err(EngineError::Internal("recorded".into()))
+        }
+    }
+
+    fn endpoint_cfg(network: &str) -> EndpointConfig {
+        EndpointConfig {
+            container_id: "c1".into(),
+            container_name: "one".into(),
+            network: network.into(),
+            aliases: vec!["web".into()],
+            ports: Vec::new(),
+            ifname: "eth0".into(),
+            ipv4: None,
+            ipv6: None,
+            mac: None,
+            dns: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn calls_go_to_the_driver_owning_the_network() {
+        let d = tempfile::tempdir().expect("tmp");
+        let conf = d.path().join("net.d");
+        std::fs::create_dir(&conf).expect("mkdir");
+        for (file, name) in [("10-c.conflist", "cninet"), ("20-m.conflist", "mine")] {
+            std::fs::write(
+                conf.join(file),
+                format!(r#"{{"cniVersion":"1.0.0","name":"{name}","plugins":[{{"type":"bridge"}}]}}"#),
+            )
+            .expect("write");
+        }
+        let bridge = Arc::new(Recording::default());
+        let nets = Networks::new(
+            bridge.clone(),
+            Some(CniDriver::new(CniConfig {
+                conf_dir: conf,
+                bin_dirs: Vec::new(),
+                cache_dir: d.path().join("cache"),
+            })),
+        );
+        // The bridge network hides the conflist of the same name.
+        let names: Vec<(String, String)> = nets
+            .networks()
+            .into_iter()
+            .map(|n| (n.name, n.driver))
+            .collect();
+        assert_eq!(
+            names,
+            [("mine".into(), "bridge".into()), ("cninet".into(), "cni".into())]
+        );
+        let ns = Path::new("/nonexistent/ns");
+        nets.attach(ns, &endpoint_cfg("mine")).expect("bridge attach");
+        // The CNI driver refuses an alias before running any plugin.
+        match nets.attach(ns, &endpoint_cfg("cninet")) {
+            Err(EngineError::Invalid(m)) => assert!(m.contains("CNI network cninet"), "{m}"),
+            other => panic!("unexpected {other:?}"),
+        }
+        nets.detach(ns, &endpoint_cfg("mine"), &Endpoint::default())
+            .expect("bridge detach");
+        assert_eq!(*crate::lock(&bridge.0), ["attach mine", "detach mine"]);
+
+        let create = |name: &str, driver: &str| {
+            nets.create_network(&NetworkCreate {
+                name: name.into(),
+                driver: driver.into(),
+                ..NetworkCreate::default()
+            })
+        };
+        assert!(matches!(create("x", "cni"), Err(EngineError::Invalid(_))));
+        assert!(matches!(create("cninet", ""), Err(EngineError::Conflict(_))));
+        assert!(matches!(create("fresh", "bridge"), Err(EngineError::Internal(_))));
+        assert_eq!(crate::lock(&bridge.0).last().map(String::as_str), Some("create fresh"));
+        assert!(matches!(
+            nets.remove_network("cninet"),
+            Err(EngineError::Forbidden(_))
+        ));
+    }
+}
