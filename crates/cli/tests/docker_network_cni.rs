@@ -121,7 +121,9 @@ fn assert_no_veths(d: &Daemon) {
 }
 
 fn httpd_sh(text: &str) -> String {
-    format!("mkdir -p /www && echo {text} > /www/index.html && httpd -p 80 -h /www && exec sleep 1000")
+    format!(
+        "mkdir -p /www && echo {text} > /www/index.html && httpd -p 80 -h /www && exec sleep 1000"
+    )
 }
 
 #[test]
@@ -133,11 +135,23 @@ fn reference_bridge_conflist_is_a_network_containers_join_and_leave() {
         &d,
         "10-cninet.conflist",
         "cninet",
-        vec![bridge_plugin(&d, REFERENCE, "cnibr0", "10.89.0.0/24", "10.89.0.1")],
+        vec![bridge_plugin(
+            &d,
+            REFERENCE,
+            "cnibr0",
+            "10.89.0.0/24",
+            "10.89.0.1",
+        )],
     );
-    let ls = d.ok(&["network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Scope}}"]);
+    let ls = d.ok(&[
+        "network",
+        "ls",
+        "--format",
+        "{{.Name}} {{.Driver}} {{.Scope}}",
+    ]);
     assert!(ls.lines().any(|l| l == "cninet cni local"), "{ls}");
-    let inspect: Value = serde_json::from_str(&d.ok(&["network", "inspect", "cninet"])).expect("json");
+    let inspect: Value =
+        serde_json::from_str(&d.ok(&["network", "inspect", "cninet"])).expect("json");
     let net = &inspect[0];
     assert_eq!(net["Driver"], "cni", "{net}");
     assert_eq!(net["Scope"], "local");
@@ -145,11 +159,35 @@ fn reference_bridge_conflist_is_a_network_containers_join_and_leave() {
     assert_eq!(net["IPAM"]["Config"][0]["Gateway"], "10.89.0.1", "{net}");
     assert_eq!(net["Id"].as_str().map(str::len), Some(64));
 
-    d.ok(&["run", "-d", "--name", "ca", "--network", "cninet", "busybox", "sleep", "1000"]);
-    d.ok(&["run", "-d", "--name", "cb", "--network", "cninet", "busybox", "sh", "-c", &httpd_sh("over-cni")]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ca",
+        "--network",
+        "cninet",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cb",
+        "--network",
+        "cninet",
+        "busybox",
+        "sh",
+        "-c",
+        &httpd_sh("over-cni"),
+    ]);
     let (ip_a, ip_b) = (ip_on(&d, "ca", "cninet"), ip_on(&d, "cb", "cninet"));
     for ip in [&ip_a, &ip_b] {
-        assert!(ip.starts_with("10.89.0.") && ip != "10.89.0.1", "address {ip:?}");
+        assert!(
+            ip.starts_with("10.89.0.") && ip != "10.89.0.1",
+            "address {ip:?}"
+        );
     }
     assert_ne!(ip_a, ip_b);
     assert_eq!(leases(&d, "cninet"), {
@@ -168,20 +206,37 @@ fn reference_bridge_conflist_is_a_network_containers_join_and_leave() {
         }
     });
     assert!(page.is_ok(), "wget a -> b: {page:?}");
-    let inspect: Value = serde_json::from_str(&d.ok(&["network", "inspect", "cninet"])).expect("json");
-    let containers = inspect[0]["Containers"].as_object().cloned().unwrap_or_default();
+    let inspect: Value =
+        serde_json::from_str(&d.ok(&["network", "inspect", "cninet"])).expect("json");
+    let containers = inspect[0]["Containers"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     let mut shown: Vec<String> = containers
         .values()
-        .map(|c| format!("{} {}", c["Name"].as_str().unwrap_or(""), c["IPv4Address"].as_str().unwrap_or("")))
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["Name"].as_str().unwrap_or(""),
+                c["IPv4Address"].as_str().unwrap_or("")
+            )
+        })
         .collect();
     shown.sort();
-    assert_eq!(shown, vec![format!("ca {ip_a}/24"), format!("cb {ip_b}/24")]);
+    assert_eq!(
+        shown,
+        vec![format!("ca {ip_a}/24"), format!("cb {ip_b}/24")]
+    );
 
     // Endpoints outlive a daemon restart and are DELeted after it.
     d.restart();
     assert_eq!(ip_on(&d, "ca", "cninet"), ip_a);
     d.ok(&["network", "disconnect", "cninet", "cb"]);
-    assert_eq!(leases(&d, "cninet"), vec![ip_a.clone()], "cb's lease after disconnect");
+    assert_eq!(
+        leases(&d, "cninet"),
+        vec![ip_a.clone()],
+        "cb's lease after disconnect"
+    );
     let links = d.ok(&["exec", "cb", "ls", "/sys/class/net"]);
     assert!(!links.contains("eth0"), "cb still has eth0: {links}");
     // A container of the default bridge joins the CNI network as eth1, and leaves.
@@ -189,33 +244,66 @@ fn reference_bridge_conflist_is_a_network_containers_join_and_leave() {
     d.ok(&["network", "connect", "cninet", "cc"]);
     let ip_c = ip_on(&d, "cc", "cninet");
     assert!(ip_c.starts_with("10.89.0.") && ip_c != ip_a, "{ip_c:?}");
-    assert!(d.ok(&["exec", "cc", "ls", "/sys/class/net"]).contains("eth1"));
+    assert!(d
+        .ok(&["exec", "cc", "ls", "/sys/class/net"])
+        .contains("eth1"));
     d.ok(&["exec", "cc", "ping", "-c", "1", "-W", "5", &ip_a]);
     assert_eq!(leases(&d, "cninet").len(), 2);
     d.ok(&["network", "disconnect", "cninet", "cc"]);
-    assert_eq!(leases(&d, "cninet"), vec![ip_a.clone()], "cc's lease after disconnect");
-    assert!(!d.ok(&["exec", "cc", "ls", "/sys/class/net"]).contains("eth1"));
+    assert_eq!(
+        leases(&d, "cninet"),
+        vec![ip_a.clone()],
+        "cc's lease after disconnect"
+    );
+    assert!(!d
+        .ok(&["exec", "cc", "ls", "/sys/class/net"])
+        .contains("eth1"));
 
     // What CNI networks do not offer is refused, saying why.
-    let out = d.docker(&["run", "--rm", "--network", "cninet", "-p", "8080:80", "busybox", "true"]);
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "cninet",
+        "-p",
+        "8080:80",
+        "busybox",
+        "true",
+    ]);
     assert_ne!(code(&out), 0);
     assert!(stderr(&out).contains("portMappings"), "{}", stderr(&out));
     let out = d.docker(&["network", "rm", "cninet"]);
     assert_ne!(code(&out), 0);
-    assert!(stderr(&out).contains("cannot be removed through the API"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot be removed through the API"),
+        "{}",
+        stderr(&out)
+    );
     let (status, body) = d.http("DELETE", "/networks/cninet", None);
     assert_eq!(status, 403, "{body}");
     let out = d.docker(&["network", "create", "-d", "cni", "other"]);
     assert_ne!(code(&out), 0);
-    assert!(stderr(&out).contains("cannot be created through the API"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot be created through the API"),
+        "{}",
+        stderr(&out)
+    );
     let (status, body) = d.http("POST", "/networks/create", Some(r#"{"Name":"cninet"}"#));
     assert_eq!(status, 409, "{body}");
     let pruned = d.ok(&["network", "prune", "-f"]);
     assert!(!pruned.contains("cninet"), "{pruned}");
 
     d.ok(&["rm", "-f", "ca", "cb", "cc"]);
-    assert_eq!(leases(&d, "cninet"), Vec::<String>::new(), "leases after rm");
-    assert_eq!(cached_results(&d), Vec::<String>::new(), "cached results after rm");
+    assert_eq!(
+        leases(&d, "cninet"),
+        Vec::<String>::new(),
+        "leases after rm"
+    );
+    assert_eq!(
+        cached_results(&d),
+        Vec::<String>::new(),
+        "cached results after rm"
+    );
     assert_eq!(netns_files(&d), Vec::<String>::new(), "netns after rm");
     assert_no_veths(&d);
     // The file gone, the network is gone.
@@ -237,7 +325,17 @@ fn a_chain_with_a_missing_plugin_fails_run_and_leaves_nothing() {
             json!({"type": "no-such-plugin"}),
         ],
     );
-    let out = d.docker(&["run", "-d", "--name", "cx", "--network", "broken", "busybox", "sleep", "1000"]);
+    let out = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "cx",
+        "--network",
+        "broken",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
     assert_ne!(code(&out), 0, "run on a broken chain succeeded");
     let err = stderr(&out);
     assert!(
@@ -250,7 +348,10 @@ fn a_chain_with_a_missing_plugin_fails_run_and_leaves_nothing() {
     assert_eq!(cached_results(&d), Vec::<String>::new(), "cache entry left");
     assert_no_veths(&d);
     assert_eq!(d.ok(&["ps", "-q"]).trim(), "", "a container runs");
-    assert_eq!(d.ok(&["inspect", "-f", "{{.State.Running}}", "cx"]).trim(), "false");
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Running}}", "cx"]).trim(),
+        "false"
+    );
     assert_eq!(d.berth_mounts(), Vec::<String>::new(), "mounts left");
 }
 
@@ -299,32 +400,70 @@ fn berthd_killed_mid_chain_is_repaired_by_del_at_restart() {
         ],
     );
     std::fs::write(&flag, "").expect("flag");
-    let out = d.docker(&["run", "-d", "--name", "half", "--network", "crashnet", "busybox", "sleep", "1000"]);
+    let out = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "half",
+        "--network",
+        "crashnet",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
     assert_ne!(code(&out), 0, "run answered although berthd died");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !d.exited() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(d.exited(), "berthd was not killed by the plugin:\n{}", d.log_text());
+    assert!(
+        d.exited(),
+        "berthd was not killed by the plugin:\n{}",
+        d.log_text()
+    );
     // Half made: the bridge plugin's veth and lease, berthd's intent record.
-    assert_eq!(leases(&d, "crashnet").len(), 1, "{:?}", leases(&d, "crashnet"));
+    assert_eq!(
+        leases(&d, "crashnet").len(),
+        1,
+        "{:?}",
+        leases(&d, "crashnet")
+    );
     assert_eq!(veths(&d).len(), 1, "{:?}", veths(&d));
     assert_eq!(cached_results(&d).len(), 1, "{:?}", cached_results(&d));
 
     std::fs::remove_file(&flag).expect("unflag");
     d.start_again(&[]);
-    assert_eq!(leases(&d, "crashnet"), Vec::<String>::new(), "lease left after restart");
-    assert_eq!(cached_results(&d), Vec::<String>::new(), "intent left after restart");
+    assert_eq!(
+        leases(&d, "crashnet"),
+        Vec::<String>::new(),
+        "lease left after restart"
+    );
+    assert_eq!(
+        cached_results(&d),
+        Vec::<String>::new(),
+        "intent left after restart"
+    );
     assert_eq!(netns_files(&d), Vec::<String>::new(), "netns left");
     assert_no_veths(&d);
     assert!(
-        d.log_text().contains("CNI DEL of an attachment no recorded endpoint holds"),
+        d.log_text()
+            .contains("CNI DEL of an attachment no recorded endpoint holds"),
         "{}",
         docker_support::tail(&d.log_text(), 30)
     );
     // The chain works once the plugin stops crashing.
     d.ok(&["rm", "-f", "half"]);
-    d.ok(&["run", "-d", "--name", "whole", "--network", "crashnet", "busybox", "sleep", "1000"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "whole",
+        "--network",
+        "crashnet",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
     assert!(ip_on(&d, "whole", "crashnet").starts_with("10.92.0."));
     d.ok(&["rm", "-f", "whole"]);
     assert_eq!(leases(&d, "crashnet"), Vec::<String>::new());
@@ -350,12 +489,41 @@ fn berth_own_plugins_serve_a_cni_network() {
         &d,
         "40-berthnet.conflist",
         "berthnet",
-        vec![bridge_plugin(&d, ("berth-bridge", "berth-host-local"), "cnibr3", "10.93.0.0/24", "10.93.0.1")],
+        vec![bridge_plugin(
+            &d,
+            ("berth-bridge", "berth-host-local"),
+            "cnibr3",
+            "10.93.0.0/24",
+            "10.93.0.1",
+        )],
     );
-    d.ok(&["run", "-d", "--name", "cp", "--network", "berthnet", "busybox", "sleep", "1000"]);
-    d.ok(&["run", "-d", "--name", "cq", "--network", "berthnet", "busybox", "sleep", "1000"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cp",
+        "--network",
+        "berthnet",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cq",
+        "--network",
+        "berthnet",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
     let (ip_p, ip_q) = (ip_on(&d, "cp", "berthnet"), ip_on(&d, "cq", "berthnet"));
-    assert!(ip_p.starts_with("10.93.0.") && ip_q.starts_with("10.93.0.") && ip_p != ip_q, "{ip_p} {ip_q}");
+    assert!(
+        ip_p.starts_with("10.93.0.") && ip_q.starts_with("10.93.0.") && ip_p != ip_q,
+        "{ip_p} {ip_q}"
+    );
     d.ok(&["exec", "cp", "ping", "-c", "1", "-W", "5", &ip_q]);
     d.ok(&["rm", "-f", "cp", "cq"]);
     assert_eq!(cached_results(&d), Vec::<String>::new());

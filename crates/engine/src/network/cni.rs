@@ -145,7 +145,12 @@ impl CniDriver {
         Ok(())
     }
 
-    fn attachment(netns: &Path, container_id: &str, ifname: &str, cfg: &EndpointConfig) -> Attachment {
+    fn attachment(
+        netns: &Path,
+        container_id: &str,
+        ifname: &str,
+        cfg: &EndpointConfig,
+    ) -> Attachment {
         let mut capability_args = serde_json::Map::new();
         if !cfg.ports.is_empty() {
             let ports: Vec<serde_json::Value> = cfg

@@ -202,7 +202,9 @@ mod tests {
         for (file, name) in [("10-c.conflist", "cninet"), ("20-m.conflist", "mine")] {
             std::fs::write(
                 conf.join(file),
-                format!(r#"{{"cniVersion":"1.0.0","name":"{name}","plugins":[{{"type":"bridge"}}]}}"#),
+                format!(
+                    r#"{{"cniVersion":"1.0.0","name":"{name}","plugins":[{{"type":"bridge"}}]}}"#
+                ),
             )
             .expect("write");
         }
@@ -223,10 +225,14 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            [("mine".into(), "bridge".into()), ("cninet".into(), "cni".into())]
+            [
+                ("mine".into(), "bridge".into()),
+                ("cninet".into(), "cni".into())
+            ]
         );
         let ns = Path::new("/nonexistent/ns");
-        nets.attach(ns, &endpoint_cfg("mine")).expect("bridge attach");
+        nets.attach(ns, &endpoint_cfg("mine"))
+            .expect("bridge attach");
         // The CNI driver refuses an alias before running any plugin.
         match nets.attach(ns, &endpoint_cfg("cninet")) {
             Err(EngineError::Invalid(m)) => assert!(m.contains("CNI network cninet"), "{m}"),
@@ -244,9 +250,18 @@ mod tests {
             })
         };
         assert!(matches!(create("x", "cni"), Err(EngineError::Invalid(_))));
-        assert!(matches!(create("cninet", ""), Err(EngineError::Conflict(_))));
-        assert!(matches!(create("fresh", "bridge"), Err(EngineError::Internal(_))));
-        assert_eq!(crate::lock(&bridge.0).last().map(String::as_str), Some("create fresh"));
+        assert!(matches!(
+            create("cninet", ""),
+            Err(EngineError::Conflict(_))
+        ));
+        assert!(matches!(
+            create("fresh", "bridge"),
+            Err(EngineError::Internal(_))
+        ));
+        assert_eq!(
+            crate::lock(&bridge.0).last().map(String::as_str),
+            Some("create fresh")
+        );
         assert!(matches!(
             nets.remove_network("cninet"),
             Err(EngineError::Forbidden(_))

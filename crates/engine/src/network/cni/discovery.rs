@@ -220,7 +220,10 @@ mod tests {
         assert!(nets[0].path.ends_with("10-a.conflist"));
         let a = nets[0].info();
         assert_eq!(a.driver, "cni");
-        assert_eq!((a.subnet.as_str(), a.gateway.as_str()), ("10.1.0.0/24", "10.1.0.1"));
+        assert_eq!(
+            (a.subnet.as_str(), a.gateway.as_str()),
+            ("10.1.0.0/24", "10.1.0.1")
+        );
         assert_eq!((a.subnet6.as_str(), a.gateway6.as_str()), ("fd00::/64", ""));
         assert_eq!(a.options["berth.cni.plugins"], "bridge,portmap");
         assert!(nets[0].has_capability("portMappings"));
@@ -234,6 +237,8 @@ mod tests {
 
     #[test]
     fn a_missing_dir_has_no_networks() {
-        assert!(ConfDir::new("/nonexistent/berth-cni".into()).scan().is_empty());
+        assert!(ConfDir::new("/nonexistent/berth-cni".into())
+            .scan()
+            .is_empty());
     }
 }

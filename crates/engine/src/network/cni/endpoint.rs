@@ -38,10 +38,14 @@ pub(crate) fn from_result(result: &CniResult, netns: &str, ifname: &str) -> Endp
         .find(|ip| ip.address.addr().is_ipv6());
     let text = |g: Option<std::net::IpAddr>| g.map(|g| g.to_string()).unwrap_or_default();
     Endpoint {
-        ip_address: v4.map(|ip| ip.address.addr().to_string()).unwrap_or_default(),
+        ip_address: v4
+            .map(|ip| ip.address.addr().to_string())
+            .unwrap_or_default(),
         ip_prefix_len: v4.map_or(0, |ip| i64::from(ip.address.prefix_len())),
         gateway: text(v4.and_then(|ip| ip.gateway)),
-        global_ipv6_address: v6.map(|ip| ip.address.addr().to_string()).unwrap_or_default(),
+        global_ipv6_address: v6
+            .map(|ip| ip.address.addr().to_string())
+            .unwrap_or_default(),
         global_ipv6_prefix_len: v6.map_or(0, |ip| i64::from(ip.address.prefix_len())),
         ipv6_gateway: text(v6.and_then(|ip| ip.gateway)),
         mac_address: index
