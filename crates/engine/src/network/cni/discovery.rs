@@ -97,9 +97,12 @@ pub(crate) fn network_id(name: &str) -> String {
         .collect()
 }
 
+/// A range's subnet and gateway (empty when the conflist names none).
+type SubnetGateway = (String, String);
+
 /// One address range of an IPAM section (`ranges[i][0]` or the legacy
 /// top-level `subnet`/`gateway`).
-fn range_of(v: &serde_json::Value) -> Option<(String, String)> {
+fn range_of(v: &serde_json::Value) -> Option<SubnetGateway> {
     let subnet = v.get("subnet")?.as_str()?.parse::<ipnet::IpNet>().ok()?;
     let gateway = v
         .get("gateway")
@@ -112,11 +115,11 @@ fn range_of(v: &serde_json::Value) -> Option<(String, String)> {
 /// The IPv4 and IPv6 (subnet, gateway) of a list, from the first plugin
 /// with an `ipam` section (host-local's `ranges` or `subnet`); none when
 /// the IPAM plugin is configured some other way (dhcp, static).
-fn ipam_ranges(list: &NetConfList) -> (Option<(String, String)>, Option<(String, String)>) {
+fn ipam_ranges(list: &NetConfList) -> (Option<SubnetGateway>, Option<SubnetGateway>) {
     let Some(ipam) = list.plugins.iter().find_map(|p| p.raw.get("ipam")) else {
         return (None, None);
     };
-    let mut ranges: Vec<(String, String)> = Vec::new();
+    let mut ranges: Vec<SubnetGateway> = Vec::new();
     if let Some(r) = range_of(ipam) {
         ranges.push(r);
     }
@@ -130,7 +133,7 @@ fn ipam_ranges(list: &NetConfList) -> (Option<(String, String)>, Option<(String,
             ranges.push(r);
         }
     }
-    let v6 = |r: &&(String, String)| r.0.contains(':');
+    let v6 = |r: &&SubnetGateway| r.0.contains(':');
     (
         ranges.iter().find(|r| !v6(r)).cloned(),
         ranges.iter().find(v6).cloned(),
