@@ -530,3 +530,71 @@ fn berth_own_plugins_serve_a_cni_network() {
     assert_eq!(netns_files(&d), Vec::<String>::new());
     assert_no_veths(&d);
 }
+
+#[test]
+fn published_port_through_the_reference_portmap_plugin() {
+    let d = Daemon::start();
+    d.load_busybox();
+    write_conflist(
+        &d,
+        "50-portnet.conflist",
+        "portnet",
+        vec![
+            bridge_plugin(&d, REFERENCE, "cnibr4", "10.94.0.0/24", "10.94.0.1"),
+            json!({"type": "portmap", "capabilities": {"portMappings": true}}),
+        ],
+    );
+    // portmap takes explicit host ports only.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "portnet",
+        "-p",
+        "80",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        stderr(&out).contains("explicit host ports"),
+        "{}",
+        stderr(&out)
+    );
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "portnet",
+        "-p",
+        "8085:80",
+        "busybox",
+        "sh",
+        "-c",
+        &httpd_sh("mapped"),
+    ]);
+    let ports = d.ok(&["port", "web"]);
+    assert!(ports.contains("8085"), "{ports}");
+    // From the sandbox host to one of its own addresses: portmap's DNAT.
+    let got = within(10, || {
+        d.host
+            .sh("busybox timeout 5 wget -Y off -qO- http://10.94.0.1:8085/")
+            .map_err(|e| e.to_string())
+    });
+    assert!(
+        got.as_deref().is_ok_and(|s| s.contains("mapped")),
+        "{got:?}"
+    );
+    let nat = d.host.sh("iptables -t nat -S").expect("iptables");
+    assert!(
+        nat.contains("8085"),
+        "no portmap rule while running:\n{nat}"
+    );
+    d.ok(&["rm", "-f", "web"]);
+    let nat = d.host.sh("iptables -t nat -S").expect("iptables");
+    assert!(!nat.contains("8085"), "portmap rule left:\n{nat}");
+    assert_eq!(leases(&d, "portnet"), Vec::<String>::new());
+    assert_no_veths(&d);
+}
