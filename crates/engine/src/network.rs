@@ -2,9 +2,13 @@
 //! from HostConfig, the container's own netns (made and bind-mounted
 //! before its process starts), and the attach/detach seam that network
 //! drivers fill ([`NetworkAttacher`]). The bridge driver, berthd's default
-//! and user-defined bridge networks in process on berth-net, is [`bridge`].
+//! and user-defined bridge networks in process on berth-net, is [`bridge`];
+//! the CNI networks of the CNI config dir are [`cni`]'s; [`dispatch`] sends
+//! each call to the driver owning the network.
 
 pub mod bridge;
+pub mod cni;
+pub mod dispatch;
 pub mod dns;
 pub mod firewall_watch;
 pub mod pools;

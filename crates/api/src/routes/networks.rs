@@ -1,6 +1,7 @@
-//! `/networks/...`: the engine's bridge networks (the default `bridge` and
-//! user-defined ones, from the network driver) plus the built-in `host` and
-//! `none`, in Docker's JSON shape.
+//! `/networks/...`: the engine's networks (the default `bridge`,
+//! user-defined bridges and the CNI networks of the CNI config dir, from
+//! the network drivers) plus the built-in `host` and `none`, in Docker's
+//! JSON shape.
 
 use std::collections::HashMap;
 
@@ -92,7 +93,12 @@ fn model(e: &Engine, n: &NetworkInfo) -> Value {
     if !aux4.is_empty() {
         ipam["AuxiliaryAddresses"] = Value::Object(aux4);
     }
-    let mut configs = vec![ipam];
+    // A CNI network whose IPAM is not host-local ranges shows none.
+    let mut configs = if n.subnet.is_empty() && n.driver == "cni" {
+        Vec::new()
+    } else {
+        vec![ipam]
+    };
     if !n.subnet6.is_empty() {
         let mut v6 = json!({ "Subnet": n.subnet6, "Gateway": n.gateway6 });
         let aux6 = aux_of(false);
@@ -292,6 +298,14 @@ async fn remove(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Re
         ))
         .into());
     }
+    if n["Driver"] == "cni" {
+        // The driver refuses, saying where the network comes from.
+        let driver = e.network_driver().clone();
+        tokio::task::spawn_blocking(move || driver.remove_network(&name))
+            .await
+            .map_err(|err| EngineError::Internal(err.to_string()))??;
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
     // As dockerd: only live endpoints hold a network (a stopped
     // container's start fails later with "network not found").
     // dockerd: 403 (libnetwork's ActiveEndpointsError), naming them.
@@ -384,7 +398,8 @@ async fn prune(
         .network_driver()
         .networks()
         .into_iter()
-        .filter(|n| n.name != "bridge" && !used.contains(&n.name) && !used.contains(&n.id))
+        .filter(|n| n.name != "bridge" && n.driver != "cni")
+        .filter(|n| !used.contains(&n.name) && !used.contains(&n.id))
         .filter(|n| {
             f.labels_match("label", &n.labels)
                 && f.get("label!").is_none_or(|not| {

@@ -182,7 +182,12 @@ async fn info(State(e): State<Engine>) -> ApiResult<Response> {
         docker_root_dir: Some(cfg.data_root.to_string_lossy().into_owned()),
         plugins: Some(PluginsInfo {
             volume: Some(vec!["local".into()]),
-            network: Some(vec!["bridge".into(), "host".into(), "null".into()]),
+            network: Some(vec![
+                "bridge".into(),
+                "cni".into(),
+                "host".into(),
+                "null".into(),
+            ]),
             authorization: None,
             log: Some(vec!["json-file".into(), "none".into()]),
         }),

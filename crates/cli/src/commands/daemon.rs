@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use berth_engine::network::bridge::{parse_cidr, parse_mtu, BridgeDriver, BridgeOptions};
+use berth_engine::network::cni::{CniConfig, CniDriver};
+use berth_engine::network::dispatch::Networks;
 use berth_engine::network::pools::AddressPool;
 use berth_engine::{Engine, EngineConfig};
 use clap::Parser;
@@ -73,6 +75,13 @@ struct Flags {
     /// berthd, docker-init, tini-static).
     #[arg(long = "init-path")]
     init_path: Option<PathBuf>,
+    /// CNI conflists, each a network of driver cni (default /etc/cni/net.d).
+    #[arg(long = "cni-config-dir")]
+    cni_config_dir: Option<PathBuf>,
+    /// CNI plugin dirs, searched in order; repeat or join with ':'
+    /// (default /opt/cni/bin:/usr/lib/cni).
+    #[arg(long = "cni-bin-dir")]
+    cni_bin_dir: Vec<String>,
 }
 
 /// The daemon.json keys berth supports (dockerd's names).
@@ -112,6 +121,11 @@ struct DaemonJson {
     init: Option<bool>,
     #[serde(rename = "init-path")]
     init_path: Option<PathBuf>,
+    #[serde(rename = "cni-config-dir")]
+    cni_config_dir: Option<PathBuf>,
+    /// Plugin dirs joined with ':', as CNI_PATH.
+    #[serde(rename = "cni-bin-dir")]
+    cni_bin_dir: Option<String>,
 }
 
 /// One of daemon.json's `default-address-pools`.
@@ -223,6 +237,37 @@ fn level_filter(level: &str) -> anyhow::Result<&'static str> {
     })
 }
 
+/// The CNI driver's dirs: flags over daemon.json over the defaults.
+fn cni_config(
+    conf_dir: Option<PathBuf>,
+    bin_dirs: &[String],
+    file_conf_dir: Option<PathBuf>,
+    file_bin_dir: Option<&str>,
+    data_root: &Path,
+) -> CniConfig {
+    let joined: Vec<&str> = if bin_dirs.is_empty() {
+        file_bin_dir.into_iter().collect()
+    } else {
+        bin_dirs.iter().map(String::as_str).collect()
+    };
+    let mut bins: Vec<PathBuf> = joined
+        .iter()
+        .flat_map(|d| d.split(':'))
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    if bins.is_empty() {
+        bins = CniConfig::default_bin_dirs();
+    }
+    CniConfig {
+        conf_dir: conf_dir
+            .or(file_conf_dir)
+            .unwrap_or_else(|| "/etc/cni/net.d".into()),
+        bin_dirs: bins,
+        cache_dir: data_root.join("cni"),
+    }
+}
+
 pub fn main(args: Vec<std::ffi::OsString>) -> i32 {
     match run(args) {
         Ok(()) => 0,
@@ -303,8 +348,16 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
     let bridge_opts = network_options(&flags, &file, &mut cfg)?;
     std::fs::create_dir_all(&cfg.data_root)
         .with_context(|| format!("creating {}", cfg.data_root.display()))?;
-    let networks = BridgeDriver::open_with(&cfg.data_root.join("network.db"), &bridge_opts)
+    let bridge = BridgeDriver::open_with(&cfg.data_root.join("network.db"), &bridge_opts)
         .context("setting up networking")?;
+    let cni = CniDriver::new(cni_config(
+        flags.cni_config_dir.clone(),
+        &flags.cni_bin_dir,
+        file.cni_config_dir.clone(),
+        file.cni_bin_dir.as_deref(),
+        &cfg.data_root,
+    ));
+    let networks = Networks::new(Arc::new(bridge), Some(cni));
     let engine = Engine::open(cfg, Arc::new(networks)).context("opening the engine")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -166,6 +166,9 @@ pub fn berthd() -> Daemon {
         .arg(root.join("daemon.json"))
         .arg("--cgroup-parent")
         .arg(sandbox.cgroup_parent())
+        // Not the host's /etc/cni/net.d: no CNI networks unless a test adds some.
+        .arg("--cni-config-dir")
+        .arg(root.join("cni-net.d"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(root.join("berthd.log")).expect("log file"));

@@ -79,6 +79,10 @@ impl Daemon {
             .arg(self.host.root().join("daemon.json"))
             .arg("--log-level")
             .arg("debug")
+            // Not the host's /etc/cni/net.d: the test's own (empty unless
+            // it writes conflists there).
+            .arg("--cni-config-dir")
+            .arg(self.cni_conf_dir())
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
@@ -101,6 +105,11 @@ impl Daemon {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("berthd did not come up:\n{}", self.log_text());
+    }
+
+    /// berthd's CNI config dir (under the sandbox root; may not exist).
+    pub fn cni_conf_dir(&self) -> PathBuf {
+        self.host.root().join("cni-net.d")
     }
 
     pub fn log_text(&self) -> String {

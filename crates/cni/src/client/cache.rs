@@ -117,13 +117,23 @@ impl ResultCache {
     /// Every entry of `network` (entries that cannot be read are skipped
     /// with a warning: one bad file must not stop GC).
     pub fn list(&self, network: &str) -> Result<Vec<CacheEntry>, CacheError> {
+        self.entries(Some(network))
+    }
+
+    /// Every entry of every network (a runtime's repair after a crash
+    /// looks for attachments of networks whose configuration is gone too).
+    pub fn list_all(&self) -> Result<Vec<CacheEntry>, CacheError> {
+        self.entries(None)
+    }
+
+    fn entries(&self, network: Option<&str>) -> Result<Vec<CacheEntry>, CacheError> {
         let dir = self.results_dir();
         let rd = match std::fs::read_dir(&dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(source) => return Err(CacheError::Io { path: dir, source }),
         };
-        let prefix = format!("{network}-");
+        let prefix = network.map(|n| format!("{n}-")).unwrap_or_default();
         let mut out = Vec::new();
         for ent in rd.flatten() {
             let name = ent.file_name().to_string_lossy().into_owned();
@@ -131,12 +141,18 @@ impl ResultCache {
                 continue;
             }
             match read_entry(&ent.path()) {
-                Ok(Some(e)) if e.network_name == network => out.push(e),
+                Ok(Some(e)) if network.is_none_or(|n| e.network_name == n) => out.push(e),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "skipping unreadable cache entry"),
             }
         }
-        out.sort_by(|a, b| (&a.container_id, &a.if_name).cmp(&(&b.container_id, &b.if_name)));
+        out.sort_by(|a, b| {
+            (&a.network_name, &a.container_id, &a.if_name).cmp(&(
+                &b.network_name,
+                &b.container_id,
+                &b.if_name,
+            ))
+        });
         Ok(out)
     }
 }
@@ -267,6 +283,7 @@ mod tests {
         // A network whose name is a prefix of another must not see its entries.
         assert!(cache.list("ne").expect("list").is_empty());
         assert_eq!(cache.list("net").expect("list").len(), 1);
+        assert_eq!(cache.list_all().expect("list all"), vec![entry.clone()]);
         cache.remove("net", "c1", "eth0").expect("rm");
         cache.remove("net", "c1", "eth0").expect("rm twice");
         assert_eq!(cache.get("net", "c1", "eth0").expect("get"), None);

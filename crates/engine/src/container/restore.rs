@@ -97,6 +97,15 @@ impl Engine {
             .iter()
             .filter_map(|r| r.netns.as_ref().map(std::path::PathBuf::from))
             .collect();
+        // Before the netns go: a CNI DEL may want the container's netns.
+        let with_endpoints: std::collections::HashSet<String> = live
+            .iter()
+            .filter(|r| !r.endpoints.is_empty())
+            .map(|r| r.id.clone())
+            .collect();
+        if let Err(e) = self.inner.attacher.release_orphans(&with_endpoints) {
+            tracing::warn!("releasing network leftovers: {e}");
+        }
         let dir = self.inner.cfg.netns_dir();
         for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let path = e.path();
@@ -116,14 +125,6 @@ impl Engine {
                 }
                 super::ipc_shm::release(&self.inner.cfg, &r.id);
             }
-        }
-        let with_endpoints: std::collections::HashSet<String> = live
-            .iter()
-            .filter(|r| !r.endpoints.is_empty())
-            .map(|r| r.id.clone())
-            .collect();
-        if let Err(e) = self.inner.attacher.release_orphans(&with_endpoints) {
-            tracing::warn!("releasing network leftovers: {e}");
         }
     }
 }
