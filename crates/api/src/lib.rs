@@ -45,6 +45,7 @@ pub fn router(engine: Engine) -> Router {
         .merge(routes::build::router())
         .merge(routes::volumes::router())
         .merge(routes::networks::router())
+        .merge(routes::swarm::router())
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,

@@ -52,11 +52,10 @@ async fn start(
         .map_err(|err| ApiError::bad_request(format!("reading body: {err}")))?
         .to_bytes();
     let sb: StartBody = json(&bytes, true)?;
-    let tty = sb.tty
-        || e.exec_inspect(&id)?
-            .process_config
-            .and_then(|p| p.tty)
-            .unwrap_or(false);
+    // As dockerd, the start request's Tty alone chooses the raw stream;
+    // without it the output is stdcopy-framed even when the exec has a
+    // pty (its merged output all comes as stdout frames).
+    let tty = sb.tty;
     if sb.detach {
         e.exec_start(&id, true).await?;
         return Ok(StatusCode::OK.into_response());
