@@ -6,6 +6,7 @@
 //! attach/exec upgrades, errors are `{"message": ...}` with Docker's codes.
 
 mod body;
+mod detach_keys;
 mod error;
 mod hijack;
 mod query;

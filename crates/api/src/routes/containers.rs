@@ -282,6 +282,7 @@ async fn attach(
         None
     };
     let stream = !q.0.contains_key("stream") || q.bool("stream");
+    let detach_keys = crate::detach_keys::parse(q.str("detachKeys"))?;
     let tty = e.lookup(&id)?.record().tty();
     let conn = if stream {
         Some(e.attach(&id, opts)?.1)
@@ -309,7 +310,7 @@ async fn attach(
         }
         match conn {
             Some(conn) => match conn.await {
-                Ok(m) => pump(client, m, tty).await,
+                Ok(m) => pump(client, m, tty, detach_keys).await,
                 Err(err) => tracing::debug!("attach: {err}"),
             },
             None => {

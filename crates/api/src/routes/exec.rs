@@ -56,6 +56,7 @@ async fn start(
     // without it the output is stdcopy-framed even when the exec has a
     // pty (its merged output all comes as stdout frames).
     let tty = sb.tty;
+    let detach_keys = crate::detach_keys::parse(e.exec_inspect(&id)?.detach_keys.as_deref())?;
     if sb.detach {
         e.exec_start(&id, true).await?;
         return Ok(StatusCode::OK.into_response());
@@ -69,7 +70,7 @@ async fn start(
             }
         }
         if let Some(m) = conn {
-            pump(client, m, tty).await;
+            pump(client, m, tty, detach_keys).await;
         }
     }))
 }
