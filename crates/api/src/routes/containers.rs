@@ -176,7 +176,10 @@ fn add_endpoint_null_fields(inspect: &mut serde_json::Value) {
     else {
         return;
     };
-    for ep in nets.values_mut().filter_map(serde_json::Value::as_object_mut) {
+    for ep in nets
+        .values_mut()
+        .filter_map(serde_json::Value::as_object_mut)
+    {
         for k in ["IPAMConfig", "Links", "Aliases", "DriverOpts", "DNSNames"] {
             ep.entry(k).or_insert(serde_json::Value::Null);
         }

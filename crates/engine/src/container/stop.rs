@@ -140,11 +140,7 @@ impl Engine {
         // As dockerd: a SIGKILL returns once the container has exited, so
         // an inspect or rm right after sees it stopped. Bounded, since a
         // process in uninterruptible sleep may outlive the signal.
-        if sig == libc::SIGKILL
-            && !self
-                .wait_exit_after(&entry, seen, Some(KILL_WAIT))
-                .await
-        {
+        if sig == libc::SIGKILL && !self.wait_exit_after(&entry, seen, Some(KILL_WAIT)).await {
             tracing::warn!(container = %rec.id, "still running {KILL_WAIT:?} after SIGKILL");
         }
         Ok(())
