@@ -45,6 +45,19 @@ st = api.inspect_container(c)["State"]
 assert st["Running"] is False and st["ExitCode"] == 137, st
 api.remove_container(c)  # no force: it is stopped
 
+# A restart policy makes the container restarting from its exit on: rm
+# without force right after wait refuses it.
+c = api.create_container(IMG, ["sleep", "1"], host_config=api.create_host_config(
+    restart_policy={"Name": "always", "MaximumRetryCount": 0}, network_mode="none"))
+api.start(c)
+api.wait(c)
+try:
+    api.remove_container(c)
+    raise AssertionError("rm of a restarting container succeeded")
+except docker.errors.APIError as e:
+    assert "stop the container before" in str(e).lower(), e
+api.remove_container(c, force=True)
+
 # exec start without Tty is stdcopy-framed even for an exec with a pty.
 c = api.create_container(IMG, "cat", detach=True, stdin_open=True)
 api.start(c)
@@ -119,6 +132,12 @@ c = api.create_container(IMG, "top")
 api.connect_container_to_network(c, "gapsnet", mac_address="02:42:ac:11:00:02")
 ep = api.inspect_container(c)["NetworkSettings"]["Networks"]["gapsnet"]
 assert ep["MacAddress"] == "02:42:ac:11:00:02", ep
+api.disconnect_container_from_network(c, "gapsnet", force=True)
+try:
+    api.disconnect_container_from_network(c, "gapsnet", force=True)
+    raise AssertionError("force-disconnect of a container not connected succeeded")
+except docker.errors.APIError as e:
+    assert "is not connected" in str(e), e
 api.remove_container(c, force=True)
 # the deprecated container-wide MacAddress goes to the primary endpoint
 c = api.create_container(IMG, ["sleep", "60"], mac_address="02:42:ac:11:00:0a")
