@@ -54,6 +54,8 @@ DESELECT=(
     "models_images_test.py::ImageCollectionTest::test_pull"
     "models_images_test.py::ImageCollectionTest::test_pull_multiple"
     "models_images_test.py::ImageCollectionTest::test_pull_with_sha"
+    "models_images_test.py::ImageCollectionTest::test_pull_with_tag"
+    "models_images_test.py::ImageTest::test_tag_and_remove"
     # internet: wants Docker Hub's "not found" for a missing repository
     "models_containers_test.py::ContainerCollectionTest::test_run_with_image_that_does_not_exist"
 )

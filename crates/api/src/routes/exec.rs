@@ -27,7 +27,14 @@ async fn create(
     Path(id): Path<String>,
     b: bytes::Bytes,
 ) -> ApiResult<Response> {
-    let cfg: ExecConfig = json(&b, false)?;
+    let mut cfg: ExecConfig = json(&b, false)?;
+    // dockerd decodes JSON keys case-insensitively (Go), and docker-py
+    // sends `detachKeys` from the client's config file that way.
+    if cfg.detach_keys.is_none() {
+        cfg.detach_keys = serde_json::from_slice::<serde_json::Value>(&b)
+            .ok()
+            .and_then(|v| v.get("detachKeys")?.as_str().map(str::to_owned));
+    }
     let exec_id = e.exec_create(&id, cfg)?;
     Ok(reply(201, &serde_json::json!({ "Id": exec_id })))
 }

@@ -96,9 +96,11 @@ for keys, seq in [(None, b"\x10\x11"), ("ctrl-x", b"\x18")]:
     s.close()
     assert api.inspect_container(t)["State"]["Running"] is True
     api.remove_container(t, force=True)
-x = api.exec_create(c, "cat", stdin=True, tty=True)
+# docker-py sends an exec's keys as `detachKeys` (Go decodes keys
+# case-insensitively).
+x = api.exec_create(c, "cat", stdin=True, tty=True, detach_keys="ctrl-x")
 s = raw(api.exec_start(x, tty=True, socket=True))
-s.sendall(b"\x10\x11")
+s.sendall(b"\x18")
 s.settimeout(10)
 while s.recv(4096):
     pass
@@ -167,5 +169,11 @@ assert c1["Id"] in res["ContainersDeleted"], res
 assert c2["Id"] not in res["ContainersDeleted"], res
 assert res["SpaceReclaimed"] > 0, res
 api.remove_container(c2, force=True)
+
+# diff shows the container's own changes, not the mount points start made.
+ct = client.containers.run(IMG, "touch /test", detach=True)
+ct.wait()
+assert ct.diff() == [{"Path": "/test", "Kind": 1}], ct.diff()
+ct.remove()
 
 print("docker-py suite gaps ok")
