@@ -359,9 +359,9 @@ const INIT_PATHS: &[&str] = &[
 fn without_init_paths(changes: Vec<berth_image::Change>) -> Vec<berth_image::Change> {
     let init = |c: &berth_image::Change| {
         c.kind == berth_image::ChangeKind::Added
-            && INIT_PATHS.iter().any(|p| {
-                c.path == *p || c.path.strip_prefix(p).is_some_and(|r| r.starts_with('/'))
-            })
+            && INIT_PATHS
+                .iter()
+                .any(|p| c.path == *p || c.path.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
     };
     let kept: Vec<_> = changes.into_iter().filter(|c| !init(c)).collect();
     let has_child = |dir: &str| {
