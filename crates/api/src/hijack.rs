@@ -97,34 +97,52 @@ async fn unframe<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(mut r: R, mut out:
 /// Pumps a client connection and a monitor attach connection until the
 /// monitor's output ends. The client's end of input is passed on as a
 /// half-close, so a `stdin_once` container sees EOF.
-pub async fn pump<C>(client: C, monitor: UnixStream, tty: bool)
+pub async fn pump<C>(client: C, monitor: UnixStream, tty: bool, detach_keys: Vec<u8>)
 where
     C: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (mut mr, mut mw) = monitor.into_split();
     let (mut cr, mut cw) = tokio::io::split(client);
+    let (detached_tx, detached_rx) = tokio::sync::oneshot::channel::<()>();
     // Input keeps being read (and dropped once the monitor is gone) until
     // the client closes: closing a socket with unread input would reset
-    // the connection before the client has read all output.
+    // the connection before the client has read all output. The detach
+    // keys end the attach instead (the container keeps running).
     let input = tokio::spawn(async move {
         let mut buf = vec![0u8; 16 * 1024];
+        let mut scan = crate::detach_keys::Scanner::new(detach_keys);
+        let mut fwd = Vec::with_capacity(buf.len());
         let mut open = true;
         loop {
             match cr.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    if open && mw.write_all(&buf[..n]).await.is_err() {
+                    fwd.clear();
+                    let detach = scan.feed(&buf[..n], &mut fwd);
+                    if open && !fwd.is_empty() && mw.write_all(&fwd).await.is_err() {
                         open = false;
+                    }
+                    if detach {
+                        // Dropping the monitor connection without a
+                        // half-close: a detach is not the end of stdin.
+                        let _ = detached_tx.send(());
+                        return;
                     }
                 }
             }
         }
         let _ = mw.shutdown().await;
     });
-    if tty {
-        unframe(&mut mr, &mut cw).await;
-    } else {
-        let _ = tokio::io::copy(&mut mr, &mut cw).await;
+    let output = async {
+        if tty {
+            unframe(&mut mr, &mut cw).await;
+        } else {
+            let _ = tokio::io::copy(&mut mr, &mut cw).await;
+        }
+    };
+    tokio::select! {
+        _ = output => {}
+        Ok(()) = detached_rx => {}
     }
     let _ = cw.flush().await;
     let _ = cw.shutdown().await;

@@ -6,6 +6,7 @@
 //! attach/exec upgrades, errors are `{"message": ...}` with Docker's codes.
 
 mod body;
+mod detach_keys;
 mod error;
 mod hijack;
 mod query;
@@ -45,6 +46,7 @@ pub fn router(engine: Engine) -> Router {
         .merge(routes::build::router())
         .merge(routes::volumes::router())
         .merge(routes::networks::router())
+        .merge(routes::swarm::router())
         .fallback(|uri: axum::http::Uri| async move {
             ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,

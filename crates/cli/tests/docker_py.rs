@@ -53,3 +53,8 @@ fn docker_py_runs_the_core_scenario() {
 fn docker_py_stats_archives_health_events_prune() {
     run_script("more.py", "docker-py more ok");
 }
+
+#[test]
+fn docker_py_suite_gaps_swarm_kill_exec_detach_endpoints_prune() {
+    run_script("suite_gaps.py", "docker-py suite gaps ok");
+}

@@ -337,6 +337,48 @@ impl Engine {
 }
 
 /// Docker's change kinds in `/containers/{id}/changes`: 0 modified, 1 added, 2 deleted.
+/// What start puts in every rootfs (mount points for /proc, /sys, /dev and
+/// the bind-mounted /etc files). dockerd keeps these in a per-container
+/// "init" layer below the container's own, so its diff never shows them.
+const INIT_PATHS: &[&str] = &[
+    "/dev/pts",
+    "/dev/shm",
+    "/dev/console",
+    "/dev/mqueue",
+    "/proc",
+    "/sys",
+    "/.dockerenv",
+    "/etc/resolv.conf",
+    "/etc/hosts",
+    "/etc/hostname",
+    "/etc/mtab",
+];
+
+/// `changes` without the init paths (added ones) and without /dev or /etc
+/// when those were touched only by them.
+fn without_init_paths(changes: Vec<berth_image::Change>) -> Vec<berth_image::Change> {
+    let init = |c: &berth_image::Change| {
+        c.kind == berth_image::ChangeKind::Added
+            && INIT_PATHS
+                .iter()
+                .any(|p| c.path == *p || c.path.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
+    };
+    let kept: Vec<_> = changes.into_iter().filter(|c| !init(c)).collect();
+    let has_child = |dir: &str| {
+        kept.iter()
+            .any(|c| c.path.strip_prefix(dir).is_some_and(|r| r.starts_with('/')))
+    };
+    let lone_parent: Vec<bool> = kept
+        .iter()
+        .map(|c| (c.path == "/dev" || c.path == "/etc") && !has_child(&c.path))
+        .collect();
+    kept.into_iter()
+        .zip(lone_parent)
+        .filter(|(c, lone)| !(*lone && c.kind != berth_image::ChangeKind::Deleted))
+        .map(|(c, _)| c)
+        .collect()
+}
+
 fn change_kind(k: berth_image::ChangeKind) -> i64 {
     match k {
         berth_image::ChangeKind::Changed => 0,
@@ -400,8 +442,8 @@ impl Engine {
     pub async fn container_changes(&self, name: &str) -> Result<Vec<serde_json::Value>> {
         let id = self.lookup(name)?.id();
         self.blocking(move |_, s| {
-            Ok(s.diff(&id)
-                .map_err(map_err)?
+            let changes = s.diff(&id).map_err(map_err)?;
+            Ok(without_init_paths(changes)
                 .into_iter()
                 .map(|c| serde_json::json!({ "Path": c.path, "Kind": change_kind(c.kind) }))
                 .collect())
@@ -469,5 +511,48 @@ impl Engine {
             Ok(img.id)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_image::{Change, ChangeKind};
+
+    fn ch(path: &str, kind: ChangeKind) -> Change {
+        Change {
+            path: path.into(),
+            kind,
+        }
+    }
+
+    #[test]
+    fn diff_leaves_out_what_start_put_in_the_rootfs() {
+        let all = vec![
+            ch("/dev", ChangeKind::Added),
+            ch("/dev/pts", ChangeKind::Added),
+            ch("/etc", ChangeKind::Changed),
+            ch("/etc/hostname", ChangeKind::Added),
+            ch("/etc/hosts", ChangeKind::Added),
+            ch("/proc", ChangeKind::Added),
+            ch("/test", ChangeKind::Added),
+        ];
+        let kept: Vec<_> = without_init_paths(all)
+            .into_iter()
+            .map(|c| c.path)
+            .collect();
+        assert_eq!(kept, vec!["/test"]);
+        // A change of the container's own under /etc keeps /etc.
+        let all = vec![
+            ch("/etc", ChangeKind::Changed),
+            ch("/etc/hosts", ChangeKind::Added),
+            ch("/etc/motd", ChangeKind::Added),
+            ch("/etc/hosts.allow", ChangeKind::Added),
+        ];
+        let kept: Vec<_> = without_init_paths(all)
+            .into_iter()
+            .map(|c| c.path)
+            .collect();
+        assert_eq!(kept, vec!["/etc", "/etc/motd", "/etc/hosts.allow"]);
     }
 }

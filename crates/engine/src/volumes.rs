@@ -23,6 +23,9 @@ pub struct VolumeRecord {
     pub anonymous: bool,
 }
 
+/// The label dockerd puts on a volume made without a name.
+pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
+
 fn key(name: &str) -> String {
     format!("volumes/{name}")
 }
@@ -52,6 +55,7 @@ impl Engine {
                 "invalid option for the local volume driver: {o} (berth's local driver takes none yet)"
             )));
         }
+        let unnamed = name.is_none_or(str::is_empty);
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
                 if !ids::valid_volume_name(n) {
@@ -63,6 +67,13 @@ impl Engine {
             }
             None => ids::new_id()?,
         };
+        // As dockerd: a volume made without a name is anonymous (prune
+        // removes it without `all`), and says so in a label.
+        let anonymous = anonymous || unnamed;
+        let mut labels = labels;
+        if anonymous {
+            labels.entry(ANONYMOUS_LABEL.to_owned()).or_default();
+        }
         if let Ok(v) = self.volume_get(&name) {
             return Ok(v);
         }

@@ -57,7 +57,8 @@ fn no_content() -> Response {
 }
 
 async fn create(State(e): State<Engine>, Query(q): Query<Q>, b: Bytes) -> ApiResult<Response> {
-    let body: ContainerCreateBody = json(&b, false)?;
+    let mut body: ContainerCreateBody = json(&b, false)?;
+    legacy_mac_address(&b, &mut body);
     let made = e.create(q.str("name"), body).await?;
     Ok(reply(
         201,
@@ -66,6 +67,47 @@ async fn create(State(e): State<Engine>, Query(q): Query<Q>, b: Bytes) -> ApiRes
             warnings: made.warnings,
         },
     ))
+}
+
+/// The deprecated container-wide `MacAddress` (gone from the 1.44+
+/// models, still sent by clients such as docker-py): dockerd gives it to
+/// the primary network's endpoint when that asks for none.
+fn legacy_mac_address(raw: &Bytes, body: &mut ContainerCreateBody) {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(raw) else {
+        return;
+    };
+    let Some(mac) = v
+        .get("MacAddress")
+        .and_then(|m| m.as_str())
+        .filter(|m| !m.is_empty())
+    else {
+        return;
+    };
+    let mode = body
+        .host_config
+        .as_ref()
+        .and_then(|h| h.network_mode.clone())
+        .unwrap_or_default();
+    let net = match mode.as_str() {
+        "" | "default" => "bridge".to_owned(),
+        "host" | "none" => return,
+        m if m.starts_with("container:") => return,
+        m => m.to_owned(),
+    };
+    let eps = body
+        .networking_config
+        .get_or_insert_with(Default::default)
+        .endpoints_config
+        .get_or_insert_with(Default::default);
+    let key = if eps.contains_key("default") && !eps.contains_key(&net) {
+        "default".to_owned()
+    } else {
+        net
+    };
+    let ep = eps.entry(key).or_default();
+    if ep.mac_address.as_deref().is_none_or(str::is_empty) {
+        ep.mac_address = Some(mac.to_owned());
+    }
 }
 
 async fn list(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response> {
@@ -87,17 +129,21 @@ async fn prune(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Respons
     let f = Filters::parse(q.str("filters"))?;
     f.check_keys(&["until", "label", "label!"])?;
     let mut deleted = Vec::new();
+    let mut space = 0i64;
     for r in e.list_records() {
         if r.state.status.is_live() || !f.labels_match("label", &r.labels()) {
             continue;
         }
+        // What the container wrote (its rw layer) is what its removal frees.
+        let (rw, _) = e.sizes(&r);
         if e.remove(&r.id, false, false).await.is_ok() {
             deleted.push(r.id);
+            space += rw;
         }
     }
     Ok(reply(
         200,
-        &serde_json::json!({ "ContainersDeleted": deleted, "SpaceReclaimed": 0 }),
+        &serde_json::json!({ "ContainersDeleted": deleted, "SpaceReclaimed": space }),
     ))
 }
 
@@ -116,7 +162,28 @@ async fn inspect(
     let mut v = serde_json::to_value(out)
         .map_err(|err| berth_engine::EngineError::Internal(err.to_string()))?;
     super::networks::add_default_bridge_fields(&mut v);
+    add_endpoint_null_fields(&mut v);
     Ok(reply(200, &v))
+}
+
+/// dockerd writes every field of a container's endpoints, `null` when
+/// unset (the models leave unset ones out); clients index them directly
+/// (`Networks[n]['Aliases']`).
+fn add_endpoint_null_fields(inspect: &mut serde_json::Value) {
+    let Some(nets) = inspect
+        .pointer_mut("/NetworkSettings/Networks")
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    for ep in nets
+        .values_mut()
+        .filter_map(serde_json::Value::as_object_mut)
+    {
+        for k in ["IPAMConfig", "Links", "Aliases", "DriverOpts", "DNSNames"] {
+            ep.entry(k).or_insert(serde_json::Value::Null);
+        }
+    }
 }
 
 async fn start(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
@@ -218,6 +285,7 @@ async fn attach(
         None
     };
     let stream = !q.0.contains_key("stream") || q.bool("stream");
+    let detach_keys = crate::detach_keys::parse(q.str("detachKeys"))?;
     let tty = e.lookup(&id)?.record().tty();
     let conn = if stream {
         Some(e.attach(&id, opts)?.1)
@@ -245,7 +313,7 @@ async fn attach(
         }
         match conn {
             Some(conn) => match conn.await {
-                Ok(m) => pump(client, m, tty).await,
+                Ok(m) => pump(client, m, tty, detach_keys).await,
                 Err(err) => tracing::debug!("attach: {err}"),
             },
             None => {

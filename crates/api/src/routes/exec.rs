@@ -27,7 +27,14 @@ async fn create(
     Path(id): Path<String>,
     b: bytes::Bytes,
 ) -> ApiResult<Response> {
-    let cfg: ExecConfig = json(&b, false)?;
+    let mut cfg: ExecConfig = json(&b, false)?;
+    // dockerd decodes JSON keys case-insensitively (Go), and docker-py
+    // sends `detachKeys` from the client's config file that way.
+    if cfg.detach_keys.is_none() {
+        cfg.detach_keys = serde_json::from_slice::<serde_json::Value>(&b)
+            .ok()
+            .and_then(|v| v.get("detachKeys")?.as_str().map(str::to_owned));
+    }
     let exec_id = e.exec_create(&id, cfg)?;
     Ok(reply(201, &serde_json::json!({ "Id": exec_id })))
 }
@@ -52,11 +59,11 @@ async fn start(
         .map_err(|err| ApiError::bad_request(format!("reading body: {err}")))?
         .to_bytes();
     let sb: StartBody = json(&bytes, true)?;
-    let tty = sb.tty
-        || e.exec_inspect(&id)?
-            .process_config
-            .and_then(|p| p.tty)
-            .unwrap_or(false);
+    // As dockerd, the start request's Tty alone chooses the raw stream;
+    // without it the output is stdcopy-framed even when the exec has a
+    // pty (its merged output all comes as stdout frames).
+    let tty = sb.tty;
+    let detach_keys = crate::detach_keys::parse(e.exec_inspect(&id)?.detach_keys.as_deref())?;
     if sb.detach {
         e.exec_start(&id, true).await?;
         return Ok(StatusCode::OK.into_response());
@@ -70,7 +77,7 @@ async fn start(
             }
         }
         if let Some(m) = conn {
-            pump(client, m, tty).await;
+            pump(client, m, tty, detach_keys).await;
         }
     }))
 }

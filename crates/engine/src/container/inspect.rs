@@ -176,10 +176,15 @@ fn endpoints(rec: &ContainerRecord) -> HashMap<String, EndpointSettings> {
                 ipv6_gateway: Some(ep.ipv6_gateway.clone()),
                 global_ipv6_address: Some(ep.global_ipv6_address.clone()),
                 global_ipv6_prefix_len: Some(ep.global_ipv6_prefix_len),
-                mac_address: Some(ep.mac_address.clone()),
+                // Before start, the MAC asked for (as dockerd shows it).
+                mac_address: Some(if ep.mac_address.is_empty() {
+                    asked.mac_address.clone().unwrap_or_default()
+                } else {
+                    ep.mac_address.clone()
+                }),
                 aliases,
-                links: None,
-                driver_opts: None,
+                links: asked.links.clone().filter(|l| !l.is_empty()),
+                driver_opts: asked.driver_opts.clone(),
                 dns_names,
                 ipam_config: asked.ipam_config.clone(),
                 gw_priority: Some(0),

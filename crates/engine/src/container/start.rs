@@ -512,6 +512,14 @@ impl Engine {
             r.netns = None;
             r.endpoints.clear();
         });
+        // Restarting from the exit on (as dockerd), before any waiter hears
+        // of the exit: an rm right after a wait must see it restarting.
+        let restart = updated.as_ref().is_ok_and(|r| self.should_restart(r));
+        let updated = if restart {
+            self.update(&entry, |r| r.state.status = Status::Restarting)
+        } else {
+            updated
+        };
         if oom {
             self.inner
                 .events
@@ -529,7 +537,7 @@ impl Engine {
             n.running = false;
         });
         let Ok(rec) = updated else { return };
-        if self.should_restart(&rec) {
+        if restart {
             let engine = self.clone();
             tokio::spawn(async move { engine.restart_after_exit(entry).await });
         } else if rec.host_config.auto_remove.unwrap_or(false) {

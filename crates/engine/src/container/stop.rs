@@ -13,6 +13,9 @@ use crate::error::{EngineError, Result};
 use crate::events::Event;
 use crate::{ids, monitor_client, Engine};
 
+/// How long `kill` with SIGKILL waits for the exit before it answers.
+const KILL_WAIT: Duration = Duration::from_secs(10);
+
 /// `wait`'s condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitCondition {
@@ -120,15 +123,26 @@ impl Engine {
             return Err(self.not_running(&entry));
         }
         let sig = parse_signal(signal.filter(|s| !s.is_empty()).unwrap_or("SIGKILL"))?;
+        let seen = entry.notice.borrow().exits;
         if sig == libc::SIGKILL {
             let _ = self.update(&entry, |r| r.state.stopped_by_user = true);
         }
         self.inner.runtime.kill(&rec.id, sig, false)?;
+        if sig == libc::SIGKILL && rec.state.status == Status::Paused {
+            // A frozen task acts on SIGKILL only once thawed.
+            let _ = self.inner.runtime.resume(&rec.id);
+        }
         self.inner.events.publish(
             Event::new("container", "kill", &rec.id)
                 .attr("name", rec.name.clone())
                 .attr("signal", sig.to_string()),
         );
+        // As dockerd: a SIGKILL returns once the container has exited, so
+        // an inspect or rm right after sees it stopped. Bounded, since a
+        // process in uninterruptible sleep may outlive the signal.
+        if sig == libc::SIGKILL && !self.wait_exit_after(&entry, seen, Some(KILL_WAIT)).await {
+            tracing::warn!(container = %rec.id, "still running {KILL_WAIT:?} after SIGKILL");
+        }
         Ok(())
     }
 
