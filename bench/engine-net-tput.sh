@@ -29,6 +29,14 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+# The raw pair first: `ip netns add` makes /run/netns a shared bind mount
+# of itself; a netns net_pair had mounted there before would then be
+# mounted twice and its file could not be removed (EBUSY) at the end.
+ip netns add va && ip netns add vb
+ip -n va link set lo up && ip -n vb link set lo up
+ip -n va link add eth0 type veth peer name eth0 netns vb
+ip -n va addr add 10.236.0.1/24 dev eth0 && ip -n va link set eth0 up
+ip -n vb addr add 10.236.0.2/24 dev eth0 && ip -n vb link set eth0 up
 "$NET_PAIR_BIN" "$work/berth" /run/netns ta tb <"$work/hold" >"$work/pair.txt" &
 PAIR_PID=$!
 exec 7>"$work/hold"
@@ -36,11 +44,6 @@ for _ in $(seq 100); do grep -q ready "$work/pair.txt" && break; sleep 0.1; done
 grep -q ready "$work/pair.txt" || { echo "net_pair did not come up" >&2; exit 1; }
 SRV=$(awk '$1 == "ta" {print $2}' "$work/pair.txt")
 
-ip netns add va && ip netns add vb
-ip -n va link set lo up && ip -n vb link set lo up
-ip -n va link add eth0 type veth peer name eth0 netns vb
-ip -n va addr add 10.236.0.1/24 dev eth0 && ip -n va link set eth0 up
-ip -n vb addr add 10.236.0.2/24 dev eth0 && ip -n vb link set eth0 up
 
 echo "$(iperf3 --version | head -1); kernel $(uname -r), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg); ${SECS}s x $REPS runs each"
 echo "MTU: berth eth0 $(ip -n ta -o link show eth0 | grep -o 'mtu [0-9]*'), veth $(ip -n va -o link show eth0 | grep -o 'mtu [0-9]*')"
