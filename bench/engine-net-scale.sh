@@ -10,6 +10,9 @@
 #                        of building it (cargo build --release)
 # Each timed attach is of a fresh netns with one published port (untimed:
 # netns creation, the detach after it); crates/engine/examples/net_scale.rs.
+# Each is paired with a control attach right after it, to a second small
+# host (a netns of its own with 9 containers), so the load's drift over
+# the run can be read out: the raw, CPU-time and paired ratios are printed.
 # Everything runs in a sandbox host (lib.sh in_sandbox).
 source "$(dirname "$0")/lib.sh"
 need nftables iproute2
@@ -27,4 +30,7 @@ trap 'rm -rf "$work"' EXIT
 echo "kernel $(uname -r), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg); RUNS=$RUNS COUNT=$COUNT"
 echo "berth (in process, ms): name median p90 runs"
 "$NET_SCALE_BIN" "$work" "$RUNS" "$COUNT" | tee "$work/out.txt"
-awk '$1 == "ratio" { printf "attach of the %sth / the 10th: %.2f (target <= 1.2)\n", '"$COUNT"', $2 }' "$work/out.txt"
+awk -v n="$COUNT" '
+    $1 == "ratio" { printf "attach of the %sth / the 10th: %.2f raw (target <= 1.2)\n", n, $2 }
+    $1 == "cpu-ratio" { printf "  CPU time of the attach, %sth / 10th: %.2f\n", n, $2 }
+    $1 == "paired-ratio" { printf "  paired with a same-moment control (the 10th of a small second host): %.2f\n", $2 }' "$work/out.txt"

@@ -2,8 +2,10 @@
 # TCP throughput (iperf3) container<->container on a berth bridge network
 # (two netns attached by berthd's bridge driver in process:
 # crates/engine/examples/net_pair.rs) vs the same two kinds of netns joined
-# by a raw veth pair. Runs interleaved (berth, veth, berth, ...) so drift
-# hits both alike. Target: berth >= 0.95 x veth.
+# by a raw veth pair. Runs interleaved (berth, veth, bridge, berth, ...)
+# so drift hits each alike. Target: berth >= 0.95 x veth.
+# A third row, a plain Linux bridge in a netns of its own (no firewall
+# rules, so no conntrack), tells the bridge hop's cost from berth's.
 #
 # usage: bench/engine-net-tput.sh   (as root; IPERF_SECS=5 IPERF_REPS=3)
 #   NET_PAIR_BIN=path   use that build of the net_pair example
@@ -29,6 +31,24 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+# The raw pair first: `ip netns add` makes /run/netns a shared bind mount
+# of itself; a netns net_pair had mounted there before would then be
+# mounted twice and its file could not be removed (EBUSY) at the end.
+ip netns add va && ip netns add vb
+ip -n va link set lo up && ip -n vb link set lo up
+ip -n va link add eth0 type veth peer name eth0 netns vb
+ip -n va addr add 10.236.0.1/24 dev eth0 && ip -n va link set eth0 up
+ip -n vb addr add 10.236.0.2/24 dev eth0 && ip -n vb link set eth0 up
+# The plain bridge: netns pbr holds br0, pa and pb hang off it.
+ip netns add pbr && ip netns add pa && ip netns add pb
+ip -n pbr link set lo up && ip -n pbr link add br0 type bridge && ip -n pbr link set br0 up
+for n in pa pb; do
+    ip -n "$n" link set lo up
+    ip -n pbr link add "v$n" type veth peer name eth0 netns "$n"
+    ip -n pbr link set "v$n" master br0 && ip -n pbr link set "v$n" up
+done
+ip -n pa addr add 10.237.0.1/24 dev eth0 && ip -n pa link set eth0 up
+ip -n pb addr add 10.237.0.2/24 dev eth0 && ip -n pb link set eth0 up
 "$NET_PAIR_BIN" "$work/berth" /run/netns ta tb <"$work/hold" >"$work/pair.txt" &
 PAIR_PID=$!
 exec 7>"$work/hold"
@@ -36,11 +56,6 @@ for _ in $(seq 100); do grep -q ready "$work/pair.txt" && break; sleep 0.1; done
 grep -q ready "$work/pair.txt" || { echo "net_pair did not come up" >&2; exit 1; }
 SRV=$(awk '$1 == "ta" {print $2}' "$work/pair.txt")
 
-ip netns add va && ip netns add vb
-ip -n va link set lo up && ip -n vb link set lo up
-ip -n va link add eth0 type veth peer name eth0 netns vb
-ip -n va addr add 10.236.0.1/24 dev eth0 && ip -n va link set eth0 up
-ip -n vb addr add 10.236.0.2/24 dev eth0 && ip -n vb link set eth0 up
 
 echo "$(iperf3 --version | head -1); kernel $(uname -r), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg); ${SECS}s x $REPS runs each"
 echo "MTU: berth eth0 $(ip -n ta -o link show eth0 | grep -o 'mtu [0-9]*'), veth $(ip -n va -o link show eth0 | grep -o 'mtu [0-9]*')"
@@ -56,18 +71,20 @@ one_run() {
     wait "$pid" 2>/dev/null || true
     jq -r '.end.sum_received.bits_per_second / 1e9' <<<"$out"
 }
-b="" v=""
+b="" v="" p=""
 for _ in $(seq "$REPS"); do
     b+="$(one_run ta tb "$SRV") "
     v+="$(one_run va vb 10.236.0.1) "
+    p+="$(one_run pa pb 10.237.0.1) "
 done
-ip netns del va && ip netns del vb
-python3 - "$b" "$v" <<'PY'
+for n in va vb pa pb pbr; do ip netns del "$n"; done
+python3 - "$b" "$v" "$p" <<'PY'
 import statistics, sys
-b = [float(x) for x in sys.argv[1].split()]
-v = [float(x) for x in sys.argv[2].split()]
-mb, mv = statistics.median(b), statistics.median(v)
-print(f"berth bridge network: median {mb:.2f} Gbit/s  runs {' '.join(f'{x:.2f}' for x in b)}")
-print(f"raw veth pair:        median {mv:.2f} Gbit/s  runs {' '.join(f'{x:.2f}' for x in v)}")
-print(f"ratio berth/veth {mb/mv:.2f} (target >= 0.95)")
+b, v, p = ([float(x) for x in a.split()] for a in sys.argv[1:4])
+mb, mv, mp = statistics.median(b), statistics.median(v), statistics.median(p)
+runs = lambda xs: ' '.join(f'{x:.2f}' for x in xs)
+print(f"berth bridge network: median {mb:.2f} Gbit/s  runs {runs(b)}")
+print(f"raw veth pair:        median {mv:.2f} Gbit/s  runs {runs(v)}")
+print(f"plain Linux bridge:   median {mp:.2f} Gbit/s  runs {runs(p)}")
+print(f"ratio berth/veth {mb/mv:.2f} (target >= 0.95); plain bridge/veth {mp/mv:.2f}; berth/plain bridge {mb/mp:.2f}")
 PY

@@ -2,11 +2,16 @@
 # Engine benchmarks: berthd vs Debian's podman and a confined dockerd
 # (docker.io 20.10), side by side in one run, inside one throwaway sandbox
 # (own network, mount and PID namespaces; every state dir on a tmpfs).
-# usage: sudo bench/engine.sh     (RUNS=20 WARMUP=2; N=100 P=10 for the fleet)
+# usage: sudo bench/engine.sh     (RUNS=20 WARMUP=2 ROUNDS=5; N=100 P=10 for
+#                                  the fleet; FLEET=0 runs section 1 only)
 #
-#  1. `run --rm --network none busybox true`: berth's CLI -> berthd, the
-#     docker CLI (v28, /usr/local/bin/docker) -> berthd, the same docker CLI
-#     -> dockerd 20.10, podman (runc, cgroupfs). Medians and ratios.
+#  1. `run --rm --network none busybox true`, then `run --rm busybox true`
+#     on each engine's default network (berthd's bridge `berth0`,
+#     dockerd's docker0, podman's `podman` network through netavark):
+#     berth's CLI -> berthd, the docker CLI (v28, /usr/local/bin/docker)
+#     -> berthd, the same docker CLI -> dockerd 20.10, podman (runc,
+#     cgroupfs). Medians and ratios; the RUNS are split into ROUNDS
+#     hyperfine passes over all four, so drift hits each alike.
 #  2. N containers `run -d --network none busybox sleep` P at a time, then
 #     `rm -f` of them all (P at a time): total time, and the peak of the
 #     summed RSS of every process in the sandbox except the containers'
@@ -14,15 +19,20 @@
 #  3. berthd's idle RSS, and RSS/PSS per monitor (berth-monitor) with 10
 #     containers running (conmon and containerd-shim-runc-v2 beside them).
 #
-# dockerd runs with --bridge=none --iptables=false (network none needs no
-# bridge) and containerd is started by it; both die with the sandbox.
-# podman gets limits at or under this root's hard limits (MACHINE.md).
+# dockerd runs with its default bridge (docker0, --bip 10.239.0.1/16) and
+# its iptables(-nft) rules, podman with netavark (10.234.0.0/16), berthd
+# with its own default (the first free /16 from 172.17.0.0): all of it in
+# the sandbox's netns only. containerd is started by dockerd; both die
+# with the sandbox. podman gets limits at or under this root's hard
+# limits (MACHINE.md).
 source "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-20}
 WARMUP=${WARMUP:-2}
 N=${N:-100}
 P=${P:-10}
-need busybox-static hyperfine jq podman docker.io
+ROUNDS=${ROUNDS:-5}
+FLEET=${FLEET:-1}
+need busybox-static hyperfine jq podman docker.io netavark iptables
 build_berth
 in_sandbox "$0" "$@"
 
@@ -75,7 +85,7 @@ DB=("$DOCKER" -H "unix://$work/berth.sock")
 echo "{\"deprecated-key-path\": \"$work/docker-key.json\"}" >"$work/docker.json"
 dockerd --config-file "$work/docker.json" --data-root "$work/docker-lib" --exec-root "$work/docker-run" \
     -H "unix://$work/docker.sock" --pidfile "$work/docker.pid" --exec-opt native.cgroupdriver=cgroupfs \
-    --cgroup-parent "/$CG/docker" --bridge=none --iptables=false --ip6tables=false --userland-proxy=false \
+    --cgroup-parent "/$CG/docker" --bip 10.239.0.1/16 --ip6tables=false --userland-proxy=false \
     --storage-driver overlay2 --log-level warn >"$work/dockerd.log" 2>&1 &
 DOCKERD_PID=$!
 DD=("$DOCKER" -H "unix://$work/docker.sock")
@@ -83,7 +93,7 @@ DD=("$DOCKER" -H "unix://$work/docker.sock")
 # --- podman ------------------------------------------------------------------------
 nofile=$(ulimit -Hn); [ "$nofile" = unlimited ] && nofile=1048576
 nproc=$(ulimit -Hu); { [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ]; } && nproc=32768
-mkdir -p "$work/podman-tmp"
+mkdir -p "$work/podman-tmp" "$work/podman-networks"
 cat >"$work/containers.conf" <<EOF
 [containers]
 log_driver = "k8s-file"
@@ -94,10 +104,15 @@ events_logger = "file"
 events_logfile_path = "$work/podman-tmp/events.log"
 runtime = "runc"
 tmp_dir = "$work/podman-tmp"
+[network]
+network_backend = "netavark"
+network_config_dir = "$work/podman-networks"
+default_subnet = "10.234.0.0/16"
 EOF
 export CONTAINERS_CONF=$work/containers.conf CONTAINERS_REGISTRIES_CONF=/dev/null
 PODMAN=(podman --root "$work/podman-root" --runroot "$work/podman-run" --tmpdir "$work/podman-tmp"
-        --cgroup-manager cgroupfs --events-backend file --storage-driver overlay)
+        --cgroup-manager cgroupfs --events-backend file --storage-driver overlay
+        --network-backend netavark --network-config-dir "$work/podman-networks")
 PRUN="--cgroup-parent /$CG/podman"
 
 for _ in $(seq 200); do
@@ -112,13 +127,34 @@ done
 
 echo "berth $("${B[@]}" version --format '{{.Server.Version}}' 2>/dev/null), dockerd $("${DD[@]}" version --format '{{.Server.Version}}') ($(containerd --version | awk '{print $3}'), runc), $(podman --version) (runc, cgroupfs); docker CLI $("$DOCKER" version --format '{{.Client.Version}}' 2>/dev/null)"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
+# Each engine's default network really is a bridge with an address.
+echo "default networks: berth $("${B[@]}" run --rm busybox busybox ip -o -4 addr show eth0 | awk '{print $4}'),"\
+" dockerd $("${DD[@]}" run --rm busybox busybox ip -o -4 addr show eth0 | awk '{print $4}'),"\
+" podman $("${PODMAN[@]}" run --rm $PRUN localhost/busybox busybox ip -o -4 addr show eth0 | awk '{print $4}')"
 
 # --- 1. run --rm true --------------------------------------------------------------------
+# same_cli_ratio: docker CLI -> berthd over docker CLI -> dockerd, from the
+# times compare kept in $work/cmp.json (the same client, two servers).
+same_cli_ratio() {
+    jq -r 'def med: sort | if length % 2 == 1 then .[(length - 1) / 2] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+        "  same docker CLI: berthd/dockerd 20.10 = \((.["docker CLI -> berthd"] | med) / (.["docker CLI -> dockerd 20.10"] | med) * 100 | round / 100) (target <= 0.4)"' "$work/cmp.json"
+}
+export COMPARE_JSON=$work/cmp.json
 compare "run --rm --network none busybox true" \
     "berth CLI -> berthd" "${B[*]} run --rm --network none busybox true" \
     "docker CLI -> berthd" "${DB[*]} run --rm --network none busybox true" \
     "docker CLI -> dockerd 20.10" "${DD[*]} run --rm --network none busybox true" \
     "podman" "${PODMAN[*]} run --rm $PRUN --network none localhost/busybox true"
+same_cli_ratio
+compare "run --rm busybox true (default network: a bridge)" \
+    "berth CLI -> berthd" "${B[*]} run --rm busybox true" \
+    "docker CLI -> berthd" "${DB[*]} run --rm busybox true" \
+    "docker CLI -> dockerd 20.10" "${DD[*]} run --rm busybox true" \
+    "podman (netavark)" "${PODMAN[*]} run --rm $PRUN localhost/busybox true"
+same_cli_ratio
+echo "  (targets: berth <= 0.5 x podman; goal 0.2)"
+unset COMPARE_JSON
+[ "$FLEET" = 1 ] || exit 0
 
 # --- 2. N containers, P at a time -----------------------------------------------------------
 # rss_total REGEX: summed VmRSS (kB) of the sandbox's processes whose
