@@ -43,14 +43,16 @@ fn feed(mut cmd: Command, stdin: &[u8]) -> std::io::Result<Output> {
 }
 
 fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {o:?}"))
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {o:?}"))
 }
 
 #[test]
 fn version_answers_under_a_plugin_name() {
     let dir = links(&["berth-bridge"]);
-    let cmd = command(&dir.path().join("berth-bridge"), &[("CNI_COMMAND", "VERSION")]);
+    let cmd = command(
+        &dir.path().join("berth-bridge"),
+        &[("CNI_COMMAND", "VERSION")],
+    );
     let out = feed(cmd, br#"{"cniVersion":"1.0.0"}"#).expect("run");
     assert!(out.status.success(), "{out:?}");
     let v = json(&out);
