@@ -5,6 +5,8 @@
 #
 # usage: bench/cni.sh                  (as root; RUNS=30 WARMUP=3 ROUNDS=5)
 #   BERTH_BIN=path   use that berth binary instead of building one
+#   BERTH_CNI=path   use that berth-cni binary for the plugins (default: the
+#                    one built by lib.sh build_berth_cni, musl when it can)
 #   SCALE_N=1005     containers attached for the scaling curve (0: skip it)
 #   SCALE_STATE="tmpfs disk"   where berth's plugin state lives for the
 #                    curve (one curve each; on disk one pass only)
@@ -60,10 +62,9 @@ REF=/usr/lib/cni
 NV=/usr/lib/podman/netavark
 bin=$work/bin && mkdir -p "$bin"
 # The plugins as they are installed: links to the berth-cni binary (the
-# plugins alone, a faster start) when it was built beside berth, else to
-# berth itself, which answers to the plugin names too.
-plugins_bin=$BERTH
-[ -x "$(dirname "$BERTH")/berth-cni" ] && plugins_bin=$(dirname "$BERTH")/berth-cni
+# plugins alone, a faster start; build_berth_cni in lib.sh), else to berth
+# itself, which answers to the plugin names too.
+plugins_bin=${BERTH_CNI:-$BERTH}
 for p in berth-bridge berth-host-local berth-portmap berth-loopback; do ln -s "$plugins_bin" "$bin/$p"; done
 export CNI_PATH="$bin:$REF"
 export NV_CONFIG=$work/netavark && mkdir -p "$NV_CONFIG"
@@ -132,7 +133,7 @@ nv_opts benchnv false 10.242.0.3 br-nv 4242 >"$work/nv.json"
 nv_opts benchnvi true 10.249.0.2 br-nvi 4243 >"$work/nvi-anchor.json"
 nv_opts benchnvi true 10.249.0.3 br-nvi 4243 >"$work/nvi.json"
 
-echo "versions: $("$BERTH" --version) (plugins: $(basename "$plugins_bin") binary); reference plugins $(dpkg-query -W -f '${Version}' containernetworking-plugins);" \
+echo "versions: $("$BERTH" --version) (plugins: $plugins_bin); reference plugins $(dpkg-query -W -f '${Version}' containernetworking-plugins);" \
     "$("$NV" --version); $(nft --version); $(iptables --version)"
 echo "kernel $(uname -r), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg); RUNS=$RUNS ROUNDS=$ROUNDS WARMUP=$WARMUP"
 echo "disk fsync now (dd 4k, oflag=dsync, x20): $(dd if=/dev/zero of="$work/fsync-probe" bs=4k count=20 oflag=dsync 2>&1 | tail -1 | awk '{print $(NF-1), $NF}')"

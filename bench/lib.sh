@@ -39,12 +39,39 @@ build_berth() {
         BERTH=$(realpath "$BERTH_BIN")
         [ -x "$BERTH" ] || { echo "BERTH_BIN $BERTH_BIN is not executable" >&2; exit 1; }
         export BERTH
+        # Its plugins binary: BERTH_CNI, else a berth-cni beside it, else
+        # berth itself (it answers to the plugin names too).
+        if [ -z "${BERTH_CNI:-}" ]; then
+            BERTH_CNI=$BERTH && [ -x "$(dirname "$BERTH")/berth-cni" ] && BERTH_CNI=$(dirname "$BERTH")/berth-cni
+        fi
+        BERTH_CNI=$(realpath "$BERTH_CNI") && export BERTH_CNI
         return 0
     fi
     (cd "$REPO" && cargo build --release -q -p berth --bins)
     BERTH=${CARGO_TARGET_DIR:-$REPO/target}/release/berth
     [ -x "$BERTH" ] || { echo "no berth binary at $BERTH" >&2; exit 1; }
     export BERTH
+    build_berth_cni
+}
+
+# The CNI plugins' own binary (crates/cni), as scripts/install.sh builds it:
+# static for musl when that Rust target is installed (no dynamic loading,
+# no glibc CPUID probing at each plugin start), else for the host target.
+# Sets BERTH_CNI; BERTH_CNI=path given beforehand is used as it is.
+build_berth_cni() {
+    if [ -n "${BERTH_CNI:-}" ]; then
+        BERTH_CNI=$(realpath "$BERTH_CNI") && export BERTH_CNI && return 0
+    fi
+    local tgt=${CARGO_TARGET_DIR:-$REPO/target} musl=x86_64-unknown-linux-musl
+    if [ "$(uname -m)" = x86_64 ] && rustup target list --installed 2>/dev/null | grep -qx "$musl"; then
+        (cd "$REPO" && cargo build --release -q -p berth-cni --bin berth-cni --target "$musl")
+        BERTH_CNI=$tgt/$musl/release/berth-cni
+    else
+        (cd "$REPO" && cargo build --release -q -p berth-cni --bin berth-cni)
+        BERTH_CNI=$tgt/release/berth-cni
+    fi
+    [ -x "$BERTH_CNI" ] || { echo "no berth-cni binary at $BERTH_CNI" >&2; exit 1; }
+    export BERTH_CNI
 }
 
 # median_ms JSON_FILE INDEX -> median wall time in ms of hyperfine result INDEX

@@ -5,7 +5,6 @@
 
 mod client;
 mod cni_cmd;
-mod cni_plugin;
 mod commands;
 
 use std::ffi::OsString;
@@ -27,7 +26,7 @@ fn main() {
         // A binary named berthd may be started as its own monitor.
         "berthd" if args.get(1).is_some_and(|a| a == "monitor") => cli_main(args),
         "berthd" => commands::daemon::main(args),
-        plugin if cni_plugin::is_plugin_name(plugin) => cni_plugin::plugin_main(plugin),
+        plugin if berth_cni::entry::is_plugin_name(plugin) => berth_cni::entry::plugin_main(plugin),
         other => {
             eprintln!("berth: invoked under an unknown name '{other}'");
             2

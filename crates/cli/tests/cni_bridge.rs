@@ -775,8 +775,8 @@ fn the_lease_is_synced_before_add_answers() {
     for l in lines.iter().filter(|l| l.contains("fdatasync")) {
         assert!(!l.contains("= -1"), "a sync failed: {l}");
     }
-    // DEL through the `berth` binary under the plugin's name (the tests'
-    // CNI_PATH links to berth-cni): the same plugin answers there too.
+    // DEL through another link to the `berth` binary under the plugin's
+    // name, outside CNI_PATH: the same plugin answers there too.
     let as_berth = env.host.root().join("berth-bridge");
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_berth"), &as_berth).expect("symlink");
     let del = [

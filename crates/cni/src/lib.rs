@@ -6,6 +6,7 @@
 //! like libcni's.
 
 pub mod client;
+pub mod entry;
 pub mod plugin;
 pub mod plugins;
 pub mod types;

@@ -1,5 +1,5 @@
 //! Shared set-up for berth's CNI end-to-end tests: a sandbox host, a CNI_PATH
-//! holding berth's plugin names (symlinks to the test's berth-cni binary) and
+//! holding berth's plugin names (symlinks to the test's berth binary) and
 //! Debian's reference plugins, container netns made inside the sandbox, and
 //! helpers to look inside them.
 #![allow(dead_code)] // each test file uses a different part
@@ -35,10 +35,12 @@ impl CniEnv {
             .prefix("berth-cni-path-")
             .tempdir()
             .expect("plugin dir");
-        // As scripts/install.sh links them: to the berth-cni binary (the
-        // `berth` binary answers to the same names with the same code).
+        // The `berth` binary answers to the plugin names with the same code
+        // (berth_cni::entry) as the berth-cni binary scripts/install.sh
+        // links them to; that binary is another package's and has its own
+        // tests (crates/cni/tests/plugin_binary.rs).
         for name in BERTH_PLUGINS {
-            std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_berth-cni"), plugins.path().join(name))
+            std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_berth"), plugins.path().join(name))
                 .expect("symlink plugin");
         }
         CniEnv { host, plugins }

@@ -461,9 +461,10 @@ fn on_tmpfs(dir: &Path) -> bool {
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: statfs writes one statfs struct into st; c is NUL-terminated.
     let r = unsafe { libc::statfs(c.as_ptr(), &mut st) };
-    // f_type is a long here, an int or unsigned on other targets.
-    #[allow(clippy::useless_conversion)]
-    let f_type = i64::from(st.f_type);
+    // f_type is a long with glibc, an unsigned long with musl (the
+    // static berth-cni build); the magic fits either way.
+    #[allow(clippy::unnecessary_cast)]
+    let f_type = st.f_type as i64;
     r == 0 && f_type == TMPFS_MAGIC
 }
 
