@@ -476,9 +476,12 @@ fn berth_own_plugins_serve_a_cni_network() {
         .prefix("berth-cni-plugins-")
         .tempdir()
         .expect("plugin dir");
-    // As scripts/install.sh links them: plugin names to the berth-cni binary.
+    // Plugin names linked to a binary that serves them by argv[0], as
+    // scripts/install.sh links them to berth-cni; `berth` runs the same
+    // plugin entry (crates/cni/src/entry.rs), and berth-cni's own binary is
+    // tested in crates/cni/tests/plugin_binary.rs.
     for name in ["berth-bridge", "berth-host-local"] {
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_berth-cni"), plugins.path().join(name))
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_berth"), plugins.path().join(name))
             .expect("symlink plugin");
     }
     let d = Daemon::start_with_config(
