@@ -81,7 +81,10 @@ mod tests {
     #[test]
     fn returns_the_childs_pid_or_error() {
         assert_eq!(run(|| Ok(42)), Ok(42));
-        assert_eq!(run(|| Err("no such bundle".into())), Err("no such bundle".into()));
+        assert_eq!(
+            run(|| Err("no such bundle".into())),
+            Err("no such bundle".into())
+        );
     }
 
     #[test]
@@ -93,7 +96,7 @@ mod tests {
 
     #[test]
     fn the_child_does_not_touch_the_parents_memory() {
-        let mut v = vec![1u8; 16];
+        let mut v = [1u8; 16];
         let r = run(|| {
             v[0] = 9;
             Ok(i32::from(v[0]))
