@@ -47,7 +47,7 @@ build_berth() {
         BERTH_CNI=$(realpath "$BERTH_CNI") && export BERTH_CNI
         return 0
     fi
-    (cd "$REPO" && cargo build --release -q -p berth --bins)
+    (cd "$REPO" && cargo build --release -q -p berth --bins && scripts/build-monitor.sh -q)
     BERTH=${CARGO_TARGET_DIR:-$REPO/target}/release/berth
     [ -x "$BERTH" ] || { echo "no berth binary at $BERTH" >&2; exit 1; }
     export BERTH

@@ -21,6 +21,10 @@ flags=()
 [ "$profile" = release ] && flags+=(--release)
 BERTH_COMMIT="${BERTH_COMMIT:-$(git rev-parse --short=12 HEAD 2>/dev/null || true)}" \
     cargo build "${flags[@]}" -p berth --bins
+# berth-monitor relinked static and non-PIE: one runs per container, and
+# without ld.so, a shared libc and load-time relocations it keeps about
+# half the pages resident (see crates/cli/src/bin/berth-monitor.rs).
+[ "$profile" = release ] && scripts/build-monitor.sh
 target="${CARGO_TARGET_DIR:-target}/$profile"
 # berth-cni (crates/cni) has no C code: with the musl target installed
 # (rustup target add x86_64-unknown-linux-musl) it is built static, which

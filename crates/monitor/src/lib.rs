@@ -17,6 +17,7 @@
 
 pub mod config;
 pub mod exit;
+mod helper;
 pub mod log;
 pub mod protocol;
 mod run;

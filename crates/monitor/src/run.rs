@@ -12,6 +12,7 @@ use berth_runtime::{CreateOptions, ExecOptions, Runtime};
 
 use crate::config::{Job, LogConfig, MonitorConfig};
 use crate::exit::ExitRecord;
+use crate::helper;
 use crate::log::JsonFileLog;
 use crate::protocol::{frame_header, Request, STDERR, STDOUT};
 use crate::stdio::{self, Ours};
@@ -149,10 +150,12 @@ impl Monitor {
     }
 
     /// The console socket and stdio for a new process; `f` creates it.
-    fn launch<T>(
+    /// The runtime's work runs in a forked helper (see [`helper`]); `f`
+    /// returns the PID of the process it started (0: look it up later).
+    fn launch(
         &mut self,
-        f: impl FnOnce(&Runtime, Option<std::path::PathBuf>) -> Result<T, String>,
-    ) -> Result<T, String> {
+        f: impl FnOnce(&Runtime, Option<std::path::PathBuf>) -> Result<i32, String>,
+    ) -> Result<i32, String> {
         let console_path = self.cfg.state_dir.join("console.sock");
         let (theirs, console) = if self.cfg.tty {
             let l = stdio::console_listener(&console_path)
@@ -166,8 +169,11 @@ impl Monitor {
         };
         let rt = self.rt.clone();
         let socket = console.as_ref().map(|_| console_path.clone());
-        let out =
-            stdio::with_stdio(theirs, || f(&rt, socket)).map_err(|e| format!("stdio: {e}"))??;
+        let out = helper::run(|| {
+            stdio::with_stdio(theirs, || f(&rt, socket)).map_err(|e| format!("stdio: {e}"))?
+        });
+        stdio::null_stdio().map_err(|e| format!("stdio: {e}"))?;
+        let out = out?;
         if let Some(l) = console {
             let master = stdio::receive_master(&l).map_err(|e| format!("pty master: {e}"))?;
             let _ = std::fs::remove_file(&console_path);
@@ -186,17 +192,17 @@ impl Monitor {
     fn create_container(&mut self, bundle: &Path) -> Result<(), String> {
         let id = self.cfg.id.clone();
         let bundle = bundle.to_path_buf();
-        self.launch(|rt, console_socket| {
+        let pid = self.launch(|rt, console_socket| {
             rt.create(&CreateOptions {
                 id: id.clone(),
                 bundle,
                 console_socket,
                 ..CreateOptions::default()
             })
-            .map(|_| ())
+            .and_then(|_| rt.state(&id))
+            .map(|state| state.pid)
             .map_err(|e| e.to_string())
         })?;
-        let pid = self.rt.state(&self.cfg.id).map_err(|e| e.to_string())?.pid;
         self.target = Some(pid);
         Ok(())
     }
@@ -204,7 +210,8 @@ impl Monitor {
     fn start(&mut self) -> Result<i32, String> {
         match self.cfg.job.clone() {
             Job::Container { .. } => {
-                self.rt.start(&self.cfg.id).map_err(|e| e.to_string())?;
+                let (rt, id) = (&self.rt, &self.cfg.id);
+                helper::run(|| rt.start(id).map(|_| 0).map_err(|e| e.to_string()))?;
                 self.target
                     .ok_or_else(|| "container has no init".to_owned())
             }
@@ -217,7 +224,7 @@ impl Monitor {
             } => {
                 let id = self.cfg.id.clone();
                 let tty = self.cfg.tty;
-                let out = self.launch(|rt, console_socket| {
+                let pid = self.launch(|rt, console_socket| {
                     rt.exec(&ExecOptions {
                         id,
                         args,
@@ -230,10 +237,11 @@ impl Monitor {
                         detach: true,
                         ..ExecOptions::default()
                     })
+                    .map(|out| out.pid)
                     .map_err(|e| e.to_string())
                 })?;
-                self.target = Some(out.pid);
-                Ok(out.pid)
+                self.target = Some(pid);
+                Ok(pid)
             }
         }
     }

@@ -85,12 +85,19 @@ pub fn with_stdio<T>(theirs: Theirs, f: impl FnOnce() -> T) -> std::io::Result<T
         }
     }
     let out = f();
+    null_stdio()?;
+    drop(theirs);
+    Ok(out)
+}
+
+/// Puts /dev/null on our 0, 1 and 2 (berthd's sync pipe on our stdout
+/// then closes with the copy we keep).
+pub fn null_stdio() -> std::io::Result<()> {
     let null = dev_null()?;
     for i in 0..3 {
         dup_onto(null.as_raw_fd(), i)?;
     }
-    drop(theirs);
-    Ok(out)
+    Ok(())
 }
 
 /// Receives the pty master the container sends to the console socket.
