@@ -171,6 +171,7 @@ impl ImageStore {
         };
         let (mut bytes, mut media_type, top_digest) = client.get_manifest(repo, &wanted)?;
         let mut manifest_digest = top_digest.clone();
+        let from_index = media_type == media::OCI_INDEX || media_type == media::DOCKER_LIST;
         if media_type == media::OCI_INDEX || media_type == media::DOCKER_LIST {
             let object = format!("{}/{repo}@{top_digest}", r.domain);
             let index: ImageIndex =
@@ -245,6 +246,27 @@ impl ImageStore {
             fetch(&config_digest)?;
             let config_bytes = self.inner.content.read(&config_digest)?;
             let diff_ids = plan::diff_ids(&config_bytes, &format!("config {config_digest}"))?;
+            // A single-platform image pulled for an explicit other platform
+            // is refused, as docker refuses it.
+            if let (false, Some(want)) = (from_index, &opts.platform) {
+                let c: serde_json::Value = serde_json::from_slice(&config_bytes)
+                    .map_err(|e| ImageError::corrupt(format!("config {config_digest}"), e))?;
+                let s = |k: &str| c[k].as_str().unwrap_or("").to_string();
+                let mut actual = format!("{}/{}", s("os"), s("architecture"));
+                if !s("variant").is_empty() {
+                    actual = format!("{actual}/{}", s("variant"));
+                }
+                let ok = s("os") == want.os
+                    && s("architecture") == want.arch
+                    && want.variant.as_ref().is_none_or(|v| *v == s("variant"));
+                if !ok {
+                    return Err(ImageError::PlatformMismatch {
+                        reference: crate::reference::familiar_name(&r.to_string()),
+                        wanted: want.to_string(),
+                        actual,
+                    });
+                }
+            }
             if diff_ids.len() != layers.len() {
                 return Err(ImageError::corrupt(
                     &object,
