@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod client;
+mod tee;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -281,9 +282,32 @@ impl ImageStore {
             // others' transfers (snapshots are independent directories).
             let pairs: Vec<_> = layers.iter().zip(diff_ids.iter()).collect();
             crate::parallel::for_each(&pairs, opts.parallel, |((blob, _, c, _), diff_id)| {
-                fetch(blob)?;
+                let stored = self.inner.content.contains(blob);
+                if stored {
+                    fetch(blob)?;
+                }
+                let tee_error = tee::TeeError::default();
                 let ensured = self.inner.snapshots.ensure(diff_id, || {
-                    let r = self.inner.content.reader(blob)?;
+                    // A blob not in the store yet unpacks from the network
+                    // stream as it is stored (one pass, see tee.rs).
+                    let r: Box<dyn std::io::Read> = if stored {
+                        Box::new(self.inner.content.reader(blob)?)
+                    } else {
+                        let http = CountingReader::new(
+                            client.get_blob(repo, blob)?,
+                            opts.progress.clone(),
+                            blob.as_str(),
+                            Phase::Download,
+                            sizes.get(blob).copied(),
+                        );
+                        Box::new(tee::TeeToStore::new(
+                            http,
+                            &self.inner.content,
+                            blob,
+                            format!("{}/{repo}", client.host),
+                            tee_error.clone(),
+                        )?)
+                    };
                     let plain = compression::decompress(r, *c)
                         .map_err(|e| ImageError::corrupt(format!("blob {blob}"), e))?;
                     let counted = CountingReader::new(
@@ -295,12 +319,28 @@ impl ImageStore {
                     );
                     Ok(Box::new(counted) as Box<dyn std::io::Read>)
                 });
+                if !stored && self.inner.content.contains(blob) {
+                    // Stored by the tee (even when the unpack failed after
+                    // it: a failed pull removes it again).
+                    if let Ok(mut a) = added_m.lock() {
+                        a.blobs.push((*blob).clone());
+                    }
+                    if let Some(p) = &opts.progress {
+                        p.report(blob.as_str(), Phase::Done, 0, None);
+                    }
+                }
+                if let Some(e) = tee_error.lock().ok().and_then(|mut t| t.take()) {
+                    return Err(e);
+                }
                 let ensured = ensured.map_err(|e| match e {
                     ImageError::Corrupt { object, reason } => {
                         ImageError::corrupt(format!("{object} (blob {blob})"), reason)
                     }
                     other => other,
                 })?;
+                // The snapshot was there already (nothing read), or the
+                // unpacker stopped before the stream's end: fetch the blob.
+                fetch(blob)?;
                 if ensured.unpacked {
                     if let Ok(mut a) = added_m.lock() {
                         a.snapshots.push((*diff_id).clone());
