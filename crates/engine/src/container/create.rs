@@ -368,6 +368,16 @@ impl Engine {
     }
 }
 
+/// Whether an image of `actual` (`os/arch[/variant]`) is what `wanted`
+/// asks for; a variant counts only when asked for.
+fn platform_matches(wanted: &berth_image::platform::Platform, actual: &str) -> bool {
+    let mut parts = actual.split('/');
+    let (os, arch, variant) = (parts.next(), parts.next(), parts.next());
+    os == Some(wanted.os.as_str())
+        && arch == Some(wanted.arch.as_str())
+        && wanted.variant.as_deref().is_none_or(|v| variant == Some(v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,14 +445,4 @@ mod tests {
         assert!(!platform_matches(&p("linux/arm64"), "linux/amd64"));
         assert!(!platform_matches(&p("windows/amd64"), "linux/amd64"));
     }
-}
-
-/// Whether an image of `actual` (`os/arch[/variant]`) is what `wanted`
-/// asks for; a variant counts only when asked for.
-fn platform_matches(wanted: &berth_image::platform::Platform, actual: &str) -> bool {
-    let mut parts = actual.split('/');
-    let (os, arch, variant) = (parts.next(), parts.next(), parts.next());
-    os == Some(wanted.os.as_str())
-        && arch == Some(wanted.arch.as_str())
-        && wanted.variant.as_deref().is_none_or(|v| variant == Some(v))
 }
