@@ -327,8 +327,10 @@ fn errors_name_the_dockerfile_line() -> TestResult {
             "line 2: COPY failed: forbidden path outside the build context",
         ),
         (
+            // Not in the store: FROM pulls it, and the sandbox (only lo)
+            // reaches no registry: the error names the line and the pull.
             "FROM nosuchimage\n",
-            "line 1: pull access denied for nosuchimage",
+            "line 1: pulling nosuchimage: registry: https://registry-1.docker.io/v2/library/nosuchimage/manifests/latest",
         ),
     ];
     for (i, (df, want)) in cases.iter().enumerate() {
