@@ -23,7 +23,10 @@ in_sandbox "$0" "$@"
 work=$(mktemp -d /run/berth-bench-img.XXXXXX)   # /run is the sandbox's tmpfs
 # podman's and skopeo's caches (/var/lib/containers) stay in this sandbox.
 mount -t tmpfs berth-bench-varlib /var/lib
-trap '[ -f "$work/reg.pid" ] && kill "$(cat "$work/reg.pid")" 2>/dev/null; rm -rf "$work" || true' EXIT
+# Under set -e a failing last command of an && list ends the trap, and
+# the script, with its status: the registry is often gone already (killed
+# at the end and reaped), so its kill must not decide the exit code.
+trap 'if [ -f "$work/reg.pid" ]; then kill "$(cat "$work/reg.pid")" 2>/dev/null || true; fi; rm -rf "$work" || true' EXIT
 img=$work/img.tar
 
 # --- the image: a docker-archive built by hand ------------------------------

@@ -8,6 +8,9 @@
 //! timestamps included, so an all-hit build gives the same image id, as
 //! the legacy builder does.
 
+use berth_image::platform::Platform;
+use berth_image::progress::{Event, Phase, ProgressFn};
+use berth_image::registry::RegistryOptions;
 use berth_image::{ImageParts, ImageStore};
 use serde_json::{json, Map, Value};
 use sha2::{Digest as _, Sha256};
@@ -40,6 +43,15 @@ pub struct BuildOptions {
     /// Asked before each step: true stops the build there (Ctrl-C, a
     /// client that went away).
     pub cancel: Option<Cancel>,
+    /// How FROM reaches registries for an image the store lacks (the
+    /// options `pull` uses: credentials, insecure registries); `None`
+    /// builds from the store only.
+    pub registry: Option<RegistryOptions>,
+    /// `--pull`: pull every FROM image, even one the store has.
+    pub pull: bool,
+    /// `--platform`: the platform of FROM images without a
+    /// `--platform=` of their own.
+    pub platform: Option<Platform>,
 }
 
 /// A cancellation check, e.g. a flag a signal handler sets.
@@ -267,12 +279,30 @@ impl Executor<'_> {
     fn stage(&mut self, df: &Dockerfile, index: usize) -> Result<StageState> {
         let stage = &df.stages[index];
         self.step_header(&stage.from)?;
-        let Kind::From { image, .. } = &stage.from.kind else {
+        let Kind::From {
+            image, platform, ..
+        } = &stage.from.kind
+        else {
             return Err(BuildError::Invalid("a stage must start with FROM".into()));
         };
         let line = stage.from.line;
         let image = words::expand(image, &self.meta, self.escape)
             .map_err(|m| BuildError::Step { line, message: m })?;
+        let platform = match platform {
+            Some(p) => {
+                let p = words::expand(p, &self.meta, self.escape)
+                    .map_err(|m| BuildError::Step { line, message: m })?;
+                Some(Platform::parse(&p).map_err(|e| BuildError::Step {
+                    line,
+                    message: format!("FROM --platform: {e}"),
+                })?)
+            }
+            None => self.opts.platform.clone(),
+        };
+        if !self.is_stage(&image) {
+            self.pull_if_needed(&image, platform.as_ref())
+                .map_err(|e| e.at(line))?;
+        }
         let mut st = self.base(&image).map_err(|e| e.at(line))?;
         let id = config_id(&st.parts);
         self.say(&format!(" ---> {}\n", short(&id)));
@@ -332,10 +362,106 @@ impl Executor<'_> {
         match self.store.parts(image) {
             Ok((id, parts)) => Ok(fresh(parts, digest_hex(&format!("FROM {id}")))),
             Err(berth_image::ImageError::NotFound(_)) => Err(BuildError::Invalid(format!(
-                "pull access denied for {image}: the image is not in the store, and berth build does not pull (berth pull or berth load it first)"
+                "pull access denied for {image}: the image is not in the store (this build does not pull: berth pull or berth load it first)"
             ))),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Whether FROM `image` names scratch or an earlier stage (no pull).
+    fn is_stage(&self, image: &str) -> bool {
+        image == "scratch" || (0..self.results.len()).any(|i| self.stage_named(i, image))
+    }
+
+    /// Pulls a FROM image the store lacks (or has for another platform, or
+    /// every one with `--pull`), as the legacy builder does, with the
+    /// pull's progress in the build output.
+    fn pull_if_needed(&mut self, image: &str, platform: Option<&Platform>) -> Result<()> {
+        let Some(reg) = &self.opts.registry else {
+            return Ok(());
+        };
+        if !self.opts.pull {
+            match self.store.resolve(image) {
+                Ok(img) => {
+                    let have = format!("{}/{}", img.config.os(), img.config.architecture());
+                    let matches = platform.is_none_or(|p| {
+                        format!("{}/{}", p.os, p.arch) == have
+                            && p.variant
+                                .as_ref()
+                                .is_none_or(|v| img.config.variant().as_ref() == Some(v))
+                    });
+                    if matches {
+                        return Ok(());
+                    }
+                }
+                Err(berth_image::ImageError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let reference = berth_image::Reference::parse(image)?;
+        let mut opts = reg.clone();
+        opts.platform = platform.cloned();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let seen = std::sync::Mutex::new(std::collections::HashSet::new());
+        opts.progress = Some(ProgressFn(std::sync::Arc::new(move |e: &Event| {
+            let what = match e.phase {
+                Phase::Download => "Downloading",
+                Phase::Unpack => "Extracting",
+                Phase::Exists => "Already exists",
+                Phase::Done => "Download complete",
+                Phase::Upload | Phase::Mounted => return,
+            };
+            // One line per blob and phase: a text stream, not a redrawn bar.
+            let first = seen
+                .lock()
+                .map(|mut s| s.insert((e.digest.clone(), what)))
+                .unwrap_or(false);
+            if first {
+                let _ = tx.send(format!("{}: {what}\n", short(&e.digest)));
+            }
+        })));
+        let tag = reference.tag.clone().unwrap_or_else(|| "latest".into());
+        let path = reference.path.clone();
+        self.say(&format!(
+            "{}: Pulling from {}\n",
+            reference
+                .digest
+                .as_ref()
+                .map(|d| d.to_string())
+                .unwrap_or(tag),
+            path
+        ));
+        let store = self.store;
+        let wanted = reference.to_string();
+        let pulled = std::thread::scope(|s| {
+            // The pull reports from its threads; this one prints (the
+            // progress callback is not Send). The channel ends when the
+            // pull, and with it the last sender, is done.
+            let h = s.spawn(move || store.pull(&wanted, &opts));
+            for line in rx {
+                self.say(&line);
+            }
+            h.join()
+        })
+        .map_err(|_| BuildError::Invalid(format!("pulling {image}: the pull panicked")))?;
+        let img = pulled.map_err(|e| match e {
+            berth_image::ImageError::NotFound(_) => BuildError::Invalid(format!(
+                "pull access denied for {}, repository does not exist or may require 'docker login'",
+                berth_image::reference::familiar_name(&reference.repository())
+            )),
+            e => BuildError::Invalid(format!("pulling {image}: {e}")),
+        })?;
+        if let Some(d) = img.repo_digests.last() {
+            self.say(&format!(
+                "Digest: {}\n",
+                d.rsplit_once('@').map(|x| x.1).unwrap_or(d)
+            ));
+        }
+        self.say(&format!(
+            "Status: Downloaded newer image for {}\n",
+            berth_image::reference::familiar_name(&reference.to_string())
+        ));
+        Ok(())
     }
 
     fn stage_named(&self, index: usize, name: &str) -> bool {

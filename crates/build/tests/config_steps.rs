@@ -25,6 +25,9 @@ fn opts(dockerfile: &str, dir: &std::path::Path) -> BuildOptions {
             cgroup_parent: None,
         },
         cancel: None,
+        registry: None,
+        pull: false,
+        platform: None,
     }
 }
 

@@ -327,8 +327,10 @@ fn errors_name_the_dockerfile_line() -> TestResult {
             "line 2: COPY failed: forbidden path outside the build context",
         ),
         (
+            // Not in the store: FROM pulls it, and the sandbox (only lo)
+            // reaches no registry: the error names the line and the pull.
             "FROM nosuchimage\n",
-            "line 1: pull access denied for nosuchimage",
+            "line 1: pulling nosuchimage: registry: https://registry-1.docker.io/v2/library/nosuchimage/manifests/latest",
         ),
     ];
     for (i, (df, want)) in cases.iter().enumerate() {
@@ -524,4 +526,128 @@ fn a_killed_builders_rootfs_is_removed_by_the_next_build() -> TestResult {
     let ps = env.sandbox.sh("ps -eo args")?;
     assert!(!ps.contains("sleep 60"), "{ps}");
     Ok(())
+}
+
+/// Starts Debian's docker-registry on 127.0.0.1:5000 inside `sandbox`
+/// (bounded wait until it accepts connections); None when not installed.
+fn start_registry(
+    sandbox: &SandboxHost,
+    dir: &Path,
+) -> Result<Option<std::process::Child>, Box<dyn std::error::Error>> {
+    let present = Command::new("sh")
+        .args(["-c", "command -v docker-registry"])
+        .output()?
+        .status
+        .success();
+    if !present {
+        berth_testsupport::kernel::report_skip(
+            "docker-registry is not installed (Debian package in .ci/run)",
+        );
+        return Ok(None);
+    }
+    let reg = dir.join("reg");
+    std::fs::create_dir_all(reg.join("data"))?;
+    std::fs::write(
+        reg.join("config.yml"),
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:5000\nlog:\n  level: warn\n",
+            reg.join("data").display()
+        ),
+    )?;
+    let mut child = sandbox.spawn(
+        Command::new("docker-registry")
+            .arg("serve")
+            .arg(reg.join("config.yml"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    )?;
+    for _ in 0..400 {
+        if sandbox.enter_keep_pidns(|| std::net::TcpStream::connect("127.0.0.1:5000").is_ok())? {
+            return Ok(Some(child));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    Err("docker-registry did not come up".into())
+}
+
+#[test]
+fn from_pulls_an_image_the_store_lacks_and_pull_forces_it() -> TestResult {
+    let env = Env::new()?;
+    let Some(mut child) = start_registry(&env.sandbox, env.dir.path())? else {
+        return Ok(());
+    };
+    let result = (|| -> TestResult {
+        env.ok(&["tag", "busybox", "127.0.0.1:5000/base/bb:1"])?;
+        env.ok(&["push", "-q", "127.0.0.1:5000/base/bb:1"])?;
+        let v: serde_json::Value =
+            serde_json::from_str(&env.ok(&["image", "inspect", "busybox"])?)?;
+        let id = v[0]["Id"].as_str().unwrap_or_default().to_string();
+        env.ok(&["rmi", "127.0.0.1:5000/base/bb:1"])?;
+        env.ok(&["rmi", "busybox"])?;
+        let ctx = env.context(
+            "pulled",
+            &[(
+                "Dockerfile",
+                "FROM 127.0.0.1:5000/base/bb:1\nRUN echo from-pulled > /p.txt\nCMD [\"cat\", \"/p.txt\"]\n",
+            )],
+        )?;
+        // Not in the store: FROM pulls it, with its progress in the output.
+        let out = env.ok(&["build", "-t", "onpulled:1", &s(&ctx)])?;
+        assert!(out.contains("1: Pulling from base/bb\n"), "{out}");
+        assert!(out.contains(": Download complete\n"), "{out}");
+        assert!(out.contains("\nDigest: sha256:"), "{out}");
+        assert!(
+            out.contains("Status: Downloaded newer image for 127.0.0.1:5000/base/bb:1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                " ---> {}\n",
+                &id.trim_start_matches("sha256:")[..12]
+            )),
+            "the pulled base is the pushed image {id}: {out}"
+        );
+        let inspect: serde_json::Value =
+            serde_json::from_str(&env.ok(&["image", "inspect", "127.0.0.1:5000/base/bb:1"])?)?;
+        assert_eq!(inspect[0]["Id"], id.as_str());
+        // In the store now: no pull; --pull pulls again (layers already there).
+        let again = env.ok(&["build", "-t", "onpulled:1", &s(&ctx)])?;
+        assert!(!again.contains("Pulling from"), "{again}");
+        let forced = env.ok(&["build", "--pull", "-t", "onpulled:1", &s(&ctx)])?;
+        assert!(forced.contains("1: Pulling from base/bb\n"), "{forced}");
+        assert!(forced.contains(": Already exists\n"), "{forced}");
+        // A FROM the registry does not have: docker's message, with the line.
+        let bad = env.context(
+            "missing",
+            &[("Dockerfile", "# a comment\nFROM 127.0.0.1:5000/no/such:1\n")],
+        )?;
+        let out = env.berth(&["build", &s(&bad)])?;
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("Dockerfile line 2: pull access denied for 127.0.0.1:5000/no/such, repository does not exist or may require 'docker login'"),
+            "{err}"
+        );
+        // A single-platform image asked for as another platform: docker's words.
+        let plat = env.context(
+            "platform",
+            &[(
+                "Dockerfile",
+                "FROM --platform=linux/s390x 127.0.0.1:5000/base/bb:1\n",
+            )],
+        )?;
+        let out = env.berth(&["build", &s(&plat)])?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("Dockerfile line 1: pulling 127.0.0.1:5000/base/bb:1: image with reference 127.0.0.1:5000/base/bb:1 was found but does not match the specified platform: wanted linux/s390x, actual: linux/amd64"),
+            "{err}"
+        );
+        Ok(())
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result
 }

@@ -25,6 +25,10 @@ pub struct BuildRequest {
     pub labels: Vec<(String, String)>,
     /// `q`: no step output, only the id.
     pub quiet: bool,
+    /// `pull`: pull every FROM image, even one the store has.
+    pub pull: bool,
+    /// `platform`: os/arch[/variant] of FROM images.
+    pub platform: Option<String>,
 }
 
 fn build_err(e: BuildError) -> EngineError {
@@ -114,6 +118,20 @@ impl Engine {
                 let tx = tx.clone();
                 std::sync::Arc::new(move || tx.is_closed())
             })),
+            // FROM pulls an image the store lacks, with the daemon's
+            // registry settings, as `POST /images/create` does.
+            registry: Some(berth_image::registry::RegistryOptions {
+                insecure_registries: cfg.insecure_registries.clone(),
+                ..Default::default()
+            }),
+            pull: req.pull,
+            platform: req
+                .platform
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .map(berth_image::platform::Platform::parse)
+                .transpose()
+                .map_err(|e| EngineError::Invalid(e.to_string()))?,
         };
         let quiet = req.quiet;
         let mut progress = |s: &str| {

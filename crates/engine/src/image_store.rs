@@ -31,6 +31,9 @@ pub fn map_err(e: ImageError) -> EngineError {
         e @ ImageError::Unsafe { .. } => EngineError::Invalid(e.to_string()),
         e @ ImageError::Corrupt { .. } => EngineError::Invalid(e.to_string()),
         e @ ImageError::Missing { .. } => EngineError::Invalid(e.to_string()),
+        e @ (ImageError::NoMatchingPlatform { .. } | ImageError::PlatformMismatch { .. }) => {
+            EngineError::NotFound(e.to_string())
+        }
         e => EngineError::Internal(e.to_string()),
     }
 }
@@ -76,9 +79,15 @@ impl Images for ImageStore {
             }
             e => map_err(e),
         })?;
+        let mut platform = format!("{}/{}", img.config.os(), img.config.architecture());
+        if let Some(v) = img.config.variant() {
+            platform.push('/');
+            platform.push_str(v);
+        }
         Ok(ImageInfo {
             id: img.id.clone(),
             config: run_config(&img),
+            platform,
         })
     }
     fn create_rootfs(&self, container_id: &str, image_id: &str) -> Result<()> {

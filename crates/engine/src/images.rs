@@ -30,6 +30,8 @@ pub struct ImageInfo {
     /// `sha256:<hex>`.
     pub id: String,
     pub config: ImageRunConfig,
+    /// `os/arch[/variant]` from the image's config (empty when unknown).
+    pub platform: String,
 }
 
 /// Images and container root filesystems.

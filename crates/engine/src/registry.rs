@@ -39,6 +39,9 @@ fn progress_message(e: &Progress) -> Value {
 /// Registry errors with Docker's status codes.
 fn registry_err(e: ImageError, reference: &str) -> EngineError {
     match e {
+        e @ (ImageError::NoMatchingPlatform { .. } | ImageError::PlatformMismatch { .. }) => {
+            EngineError::NotFound(e.to_string())
+        }
         ImageError::NotFound(_) => EngineError::NotFound(format!(
             "pull access denied for {reference}, repository does not exist or may require 'docker login'"
         )),
@@ -72,15 +75,23 @@ impl Engine {
         }
     }
 
-    /// `POST /images/create?fromImage=`: progress messages go to `tx`; the
+    /// `POST /images/create?fromImage=[&platform=]`: progress messages go to `tx`; the
     /// result is the final status line.
     pub async fn image_pull(
         &self,
         reference: String,
         creds: Option<(String, String)>,
+        platform: Option<String>,
         tx: mpsc::UnboundedSender<Value>,
     ) -> Result<String> {
-        let opts = self.registry_options(creds, tx.clone());
+        let mut opts = self.registry_options(creds, tx.clone());
+        opts.platform = platform
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                berth_image::platform::Platform::parse(&p)
+                    .map_err(|e| EngineError::Invalid(e.to_string()))
+            })
+            .transpose()?;
         let r = reference.clone();
         let img = self
             .blocking_image(move |s| s.pull(&r, &opts).map_err(|e| registry_err(e, &r)))

@@ -86,6 +86,26 @@ pub enum ImageError {
         #[source]
         source: std::io::Error,
     },
+    /// An image index / manifest list has no manifest for the platform
+    /// asked for (docker's words).
+    #[error("no matching manifest for {platform} in the manifest list entries ({object})")]
+    NoMatchingPlatform {
+        /// `os/arch[/variant]`.
+        platform: String,
+        /// The index.
+        object: String,
+    },
+    /// An image in the store is for another platform than the one asked
+    /// for (docker's words).
+    #[error("image with reference {reference} was found but does not match the specified platform: wanted {wanted}, actual: {actual}")]
+    PlatformMismatch {
+        /// The reference as given.
+        reference: String,
+        /// `os/arch[/variant]` asked for.
+        wanted: String,
+        /// The image's.
+        actual: String,
+    },
     /// A registry refused or failed a request.
     #[error("registry: {object}: {reason}")]
     Registry {

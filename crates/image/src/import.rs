@@ -1,4 +1,4 @@
-//! `import`: a plain rootfs tar (maybe gzip or zstd) becomes a one-layer
+//! `import`: a plain rootfs tar (maybe gzip, bzip2, xz or zstd) becomes a one-layer
 //! image, with `--change` instructions applied to its config.
 
 use std::io::Read;
@@ -25,10 +25,8 @@ impl ImageStore {
         let tag = target_tag(reference)?;
         let mut config = Map::new();
         changes::apply(&mut config, changes)?;
-        let (c, buffered) =
-            compression::sniff_reader(tar).map_err(ImageError::io("reading", "import stream"))?;
-        let plain = compression::decompress(buffered, c)
-            .map_err(|e| ImageError::corrupt("import stream", e))?;
+        let (_, plain) =
+            compression::open_stream(tar).map_err(|e| ImageError::corrupt("import stream", e))?;
         let _gc = self.gc_lock(false)?;
         let mut added = Added::default();
         let res = (|| {

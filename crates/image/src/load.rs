@@ -29,11 +29,10 @@ pub(crate) struct Added {
 impl ImageStore {
     /// Loads a docker-archive (`docker save`) or an OCI layout / oci-archive.
     pub fn load(&self, archive: impl Read) -> Result<Vec<LoadedImage>> {
-        // docker load also takes a compressed archive (docker save | gzip).
-        let (c, buffered) =
-            compression::sniff_reader(archive).map_err(ImageError::io("reading", "archive"))?;
-        let plain =
-            compression::decompress(buffered, c).map_err(|e| ImageError::corrupt("archive", e))?;
+        // docker load also takes a compressed archive (docker save | gzip,
+        // bzip2, xz or zstd).
+        let (_, plain) =
+            compression::open_stream(archive).map_err(|e| ImageError::corrupt("archive", e))?;
         let staged = Staged::read(plain, self.inner.content.tmp_dir())?;
         let plans = plan::plans(&staged)?;
         let mut added = Added::default();

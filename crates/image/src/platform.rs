@@ -92,7 +92,10 @@ pub fn choose_for<'a>(
                         .is_none_or(|v| p.variant().as_ref() == Some(v))
             })
         })
-        .ok_or_else(|| ImageError::NotFound(format!("{object}: no manifest for {want}")))
+        .ok_or_else(|| ImageError::NoMatchingPlatform {
+            platform: want.to_string(),
+            object: object.to_string(),
+        })
 }
 
 #[cfg(test)]

@@ -28,6 +28,11 @@ fn import_makes_a_one_layer_image_with_changes() -> TestResult {
     assert_eq!(hist.len(), 1);
     assert_eq!(hist[0].comment, "Imported from -");
     assert_eq!(s.resolve("imported:v1")?.id, img.id);
+    // docker import takes bzip2 and xz streams too: the same layer.
+    for packed in [bzip2(&base), xz(&base)] {
+        let again = s.import(&packed[..], Some("imported:v2"), &[])?;
+        assert_eq!(again.layers, img.layers);
+    }
     // untagged import works too
     let mut l = LayerBuilder::new();
     l.file("x", 0o644, b"x")?;

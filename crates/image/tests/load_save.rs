@@ -47,12 +47,15 @@ fn busybox_docker_archive_loads_and_resolves_like_docker() -> TestResult {
     let cmd = img.config.config().as_ref().and_then(|c| c.cmd().clone());
     assert_eq!(cmd, Some(vec!["sh".to_string()]));
     assert_eq!(s.list()?.len(), 1);
-    // loading again unpacks nothing; a gzip- or zstd-compressed archive loads too
+    // loading again unpacks nothing; a gzip-, bzip2-, xz- or zstd-compressed
+    // archive loads too (docker load takes them all)
     let again = s.load(std::fs::File::open(&path)?)?;
     assert_eq!(again[0].layers_unpacked, 0);
     let bytes = std::fs::read(&path)?;
     assert_eq!(s.load(&gzip(&bytes)[..])?[0].id, id);
     assert_eq!(s.load(&zstd(&bytes)[..])?[0].id, id);
+    assert_eq!(s.load(&bzip2(&bytes)[..])?[0].id, id);
+    assert_eq!(s.load(&xz(&bytes)[..])?[0].id, id);
     Ok(())
 }
 

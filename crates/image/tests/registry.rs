@@ -504,8 +504,21 @@ fn registry_errors_are_named_and_leave_the_store_unchanged() -> TestResult {
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_d, "size": layer.len()}],
     }))?;
     let ct = |t: &str| vec![("Content-Type".to_string(), t.to_string())];
+    // A blob served with other content than its digest (a valid tar, so
+    // only the digest can tell).
+    let mut other = berth_testsupport::images::LayerBuilder::new();
+    other.file("big", 0o644, &vec![8u8; 64 * 1024])?;
+    let other = other.finish()?;
     let answer = |path: &str, _: &str| -> Answer {
         match path {
+            "/v2/b/manifests/lying" => (
+                200,
+                ct("application/vnd.oci.image.manifest.v1+json"),
+                manifest.clone(),
+                None,
+            ),
+            p if p == format!("/v2/b/blobs/{config_d}") => (200, vec![], config.clone(), None),
+            p if p == format!("/v2/b/blobs/{layer_d}") => (200, vec![], other.clone(), None),
             "/v2/a/manifests/missing" => (404, vec![], b"{}".to_vec(), None),
             "/v2/a/manifests/broken" => (500, vec![], b"oops".to_vec(), None),
             "/v2/a/manifests/drop" => (
@@ -525,9 +538,15 @@ fn registry_errors_are_named_and_leave_the_store_unchanged() -> TestResult {
             s.pull(&format!("{addr}/a:missing"), &o),
             s.pull(&format!("{addr}/a:broken"), &o),
             s.pull(&format!("{addr}/a:drop"), &o),
+            s.pull(&format!("{addr}/b:lying"), &o),
         ]
     })?;
-    let [missing, broken, dropped] = results;
+    let [missing, broken, dropped, lying] = results;
+    assert!(
+        matches!(&lying, Err(ImageError::Corrupt { object, reason })
+            if object.contains(&format!("blob {layer_d}")) && reason.contains(&sha256(&other))),
+        "{lying:?}"
+    );
     assert!(
         matches!(&missing, Err(ImageError::NotFound(r)) if r.ends_with("/a:missing")),
         "{missing:?}"
@@ -773,7 +792,8 @@ fn pull_picks_the_platform_asked_for_from_an_index() -> TestResult {
         "the repo digest is the index's, as docker records it"
     );
     assert!(
-        matches!(&missing, Err(ImageError::NotFound(m)) if m.contains("linux/riscv64")),
+        matches!(&missing, Err(e @ ImageError::NoMatchingPlatform { .. })
+            if e.to_string().starts_with("no matching manifest for linux/riscv64 in the manifest list entries")),
         "{missing:?}"
     );
     Ok(())

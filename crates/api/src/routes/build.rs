@@ -68,6 +68,8 @@ fn request(uri: &axum::http::Uri) -> ApiResult<BuildRequest> {
             "nocache" => req.no_cache = truthy(&v),
             "q" => req.quiet = truthy(&v),
             "networkmode" if !v.is_empty() => req.network = Some(v),
+            "pull" => req.pull = truthy(&v),
+            "platform" if !v.is_empty() => req.platform = Some(v),
             "remote" if !v.is_empty() => {
                 return Err(ApiError::bad_request(
                     "remote build contexts are not supported: berth builds offline (send the context as the request body)",

@@ -59,7 +59,9 @@ fn no_content() -> Response {
 async fn create(State(e): State<Engine>, Query(q): Query<Q>, b: Bytes) -> ApiResult<Response> {
     let mut body: ContainerCreateBody = json(&b, false)?;
     legacy_mac_address(&b, &mut body);
-    let made = e.create(q.str("name"), body).await?;
+    let made = e
+        .create_for_platform(q.str("name"), body, q.str("platform"))
+        .await?;
     Ok(reply(
         201,
         &ContainerCreateResponse {

@@ -235,9 +235,10 @@ async fn pull(
         None => image.to_owned(),
     };
     let creds = registry_auth(&headers);
+    let platform = q.str("platform").map(str::to_owned);
     let first = serde_json::json!({ "status": format!("Pulling from {image}"), "id": q.str("tag").unwrap_or("latest") });
     progress_stream(Some(first), move |tx| async move {
-        e.image_pull(reference, creds, tx).await
+        e.image_pull(reference, creds, platform, tx).await
     })
     .await
 }

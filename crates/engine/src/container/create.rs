@@ -179,6 +179,25 @@ fn check_host_config(hc: &HostConfig) -> Result<()> {
 impl Engine {
     /// `POST /containers/create`.
     pub async fn create(&self, name: Option<&str>, body: ContainerCreateBody) -> Result<Created> {
+        self.create_for_platform(name, body, None).await
+    }
+
+    /// `POST /containers/create?platform=os/arch[/variant]`: as [`Self::create`],
+    /// and the image must be for that platform (dockerd's 404 then makes
+    /// the docker CLI pull the platform's image and try again).
+    pub async fn create_for_platform(
+        &self,
+        name: Option<&str>,
+        body: ContainerCreateBody,
+        platform: Option<&str>,
+    ) -> Result<Created> {
+        let wanted = platform
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                berth_image::platform::Platform::parse(p)
+                    .map_err(|e| EngineError::Invalid(e.to_string()))
+            })
+            .transpose()?;
         let image_ref = body
             .image
             .clone()
@@ -241,6 +260,18 @@ impl Engine {
         let image = tokio::task::spawn_blocking(move || engine.inner.images.resolve(&r))
             .await
             .map_err(|e| EngineError::Internal(e.to_string()))??;
+        if let Some(w) = &wanted {
+            if !platform_matches(w, &image.platform) {
+                return Err(EngineError::NotFound(
+                    berth_image::ImageError::PlatformMismatch {
+                        reference: image_ref.clone(),
+                        wanted: w.to_string(),
+                        actual: image.platform.clone(),
+                    }
+                    .to_string(),
+                ));
+            }
+        }
         let config = merged_config(&body, &image)?;
         let mut command: Vec<String> = config.entrypoint.clone().unwrap_or_default();
         command.extend(config.cmd.clone().unwrap_or_default());
@@ -336,6 +367,16 @@ impl Engine {
     }
 }
 
+/// Whether an image of `actual` (`os/arch[/variant]`) is what `wanted`
+/// asks for; a variant counts only when asked for.
+fn platform_matches(wanted: &berth_image::platform::Platform, actual: &str) -> bool {
+    let mut parts = actual.split('/');
+    let (os, arch, variant) = (parts.next(), parts.next(), parts.next());
+    os == Some(wanted.os.as_str())
+        && arch == Some(wanted.arch.as_str())
+        && wanted.variant.as_deref().is_none_or(|v| variant == Some(v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,6 +391,7 @@ mod tests {
                 working_dir: "/w".into(),
                 ..ImageRunConfig::default()
             },
+            platform: "linux/amd64".into(),
         }
     }
 
@@ -391,5 +433,15 @@ mod tests {
             ..Default::default()
         };
         assert!(check_host_config(&hc).is_err());
+    }
+
+    #[test]
+    fn platforms_match_as_docker_compares_them() {
+        let p = |s: &str| berth_image::platform::Platform::parse(s).expect("platform");
+        assert!(platform_matches(&p("linux/amd64"), "linux/amd64"));
+        assert!(platform_matches(&p("linux/arm64"), "linux/arm64/v8"));
+        assert!(!platform_matches(&p("linux/arm64/v8"), "linux/arm64"));
+        assert!(!platform_matches(&p("linux/arm64"), "linux/amd64"));
+        assert!(!platform_matches(&p("windows/amd64"), "linux/amd64"));
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod client;
+mod tee;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -171,6 +172,7 @@ impl ImageStore {
         };
         let (mut bytes, mut media_type, top_digest) = client.get_manifest(repo, &wanted)?;
         let mut manifest_digest = top_digest.clone();
+        let from_index = media_type == media::OCI_INDEX || media_type == media::DOCKER_LIST;
         if media_type == media::OCI_INDEX || media_type == media::DOCKER_LIST {
             let object = format!("{}/{repo}@{top_digest}", r.domain);
             let index: ImageIndex =
@@ -245,6 +247,27 @@ impl ImageStore {
             fetch(&config_digest)?;
             let config_bytes = self.inner.content.read(&config_digest)?;
             let diff_ids = plan::diff_ids(&config_bytes, &format!("config {config_digest}"))?;
+            // A single-platform image pulled for an explicit other platform
+            // is refused, as docker refuses it.
+            if let (false, Some(want)) = (from_index, &opts.platform) {
+                let c: serde_json::Value = serde_json::from_slice(&config_bytes)
+                    .map_err(|e| ImageError::corrupt(format!("config {config_digest}"), e))?;
+                let s = |k: &str| c[k].as_str().unwrap_or("").to_string();
+                let mut actual = format!("{}/{}", s("os"), s("architecture"));
+                if !s("variant").is_empty() {
+                    actual = format!("{actual}/{}", s("variant"));
+                }
+                let ok = s("os") == want.os
+                    && s("architecture") == want.arch
+                    && want.variant.as_ref().is_none_or(|v| *v == s("variant"));
+                if !ok {
+                    return Err(ImageError::PlatformMismatch {
+                        reference: crate::reference::familiar_name(&r.to_string()),
+                        wanted: want.to_string(),
+                        actual,
+                    });
+                }
+            }
             if diff_ids.len() != layers.len() {
                 return Err(ImageError::corrupt(
                     &object,
@@ -259,9 +282,32 @@ impl ImageStore {
             // others' transfers (snapshots are independent directories).
             let pairs: Vec<_> = layers.iter().zip(diff_ids.iter()).collect();
             crate::parallel::for_each(&pairs, opts.parallel, |((blob, _, c, _), diff_id)| {
-                fetch(blob)?;
+                let stored = self.inner.content.contains(blob);
+                if stored {
+                    fetch(blob)?;
+                }
+                let tee_error = tee::TeeError::default();
                 let ensured = self.inner.snapshots.ensure(diff_id, || {
-                    let r = self.inner.content.reader(blob)?;
+                    // A blob not in the store yet unpacks from the network
+                    // stream as it is stored (one pass, see tee.rs).
+                    let r: Box<dyn std::io::Read> = if stored {
+                        Box::new(self.inner.content.reader(blob)?)
+                    } else {
+                        let http = CountingReader::new(
+                            client.get_blob(repo, blob)?,
+                            opts.progress.clone(),
+                            blob.as_str(),
+                            Phase::Download,
+                            sizes.get(blob).copied(),
+                        );
+                        Box::new(tee::TeeToStore::new(
+                            http,
+                            &self.inner.content,
+                            blob,
+                            format!("{}/{repo}", client.host),
+                            tee_error.clone(),
+                        )?)
+                    };
                     let plain = compression::decompress(r, *c)
                         .map_err(|e| ImageError::corrupt(format!("blob {blob}"), e))?;
                     let counted = CountingReader::new(
@@ -273,12 +319,28 @@ impl ImageStore {
                     );
                     Ok(Box::new(counted) as Box<dyn std::io::Read>)
                 });
+                if !stored && self.inner.content.contains(blob) {
+                    // Stored by the tee (even when the unpack failed after
+                    // it: a failed pull removes it again).
+                    if let Ok(mut a) = added_m.lock() {
+                        a.blobs.push((*blob).clone());
+                    }
+                    if let Some(p) = &opts.progress {
+                        p.report(blob.as_str(), Phase::Done, 0, None);
+                    }
+                }
+                if let Some(e) = tee_error.lock().ok().and_then(|mut t| t.take()) {
+                    return Err(e);
+                }
                 let ensured = ensured.map_err(|e| match e {
                     ImageError::Corrupt { object, reason } => {
                         ImageError::corrupt(format!("{object} (blob {blob})"), reason)
                     }
                     other => other,
                 })?;
+                // The snapshot was there already (nothing read), or the
+                // unpacker stopped before the stream's end: fetch the blob.
+                fetch(blob)?;
                 if ensured.unpacked {
                     if let Ok(mut a) = added_m.lock() {
                         a.snapshots.push((*diff_id).clone());

@@ -53,6 +53,18 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap_or_default()
 }
 
+pub fn bzip2(data: &[u8]) -> Vec<u8> {
+    let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    let _ = e.write_all(data);
+    e.finish().unwrap_or_default()
+}
+
+pub fn xz(data: &[u8]) -> Vec<u8> {
+    let mut e = liblzma::write::XzEncoder::new(Vec::new(), 1);
+    let _ = e.write_all(data);
+    e.finish().unwrap_or_default()
+}
+
 pub fn zstd(data: &[u8]) -> Vec<u8> {
     zstd::encode_all(data, 1).unwrap_or_default()
 }

@@ -94,6 +94,12 @@ pub fn run(cx: &Ctx, a: Args) -> anyhow::Result<i32> {
     if let Some(n) = &a.network {
         q.push(("networkmode", n.clone()));
     }
+    if a.pull {
+        q.push(("pull", "1".into()));
+    }
+    if let Some(p) = &a.platform {
+        q.push(("platform", p.clone()));
+    }
     let resp = cx.client.request(
         "POST",
         "/build",

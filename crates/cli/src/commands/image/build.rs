@@ -42,6 +42,15 @@ pub struct Args {
     /// Write the image id to this file.
     #[arg(long)]
     pub iidfile: Option<PathBuf>,
+    /// Pull every FROM image, even one the store has.
+    #[arg(long)]
+    pub pull: bool,
+    /// os/arch[/variant] of FROM images (FROM --platform= wins).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// A registry (host:port) FROM may pull from over plain HTTP.
+    #[arg(long = "insecure-registry")]
+    pub insecure: Vec<String>,
     /// The build context directory.
     pub path: PathBuf,
 }
@@ -108,6 +117,17 @@ pub fn run(store: &ImageStore, a: Args) -> anyhow::Result<i32> {
         cancel: Some(berth_build::Cancel(std::sync::Arc::new(
             interrupted::requested,
         ))),
+        // FROM pulls an image the store lacks, as `berth pull` would.
+        registry: Some(berth_image::registry::RegistryOptions {
+            insecure_registries: a.insecure.clone(),
+            ..Default::default()
+        }),
+        pull: a.pull,
+        platform: a
+            .platform
+            .as_deref()
+            .map(berth_image::platform::Platform::parse)
+            .transpose()?,
     };
     interrupted::install();
     let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
