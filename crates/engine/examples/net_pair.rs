@@ -4,8 +4,9 @@
 //! bench/engine-dns.sh). Run as root inside a sandbox host.
 //!
 //! usage: net_pair STATE_DIR NETNS_DIR NAME_A NAME_B
-//! Prints `NAME IP` per container, then `gateway IP` (the network's DNS
-//! server), then `ready`; detaches both when stdin closes.
+//! Prints `NAME IP` per container, then `gateway IP`, then `ready`; each
+//! netns (NETNS_DIR/NAME) has the embedded DNS on 127.0.0.11:53, which
+//! answers the other's name. Detaches both when stdin closes.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -44,6 +45,7 @@ fn main() -> anyhow::Result<()> {
             ipv6: None,
             mac: None,
             dns: Vec::new(),
+            ndots_set: false,
         };
         let ns = create_netns(&nsdir, name)?;
         let ep = driver.attach(&ns, &c)?;
