@@ -85,16 +85,11 @@ fn resolv_conf(
                     }
                 }
             }
-            Some("search") | Some("domain") => {
-                if search.is_empty() {
-                    host_search = vec![line.to_owned()];
-                }
+            Some("search") | Some("domain") if search.is_empty() => {
+                host_search = vec![line.to_owned()];
             }
-            Some("options") => {
-                if opts.is_empty() {
-                    options.extend(w.map(str::to_owned));
-                }
-            }
+            Some("options") if opts.is_empty() => options.extend(w.map(str::to_owned)),
+            Some("search") | Some("domain") | Some("options") => {}
             Some(c) if c.starts_with('#') || c.starts_with(';') => {}
             Some(_) => other.push(line.to_owned()),
             None => {}
