@@ -46,6 +46,7 @@ fn main() -> anyhow::Result<()> {
         ipv6: None,
         mac: None,
         dns: Vec::new(),
+        ndots_set: false,
     };
     // An anchor on each network: every timed attach finds the bridge and
     // its rules in place, as in steady state.

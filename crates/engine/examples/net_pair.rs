@@ -1,11 +1,12 @@
-//! Two containers' netns attached by berthd's bridge driver (in process,
+//! Two (or more) containers' netns attached by berthd's bridge driver (in process,
 //! as the engine does) to one user-defined network, held until stdin
 //! closes, for the throughput and DNS benchmarks (bench/engine-net-tput.sh,
 //! bench/engine-dns.sh). Run as root inside a sandbox host.
 //!
-//! usage: net_pair STATE_DIR NETNS_DIR NAME_A NAME_B
-//! Prints `NAME IP` per container, then `gateway IP` (the network's DNS
-//! server), then `ready`; detaches both when stdin closes.
+//! usage: net_pair STATE_DIR NETNS_DIR NAME_A NAME_B [NAME...]
+//! Prints `NAME IP` per container, then `gateway IP`, then `ready`; each
+//! netns (NETNS_DIR/NAME) has the embedded DNS on 127.0.0.11:53, which
+//! answers the other's name. Detaches both when stdin closes.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -18,8 +19,8 @@ use berth_engine::network::{
 fn main() -> anyhow::Result<()> {
     let a: Vec<String> = std::env::args().skip(1).collect();
     anyhow::ensure!(
-        a.len() == 4,
-        "usage: net_pair STATE_DIR NETNS_DIR NAME_A NAME_B"
+        a.len() >= 4,
+        "usage: net_pair STATE_DIR NETNS_DIR NAME_A NAME_B [NAME...]"
     );
     let dir = PathBuf::from(&a[0]);
     let nsdir = PathBuf::from(&a[1]);
@@ -32,7 +33,7 @@ fn main() -> anyhow::Result<()> {
         ..Default::default()
     })?;
     let mut held = Vec::new();
-    for name in &a[2..4] {
+    for name in &a[2..] {
         let c = EndpointConfig {
             container_id: format!("{name:0>64}"),
             container_name: name.clone(),
@@ -44,6 +45,7 @@ fn main() -> anyhow::Result<()> {
             ipv6: None,
             mac: None,
             dns: Vec::new(),
+            ndots_set: false,
         };
         let ns = create_netns(&nsdir, name)?;
         let ep = driver.attach(&ns, &c)?;

@@ -51,6 +51,7 @@ fn cfg(id: &str, host_port: u16) -> EndpointConfig {
         ipv6: None,
         mac: None,
         dns: Vec::new(),
+        ndots_set: false,
     }
 }
 

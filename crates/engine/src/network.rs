@@ -86,6 +86,9 @@ pub struct EndpointConfig {
     pub mac: Option<String>,
     /// The container's `--dns` servers (upstream of an embedded DNS).
     pub dns: Vec<std::net::IpAddr>,
+    /// Its resolv.conf sets `ndots` (`--dns-option ndots:N` or the host's):
+    /// the embedded DNS then keeps unknown single labels local, as dockerd.
+    pub ndots_set: bool,
 }
 
 impl EndpointConfig {
@@ -102,6 +105,7 @@ impl EndpointConfig {
             ipv6: None,
             mac: None,
             dns: Vec::new(),
+            ndots_set: false,
         }
     }
 }
@@ -242,8 +246,8 @@ pub struct Endpoint {
     pub ifname: String,
     #[serde(default)]
     pub aliases: Vec<String>,
-    /// The network's embedded DNS server, the container's nameserver
-    /// (user-defined networks); empty for none.
+    /// The embedded DNS's address in the container (127.0.0.11 on
+    /// user-defined networks), its nameserver; empty for none.
     #[serde(default)]
     pub dns_server: String,
 }

@@ -183,6 +183,10 @@ impl Engine {
                 .iter()
                 .filter_map(|d| d.parse().ok())
                 .collect(),
+            ndots_set: super::start::ndots_set(
+                rec.host_config.dns_options.as_deref().unwrap_or(&[]),
+                &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+            ),
         };
         let ep = self.inner.attacher.attach(netns, &cfg)?;
         // The veth, lease, ports and DNS name exist; no record names them.

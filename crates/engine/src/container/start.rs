@@ -43,36 +43,74 @@ fn hosts_file(hostname: &str, ip: Option<&str>, extra: &[String]) -> String {
     s
 }
 
+/// Whether `ndots` is set by the container's `--dns-option`s, or else by
+/// the host's resolv.conf options (dockerd's "ndots set").
+pub(crate) fn ndots_set(opts: &[String], host: &str) -> bool {
+    let has = |o: &str| o.starts_with("ndots:");
+    if !opts.is_empty() {
+        return opts.iter().any(|o| has(o));
+    }
+    host.lines()
+        .filter_map(|l| l.trim().strip_prefix("options"))
+        .any(|rest| rest.split_whitespace().any(has))
+}
+
+/// The container's resolv.conf, as dockerd writes it: the host's, its
+/// loopback servers dropped in a netns of its own, `--dns`, `--dns-search`
+/// and `--dns-option` replacing the host's lines. With the embedded DNS
+/// (`embedded`), the only nameserver is 127.0.0.11 (the servers become
+/// its upstreams) and `ndots:0` is added unless an ndots is set.
 fn resolv_conf(
     host: &str,
     own_netns: bool,
+    embedded: bool,
     dns: &[String],
     search: &[String],
     opts: &[String],
 ) -> String {
     let mut servers: Vec<String> = Vec::new();
     let mut other: Vec<String> = Vec::new();
+    let mut host_search: Vec<String> = Vec::new();
+    let mut options: Vec<String> = opts.to_vec();
     for line in host.lines() {
         let mut w = line.split_whitespace();
         match w.next() {
             Some("nameserver") => {
                 if let Some(ip) = w.next() {
                     let local = ip.starts_with("127.") || ip == "::1";
-                    if !(own_netns && local) {
+                    // The embedded DNS asks the host's servers from the
+                    // daemon's netns: loopback ones work there.
+                    if embedded || !(own_netns && local) {
                         servers.push(ip.to_owned());
                     }
                 }
             }
-            Some("search") if !search.is_empty() => {}
-            Some("options") if !opts.is_empty() => {}
+            Some("search") | Some("domain") if search.is_empty() => {
+                host_search = vec![line.to_owned()];
+            }
+            Some("options") if opts.is_empty() => options.extend(w.map(str::to_owned)),
+            Some("search") | Some("domain") | Some("options") => {}
+            Some(c) if c.starts_with('#') || c.starts_with(';') => {}
             Some(_) => other.push(line.to_owned()),
             None => {}
         }
     }
-    if !dns.is_empty() {
+    let from_host = dns.is_empty();
+    if !from_host {
         servers = dns.to_vec();
     }
-    if servers.is_empty() {
+    let upstream = servers.clone();
+    if embedded {
+        servers = vec![crate::network::dns::RESOLVER_ADDR.to_string()];
+        // A malformed ndots would leave the resolver's choice unset.
+        options.retain(|o| {
+            o.strip_prefix("ndots:")
+                .is_none_or(|n| n.parse::<u32>().is_ok())
+        });
+        if !options.iter().any(|o| o.starts_with("ndots:")) {
+            options.push("ndots:0".into());
+        }
+    } else if servers.is_empty() {
         servers = vec!["8.8.8.8".into(), "8.8.4.4".into()];
     }
     let mut s = String::new();
@@ -82,12 +120,35 @@ fn resolv_conf(
     }
     if !search.is_empty() {
         s.push_str(&format!("search {}\n", search.join(" ")));
+    } else {
+        for l in host_search {
+            s.push_str(&l);
+            s.push('\n');
+        }
     }
     for n in servers {
         s.push_str(&format!("nameserver {n}\n"));
     }
-    if !opts.is_empty() {
-        s.push_str(&format!("options {}\n", opts.join(" ")));
+    if !options.is_empty() {
+        s.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    if embedded {
+        // Where the embedded DNS sends what it does not know (as dockerd's
+        // trailing comment): the host's servers from the daemon's netns.
+        let list: Vec<String> = upstream
+            .iter()
+            .map(|u| {
+                if from_host {
+                    format!("host({u})")
+                } else {
+                    u.clone()
+                }
+            })
+            .collect();
+        s.push_str(&format!(
+            "\n# berthd embedded DNS; upstream servers: [{}]\n",
+            list.join(" ")
+        ));
     }
     s
 }
@@ -177,14 +238,14 @@ impl Engine {
             let hostname = hostname_of(rec);
             let files = cfg.container_dir(id);
             // The first network's endpoint (eth0) names the container in
-            // /etc/hosts and gives it its nameserver.
+            // /etc/hosts.
             let first = prepared.endpoints.values().min_by_key(|e| e.ifname.clone());
             let ip = first.map(|e| e.ip_address.clone());
-            let embedded_dns: Vec<String> = first
-                .map(|e| e.dns_server.clone())
-                .filter(|s| !s.is_empty())
-                .into_iter()
-                .collect();
+            // Any user-defined network gives it the embedded DNS.
+            let embedded_dns = prepared
+                .endpoints
+                .values()
+                .any(|e| !e.dns_server.is_empty());
             let hc = &rec.host_config;
             let write = |name: &str, text: String| {
                 std::fs::write(files.join(name), text)
@@ -209,12 +270,8 @@ impl Engine {
                 resolv_conf(
                     &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
                     mode.own_netns(),
-                    // With an embedded DNS, --dns are its upstream servers.
-                    if embedded_dns.is_empty() {
-                        dns
-                    } else {
-                        &embedded_dns
-                    },
+                    embedded_dns,
+                    dns,
                     dns_search,
                     dns_options,
                 ),
@@ -621,14 +678,54 @@ mod tests {
     #[test]
     fn resolv_conf_drops_local_servers_in_own_netns() {
         let host = "nameserver 127.0.0.53\nsearch example\n";
-        let r = resolv_conf(host, true, &[], &[], &[]);
+        let r = resolv_conf(host, true, false, &[], &[], &[]);
         assert!(r.contains("nameserver 8.8.8.8"));
         assert!(!r.contains("127.0.0.53"));
         assert!(r.contains("search example"));
-        let h = resolv_conf(host, false, &[], &[], &[]);
+        let h = resolv_conf(host, false, false, &[], &[], &[]);
         assert!(h.contains("127.0.0.53"));
-        let d = resolv_conf(host, true, &["1.1.1.1".into()], &["a.b".into()], &[]);
+        let d = resolv_conf(host, true, false, &["1.1.1.1".into()], &["a.b".into()], &[]);
         assert!(d.contains("nameserver 1.1.1.1") && d.contains("search a.b"));
+        assert!(!d.contains("search example"));
+    }
+
+    #[test]
+    fn resolv_conf_with_the_embedded_dns() {
+        let host = "nameserver 127.0.0.53\nsearch example\noptions edns0\n";
+        let r = resolv_conf(host, true, true, &[], &[], &[]);
+        let lines: Vec<&str> = r.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            lines,
+            [
+                "search example",
+                "nameserver 127.0.0.11",
+                "options edns0 ndots:0",
+                ""
+            ]
+        );
+        assert!(r.contains("[host(127.0.0.53)]"), "{r}");
+        // --dns become upstreams; a user's ndots is kept; --dns-search wins.
+        let d = resolv_conf(
+            host,
+            true,
+            true,
+            &["10.0.0.9".into()],
+            &["a.b".into()],
+            &["ndots:2".into()],
+        );
+        assert!(d.contains("nameserver 127.0.0.11\n") && !d.contains("nameserver 10.0.0.9"));
+        assert!(d.contains("options ndots:2\n") && d.contains("search a.b\n"));
+        assert!(d.contains("[10.0.0.9]"), "{d}");
+        let bad = resolv_conf(host, true, true, &[], &[], &["ndots:x".into()]);
+        assert!(bad.contains("options ndots:0\n"), "{bad}");
+    }
+
+    #[test]
+    fn ndots_from_options_or_host() {
+        assert!(ndots_set(&["ndots:3".into()], ""));
+        assert!(!ndots_set(&["edns0".into()], "options ndots:2"));
+        assert!(ndots_set(&[], "options rotate ndots:2\n"));
+        assert!(!ndots_set(&[], "nameserver 1.1.1.1\n"));
     }
 
     #[test]

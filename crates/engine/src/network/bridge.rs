@@ -294,7 +294,8 @@ impl BridgeDriver {
         let upstream = super::dns::nameservers(
             &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
         );
-        let dns = super::dns::Dns::new(upstream);
+        let dns =
+            super::dns::Dns::new(upstream).map_err(|e| internal("starting the DNS resolver", e))?;
         // The names of containers attached before a daemon restart.
         for (key, value) in leases.list_prefix(DNS_PREFIX)? {
             let rest = key.trim_start_matches(DNS_PREFIX);
@@ -315,7 +316,7 @@ impl BridgeDriver {
             pools: opts.pools(),
         };
         // As dockerd: every network's bridge exists (with its gateway
-        // address, rules and DNS server) from daemon start, not from its
+        // address and rules) from daemon start, not from its
         // first container.
         let host = Netlink::new().map_err(|e| internal("netlink", e))?;
         for net in &all {
@@ -327,6 +328,8 @@ impl BridgeDriver {
                 Err(e) => tracing::warn!(network = %net.name, "setting up: {e}"),
             }
         }
+        // Live restore: running containers keep resolving.
+        driver.dns.reopen_all();
         Ok(driver)
     }
 
@@ -421,13 +424,6 @@ impl BridgeDriver {
         let fw = Firewall::open().map_err(|e| internal("opening firewall", e))?;
         fw.add_network(&net.rules())
             .map_err(|e| internal("adding the network's firewall elements", e))?;
-        if net.name != DEFAULT_NETWORK {
-            self.dns
-                .serve(&net.name, net.gateway, net.subnet.trunc(), net.internal)
-                .map_err(|e| {
-                    internal(&format!("starting the DNS server on {}:53", net.gateway), e)
-                })?;
-        }
         Ok(br.index)
     }
 
@@ -593,7 +589,7 @@ impl BridgeDriver {
             dns_server: if net.name == DEFAULT_NETWORK {
                 String::new()
             } else {
-                net.gateway.to_string()
+                super::dns::RESOLVER_ADDR.to_string()
             },
         })
     }
@@ -744,9 +740,16 @@ fn put(store: &dyn Store, def: &NetworkDef) -> Result<()> {
 }
 
 impl BridgeDriver {
-    /// The container's names on a user-defined network, for its DNS
-    /// (the last step of an attach: nothing to undo after it).
-    fn add_name(&self, net: &NetworkDef, cfg: &EndpointConfig, ep: &Endpoint) -> Result<()> {
+    /// The container's names on a user-defined network, for its DNS, and
+    /// the resolver's sockets in its netns (the last step of an attach:
+    /// undone here on failure).
+    fn add_name(
+        &self,
+        netns: &Path,
+        net: &NetworkDef,
+        cfg: &EndpointConfig,
+        ep: &Endpoint,
+    ) -> Result<()> {
         if net.name == DEFAULT_NETWORK {
             return Ok(());
         }
@@ -761,11 +764,22 @@ impl BridgeDriver {
             ip,
             ip6: ep.global_ipv6_address.parse::<Ipv6Addr>().ok(),
             dns: cfg.dns.clone(),
+            netns: Some(netns.to_owned()),
+            internal: net.internal,
+            ndots_set: cfg.ndots_set,
         };
         let bytes = serde_json::to_vec(&entry).map_err(|e| internal("encoding DNS entry", e))?;
-        self.leases
-            .put(&dns_key(&net.name, &cfg.container_id), &bytes)?;
+        let key = dns_key(&net.name, &cfg.container_id);
+        self.leases.put(&key, &bytes)?;
         self.dns.add(&net.name, entry);
+        if let Err(e) = self.dns.open(&cfg.container_id, netns) {
+            self.dns.remove(&net.name, &cfg.container_id);
+            let _ = self.leases.delete(&key);
+            return Err(internal(
+                "opening the embedded DNS's 127.0.0.11:53 in the container",
+                e,
+            ));
+        }
         Ok(())
     }
 }
@@ -875,7 +889,7 @@ impl NetworkAttacher for BridgeDriver {
         let mut undo: Vec<Box<dyn FnOnce() + '_>> = Vec::new();
         let r = self
             .attach_steps(netns, cfg, &net, &mut undo)
-            .and_then(|ep| self.add_name(&net, cfg, &ep).map(|()| ep));
+            .and_then(|ep| self.add_name(netns, &net, cfg, &ep).map(|()| ep));
         if r.is_err() {
             // The veth, if made, goes with the netns the caller removes.
             for f in undo.into_iter().rev() {

@@ -191,6 +191,7 @@ mod tests {
             ipv6: None,
             mac: None,
             dns: Vec::new(),
+            ndots_set: false,
         }
     }
 
