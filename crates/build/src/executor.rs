@@ -84,6 +84,20 @@ pub fn build(
     opts: &BuildOptions,
     progress: Progress,
 ) -> Result<Built> {
+    build_announcing(store, context, opts, progress, &mut |_| {})
+}
+
+/// [`build`], calling `on_image` with the new image's id once it exists and
+/// before the closing "Successfully built" line: where dockerd's legacy
+/// builder sends its `{"aux": {"ID": ...}}` message, so that clients which
+/// read the last message as the result (docker-py) see that line last.
+pub fn build_announcing(
+    store: &ImageStore,
+    context: &Context,
+    opts: &BuildOptions,
+    progress: Progress,
+    on_image: &mut dyn FnMut(&str),
+) -> Result<Built> {
     let df = Dockerfile::parse(&opts.dockerfile)?;
     crate::layer_steps::remove_stale(store, &opts.runtime);
     let network_host = match opts.network.as_deref() {
@@ -164,6 +178,7 @@ pub fn build(
         ));
     }
     let image = store.create_image(&fin.parts, &opts.tags, "")?;
+    on_image(&image.id);
     ex.say(&format!("Successfully built {}\n", short(&image.id)));
     for t in &opts.tags {
         let r = berth_image::Reference::parse(t)?;

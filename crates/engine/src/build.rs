@@ -139,8 +139,13 @@ impl Engine {
                 let _ = tx.send(json!({ "stream": s }));
             }
         };
-        let built = berth_build::build(&store, &ctx, &opts, &mut progress).map_err(build_err)?;
-        let _ = tx.send(json!({ "aux": { "ID": built.id } }));
+        let aux = tx.clone();
+        let mut on_image = |id: &str| {
+            let _ = aux.send(json!({ "aux": { "ID": id } }));
+        };
+        let built =
+            berth_build::build_announcing(&store, &ctx, &opts, &mut progress, &mut on_image)
+                .map_err(build_err)?;
         if quiet {
             let _ = tx.send(json!({ "stream": format!("{}\n", built.id) }));
         }

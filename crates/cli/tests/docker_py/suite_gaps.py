@@ -2,6 +2,7 @@
 suite (tests/integration, run by scripts/docker-py-suite.sh) found
 missing, checked here one by one. Argument: the daemon's unix socket URL.
 Exits non-zero (an AssertionError) at the first difference."""
+import io
 import socket
 import struct
 import sys
@@ -175,5 +176,24 @@ ct = client.containers.run(IMG, "touch /test", detach=True)
 ct.wait()
 assert ct.diff() == [{"Path": "/test", "Kind": 1}], ct.diff()
 ct.remove()
+
+# A build's stream ends as dockerd's legacy builder's does: the aux ID
+# message, then "Successfully built", then "Successfully tagged" (docker-py
+# and its tests read the last message as the result).
+
+msgs = list(
+    api.build(
+        fileobj=io.BytesIO(("FROM %s\nRUN true\n" % IMG).encode()),
+        tag="gapsbuilt:1",
+        decode=True,
+        rm=True,
+    )
+)
+streams = [m.get("stream", "") for m in msgs]
+assert "Successfully tagged gapsbuilt:1" in streams[-1], msgs
+assert streams[-2].startswith("Successfully built "), msgs
+aux = [i for i, m in enumerate(msgs) if "aux" in m]
+assert aux and aux[0] == len(msgs) - 3, msgs
+api.remove_image("gapsbuilt:1")
 
 print("docker-py suite gaps ok")
