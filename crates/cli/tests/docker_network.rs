@@ -973,3 +973,73 @@ fn connect_disconnect_static_ips_aliases_and_prune() {
     d.ok(&["network", "rm", "n1", "n2"]);
     assert_nothing_leaked(&d);
 }
+
+/// As in dockerd: disconnecting a container's only network leaves its
+/// NetworkMode as it was and it on no network (only lo); it can be
+/// connected again, also with a static address, and a restart attaches
+/// just what it is connected to.
+#[test]
+fn disconnect_of_the_last_network_keeps_the_mode_and_reconnects() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&["network", "create", "--subnet", "10.62.0.0/24", "solo"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lone",
+        "--network",
+        "solo",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    d.ok(&["network", "disconnect", "solo", "lone"]);
+    assert_eq!(inspect(&d, "lone", "{{.HostConfig.NetworkMode}}"), "solo");
+    assert_eq!(
+        inspect(
+            &d,
+            "lone",
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}"
+        ),
+        ""
+    );
+    let links = d.ok(&["exec", "lone", "ls", "/sys/class/net"]);
+    assert_eq!(links.split_whitespace().collect::<Vec<_>>(), ["lo"]);
+    // A second disconnect is an error: it is on no network now.
+    assert_ne!(
+        code(&d.docker(&["network", "disconnect", "solo", "lone"])),
+        0
+    );
+
+    d.ok(&["network", "connect", "--ip", "10.62.0.24", "solo", "lone"]);
+    assert_eq!(
+        inspect(
+            &d,
+            "lone",
+            "{{(index .NetworkSettings.Networks \"solo\").IPAMConfig.IPv4Address}}"
+        ),
+        "10.62.0.24"
+    );
+    let addr = d.ok(&["exec", "lone", "ip", "-4", "-o", "addr", "show", "eth0"]);
+    assert!(addr.contains("10.62.0.24/24"), "{addr}");
+
+    // Off the network again, then restarted: only lo.
+    d.ok(&["network", "disconnect", "solo", "lone"]);
+    d.ok(&["restart", "-t", "0", "lone"]);
+    let links = d.ok(&["exec", "lone", "ls", "/sys/class/net"]);
+    assert_eq!(links.split_whitespace().collect::<Vec<_>>(), ["lo"]);
+    assert_eq!(
+        d.ok(&[
+            "network",
+            "inspect",
+            "solo",
+            "--format",
+            "{{len .Containers}}"
+        ])
+        .trim(),
+        "0"
+    );
+    d.ok(&["rm", "-f", "lone"]);
+    d.ok(&["network", "rm", "solo"]);
+}

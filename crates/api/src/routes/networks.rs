@@ -52,7 +52,8 @@ fn containers_of(e: &Engine, name: &str) -> serde_json::Map<String, Value> {
                 ));
             }
             // host and none have no endpoint record.
-            (r.host_config.network_mode.as_deref() == Some(name)).then(|| {
+            let mode = r.host_config.network_mode.as_deref();
+            (matches!(mode, Some("host" | "none")) && mode == Some(name)).then(|| {
                 (
                     r.id.clone(),
                     json!({ "Name": r.name, "EndpointID": "", "MacAddress": "", "IPv4Address": "", "IPv6Address": "" }),

@@ -67,10 +67,14 @@ pub(crate) fn networks_of(rec: &ContainerRecord) -> Vec<(String, EndpointSetting
     let Ok(NetworkMode::Network(primary)) = mode else {
         return Vec::new();
     };
-    let mut out = vec![(
-        primary.clone(),
-        rec.networks.get(&primary).cloned().unwrap_or_default(),
-    )];
+    // A container disconnected from its mode's network keeps the mode (as
+    // in dockerd) but is no longer on it.
+    let mut out: Vec<(String, EndpointSettings)> = rec
+        .networks
+        .get(&primary)
+        .map(|s| (primary.clone(), s.clone()))
+        .into_iter()
+        .collect();
     out.extend(
         rec.networks
             .iter()
@@ -263,13 +267,7 @@ impl Engine {
             .map_err(|e| EngineError::Internal(e.to_string()))??;
             ep = Some(made);
         }
-        let primary = networks_of(&rec).first().map(|(n, _)| n.clone());
         self.update(&entry, |r| {
-            // The network mode's own entry is implied until now.
-            if let Some(p) = primary {
-                let own = r.networks.get(&p).cloned().unwrap_or_default();
-                r.networks.entry(p).or_insert(own);
-            }
             r.networks.insert(name.clone(), settings);
             if let Some(ep) = ep {
                 r.endpoints.insert(name.clone(), ep);
@@ -312,19 +310,10 @@ impl Engine {
         }
         let mut remaining: BTreeMap<String, EndpointSettings> =
             nets.into_iter().filter(|(n, _)| *n != name).collect();
-        // Docker: the last network gone, the container is on `none`.
-        let first = remaining.keys().next().cloned();
+        // dockerd leaves HostConfig.NetworkMode alone: a container whose
+        // last network went is on none until it is connected again.
         self.update(&entry, |r| {
             r.endpoints.remove(&name);
-            let mode = r.host_config.network_mode.clone().unwrap_or_default();
-            let mode_name = if mode == "default" {
-                "bridge".to_owned()
-            } else {
-                mode
-            };
-            if mode_name == name {
-                r.host_config.network_mode = Some(first.clone().unwrap_or_else(|| "none".into()));
-            }
             r.networks = std::mem::take(&mut remaining);
         })?;
         Ok(())

@@ -149,8 +149,7 @@ fn endpoints(rec: &ContainerRecord) -> HashMap<String, EndpointSettings> {
         return out;
     }
     let mut nets = super::connect::networks_of(rec);
-    if nets.is_empty() {
-        // host, none
+    if matches!(mode.as_str(), "host" | "none") {
         nets.push((mode, EndpointSettings::default()));
     }
     for (name, asked) in nets {

@@ -106,7 +106,8 @@ pub struct ContainerRecord {
     pub netns: Option<String>,
     /// The networks the container is connected to (`--network` and
     /// `network connect`), with what was asked for each (`--ip`,
-    /// `--network-alias`). Empty in records from before: the network mode's.
+    /// `--network-alias`). The network mode's network is here from create on
+    /// and goes at its disconnect (the mode stays, as in dockerd).
     #[serde(default)]
     pub networks: std::collections::BTreeMap<String, bollard_stubs::models::EndpointSettings>,
 }
