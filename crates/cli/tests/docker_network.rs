@@ -982,6 +982,21 @@ fn connect_disconnect_static_ips_aliases_and_prune() {
 fn disconnect_of_the_last_network_keeps_the_mode_and_reconnects() {
     let d = Daemon::start();
     d.load_busybox();
+    // Names as dockerd takes them: spaces too; a '/' is refused (400).
+    d.ok(&["network", "create", "test 01"]);
+    assert_eq!(
+        d.ok(&["network", "inspect", "test 01", "--format", "{{.Name}}"])
+            .trim(),
+        "test 01"
+    );
+    d.ok(&["network", "rm", "test 01"]);
+    let slash = d.docker(&["network", "create", "a/b"]);
+    assert_ne!(code(&slash), 0);
+    assert!(
+        stderr(&slash).contains("invalid network name"),
+        "{}",
+        stderr(&slash)
+    );
     d.ok(&["network", "create", "--subnet", "10.62.0.0/24", "solo"]);
     d.ok(&[
         "run",

@@ -976,11 +976,11 @@ impl NetworkAttacher for BridgeDriver {
                 req.name
             )));
         }
+        // dockerd takes any name ("test 01" too); berth keeps its state
+        // under the name, so no '/', no control characters, no leading '.'.
         if req.name.is_empty()
-            || !req
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            || req.name.starts_with('.')
+            || req.name.chars().any(|c| c == '/' || c.is_control())
         {
             return Err(EngineError::Invalid(format!(
                 "invalid network name {:?}",
