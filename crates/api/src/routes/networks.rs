@@ -116,7 +116,9 @@ fn model(e: &Engine, n: &NetworkInfo) -> Value {
         "Driver": n.driver,
         "EnableIPv4": true,
         "EnableIPv6": !n.subnet6.is_empty(),
-        "IPAM": { "Driver": "default", "Options": {}, "Config": configs },
+        // berth keeps no IPAM driver options: null, as dockerd shows a
+        // network created without them (the default bridge, the API).
+        "IPAM": { "Driver": "default", "Options": null, "Config": configs },
         "Internal": n.internal,
         "Attachable": n.attachable,
         "Ingress": false,

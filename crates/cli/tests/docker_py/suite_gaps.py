@@ -196,4 +196,15 @@ aux = [i for i, m in enumerate(msgs) if "aux" in m]
 assert aux and aux[0] == len(msgs) - 3, msgs
 api.remove_image("gapsbuilt:1")
 
+# A network created without IPAM options shows them as null, as dockerd;
+# a name with a space is a name.
+ipam = docker.types.IPAMConfig(
+    pool_configs=[docker.types.IPAMPool(subnet="10.63.0.0/24", gateway="10.63.0.254")]
+)
+net = api.create_network("gaps ipam", ipam=ipam)
+info = api.inspect_network("gaps ipam")
+assert info["IPAM"]["Options"] is None, info["IPAM"]
+assert info["IPAM"]["Config"] == [{"Subnet": "10.63.0.0/24", "Gateway": "10.63.0.254"}], info
+api.remove_network("gaps ipam")
+
 print("docker-py suite gaps ok")
