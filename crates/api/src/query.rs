@@ -35,3 +35,19 @@ impl Q {
         }
     }
 }
+
+/// Every (key, value) of a URI's query, decoded, repeated keys kept in
+/// order (Docker clients repeat `t`, `names`, `changes`).
+pub fn pairs(uri: &axum::http::Uri) -> Vec<(String, String)> {
+    form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Every value of `key` in a URI's query, in order.
+pub fn repeated(uri: &axum::http::Uri, key: &str) -> Vec<String> {
+    pairs(uri)
+        .into_iter()
+        .filter_map(|(k, v)| (k == key).then_some(v))
+        .collect()
+}

@@ -208,6 +208,23 @@ impl Engine {
     }
 
     /// `GET /images/{name}/json`.
+    /// The image's parent id (`commit`ed images; "" otherwise): the
+    /// `Parent` of image inspect below API 1.52, which bollard-stubs'
+    /// newer model no longer carries.
+    pub async fn image_parent(&self, reference: String) -> Result<String> {
+        self.blocking(move |_, s| {
+            s.resolve(&reference)
+                .map(|img| img.parent)
+                .map_err(|e| match e {
+                    ImageError::NotFound(_) => {
+                        EngineError::NotFound(format!("No such image: {reference}"))
+                    }
+                    e => map_err(e),
+                })
+        })
+        .await
+    }
+
     pub async fn image_inspect(&self, reference: String) -> Result<ImageInspect> {
         self.blocking(move |_, s| {
             let img = s.resolve(&reference).map_err(|e| match e {

@@ -17,23 +17,11 @@ use berth_engine::{Engine, EngineError};
 use bytes::Bytes;
 
 use crate::error::{ApiError, ApiResult};
-use crate::routes::images::{body_reader, percent_decode};
+use crate::query::pairs;
+use crate::routes::images::body_reader;
 
 pub fn router() -> Router<Engine> {
     Router::new().route("/build", post(build))
-}
-
-/// The query as (key, value) pairs, repeated keys kept (`t` may be many).
-fn pairs(uri: &axum::http::Uri) -> Vec<(String, String)> {
-    uri.query()
-        .unwrap_or("")
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
 }
 
 fn truthy(v: &str) -> bool {

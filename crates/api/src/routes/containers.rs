@@ -579,7 +579,11 @@ async fn export(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Re
     Ok(resp)
 }
 
-async fn commit(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response> {
+async fn commit(
+    State(e): State<Engine>,
+    Query(q): Query<Q>,
+    uri: axum::http::Uri,
+) -> ApiResult<Response> {
     let container = q
         .str("container")
         .filter(|c| !c.is_empty())
@@ -590,15 +594,14 @@ async fn commit(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Respon
             None => r.to_owned(),
         }
     });
-    let changes = q
-        .str("changes")
-        .map(|c| {
-            c.lines()
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    // One instruction per `changes` value (docker-py, the docker CLI), or
+    // several in one value, a line each.
+    let changes: Vec<String> = crate::query::repeated(&uri, "changes")
+        .iter()
+        .flat_map(|c| c.lines())
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
     let id = e
         .commit(
             container,

@@ -209,13 +209,7 @@ async fn pull(
                 None => r.to_owned(),
             }
         });
-        let changes: Vec<String> = uri
-            .query()
-            .unwrap_or("")
-            .split('&')
-            .filter_map(|kv| kv.strip_prefix("changes="))
-            .map(percent_decode)
-            .collect();
+        let changes = crate::query::repeated(&uri, "changes");
         let id = e
             .image_import(body_reader(body), reference, changes)
             .await?;
@@ -284,33 +278,8 @@ async fn save(e: &Engine, names: Vec<String>) -> ApiResult<Response> {
 }
 
 async fn save_many(State(e): State<Engine>, uri: axum::http::Uri) -> ApiResult<Response> {
-    let names: Vec<String> = uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|kv| kv.strip_prefix("names="))
-        .map(percent_decode)
-        .collect();
+    let names = crate::query::repeated(&uri, "names");
     save(&e, names).await
-}
-
-/// `%XX` and `+` of a query value.
-pub(crate) fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn split(rest: &str) -> (&str, &str) {
@@ -322,7 +291,18 @@ fn split(rest: &str) -> (&str, &str) {
 
 async fn get_named(State(e): State<Engine>, Path(rest): Path<String>) -> ApiResult<Response> {
     match split(&rest) {
-        (name, "json") => Ok(reply(200, &e.image_inspect(name.to_owned()).await?)),
+        (name, "json") => {
+            let inspect = e.image_inspect(name.to_owned()).await?;
+            let mut v = serde_json::to_value(&inspect).map_err(|err| {
+                ApiError::new(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("encoding image inspect: {err}"),
+                )
+            })?;
+            // API <= 1.51 (docker CLI v28, docker-py) still has Parent.
+            v["Parent"] = e.image_parent(name.to_owned()).await?.into();
+            Ok(reply(200, &v))
+        }
         (name, "history") => Ok(reply(200, &e.image_history(name.to_owned()).await?)),
         (name, "get") => save(&e, vec![name.to_owned()]).await,
         _ => Err(ApiError::new(

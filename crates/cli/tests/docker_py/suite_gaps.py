@@ -207,4 +207,18 @@ assert info["IPAM"]["Options"] is None, info["IPAM"]
 assert info["IPAM"]["Config"] == [{"Subnet": "10.63.0.0/24", "Gateway": "10.63.0.254"}], info
 api.remove_network("gaps ipam")
 
+# commit: each `changes` value is an instruction, and the new image's
+# Parent is the container's image.
+cid = api.create_container(IMG, ["touch", "/test"])
+api.start(cid)
+api.wait(cid)
+res = api.commit(cid, changes=["EXPOSE 8000", 'CMD ["bash"]'])
+img = api.inspect_image(res["Id"])
+assert "8000/tcp" in img["Config"]["ExposedPorts"], img["Config"]
+assert img["Config"]["Cmd"] == ["bash"], img["Config"]
+assert img["Parent"] == api.inspect_image(IMG)["Id"], img.get("Parent")
+assert api.inspect_image(IMG)["Parent"] == "", "a loaded image has no parent"
+api.remove_container(cid)
+api.remove_image(res["Id"])
+
 print("docker-py suite gaps ok")
