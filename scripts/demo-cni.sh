@@ -43,7 +43,6 @@ show_berth() {
 
 # Every piece of state the demo makes lives under $work (a tmpfs inside the
 # sandbox): runtime state, CNI cache, IPAM leases, port mappings.
-berth() { "$BERTH_BIN" "$@"; }
 cni() { berth cni --cni-path "$work/cni-bin" --cache-dir "$work/cni-cache" "$@"; }
 rt() { berth runtime --root "$work/runtime" "$@"; }
 HOST_IP=10.99.0.1

@@ -75,6 +75,31 @@ enter_sandbox() {
         env BERTH_BIN="$BERTH_BIN" DEMO_STEP_NO="$step_no" "$0" --inside
 }
 
+# Inside the sandbox: lo up, /run on a tmpfs (berthd's state and the
+# sandbox's /run vanish with it), berthd's dirs and socket under
+# /run/berth-NAME, and a cgroup parent named for this run. Sets work, SOCK,
+# BERTH_HOST, CGROUP_PARENT.
+sandbox_state() {
+    ip link set lo up
+    mount -t tmpfs -o mode=0755 "berth-$1-run" /run
+    work=/run/berth-$1
+    mkdir -p "$work/lib" "$work/exec"
+    SOCK="$work/berth.sock"
+    export BERTH_HOST="unix://$SOCK"
+    CGROUP_PARENT="berth-$1-$(od -An -N4 -tx4 /dev/urandom | tr -d " ")"
+}
+
+# A relative cgroup parent lands below this process's own cgroup in each
+# hierarchy, so look a few levels down.
+remove_cgroups() {
+    local d
+    find /sys/fs/cgroup -maxdepth 6 -type d -name "$CGROUP_PARENT" 2>/dev/null |
+        while read -r d; do find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
+    return 0
+}
+
+berth() { "$BERTH_BIN" "$@"; }
+
 nowget() { env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u no_proxy "$@"; }
 
 # The outside steps, or (as `$0 --inside` in the sandbox) inside_setup and

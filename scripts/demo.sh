@@ -31,13 +31,7 @@ source "$repo/scripts/demo-lib.sh"
 # berthd's state lives on a tmpfs in this mount namespace; its containers'
 # cgroups under a parent named for this run, removed at the end.
 inside_setup() {
-    ip link set lo up
-    mount -t tmpfs -o mode=0755 berth-demo-run /run
-    work=/run/berth-demo
-    mkdir -p "$work/lib" "$work/exec"
-    SOCK="$work/berth.sock"
-    export BERTH_HOST="unix://$SOCK"
-    CGROUP_PARENT="berth-demo-$(od -An -N4 -tx4 /dev/urandom | tr -d " ")"
+    sandbox_state demo
     trap on_exit EXIT
 }
 
@@ -53,17 +47,6 @@ on_exit() {
     [ "$rc" = 0 ] || say "demo failed at step $step_no (berthd's log: see above)" >&2
     exit "$rc"
 }
-
-# A relative cgroup parent lands below this process's own cgroup in each
-# hierarchy, so look a few levels down.
-remove_cgroups() {
-    local d
-    find /sys/fs/cgroup -maxdepth 6 -type d -name "$CGROUP_PARENT" 2>/dev/null |
-        while read -r d; do find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
-    return 0
-}
-
-berth() { "$BERTH_BIN" "$@"; }
 
 show_sandbox() {
     banner "the sandbox is a host of its own: only a loopback link"

@@ -89,14 +89,7 @@ enter_sandbox() {
 # ----------------------------------------------------------------- inside --
 
 inside_setup() {
-    ip link set lo up
-    # /run on a tmpfs: berthd's state and the sandbox's /run vanish with it.
-    mount -t tmpfs -o mode=0755 berth-dpy-run /run
-    work=/run/berth-dpy
-    mkdir -p "$work/lib" "$work/exec"
-    SOCK="$work/berth.sock"
-    export BERTH_HOST="unix://$SOCK"
-    CGROUP_PARENT="berth-dpy-$(od -An -N4 -tx4 /dev/urandom | tr -d " ")"
+    sandbox_state dpy
     trap on_exit EXIT
 }
 
@@ -114,15 +107,6 @@ on_exit() {
     remove_cgroups
     exit "$rc"
 }
-
-remove_cgroups() {
-    local d
-    find /sys/fs/cgroup -maxdepth 6 -type d -name "$CGROUP_PARENT" 2>/dev/null |
-        while read -r d; do find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
-    return 0
-}
-
-berth() { "$BERTH_BIN" "$@"; }
 
 start_berthd() {
     banner "start berthd on $SOCK"
