@@ -60,12 +60,6 @@ while True:
     threading.Thread(target=conn, args=(c, a), daemon=True).start()
 "#;
 
-fn inspect(d: &Daemon, what: &str, format: &str) -> String {
-    d.ok(&["inspect", "--format", format, what])
-        .trim()
-        .to_owned()
-}
-
 /// `sh -c SCRIPT` in a new container on `net` (extra `docker run` flags
 /// first): (exit, output).
 fn run_on(d: &Daemon, net: &str, extra: &[&str], script: &str) -> (i32, String) {
@@ -173,13 +167,12 @@ fn embedded_dns_on_127_0_0_11() {
         "sleep",
         "1000",
     ]);
-    let web_ip = inspect(
-        &d,
+    let web_ip = d.inspect(
         "web",
         "{{(index .NetworkSettings.Networks \"dnsnet\").IPAddress}}",
     );
-    let web_short = inspect(&d, "web", "{{.Id}}")[..12].to_owned();
-    let web_pid = inspect(&d, "web", "{{.State.Pid}}");
+    let web_short = d.inspect("web", "{{.Id}}")[..12].to_owned();
+    let web_pid = d.inspect("web", "{{.State.Pid}}");
 
     // resolv.conf: the embedded DNS only, the host's search and options,
     // and Docker's ndots:0.
@@ -286,7 +279,7 @@ fn embedded_dns_on_127_0_0_11() {
     // kill -9 of berthd: the next one opens them again; web still resolves.
     d.kill9();
     d.restart();
-    assert_eq!(inspect(&d, "web", "{{.State.Running}}"), "true");
+    assert_eq!(d.inspect("web", "{{.State.Running}}"), "true");
     let again = dig_in(&d, &web_pid, "+short site");
     assert_eq!(again.trim(), web_ip, "after restart: {again}");
     let again_tcp = dig_in(&d, &web_pid, "+tcp +short web");
@@ -349,8 +342,7 @@ fn internal_network_names_only() {
         "sleep",
         "1000",
     ]);
-    let db_ip = inspect(
-        &d,
+    let db_ip = d.inspect(
         "db",
         "{{(index .NetworkSettings.Networks \"inner\").IPAddress}}",
     );
@@ -358,7 +350,7 @@ fn internal_network_names_only() {
     assert_eq!(c, 0, "{out}");
     assert!(out.contains(&format!("Address: {db_ip}")), "{out}");
     // Nothing is forwarded for a container with no way out: SERVFAIL at once.
-    let pid = inspect(&d, "db", "{{.State.Pid}}");
+    let pid = d.inspect("db", "{{.State.Pid}}");
     let out = dig_in(&d, &pid, "outside.example");
     assert!(out.contains("status: SERVFAIL"), "{out}");
     d.ok(&["rm", "-f", "db"]);

@@ -41,12 +41,6 @@ fn fetch_from_host(d: &Daemon, url: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-fn inspect(d: &Daemon, what: &str, format: &str) -> String {
-    d.ok(&["inspect", "--format", format, what])
-        .trim()
-        .to_owned()
-}
-
 /// Nothing berth made for containers is left in the sandbox: no veth, no
 /// netns mount; and the test's own netns has no berth table.
 fn assert_nothing_leaked(d: &Daemon) {
@@ -110,17 +104,15 @@ fn default_bridge_containers_reach_each_other() {
         "-c",
         &httpd("hello-berth"),
     ]);
-    let ip = inspect(&d, "web", "{{.NetworkSettings.IPAddress}}");
+    let ip = d.inspect("web", "{{.NetworkSettings.IPAddress}}");
     assert!(!ip.is_empty(), "no IPAddress");
     // A /16: the first two octets are the network's.
     let prefix: String = subnet.split('.').take(2).map(|o| format!("{o}.")).collect();
     assert!(ip.starts_with(&prefix), "{ip} not in {subnet}");
-    assert_eq!(inspect(&d, "web", "{{.NetworkSettings.Gateway}}"), gateway);
-    let mac = inspect(&d, "web", "{{.NetworkSettings.MacAddress}}");
+    assert_eq!(d.inspect("web", "{{.NetworkSettings.Gateway}}"), gateway);
+    let mac = d.inspect("web", "{{.NetworkSettings.MacAddress}}");
     assert_eq!(mac.len(), 17, "{mac}");
-    let ep = inspect(
-        &d,
-        "web",
+    let ep = d.inspect("web",
         "{{with .NetworkSettings.Networks.bridge}}{{.IPAddress}} {{.Gateway}} {{.MacAddress}} {{.IPPrefixLen}} {{.NetworkID}} {{.EndpointID}}{{end}}",
     );
     let net_id = d.ok(&["network", "inspect", "bridge", "--format", "{{.Id}}"]);
@@ -228,7 +220,7 @@ fn published_port_answers_until_stop() {
         "{}",
         stderr(&clash)
     );
-    assert_eq!(inspect(&d, "clash", "{{.State.Running}}"), "false");
+    assert_eq!(d.inspect("clash", "{{.State.Running}}"), "false");
     d.ok(&["rm", "-f", "clash"]);
 
     d.ok(&["stop", "-t", "1", "pub"]);
@@ -325,14 +317,13 @@ fn user_network_is_isolated_from_the_default_one() {
         "-c",
         &httpd("on-default"),
     ]);
-    let a_ip = inspect(
-        &d,
+    let a_ip = d.inspect(
         "ua",
         "{{(index .NetworkSettings.Networks \"isol\").IPAddress}}",
     );
-    let dflt_ip = inspect(&d, "dflt", "{{.NetworkSettings.IPAddress}}");
+    let dflt_ip = d.inspect("dflt", "{{.NetworkSettings.IPAddress}}");
     assert!(a_ip.starts_with("10.77.0."), "{a_ip}");
-    assert_eq!(inspect(&d, "ua", "{{.HostConfig.NetworkMode}}"), "isol");
+    assert_eq!(d.inspect("ua", "{{.HostConfig.NetworkMode}}"), "isol");
 
     let mut same = (1, String::new());
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -577,7 +568,7 @@ fn random_ranged_and_udp_ports() {
     let _ = holder.kill();
     let _ = holder.wait();
     assert!(busy.is_ok(), "{busy:?}");
-    assert_eq!(inspect(&d, "held", "{{.State.Running}}"), "false");
+    assert_eq!(d.inspect("held", "{{.State.Running}}"), "false");
 
     d.ok(&["rm", "-f", "anyport", "r1", "r2", "r3", "udp", "held"]);
     let maps = d
@@ -627,10 +618,9 @@ fn none_host_and_container_modes() {
         "sleep",
         "30",
     ]);
-    assert_eq!(inspect(&d, "nonec", "{{.NetworkSettings.IPAddress}}"), "");
+    assert_eq!(d.inspect("nonec", "{{.NetworkSettings.IPAddress}}"), "");
     assert_eq!(
-        inspect(
-            &d,
+        d.inspect(
             "nonec",
             "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}"
         ),
@@ -661,8 +651,8 @@ fn none_host_and_container_modes() {
         "-c",
         &httpd("shared-ns"),
     ]);
-    let srv_ip = inspect(&d, "srv", "{{.NetworkSettings.IPAddress}}");
-    let srv_id = inspect(&d, "srv", "{{.Id}}");
+    let srv_ip = d.inspect("srv", "{{.NetworkSettings.IPAddress}}");
+    let srv_id = d.inspect("srv", "{{.Id}}");
     for who in [
         "container:srv".to_owned(),
         format!("container:{}", &srv_id[..12]),
@@ -757,18 +747,13 @@ fn connect_disconnect_static_ips_aliases_and_prune() {
         "-c",
         &httpd("c1"),
     ]);
-    let c1_n1 = inspect(
-        &d,
+    let c1_n1 = d.inspect(
         "c1",
         "{{(index .NetworkSettings.Networks \"n1\").IPAddress}}",
     );
     assert_eq!(c1_n1, "10.60.0.128", "first address of the ip-range");
     assert_eq!(
-        inspect(
-            &d,
-            "c1",
-            "{{(index .NetworkSettings.Networks \"n1\").Aliases}}"
-        ),
+        d.inspect("c1", "{{(index .NetworkSettings.Networks \"n1\").Aliases}}"),
         "[web1]"
     );
 
@@ -787,8 +772,7 @@ fn connect_disconnect_static_ips_aliases_and_prune() {
         "60",
     ]);
     assert_eq!(
-        inspect(
-            &d,
+        d.inspect(
             "c2",
             "{{(index .NetworkSettings.Networks \"n1\").IPAddress}}"
         ),
@@ -841,8 +825,7 @@ fn connect_disconnect_static_ips_aliases_and_prune() {
 
     // connect a running container to n2: eth1, reachable from n2, default route kept.
     d.ok(&["network", "connect", "n2", "c1"]);
-    let c1_n2 = inspect(
-        &d,
+    let c1_n2 = d.inspect(
         "c1",
         "{{(index .NetworkSettings.Networks \"n2\").IPAddress}}",
     );
@@ -887,7 +870,7 @@ fn connect_disconnect_static_ips_aliases_and_prune() {
     assert!(!links.contains("eth1"), "{links}");
     let gone = fetch_from_container(&d, "n2", &format!("http://{c1_n2}/"));
     assert_ne!(gone.0, 0, "{}", gone.1);
-    assert_eq!(inspect(&d, "c1", "{{.State.Running}}"), "true");
+    assert_eq!(d.inspect("c1", "{{.State.Running}}"), "true");
     let not_connected = d.docker(&["network", "disconnect", "n2", "c1"]);
     assert_ne!(code(&not_connected), 0);
     assert!(
@@ -901,16 +884,14 @@ fn connect_disconnect_static_ips_aliases_and_prune() {
     d.ok(&["network", "connect", "--ip", "10.61.0.77", "n2", "c2"]);
     d.ok(&["start", "c2"]);
     assert_eq!(
-        inspect(
-            &d,
+        d.inspect(
             "c2",
             "{{(index .NetworkSettings.Networks \"n2\").IPAddress}}"
         ),
         "10.61.0.77"
     );
     assert_eq!(
-        inspect(
-            &d,
+        d.inspect(
             "c2",
             "{{(index .NetworkSettings.Networks \"n1\").IPAddress}}"
         ),
@@ -1010,10 +991,9 @@ fn disconnect_of_the_last_network_keeps_the_mode_and_reconnects() {
         "1000",
     ]);
     d.ok(&["network", "disconnect", "solo", "lone"]);
-    assert_eq!(inspect(&d, "lone", "{{.HostConfig.NetworkMode}}"), "solo");
+    assert_eq!(d.inspect("lone", "{{.HostConfig.NetworkMode}}"), "solo");
     assert_eq!(
-        inspect(
-            &d,
+        d.inspect(
             "lone",
             "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}"
         ),
@@ -1029,8 +1009,7 @@ fn disconnect_of_the_last_network_keeps_the_mode_and_reconnects() {
 
     d.ok(&["network", "connect", "--ip", "10.62.0.24", "solo", "lone"]);
     assert_eq!(
-        inspect(
-            &d,
+        d.inspect(
             "lone",
             "{{(index .NetworkSettings.Networks \"solo\").IPAMConfig.IPv4Address}}"
         ),

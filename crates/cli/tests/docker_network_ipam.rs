@@ -8,12 +8,6 @@ use std::time::{Duration, Instant};
 
 use docker_support::{code, stderr, Daemon};
 
-fn inspect(d: &Daemon, what: &str, format: &str) -> String {
-    d.ok(&["inspect", "--format", format, what])
-        .trim()
-        .to_owned()
-}
-
 /// `sh -c SCRIPT` in a new container on `net`: (exit, output).
 fn run_on(d: &Daemon, net: &str, script: &str) -> (i32, String) {
     let o = d.docker(&[
@@ -84,10 +78,7 @@ fn ipv6_network_addresses_ping_fetch_and_aaaa() {
         "mkdir -p /www && echo over-v6 > /www/index.html && exec httpd -f -p 80 -h /www",
     ]);
     let f = "{{with index .NetworkSettings.Networks \"v6net\"}}{{.GlobalIPv6Address}}/{{.GlobalIPv6PrefixLen}} {{.IPv6Gateway}} {{.IPAddress}}{{end}}";
-    assert_eq!(
-        inspect(&d, "web6", f),
-        "fd00:80::50/64 fd00:80::1 10.80.0.2"
-    );
+    assert_eq!(d.inspect("web6", f), "fd00:80::50/64 fd00:80::1 10.80.0.2");
     let listed = d.ok(&[
         "network",
         "inspect",
@@ -245,8 +236,8 @@ fn aux_addresses_are_never_handed_out_and_mac_addresses_are_set() {
     ]);
     let f =
         "{{with index .NetworkSettings.Networks \"auxnet\"}}{{.IPAddress}} {{.MacAddress}}{{end}}";
-    assert_eq!(inspect(&d, "a1", f), "10.84.0.4 02:42:0a:54:00:aa");
-    assert!(inspect(&d, "a2", f).starts_with("10.84.0.5 "));
+    assert_eq!(d.inspect("a1", f), "10.84.0.4 02:42:0a:54:00:aa");
+    assert!(d.inspect("a2", f).starts_with("10.84.0.5 "));
     let inside = d.ok(&["exec", "a1", "cat", "/sys/class/net/eth0/address"]);
     assert_eq!(inside.trim(), "02:42:0a:54:00:aa");
     // The reserved addresses cannot be asked for with --ip either.
@@ -277,7 +268,7 @@ fn aux_addresses_are_never_handed_out_and_mac_addresses_are_set() {
     );
     assert_eq!(status, 200, "{body}");
     let f2 = "{{(index .NetworkSettings.Networks \"second\").MacAddress}}";
-    assert_eq!(inspect(&d, "a2", f2), "02:42:0a:55:00:bb");
+    assert_eq!(d.inspect("a2", f2), "02:42:0a:55:00:bb");
     let inside = d.ok(&["exec", "a2", "cat", "/sys/class/net/eth1/address"]);
     assert_eq!(inside.trim(), "02:42:0a:55:00:bb");
 

@@ -200,6 +200,13 @@ impl Daemon {
     }
 
     /// Runs docker, asserting success; returns stdout.
+    /// `docker inspect --format FORMAT WHAT`, trimmed.
+    pub fn inspect(&self, what: &str, format: &str) -> String {
+        self.ok(&["inspect", "--format", format, what])
+            .trim()
+            .to_owned()
+    }
+
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.docker(args);
         assert!(
