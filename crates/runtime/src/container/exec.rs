@@ -330,7 +330,7 @@ impl Runtime {
         // The child joins before its setns, with our credentials.
         plan.cgroup_join = CgroupJoin::open(&paths);
 
-        let _held = (!opts.detach).then(super::run::SignalsHeld::hold);
+        let _held = (!opts.detach).then(super::forward::SignalsHeld::hold);
         let mut child = Spawned::spawn(&plan)?;
         drop(console);
         drop(pidfd);

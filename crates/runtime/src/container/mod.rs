@@ -4,6 +4,7 @@ pub mod create;
 pub mod delete;
 pub mod events;
 pub mod exec;
+mod forward;
 pub mod kill;
 pub mod list;
 pub mod pause;

@@ -5,6 +5,7 @@
 use std::io;
 
 use super::create::CreateOptions;
+use super::forward::{ForwardFds, SignalsHeld};
 use super::{Runtime, Warnings};
 use crate::launch::Spawned;
 use crate::Error;
@@ -28,130 +29,45 @@ pub struct RunOutcome {
     pub warnings: Warnings,
 }
 
-/// Signals forwarded to the container in the foreground (runc's set:
-/// everything a terminal or supervisor may send, not SIGCHLD).
-pub(crate) const FORWARDED: &[i32] = &[
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTERM,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-    libc::SIGCONT,
-    libc::SIGTSTP,
-    libc::SIGTTIN,
-    libc::SIGTTOU,
-    libc::SIGALRM,
-];
-
-/// Blocks the forwarded signals for its lifetime, so a signal sent while
-/// the container is being set up waits (pending) for the forwarding loop
-/// instead of killing the runtime. The child unblocks them before execve.
-pub(crate) struct SignalsHeld {
-    old: libc::sigset_t,
-}
-
-impl SignalsHeld {
-    pub(crate) fn hold() -> SignalsHeld {
-        // SAFETY: sigset_t is plain data, initialised by sigemptyset;
-        // pthread_sigmask takes valid pointers.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for s in FORWARDED {
-                libc::sigaddset(&mut set, *s);
-            }
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
-            SignalsHeld { old }
-        }
-    }
-}
-
-impl Drop for SignalsHeld {
-    fn drop(&mut self) {
-        // SAFETY: restoring the mask saved in hold().
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
-    }
-}
-
 /// Waits for `child` while forwarding signals to it; returns its exit code.
 pub(crate) fn wait_forwarding(child: &mut Spawned) -> Result<i32, Error> {
-    // SAFETY: sigset_t is plain data, initialised by sigemptyset.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; filled by pthread_sigmask.
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: valid sigset pointers.
-    unsafe {
-        libc::sigemptyset(&mut set);
-        for s in FORWARDED {
-            libc::sigaddset(&mut set, *s);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
-    }
-    // SAFETY: signalfd on a valid set; pidfd_open on our child.
-    let sfd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
-    // SAFETY: as above.
-    let pfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.pid, 0) } as i32;
-    let result = (|| -> Result<i32, Error> {
-        if sfd < 0 || pfd < 0 {
+    // The caller holds the forwarded signals blocked (SignalsHeld); without
+    // a signalfd or pidfd, wait without forwarding.
+    let Ok(fwd) = ForwardFds::open(child.pid) else {
+        return child.wait().map_err(Error::from);
+    };
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: fwd.signal_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: fwd.child_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: fds is a valid array of two pollfds.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if r < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
             return child.wait().map_err(Error::from);
         }
-        loop {
-            let mut fds = [
-                libc::pollfd {
-                    fd: sfd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: pfd,
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
-            // SAFETY: fds is a valid array of two pollfds.
-            let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-            if r < 0 {
-                if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return child.wait().map_err(Error::from);
-            }
-            if fds[0].revents & libc::POLLIN != 0 {
-                // SAFETY: siginfo is plain data; read fills it.
-                let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-                // SAFETY: reading one siginfo into a buffer of its size.
-                let n = unsafe {
-                    libc::read(
-                        sfd,
-                        (&mut info as *mut libc::signalfd_siginfo).cast(),
-                        std::mem::size_of::<libc::signalfd_siginfo>(),
-                    )
-                };
-                if n > 0 {
-                    // SAFETY: kill on our child's PID (it cannot be reused
-                    // before we reap it).
-                    unsafe { libc::kill(child.pid, info.ssi_signo as i32) };
-                }
-            }
-            if fds[1].revents & libc::POLLIN != 0 {
-                return child.wait().map_err(Error::from);
+        if fds[0].revents & libc::POLLIN != 0 {
+            if let Some(sig) = fwd.read_signal() {
+                // SAFETY: kill on our child's PID (it cannot be reused
+                // before we reap it).
+                unsafe { libc::kill(child.pid, sig) };
             }
         }
-    })();
-    // SAFETY: closing our descriptors; restoring the old mask.
-    unsafe {
-        if sfd >= 0 {
-            libc::close(sfd);
+        if fds[1].revents & libc::POLLIN != 0 {
+            return child.wait().map_err(Error::from);
         }
-        if pfd >= 0 {
-            libc::close(pfd);
-        }
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
     }
-    result
 }
 
 impl Runtime {

@@ -10,7 +10,7 @@ use std::os::unix::net::UnixStream;
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use nix::sys::termios::{self, SetArg, Termios};
 
-use super::run::FORWARDED;
+use super::forward::ForwardFds;
 use crate::launch::Spawned;
 use crate::Error;
 
@@ -106,7 +106,7 @@ fn pump(from: RawFd, to: RawFd) -> bool {
 
 /// Relays between our stdio and `master` until `child` exits; forwards
 /// signals; returns the exit code. The caller holds the forwarded signals
-/// blocked ([`super::run::SignalsHeld`]).
+/// blocked ([`super::forward::SignalsHeld`]).
 pub(crate) fn relay(child: &mut Spawned, master: OwnedFd) -> Result<i32, Error> {
     let m = master.as_raw_fd();
     // SAFETY: fcntl on our descriptor.
@@ -119,33 +119,18 @@ pub(crate) fn relay(child: &mut Spawned, master: OwnedFd) -> Result<i32, Error> 
     };
     let _raw = RawMode::enter();
     copy_winsize(m);
-    // SAFETY: sigset_t is plain data, initialised by sigemptyset.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointers.
-    unsafe {
-        libc::sigemptyset(&mut set);
-        for s in FORWARDED {
-            libc::sigaddset(&mut set, *s);
-        }
-    }
-    // SAFETY: signalfd on a valid set; pidfd_open on our child.
-    let sfd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
-    // SAFETY: as above.
-    let pfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.pid, 0) } as i32;
-    if sfd < 0 || pfd < 0 {
-        return Err(sys("signalfd/pidfd_open")(io::Error::last_os_error()));
-    }
+    let fwd = ForwardFds::open(child.pid).map_err(sys("signalfd/pidfd_open"))?;
     let mut stdin_open = true;
     let mut master_open = true;
     loop {
         let mut fds = [
             libc::pollfd {
-                fd: sfd,
+                fd: fwd.signal_fd(),
                 events: libc::POLLIN,
                 revents: 0,
             },
             libc::pollfd {
-                fd: pfd,
+                fd: fwd.child_fd(),
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -169,23 +154,13 @@ pub(crate) fn relay(child: &mut Spawned, master: OwnedFd) -> Result<i32, Error> 
             break;
         }
         if fds[0].revents & libc::POLLIN != 0 {
-            // SAFETY: siginfo is plain data filled by read.
-            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-            // SAFETY: reading one siginfo into a buffer of its size.
-            let n = unsafe {
-                libc::read(
-                    sfd,
-                    (&mut info as *mut libc::signalfd_siginfo).cast(),
-                    std::mem::size_of::<libc::signalfd_siginfo>(),
-                )
-            };
-            if n > 0 {
-                if info.ssi_signo as i32 == libc::SIGWINCH {
-                    copy_winsize(m);
-                } else {
-                    // SAFETY: our unreaped child's PID.
-                    unsafe { libc::kill(child.pid, info.ssi_signo as i32) };
-                }
+            match fwd.read_signal() {
+                Some(libc::SIGWINCH) => copy_winsize(m),
+                // SAFETY: our unreaped child's PID.
+                Some(sig) => unsafe {
+                    libc::kill(child.pid, sig);
+                },
+                None => {}
             }
         }
         if master_open && fds[2].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
@@ -210,10 +185,6 @@ pub(crate) fn relay(child: &mut Spawned, master: OwnedFd) -> Result<i32, Error> 
             break;
         }
     }
-    // SAFETY: closing our descriptors.
-    unsafe {
-        libc::close(sfd);
-        libc::close(pfd);
-    }
+    drop(fwd);
     child.wait().map_err(Error::from)
 }
