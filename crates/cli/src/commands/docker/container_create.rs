@@ -11,7 +11,7 @@ use bollard_stubs::models::{
 use clap::{ArgAction, Args};
 
 use super::container_flags::{self as flags, VolumeFlag};
-use super::output::units;
+use super::resource_flags::{size_flag, ResourceArgs};
 
 #[derive(Args, Debug, Default)]
 #[command(disable_help_flag = true)]
@@ -120,36 +120,8 @@ pub struct RunArgs {
     /// Restart policy to apply when a container exits
     #[arg(long)]
     restart: Option<String>,
-    /// Memory limit
-    #[arg(short = 'm', long)]
-    memory: Option<String>,
-    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
-    memory_swap: Option<String>,
-    /// Memory soft limit
-    #[arg(long = "memory-reservation")]
-    memory_reservation: Option<String>,
-    /// Number of CPUs
-    #[arg(long)]
-    cpus: Option<f64>,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long = "cpu-shares")]
-    cpu_shares: Option<i64>,
-    /// CPUs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-cpus")]
-    cpuset_cpus: Option<String>,
-    /// MEMs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-mems")]
-    cpuset_mems: Option<String>,
-    /// Limit CPU CFS (Completely Fair Scheduler) period
-    #[arg(long = "cpu-period")]
-    cpu_period: Option<i64>,
-    /// Limit CPU CFS (Completely Fair Scheduler) quota
-    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
-    cpu_quota: Option<i64>,
-    /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pids_limit: Option<i64>,
+    #[command(flatten)]
+    resources: ResourceArgs,
     /// Disable OOM Killer
     #[arg(long = "oom-kill-disable")]
     oom_kill_disable: bool,
@@ -269,15 +241,6 @@ fn key_value_map(flag: &str, specs: &[String]) -> anyhow::Result<HashMap<String,
                 .ok_or_else(|| anyhow!("invalid argument {s:?} for {flag}: expected key=value"))
         })
         .collect()
-}
-
-fn size_flag(flag: &str, v: &Option<String>) -> anyhow::Result<Option<i64>> {
-    v.as_deref()
-        .map(|s| {
-            units::ram_in_bytes(s)
-                .ok_or_else(|| anyhow!("invalid argument {s:?} for \"{flag}\" flag: invalid size"))
-        })
-        .transpose()
 }
 
 impl RunArgs {
@@ -416,22 +379,6 @@ impl RunArgs {
             None
         };
 
-        let memory_swap = match self.memory_swap.as_deref() {
-            Some("-1") => Some(-1),
-            _ => size_flag("--memory-swap", &self.memory_swap)?,
-        };
-        let nano_cpus = self
-            .cpus
-            .map(|c| {
-                if c < 0.0 {
-                    Err(anyhow!(
-                        "invalid argument \"{c}\" for \"--cpus\" flag: range must be positive"
-                    ))
-                } else {
-                    Ok((c * 1e9) as i64)
-                }
-            })
-            .transpose()?;
         let network_mode = self.network.clone();
         let networking_config = match &network_mode {
             Some(n)
@@ -473,7 +420,8 @@ impl RunArgs {
         };
         let nonempty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
 
-        let host_config = HostConfig {
+        let resources = self.resources.parse()?;
+        let host_config = resources.into_host_config(HostConfig {
             binds: nonempty(&binds),
             mounts: (!mounts.is_empty()).then_some(mounts),
             volumes_from: nonempty(&self.volumes_from),
@@ -491,16 +439,6 @@ impl RunArgs {
                 .map(flags::parse_restart)
                 .transpose()?,
             auto_remove: self.rm.then_some(true),
-            memory: size_flag("--memory", &self.memory)?,
-            memory_swap,
-            memory_reservation: size_flag("--memory-reservation", &self.memory_reservation)?,
-            nano_cpus,
-            cpu_shares: self.cpu_shares,
-            cpuset_cpus: self.cpuset_cpus.clone(),
-            cpuset_mems: self.cpuset_mems.clone(),
-            cpu_period: self.cpu_period,
-            cpu_quota: self.cpu_quota,
-            pids_limit: self.pids_limit,
             oom_kill_disable: self.oom_kill_disable.then_some(true),
             oom_score_adj: self.oom_score_adj,
             cgroup_parent: self.cgroup_parent.clone(),
@@ -541,7 +479,7 @@ impl RunArgs {
             runtime: self.runtime.clone(),
             console_size,
             ..Default::default()
-        };
+        });
         Ok(ContainerCreateBody {
             image: Some(self.image().to_owned()),
             cmd: (!self.command().is_empty()).then(|| self.command().to_vec()),

@@ -1,10 +1,11 @@
 //! `stop`, `restart`, `kill`, `rm`, `wait`, `pause`, `unpause`, `rename`.
 
-use bollard_stubs::models::ContainerWaitResponse;
+use bollard_stubs::models::{ContainerUpdateBody, ContainerWaitResponse};
 use clap::Args;
 
 use super::filters::Filters;
 use super::output::units;
+use super::resource_flags::ResourceArgs;
 use super::system::{confirm, report_prune};
 use super::{for_each_name, inspect::inspect_kinds, Ctx};
 use crate::client::NO_BODY;
@@ -188,27 +189,8 @@ pub fn prune(cx: &Ctx, a: PruneArgs) -> anyhow::Result<i32> {
 
 #[derive(Args)]
 pub struct UpdateArgs {
-    /// Memory limit
-    #[arg(short = 'm', long)]
-    memory: Option<String>,
-    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
-    memory_swap: Option<String>,
-    /// Memory soft limit
-    #[arg(long = "memory-reservation")]
-    memory_reservation: Option<String>,
-    /// Number of CPUs
-    #[arg(long)]
-    cpus: Option<f64>,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long = "cpu-shares")]
-    cpu_shares: Option<i64>,
-    /// CPUs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-cpus")]
-    cpuset_cpus: Option<String>,
-    /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pids_limit: Option<i64>,
+    #[command(flatten)]
+    resources: ResourceArgs,
     /// Restart policy to apply when a container exits
     #[arg(long)]
     restart: Option<String>,
@@ -218,47 +200,17 @@ pub struct UpdateArgs {
 
 impl UpdateArgs {
     /// The `/containers/{id}/update` body: only the fields given.
-    pub fn body(&self) -> anyhow::Result<serde_json::Value> {
-        let size = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
-            match v.as_deref() {
-                None => Ok(None),
-                Some("-1") if flag == "--memory-swap" => Ok(Some(-1)),
-                Some(s) => units::ram_in_bytes(s).map(Some).ok_or_else(|| {
-                    anyhow::anyhow!("invalid argument {s:?} for \"{flag}\" flag: invalid size")
-                }),
-            }
-        };
-        let mut b = serde_json::Map::new();
-        let mut put = |k: &str, v: Option<serde_json::Value>| {
-            if let Some(v) = v {
-                b.insert(k.to_owned(), v);
-            }
-        };
-        put("Memory", size("--memory", &self.memory)?.map(Into::into));
-        put(
-            "MemorySwap",
-            size("--memory-swap", &self.memory_swap)?.map(Into::into),
-        );
-        put(
-            "MemoryReservation",
-            size("--memory-reservation", &self.memory_reservation)?.map(Into::into),
-        );
-        put("NanoCpus", self.cpus.map(|c| ((c * 1e9) as i64).into()));
-        put("CpuShares", self.cpu_shares.map(Into::into));
-        put("CpusetCpus", self.cpuset_cpus.clone().map(Into::into));
-        put("PidsLimit", self.pids_limit.map(Into::into));
-        if let Some(r) = &self.restart {
-            put(
-                "RestartPolicy",
-                Some(serde_json::to_value(
-                    super::container_flags::parse_restart(r)?,
-                )?),
-            );
-        }
-        if b.is_empty() {
+    pub fn body(&self) -> anyhow::Result<ContainerUpdateBody> {
+        let mut b = self.resources.parse()?.into_update();
+        b.restart_policy = self
+            .restart
+            .as_deref()
+            .map(super::container_flags::parse_restart)
+            .transpose()?;
+        if b == ContainerUpdateBody::default() {
             anyhow::bail!("you must provide one or more flags when using this command");
         }
-        Ok(serde_json::Value::Object(b))
+        Ok(b)
     }
 }
 
@@ -305,7 +257,7 @@ mod tests {
             "c1",
         ])
         .unwrap();
-        let b = t.u.body().unwrap();
+        let b = serde_json::to_value(t.u.body().unwrap()).unwrap();
         assert_eq!(
             b,
             serde_json::json!({"Memory": 32 << 20, "PidsLimit": -1, "RestartPolicy": {"Name": "always"}})

@@ -18,6 +18,7 @@ mod inspect;
 mod login;
 mod network;
 pub mod output;
+mod resource_flags;
 mod signals;
 mod system;
 mod volume;
