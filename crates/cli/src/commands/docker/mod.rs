@@ -81,55 +81,15 @@ enum Cmd {
     /// List containers
     #[command(alias = "ls")]
     Ps(container_list::PsArgs),
-    /// Create and run a new container from an image
-    Run(container_create::RunArgs),
-    /// Create a new container
-    Create(container_create::RunArgs),
-    /// Start one or more stopped containers
-    Start(container_run::StartArgs),
-    /// Stop one or more running containers
-    Stop(container_lifecycle::StopArgs),
-    /// Kill one or more running containers
-    Kill(container_lifecycle::KillArgs),
-    /// Restart one or more containers
-    Restart(container_lifecycle::StopArgs),
-    /// Remove one or more containers
-    Rm(container_lifecycle::RmArgs),
-    /// Attach local standard input, output, and error streams to a running container
-    Attach(container_run::AttachArgs),
-    /// Update configuration of one or more containers
-    Update(container_lifecycle::UpdateArgs),
-    /// Fetch the logs of a container
-    Logs(container_logs::LogsArgs),
-    /// Execute a command in a running container
-    Exec(container_exec::ExecArgs),
+    #[command(flatten)]
+    Container(ContainerVerb),
     /// Return low-level information on berth objects
     Inspect(inspect::InspectArgs),
-    /// Block until one or more containers stop, then print their exit codes
-    Wait(container_lifecycle::NamesArgs),
-    /// Pause all processes within one or more containers
-    Pause(container_lifecycle::NamesArgs),
-    /// Unpause all processes within one or more containers
-    Unpause(container_lifecycle::NamesArgs),
-    /// Rename a container
-    Rename(container_lifecycle::RenameArgs),
-    /// Display the running processes of a container
-    Top(container_info::TopArgs),
-    /// List port mappings or a specific mapping for the container
-    Port(container_info::PortArgs),
-    /// Display a live stream of container(s) resource usage statistics
-    Stats(container_info::StatsArgs),
     /// Get real time events from the server
     Events(system::EventsArgs),
-    /// Copy files/folders between a container and the local filesystem
-    Cp(container_files::CpArgs),
-    /// Inspect changes to files or directories on a container's filesystem
-    Diff(container_info::DiffArgs),
-    /// Export a container's filesystem as a tar archive
-    Export(container_files::ExportArgs),
     /// Manage containers
-    #[command(subcommand)]
-    Container(ContainerCmd),
+    #[command(subcommand, name = "container")]
+    ContainerGroup(ContainerCmd),
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCmd),
@@ -166,12 +126,10 @@ enum Cmd {
     Logout(login::LogoutArgs),
 }
 
-/// `berth container <verb>`: the same verbs as the top-level ones.
+/// The container verbs docker offers both at top level and under
+/// `container` (`berth stop x` = `berth container stop x`).
 #[derive(Subcommand)]
-enum ContainerCmd {
-    /// List containers
-    #[command(alias = "ps", alias = "list")]
-    Ls(container_list::PsArgs),
+enum ContainerVerb {
     /// Create and run a new container from an image
     Run(container_create::RunArgs),
     /// Create a new container
@@ -187,13 +145,15 @@ enum ContainerCmd {
     /// Remove one or more containers
     #[command(alias = "remove")]
     Rm(container_lifecycle::RmArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(container_run::AttachArgs),
+    /// Update configuration of one or more containers
+    Update(container_lifecycle::UpdateArgs),
     /// Fetch the logs of a container
     Logs(container_logs::LogsArgs),
     /// Execute a command in a running container
     Exec(container_exec::ExecArgs),
-    /// Display detailed information on one or more containers
-    Inspect(container_lifecycle::ContainerInspectArgs),
-    /// Block until one or more containers stop
+    /// Block until one or more containers stop, then print their exit codes
     Wait(container_lifecycle::NamesArgs),
     /// Pause all processes within one or more containers
     Pause(container_lifecycle::NamesArgs),
@@ -203,76 +163,61 @@ enum ContainerCmd {
     Rename(container_lifecycle::RenameArgs),
     /// Display the running processes of a container
     Top(container_info::TopArgs),
-    /// List port mappings
+    /// List port mappings or a specific mapping for the container
     Port(container_info::PortArgs),
-    /// Display container resource usage statistics
+    /// Display a live stream of container(s) resource usage statistics
     Stats(container_info::StatsArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(container_files::CpArgs),
-    /// Inspect changes on a container's filesystem
+    /// Inspect changes to files or directories on a container's filesystem
     Diff(container_info::DiffArgs),
     /// Export a container's filesystem as a tar archive
     Export(container_files::ExportArgs),
-    /// Remove all stopped containers
-    Prune(container_lifecycle::PruneArgs),
-    /// Attach to a running container
-    Attach(container_run::AttachArgs),
-    /// Update configuration of one or more containers
-    Update(container_lifecycle::UpdateArgs),
 }
 
-impl ContainerCmd {
-    /// The same verb at top level (prune and inspect have their own).
-    fn into_cmd(self) -> Result<Cmd, Box<ContainerCmd>> {
-        Ok(match self {
-            ContainerCmd::Ls(a) => Cmd::Ps(a),
-            ContainerCmd::Run(a) => Cmd::Run(a),
-            ContainerCmd::Create(a) => Cmd::Create(a),
-            ContainerCmd::Start(a) => Cmd::Start(a),
-            ContainerCmd::Stop(a) => Cmd::Stop(a),
-            ContainerCmd::Kill(a) => Cmd::Kill(a),
-            ContainerCmd::Restart(a) => Cmd::Restart(a),
-            ContainerCmd::Rm(a) => Cmd::Rm(a),
-            ContainerCmd::Logs(a) => Cmd::Logs(a),
-            ContainerCmd::Exec(a) => Cmd::Exec(a),
-            ContainerCmd::Wait(a) => Cmd::Wait(a),
-            ContainerCmd::Pause(a) => Cmd::Pause(a),
-            ContainerCmd::Unpause(a) => Cmd::Unpause(a),
-            ContainerCmd::Rename(a) => Cmd::Rename(a),
-            ContainerCmd::Top(a) => Cmd::Top(a),
-            ContainerCmd::Port(a) => Cmd::Port(a),
-            ContainerCmd::Stats(a) => Cmd::Stats(a),
-            ContainerCmd::Cp(a) => Cmd::Cp(a),
-            ContainerCmd::Diff(a) => Cmd::Diff(a),
-            ContainerCmd::Export(a) => Cmd::Export(a),
-            ContainerCmd::Attach(a) => Cmd::Attach(a),
-            ContainerCmd::Update(a) => Cmd::Update(a),
-            other => return Err(Box::new(other)),
-        })
-    }
+/// `berth container <verb>`: the shared verbs plus the group's own.
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+enum ContainerCmd {
+    /// List containers
+    #[command(alias = "ps", alias = "list")]
+    Ls(container_list::PsArgs),
+    /// Display detailed information on one or more containers
+    Inspect(container_lifecycle::ContainerInspectArgs),
+    /// Remove all stopped containers
+    Prune(container_lifecycle::PruneArgs),
+    #[command(flatten)]
+    Verb(ContainerVerb),
 }
 
 impl Cmd {
     /// docker's exit code for a failure of this verb (daemon errors, bad
     /// values): 125 for run/create, as docker's `run` does; 1 otherwise.
     fn failure_code(&self) -> i32 {
-        match self {
-            Cmd::Run(_)
-            | Cmd::Create(_)
-            | Cmd::Container(ContainerCmd::Run(_))
-            | Cmd::Container(ContainerCmd::Create(_)) => 125,
-            _ => 1,
+        if self.is_run_or_create() {
+            125
+        } else {
+            1
         }
     }
 
     fn prefix(&self) -> &'static str {
-        match self {
-            Cmd::Run(_)
-            | Cmd::Create(_)
-            | Cmd::Container(ContainerCmd::Run(_))
-            | Cmd::Container(ContainerCmd::Create(_)) => "berth: ",
-            _ => "",
+        if self.is_run_or_create() {
+            "berth: "
+        } else {
+            ""
         }
+    }
+
+    fn is_run_or_create(&self) -> bool {
+        matches!(
+            self,
+            Cmd::Container(ContainerVerb::Run(_) | ContainerVerb::Create(_))
+                | Cmd::ContainerGroup(ContainerCmd::Verb(
+                    ContainerVerb::Run(_) | ContainerVerb::Create(_)
+                ))
+        )
     }
 }
 
@@ -362,38 +307,12 @@ fn dispatch(cx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
     match cmd {
         Cmd::Version(a) => system::version(cx, a),
         Cmd::Info(a) => system::info(cx, a),
-        Cmd::Ps(a) => container_list::ps(cx, a),
-        Cmd::Run(a) => container_run::run(cx, a),
-        Cmd::Create(a) => container_run::create(cx, a),
-        Cmd::Start(a) => container_run::start(cx, a),
-        Cmd::Stop(a) => container_lifecycle::stop(cx, a, "stop"),
-        Cmd::Restart(a) => container_lifecycle::stop(cx, a, "restart"),
-        Cmd::Kill(a) => container_lifecycle::kill(cx, a),
-        Cmd::Rm(a) => container_lifecycle::rm(cx, a),
-        Cmd::Attach(a) => container_run::attach(cx, a),
-        Cmd::Update(a) => container_lifecycle::update(cx, a),
-        Cmd::Wait(a) => container_lifecycle::wait(cx, a),
-        Cmd::Pause(a) => container_lifecycle::simple(cx, a, "pause"),
-        Cmd::Unpause(a) => container_lifecycle::simple(cx, a, "unpause"),
-        Cmd::Rename(a) => container_lifecycle::rename(cx, a),
-        Cmd::Logs(a) => container_logs::logs(cx, a),
-        Cmd::Exec(a) => container_exec::exec(cx, a),
+        Cmd::Ps(a) | Cmd::ContainerGroup(ContainerCmd::Ls(a)) => container_list::ps(cx, a),
+        Cmd::Container(v) | Cmd::ContainerGroup(ContainerCmd::Verb(v)) => container_verb(cx, v),
+        Cmd::ContainerGroup(ContainerCmd::Inspect(a)) => container_lifecycle::inspect(cx, a),
+        Cmd::ContainerGroup(ContainerCmd::Prune(a)) => container_lifecycle::prune(cx, a),
         Cmd::Inspect(a) => inspect::inspect(cx, a),
-        Cmd::Top(a) => container_info::top(cx, a),
-        Cmd::Port(a) => container_info::port(cx, a),
-        Cmd::Stats(a) => container_info::stats(cx, a),
-        Cmd::Diff(a) => container_info::diff(cx, a),
         Cmd::Events(a) => system::events(cx, a),
-        Cmd::Cp(a) => container_files::cp(cx, a),
-        Cmd::Export(a) => container_files::export(cx, a),
-        Cmd::Container(c) => match c.into_cmd() {
-            Ok(cmd) => dispatch(cx, cmd),
-            Err(other) => match *other {
-                ContainerCmd::Inspect(a) => container_lifecycle::inspect(cx, a),
-                ContainerCmd::Prune(a) => container_lifecycle::prune(cx, a),
-                _ => unreachable!("into_cmd maps every other verb"),
-            },
-        },
         Cmd::Volume(c) => volume::dispatch(cx, c),
         Cmd::Network(c) => network::dispatch(cx, c),
         Cmd::Image(image::ImageCmd::Build(a)) | Cmd::Build(a) => build::run(cx, a),
@@ -409,6 +328,32 @@ fn dispatch(cx: &Ctx, cmd: Cmd) -> anyhow::Result<i32> {
         Cmd::System(c) => system::dispatch(cx, c),
         Cmd::Login(a) => login::login(cx, a),
         Cmd::Logout(a) => login::logout(a),
+    }
+}
+
+fn container_verb(cx: &Ctx, verb: ContainerVerb) -> anyhow::Result<i32> {
+    match verb {
+        ContainerVerb::Run(a) => container_run::run(cx, a),
+        ContainerVerb::Create(a) => container_run::create(cx, a),
+        ContainerVerb::Start(a) => container_run::start(cx, a),
+        ContainerVerb::Stop(a) => container_lifecycle::stop(cx, a, "stop"),
+        ContainerVerb::Restart(a) => container_lifecycle::stop(cx, a, "restart"),
+        ContainerVerb::Kill(a) => container_lifecycle::kill(cx, a),
+        ContainerVerb::Rm(a) => container_lifecycle::rm(cx, a),
+        ContainerVerb::Attach(a) => container_run::attach(cx, a),
+        ContainerVerb::Update(a) => container_lifecycle::update(cx, a),
+        ContainerVerb::Wait(a) => container_lifecycle::wait(cx, a),
+        ContainerVerb::Pause(a) => container_lifecycle::simple(cx, a, "pause"),
+        ContainerVerb::Unpause(a) => container_lifecycle::simple(cx, a, "unpause"),
+        ContainerVerb::Rename(a) => container_lifecycle::rename(cx, a),
+        ContainerVerb::Logs(a) => container_logs::logs(cx, a),
+        ContainerVerb::Exec(a) => container_exec::exec(cx, a),
+        ContainerVerb::Top(a) => container_info::top(cx, a),
+        ContainerVerb::Port(a) => container_info::port(cx, a),
+        ContainerVerb::Stats(a) => container_info::stats(cx, a),
+        ContainerVerb::Diff(a) => container_info::diff(cx, a),
+        ContainerVerb::Cp(a) => container_files::cp(cx, a),
+        ContainerVerb::Export(a) => container_files::export(cx, a),
     }
 }
 
@@ -452,7 +397,7 @@ mod tests {
     #[test]
     fn container_group_maps_to_the_same_verbs() {
         let c = parse(&["container", "ls", "-a"]).unwrap();
-        assert!(matches!(c.cmd, Cmd::Container(ContainerCmd::Ls(_))));
+        assert!(matches!(c.cmd, Cmd::ContainerGroup(ContainerCmd::Ls(_))));
         assert_eq!(
             parse(&["container", "run", "busybox"])
                 .unwrap()
