@@ -12,13 +12,13 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use berth_net::firewall::{Firewall, PortMapping as FwMapping, Protocol as FwProtocol};
+use berth_net::firewall::{Firewall, PortMapping as FwMapping};
 use berth_store::{RedbStore, Store};
 use serde::Deserialize;
 
 use super::rollback::Rollback;
 use crate::plugin::{Plugin, Request};
-use crate::types::{CniError, CniResult, ErrorCode, PortMapping, Protocol};
+use crate::types::{CniError, CniResult, ErrorCode, PortMapping};
 
 /// Where the record of published ports lives without `dataDir`: on tmpfs,
 /// like the nftables elements it describes, it does not outlive a reboot.
@@ -70,14 +70,6 @@ fn key(req: &Request) -> String {
     )
 }
 
-fn protocol(p: Protocol) -> FwProtocol {
-    match p {
-        Protocol::Tcp => FwProtocol::Tcp,
-        Protocol::Udp => FwProtocol::Udp,
-        Protocol::Sctp => FwProtocol::Sctp,
-    }
-}
-
 /// The container's addresses: those of sandbox interfaces in `prev` (all of
 /// them when no IP names an interface).
 fn container_ips(prev: &CniResult) -> Vec<IpAddr> {
@@ -118,7 +110,7 @@ fn expand(maps: &[PortMapping], ips: &[IpAddr]) -> Result<Vec<FwMapping>, CniErr
             if let Some(ip) = ips.iter().find(|ip| ip.is_ipv6() == v6) {
                 any = true;
                 out.push(FwMapping {
-                    protocol: protocol(m.protocol),
+                    protocol: m.protocol,
                     host_ip: m.host_ip,
                     host_port: m.host_port,
                     container_ip: *ip,

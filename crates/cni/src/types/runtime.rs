@@ -49,25 +49,9 @@ pub struct PortMapping {
     pub host_ip: Option<IpAddr>,
 }
 
-/// The transport of a published port.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    #[default]
-    Tcp,
-    Udp,
-    Sctp,
-}
-
-impl Protocol {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-            Protocol::Sctp => "sctp",
-        }
-    }
-}
+/// The transport of a published port: the firewall's own type (same
+/// lowercase names as CNI's `portMappings`).
+pub use berth_net::firewall::Protocol;
 
 /// One attachment that GC must keep (`cni.dev/valid-attachments`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
