@@ -4,9 +4,8 @@ use bollard_stubs::models::{ContainerUpdateBody, ContainerWaitResponse};
 use clap::Args;
 
 use super::filters::Filters;
-use super::output::units;
 use super::resource_flags::ResourceArgs;
-use super::system::{confirm, report_prune};
+use super::system::{confirm, print_reclaimed, prune_objects, Pruned};
 use super::{for_each_name, inspect::inspect_kinds, Ctx};
 use crate::client::NO_BODY;
 
@@ -177,13 +176,8 @@ pub fn prune(cx: &Ctx, a: PruneArgs) -> anyhow::Result<i32> {
     if !a.force && !confirm("WARNING! This will remove all stopped containers.")? {
         return Ok(0);
     }
-    let q: Vec<(&str, String)> = Filters::parse(&a.filter)?.query().into_iter().collect();
-    let r: serde_json::Value = cx.client.post_json("/containers/prune", &q, NO_BODY)?;
-    let reclaimed = report_prune("Deleted Containers", &r, "ContainersDeleted");
-    println!(
-        "Total reclaimed space: {}",
-        units::human_size4(reclaimed as f64)
-    );
+    let reclaimed = prune_objects(cx, Pruned::Containers, &Filters::parse(&a.filter)?)?;
+    print_reclaimed(reclaimed);
     Ok(0)
 }
 

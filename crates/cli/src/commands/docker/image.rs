@@ -12,7 +12,7 @@ use super::container_list::{ellipsis, headers, short_id};
 use super::filters::Filters;
 use super::inspect::inspect_kinds;
 use super::output::{print_rows, units, Format};
-use super::system::{confirm, report_prune};
+use super::system::{confirm, print_reclaimed, prune_objects, Pruned};
 use super::{for_each_name, login, Ctx};
 use crate::client::{
     http::Body,
@@ -609,13 +609,7 @@ fn prune(cx: &Ctx, a: ImagePruneArgs) -> anyhow::Result<i32> {
     }
     let mut f = Filters::parse(&a.filter)?;
     f.add("dangling", if a.all { "false" } else { "true" });
-    let q: Vec<(&str, String)> = f.query().into_iter().collect();
-    let r: Value = cx.client.post_json("/images/prune", &q, NO_BODY)?;
-    let reclaimed = report_prune("Deleted Images", &r, "ImagesDeleted");
-    println!(
-        "Total reclaimed space: {}",
-        units::human_size4(reclaimed as f64)
-    );
+    print_reclaimed(prune_objects(cx, Pruned::Images, &f)?);
     Ok(0)
 }
 

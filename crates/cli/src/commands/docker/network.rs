@@ -15,9 +15,8 @@ use super::container_list::{headers, short_id};
 use super::filters::Filters;
 use super::inspect::inspect_kinds;
 use super::output::{print_rows, Format};
-use super::system::{confirm, report_prune};
+use super::system::{confirm, prune_objects, Pruned};
 use super::{for_each_name, Ctx};
-use crate::client::NO_BODY;
 
 #[derive(Subcommand)]
 pub enum NetworkCmd {
@@ -318,9 +317,6 @@ fn prune(cx: &Ctx, a: PruneArgs) -> anyhow::Result<i32> {
     {
         return Ok(0);
     }
-    let q: Vec<(&str, String)> = Filters::parse(&a.filter)?.query().into_iter().collect();
-    let r: Value = cx.client.post_json("/networks/prune", &q, NO_BODY)?;
-    report_prune("Deleted Networks", &r, "NetworksDeleted");
-    let _ = NO_BODY;
+    prune_objects(cx, Pruned::Networks, &Filters::parse(&a.filter)?)?;
     Ok(0)
 }

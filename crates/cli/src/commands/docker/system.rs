@@ -371,8 +371,50 @@ pub fn confirm(warning: &str) -> anyhow::Result<bool> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
+/// What a prune endpoint removes: its path, docker's heading and the
+/// answer's list key.
+#[derive(Clone, Copy)]
+pub enum Pruned {
+    Containers,
+    Images,
+    Networks,
+    Volumes,
+}
+
+impl Pruned {
+    fn endpoint(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Pruned::Containers => (
+                "/containers/prune",
+                "Deleted Containers",
+                "ContainersDeleted",
+            ),
+            Pruned::Images => ("/images/prune", "Deleted Images", "ImagesDeleted"),
+            Pruned::Networks => ("/networks/prune", "Deleted Networks", "NetworksDeleted"),
+            Pruned::Volumes => ("/volumes/prune", "Deleted Volumes", "VolumesDeleted"),
+        }
+    }
+}
+
+/// Calls one prune endpoint with `filters`, prints what it deleted as
+/// docker does and returns the space reclaimed.
+pub fn prune_objects(cx: &Ctx, what: Pruned, filters: &Filters) -> anyhow::Result<i64> {
+    let (path, title, key) = what.endpoint();
+    let q: Vec<(&str, String)> = filters.query().into_iter().collect();
+    let r: Value = cx.client.post_json(path, &q, NO_BODY)?;
+    Ok(report_prune(title, &r, key))
+}
+
+/// docker's closing line of a prune.
+pub fn print_reclaimed(bytes: i64) {
+    println!(
+        "Total reclaimed space: {}",
+        units::human_size4(bytes as f64)
+    );
+}
+
 /// Print a prune answer's deleted list and return the space reclaimed.
-pub fn report_prune(title: &str, answer: &Value, list_key: &str) -> i64 {
+fn report_prune(title: &str, answer: &Value, list_key: &str) -> i64 {
     let deleted: Vec<String> = answer
         .get(list_key)
         .and_then(Value::as_array)
@@ -416,25 +458,15 @@ fn prune(cx: &Ctx, a: PruneArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let filters = Filters::parse(&a.filter)?;
-    let fq: Vec<(&str, String)> = filters.query().into_iter().collect();
-    let mut reclaimed = 0;
-    let c: Value = cx.client.post_json("/containers/prune", &fq, NO_BODY)?;
-    reclaimed += report_prune("Deleted Containers", &c, "ContainersDeleted");
-    let n: Value = cx.client.post_json("/networks/prune", &fq, NO_BODY)?;
-    report_prune("Deleted Networks", &n, "NetworksDeleted");
+    let mut reclaimed = prune_objects(cx, Pruned::Containers, &filters)?;
+    prune_objects(cx, Pruned::Networks, &filters)?;
     if a.volumes {
-        let v: Value = cx.client.post_json("/volumes/prune", &fq, NO_BODY)?;
-        reclaimed += report_prune("Deleted Volumes", &v, "VolumesDeleted");
+        reclaimed += prune_objects(cx, Pruned::Volumes, &filters)?;
     }
     let mut imgf = filters.clone();
     imgf.add("dangling", if a.all { "false" } else { "true" });
-    let iq: Vec<(&str, String)> = imgf.query().into_iter().collect();
-    let i: Value = cx.client.post_json("/images/prune", &iq, NO_BODY)?;
-    reclaimed += report_prune("Deleted Images", &i, "ImagesDeleted");
-    println!(
-        "Total reclaimed space: {}",
-        units::human_size4(reclaimed as f64)
-    );
+    reclaimed += prune_objects(cx, Pruned::Images, &imgf)?;
+    print_reclaimed(reclaimed);
     Ok(0)
 }
 

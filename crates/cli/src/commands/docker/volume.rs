@@ -11,9 +11,8 @@ use super::container_list::headers;
 use super::filters::Filters;
 use super::inspect::inspect_kinds;
 use super::output::{print_rows, units, Format};
-use super::system::{confirm, report_prune};
+use super::system::{confirm, print_reclaimed, prune_objects, Pruned};
 use super::{for_each_name, Ctx};
-use crate::client::NO_BODY;
 
 #[derive(Subcommand)]
 pub enum VolumeCmd {
@@ -194,12 +193,6 @@ fn prune(cx: &Ctx, a: PruneArgs) -> anyhow::Result<i32> {
     if a.all {
         f.add("all", "true");
     }
-    let q: Vec<(&str, String)> = f.query().into_iter().collect();
-    let r: Value = cx.client.post_json("/volumes/prune", &q, NO_BODY)?;
-    let reclaimed = report_prune("Deleted Volumes", &r, "VolumesDeleted");
-    println!(
-        "Total reclaimed space: {}",
-        units::human_size4(reclaimed as f64)
-    );
+    print_reclaimed(prune_objects(cx, Pruned::Volumes, &f)?);
     Ok(0)
 }
