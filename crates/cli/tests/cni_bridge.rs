@@ -30,6 +30,15 @@ fn list(env: &CniEnv, file: &str, conf: &Value) -> NetConfList {
     NetConfList::load(&env.conf(file, conf)).expect("load conf")
 }
 
+/// berth-bridge + berth-host-local on bridge `br` with `subnet`.
+fn berth_conf(env: &CniEnv, br: &str, subnet: &str) -> Value {
+    bridge_conf(env, "berth-bridge", "berth-host-local", br, subnet)
+}
+
+fn berth_list(env: &CniEnv, file: &str, br: &str, subnet: &str) -> NetConfList {
+    list(env, file, &berth_conf(env, br, subnet))
+}
+
 fn kind_of(env: &CniEnv, ns: &Path, dev: &str) -> String {
     let v: Value = serde_json::from_str(&env.in_ns(ns, &format!("ip -d -j link show dev {dev}")))
         .expect("json");
@@ -49,17 +58,7 @@ fn host_has_link(env: &CniEnv, name: &str) -> bool {
 #[test]
 fn bridge_add_check_del() {
     let env = CniEnv::new();
-    let l = list(
-        &env,
-        "br.conf",
-        &bridge_conf(
-            &env,
-            "berth-bridge",
-            "berth-host-local",
-            "bbr0",
-            "10.78.1.0/24",
-        ),
-    );
+    let l = berth_list(&env, "br.conf", "bbr0", "10.78.1.0/24");
     let ns = env.netns("c1");
     let att = CniEnv::attachment("c1", &ns, "eth0");
     let r = env.with_client(|c| c.add(&l, &att)).expect("ADD");
@@ -146,17 +145,7 @@ fn bridge_add_check_del() {
 #[test]
 fn two_containers_ping_and_transfer_over_tcp() {
     let env = CniEnv::new();
-    let l = list(
-        &env,
-        "br.conf",
-        &bridge_conf(
-            &env,
-            "berth-bridge",
-            "berth-host-local",
-            "bbr1",
-            "10.78.2.0/24",
-        ),
-    );
+    let l = berth_list(&env, "br.conf", "bbr1", "10.78.2.0/24");
     let ns1 = env.netns("c1");
     let ns2 = env.netns("c2");
     let r1 = env
@@ -203,13 +192,7 @@ fn two_containers_ping_and_transfer_over_tcp() {
 #[test]
 fn gc_releases_leases_not_in_valid_attachments() {
     let env = CniEnv::new();
-    let conf = bridge_conf(
-        &env,
-        "berth-bridge",
-        "berth-host-local",
-        "bbr2",
-        "10.78.3.0/24",
-    );
+    let conf = berth_conf(&env, "bbr2", "10.78.3.0/24");
     let mut conf11 = conf.clone();
     conf11["cniVersion"] = json!("1.1.0");
     let stdin = serde_json::to_vec(&conf11).expect("json");
@@ -308,13 +291,7 @@ fn gc_releases_leases_not_in_valid_attachments() {
 #[test]
 fn client_gc_deletes_stale_berth_attachments() {
     let env = CniEnv::new();
-    let mut conf = bridge_conf(
-        &env,
-        "berth-bridge",
-        "berth-host-local",
-        "bbr3",
-        "10.78.4.0/24",
-    );
+    let mut conf = berth_conf(&env, "bbr3", "10.78.4.0/24");
     conf["cniVersion"] = json!("1.1.0");
     let l = list(&env, "br.conf", &conf);
     let ns1 = env.netns("c1");
@@ -434,13 +411,7 @@ fn bad_input_gets_spec_codes_and_leaves_nothing() {
         ("CNI_NETNS", nss.as_str()),
         ("CNI_IFNAME", "eth0"),
     ];
-    let good = bridge_conf(
-        &env,
-        "berth-bridge",
-        "berth-host-local",
-        "bbr9",
-        "10.78.9.0/24",
-    );
+    let good = berth_conf(&env, "bbr9", "10.78.9.0/24");
     let links_before = env.host.sh("ip -o link show | wc -l").expect("ip");
 
     // Malformed JSON.
@@ -536,13 +507,7 @@ fn bridge_vlan_is_refused_clearly_and_leaves_nothing() {
         ("CNI_NETNS", nss.as_str()),
         ("CNI_IFNAME", "eth0"),
     ];
-    let mut c = bridge_conf(
-        &env,
-        "berth-bridge",
-        "berth-host-local",
-        "vbr0",
-        "10.78.10.0/24",
-    );
+    let mut c = berth_conf(&env, "vbr0", "10.78.10.0/24");
     c["vlan"] = json!(10);
     let links_before = env.host.sh("ip -o link show | wc -l").expect("ip");
     let (code, msg) = add_error(&env, &serde_json::to_vec(&c).expect("json"), &vars);
@@ -575,17 +540,7 @@ fn ipv4_only_attachments_get_no_ipv6_and_dual_stack_ones_reach_each_other_over_i
     let env = CniEnv::new();
     // IPv4 only: no IPv6 address on the container interface (not even
     // link-local, as with Docker on IPv4-only networks) nor on the host port.
-    let l4 = list(
-        &env,
-        "v4.conf",
-        &bridge_conf(
-            &env,
-            "berth-bridge",
-            "berth-host-local",
-            "v4br0",
-            "10.78.9.0/24",
-        ),
-    );
+    let l4 = berth_list(&env, "v4.conf", "v4br0", "10.78.9.0/24");
     let ns = env.netns("c4");
     let r = env
         .with_client(|c| c.add(&l4, &CniEnv::attachment("c4", &ns, "eth0")))
@@ -619,13 +574,7 @@ fn ipv4_only_attachments_get_no_ipv6_and_dual_stack_ones_reach_each_other_over_i
 
     // Dual stack: IPv6 stays, with its link-local address, and two
     // containers talk over it across the bridge.
-    let mut conf = bridge_conf(
-        &env,
-        "berth-bridge",
-        "berth-host-local",
-        "dsbr0",
-        "10.78.10.0/24",
-    );
+    let mut conf = berth_conf(&env, "dsbr0", "10.78.10.0/24");
     conf["ipam"] = json!({
         "type": "berth-host-local",
         "ranges": [[{"subnet": "10.78.10.0/24"}], [{"subnet": "fd00:78:10::/64"}]],
@@ -654,17 +603,7 @@ fn ipv4_only_attachments_get_no_ipv6_and_dual_stack_ones_reach_each_other_over_i
 #[test]
 fn masquerade_goes_with_the_last_container_and_comes_back_with_the_next() {
     let env = CniEnv::new();
-    let l = list(
-        &env,
-        "mq.conf",
-        &bridge_conf(
-            &env,
-            "berth-bridge",
-            "berth-host-local",
-            "mqbr0",
-            "10.78.11.0/24",
-        ),
-    );
+    let l = berth_list(&env, "mq.conf", "mqbr0", "10.78.11.0/24");
     let masq = || {
         env.host
             .sh("nft list set inet berth masq4")
@@ -712,13 +651,7 @@ fn the_lease_is_synced_before_add_answers() {
         return;
     }
     let env = CniEnv::new();
-    let mut conf = bridge_conf(
-        &env,
-        "berth-bridge",
-        "berth-host-local",
-        "bbr9",
-        "10.78.9.0/24",
-    );
+    let mut conf = berth_conf(&env, "bbr9", "10.78.9.0/24");
     conf["ipMasq"] = json!(false);
     let trace = env.host.root().join("add.strace");
     let wrapper = env.host.root().join("traced-bridge");
