@@ -9,9 +9,8 @@
 mod docker_support;
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
 
-use docker_support::{code, stderr, Daemon};
+use docker_support::{retry, run_on, Daemon};
 
 /// A DNS responder on the sandbox's 0.0.0.0:53, UDP and TCP. An A query
 /// gets 192.0.2.123 when it comes from the sandbox's own loopback (the
@@ -60,19 +59,6 @@ while True:
     threading.Thread(target=conn, args=(c, a), daemon=True).start()
 "#;
 
-/// `sh -c SCRIPT` in a new container on `net` (extra `docker run` flags
-/// first): (exit, output).
-fn run_on(d: &Daemon, net: &str, extra: &[&str], script: &str) -> (i32, String) {
-    let mut args = vec!["run", "--rm", "--network", net];
-    args.extend_from_slice(extra);
-    args.extend_from_slice(&["busybox", "sh", "-c", script]);
-    let o = d.docker(&args);
-    (
-        code(&o),
-        String::from_utf8_lossy(&o.stdout).into_owned() + &stderr(&o),
-    )
-}
-
 /// `dig ARGS` from the sandbox host, inside the netns of process `pid`.
 fn dig_in(d: &Daemon, pid: &str, args: &str) -> String {
     d.host
@@ -113,18 +99,6 @@ fn berthd_sockets(d: &Daemon) -> HashSet<String> {
             Some(t.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
         })
         .collect()
-}
-
-/// Retries `f` for up to 10 s.
-fn eventually(mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    f()
 }
 
 #[test]
@@ -295,10 +269,14 @@ fn embedded_dns_on_127_0_0_11() {
     // After the container goes, its sockets are closed and its name is gone.
     d.ok(&["rm", "-f", "web"]);
     assert!(
-        eventually(|| {
-            let held = berthd_sockets(&d);
-            !socks.iter().any(|s| held.contains(s))
-        }),
+        retry(
+            10,
+            || {
+                let held = berthd_sockets(&d);
+                !socks.iter().any(|s| held.contains(s))
+            },
+            |gone| *gone
+        ),
         "berthd still holds the removed container's resolver sockets {socks:?}"
     );
     let (_, out) = run_on(&d, "dnsnet", &[], "nslookup -type=a web; exit 0");
@@ -309,11 +287,15 @@ fn embedded_dns_on_127_0_0_11() {
     d.ok(&["network", "rm", "dnsnet", "elsewhere"]);
     let links = d.host.sh("ip -o link show").expect("links");
     assert!(
-        eventually(|| !d
-            .host
-            .sh("ip -o link show")
-            .unwrap_or_default()
-            .contains("veth")),
+        retry(
+            10,
+            || !d
+                .host
+                .sh("ip -o link show")
+                .unwrap_or_default()
+                .contains("veth"),
+            |gone| *gone
+        ),
         "veth left behind:\n{links}"
     );
     assert_eq!(d.berth_mounts(), Vec::<String>::new(), "mounts left behind");

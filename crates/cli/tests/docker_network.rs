@@ -7,12 +7,7 @@ mod docker_support;
 
 use std::time::{Duration, Instant};
 
-use docker_support::{code, stderr, Daemon};
-
-/// A busybox httpd serving `text` at `/` on port 80 (foreground).
-fn httpd(text: &str) -> String {
-    format!("mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -p 80 -h /www")
-}
+use docker_support::{code, fetch_from_host, httpd, stderr, within, Daemon};
 
 /// `wget` of `url` from a new container (no proxy), returning (exit, output).
 fn fetch_from_container(d: &Daemon, network: &str, url: &str) -> (i32, String) {
@@ -32,13 +27,6 @@ fn fetch_from_container(d: &Daemon, network: &str, url: &str) -> (i32, String) {
         code(&out),
         String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out),
     )
-}
-
-/// `wget` of `url` from the sandbox host's netns.
-fn fetch_from_host(d: &Daemon, url: &str) -> Result<String, String> {
-    d.host
-        .sh(&format!("busybox timeout 5 wget -Y off -qO- {url}"))
-        .map_err(|e| e.to_string())
 }
 
 /// Nothing berth made for containers is left in the sandbox: no veth, no
@@ -407,18 +395,6 @@ fn user_network_is_isolated_from_the_default_one() {
     assert_nothing_leaked(&d);
 }
 
-/// Retries `f` for up to 20 s (a server just started may not listen yet).
-fn eventually<T, E>(mut f: impl FnMut() -> Result<T, E>) -> Result<T, E> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let r = f();
-        if r.is_ok() || Instant::now() > deadline {
-            return r;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn random_ranged_and_udp_ports() {
     let d = Daemon::start();
@@ -445,7 +421,9 @@ fn random_ranged_and_udp_ports() {
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or_else(|| panic!("docker port said {port:?}"));
     assert!((32768..=60999).contains(&hp), "{hp}");
-    let got = eventually(|| fetch_from_host(&d, &format!("http://127.0.0.1:{hp}/")));
+    let got = within(20, || {
+        fetch_from_host(&d, &format!("http://127.0.0.1:{hp}/"))
+    });
     assert!(
         got.as_deref().is_ok_and(|s| s.contains("any-port")),
         "{got:?}"
@@ -478,7 +456,7 @@ fn random_ranged_and_udp_ports() {
     ]);
     assert_eq!(d.ok(&["port", "r1", "80"]).trim(), "127.0.0.1:9100");
     assert_eq!(d.ok(&["port", "r2", "80"]).trim(), "127.0.0.1:9101");
-    let got = eventually(|| fetch_from_host(&d, "http://127.0.0.1:9101/"));
+    let got = within(20, || fetch_from_host(&d, "http://127.0.0.1:9101/"));
     assert!(got.as_deref().is_ok_and(|s| s.contains("r2")), "{got:?}");
     let full = d.docker(&[
         "run",
@@ -532,7 +510,7 @@ fn random_ranged_and_udp_ports() {
         udp_server,
     ]);
     assert_eq!(d.ok(&["port", "udp"]).trim(), "7000/udp -> 0.0.0.0:7000");
-    let heard = eventually(|| {
+    let heard = within(20, || {
         let _ = d.host.sh(&format!(
             "python3 -c \"import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'over-udp', ('{gateway}', 7000))\""
         ));
@@ -554,7 +532,7 @@ fn random_ranged_and_udp_ports() {
                 .stdin(std::process::Stdio::null()),
         )
         .expect("listener");
-    let busy = eventually(|| {
+    let busy = within(20, || {
         let o = d.docker(&[
             "run", "-d", "--name", "held", "-p", "9200:80", "busybox", "sleep", "30",
         ]);
@@ -657,7 +635,7 @@ fn none_host_and_container_modes() {
         "container:srv".to_owned(),
         format!("container:{}", &srv_id[..12]),
     ] {
-        let got = eventually(|| {
+        let got = within(20, || {
             let o = d.docker(&[
                 "run",
                 "--rm",
@@ -837,7 +815,7 @@ fn connect_disconnect_static_ips_aliases_and_prune() {
     );
     let route = d.ok(&["exec", "c1", "ip", "route", "show", "default"]);
     assert!(route.contains("via 10.60.0.1"), "{route}");
-    let got = eventually(|| {
+    let got = within(20, || {
         let r = fetch_from_container(&d, "n2", &format!("http://{c1_n2}/"));
         if r.0 == 0 {
             Ok(r.1)

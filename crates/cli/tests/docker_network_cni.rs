@@ -13,20 +13,8 @@ mod docker_support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use docker_support::{code, stderr, Daemon};
+use docker_support::{code, stderr, within, Daemon};
 use serde_json::{json, Value};
-
-/// Retries `f` until it holds or `secs` pass; the last outcome.
-fn within<T, E>(secs: u64, mut f: impl FnMut() -> Result<T, E>) -> Result<T, E> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let r = f();
-        if r.is_ok() || Instant::now() > deadline {
-            return r;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 fn ipam_dir(d: &Daemon) -> PathBuf {
     d.host.root().join("cni-ipam")

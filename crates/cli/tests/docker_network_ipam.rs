@@ -4,39 +4,7 @@
 
 mod docker_support;
 
-use std::time::{Duration, Instant};
-
-use docker_support::{code, stderr, Daemon};
-
-/// `sh -c SCRIPT` in a new container on `net`: (exit, output).
-fn run_on(d: &Daemon, net: &str, script: &str) -> (i32, String) {
-    let o = d.docker(&[
-        "run",
-        "--rm",
-        "--network",
-        net,
-        "busybox",
-        "sh",
-        "-c",
-        script,
-    ]);
-    (
-        code(&o),
-        String::from_utf8_lossy(&o.stdout).into_owned() + &stderr(&o),
-    )
-}
-
-/// Retries `f` for up to 20 s (a server just started may not listen yet).
-fn eventually(mut f: impl FnMut() -> (i32, String)) -> (i32, String) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let r = f();
-        if r.0 == 0 || Instant::now() > deadline {
-            return r;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
+use docker_support::{code, retry, run_on, stderr, Daemon};
 
 #[test]
 fn ipv6_network_addresses_ping_fetch_and_aaaa() {
@@ -90,21 +58,23 @@ fn ipv6_network_addresses_ping_fetch_and_aaaa() {
 
     // A second container (dynamic v6 address) pings and fetches over v6,
     // and the embedded DNS answers AAAA with web6's v6 address.
-    let (c, out) = eventually(|| {
-        run_on(
-            &d,
-            "v6net",
+    let (c, out) = retry(
+        20,
+        || {
+            run_on(&d, "v6net", &[],
             "ip -6 addr show dev eth0 | grep -q 'fd00:80::2/64' || exit 3; \
              ping -6 -c 1 -W 2 fd00:80::50 >/dev/null || exit 4; \
              unset http_proxy HTTP_PROXY; timeout 5 wget -Y off -qO- 'http://[fd00:80::50]/' || exit 5; \
              nslookup -type=aaaa web6 || exit 6; exit 0",
         )
-    });
+        },
+        |r| r.0 == 0,
+    );
     assert_eq!(c, 0, "{out}");
     assert!(out.contains("over-v6"), "{out}");
     assert!(out.contains("Address: fd00:80::50"), "{out}");
     // And A still answers with the v4 address.
-    let (c, out) = run_on(&d, "v6net", "nslookup -type=a web6; exit $?");
+    let (c, out) = run_on(&d, "v6net", &[], "nslookup -type=a web6; exit $?");
     assert_eq!(c, 0, "{out}");
     assert!(out.contains("Address: 10.80.0.2"), "{out}");
 

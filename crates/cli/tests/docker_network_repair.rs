@@ -6,31 +6,9 @@
 
 mod docker_support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use docker_support::{code, stderr, Daemon};
-
-fn httpd(text: &str) -> String {
-    format!("mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -p 80 -h /www")
-}
-
-fn fetch_from_host(d: &Daemon, url: &str) -> Result<String, String> {
-    d.host
-        .sh(&format!("busybox timeout 5 wget -Y off -qO- {url}"))
-        .map_err(|e| e.to_string())
-}
-
-/// Retries `f` until it holds or `secs` pass; the last outcome.
-fn within<T, E>(secs: u64, mut f: impl FnMut() -> Result<T, E>) -> Result<T, E> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let r = f();
-        if r.is_ok() || Instant::now() > deadline {
-            return r;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use docker_support::{code, fetch_from_host, httpd, stderr, within, Daemon};
 
 fn berth_table(d: &Daemon) -> String {
     d.host

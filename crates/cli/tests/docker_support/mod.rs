@@ -292,3 +292,43 @@ pub fn stdout(out: &Output) -> String {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Calls `f` until `done` holds of its outcome or `secs` pass (a server
+/// just started may not listen yet); returns the last outcome.
+pub fn retry<T>(secs: u64, mut f: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let r = f();
+        if done(&r) || Instant::now() > deadline {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Retries `f` until it is Ok or `secs` pass; the last outcome.
+pub fn within<T, E>(secs: u64, f: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+    retry(secs, f, Result::is_ok)
+}
+
+/// `sh -c SCRIPT` in a new busybox container on `net` (`extra` docker run
+/// flags first): (exit, stdout + stderr).
+pub fn run_on(d: &Daemon, net: &str, extra: &[&str], script: &str) -> (i32, String) {
+    let mut args = vec!["run", "--rm", "--network", net];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["busybox", "sh", "-c", script]);
+    let o = d.docker(&args);
+    (code(&o), stdout(&o) + &stderr(&o))
+}
+
+/// A busybox httpd script serving `text` at / on port 80.
+pub fn httpd(text: &str) -> String {
+    format!("mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -p 80 -h /www")
+}
+
+/// `wget` of `url` from the sandbox host's netns.
+pub fn fetch_from_host(d: &Daemon, url: &str) -> Result<String, String> {
+    d.host
+        .sh(&format!("busybox timeout 5 wget -Y off -qO- {url}"))
+        .map_err(|e| e.to_string())
+}
