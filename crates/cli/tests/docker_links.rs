@@ -113,6 +113,11 @@ fn bridge_links_write_hosts_and_env_and_name_the_linked_container() {
     );
     assert!(!hosts.contains(&format!("{web_ip}\t")), "{hosts}");
 
+    // The link names follow a rename of the linker.
+    d.ok(&["rename", "app", "front"]);
+    assert_eq!(names(&["-f", "name=web"]), "front/db,front/web,web");
+    d.ok(&["rename", "front", "app"]);
+
     // rm --link removes the link, not the container.
     d.ok(&["rm", "--link", "/app/db"]);
     assert_eq!(names(&["-f", "name=web"]), "app/web,web");
@@ -264,6 +269,24 @@ fn bad_links_fail_as_dockerd_fails_them() {
         stderr(&out)
     );
 
+    // A removed linked container's link stays with the linker (as in a
+    // running dockerd): its start fails as for a stopped one.
+    d.ok(&["run", "-d", "--name", "gone", "busybox", "sleep", "1000"]);
+    d.ok(&[
+        "create", "--name", "app3", "--link", "gone", "busybox", "true",
+    ]);
+    d.ok(&["rm", "-f", "gone"]);
+    assert_eq!(
+        d.inspect("app3", "{{json .HostConfig.Links}}"),
+        r#"["/gone:/app3/gone"]"#
+    );
+    let out = d.docker(&["start", "app3"]);
+    assert!(
+        stderr(&out).contains("Cannot link to a non running container: /gone AS /app3/gone"),
+        "{}",
+        stderr(&out)
+    );
+
     // rm --link of a container's own name, of a link name no parent has.
     let out = d.docker(&["rm", "--link", "idle"]);
     assert!(
@@ -278,7 +301,16 @@ fn bad_links_fail_as_dockerd_fails_them() {
     assert!(body.contains("No such container: nobody/db"), "{body}");
     assert_eq!(d.inspect("idle", "{{.State.Status}}"), "running");
 
-    d.ok(&["rm", "-f", "app", "app2", "idle", "onhost", "elsewhere"]);
+    d.ok(&[
+        "rm",
+        "-f",
+        "app",
+        "app2",
+        "app3",
+        "idle",
+        "onhost",
+        "elsewhere",
+    ]);
     d.ok(&["network", "rm", "own"]);
     assert_no_mounts_left(&d);
 }
