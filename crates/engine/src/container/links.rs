@@ -358,7 +358,7 @@ impl Engine {
             EngineError::Internal(format!("Cannot get parent {parent} for link name {full}"))
         })?;
         let rec = self.update(&entry, |r| r.links.retain(|l| l.alias != alias))?;
-        if rec.state.status == Status::Running {
+        if matches!(rec.state.status, Status::Running | Status::Paused) {
             self.rewrite_hosts(&rec);
         }
         Ok(())
@@ -370,7 +370,7 @@ impl Engine {
         let parents: Vec<ContainerRecord> = self
             .list_records()
             .into_iter()
-            .filter(|r| r.state.status == Status::Running)
+            .filter(|r| matches!(r.state.status, Status::Running | Status::Paused))
             .filter(|r| r.links.iter().any(|l| l.child_id == child_id))
             .collect();
         for p in parents {
