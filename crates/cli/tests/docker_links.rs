@@ -13,6 +13,19 @@ fn bridge_ip(d: &Daemon, name: &str) -> String {
     d.inspect(name, "{{.NetworkSettings.Networks.bridge.IPAddress}}")
 }
 
+/// `docker ps -a --no-trunc` NAMES with the extra flags `more`.
+fn names(d: &Daemon, more: &[&str]) -> String {
+    let mut args = vec!["ps", "-a", "--no-trunc", "--format", "{{.Names}}"];
+    args.extend_from_slice(more);
+    d.ok(&args).trim().to_owned()
+}
+
+/// `nslookup -type=a NAME` in container `who`: (exit, output).
+fn lookup(d: &Daemon, who: &str, name: &str) -> (i32, String) {
+    let o = d.docker(&["exec", who, "nslookup", "-type=a", name]);
+    (code(&o), stdout(&o) + &stderr(&o))
+}
+
 /// Nothing berth made for containers is left (netns and rootfs mounts).
 fn assert_no_mounts_left(d: &Daemon) {
     assert_eq!(d.berth_mounts(), Vec::<String>::new(), "mounts left behind");
@@ -20,7 +33,7 @@ fn assert_no_mounts_left(d: &Daemon) {
 
 #[test]
 fn bridge_links_write_hosts_and_env_and_name_the_linked_container() {
-    let d = Daemon::start();
+    let mut d = Daemon::start();
     d.load_busybox();
     d.ok(&[
         "run", "-d", "--name", "web", "-e", "FOO=bar", "--expose", "80", "--expose", "81",
@@ -83,18 +96,13 @@ fn bridge_links_write_hosts_and_env_and_name_the_linked_container() {
         r#"["/web:/app/db","/web:/app/web"]"#
     );
     // The link names are the linked container's names too.
-    let names = |all: &[&str]| {
-        let mut args = vec!["ps", "-a", "--no-trunc", "--format", "{{.Names}}"];
-        args.extend_from_slice(all);
-        d.ok(&args).trim().to_owned()
-    };
-    assert_eq!(names(&["-f", "name=web"]), "app/db,app/web,web");
+    assert_eq!(names(&d, &["-f", "name=web"]), "app/db,app/web,web");
     assert_eq!(
         d.ok(&["ps", "--format", "{{.Names}}", "-f", "name=web"])
             .trim(),
         "web"
     );
-    assert_eq!(names(&["-f", "name=app/db"]), "app/db,app/web,web");
+    assert_eq!(names(&d, &["-f", "name=app/db"]), "app/db,app/web,web");
     assert_eq!(d.inspect("app/db", "{{.Name}}"), "/web");
     let (status, body) = d.http("GET", "/v1.50/containers/app/db/json", None);
     assert_eq!(status, 200, "{body}");
@@ -113,14 +121,22 @@ fn bridge_links_write_hosts_and_env_and_name_the_linked_container() {
     );
     assert!(!hosts.contains(&format!("{web_ip}\t")), "{hosts}");
 
+    // The links are in the store: a berthd killed and started again still
+    // knows them.
+    d.kill9();
+    d.restart();
+    assert_eq!(d.inspect("app", "{{.State.Running}}"), "true");
+    assert_eq!(names(&d, &["-f", "name=web"]), "app/db,app/web,web");
+    assert_eq!(d.inspect("app/db", "{{.Name}}"), "/web");
+
     // The link names follow a rename of the linker.
     d.ok(&["rename", "app", "front"]);
-    assert_eq!(names(&["-f", "name=web"]), "front/db,front/web,web");
+    assert_eq!(names(&d, &["-f", "name=web"]), "front/db,front/web,web");
     d.ok(&["rename", "front", "app"]);
 
     // rm --link removes the link, not the container.
     d.ok(&["rm", "--link", "/app/db"]);
-    assert_eq!(names(&["-f", "name=web"]), "app/web,web");
+    assert_eq!(names(&d, &["-f", "name=web"]), "app/web,web");
     assert_eq!(
         d.inspect("app", "{{json .HostConfig.Links}}"),
         r#"["/web:/app/web"]"#
@@ -317,7 +333,7 @@ fn bad_links_fail_as_dockerd_fails_them() {
 
 #[test]
 fn user_network_links_are_aliases_only_the_linker_resolves() {
-    let d = Daemon::start();
+    let mut d = Daemon::start();
     d.load_busybox();
     // Internal: names the resolver does not know fail at once (nothing to
     // forward to), so "not resolvable" needs no timeout.
@@ -349,11 +365,7 @@ fn user_network_links_are_aliases_only_the_linker_resolves() {
     );
     // dockerd keeps no legacy link off the bridge.
     assert_eq!(d.inspect("app", "{{json .HostConfig.Links}}"), "null");
-    let lookup = |who: &str, name: &str| {
-        let o = d.docker(&["exec", who, "nslookup", "-type=a", name]);
-        (code(&o), stdout(&o) + &stderr(&o))
-    };
-    let (c, out) = lookup("app", "bar");
+    let (c, out) = lookup(&d, "app", "bar");
     assert_ne!(c, 0, "bar resolved before upstream existed: {out}");
     d.ok(&[
         "run",
@@ -379,20 +391,30 @@ fn user_network_links_are_aliases_only_the_linker_resolves() {
     ]);
     let up_ip = d.inspect("upstream", "{{.NetworkSettings.Networks.n1.IPAddress}}");
     for name in ["bar", "bar.n1"] {
-        let (c, out) = lookup("app", name);
+        let (c, out) = lookup(&d, "app", name);
         assert_eq!(c, 0, "{name}: {out}");
         assert!(out.contains(&format!("Address: {up_ip}")), "{name}: {out}");
     }
     // Only the linker has the alias; the linked container's own name works
     // for everyone; the bridge's /etc/hosts lines are not written here.
-    let (c, out) = lookup("other", "bar");
+    let (c, out) = lookup(&d, "other", "bar");
     assert_ne!(c, 0, "{out}");
-    let (c, out) = lookup("other", "upstream");
+    let (c, out) = lookup(&d, "other", "upstream");
     assert_eq!(c, 0, "{out}");
     let hosts = d.ok(&["exec", "app", "cat", "/etc/hosts"]);
     assert!(!hosts.contains("bar"), "{hosts}");
     let env = d.ok(&["exec", "app", "env"]);
     assert!(!env.contains("BAR_"), "{env}");
+
+    // The resolver's entries keep the links across a kill -9 of berthd.
+    d.kill9();
+    d.restart();
+    let (c, out) = lookup(&d, "app", "bar");
+    assert_eq!(c, 0, "after restart: {out}");
+    assert!(
+        out.contains(&format!("Address: {up_ip}")),
+        "after restart: {out}"
+    );
 
     // network connect --link: an alias on the network connected to.
     d.ok(&[
@@ -417,10 +439,10 @@ fn user_network_links_are_aliases_only_the_linker_resolves() {
         r#"["upstream:baz"]"#
     );
     let up2 = d.inspect("upstream", "{{.NetworkSettings.Networks.n2.IPAddress}}");
-    let (c, out) = lookup("other", "baz");
+    let (c, out) = lookup(&d, "other", "baz");
     assert_eq!(c, 0, "{out}");
     assert!(out.contains(&format!("Address: {up2}")), "{out}");
-    let (c, out) = lookup("app", "baz");
+    let (c, out) = lookup(&d, "app", "baz");
     assert_ne!(c, 0, "{out}");
     // A malformed link is refused before anything is attached.
     let out = d.docker(&["network", "connect", "--link", "a:b:c", "n2", "app"]);
