@@ -9,6 +9,7 @@ mod body;
 mod detach_keys;
 mod error;
 mod hijack;
+mod link_paths;
 mod query;
 pub mod routes;
 pub mod version;

@@ -58,6 +58,19 @@ pub fn strip_prefix(mut req: Request) -> Request {
             }
         }
     }
+    if let Some(p) = crate::link_paths::encode(req.method(), req.uri().path()) {
+        let pq = match req.uri().query() {
+            Some(q) => format!("{p}?{q}"),
+            None => p,
+        };
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(pq) = pq.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(u) = axum::http::Uri::from_parts(parts) {
+                *req.uri_mut() = u;
+            }
+        }
+    }
     req.extensions_mut().insert(Requested(version));
     req
 }

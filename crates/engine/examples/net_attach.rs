@@ -47,6 +47,7 @@ fn main() -> anyhow::Result<()> {
         mac: None,
         dns: Vec::new(),
         ndots_set: false,
+        links: Default::default(),
     };
     // An anchor on each network: every timed attach finds the bridge and
     // its rules in place, as in steady state.

@@ -46,6 +46,7 @@ fn main() -> anyhow::Result<()> {
             mac: None,
             dns: Vec::new(),
             ndots_set: false,
+            links: Default::default(),
         };
         let ns = create_netns(&nsdir, name)?;
         let ep = driver.attach(&ns, &c)?;

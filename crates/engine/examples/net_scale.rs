@@ -52,6 +52,7 @@ fn cfg(id: &str, host_port: u16) -> EndpointConfig {
         mac: None,
         dns: Vec::new(),
         ndots_set: false,
+        links: Default::default(),
     }
 }
 

@@ -89,6 +89,9 @@ pub struct EndpointConfig {
     /// Its resolv.conf sets `ndots` (`--dns-option ndots:N` or the host's):
     /// the embedded DNS then keeps unknown single labels local, as dockerd.
     pub ndots_set: bool,
+    /// Its `EndpointSettings.Links` on a user-defined network: alias →
+    /// container name, resolved by the embedded DNS for this container only.
+    pub links: std::collections::BTreeMap<String, String>,
 }
 
 impl EndpointConfig {
@@ -106,6 +109,7 @@ impl EndpointConfig {
             mac: None,
             dns: Vec::new(),
             ndots_set: false,
+            links: Default::default(),
         }
     }
 }

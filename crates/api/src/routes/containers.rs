@@ -255,7 +255,8 @@ async fn remove(
     Query(q): Query<Q>,
 ) -> ApiResult<Response> {
     if q.bool("link") {
-        return Err(ApiError::bad_request("links are not supported by berth"));
+        e.remove_link(&id).await?;
+        return Ok(no_content());
     }
     e.remove(&id, q.bool("force"), q.bool("v")).await?;
     Ok(no_content())

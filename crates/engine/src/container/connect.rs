@@ -100,6 +100,7 @@ fn free_ifname(endpoints: &HashMap<String, Endpoint>) -> String {
 pub(crate) fn check_request(network: &str, settings: &EndpointSettings) -> Result<()> {
     let (_, aliases) = requested(settings)?;
     requested_v6_mac(settings)?;
+    super::links::dns_links(settings.links.as_deref().unwrap_or(&[]))?;
     if !aliases.is_empty() && network == "bridge" {
         return Err(EngineError::Invalid(
             "network-scoped alias is supported only for containers in user defined networks".into(),
@@ -191,6 +192,7 @@ impl Engine {
                 rec.host_config.dns_options.as_deref().unwrap_or(&[]),
                 &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
             ),
+            links: super::links::dns_links(settings.links.as_deref().unwrap_or(&[]))?,
         };
         let ep = self.inner.attacher.attach(netns, &cfg)?;
         // The veth, lease, ports and DNS name exist; no record names them.

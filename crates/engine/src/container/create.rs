@@ -301,6 +301,7 @@ impl Engine {
                 .find(|n| self.id_by_name(n).is_none())
                 .unwrap_or_else(|| id[..12].to_owned()),
         };
+        let links = self.register_links(&name, &mode, hc.links.as_deref().unwrap_or(&[]))?;
         let mounts = self.resolve_mounts(&hc, config.volumes.as_deref().unwrap_or(&[]))?;
         let restart = hc.restart_policy.get_or_insert_with(Default::default);
         restart.name.get_or_insert(RestartPolicyNameEnum::NO);
@@ -336,6 +337,7 @@ impl Engine {
             endpoints: Default::default(),
             netns: None,
             networks,
+            links,
         };
         let dir = self.inner.cfg.container_dir(&id);
         std::fs::create_dir_all(&dir)

@@ -194,6 +194,15 @@ fn endpoints(rec: &ContainerRecord) -> HashMap<String, EndpointSettings> {
 }
 
 impl Engine {
+    /// Every name of a container, sorted as dockerd lists them: its own
+    /// and the link names (`/parent/alias`) it is known by.
+    pub fn names_of(&self, rec: &ContainerRecord) -> Vec<String> {
+        let mut names = self.link_names_of(&rec.id);
+        names.push(format!("/{}", rec.name));
+        names.sort();
+        names
+    }
+
     /// `GET /containers/{id}/json`.
     pub fn inspect_record(&self, rec: &ContainerRecord) -> ContainerInspectResponse {
         let cfg = &self.inner.cfg;
@@ -256,7 +265,10 @@ impl Engine {
             process_label: Some(String::new()),
             app_armor_profile: Some(String::new()),
             exec_ids: Some(exec_ids).filter(|e| !e.is_empty()),
-            host_config: Some(rec.host_config.clone()),
+            host_config: Some(bollard_stubs::models::HostConfig {
+                links: self.inspect_links(rec),
+                ..rec.host_config.clone()
+            }),
             graph_driver: Some(DriverData {
                 name: "overlay2".into(),
                 data: HashMap::new(),
@@ -282,7 +294,7 @@ impl Engine {
         let mode = rec.host_config.network_mode.clone().unwrap_or_default();
         ContainerSummary {
             id: Some(rec.id.clone()),
-            names: Some(vec![format!("/{}", rec.name)]),
+            names: Some(self.names_of(rec)),
             image: Some(rec.image.clone()),
             image_id: Some(rec.image_id.clone()),
             image_manifest_descriptor: None,

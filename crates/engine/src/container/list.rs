@@ -66,10 +66,16 @@ impl Engine {
             if !all && !matches!(st, Status::Running | Status::Paused | Status::Restarting) {
                 continue;
             }
+            // Link names (`/parent/alias`) match too, as in dockerd.
+            let link_names = if f.get("name").is_some() {
+                self.link_names_of(&r.id)
+            } else {
+                Vec::new()
+            };
             let keep = f.any("id", |v| r.id.starts_with(v))
                 && f.any("name", |v| {
                     let v = v.strip_prefix('/').unwrap_or(v);
-                    r.name.contains(v)
+                    r.name.contains(v) || link_names.iter().any(|n| n[1..].contains(v))
                 })
                 && f.labels_match("label", &r.labels())
                 && f.any("status", |v| v == st.as_str())

@@ -10,6 +10,7 @@ pub mod health;
 pub mod init;
 pub mod inspect;
 pub mod ipc_shm;
+pub mod links;
 pub mod list;
 pub mod logs;
 pub mod mounts;
@@ -131,6 +132,16 @@ impl Engine {
         let name = name_or_id.strip_prefix('/').unwrap_or(name_or_id);
         if let Some(e) = map.values().find(|e| lock(&e.rec).name == name) {
             return Ok(e.clone());
+        }
+        if name.contains('/') {
+            drop(map);
+            if let Some(e) = self
+                .link_target(name)
+                .and_then(|id| lock(&self.inner.containers).get(&id).cloned())
+            {
+                return Ok(e);
+            }
+            return Err(EngineError::no_container(name_or_id));
         }
         if !name_or_id.is_empty() {
             let hits: Vec<_> = map

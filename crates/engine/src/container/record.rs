@@ -110,6 +110,9 @@ pub struct ContainerRecord {
     /// and goes at its disconnect (the mode stays, as in dockerd).
     #[serde(default)]
     pub networks: std::collections::BTreeMap<String, bollard_stubs::models::EndpointSettings>,
+    /// Its legacy links (`--link` on the default bridge), registered at create.
+    #[serde(default)]
+    pub links: Vec<super::links::LinkRecord>,
 }
 
 impl ContainerRecord {

@@ -241,6 +241,8 @@ pub struct SpecInputs<'a> {
     pub init: Option<&'a Path>,
     /// What /dev/shm is (from the IPC mode).
     pub shm: &'a super::ipc_shm::Shm,
+    /// The variables its legacy links set (before its own env).
+    pub link_env: &'a [String],
 }
 
 fn mount(dest: &str, kind: &str, source: &str, options: &[&str]) -> Value {
@@ -272,6 +274,8 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
     if tty {
         env.push("TERM=xterm".into());
     }
+    // The container's own env overrides its links' (as dockerd).
+    env.extend(inp.link_env.iter().cloned());
     for kv in cfg.env.iter().flatten() {
         set_env(&mut env, kv.clone());
     }

@@ -28,7 +28,9 @@ struct Prepared {
     endpoints: std::collections::HashMap<String, network::Endpoint>,
 }
 
-fn hosts_file(hostname: &str, ip: Option<&str>, extra: &[String]) -> String {
+/// /etc/hosts as dockerd writes it: the defaults, `--add-host`s, the
+/// legacy links' lines, then the container's own address.
+fn hosts_file(hostname: &str, ip: Option<&str>, extra: &[String], links: &[String]) -> String {
     let mut s = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
     );
@@ -36,6 +38,10 @@ fn hosts_file(hostname: &str, ip: Option<&str>, extra: &[String]) -> String {
         if let Some((name, addr)) = e.split_once(':') {
             s.push_str(&format!("{addr}\t{name}\n"));
         }
+    }
+    for l in links {
+        s.push_str(l);
+        s.push('\n');
     }
     if let Some(ip) = ip.filter(|i| !i.is_empty()) {
         s.push_str(&format!("{ip}\t{hostname}\n"));
@@ -159,6 +165,18 @@ fn dir_is_empty(p: &Path) -> bool {
         .unwrap_or(true)
 }
 
+/// The /etc/hosts of a container with its own netns, from its record
+/// (its endpoints attached) and its links' lines.
+pub(crate) fn hosts_of(rec: &ContainerRecord, links: &[String]) -> String {
+    let first = rec.endpoints.values().min_by_key(|e| e.ifname.clone());
+    hosts_file(
+        &hostname_of(rec),
+        first.map(|e| e.ip_address.as_str()),
+        rec.host_config.extra_hosts.as_deref().unwrap_or(&[]),
+        links,
+    )
+}
+
 /// A container's hostname as Docker chooses it.
 pub(crate) fn hostname_of(rec: &ContainerRecord) -> String {
     let given = rec.config.hostname.clone().unwrap_or_default();
@@ -237,10 +255,7 @@ impl Engine {
             }
             let hostname = hostname_of(rec);
             let files = cfg.container_dir(id);
-            // The first network's endpoint (eth0) names the container in
-            // /etc/hosts.
-            let first = prepared.endpoints.values().min_by_key(|e| e.ifname.clone());
-            let ip = first.map(|e| e.ip_address.clone());
+            let linked = self.linked(rec, prepared.endpoints.contains_key("bridge"))?;
             // Any user-defined network gives it the embedded DNS.
             let embedded_dns = prepared
                 .endpoints
@@ -256,11 +271,11 @@ impl Engine {
                 "hosts",
                 match mode {
                     NetworkMode::Host => std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
-                    _ => hosts_file(
-                        &hostname,
-                        ip.as_deref(),
-                        hc.extra_hosts.as_deref().unwrap_or(&[]),
-                    ),
+                    _ => {
+                        let mut attached = rec.clone();
+                        attached.endpoints = prepared.endpoints.clone();
+                        hosts_of(&attached, &linked.hosts)
+                    }
                 },
             )?;
             // The container's --dns* or else the daemon's.
@@ -307,6 +322,7 @@ impl Engine {
                     user: &user,
                     init: init.as_deref(),
                     shm: &shm,
+                    link_env: &linked.env,
                 },
             )?;
             let run_dir = cfg.container_run_dir(id);
@@ -512,6 +528,8 @@ impl Engine {
                 .map(|p| p.to_string_lossy().into_owned());
             r.endpoints = prepared.endpoints.clone();
         })?;
+        // Its parents' /etc/hosts follow its new address.
+        self.refresh_parents(&rec.id);
         self.inner.events.publish(
             Event::new("container", "start", &rec.id)
                 .attr("name", rec.name.clone())
@@ -730,9 +748,16 @@ mod tests {
 
     #[test]
     fn hosts_name_the_container() {
-        let h = hosts_file("abc", Some("10.0.0.2"), &["db:10.0.0.9".into()]);
+        let h = hosts_file(
+            "abc",
+            Some("10.0.0.2"),
+            &["db:10.0.0.9".into()],
+            &["172.17.0.3\tw 0123456789ab web".into()],
+        );
         assert!(h.contains("10.0.0.2\tabc"));
         assert!(h.contains("10.0.0.9\tdb"));
+        // As dockerd: the links' lines before the container's own.
+        assert!(h.ends_with("10.0.0.9\tdb\n172.17.0.3\tw 0123456789ab web\n10.0.0.2\tabc\n"));
         assert!(h.starts_with("127.0.0.1\tlocalhost"));
     }
 }

@@ -767,6 +767,7 @@ impl BridgeDriver {
             netns: Some(netns.to_owned()),
             internal: net.internal,
             ndots_set: cfg.ndots_set,
+            links: cfg.links.clone(),
         };
         let bytes = serde_json::to_vec(&entry).map_err(|e| internal("encoding DNS entry", e))?;
         let key = dns_key(&net.name, &cfg.container_id);

@@ -192,6 +192,7 @@ mod tests {
             mac: None,
             dns: Vec::new(),
             ndots_set: false,
+            links: Default::default(),
         }
     }
 

@@ -56,6 +56,10 @@ pub struct DnsEntry {
     /// The container's resolv.conf sets `ndots` itself.
     #[serde(default)]
     pub ndots_set: bool,
+    /// Its links on this network (alias → container name, lower case):
+    /// names only it resolves.
+    #[serde(default)]
+    pub links: std::collections::BTreeMap<String, String>,
 }
 
 impl DnsEntry {

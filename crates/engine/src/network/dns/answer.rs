@@ -141,13 +141,33 @@ pub(super) fn answer(
         ));
         return finish(m, &q, tcp);
     }
-    let mut hits: Vec<&DnsEntry> = Vec::new();
-    for (net, v) in &shared {
-        // `name` and `name.<network>`, as dockerd.
-        let bare = qname
+    // `name` and `name.<network>`, as dockerd.
+    let bare = |net: &str| {
+        qname
             .strip_suffix(&format!(".{}", net.to_lowercase()))
-            .unwrap_or(qname);
-        hits.extend(v.iter().filter(|e| e.answers_to(bare)));
+            .unwrap_or(qname)
+            .to_owned()
+    };
+    let my_link = |v: &[DnsEntry], name: &str| {
+        v.iter()
+            .find(|e| e.container_id == asker)
+            .and_then(|e| e.links.get(name).cloned())
+    };
+    let mut hits: Vec<&DnsEntry> = Vec::new();
+    // The asker's link aliases first (dockerd's "local container alias").
+    for (net, v) in &shared {
+        if let Some(target) = my_link(v, &bare(net)) {
+            hits.extend(v.iter().filter(|e| e.answers_to(&target)));
+        }
+    }
+    if hits.is_empty() {
+        for (net, v) in &shared {
+            let name = bare(net);
+            // One of its link aliases there is not a container name there.
+            if my_link(v, &name).is_none() {
+                hits.extend(v.iter().filter(|e| e.answers_to(&name)));
+            }
+        }
     }
     if hits.is_empty() {
         // A single label the resolver's search list will extend: with a
@@ -217,6 +237,7 @@ mod tests {
             netns: None,
             internal: false,
             ndots_set: false,
+            links: Default::default(),
         }
     }
 
@@ -346,6 +367,44 @@ mod tests {
                 "{other}"
             );
         }
+    }
+
+    #[test]
+    fn link_aliases_resolve_for_the_linker_only() {
+        let mut n = sample();
+        if let Some(v) = n.get_mut("n1") {
+            v[1].links.insert("db".into(), "web".into());
+            // An alias shadows a container of that name for the linker.
+            v[1].links.insert("www".into(), "client".into());
+        }
+        let me = "b".repeat(64);
+        let web = [Ipv4Addr::new(10, 1, 0, 2)];
+        assert_eq!(
+            ips(answer(&n, &me, &query("db", RecordType::A), false)),
+            web
+        );
+        assert_eq!(
+            ips(answer(&n, &me, &query("db.n1.", RecordType::A), false)),
+            web
+        );
+        assert_eq!(
+            ips(answer(&n, &me, &query("www", RecordType::A), false)),
+            [Ipv4Addr::new(10, 1, 0, 3)]
+        );
+        // Another container on the network does not see the alias.
+        let other = "a".repeat(64);
+        assert!(matches!(
+            answer(&n, &other, &query("db", RecordType::A), false),
+            Outcome::Forward
+        ));
+        // An alias for a container not (yet) on the network: not answered here.
+        if let Some(v) = n.get_mut("n1") {
+            v[1].links.insert("later".into(), "upstream".into());
+        }
+        assert!(matches!(
+            answer(&n, &me, &query("later", RecordType::A), false),
+            Outcome::Forward
+        ));
     }
 
     #[test]
