@@ -45,6 +45,7 @@ build_berth() {
             BERTH_CNI=$BERTH && [ -x "$(dirname "$BERTH")/berth-cni" ] && BERTH_CNI=$(dirname "$BERTH")/berth-cni
         fi
         BERTH_CNI=$(realpath "$BERTH_CNI") && export BERTH_CNI
+        build_berth_runc
         return 0
     fi
     (cd "$REPO" && cargo build --release -q -p berth --bins && scripts/build-monitor.sh -q)
@@ -52,26 +53,50 @@ build_berth() {
     [ -x "$BERTH" ] || { echo "no berth binary at $BERTH" >&2; exit 1; }
     export BERTH
     build_berth_cni
+    build_berth_runc
 }
 
-# The CNI plugins' own binary (crates/cni), as scripts/install.sh builds it:
-# static for musl when that Rust target is installed (no dynamic loading,
-# no glibc CPUID probing at each plugin start), else for the host target.
-# Sets BERTH_CNI; BERTH_CNI=path given beforehand is used as it is.
+# static_bin PKG: builds package PKG's binary of the same name (berth-cni,
+# berth-runc: no C code), as scripts/install.sh does: static for musl when
+# that Rust target is installed (no dynamic loading, no glibc CPUID probing
+# at each start), else for the host target. Prints its path.
+static_bin() {
+    local tgt=${CARGO_TARGET_DIR:-$REPO/target} musl=x86_64-unknown-linux-musl
+    if [ "$(uname -m)" = x86_64 ] && rustup target list --installed 2>/dev/null | grep -qx "$musl"; then
+        (cd "$REPO" && cargo build --release -q -p "$1" --bin "$1" --target "$musl") >&2
+        echo "$tgt/$musl/release/$1"
+    else
+        (cd "$REPO" && cargo build --release -q -p "$1" --bin "$1") >&2
+        echo "$tgt/release/$1"
+    fi
+}
+
+# The CNI plugins' own binary (crates/cni). Sets BERTH_CNI; BERTH_CNI=path
+# given beforehand is used as it is.
 build_berth_cni() {
     if [ -n "${BERTH_CNI:-}" ]; then
         BERTH_CNI=$(realpath "$BERTH_CNI") && export BERTH_CNI && return 0
     fi
-    local tgt=${CARGO_TARGET_DIR:-$REPO/target} musl=x86_64-unknown-linux-musl
-    if [ "$(uname -m)" = x86_64 ] && rustup target list --installed 2>/dev/null | grep -qx "$musl"; then
-        (cd "$REPO" && cargo build --release -q -p berth-cni --bin berth-cni --target "$musl")
-        BERTH_CNI=$tgt/$musl/release/berth-cni
-    else
-        (cd "$REPO" && cargo build --release -q -p berth-cni --bin berth-cni)
-        BERTH_CNI=$tgt/release/berth-cni
-    fi
+    BERTH_CNI=$(static_bin berth-cni)
     [ -x "$BERTH_CNI" ] || { echo "no berth-cni binary at $BERTH_CNI" >&2; exit 1; }
     export BERTH_CNI
+}
+
+# The runtime CLI's own binary (crates/runtime-cli). Sets BERTH_RUNC;
+# BERTH_RUNC=path given beforehand is used as it is; with BERTH_BIN and no
+# BERTH_RUNC, a berth-runc beside BERTH_BIN, else berth itself.
+build_berth_runc() {
+    if [ -n "${BERTH_RUNC:-}" ]; then
+        BERTH_RUNC=$(realpath "$BERTH_RUNC") && export BERTH_RUNC && return 0
+    fi
+    if [ -n "${BERTH_BIN:-}" ]; then
+        BERTH_RUNC=$BERTH && [ -x "$(dirname "$BERTH")/berth-runc" ] && BERTH_RUNC=$(dirname "$BERTH")/berth-runc
+        export BERTH_RUNC
+        return 0
+    fi
+    BERTH_RUNC=$(static_bin berth-runc)
+    [ -x "$BERTH_RUNC" ] || { echo "no berth-runc binary at $BERTH_RUNC" >&2; exit 1; }
+    export BERTH_RUNC
 }
 
 # median_ms JSON_FILE INDEX -> median wall time in ms of hyperfine result INDEX

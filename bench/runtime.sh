@@ -22,13 +22,9 @@ trap 'rm -rf "$work"' EXIT
 mount -t tmpfs -o size=1m berth-bench-v1view /sys/fs/cgroup/unified
 
 bin=$work/bin && mkdir -p "$bin"
-# The berth-runc binary (the runtime CLI alone, what engines register) when
-# it was built beside berth; else berth itself under that name.
-if [ -x "$(dirname "$BERTH")/berth-runc" ]; then
-    ln -s "$(dirname "$BERTH")/berth-runc" "$bin/berth-runc"
-else
-    ln -s "$BERTH" "$bin/berth-runc"
-fi
+# The berth-runc binary (the runtime CLI alone, what engines register:
+# build_berth_runc, static for musl when it can), else berth under that name.
+ln -s "$BERTH_RUNC" "$bin/berth-runc"
 bundle=$work/bundle
 "$BERTH" runtime spec --bundle "$bundle" >/dev/null 2>&1 || true
 mkdir -p "$bundle/rootfs/bin"

@@ -1,42 +1,15 @@
-//! Build facts for `berth-runc --version` and link options for the berth
-//! binaries.
+//! Link options for the berth binaries.
 //!
-//! Version facts: the compiler's version, the seccomp compiler's version
-//! (from Cargo.lock) and, when the build sets BERTH_COMMIT, the commit.
-//!
-//! Link options: every CNI plugin call and every runtime call is a fresh
-//! process of this ~12 MB position-independent binary, and the dynamic loader
-//! applied its ~19,000 relative relocations one 24-byte RELA entry at a time
-//! on each start (perf: ld.so was a tenth of a CNI ADD+DEL's CPU time).
-//! Packed relative relocations (DT_RELR, glibc 2.36 and binutils 2.38 or
-//! later, as on Debian 12) shrink that table to a few kilobytes and the
-//! loader's work with it, keeping the binary PIE (ASLR).
-
-use std::process::Command;
+//! Every CNI plugin call and every runtime call is a fresh process of a
+//! ~12 MB position-independent binary, and the dynamic loader applied its
+//! ~19,000 relative relocations one 24-byte RELA entry at a time on each
+//! start (perf: ld.so was a tenth of a CNI ADD+DEL's CPU time). Packed
+//! relative relocations (DT_RELR, glibc 2.36 and binutils 2.38 or later,
+//! as on Debian 12) shrink that table to a few kilobytes and the loader's
+//! work with it, keeping the binary PIE (ASLR).
 
 fn main() {
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-    let version = Command::new(rustc)
-        .arg("--version")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|| "rustc (unknown)".to_owned());
-    println!("cargo:rustc-env=BERTH_RUSTC_VERSION={version}");
-
-    let lock = std::fs::read_to_string("../../Cargo.lock").unwrap_or_default();
-    let seccompiler = lock
-        .split("[[package]]")
-        .find(|p| p.contains("name = \"seccompiler\""))
-        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = ")))
-        .map(|v| v.trim_matches('"').to_owned())
-        .unwrap_or_else(|| "(unknown)".to_owned());
-    println!("cargo:rustc-env=BERTH_SECCOMPILER_VERSION={seccompiler}");
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=../../Cargo.lock");
-    println!("cargo:rerun-if-env-changed=BERTH_COMMIT");
-
     let linux_gnu = std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
         && std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu");
     if linux_gnu {

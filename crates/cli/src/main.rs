@@ -22,7 +22,7 @@ fn main() {
     let name = invoked_as(args.first());
     let code = match name.as_str() {
         "berth" => cli_main(args),
-        "berth-runc" => commands::runtime::main(args),
+        "berth-runc" => berth_runc::main(args),
         // A binary named berthd may be started as its own monitor.
         "berthd" if args.get(1).is_some_and(|a| a == "monitor") => cli_main(args),
         "berthd" => commands::daemon::main(args),
@@ -42,7 +42,7 @@ fn cli_main(args: Vec<OsString>) -> i32 {
             println!("berth {}", env!("CARGO_PKG_VERSION"));
             0
         }
-        Some("runtime") => commands::runtime::main(args[1..].to_vec()),
+        Some("runtime") => berth_runc::main(args[1..].to_vec()),
         Some("daemon") => commands::daemon::main(args[1..].to_vec()),
         // berthd starts each container's monitor as `berth monitor CONFIG`.
         Some("monitor") => match args.get(2) {

@@ -5,4 +5,3 @@ pub mod daemon;
 mod daemon_malloc;
 pub mod docker;
 pub mod image;
-pub mod runtime;

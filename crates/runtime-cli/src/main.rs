@@ -4,12 +4,9 @@
 //! symlink `berth-runc -> berth` works only for callers that exec the link
 //! itself. Engines that resolve the path first (realpath) would run
 //! `berth` and get the CLI's usage; this binary is the runtime whatever
-//! its path resolves to. It is the same code (the module is shared with
-//! `berth runtime ...`) without the CLI and CNI parts.
-
-#[path = "../commands/runtime/mod.rs"]
-mod runtime;
+//! its path resolves to. It is the same library as `berth runtime ...`,
+//! without the engine, CLI and CNI parts.
 
 fn main() {
-    std::process::exit(runtime::main(std::env::args_os().collect()));
+    std::process::exit(berth_runc::main(std::env::args_os().collect()));
 }
