@@ -12,6 +12,7 @@ mod hijack;
 mod query;
 pub mod routes;
 pub mod version;
+mod websocket;
 
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;

@@ -35,6 +35,7 @@ pub fn router() -> Router<Engine> {
         .route("/containers/{id}/wait", post(wait))
         .route("/containers/{id}", delete(remove))
         .route("/containers/{id}/attach", post(attach))
+        .route("/containers/{id}/attach/ws", get(attach_ws))
         .route("/containers/{id}/logs", get(logs))
         .route("/containers/{id}/pause", post(pause))
         .route("/containers/{id}/unpause", post(unpause))
@@ -324,6 +325,80 @@ async fn attach(
             }
         }
     }))
+}
+
+/// `GET /containers/{id}/attach/ws`: the attach over a websocket, as
+/// dockerd: stdin/stdout/stderr are honoured from API 1.42 on (all three
+/// before), frames are binary from 1.28 on, streams are not multiplexed.
+async fn attach_ws(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+    mut req: Request,
+) -> ApiResult<Response> {
+    use crate::version::{ApiVersion, Requested, MAX};
+    use crate::websocket;
+    let version = match req.extensions().get::<Requested>() {
+        Some(Requested(Ok(v))) => *v,
+        _ => MAX,
+    };
+    let key = websocket::handshake_key(req.headers()).map_err(ApiError::bad_request)?;
+    let per_stream = version >= ApiVersion(1, 42);
+    let opts = AttachOptions {
+        stdin: !per_stream || q.bool("stdin"),
+        stdout: !per_stream || q.bool("stdout"),
+        stderr: !per_stream || q.bool("stderr"),
+    };
+    let opcode = if version >= ApiVersion(1, 28) {
+        websocket::OP_BINARY
+    } else {
+        websocket::OP_TEXT
+    };
+    let replay = if q.bool("logs") && (opts.stdout || opts.stderr) {
+        e.logs(
+            &id,
+            LogOptions {
+                stdout: opts.stdout,
+                stderr: opts.stderr,
+                ..LogOptions::default()
+            },
+        )
+        .ok()
+    } else {
+        None
+    };
+    let conn = if q.bool("stream") {
+        Some(e.attach(&id, opts)?.1)
+    } else {
+        e.lookup(&id)?;
+        None
+    };
+    Ok(websocket::upgrade(
+        &mut req,
+        &key,
+        move |client| async move {
+            use tokio::io::AsyncWriteExt;
+            let mut client = client;
+            if let Some(mut rx) = replay {
+                while let Some(entry) = rx.recv().await {
+                    if client
+                        .write_all(&websocket::frame(opcode, &entry.line))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+            match conn {
+                Some(conn) => match conn.await {
+                    Ok(m) => websocket::pump(client, m, opcode).await,
+                    Err(err) => tracing::debug!("attach/ws: {err}"),
+                },
+                None => websocket::close(&tokio::sync::Mutex::new(client)).await,
+            }
+        },
+    ))
 }
 
 async fn logs(
