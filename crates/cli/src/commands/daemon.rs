@@ -82,6 +82,13 @@ struct Flags {
     /// (default /opt/cni/bin:/usr/lib/cni).
     #[arg(long = "cni-bin-dir")]
     cni_bin_dir: Vec<String>,
+    /// An external OCI runtime NAME=PATH (repeatable); containers pick
+    /// it with --runtime NAME.
+    #[arg(long = "add-runtime")]
+    add_runtime: Vec<String>,
+    /// The runtime of containers that name none (default runc, berth's own).
+    #[arg(long = "default-runtime")]
+    default_runtime: Option<String>,
 }
 
 /// The daemon.json keys berth supports (dockerd's names).
@@ -126,6 +133,73 @@ struct DaemonJson {
     /// Plugin dirs joined with ':', as CNI_PATH.
     #[serde(rename = "cni-bin-dir")]
     cni_bin_dir: Option<String>,
+    runtimes: Option<HashMap<String, RuntimeJson>>,
+    #[serde(rename = "default-runtime")]
+    default_runtime: Option<String>,
+}
+
+/// One of daemon.json's `runtimes`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuntimeJson {
+    path: Option<PathBuf>,
+    #[serde(rename = "runtimeArgs", default)]
+    runtime_args: Vec<String>,
+    #[serde(rename = "runtimeType")]
+    runtime_type: Option<String>,
+    options: Option<serde_json::Value>,
+}
+
+/// The external runtimes (`--add-runtime` or daemon.json's `runtimes`,
+/// not both, as dockerd) and the default one, checked as dockerd does.
+fn runtime_options(
+    add: &[String],
+    default: Option<&str>,
+    file: &DaemonJson,
+    cfg: &mut EngineConfig,
+) -> anyhow::Result<()> {
+    if !add.is_empty() && file.runtimes.is_some() {
+        bail!("the following directives are specified both as a flag and in the configuration file: runtimes");
+    }
+    if default.is_some() && file.default_runtime.is_some() {
+        bail!("the following directives are specified both as a flag and in the configuration file: default-runtime");
+    }
+    for a in add {
+        let (k, v) = a
+            .split_once('=')
+            .map(|(k, v)| (k.trim().to_lowercase(), v.trim()))
+            .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+            .with_context(|| format!("invalid runtime argument: {a}"))?;
+        if cfg.runtimes.contains_key(&k) {
+            bail!("runtime '{k}' was already defined");
+        }
+        cfg.runtimes.insert(
+            k,
+            berth_engine::config::ExternalRuntime {
+                path: v.into(),
+                args: Vec::new(),
+            },
+        );
+    }
+    for (name, rt) in file.runtimes.iter().flatten() {
+        if rt.runtime_type.is_some() || rt.options.is_some() {
+            bail!("runtime {name}: runtimeType (a containerd shim) is not supported; give a path");
+        }
+        let Some(path) = rt.path.clone() else {
+            bail!("runtime {name}: either a runtimeType or a path must be configured");
+        };
+        cfg.runtimes.insert(
+            name.clone(),
+            berth_engine::config::ExternalRuntime {
+                path,
+                args: rt.runtime_args.clone(),
+            },
+        );
+    }
+    if let Some(d) = default.or(file.default_runtime.as_deref()) {
+        cfg.default_runtime = d.to_owned();
+    }
+    cfg.check_runtimes().map_err(anyhow::Error::msg)
 }
 
 /// One of daemon.json's `default-address-pools`.
@@ -345,6 +419,12 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
     tracing::debug!(monitor = %cfg.monitor_binary.display(), "monitor binary");
     cfg.init_default = flags.init.or(file.init).unwrap_or(false);
     cfg.init_path = flags.init_path.clone().or(file.init_path.clone());
+    runtime_options(
+        &flags.add_runtime,
+        flags.default_runtime.as_deref(),
+        &file,
+        &mut cfg,
+    )?;
     let bridge_opts = network_options(&flags, &file, &mut cfg)?;
     std::fs::create_dir_all(&cfg.data_root)
         .with_context(|| format!("creating {}", cfg.data_root.display()))?;
@@ -386,4 +466,60 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
         berth_api::serve(engine, &socket, shutdown).await
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> EngineConfig {
+        EngineConfig::new("/nonexistent/data", "/nonexistent/exec")
+    }
+
+    #[test]
+    fn add_runtime_names_external_runtimes() -> anyhow::Result<()> {
+        let mut c = cfg();
+        let add = ["CRUN=/usr/bin/crun".to_owned()];
+        runtime_options(&add, Some("crun"), &DaemonJson::default(), &mut c)?;
+        assert_eq!(c.runtimes["crun"].path, PathBuf::from("/usr/bin/crun"));
+        assert_eq!(c.default_runtime, "crun");
+        Ok(())
+    }
+
+    #[test]
+    fn runtime_flags_are_checked_as_dockerd_does() {
+        let err = |add: &[&str], default: Option<&str>| {
+            let add: Vec<String> = add.iter().map(|s| s.to_string()).collect();
+            runtime_options(&add, default, &DaemonJson::default(), &mut cfg())
+                .expect_err("refused")
+                .to_string()
+        };
+        assert_eq!(
+            err(&["runc=/usr/sbin/runc"], None),
+            "runtime name 'runc' is reserved"
+        );
+        assert_eq!(err(&["crun"], None), "invalid runtime argument: crun");
+        assert_eq!(
+            err(&["a=/x", "a=/y"], None),
+            "runtime 'a' was already defined"
+        );
+        assert_eq!(
+            err(&[], Some("nope")),
+            "specified default runtime 'nope' does not exist"
+        );
+    }
+
+    #[test]
+    fn daemon_json_runtimes_take_args() -> anyhow::Result<()> {
+        let file: DaemonJson = serde_json::from_str(
+            r#"{"runtimes": {"crun": {"path": "/usr/bin/crun", "runtimeArgs": ["--debug"]}}}"#,
+        )?;
+        let mut c = cfg();
+        runtime_options(&[], None, &file, &mut c)?;
+        assert_eq!(c.runtimes["crun"].args, vec!["--debug".to_owned()]);
+        assert_eq!(c.default_runtime, "runc");
+        let both = runtime_options(&["x=/y".into()], None, &file, &mut cfg());
+        assert!(both.is_err());
+        Ok(())
+    }
 }
