@@ -152,10 +152,10 @@ where
     let input = tokio::spawn(async move {
         while let Some(f) = read_frame(&mut cr).await {
             match f.opcode {
-                OP_TEXT | OP_BINARY | OP_CONTINUATION => {
-                    if mw.write_all(&f.payload).await.is_err() {
-                        break;
-                    }
+                OP_TEXT | OP_BINARY | OP_CONTINUATION
+                    if mw.write_all(&f.payload).await.is_err() =>
+                {
+                    break;
                 }
                 OP_PING => {
                     let _ = pong_to
