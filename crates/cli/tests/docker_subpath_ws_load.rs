@@ -120,6 +120,20 @@ fn bad_volume_subpaths_are_refused_as_dockerd_refuses_them() {
         body.contains("must not set Subpath when using anonymous volumes"),
         "{body}"
     );
+    // Before API 1.45 there are no subpaths.
+    let (status, body) = d.http(
+        "POST",
+        "/v1.44/containers/create",
+        Some(
+            r#"{"Image": "busybox", "HostConfig": {"Mounts": [{"Type": "volume", "Source": "vol",
+                "Target": "/x", "VolumeOptions": {"Subpath": "sub"}}]}}"#,
+        ),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("VolumeOptions.Subpath needs API v1.45 or newer"),
+        "{body}"
+    );
     assert!(
         d.ok(&["ps", "-aq"]).trim().is_empty(),
         "a container was left"

@@ -57,9 +57,23 @@ fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn create(State(e): State<Engine>, Query(q): Query<Q>, b: Bytes) -> ApiResult<Response> {
+async fn create(
+    State(e): State<Engine>,
+    Query(q): Query<Q>,
+    requested: Option<axum::Extension<crate::version::Requested>>,
+    b: Bytes,
+) -> ApiResult<Response> {
     let mut body: ContainerCreateBody = json(&b, false)?;
     legacy_mac_address(&b, &mut body);
+    let version = match requested.map(|r| r.0 .0) {
+        Some(Ok(v)) => v,
+        _ => crate::version::MAX,
+    };
+    if version < crate::version::ApiVersion(1, 45) && has_subpath(&body) {
+        return Err(ApiError::bad_request(
+            "VolumeOptions.Subpath needs API v1.45 or newer",
+        ));
+    }
     let made = e
         .create_for_platform(q.str("name"), body, q.str("platform"))
         .await?;
@@ -70,6 +84,20 @@ async fn create(State(e): State<Engine>, Query(q): Query<Q>, b: Bytes) -> ApiRes
             warnings: made.warnings,
         },
     ))
+}
+
+fn has_subpath(body: &ContainerCreateBody) -> bool {
+    body.host_config
+        .as_ref()
+        .and_then(|h| h.mounts.as_ref())
+        .is_some_and(|ms| {
+            ms.iter().any(|m| {
+                m.volume_options
+                    .as_ref()
+                    .and_then(|o| o.subpath.as_deref())
+                    .is_some_and(|s| !s.is_empty())
+            })
+        })
 }
 
 /// The deprecated container-wide `MacAddress` (gone from the 1.44+
