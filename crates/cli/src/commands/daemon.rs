@@ -293,12 +293,44 @@ fn read_config(path: &Path, explicit: bool) -> anyhow::Result<DaemonJson> {
     }
 }
 
-fn socket_path(host: &str) -> anyhow::Result<PathBuf> {
-    match host.strip_prefix("unix://") {
-        Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
-        _ if host.starts_with('/') => Ok(PathBuf::from(host)),
-        _ => bail!("unsupported host {host:?}: berthd listens on unix://PATH only"),
+/// One `-H`: `unix://PATH` (or a bare path), or `tcp://ADDR[:PORT]` on a
+/// loopback address (port 2375 by default, as dockerd). berthd has no
+/// TLS, so it refuses other TCP addresses: the API is root on the host.
+fn listen_addr(host: &str) -> anyhow::Result<berth_api::Listen> {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    if let Some(p) = host.strip_prefix("unix://").filter(|p| !p.is_empty()) {
+        return Ok(berth_api::Listen::Unix(PathBuf::from(p)));
     }
+    if host.starts_with('/') {
+        return Ok(berth_api::Listen::Unix(PathBuf::from(host)));
+    }
+    let Some(addr) = host.strip_prefix("tcp://") else {
+        bail!("unsupported host {host:?}: berthd listens on unix://PATH or tcp://LOOPBACK:PORT");
+    };
+    let addr = addr.trim_end_matches('/');
+    // [v6]:port, [v6], v4:port, name:port, v4 or name.
+    let (ip, port) = match addr.strip_prefix('[').and_then(|a| a.split_once(']')) {
+        Some((ip, rest)) => (ip, rest.strip_prefix(':').unwrap_or(rest)),
+        None => addr.rsplit_once(':').unwrap_or((addr, "")),
+    };
+    let port: u16 = if port.is_empty() {
+        2375
+    } else {
+        port.parse()
+            .with_context(|| format!("invalid port in host {host:?}"))?
+    };
+    let ip: IpAddr = match ip {
+        "localhost" | "" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        other => other
+            .parse()
+            .with_context(|| format!("invalid address in host {host:?}"))?,
+    };
+    if !ip.is_loopback() {
+        bail!(
+            "refusing to listen on {host}: berthd has no TLS, and the API gives root on this machine to whoever reaches it; use a loopback address or a unix socket"
+        );
+    }
+    Ok(berth_api::Listen::Tcp(SocketAddr::new(ip, port)))
 }
 
 fn level_filter(level: &str) -> anyhow::Result<&'static str> {
@@ -382,10 +414,10 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| vec!["unix:///run/berth/berth.sock".into()])
     };
-    if hosts.len() != 1 {
-        bail!("berthd listens on exactly one socket (got {})", hosts.len());
-    }
-    let socket = socket_path(&hosts[0])?;
+    let listens = hosts
+        .iter()
+        .map(|h| listen_addr(h))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut cfg = EngineConfig::new(
         flags
             .data_root
@@ -463,7 +495,7 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
             }
             tracing::info!("shutting down (containers keep running)");
         };
-        berth_api::serve(engine, &socket, shutdown).await
+        berth_api::serve_all(engine, &listens, shutdown).await
     })?;
     Ok(())
 }
@@ -474,6 +506,43 @@ mod tests {
 
     fn cfg() -> EngineConfig {
         EngineConfig::new("/nonexistent/data", "/nonexistent/exec")
+    }
+
+    #[test]
+    fn hosts_are_unix_sockets_or_loopback_tcp() -> anyhow::Result<()> {
+        use berth_api::Listen;
+        assert_eq!(
+            listen_addr("unix:///run/b.sock")?,
+            Listen::Unix("/run/b.sock".into())
+        );
+        assert_eq!(
+            listen_addr("/run/b.sock")?,
+            Listen::Unix("/run/b.sock".into())
+        );
+        assert_eq!(
+            listen_addr("tcp://127.0.0.1:2376")?,
+            Listen::Tcp("127.0.0.1:2376".parse()?)
+        );
+        assert_eq!(
+            listen_addr("tcp://localhost")?,
+            Listen::Tcp("127.0.0.1:2375".parse()?)
+        );
+        assert_eq!(
+            listen_addr("tcp://[::1]:2377")?,
+            Listen::Tcp("[::1]:2377".parse()?)
+        );
+        let refused = listen_addr("tcp://0.0.0.0:2375").expect_err("not loopback");
+        assert!(
+            refused.to_string().contains("berthd has no TLS"),
+            "{refused}"
+        );
+        assert_eq!(
+            listen_addr("tcp://[::1]")?,
+            Listen::Tcp("[::1]:2375".parse()?)
+        );
+        assert!(listen_addr("fd://").is_err());
+        assert!(listen_addr("tcp://127.0.0.1:x").is_err());
+        Ok(())
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! Three Engine API features through the docker CLI v28 (and raw
-//! requests where the CLI has no verb): volume subpaths (`--mount
+//! Engine API features through the docker CLI v28 (and raw requests
+//! where the CLI has no verb): volume subpaths (`--mount
 //! type=volume,...,volume-subpath=SUB`), the websocket attach
-//! (`/containers/{id}/attach/ws`) and the answer to a `docker load` of
-//! something that is not an image archive. One daemon per test, in its
-//! own sandbox host.
+//! (`/containers/{id}/attach/ws`), the answer to a `docker load` of
+//! something that is not an image archive, and a loopback TCP host
+//! beside the unix socket. One daemon per test, in its own sandbox host.
 
 mod docker_support;
 
@@ -275,4 +275,24 @@ fn loading_something_that_is_not_an_image_archive_fails_in_the_stream() {
     assert!(!msg.is_empty() && v["error"] == msg, "{body}");
     assert!(stderr(&out).contains(msg), "{} vs {msg}", stderr(&out));
     assert!(d.ok(&["images", "-q"]).trim().is_empty());
+}
+
+#[test]
+fn a_loopback_tcp_host_serves_the_api_beside_the_unix_socket() {
+    // The sandbox's own loopback: the docker CLI runs inside it.
+    let d = Daemon::start_with("{}", &["-H", "tcp://127.0.0.1:2375"]);
+    d.load_busybox();
+    let out = d
+        .host
+        .sh(
+            "DOCKER_HOST=tcp://127.0.0.1:2375 docker run --rm busybox echo over-tcp \
+             && DOCKER_HOST=tcp://127.0.0.1:2375 docker info --format '{{.DefaultRuntime}}'",
+        )
+        .expect("docker over tcp");
+    assert_eq!(out, "over-tcp\nrunc\n");
+    // And the unix socket still answers.
+    assert_eq!(
+        d.ok(&["info", "--format", "{{.DefaultRuntime}}"]).trim(),
+        "runc"
+    );
 }
