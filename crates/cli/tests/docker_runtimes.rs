@@ -144,7 +144,7 @@ fn daemon_json_runtimes_pass_their_args_and_can_be_the_default() {
         .host
         .dirs()
         .run
-        .join(format!("runtime-runc-args/.berth-{id}/create.log"));
+        .join(format!("runtime-runc-args.files/{id}/create.log"));
     let log = d
         .host
         .sh(&format!("cat {}", log.display()))

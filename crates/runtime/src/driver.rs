@@ -206,10 +206,13 @@ impl OciCli {
         self.path.to_string_lossy().into_owned()
     }
 
-    /// Per-container files of ours (PID files, the runtime's log) under
-    /// the runtime's root, beside its own state.
+    /// Per-container files of ours (PID files, the runtime's JSON logs),
+    /// beside the runtime's root (`ROOT.files/ID`): inside it, the
+    /// runtime's `list` would take them for containers.
     fn scratch_dir(&self, id: &str) -> PathBuf {
-        self.root.join(format!(".berth-{id}"))
+        let mut dir = self.root.clone().into_os_string();
+        dir.push(".files");
+        PathBuf::from(dir).join(id)
     }
 
     fn scratch(&self, id: &str, file: &str) -> PathBuf {
