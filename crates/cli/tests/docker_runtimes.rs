@@ -70,6 +70,17 @@ fn an_added_runtime_runs_the_container_through_its_cli() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "out");
     assert_eq!(stderr(&out).trim(), "err");
     assert_eq!(d.inspect("once", "{{.HostConfig.Runtime}}"), "debrunc");
+    // A tty: runc hands the pty master to the monitor's console socket.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "-t",
+        "--runtime",
+        "debrunc",
+        "busybox",
+        "tty",
+    ]);
+    assert_eq!(out.trim(), "/dev/pts/0");
 
     // While it runs, runc's own state knows it; exec, top, pause and stop
     // go through runc too.
@@ -90,7 +101,28 @@ fn an_added_runtime_runs_the_container_through_its_cli() {
         "runc does not list {id}"
     );
     assert_eq!(d.ok(&["exec", "long", "echo", "in"]).trim(), "in");
+    let out = d.ok(&[
+        "exec",
+        "-t",
+        "-u",
+        "65534:65534",
+        "-w",
+        "/tmp",
+        "-e",
+        "V=x",
+        "long",
+        "sh",
+        "-c",
+        "tty; id -u; pwd; echo $V",
+    ]);
+    let out = out.replace('\r', "");
+    assert!(out.starts_with("/dev/pts/"), "{out}");
+    assert!(out.ends_with("\n65534\n/tmp\nx\n"), "{out}");
     assert!(d.ok(&["top", "long"]).contains("sleep 300"));
+    // update and stats use the cgroup runc made at the spec's cgroupsPath.
+    d.ok(&["update", "--memory", "64m", "--memory-swap", "128m", "long"]);
+    let usage = d.ok(&["stats", "--no-stream", "--format", "{{.MemUsage}}", "long"]);
+    assert!(usage.trim().ends_with("/ 64MiB"), "{usage}");
     d.ok(&["pause", "long"]);
     assert_eq!(d.inspect("long", "{{.State.Status}}"), "paused");
     d.ok(&["unpause", "long"]);

@@ -64,9 +64,7 @@ impl MonitorConfig {
             None => berth_runtime::Driver::Builtin(berth_runtime::Runtime::new(&self.runtime_root)),
         }
     }
-}
 
-impl MonitorConfig {
     /// The attach socket (stdio streams, resize, start, wait).
     pub fn attach_socket(&self) -> PathBuf {
         self.state_dir.join("attach.sock")

@@ -301,7 +301,7 @@ impl Engine {
             };
             let shm = super::ipc_shm::prepare(cfg, rec, ipc_donor.as_ref())?;
             let with_subpaths = super::subpath::resolved(rec)?;
-            let config = spec::build(
+            let mut config = spec::build(
                 &with_subpaths,
                 &SpecInputs {
                     rootfs: &rootfs,
@@ -316,7 +316,6 @@ impl Engine {
                     shm: &shm,
                 },
             )?;
-            let mut config = config;
             if let berth_runtime::Driver::Oci(cli) = self.driver(rec) {
                 // Older runtimes refuse a newer ociVersion than theirs
                 // (crun 1.8 wants 1.0.x); the spec berth writes keeps to
