@@ -266,3 +266,32 @@ fn an_added_runtime_whose_binary_is_missing_is_refused_at_create() {
         stderr(&out)
     );
 }
+
+#[test]
+fn an_added_runtimes_container_outlives_a_berthd_restart() {
+    if !std::path::Path::new(RUNC).exists() {
+        eprintln!("skipped: no {RUNC} (Debian's runc) on this machine");
+        return;
+    }
+    let mut d = Daemon::start_with("{}", &["--add-runtime", &format!("debrunc={RUNC}")]);
+    d.load_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "kept",
+        "--runtime",
+        "debrunc",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let id = d.inspect("kept", "{{.Id}}");
+    d.kill9();
+    d.start_again(&[]);
+    assert_eq!(d.inspect("kept", "{{.State.Status}}"), "running");
+    assert_eq!(d.ok(&["exec", "kept", "echo", "still"]).trim(), "still");
+    d.ok(&["stop", "-t", "1", "kept"]);
+    assert!(!runtime_list(&d, RUNC, "debrunc").contains(&id));
+    d.ok(&["rm", "kept"]);
+}
