@@ -140,8 +140,9 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Option<Frame> {
 }
 
 /// Pumps a websocket client and a monitor attach connection (stdcopy
-/// frames out, raw stdin in) until the output ends or the client goes.
-pub async fn pump<C>(client: C, monitor: UnixStream, opcode: u8)
+/// frames out, raw stdin in) until the output ends, the client goes or
+/// types the detach keys (which end the attach, not stdin).
+pub async fn pump<C>(client: C, monitor: UnixStream, opcode: u8, detach_keys: Vec<u8>)
 where
     C: AsyncRead + AsyncWrite + Send + 'static,
 {
@@ -149,13 +150,22 @@ where
     let (mut cr, cw) = tokio::io::split(client);
     let cw = std::sync::Arc::new(tokio::sync::Mutex::new(cw));
     let pong_to = cw.clone();
+    let (detached_tx, detached_rx) = tokio::sync::oneshot::channel::<()>();
     let input = tokio::spawn(async move {
+        let mut scan = crate::detach_keys::Scanner::new(detach_keys);
+        let mut fwd = Vec::new();
         while let Some(f) = read_frame(&mut cr).await {
             match f.opcode {
-                OP_TEXT | OP_BINARY | OP_CONTINUATION
-                    if mw.write_all(&f.payload).await.is_err() =>
-                {
-                    break;
+                OP_TEXT | OP_BINARY | OP_CONTINUATION => {
+                    fwd.clear();
+                    let detach = scan.feed(&f.payload, &mut fwd);
+                    if !fwd.is_empty() && mw.write_all(&fwd).await.is_err() {
+                        break;
+                    }
+                    if detach {
+                        let _ = detached_tx.send(());
+                        return;
+                    }
                 }
                 OP_PING => {
                     let _ = pong_to
@@ -171,26 +181,32 @@ where
         // The client's close (or its going away) ends stdin.
         let _ = mw.shutdown().await;
     });
-    let mut head = [0u8; 8];
-    let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        // With or without a tty the monitor frames its output: each
-        // frame's payload becomes one websocket frame.
-        if mr.read_exact(&mut head).await.is_err() {
-            break;
+    let output = async {
+        let mut head = [0u8; 8];
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            // With or without a tty the monitor frames its output: each
+            // frame's payload becomes one websocket frame.
+            if mr.read_exact(&mut head).await.is_err() {
+                return;
+            }
+            let len = u32::from_be_bytes([head[4], head[5], head[6], head[7]]) as usize;
+            if buf.len() < len {
+                buf.resize(len, 0);
+            }
+            if mr.read_exact(&mut buf[..len]).await.is_err() {
+                return;
+            }
+            let mut w = cw.lock().await;
+            if w.write_all(&frame(opcode, &buf[..len])).await.is_err() {
+                return;
+            }
+            let _ = w.flush().await;
         }
-        let len = u32::from_be_bytes([head[4], head[5], head[6], head[7]]) as usize;
-        if buf.len() < len {
-            buf.resize(len, 0);
-        }
-        if mr.read_exact(&mut buf[..len]).await.is_err() {
-            break;
-        }
-        let mut w = cw.lock().await;
-        if w.write_all(&frame(opcode, &buf[..len])).await.is_err() {
-            break;
-        }
-        let _ = w.flush().await;
+    };
+    tokio::select! {
+        _ = output => {}
+        Ok(()) = detached_rx => {}
     }
     close(&cw).await;
     input.abort();

@@ -243,6 +243,35 @@ fn the_websocket_attach_carries_stdin_and_output_as_binary_frames() {
 }
 
 #[test]
+fn the_websocket_attach_ends_at_the_detach_keys_and_the_container_runs_on() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&["run", "-d", "-i", "--name", "cat", "busybox", "cat"]);
+    let (head, mut s) = ws_connect(
+        &d,
+        "/v1.45/containers/cat/attach/ws?stdin=1&stdout=1&stream=1&detachKeys=ctrl-x",
+    );
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    ws_send(&mut s, 0x2, b"echoed\n");
+    let mut got = Vec::new();
+    while !got.ends_with(b"echoed\n") {
+        let mut h = [0u8; 2];
+        s.read_exact(&mut h).expect("frame head");
+        assert_eq!(h[0], 0x82, "a binary data frame");
+        let mut p = vec![0u8; usize::from(h[1] & 0x7F)];
+        s.read_exact(&mut p).expect("payload");
+        got.extend(p);
+    }
+    ws_send(&mut s, 0x2, &[0x18]);
+    assert!(
+        ws_frames(&mut s).is_empty(),
+        "only the close frame after the detach"
+    );
+    assert_eq!(d.inspect("cat", "{{.State.Status}}"), "running");
+    d.ok(&["rm", "-f", "cat"]);
+}
+
+#[test]
 fn the_websocket_attach_replays_logs_in_text_frames_for_old_clients() {
     let d = Daemon::start();
     d.load_busybox();

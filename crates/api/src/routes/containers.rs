@@ -395,6 +395,7 @@ async fn attach_ws(
     } else {
         None
     };
+    let detach_keys = crate::detach_keys::parse(q.str("detachKeys"))?;
     let conn = if q.bool("stream") {
         Some(e.attach(&id, opts)?.1)
     } else {
@@ -420,7 +421,7 @@ async fn attach_ws(
             }
             match conn {
                 Some(conn) => match conn.await {
-                    Ok(m) => websocket::pump(client, m, opcode).await,
+                    Ok(m) => websocket::pump(client, m, opcode, detach_keys).await,
                     Err(err) => tracing::debug!("attach/ws: {err}"),
                 },
                 None => websocket::close(&tokio::sync::Mutex::new(client)).await,
