@@ -12,6 +12,10 @@
 # paramiko for the ssh tests; pytest-timeout is used when present); the
 # docker package itself is imported from DOCKER_PY_SRC (PYTHONPATH).
 # DPY_FILES overrides the test files (names under tests/integration).
+# berthd also listens on tcp://127.0.0.1:2375 (the sandbox's own loopback);
+# DPY_TCP=1 points docker-py at it instead of the unix socket (docker-py's
+# websocket attach test only works over TCP, and needs websocket-client:
+# DPY_PYTHONPATH is added to PYTHONPATH, e.g. a `pip install --target` dir).
 # Extra arguments are passed to pytest (e.g. -k, -x, -v).
 #
 # Images: the suite wants alpine:3.10 (TEST_IMG), `alpine` and `busybox`
@@ -83,7 +87,8 @@ enter_sandbox() {
     banner "enter a throwaway sandbox (unshare --net --mount --pid --fork)"
     run unshare --net --mount --pid --fork --kill-child --propagation private --mount-proc \
         env BERTH_BIN="$BERTH_BIN" DEMO_STEP_NO="$step_no" DOCKER_PY_SRC="$DOCKER_PY_SRC" \
-        PYTHON="$PYTHON" DPY_NO_DESELECT="${DPY_NO_DESELECT:-}" DPY_FILES="${DPY_FILES:-}" DPY_KEEP_LOG="${DPY_KEEP_LOG:-}" "$0" --inside "$@"
+        PYTHON="$PYTHON" DPY_NO_DESELECT="${DPY_NO_DESELECT:-}" DPY_FILES="${DPY_FILES:-}" DPY_KEEP_LOG="${DPY_KEEP_LOG:-}" \
+        DPY_TCP="${DPY_TCP:-}" DPY_PYTHONPATH="${DPY_PYTHONPATH:-}" "$0" --inside "$@"
 }
 
 # ----------------------------------------------------------------- inside --
@@ -111,7 +116,7 @@ on_exit() {
 start_berthd() {
     banner "start berthd on $SOCK"
     echo '{}' >"$work/daemon.json"
-    "$BERTH_BIN" daemon -H "$BERTH_HOST" --data-root "$work/lib" --exec-root "$work/exec" \
+    "$BERTH_BIN" daemon -H "$BERTH_HOST" -H tcp://127.0.0.1:2375 --data-root "$work/lib" --exec-root "$work/exec" \
         --cgroup-parent "$CGROUP_PARENT" --config-file "$work/daemon.json" \
         </dev/null >"$work/berthd.log" 2>&1 &
     BERTHD_PID=$!
@@ -204,7 +209,9 @@ run_suite() {
     cd "$DOCKER_PY_SRC"
     say "+ pytest ${args[*]}"
     set +e
-    env DOCKER_HOST="$BERTH_HOST" PYTHONPATH="$DOCKER_PY_SRC" \
+    local host=$BERTH_HOST
+    [ -z "${DPY_TCP:-}" ] || host=tcp://127.0.0.1:2375
+    env DOCKER_HOST="$host" PYTHONPATH="$DOCKER_PY_SRC${DPY_PYTHONPATH:+:$DPY_PYTHONPATH}" \
         "$PYTHON" -m pytest -p no:cacheprovider -q -rfE "${timeout[@]}" "${args[@]}" "${PYTEST_ARGS[@]}"
     SUITE_RC=$?
     set -e

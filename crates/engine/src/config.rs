@@ -1,6 +1,7 @@
 //! berthd's configuration: its directories and defaults (dockerd's flags
 //! and daemon.json keys that berth supports).
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -39,7 +40,27 @@ pub struct EngineConfig {
     /// The configured `--default-address-pool`s (as `docker info` shows
     /// them; empty when berthd's built-in pools are used).
     pub address_pools: Vec<crate::network::pools::AddressPool>,
+    /// OCI runtimes besides berth's own, by name (`--add-runtime`,
+    /// daemon.json `runtimes`).
+    pub runtimes: BTreeMap<String, ExternalRuntime>,
+    /// The runtime of containers that name none (`--default-runtime`).
+    pub default_runtime: String,
 }
+
+/// An external OCI runtime binary (runc, crun) and the global options
+/// given before each verb (daemon.json `runtimeArgs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalRuntime {
+    pub path: PathBuf,
+    pub args: Vec<String>,
+}
+
+/// The names of berth's own runtime: dockerd's stock runtime names, so
+/// clients that pass `info["DefaultRuntime"]` or "runc" back get it.
+pub const BUILTIN_RUNTIMES: &[&str] = &["runc", "io.containerd.runc.v2"];
+
+/// The runtime named by default, as dockerd's.
+pub const STOCK_RUNTIME: &str = "runc";
 
 impl EngineConfig {
     pub fn new(data_root: impl Into<PathBuf>, exec_root: impl Into<PathBuf>) -> EngineConfig {
@@ -59,6 +80,48 @@ impl EngineConfig {
             dns_search: Vec::new(),
             dns_options: Vec::new(),
             address_pools: Vec::new(),
+            runtimes: BTreeMap::new(),
+            default_runtime: STOCK_RUNTIME.into(),
+        }
+    }
+
+    /// Checks the runtime table as dockerd does at start: the stock
+    /// name is reserved and the default must exist.
+    pub fn check_runtimes(&self) -> std::result::Result<(), String> {
+        for name in self.runtimes.keys() {
+            if BUILTIN_RUNTIMES.contains(&name.as_str()) {
+                return Err(format!("runtime name '{name}' is reserved"));
+            }
+        }
+        let d = self.default_runtime.as_str();
+        if !BUILTIN_RUNTIMES.contains(&d) && !self.runtimes.contains_key(d) {
+            return Err(format!("specified default runtime '{d}' does not exist"));
+        }
+        Ok(())
+    }
+
+    /// The runtime a container names ("" for the default): berth's own
+    /// or an external one with its own state root.
+    pub fn runtime_driver(&self, name: &str) -> crate::error::Result<berth_runtime::Driver> {
+        let name = if name.is_empty() {
+            self.default_runtime.as_str()
+        } else {
+            name
+        };
+        if BUILTIN_RUNTIMES.contains(&name) {
+            return Ok(berth_runtime::Driver::Builtin(berth_runtime::Runtime::new(
+                self.runtime_root(),
+            )));
+        }
+        match self.runtimes.get(name) {
+            Some(rt) => Ok(berth_runtime::Driver::Oci(berth_runtime::OciCli {
+                path: rt.path.clone(),
+                args: rt.args.clone(),
+                root: self.exec_root.join(format!("runtime-{name}")),
+            })),
+            None => Err(crate::error::EngineError::Invalid(format!(
+                "unknown or invalid runtime name: {name}"
+            ))),
         }
     }
 

@@ -51,9 +51,20 @@ pub struct MonitorConfig {
     pub open_stdin: bool,
     /// Close the process's stdin when the first attached stdin closes.
     pub stdin_once: bool,
+    /// An external OCI runtime (`--add-runtime`) instead of berth's own.
+    #[serde(default)]
+    pub oci_runtime: Option<berth_runtime::OciCli>,
 }
 
 impl MonitorConfig {
+    /// The runtime that runs the container (and its execs).
+    pub fn driver(&self) -> berth_runtime::Driver {
+        match &self.oci_runtime {
+            Some(cli) => berth_runtime::Driver::Oci(cli.clone()),
+            None => berth_runtime::Driver::Builtin(berth_runtime::Runtime::new(&self.runtime_root)),
+        }
+    }
+
     /// The attach socket (stdio streams, resize, start, wait).
     pub fn attach_socket(&self) -> PathBuf {
         self.state_dir.join("attach.sock")

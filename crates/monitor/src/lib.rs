@@ -4,7 +4,8 @@
 //! It owns one supervised process — a container's init or an exec'd
 //! process — for that process's whole life: it becomes a session leader
 //! and child subreaper, creates the container through `berth-runtime` as a
-//! library call (no runtime process in between), keeps the process's
+//! library call (no runtime process in between; or, for a container of an
+//! external OCI runtime, through that binary's CLI), keeps the process's
 //! stdio (the json-file log, attach clients), and records the exit status
 //! in the state dir. It is synchronous (one poll loop, no async runtime)
 //! and does not depend on berthd staying up: berthd may die and come back

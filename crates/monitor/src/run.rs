@@ -8,7 +8,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use berth_runtime::{CreateOptions, ExecOptions, Runtime};
+use berth_runtime::{Driver, ExecOptions};
 
 use crate::config::{Job, LogConfig, MonitorConfig};
 use crate::exit::ExitRecord;
@@ -31,7 +31,7 @@ struct Client {
 
 struct Monitor {
     cfg: MonitorConfig,
-    rt: Runtime,
+    rt: Driver,
     listener: UnixListener,
     sigfd: OwnedFd,
     ours: Ours,
@@ -110,7 +110,7 @@ impl Monitor {
         }
         let _ = std::fs::write(cfg.pid_path(), std::process::id().to_string());
         let sigfd = signalfd_for_sigchld().map_err(|e| format!("signalfd: {e}"))?;
-        let rt = Runtime::new(&cfg.runtime_root);
+        let rt = cfg.driver();
         let log = match &cfg.log {
             LogConfig::JsonFile {
                 path,
@@ -154,7 +154,7 @@ impl Monitor {
     /// returns the PID of the process it started (0: look it up later).
     fn launch(
         &mut self,
-        f: impl FnOnce(&Runtime, Option<std::path::PathBuf>) -> Result<i32, String>,
+        f: impl FnOnce(&Driver, Option<std::path::PathBuf>) -> Result<i32, String>,
     ) -> Result<i32, String> {
         let console_path = self.cfg.state_dir.join("console.sock");
         let (theirs, console) = if self.cfg.tty {
@@ -193,15 +193,8 @@ impl Monitor {
         let id = self.cfg.id.clone();
         let bundle = bundle.to_path_buf();
         let pid = self.launch(|rt, console_socket| {
-            rt.create(&CreateOptions {
-                id: id.clone(),
-                bundle,
-                console_socket,
-                ..CreateOptions::default()
-            })
-            .and_then(|_| rt.state(&id))
-            .map(|state| state.pid)
-            .map_err(|e| e.to_string())
+            rt.create(&id, &bundle, console_socket.as_deref())
+                .map_err(|e| e.to_string())
         })?;
         self.target = Some(pid);
         Ok(())
@@ -211,7 +204,7 @@ impl Monitor {
         match self.cfg.job.clone() {
             Job::Container { .. } => {
                 let (rt, id) = (&self.rt, &self.cfg.id);
-                helper::run(|| rt.start(id).map(|_| 0).map_err(|e| e.to_string()))?;
+                helper::run(|| rt.start(id).map(|()| 0).map_err(|e| e.to_string()))?;
                 self.target
                     .ok_or_else(|| "container has no init".to_owned())
             }
@@ -237,7 +230,6 @@ impl Monitor {
                         detach: true,
                         ..ExecOptions::default()
                     })
-                    .map(|out| out.pid)
                     .map_err(|e| e.to_string())
                 })?;
                 self.target = Some(pid);

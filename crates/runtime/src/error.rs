@@ -45,6 +45,13 @@ pub enum Error {
     },
     #[error("{0}")]
     Invalid(String),
+    /// An external OCI runtime (runc, crun) failed a verb.
+    #[error("{runtime} {op}: {message}")]
+    External {
+        runtime: String,
+        op: &'static str,
+        message: String,
+    },
 }
 
 impl Error {

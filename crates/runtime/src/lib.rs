@@ -16,6 +16,7 @@
 pub mod bundle;
 pub mod cgroups;
 pub mod container;
+pub mod driver;
 mod error;
 pub mod features;
 pub mod hooks;
@@ -26,6 +27,7 @@ pub mod spec;
 pub mod state;
 
 pub use container::{create::CreateOptions, exec::ExecOptions, run::RunOptions, Runtime};
+pub use driver::{Driver, OciCli};
 pub use error::Error;
 pub use state::{State, Status};
 

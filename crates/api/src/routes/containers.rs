@@ -35,6 +35,7 @@ pub fn router() -> Router<Engine> {
         .route("/containers/{id}/wait", post(wait))
         .route("/containers/{id}", delete(remove))
         .route("/containers/{id}/attach", post(attach))
+        .route("/containers/{id}/attach/ws", get(attach_ws))
         .route("/containers/{id}/logs", get(logs))
         .route("/containers/{id}/pause", post(pause))
         .route("/containers/{id}/unpause", post(unpause))
@@ -56,9 +57,23 @@ fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn create(State(e): State<Engine>, Query(q): Query<Q>, b: Bytes) -> ApiResult<Response> {
+async fn create(
+    State(e): State<Engine>,
+    Query(q): Query<Q>,
+    requested: Option<axum::Extension<crate::version::Requested>>,
+    b: Bytes,
+) -> ApiResult<Response> {
     let mut body: ContainerCreateBody = json(&b, false)?;
     legacy_mac_address(&b, &mut body);
+    let version = match requested.map(|r| r.0 .0) {
+        Some(Ok(v)) => v,
+        _ => crate::version::MAX,
+    };
+    if version < crate::version::ApiVersion(1, 45) && has_subpath(&body) {
+        return Err(ApiError::bad_request(
+            "VolumeOptions.Subpath needs API v1.45 or newer",
+        ));
+    }
     let made = e
         .create_for_platform(q.str("name"), body, q.str("platform"))
         .await?;
@@ -69,6 +84,20 @@ async fn create(State(e): State<Engine>, Query(q): Query<Q>, b: Bytes) -> ApiRes
             warnings: made.warnings,
         },
     ))
+}
+
+fn has_subpath(body: &ContainerCreateBody) -> bool {
+    body.host_config
+        .as_ref()
+        .and_then(|h| h.mounts.as_ref())
+        .is_some_and(|ms| {
+            ms.iter().any(|m| {
+                m.volume_options
+                    .as_ref()
+                    .and_then(|o| o.subpath.as_deref())
+                    .is_some_and(|s| !s.is_empty())
+            })
+        })
 }
 
 /// The deprecated container-wide `MacAddress` (gone from the 1.44+
@@ -325,6 +354,81 @@ async fn attach(
             }
         }
     }))
+}
+
+/// `GET /containers/{id}/attach/ws`: the attach over a websocket, as
+/// dockerd: stdin/stdout/stderr are honoured from API 1.42 on (all three
+/// before), frames are binary from 1.28 on, streams are not multiplexed.
+async fn attach_ws(
+    State(e): State<Engine>,
+    Path(id): Path<String>,
+    Query(q): Query<Q>,
+    mut req: Request,
+) -> ApiResult<Response> {
+    use crate::version::{ApiVersion, Requested, MAX};
+    use crate::websocket;
+    let version = match req.extensions().get::<Requested>() {
+        Some(Requested(Ok(v))) => *v,
+        _ => MAX,
+    };
+    let key = websocket::handshake_key(req.headers()).map_err(ApiError::bad_request)?;
+    let per_stream = version >= ApiVersion(1, 42);
+    let opts = AttachOptions {
+        stdin: !per_stream || q.bool("stdin"),
+        stdout: !per_stream || q.bool("stdout"),
+        stderr: !per_stream || q.bool("stderr"),
+    };
+    let opcode = if version >= ApiVersion(1, 28) {
+        websocket::OP_BINARY
+    } else {
+        websocket::OP_TEXT
+    };
+    let replay = if q.bool("logs") && (opts.stdout || opts.stderr) {
+        e.logs(
+            &id,
+            LogOptions {
+                stdout: opts.stdout,
+                stderr: opts.stderr,
+                ..LogOptions::default()
+            },
+        )
+        .ok()
+    } else {
+        None
+    };
+    let detach_keys = crate::detach_keys::parse(q.str("detachKeys"))?;
+    let conn = if q.bool("stream") {
+        Some(e.attach(&id, opts)?.1)
+    } else {
+        e.lookup(&id)?;
+        None
+    };
+    Ok(websocket::upgrade(
+        &mut req,
+        &key,
+        move |client| async move {
+            use tokio::io::AsyncWriteExt;
+            let mut client = client;
+            if let Some(mut rx) = replay {
+                while let Some(entry) = rx.recv().await {
+                    if client
+                        .write_all(&websocket::frame(opcode, &entry.line))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+            match conn {
+                Some(conn) => match conn.await {
+                    Ok(m) => websocket::pump(client, m, opcode, detach_keys).await,
+                    Err(err) => tracing::debug!("attach/ws: {err}"),
+                },
+                None => websocket::close(&tokio::sync::Mutex::new(client)).await,
+            }
+        },
+    ))
 }
 
 async fn logs(

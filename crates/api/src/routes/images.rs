@@ -74,12 +74,24 @@ pub(crate) fn body_reader(body: axum::body::Body) -> Box<dyn std::io::Read + Sen
     })
 }
 
+/// A failed load is still a 200 whose JSON stream ends in `errorDetail`,
+/// as dockerd answers (docker-py raises `ImageLoadError` from that line).
 async fn load(State(e): State<Engine>, body: axum::body::Body) -> ApiResult<Response> {
-    let lines = e.image_load(body_reader(body)).await?;
     let mut out = String::new();
-    for l in lines {
-        out.push_str(&serde_json::json!({ "stream": format!("{l}\n") }).to_string());
-        out.push('\n');
+    match e.image_load(body_reader(body)).await {
+        Ok(lines) => {
+            for l in lines {
+                out.push_str(&serde_json::json!({ "stream": format!("{l}\n") }).to_string());
+                out.push('\n');
+            }
+        }
+        Err(err) => {
+            let m = err.to_string();
+            out.push_str(
+                &serde_json::json!({ "errorDetail": { "message": m }, "error": m }).to_string(),
+            );
+            out.push('\n');
+        }
     }
     Ok(Response::builder()
         .header(axum::http::header::CONTENT_TYPE, "application/json")

@@ -161,15 +161,29 @@ async fn info(State(e): State<Engine>) -> ApiResult<Response> {
     let ncpu = std::thread::available_parallelism()
         .map(|n| n.get() as i64)
         .unwrap_or(1);
-    let runtimes = [(
-        "berth".to_owned(),
-        bollard_stubs::models::Runtime {
-            path: Some("berth".into()),
-            ..Default::default()
-        },
-    )]
-    .into_iter()
-    .collect();
+    // berth's own runtime under dockerd's stock names, then the
+    // configured external ones.
+    let own = cfg.self_binary.to_string_lossy().into_owned();
+    let mut runtimes: std::collections::HashMap<_, _> = berth_engine::config::BUILTIN_RUNTIMES
+        .iter()
+        .map(|n| {
+            let rt = bollard_stubs::models::Runtime {
+                path: Some(own.clone()),
+                ..Default::default()
+            };
+            ((*n).to_owned(), rt)
+        })
+        .collect();
+    for (name, rt) in &cfg.runtimes {
+        runtimes.insert(
+            name.clone(),
+            bollard_stubs::models::Runtime {
+                path: Some(rt.path.to_string_lossy().into_owned()),
+                runtime_args: (!rt.args.is_empty()).then(|| rt.args.clone()),
+                ..Default::default()
+            },
+        );
+    }
     let info = SystemInfo {
         id: Some(format!("berth:{id}")),
         containers: Some(all as i64),
@@ -234,7 +248,7 @@ async fn info(State(e): State<Engine>) -> ApiResult<Response> {
         experimental_build: Some(false),
         server_version: Some(env!("CARGO_PKG_VERSION").into()),
         runtimes: Some(runtimes),
-        default_runtime: Some("berth".into()),
+        default_runtime: Some(cfg.default_runtime.clone()),
         swarm: Some(SwarmInfo {
             node_id: Some(String::new()),
             node_addr: Some(String::new()),

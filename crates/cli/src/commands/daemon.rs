@@ -82,6 +82,13 @@ struct Flags {
     /// (default /opt/cni/bin:/usr/lib/cni).
     #[arg(long = "cni-bin-dir")]
     cni_bin_dir: Vec<String>,
+    /// An external OCI runtime NAME=PATH (repeatable); containers pick
+    /// it with --runtime NAME.
+    #[arg(long = "add-runtime")]
+    add_runtime: Vec<String>,
+    /// The runtime of containers that name none (default runc, berth's own).
+    #[arg(long = "default-runtime")]
+    default_runtime: Option<String>,
 }
 
 /// The daemon.json keys berth supports (dockerd's names).
@@ -126,6 +133,73 @@ struct DaemonJson {
     /// Plugin dirs joined with ':', as CNI_PATH.
     #[serde(rename = "cni-bin-dir")]
     cni_bin_dir: Option<String>,
+    runtimes: Option<HashMap<String, RuntimeJson>>,
+    #[serde(rename = "default-runtime")]
+    default_runtime: Option<String>,
+}
+
+/// One of daemon.json's `runtimes`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuntimeJson {
+    path: Option<PathBuf>,
+    #[serde(rename = "runtimeArgs", default)]
+    runtime_args: Vec<String>,
+    #[serde(rename = "runtimeType")]
+    runtime_type: Option<String>,
+    options: Option<serde_json::Value>,
+}
+
+/// The external runtimes (`--add-runtime` or daemon.json's `runtimes`,
+/// not both, as dockerd) and the default one, checked as dockerd does.
+fn runtime_options(
+    add: &[String],
+    default: Option<&str>,
+    file: &DaemonJson,
+    cfg: &mut EngineConfig,
+) -> anyhow::Result<()> {
+    if !add.is_empty() && file.runtimes.is_some() {
+        bail!("the following directives are specified both as a flag and in the configuration file: runtimes");
+    }
+    if default.is_some() && file.default_runtime.is_some() {
+        bail!("the following directives are specified both as a flag and in the configuration file: default-runtime");
+    }
+    for a in add {
+        let (k, v) = a
+            .split_once('=')
+            .map(|(k, v)| (k.trim().to_lowercase(), v.trim()))
+            .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+            .with_context(|| format!("invalid runtime argument: {a}"))?;
+        if cfg.runtimes.contains_key(&k) {
+            bail!("runtime '{k}' was already defined");
+        }
+        cfg.runtimes.insert(
+            k,
+            berth_engine::config::ExternalRuntime {
+                path: v.into(),
+                args: Vec::new(),
+            },
+        );
+    }
+    for (name, rt) in file.runtimes.iter().flatten() {
+        if rt.runtime_type.is_some() || rt.options.is_some() {
+            bail!("runtime {name}: runtimeType (a containerd shim) is not supported; give a path");
+        }
+        let Some(path) = rt.path.clone() else {
+            bail!("runtime {name}: either a runtimeType or a path must be configured");
+        };
+        cfg.runtimes.insert(
+            name.clone(),
+            berth_engine::config::ExternalRuntime {
+                path,
+                args: rt.runtime_args.clone(),
+            },
+        );
+    }
+    if let Some(d) = default.or(file.default_runtime.as_deref()) {
+        cfg.default_runtime = d.to_owned();
+    }
+    cfg.check_runtimes().map_err(anyhow::Error::msg)
 }
 
 /// One of daemon.json's `default-address-pools`.
@@ -219,12 +293,44 @@ fn read_config(path: &Path, explicit: bool) -> anyhow::Result<DaemonJson> {
     }
 }
 
-fn socket_path(host: &str) -> anyhow::Result<PathBuf> {
-    match host.strip_prefix("unix://") {
-        Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
-        _ if host.starts_with('/') => Ok(PathBuf::from(host)),
-        _ => bail!("unsupported host {host:?}: berthd listens on unix://PATH only"),
+/// One `-H`: `unix://PATH` (or a bare path), or `tcp://ADDR[:PORT]` on a
+/// loopback address (port 2375 by default, as dockerd). berthd has no
+/// TLS, so it refuses other TCP addresses: the API is root on the host.
+fn listen_addr(host: &str) -> anyhow::Result<berth_api::Listen> {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    if let Some(p) = host.strip_prefix("unix://").filter(|p| !p.is_empty()) {
+        return Ok(berth_api::Listen::Unix(PathBuf::from(p)));
     }
+    if host.starts_with('/') {
+        return Ok(berth_api::Listen::Unix(PathBuf::from(host)));
+    }
+    let Some(addr) = host.strip_prefix("tcp://") else {
+        bail!("unsupported host {host:?}: berthd listens on unix://PATH or tcp://LOOPBACK:PORT");
+    };
+    let addr = addr.trim_end_matches('/');
+    // [v6]:port, [v6], v4:port, name:port, v4 or name.
+    let (ip, port) = match addr.strip_prefix('[').and_then(|a| a.split_once(']')) {
+        Some((ip, rest)) => (ip, rest.strip_prefix(':').unwrap_or(rest)),
+        None => addr.rsplit_once(':').unwrap_or((addr, "")),
+    };
+    let port: u16 = if port.is_empty() {
+        2375
+    } else {
+        port.parse()
+            .with_context(|| format!("invalid port in host {host:?}"))?
+    };
+    let ip: IpAddr = match ip {
+        "localhost" | "" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        other => other
+            .parse()
+            .with_context(|| format!("invalid address in host {host:?}"))?,
+    };
+    if !ip.is_loopback() {
+        bail!(
+            "refusing to listen on {host}: berthd has no TLS, and the API gives root on this machine to whoever reaches it; use a loopback address or a unix socket"
+        );
+    }
+    Ok(berth_api::Listen::Tcp(SocketAddr::new(ip, port)))
 }
 
 fn level_filter(level: &str) -> anyhow::Result<&'static str> {
@@ -308,10 +414,10 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| vec!["unix:///run/berth/berth.sock".into()])
     };
-    if hosts.len() != 1 {
-        bail!("berthd listens on exactly one socket (got {})", hosts.len());
-    }
-    let socket = socket_path(&hosts[0])?;
+    let listens = hosts
+        .iter()
+        .map(|h| listen_addr(h))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut cfg = EngineConfig::new(
         flags
             .data_root
@@ -345,6 +451,12 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
     tracing::debug!(monitor = %cfg.monitor_binary.display(), "monitor binary");
     cfg.init_default = flags.init.or(file.init).unwrap_or(false);
     cfg.init_path = flags.init_path.clone().or(file.init_path.clone());
+    runtime_options(
+        &flags.add_runtime,
+        flags.default_runtime.as_deref(),
+        &file,
+        &mut cfg,
+    )?;
     let bridge_opts = network_options(&flags, &file, &mut cfg)?;
     std::fs::create_dir_all(&cfg.data_root)
         .with_context(|| format!("creating {}", cfg.data_root.display()))?;
@@ -383,7 +495,100 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
             }
             tracing::info!("shutting down (containers keep running)");
         };
-        berth_api::serve(engine, &socket, shutdown).await
+        berth_api::serve_all(engine, &listens, shutdown).await
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> EngineConfig {
+        EngineConfig::new("/nonexistent/data", "/nonexistent/exec")
+    }
+
+    #[test]
+    fn hosts_are_unix_sockets_or_loopback_tcp() -> anyhow::Result<()> {
+        use berth_api::Listen;
+        assert_eq!(
+            listen_addr("unix:///run/b.sock")?,
+            Listen::Unix("/run/b.sock".into())
+        );
+        assert_eq!(
+            listen_addr("/run/b.sock")?,
+            Listen::Unix("/run/b.sock".into())
+        );
+        assert_eq!(
+            listen_addr("tcp://127.0.0.1:2376")?,
+            Listen::Tcp("127.0.0.1:2376".parse()?)
+        );
+        assert_eq!(
+            listen_addr("tcp://localhost")?,
+            Listen::Tcp("127.0.0.1:2375".parse()?)
+        );
+        assert_eq!(
+            listen_addr("tcp://[::1]:2377")?,
+            Listen::Tcp("[::1]:2377".parse()?)
+        );
+        let refused = listen_addr("tcp://0.0.0.0:2375").expect_err("not loopback");
+        assert!(
+            refused.to_string().contains("berthd has no TLS"),
+            "{refused}"
+        );
+        assert_eq!(
+            listen_addr("tcp://[::1]")?,
+            Listen::Tcp("[::1]:2375".parse()?)
+        );
+        assert!(listen_addr("fd://").is_err());
+        assert!(listen_addr("tcp://127.0.0.1:x").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn add_runtime_names_external_runtimes() -> anyhow::Result<()> {
+        let mut c = cfg();
+        let add = ["CRUN=/usr/bin/crun".to_owned()];
+        runtime_options(&add, Some("crun"), &DaemonJson::default(), &mut c)?;
+        assert_eq!(c.runtimes["crun"].path, PathBuf::from("/usr/bin/crun"));
+        assert_eq!(c.default_runtime, "crun");
+        Ok(())
+    }
+
+    #[test]
+    fn runtime_flags_are_checked_as_dockerd_does() {
+        let err = |add: &[&str], default: Option<&str>| {
+            let add: Vec<String> = add.iter().map(|s| s.to_string()).collect();
+            runtime_options(&add, default, &DaemonJson::default(), &mut cfg())
+                .expect_err("refused")
+                .to_string()
+        };
+        assert_eq!(
+            err(&["runc=/usr/sbin/runc"], None),
+            "runtime name 'runc' is reserved"
+        );
+        assert_eq!(err(&["crun"], None), "invalid runtime argument: crun");
+        assert_eq!(
+            err(&["a=/x", "a=/y"], None),
+            "runtime 'a' was already defined"
+        );
+        assert_eq!(
+            err(&[], Some("nope")),
+            "specified default runtime 'nope' does not exist"
+        );
+    }
+
+    #[test]
+    fn daemon_json_runtimes_take_args() -> anyhow::Result<()> {
+        let file: DaemonJson = serde_json::from_str(
+            r#"{"runtimes": {"crun": {"path": "/usr/bin/crun", "runtimeArgs": ["--debug"]}}}"#,
+        )?;
+        let mut c = cfg();
+        runtime_options(&[], None, &file, &mut c)?;
+        assert_eq!(c.runtimes["crun"].args, vec!["--debug".to_owned()]);
+        assert_eq!(c.default_runtime, "runc");
+        let both = runtime_options(&["x=/y".into()], None, &file, &mut cfg());
+        assert!(both.is_err());
+        Ok(())
+    }
 }

@@ -205,6 +205,20 @@ impl Engine {
             .ok_or_else(|| EngineError::Invalid("config.Image must be specified".into()))?;
         let mut hc = body.host_config.clone().unwrap_or_default();
         check_host_config(&hc)?;
+        // Unknown runtimes are refused here; the default is recorded, as
+        // dockerd's inspect shows it.
+        let runtime = hc.runtime.clone().unwrap_or_default();
+        if let berth_runtime::Driver::Oci(cli) = self.inner.cfg.runtime_driver(&runtime)? {
+            if which(&cli.path).is_none() {
+                return Err(EngineError::Invalid(format!(
+                    "error while looking up the specified runtime path: exec: \"{}\": executable file not found in $PATH",
+                    cli.path.display()
+                )));
+            }
+        }
+        if runtime.is_empty() {
+            hc.runtime = Some(self.inner.cfg.default_runtime.clone());
+        }
         super::health::check(body.healthcheck.as_ref())?;
         // As dockerd would at start, but before anything is made: an
         // `--init` this daemon cannot honour creates nothing.
@@ -371,6 +385,21 @@ impl Engine {
 
 /// Whether an image of `actual` (`os/arch[/variant]`) is what `wanted`
 /// asks for; a variant counts only when asked for.
+/// The executable `p` names: a path, or a name looked up in $PATH.
+fn which(p: &std::path::Path) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let exec = |c: &std::path::Path| {
+        std::fs::metadata(c).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if p.components().count() > 1 {
+        return exec(p).then(|| p.to_path_buf());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(p))
+        .find(|c| exec(c))
+}
+
 fn platform_matches(wanted: &berth_image::platform::Platform, actual: &str) -> bool {
     let mut parts = actual.split('/');
     let (os, arch, variant) = (parts.next(), parts.next(), parts.next());

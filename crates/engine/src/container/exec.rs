@@ -197,6 +197,7 @@ impl Engine {
             tty,
             open_stdin: attach_stdin,
             stdin_once: true,
+            oci_runtime: oci_cli(self.driver(&crec)),
         };
         let fail = |e: EngineError| {
             let _ = std::fs::remove_dir_all(&run_dir);
@@ -324,5 +325,13 @@ impl Engine {
         monitor_client::request(&socket, Request::Resize { height, width })
             .await
             .map(|_| ())
+    }
+}
+
+/// The external runtime a monitor drives, if any.
+pub(crate) fn oci_cli(d: berth_runtime::Driver) -> Option<berth_runtime::OciCli> {
+    match d {
+        berth_runtime::Driver::Oci(cli) => Some(cli),
+        berth_runtime::Driver::Builtin(_) => None,
     }
 }

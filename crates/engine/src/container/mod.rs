@@ -23,6 +23,7 @@ pub mod spec;
 pub mod start;
 pub mod stats;
 pub mod stop;
+pub mod subpath;
 pub mod update;
 
 use std::sync::{Arc, Mutex};
@@ -81,6 +82,17 @@ impl Entry {
 }
 
 impl Engine {
+    /// The runtime that runs `rec` (its `HostConfig.Runtime`). A runtime
+    /// gone from the daemon's configuration since the container was
+    /// created falls back to berth's own, whose verbs then fail cleanly.
+    pub(crate) fn driver(&self, rec: &ContainerRecord) -> berth_runtime::Driver {
+        let name = rec.host_config.runtime.as_deref().unwrap_or("");
+        self.inner.cfg.runtime_driver(name).unwrap_or_else(|e| {
+            tracing::warn!(container = %rec.id, "{e}");
+            berth_runtime::Driver::Builtin(self.inner.runtime.clone())
+        })
+    }
+
     /// Loads every container record from the store.
     pub(crate) fn load(&self) -> Result<()> {
         let mut map = lock(&self.inner.containers);

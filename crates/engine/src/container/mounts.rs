@@ -117,13 +117,22 @@ impl Engine {
                         ..MountRecord::default()
                     }
                 }
-                Some(MountType::VOLUME) => MountRecord {
-                    kind: "volume".into(),
-                    name: src,
-                    destination: target,
-                    rw,
-                    ..MountRecord::default()
-                },
+                Some(MountType::VOLUME) => {
+                    let m = MountRecord {
+                        kind: "volume".into(),
+                        name: src,
+                        destination: target,
+                        rw,
+                        subpath: mnt
+                            .volume_options
+                            .as_ref()
+                            .and_then(|o| o.subpath.clone())
+                            .unwrap_or_default(),
+                        ..MountRecord::default()
+                    };
+                    super::subpath::check(&m)?;
+                    m
+                }
                 Some(MountType::TMPFS) => {
                     let mut options = Vec::new();
                     if let Some(t) = &mnt.tmpfs_options {

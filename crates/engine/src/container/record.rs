@@ -78,6 +78,9 @@ pub struct MountRecord {
     pub propagation: String,
     /// An anonymous volume, removed with the container by `rm -v`.
     pub anonymous: bool,
+    /// The volume's subdirectory that is mounted (`VolumeOptions.Subpath`).
+    #[serde(default)]
+    pub subpath: String,
 }
 
 /// Everything the engine knows about one container.

@@ -35,10 +35,10 @@ impl Engine {
             let seen = entry.notice.borrow().exits;
             self.update(&entry, |r| r.state.stopped_by_user = true)?;
             if rec.state.status == Status::Paused {
-                let _ = self.inner.runtime.resume(&rec.id);
+                let _ = self.driver(&rec).resume(&rec.id);
             }
             if rec.state.status != Status::Restarting {
-                let _ = self.inner.runtime.kill(&rec.id, libc::SIGKILL, true);
+                let _ = self.driver(&rec).kill(&rec.id, libc::SIGKILL, true);
                 let mut rx = entry.notice.subscribe();
                 let exited = rx.wait_for(|n| n.exits > seen);
                 if tokio::time::timeout(Duration::from_secs(30), exited)

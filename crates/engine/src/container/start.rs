@@ -211,7 +211,13 @@ impl Engine {
             endpoints: Default::default(),
         };
         let result = (|| -> Result<()> {
-            for m in rec.mounts.iter().filter(|m| m.kind == "volume") {
+            // A subpath mount shows part of the volume: no image content
+            // is copied into it.
+            for m in rec
+                .mounts
+                .iter()
+                .filter(|m| m.kind == "volume" && m.subpath.is_empty())
+            {
                 let inside = rootfs.join(m.destination.trim_start_matches('/'));
                 let vol = Path::new(&m.source);
                 if inside.is_dir() && !dir_is_empty(&inside) && dir_is_empty(vol) {
@@ -309,8 +315,9 @@ impl Engine {
                 None => None,
             };
             let shm = super::ipc_shm::prepare(cfg, rec, ipc_donor.as_ref())?;
-            let config = spec::build(
-                rec,
+            let with_subpaths = super::subpath::resolved(rec)?;
+            let mut config = spec::build(
+                &with_subpaths,
                 &SpecInputs {
                     rootfs: &rootfs,
                     netns: prepared.netns.as_deref(),
@@ -325,6 +332,14 @@ impl Engine {
                     link_env: &linked.env,
                 },
             )?;
+            if let berth_runtime::Driver::Oci(cli) = self.driver(rec) {
+                // Older runtimes refuse a newer ociVersion than theirs
+                // (crun 1.8 wants 1.0.x); the spec berth writes keeps to
+                // what they read.
+                if let Some(v) = cli.spec_version() {
+                    config["ociVersion"] = serde_json::Value::String(v);
+                }
+            }
             let run_dir = cfg.container_run_dir(id);
             let _ = std::fs::remove_dir_all(&run_dir);
             let bundle = run_dir.join("bundle");
@@ -364,8 +379,9 @@ impl Engine {
         }
         // The monitor deletes the runtime's state; a monitor that died
         // early may not have.
-        if self.inner.runtime.state(id).is_ok() {
-            let _ = self.inner.runtime.delete(id, true);
+        let driver = self.driver(rec);
+        if driver.exists(id) {
+            let _ = driver.delete(id, true);
         }
         if let Err(e) = self.inner.images.unmount_rootfs(id) {
             tracing::warn!(container = %id, "unmounting rootfs: {e}");
@@ -450,6 +466,7 @@ impl Engine {
             tty: rec.tty(),
             open_stdin: rec.config.open_stdin.unwrap_or(false),
             stdin_once: rec.config.stdin_once.unwrap_or(false),
+            oci_runtime: super::exec::oci_cli(self.driver(&rec)),
         };
         let fail = |engine: &Engine, e: EngineError| {
             engine.release(&rec, prepared.netns.as_deref(), &prepared.endpoints);

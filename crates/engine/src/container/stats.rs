@@ -44,8 +44,7 @@ impl Engine {
             .map(|n| n.get())
             .unwrap_or(1);
         let stats = if rec.state.status.is_live() {
-            self.inner
-                .runtime
+            self.driver(&rec)
                 .cgroup(&rec.id)
                 .ok()
                 .and_then(|cg| cg.stats().ok())

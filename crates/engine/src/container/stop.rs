@@ -97,16 +97,16 @@ impl Engine {
         let sig = parse_signal(&sig_name)?;
         let t = timeout.or(rec.config.stop_timeout).unwrap_or(10);
         if rec.state.status == Status::Paused {
-            let _ = self.inner.runtime.resume(&rec.id);
+            let _ = self.driver(&rec).resume(&rec.id);
         }
-        let _ = self.inner.runtime.kill(&rec.id, sig, false);
+        let _ = self.driver(&rec).kill(&rec.id, sig, false);
         let graceful = if t < 0 {
             None
         } else {
             Some(Duration::from_secs(t as u64))
         };
         if !self.wait_exit_after(entry, seen, graceful).await {
-            let _ = self.inner.runtime.kill(&rec.id, libc::SIGKILL, true);
+            let _ = self.driver(&rec).kill(&rec.id, libc::SIGKILL, true);
             self.wait_exit_after(entry, seen, None).await;
         }
         self.inner
@@ -127,10 +127,10 @@ impl Engine {
         if sig == libc::SIGKILL {
             let _ = self.update(&entry, |r| r.state.stopped_by_user = true);
         }
-        self.inner.runtime.kill(&rec.id, sig, false)?;
+        self.driver(&rec).kill(&rec.id, sig, false)?;
         if sig == libc::SIGKILL && rec.state.status == Status::Paused {
             // A frozen task acts on SIGKILL only once thawed.
-            let _ = self.inner.runtime.resume(&rec.id);
+            let _ = self.driver(&rec).resume(&rec.id);
         }
         self.inner.events.publish(
             Event::new("container", "kill", &rec.id)
@@ -200,8 +200,8 @@ impl Engine {
         let _op = entry.op.lock().await;
         let rec = entry.record();
         match (pause, rec.state.status) {
-            (true, Status::Running) => self.inner.runtime.pause(&rec.id)?,
-            (false, Status::Paused) => self.inner.runtime.resume(&rec.id)?,
+            (true, Status::Running) => self.driver(&rec).pause(&rec.id)?,
+            (false, Status::Paused) => self.driver(&rec).resume(&rec.id)?,
             (true, Status::Paused) => {
                 return Err(EngineError::Conflict(format!(
                     "container {} is already paused",
@@ -275,7 +275,7 @@ impl Engine {
                 rec.id
             )));
         }
-        let pids = self.inner.runtime.pids(&rec.id)?;
+        let pids = self.driver(&rec).pids(&rec.id)?;
         let args = ps_args.filter(|a| !a.is_empty()).unwrap_or("-ef");
         let out = tokio::process::Command::new("ps")
             .args(args.split_whitespace())

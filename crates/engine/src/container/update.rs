@@ -52,7 +52,7 @@ impl Engine {
             let res: oci_spec::runtime::LinuxResources =
                 serde_json::from_value(super::spec::resources(&rec.host_config))
                     .map_err(|e| EngineError::Invalid(format!("resources: {e}")))?;
-            let cg = self.inner.runtime.cgroup(&rec.id)?;
+            let cg = self.driver(&rec).cgroup(&rec.id)?;
             cg.apply_resources(&res)
                 .map_err(|e| EngineError::Internal(format!("updating cgroup: {e}")))?;
         }
