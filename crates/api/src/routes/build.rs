@@ -74,12 +74,46 @@ fn request(uri: &axum::http::Uri) -> ApiResult<BuildRequest> {
     Ok(req)
 }
 
+/// `X-Registry-Config`: base64url JSON mapping a registry to its
+/// AuthConfig (`{"localhost:5000": {"username": .., "password": ..}}`),
+/// what FROM pulls with. Entries without a username are left out.
+fn registry_config(
+    headers: &axum::http::HeaderMap,
+) -> ApiResult<Vec<(String, berth_engine::registry::Credentials)>> {
+    let Some(raw) = headers.get("x-registry-config") else {
+        return Ok(Vec::new());
+    };
+    let bad = || ApiError::bad_request("invalid X-Registry-Config header");
+    let bytes = raw
+        .to_str()
+        .ok()
+        .and_then(crate::routes::images::base64_decode)
+        .ok_or_else(bad)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
+    let m: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    Ok(m.into_iter()
+        .filter_map(|(k, v)| {
+            let username = v["username"].as_str().filter(|u| !u.is_empty())?.to_owned();
+            let password = v["password"].as_str().unwrap_or("").to_owned();
+            Some((
+                k,
+                berth_engine::registry::Credentials { username, password },
+            ))
+        })
+        .collect())
+}
+
 async fn build(
     State(e): State<Engine>,
     uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> ApiResult<Response> {
-    let req = request(&uri)?;
+    let mut req = request(&uri)?;
+    req.registry_credentials = registry_config(&headers)?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let engine = e.clone();
     let context = body_reader(body);

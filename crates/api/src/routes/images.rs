@@ -20,6 +20,7 @@ pub fn router() -> Router<Engine> {
         .route("/images/create", post(pull))
         .route("/images/prune", post(prune))
         .route("/images/get", get(save_many))
+        .route("/distribution/{*rest}", get(distribution))
         .route(
             "/images/{*rest}",
             get(get_named).post(post_named).delete(remove),
@@ -98,7 +99,7 @@ fn registry_auth(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
 }
 
 /// Standard or URL-safe base64, padding optional.
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let (mut acc, mut bits) = (0u32, 0u32);
     for c in s.trim().bytes() {
@@ -230,8 +231,9 @@ async fn pull(
     };
     let creds = registry_auth(&headers);
     let platform = q.str("platform").map(str::to_owned);
-    let first = serde_json::json!({ "status": format!("Pulling from {image}"), "id": q.str("tag").unwrap_or("latest") });
-    progress_stream(Some(first), move |tx| async move {
+    // The tag may come in fromImage (bollard) or apart (the docker CLI).
+    let first = berth_engine::registry::pull_started(&reference);
+    progress_stream(first, move |tx| async move {
         e.image_pull(reference, creds, platform, tx).await
     })
     .await
@@ -252,6 +254,28 @@ async fn push(
         e.image_push(reference, creds, tx).await
     })
     .await
+}
+
+/// `GET /distribution/{name}/json`: the registry's descriptor and
+/// platforms for `name`, with the request's `X-Registry-Auth`.
+async fn distribution(
+    State(e): State<Engine>,
+    Path(rest): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Response> {
+    match split(&rest) {
+        (name, "json") if !name.is_empty() => {
+            let creds = registry_auth(&headers);
+            Ok(reply(
+                200,
+                &e.image_distribution(name.to_owned(), creds).await?,
+            ))
+        }
+        _ => Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("page not found: /distribution/{rest}"),
+        )),
+    }
 }
 
 async fn prune(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response> {
