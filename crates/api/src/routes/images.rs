@@ -1,6 +1,5 @@
-//! `/images/...`: load, list, inspect, tag, remove, history (from
-//! `berth-image`). Pulling from a registry is not available: berth loads
-//! images from archives.
+//! `/images/...`: load, list, inspect, tag, remove, history, import,
+//! pull and push (from `berth-image`), and `/distribution/{name}/json`.
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
