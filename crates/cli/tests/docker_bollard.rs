@@ -201,6 +201,18 @@ fn a_build_pulls_from_with_its_x_registry_config() {
     );
     let denied_text = String::from_utf8_lossy(&denied.1).into_owned();
     assert!(denied_text.contains("unauthorized"), "{denied_text}");
+    // A header that does not decode counts as none, as in dockerd.
+    let garbled = d.http_bytes(
+        "POST",
+        path,
+        &[
+            "Content-Type: application/x-tar",
+            "X-Registry-Config: !!not base64",
+        ],
+        Some(&ctx),
+    );
+    let garbled_text = String::from_utf8_lossy(&garbled.1).into_owned();
+    assert!(garbled_text.contains("unauthorized"), "{garbled_text}");
     let config = serde_json::json!({ REG: { "username": "bollard", "password": "s3cret" } });
     let header = format!(
         "X-Registry-Config: {}",

@@ -76,25 +76,23 @@ fn request(uri: &axum::http::Uri) -> ApiResult<BuildRequest> {
 
 /// `X-Registry-Config`: base64url JSON mapping a registry to its
 /// AuthConfig (`{"localhost:5000": {"username": .., "password": ..}}`),
-/// what FROM pulls with. Entries without a username are left out.
+/// what FROM pulls with. Entries without a username are left out; a
+/// header that does not decode counts as none, as dockerd ignores it (a
+/// pull without credentials is no error either).
 fn registry_config(
     headers: &axum::http::HeaderMap,
-) -> ApiResult<Vec<(String, berth_engine::registry::Credentials)>> {
-    let Some(raw) = headers.get("x-registry-config") else {
-        return Ok(Vec::new());
-    };
-    let bad = || ApiError::bad_request("invalid X-Registry-Config header");
-    let bytes = raw
-        .to_str()
-        .ok()
+) -> Vec<(String, berth_engine::registry::Credentials)> {
+    let decoded = headers
+        .get("x-registry-config")
+        .and_then(|raw| raw.to_str().ok())
         .and_then(crate::routes::images::base64_decode)
-        .ok_or_else(bad)?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Vec::new());
-    }
-    let m: BTreeMap<String, serde_json::Value> =
-        serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    Ok(m.into_iter()
+        .and_then(|bytes| {
+            serde_json::from_slice::<BTreeMap<String, serde_json::Value>>(&bytes).ok()
+        });
+    let Some(m) = decoded else {
+        return Vec::new();
+    };
+    m.into_iter()
         .filter_map(|(k, v)| {
             let username = v["username"].as_str().filter(|u| !u.is_empty())?.to_owned();
             let password = v["password"].as_str().unwrap_or("").to_owned();
@@ -103,7 +101,7 @@ fn registry_config(
                 berth_engine::registry::Credentials { username, password },
             ))
         })
-        .collect())
+        .collect()
 }
 
 async fn build(
@@ -113,7 +111,7 @@ async fn build(
     body: axum::body::Body,
 ) -> ApiResult<Response> {
     let mut req = request(&uri)?;
-    req.registry_credentials = registry_config(&headers)?;
+    req.registry_credentials = registry_config(&headers);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let engine = e.clone();
     let context = body_reader(body);
