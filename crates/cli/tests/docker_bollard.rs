@@ -338,3 +338,100 @@ fn an_import_may_leave_numeric_header_fields_unset() {
         "empty-wasm:latest"
     );
 }
+
+/// Serves `answers` search requests on `listener` with `results`,
+/// returning the request lines it was sent.
+fn fake_index(
+    listener: std::net::TcpListener,
+    answers: usize,
+    results: &'static str,
+) -> std::thread::JoinHandle<Vec<String>> {
+    std::thread::spawn(move || {
+        use std::io::{BufRead, Write};
+        let mut asked = Vec::new();
+        for _ in 0..answers {
+            let Ok((s, _)) = listener.accept() else {
+                break;
+            };
+            let mut r = std::io::BufReader::new(s);
+            let mut line = String::new();
+            let _ = r.read_line(&mut line);
+            asked.push(line.trim_end().to_owned());
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let body = format!(r#"{{"num_results":2,"query":"q","results":{results}}}"#);
+            let _ = write!(
+                r.get_mut(),
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        asked
+    })
+}
+
+#[test]
+fn search_asks_the_registry_the_term_names() {
+    let d = Daemon::start();
+    let listener = d
+        .host
+        .enter_keep_pidns(|| std::net::TcpListener::bind(REG))
+        .expect("enter the sandbox")
+        .expect("bind 127.0.0.1:5000");
+    let server = fake_index(
+        listener,
+        2,
+        r#"[{"name":"hello-world","description":"Hello","star_count":5,"is_official":true,"is_automated":false},
+            {"name":"you/hello","description":"","star_count":1,"is_official":false,"is_automated":true}]"#,
+    );
+    let (status, body) = d.http(
+        "GET",
+        &format!("/images/search?term={REG}/hello&limit=10"),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "{v}");
+    assert_eq!(v[0]["name"], "hello-world");
+    assert_eq!(v[0]["star_count"], 5);
+    assert_eq!(v[0]["is_official"], true);
+    assert_eq!(v[1]["is_automated"], true);
+    let filters = q(r#"{"stars":["3"],"is-official":["true"]}"#);
+    let (status, body) = d.http(
+        "GET",
+        &format!("/images/search?term={REG}/hello&filters={filters}"),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        v,
+        serde_json::json!([{ "name": "hello-world", "description": "Hello", "star_count": 5, "is_official": true, "is_automated": false }])
+    );
+    let asked = server.join().expect("fake index");
+    assert_eq!(
+        asked,
+        [
+            "GET /v1/search?q=hello&n=10 HTTP/1.1",
+            "GET /v1/search?q=hello&n=25 HTTP/1.1"
+        ]
+    );
+    // dockerd's bad input, answered before any registry is asked.
+    for bad in [
+        "limit=101".to_owned(),
+        format!("filters={}", q(r#"{"bogus":["1"]}"#)),
+        format!("filters={}", q(r#"{"stars":["many"]}"#)),
+        format!("filters={}", q(r#"{"is-official":["maybe"]}"#)),
+    ] {
+        let (status, body) = d.http(
+            "GET",
+            &format!("/images/search?term={REG}/hello&{bad}"),
+            None,
+        );
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+}

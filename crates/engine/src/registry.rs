@@ -6,10 +6,13 @@ use std::sync::Arc;
 
 use berth_image::progress::{Event as Progress, Phase, ProgressFn};
 /// A registry user and password (pulls, pushes, a build's FROM).
+pub use berth_image::registry::search::SearchFilters;
 pub use berth_image::registry::Credentials;
 use berth_image::registry::RegistryOptions;
 use berth_image::ImageError;
-use bollard_stubs::models::{DistributionInspect, OciDescriptor, OciPlatform};
+use bollard_stubs::models::{
+    DistributionInspect, ImageSearchResponseItem, OciDescriptor, OciPlatform,
+};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -180,6 +183,33 @@ impl Engine {
             ))),
             Err(e) => Err(map_err(e)),
         }
+    }
+
+    /// `GET /images/search`: `term`'s registry searched (at most `limit`
+    /// results), filtered as dockerd filters them.
+    pub async fn image_search(
+        &self,
+        term: String,
+        limit: usize,
+        filters: SearchFilters,
+    ) -> Result<Vec<ImageSearchResponseItem>> {
+        let (tx, _) = mpsc::unbounded_channel();
+        let opts = self.registry_options(None, tx);
+        let found = tokio::task::spawn_blocking(move || {
+            berth_image::registry::search::search(&term, limit, &filters, &opts).map_err(map_err)
+        })
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))??;
+        Ok(found
+            .into_iter()
+            .map(|r| ImageSearchResponseItem {
+                name: Some(r.name),
+                description: Some(r.description),
+                star_count: Some(r.star_count),
+                is_official: Some(r.is_official),
+                is_automated: Some(r.is_automated),
+            })
+            .collect())
     }
 
     /// `GET /distribution/{name}/json`: what the registry has for

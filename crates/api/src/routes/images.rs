@@ -19,6 +19,7 @@ pub fn router() -> Router<Engine> {
         .route("/images/create", post(pull))
         .route("/images/prune", post(prune))
         .route("/images/get", get(save_many))
+        .route("/images/search", get(search))
         .route("/distribution/{*rest}", get(distribution))
         .route(
             "/images/{*rest}",
@@ -253,6 +254,57 @@ async fn push(
         e.image_push(reference, creds, tx).await
     })
     .await
+}
+
+/// `GET /images/search?term=&limit=&filters=`: dockerd's limit (1-100,
+/// default 25) and filters (`stars`, `is-official`, `is-automated`).
+async fn search(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response> {
+    let term = q.str("term").unwrap_or("").to_owned();
+    let limit = match q.str("limit").filter(|l| !l.is_empty()) {
+        None => 25,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=100).contains(&n) => n as usize,
+            Ok(0) => 25,
+            Ok(n) => {
+                return Err(ApiError::bad_request(format!(
+                    "limit {n} is outside the range of [1, 100]"
+                )))
+            }
+            Err(_) => return Err(ApiError::bad_request(format!("invalid limit: {l}"))),
+        },
+    };
+    let f = Filters::parse(q.str("filters"))?;
+    f.check_keys(&["stars", "is-official", "is-automated"])?;
+    let mut filters = berth_engine::registry::SearchFilters::default();
+    for v in f.get("stars").unwrap_or(&[]) {
+        let n = v
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_request(format!("invalid filter 'stars={v}'")))?;
+        filters.stars = Some(filters.stars.map_or(n, |s| s.max(n)));
+    }
+    let flag = |key: &str| -> ApiResult<Option<bool>> {
+        match f.get(key) {
+            None => Ok(None),
+            Some(vals) => {
+                let mut out = None;
+                for v in vals {
+                    out = Some(match v.to_ascii_lowercase().as_str() {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => {
+                            return Err(ApiError::bad_request(format!(
+                                "invalid filter '{key}={v}'"
+                            )))
+                        }
+                    });
+                }
+                Ok(out)
+            }
+        }
+    };
+    filters.is_official = flag("is-official")?;
+    filters.is_automated = flag("is-automated")?;
+    Ok(reply(200, &e.image_search(term, limit, filters).await?))
 }
 
 /// `GET /distribution/{name}/json`: the registry's descriptor and

@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod client;
 pub mod distribution;
+pub mod search;
 mod tee;
 
 use std::path::PathBuf;
