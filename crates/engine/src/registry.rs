@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use berth_image::progress::{Event as Progress, Phase, ProgressFn};
-/// A registry user and password (pulls, pushes, a build's FROM).
+/// dockerd's search filters (`stars`, `is-official`, `is-automated`).
 pub use berth_image::registry::search::SearchFilters;
+/// A registry user and password (pulls, pushes, a build's FROM).
 pub use berth_image::registry::Credentials;
 use berth_image::registry::RegistryOptions;
 use berth_image::ImageError;
