@@ -29,6 +29,8 @@ pub struct BuildRequest {
     pub pull: bool,
     /// `platform`: os/arch[/variant] of FROM images.
     pub platform: Option<String>,
+    /// `X-Registry-Config`: credentials by registry for FROM's pulls.
+    pub registry_credentials: Vec<(String, crate::registry::Credentials)>,
 }
 
 fn build_err(e: BuildError) -> EngineError {
@@ -122,6 +124,7 @@ impl Engine {
             // registry settings, as `POST /images/create` does.
             registry: Some(berth_image::registry::RegistryOptions {
                 insecure_registries: cfg.insecure_registries.clone(),
+                registry_credentials: req.registry_credentials.clone(),
                 ..Default::default()
             }),
             pull: req.pull,

@@ -18,6 +18,9 @@ pub enum EngineError {
     /// 403: an operation Docker forbids (removing a pre-defined network).
     #[error("{0}")]
     Forbidden(String),
+    /// 401: a registry refused the credentials (`POST /auth`).
+    #[error("{0}")]
+    Unauthorized(String),
     /// 304: nothing to do (start of a running container, stop of a stopped one).
     #[error("{0}")]
     NotModified(String),
@@ -46,6 +49,7 @@ impl EngineError {
             EngineError::NotImplemented(_) => 501,
             EngineError::NotModified(_) => 304,
             EngineError::Forbidden(_) => 403,
+            EngineError::Unauthorized(_) => 401,
             _ => 500,
         }
     }

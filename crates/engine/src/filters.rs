@@ -75,6 +75,16 @@ impl Filters {
             None => labels.contains_key(want.as_str()),
         })
     }
+
+    /// Docker's `label!` filter: values given and every one matches (so
+    /// the object is left out), as dockerd's prunes read it.
+    pub fn labels_exclude(
+        &self,
+        key: &str,
+        labels: &std::collections::HashMap<String, String>,
+    ) -> bool {
+        self.get(key).is_some() && self.labels_match(key, labels)
+    }
 }
 
 #[cfg(test)]
@@ -100,5 +110,17 @@ mod tests {
         assert!(!f.labels_match("label", &l));
         l.insert("b".to_owned(), "2".to_owned());
         assert!(f.labels_match("label", &l));
+    }
+
+    #[test]
+    fn label_not_leaves_out_what_matches_every_value() {
+        let f = Filters::parse(Some(r#"{"label!":["keep=1"]}"#)).expect("parse");
+        let mut l = std::collections::HashMap::new();
+        assert!(!f.labels_exclude("label!", &l));
+        l.insert("keep".to_owned(), "2".to_owned());
+        assert!(!f.labels_exclude("label!", &l));
+        l.insert("keep".to_owned(), "1".to_owned());
+        assert!(f.labels_exclude("label!", &l));
+        assert!(!Filters::default().labels_exclude("label!", &l));
     }
 }

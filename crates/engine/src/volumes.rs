@@ -178,10 +178,14 @@ impl Engine {
             .is_some_and(|v| v.iter().any(|x| x == "true" || x == "1"));
         let mut rest = filters.clone();
         rest.0.remove("all");
+        rest.0.remove("label!");
         let mut removed = Vec::new();
         let mut space = 0;
         for v in self.volume_list(&rest)? {
-            if !self.volume_users(&v.name).is_empty() || (!all && !v.anonymous) {
+            if !self.volume_users(&v.name).is_empty()
+                || (!all && !v.anonymous)
+                || filters.labels_exclude("label!", &v.labels)
+            {
                 continue;
             }
             space += dir_size(&self.volume_path(&v.name));

@@ -74,12 +74,44 @@ fn request(uri: &axum::http::Uri) -> ApiResult<BuildRequest> {
     Ok(req)
 }
 
+/// `X-Registry-Config`: base64url JSON mapping a registry to its
+/// AuthConfig (`{"localhost:5000": {"username": .., "password": ..}}`),
+/// what FROM pulls with. Entries without a username are left out; a
+/// header that does not decode counts as none, as dockerd ignores it (a
+/// pull without credentials is no error either).
+fn registry_config(
+    headers: &axum::http::HeaderMap,
+) -> Vec<(String, berth_engine::registry::Credentials)> {
+    let decoded = headers
+        .get("x-registry-config")
+        .and_then(|raw| raw.to_str().ok())
+        .and_then(crate::routes::images::base64_decode)
+        .and_then(|bytes| {
+            serde_json::from_slice::<BTreeMap<String, serde_json::Value>>(&bytes).ok()
+        });
+    let Some(m) = decoded else {
+        return Vec::new();
+    };
+    m.into_iter()
+        .filter_map(|(k, v)| {
+            let username = v["username"].as_str().filter(|u| !u.is_empty())?.to_owned();
+            let password = v["password"].as_str().unwrap_or("").to_owned();
+            Some((
+                k,
+                berth_engine::registry::Credentials { username, password },
+            ))
+        })
+        .collect()
+}
+
 async fn build(
     State(e): State<Engine>,
     uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> ApiResult<Response> {
-    let req = request(&uri)?;
+    let mut req = request(&uri)?;
+    req.registry_credentials = registry_config(&headers);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let engine = e.clone();
     let context = body_reader(body);

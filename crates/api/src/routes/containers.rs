@@ -597,7 +597,13 @@ fn with_pre(mut cur: serde_json::Value, prev: &serde_json::Value) -> serde_json:
 }
 
 async fn changes(State(e): State<Engine>, Path(id): Path<String>) -> ApiResult<Response> {
-    Ok(reply(200, &e.container_changes(&id).await?))
+    let changes = e.container_changes(&id).await?;
+    // dockerd's list of changes is nil, so `null`, when there are none
+    // (bollard reads that as None).
+    if changes.is_empty() {
+        return Ok(reply(200, &serde_json::Value::Null));
+    }
+    Ok(reply(200, &changes))
 }
 
 const PATH_STAT: &str = "X-Docker-Container-Path-Stat";

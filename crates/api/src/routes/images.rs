@@ -1,6 +1,5 @@
-//! `/images/...`: load, list, inspect, tag, remove, history (from
-//! `berth-image`). Pulling from a registry is not available: berth loads
-//! images from archives.
+//! `/images/...`: load, list, inspect, tag, remove, history, import,
+//! pull and push (from `berth-image`), and `/distribution/{name}/json`.
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -20,6 +19,8 @@ pub fn router() -> Router<Engine> {
         .route("/images/create", post(pull))
         .route("/images/prune", post(prune))
         .route("/images/get", get(save_many))
+        .route("/images/search", get(search))
+        .route("/distribution/{*rest}", get(distribution))
         .route(
             "/images/{*rest}",
             get(get_named).post(post_named).delete(remove),
@@ -110,7 +111,7 @@ fn registry_auth(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
 }
 
 /// Standard or URL-safe base64, padding optional.
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let (mut acc, mut bits) = (0u32, 0u32);
     for c in s.trim().bytes() {
@@ -242,8 +243,9 @@ async fn pull(
     };
     let creds = registry_auth(&headers);
     let platform = q.str("platform").map(str::to_owned);
-    let first = serde_json::json!({ "status": format!("Pulling from {image}"), "id": q.str("tag").unwrap_or("latest") });
-    progress_stream(Some(first), move |tx| async move {
+    // The tag may come in fromImage (bollard) or apart (the docker CLI).
+    let first = berth_engine::registry::pull_started(&reference);
+    progress_stream(first, move |tx| async move {
         e.image_pull(reference, creds, platform, tx).await
     })
     .await
@@ -264,6 +266,79 @@ async fn push(
         e.image_push(reference, creds, tx).await
     })
     .await
+}
+
+/// `GET /images/search?term=&limit=&filters=`: dockerd's limit (1-100,
+/// default 25) and filters (`stars`, `is-official`, `is-automated`).
+async fn search(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response> {
+    let term = q.str("term").unwrap_or("").to_owned();
+    let limit = match q.str("limit").filter(|l| !l.is_empty()) {
+        None => 25,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=100).contains(&n) => n as usize,
+            Ok(0) => 25,
+            Ok(n) => {
+                return Err(ApiError::bad_request(format!(
+                    "limit {n} is outside the range of [1, 100]"
+                )))
+            }
+            Err(_) => return Err(ApiError::bad_request(format!("invalid limit: {l}"))),
+        },
+    };
+    let f = Filters::parse(q.str("filters"))?;
+    f.check_keys(&["stars", "is-official", "is-automated"])?;
+    let mut filters = berth_engine::registry::SearchFilters::default();
+    for v in f.get("stars").unwrap_or(&[]) {
+        let n = v
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad_request(format!("invalid filter 'stars={v}'")))?;
+        filters.stars = Some(filters.stars.map_or(n, |s| s.max(n)));
+    }
+    let flag = |key: &str| -> ApiResult<Option<bool>> {
+        match f.get(key) {
+            None => Ok(None),
+            Some(vals) => {
+                let mut out = None;
+                for v in vals {
+                    out = Some(match v.to_ascii_lowercase().as_str() {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => {
+                            return Err(ApiError::bad_request(format!(
+                                "invalid filter '{key}={v}'"
+                            )))
+                        }
+                    });
+                }
+                Ok(out)
+            }
+        }
+    };
+    filters.is_official = flag("is-official")?;
+    filters.is_automated = flag("is-automated")?;
+    Ok(reply(200, &e.image_search(term, limit, filters).await?))
+}
+
+/// `GET /distribution/{name}/json`: the registry's descriptor and
+/// platforms for `name`, with the request's `X-Registry-Auth`.
+async fn distribution(
+    State(e): State<Engine>,
+    Path(rest): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Response> {
+    match split(&rest) {
+        (name, "json") if !name.is_empty() => {
+            let creds = registry_auth(&headers);
+            Ok(reply(
+                200,
+                &e.image_distribution(name.to_owned(), creds).await?,
+            ))
+        }
+        _ => Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("page not found: /distribution/{rest}"),
+        )),
+    }
 }
 
 async fn prune(State(e): State<Engine>, Query(q): Query<Q>) -> ApiResult<Response> {

@@ -22,9 +22,34 @@ use crate::error::ApiResult;
 use crate::query::Q;
 use crate::version::{MAX, MIN};
 
+/// `POST /auth`: an AuthConfig checked against its registry; dockerd's
+/// answer on success, 401 when the registry refuses it.
+async fn auth(State(e): State<Engine>, body: Bytes) -> ApiResult<Response> {
+    let v: serde_json::Value = serde_json::from_slice(&body).map_err(|err| {
+        crate::error::ApiError::bad_request(format!("invalid auth config: {err}"))
+    })?;
+    let username = v["username"].as_str().unwrap_or("").to_owned();
+    if username.is_empty() {
+        return Err(crate::error::ApiError::bad_request(
+            "invalid auth config: a username is required",
+        ));
+    }
+    let creds = berth_engine::registry::Credentials {
+        username,
+        password: v["password"].as_str().unwrap_or("").to_owned(),
+    };
+    let server = v["serveraddress"].as_str().unwrap_or("");
+    e.registry_auth(server, creds).await?;
+    Ok(reply(
+        200,
+        &serde_json::json!({ "Status": "Login Succeeded", "IdentityToken": "" }),
+    ))
+}
+
 pub fn router() -> Router<Engine> {
     Router::new()
         .route("/_ping", get(ping).head(ping))
+        .route("/auth", post(auth))
         .route("/version", get(version))
         .route("/info", get(info))
         .route("/events", get(events))

@@ -248,6 +248,105 @@ impl Daemon {
         (code.trim().parse().unwrap_or(0), body.to_owned())
     }
 
+    /// A raw HTTP request with extra `headers` ("Name: value") and a
+    /// binary body, returning (status, body bytes).
+    pub fn http_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[&str],
+        body: Option<&[u8]>,
+    ) -> (u16, Vec<u8>) {
+        use std::io::Write;
+        let mut c = Command::new("curl");
+        c.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method])
+            .arg("--unix-socket")
+            .arg(&self.sock)
+            .arg(format!("http://berth{path}"));
+        for h in headers {
+            c.args(["-H", h]);
+        }
+        if body.is_some() {
+            c.args(["--data-binary", "@-"]);
+        }
+        c.stdin(Stdio::piped()).stdout(Stdio::piped());
+        let mut child = c.spawn().expect("curl");
+        if let (Some(b), Some(mut stdin)) = (body, child.stdin.take()) {
+            stdin.write_all(b).expect("curl stdin");
+        }
+        let out = child.wait_with_output().expect("curl");
+        let split = out.stdout.iter().rposition(|b| *b == b'\n').unwrap_or(0);
+        let code = String::from_utf8_lossy(&out.stdout[split..])
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        (code, out.stdout[..split].to_vec())
+    }
+
+    /// Debian's docker-registry on 127.0.0.1:5000 in this daemon's
+    /// sandbox, with basic auth (an htpasswd file) when `login` is given.
+    /// None, with the skip reported, when docker-registry or htpasswd is
+    /// missing.
+    pub fn start_registry(&self, login: Option<(&str, &str)>) -> Option<Registry> {
+        let mut tools = vec!["docker-registry"];
+        if login.is_some() {
+            tools.push("htpasswd");
+        }
+        for tool in tools {
+            let present = Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if !present {
+                berth_testsupport::kernel::report_skip(&format!(
+                    "{tool} is not installed (Debian package in .ci/run)"
+                ));
+                return None;
+            }
+        }
+        let reg = self.host.root().join("registry");
+        std::fs::create_dir_all(reg.join("data")).expect("registry dir");
+        let mut config = format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:5000\nlog:\n  level: warn\n",
+            reg.join("data").display()
+        );
+        if let Some((user, password)) = login {
+            let pw = Command::new("htpasswd")
+                .args(["-Bbn", user, password])
+                .output()
+                .expect("htpasswd");
+            assert!(pw.status.success(), "htpasswd failed");
+            std::fs::write(reg.join("htpasswd"), &pw.stdout).expect("htpasswd file");
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: berth\n    path: {}\n",
+                reg.join("htpasswd").display()
+            ));
+        }
+        std::fs::write(reg.join("config.yml"), config).expect("registry config");
+        let child = self
+            .host
+            .spawn(
+                Command::new("docker-registry")
+                    .arg("serve")
+                    .arg(reg.join("config.yml"))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null()),
+            )
+            .expect("start docker-registry");
+        let registry = Registry { child };
+        for _ in 0..400 {
+            if self
+                .host
+                .enter_keep_pidns(|| std::net::TcpStream::connect("127.0.0.1:5000").is_ok())
+                .unwrap_or(false)
+            {
+                return Some(registry);
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("docker-registry did not come up");
+    }
+
     /// Processes in the sandbox (to check for leftovers).
     pub fn sandbox_processes(&self) -> String {
         self.host.sh("ps -eo pid,args").unwrap_or_default()
@@ -273,6 +372,18 @@ impl Drop for Daemon {
             unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
             let _ = c.wait();
         }
+    }
+}
+
+/// A docker-registry [`Daemon::start_registry`] started; killed on drop.
+pub struct Registry {
+    child: Child,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -324,7 +324,11 @@ fn extract(
             "container rootfs is marked read-only".into(),
         ));
     }
-    let mut archive = tar::Archive::new(tar_bytes);
+    // dockerd takes the archive gzip, bzip2, xz or zstd compressed too
+    // (bollard's upload_to_container sends a gzipped tar).
+    let (_, plain) = berth_image::compression::open_stream(tar_bytes)
+        .map_err(|e| EngineError::Invalid(format!("reading the archive: {e}")))?;
+    let mut archive = tar::Archive::new(plain);
     archive.set_preserve_permissions(true);
     archive.set_preserve_mtime(true);
     archive.set_preserve_ownerships(copy_uid_gid);

@@ -50,7 +50,7 @@ pub fn docker_config_path() -> PathBuf {
 }
 
 /// Keys docker uses for a registry in `auths` (docker.io has a legacy URL).
-fn auth_keys(registry: &str) -> Vec<String> {
+pub(crate) fn auth_keys(registry: &str) -> Vec<String> {
     let mut keys = vec![
         registry.to_string(),
         format!("https://{registry}"),

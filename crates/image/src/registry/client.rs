@@ -290,6 +290,23 @@ impl Client {
         Ok((bytes, media_type, digest))
     }
 
+    /// The v1 search API's answer for `query` (at most `limit` results):
+    /// Docker Hub answers on index.docker.io, other registries on their
+    /// own host. Sent without credentials, as docker's search is.
+    pub fn search_v1(&self, query: &str, limit: usize) -> Result<Vec<u8>> {
+        let base = if self.host == "docker.io" {
+            "https://index.docker.io".to_owned()
+        } else {
+            self.base.clone()
+        };
+        let url = format!("{base}/v1/search?q={}&n={limit}", query_escape(query));
+        let mut resp = self.raw("GET", &url, &[], None, &Body::None)?;
+        if !resp.status().is_success() {
+            return Err(status_error(&url, resp.status()));
+        }
+        read_small(&mut resp, &url)
+    }
+
     /// Whether the registry has blob `d` in `repo`.
     pub fn blob_exists(&self, repo: &str, d: &Digest) -> Result<bool> {
         let path = format!("/v2/{repo}/blobs/{d}");
@@ -414,6 +431,18 @@ fn pull_scope(repo: &str) -> String {
 
 fn push_scope(repo: &str) -> String {
     format!("repository:{repo}:pull,push")
+}
+
+/// `s` percent-encoded for a query value.
+fn query_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn status_error(object: &str, s: StatusCode) -> ImageError {

@@ -9,6 +9,8 @@
 
 pub mod auth;
 pub mod client;
+pub mod distribution;
+pub mod search;
 mod tee;
 
 use std::path::PathBuf;
@@ -37,6 +39,10 @@ pub struct RegistryOptions {
     pub insecure_registries: Vec<String>,
     /// Credentials to use instead of the docker config's.
     pub credentials: Option<Credentials>,
+    /// Credentials by registry, before the docker config's (a build's
+    /// `X-Registry-Config`): keys as docker's config.json has them
+    /// (`localhost:5000`, `https://index.docker.io/v1/`).
+    pub registry_credentials: Vec<(String, Credentials)>,
     /// Docker's config.json (default: `$DOCKER_CONFIG` or `~/.docker`).
     pub docker_config: Option<PathBuf>,
     /// Layers transferred at once.
@@ -59,6 +65,7 @@ impl Default for RegistryOptions {
         RegistryOptions {
             insecure_registries: Vec::new(),
             credentials: None,
+            registry_credentials: Vec::new(),
             docker_config: None,
             parallel: 3,
             chunk_size: 8 << 20,
@@ -75,7 +82,13 @@ impl RegistryOptions {
     pub fn client(&self, host: &str) -> Result<Client> {
         let insecure =
             client::is_loopback(host) || self.insecure_registries.iter().any(|h| h == host);
-        let creds = match &self.credentials {
+        let keys = auth::auth_keys(host);
+        let given = self
+            .registry_credentials
+            .iter()
+            .find(|(k, _)| keys.contains(k))
+            .map(|(_, c)| c);
+        let creds = match self.credentials.as_ref().or(given) {
             Some(c) => Some(c.clone()),
             None => {
                 let path = self

@@ -336,6 +336,17 @@ fn remove_tree(parent: &OwnedFd, name: &str) -> rustix::io::Result<()> {
     rustix::fs::unlinkat(parent, name, AtFlags::REMOVEDIR)
 }
 
+/// A numeric header field as Go's archive/tar (so dockerd) reads it: one
+/// of only NULs and spaces is 0. The tar crate's `Header::new_gnu` leaves
+/// the fields a writer does not set so (bollard's tests import such
+/// archives); the tar crate alone refuses them.
+fn unset_is_zero(field: &[u8], parsed: std::io::Result<u64>) -> std::io::Result<u64> {
+    match parsed {
+        Err(_) if field.iter().all(|b| *b == 0 || *b == b' ') => Ok(0),
+        other => other,
+    }
+}
+
 fn apply_meta<R: Read>(
     parent: &OwnedFd,
     name: &str,
@@ -344,15 +355,15 @@ fn apply_meta<R: Read>(
     symlink: bool,
 ) -> Result<()> {
     let h = entry.header();
-    let uid = h
-        .uid()
+    let old = h.as_old();
+    let uid = unset_is_zero(&old.uid, h.uid())
         .map_err(|e| ImageError::corrupt(format!("layer entry {raw:?}"), e))?;
-    let gid = h
-        .gid()
+    let gid = unset_is_zero(&old.gid, h.gid())
         .map_err(|e| ImageError::corrupt(format!("layer entry {raw:?}"), e))?;
-    let mode = h
-        .mode()
+    let mode = unset_is_zero(&old.mode, h.mode().map(u64::from))
         .map_err(|e| ImageError::corrupt(format!("layer entry {raw:?}"), e))?;
+    let mode = u32::try_from(mode)
+        .map_err(|_| ImageError::corrupt(format!("layer entry {raw:?}"), "mode out of range"))?;
     let (uid, gid) = (
         u32::try_from(uid)
             .map_err(|_| ImageError::corrupt(format!("layer entry {raw:?}"), "uid out of range"))?,
@@ -488,5 +499,46 @@ fn io_entry(op: &'static str, raw: &str, e: rustix::io::Errno) -> ImageError {
         op,
         path: raw.into(),
         source: e.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// An entry whose header only has a name, a size and a checksum (the
+    /// tar crate's `Header::new_gnu` leaves uid, gid and mode all NULs),
+    /// as bollard's image import test writes it: dockerd takes it as
+    /// root's, mode 0.
+    #[test]
+    fn unset_numeric_fields_read_as_zero() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let mut h = tar::Header::new_gnu();
+        h.set_path("entrypoint.wasm")?;
+        h.set_size(0);
+        h.set_cksum();
+        let mut b = tar::Builder::new(Vec::new());
+        b.append(&h, &[][..])?;
+        let tar = b.into_inner()?;
+        let dir = tempfile::tempdir()?;
+        unpack(&tar[..], dir.path())?;
+        let md = std::fs::symlink_metadata(dir.path().join("entrypoint.wasm"))?;
+        assert!(md.is_file());
+        assert_eq!((md.uid(), md.gid(), md.mode() & 0o7777), (0, 0, 0));
+        Ok(())
+    }
+
+    #[test]
+    fn a_garbled_numeric_field_is_still_refused() {
+        let mut h = tar::Header::new_gnu();
+        let _ = h.set_path("f");
+        h.set_size(0);
+        h.as_old_mut().uid.copy_from_slice(b"12x4567\0");
+        h.set_cksum();
+        let mut b = tar::Builder::new(Vec::new());
+        let tar = b.append(&h, &[][..]).and_then(|_| b.into_inner());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = unpack(&tar.expect("tar")[..], dir.path()).expect_err("garbled uid");
+        assert!(err.to_string().contains("layer entry"), "{err}");
     }
 }
