@@ -40,6 +40,7 @@ fn rules_and_elements_are_where_they_belong() {
             subnets: vec![net("10.20.0.0/24"), net("fd00:20::/64")],
             masquerade: true,
             isolate: true,
+            ..Default::default()
         };
         fw.add_network(&netw).expect("add network");
         fw.add_network(&netw).expect("add network twice");
@@ -155,12 +156,14 @@ fn has_network_reads_the_elements_nft_wrote() {
             subnets: vec![net("10.20.0.0/16"), net("fd00:20::/64")],
             masquerade: true,
             isolate: true,
+            ..Default::default()
         };
         let b = NetworkRules {
             bridge: Some("br-b".into()),
             subnets: vec![net("10.21.0.0/24")],
             masquerade: true,
             isolate: false,
+            ..Default::default()
         };
         assert!(!fw.has_network(&a).expect("probe"), "empty table");
         fw.add_network(&a).expect("add a");
@@ -325,6 +328,7 @@ fn published_port_dnat_through_a_bridge() {
             subnets: vec![net("10.30.0.0/24")],
             masquerade: true,
             isolate: true,
+            ..Default::default()
         })
         .expect("network rules");
         let any = PortMapping::new(Protocol::Tcp, 8080, ip("10.30.0.2"), 80);
@@ -412,6 +416,7 @@ fn isolated_networks_cannot_talk_but_each_reaches_its_gateway() {
                 subnets: vec![net(&format!("10.4{i}.0.0/24"))],
                 masquerade: false,
                 isolate: true,
+                ..Default::default()
             })
             .expect("isolate");
         }

@@ -19,6 +19,10 @@ impl BridgeDriver {
     /// the published ports of `live`: what daemon start and the attaches
     /// since made. Adding what is there already changes nothing.
     pub(super) fn repair_firewall_state(&self, live: &[(String, Endpoint)]) -> Result<()> {
+        // --iptables=false: there is nothing of berth's to repair.
+        if !self.firewall {
+            return Ok(());
+        }
         let damaged = match Firewall::open_existing() {
             Ok(Some(fw)) => !fw.rules_intact().unwrap_or(false),
             // No table (or an old marker): open() below writes it whole.
@@ -110,7 +114,7 @@ impl BridgeDriver {
                 self.leases.delete(&key)?;
             }
         }
-        if !stale_ips.is_empty() {
+        if !stale_ips.is_empty() && self.firewall {
             if let Some(fw) =
                 Firewall::open_existing().map_err(|e| internal("opening firewall", e))?
             {
