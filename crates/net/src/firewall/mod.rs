@@ -291,11 +291,13 @@ add chain inet {t} published
 add chain inet {t} postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
 add chain inet {t} forward {{ type filter hook forward priority filter; policy accept; }}
 add chain inet {t} input {{ type filter hook input priority filter; policy accept; }}
+add chain inet {t} icc_off
 add chain inet {t} untracked {{ type filter hook prerouting priority raw; policy accept; }}
 "
         );
         for chain in [
             "untracked",
+            "icc_off",
             "prerouting",
             "output",
             "published",
@@ -318,9 +320,11 @@ add chain inet {t} untracked {{ type filter hook prerouting priority raw; policy
             "postrouting ip saddr @masq4 ip daddr != @masq4 masquerade",
             "postrouting ip6 saddr @masq6 ip6 daddr != @masq6 masquerade",
             "forward iifname @bridges oifname @bridges iifname . oifname != @same_net drop",
-            "forward iifname . oifname @no_icc ip saddr . ip daddr . meta l4proto . th dport @icc_open4 accept",
-            "forward iifname . oifname @no_icc ip daddr . ip saddr . meta l4proto . th sport @icc_open4 accept",
-            "forward iifname . oifname @no_icc ct status & dnat == 0 drop",
+            // One lookup per forwarded packet; the rest only for ICC off.
+            "forward iifname . oifname @no_icc jump icc_off",
+            "icc_off ip saddr . ip daddr . meta l4proto . th dport @icc_open4 accept",
+            "icc_off ip daddr . ip saddr . meta l4proto . th sport @icc_open4 accept",
+            "icc_off ct status & dnat == 0 drop",
             // Container to container within a network: no NAT, no state.
             "untracked iifname @bridges ip saddr @intra4 ip daddr @intra4 ip daddr != @gw4 notrack",
             "untracked iifname @bridges ip6 saddr @intra6 ip6 daddr @intra6 ip6 daddr != @gw6 notrack",
