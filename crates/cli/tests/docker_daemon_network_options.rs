@@ -525,6 +525,24 @@ fn iptables_false_installs_no_rule_but_records_ports() {
             .is_err(),
         "published with --iptables=false"
     );
+    // Host-port clashes are still refused (berthd keeps the ports it
+    // recorded), also after a restart with the container running.
+    let clash = |d: &Daemon| {
+        let out = d.docker(&[
+            "run", "-d", "--name", "clash", "-p", "8080:80", "busybox", "sleep", "60",
+        ]);
+        d.ok(&["rm", "-f", "clash"]);
+        assert_ne!(code(&out), 0, "second 8080 accepted");
+        assert!(
+            stderr(&out).contains("0.0.0.0:8080 failed: port is already allocated"),
+            "{}",
+            stderr(&out)
+        );
+    };
+    clash(&d);
+    let mut d = d;
+    d.restart();
+    clash(&d);
     d.ok(&["network", "create", "user1"]);
     d.ok(&["run", "--rm", "--network", "user1", "busybox", "true"]);
     let tables = d.host.sh("nft list tables").expect("nft list tables");
@@ -539,6 +557,8 @@ fn iptables_false_installs_no_rule_but_records_ports() {
     ]);
     assert_eq!(masq.trim(), "false");
     d.ok(&["rm", "-f", "web"]);
+    // Released with the container.
+    d.ok(&["run", "--rm", "-p", "8080:80", "busybox", "true"]);
     d.ok(&["network", "rm", "user1"]);
     let tables = d.host.sh("nft list tables").expect("nft list tables");
     assert!(!tables.contains("berth"), "{tables}");

@@ -418,6 +418,10 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
         // --iptables=false: berth has no rules to watch over.
         if !firewall {
             tracing::info!("--iptables=false: berthd programs no firewall rules");
+            // Holds the running containers' host ports again (clashes).
+            if let Err(e) = engine.repair_firewall() {
+                tracing::warn!("recording the running containers' ports: {e}");
+            }
         } else if let Err(e) = berth_engine::network::firewall_watch::spawn(engine.clone()) {
             tracing::warn!("cannot watch the firewall for changes (no self-healing): {e}");
         }

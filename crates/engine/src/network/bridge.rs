@@ -12,7 +12,7 @@
 //! elements of the DNAT maps. Detach releases the lease and the ports; the
 //! veth goes with the container's netns.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -207,14 +207,23 @@ fn host_subnets(nl: &Netlink) -> Result<Vec<IpNet>> {
     Ok(out)
 }
 
-/// Removes a replaced default network's gateway address from its bridge
+/// Removes a replaced default network's changed gateway addresses (v4, v6) from its bridge
 /// (berth's own), so the daemon's netns does not keep a stale route.
-fn forget_gateway(old: &NetworkDef) {
+fn forget_gateway(old: &NetworkDef, new: &NetworkDef) {
     let Ok(host) = Netlink::new() else { return };
     let Ok(Some(br)) = host.link_by_name(&old.bridge) else {
         return;
     };
-    if let Ok(gw) = IpNet::new(old.gateway, old.subnet.prefix_len()) {
+    let mut gone = Vec::new();
+    if old.gateway != new.gateway || old.subnet != new.subnet {
+        gone.extend(IpNet::new(old.gateway, old.subnet.prefix_len()).ok());
+    }
+    if let (Some(g6), Some(s6)) = (old.gateway6, old.subnet6) {
+        if old.gateway6 != new.gateway6 || old.subnet6 != new.subnet6 {
+            gone.extend(IpNet::new(g6, s6.prefix_len()).ok());
+        }
+    }
+    for gw in gone {
         if let Err(e) = host.del_address(br.index, gw) {
             tracing::warn!("removing the old default bridge address {gw}: {e}");
         }
@@ -277,6 +286,18 @@ pub struct BridgeDriver {
     firewall: bool,
     /// `--ip-forward`: turn on the forwarding sysctls.
     ip_forward: bool,
+    /// `--iptables=false`: the host ports containers hold (no DNAT map
+    /// to find a clash in), refilled from the records at start.
+    recorded: Mutex<HashSet<HostPort>>,
+}
+
+/// A host port as `-p` holds it: protocol, address (None: all), port.
+type HostPort = (Protocol, Option<IpAddr>, u16);
+
+/// Whether two host ports clash: same protocol and port, and the same
+/// address or either one all addresses (as dockerd's port allocator).
+fn clashes(a: &HostPort, b: &HostPort) -> bool {
+    a.0 == b.0 && a.2 == b.2 && (a.1 == b.1 || a.1.is_none() || b.1.is_none())
 }
 
 const DNS_PREFIX: &str = "dns/v1/";
@@ -319,9 +340,7 @@ impl BridgeDriver {
                 if old.rules() != def.rules() && opts.firewall() {
                     forget_rules(old)?;
                 }
-                if old.gateway != def.gateway || old.subnet != def.subnet {
-                    forget_gateway(old);
-                }
+                forget_gateway(old, &def);
             }
             nets.retain(|n| n.name != DEFAULT_NETWORK);
             nets.push(def);
@@ -351,6 +370,7 @@ impl BridgeDriver {
             pools,
             firewall: opts.firewall(),
             ip_forward: opts.ip_forward.unwrap_or(true),
+            recorded: Mutex::new(HashSet::new()),
         };
         // As dockerd: every network's bridge exists (with its gateway
         // address and rules) from daemon start, not from its
@@ -499,12 +519,12 @@ impl BridgeDriver {
         Ok(br.index)
     }
 
-    fn attach_steps(
-        &self,
+    fn attach_steps<'a>(
+        &'a self,
         netns: &Path,
         cfg: &EndpointConfig,
         net: &NetworkDef,
-        undo: &mut Vec<Box<dyn FnOnce() + '_>>,
+        undo: &mut Vec<Box<dyn FnOnce() + 'a>>,
     ) -> Result<Endpoint> {
         for p in &cfg.ports {
             check_port(p)?;
@@ -640,7 +660,7 @@ impl BridgeDriver {
         let ports = if self.firewall {
             publish_ports(&cfg.ports, addr.addr(), undo)?
         } else {
-            record_ports(&cfg.ports)?
+            self.record_ports(&cfg.ports, undo)?
         };
         Ok(Endpoint {
             network_id: net.id.clone(),
@@ -795,33 +815,64 @@ fn publish_ports<'a>(
     Ok(out)
 }
 
-/// `--iptables=false`: the ports are recorded as asked (inspect, `docker
-/// port`), nothing is published, as dockerd without its rules. A range
-/// or "any" takes the first port no process of the daemon's netns holds.
-fn record_ports(specs: &[PortSpec]) -> Result<Vec<PortSpec>> {
-    let mut out = Vec::new();
-    for p in specs {
-        let proto = protocol_of(p)?;
-        let hip = host_ip_of(p)?;
-        let port = if p.host_port != 0 && p.host_port_end == 0 {
-            p.host_port
-        } else {
-            let mut range: Box<dyn Iterator<Item = u16>> = if p.host_port != 0 {
-                Box::new(p.host_port..=p.host_port_end)
+impl BridgeDriver {
+    /// `--iptables=false`: the ports are recorded as asked (inspect,
+    /// `docker port`) and nothing is published, as dockerd without its
+    /// rules; a host port another container holds is refused all the
+    /// same. A range or "any" takes the first port neither another
+    /// container nor a process of the daemon's netns holds.
+    fn record_ports<'a>(
+        &'a self,
+        specs: &[PortSpec],
+        undo: &mut Vec<Box<dyn FnOnce() + 'a>>,
+    ) -> Result<Vec<PortSpec>> {
+        let mut out = Vec::new();
+        for p in specs {
+            let proto = protocol_of(p)?;
+            let hip = host_ip_of(p)?;
+            let mut held = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+            let free = |port: u16| !held.iter().any(|h| clashes(h, &(proto, hip, port)));
+            let port = if p.host_port != 0 && p.host_port_end == 0 {
+                if !free(p.host_port) {
+                    return Err(allocated(p, p.host_port));
+                }
+                p.host_port
             } else {
-                Box::new(EPHEMERAL)
+                let mut range: Box<dyn Iterator<Item = u16>> = if p.host_port != 0 {
+                    Box::new(p.host_port..=p.host_port_end)
+                } else {
+                    Box::new(EPHEMERAL)
+                };
+                range
+                    .find(|&port| free(port) && !port_in_use(proto, hip, port))
+                    .ok_or_else(|| allocated(p, p.host_port))?
             };
-            range
-                .find(|&port| !port_in_use(proto, hip, port))
-                .ok_or_else(|| allocated(p, p.host_port))?
-        };
-        out.push(PortSpec {
-            host_port: port,
-            host_port_end: 0,
-            ..p.clone()
-        });
+            held.insert((proto, hip, port));
+            drop(held);
+            undo.push(Box::new(move || {
+                self.recorded
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&(proto, hip, port));
+            }));
+            out.push(PortSpec {
+                host_port: port,
+                host_port_end: 0,
+                ..p.clone()
+            });
+        }
+        Ok(out)
     }
-    Ok(out)
+
+    /// Forgets ports [`BridgeDriver::record_ports`] recorded.
+    fn unrecord_ports(&self, ports: &[PortSpec]) {
+        let mut held = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+        for p in ports {
+            if let (Ok(proto), Ok(hip)) = (protocol_of(p), host_ip_of(p)) {
+                held.remove(&(proto, hip, p.host_port));
+            }
+        }
+    }
 }
 
 fn find_in<'a>(nets: &'a [NetworkDef], name_or_id: &str) -> Option<&'a NetworkDef> {
@@ -998,6 +1049,9 @@ impl NetworkAttacher for BridgeDriver {
     fn detach(&self, _netns: &Path, cfg: &EndpointConfig, ep: &Endpoint) -> Result<()> {
         let net = self.find(&cfg.network)?;
         let mut first_err = None;
+        if !self.firewall {
+            self.unrecord_ports(&ep.ports);
+        }
         if !ep.ports.is_empty() && self.firewall {
             let unpublished = (|| -> Result<()> {
                 let ip: IpAddr = ep
