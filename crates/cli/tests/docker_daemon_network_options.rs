@@ -387,6 +387,11 @@ fn icc_false_keeps_containers_of_a_network_apart_but_not_their_published_ports()
         "bridge",
     ]);
     assert_eq!(icc.trim(), "false");
+    let fwd = d
+        .host
+        .sh("cat /proc/sys/net/ipv4/ip_forward")
+        .expect("sysctl");
+    assert_eq!(fwd.trim(), "1", "berthd turns forwarding on by default");
     let gw = net_inspect(&d, "bridge", "{{range .IPAM.Config}}{{.Gateway}}{{end}}");
     let srv = serve(&d, "srv", "bridge", &["-p", "8080:80"], "published");
     d.ok(&["run", "-d", "--name", "cli", "busybox", "sleep", "300"]);
@@ -497,7 +502,7 @@ fn icc_false_keeps_containers_of_a_network_apart_but_not_their_published_ports()
 
 #[test]
 fn iptables_false_installs_no_rule_but_records_ports() {
-    let d = Daemon::start_with_config(r#"{"iptables": false}"#);
+    let d = Daemon::start_with_config(r#"{"iptables": false, "ip-forward": false}"#);
     d.load_busybox();
     let ip = serve(
         &d,
@@ -547,6 +552,13 @@ fn iptables_false_installs_no_rule_but_records_ports() {
     d.ok(&["run", "--rm", "--network", "user1", "busybox", "true"]);
     let tables = d.host.sh("nft list tables").expect("nft list tables");
     assert!(!tables.contains("berth"), "{tables}");
+    // "ip-forward": false: the sandbox's forwarding stays as it was (a new
+    // netns starts with it off; a default berthd turns it on).
+    let fwd = d
+        .host
+        .sh("cat /proc/sys/net/ipv4/ip_forward")
+        .expect("sysctl");
+    assert_eq!(fwd.trim(), "0");
     // As dockerd: no masquerade without the rules.
     let masq = d.ok(&[
         "network",
