@@ -77,6 +77,9 @@ for _ in $(seq "$REPS"); do
     v+="$(one_run va vb 10.236.0.1) "
     p+="$(one_run pa pb 10.237.0.1) "
 done
+# Traffic within a berth network is untracked (notrack): berth's netns,
+# where its bridge is, should hold no conntrack entry for the pair's flows.
+echo "conntrack entries in berth's netns after the runs: $(cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo 0)"
 for n in va vb pa pb pbr; do ip netns del "$n"; done
 python3 - "$b" "$v" "$p" <<'PY'
 import statistics, sys

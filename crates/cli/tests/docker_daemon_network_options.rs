@@ -1,7 +1,9 @@
 //! berthd's networking options (issue 11), as dockerd's flags and
 //! daemon.json keys: `--default-address-pool`, `--bip`, `--fixed-cidr`,
-//! `--mtu`, `--ip-masq`, `--dns`/`--dns-search`/`--dns-opt`. berthd runs in a sandbox
-//! host; what it reads of the host (addresses, routes) is the sandbox's.
+//! `--mtu`, `--ip-masq`, `--dns`/`--dns-search`/`--dns-opt`, `--icc`,
+//! `--iptables`, `--ipv6`/`--fixed-cidr-v6` and IPv6 pools. berthd runs in
+//! a sandbox host; what it reads of the host (addresses, routes) is the
+//! sandbox's.
 
 mod docker_support;
 
@@ -260,7 +262,7 @@ fn bip_fixed_cidr_and_mtu_from_daemon_json_then_changed_at_restart() {
 fn bad_networking_options_keep_berthd_from_starting() {
     // Parsed before anything is made; a temp data root in the sandbox.
     let d = Daemon::start();
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 10] = [
         (&["--mtu", "10"], "invalid MTU"),
         (
             &["--default-address-pool", "base=10.0.0.0/8,size=4"],
@@ -271,8 +273,20 @@ fn bad_networking_options_keep_berthd_from_starting() {
             "must be a key=value pair",
         ),
         (
-            &["--default-address-pool", "base=fd00::/48,size=64"],
-            "IPv6 pools are not supported",
+            &["--default-address-pool", "base=fd00::/48,size=121"],
+            "size must be between 48 and 120",
+        ),
+        (
+            &["--default-address-pool", "base=fd00::1/48,size=64"],
+            "has host bits set",
+        ),
+        (
+            &["--ipv6", "--fixed-cidr-v6", "10.9.0.0/24"],
+            "invalid fixed-cidr-v6",
+        ),
+        (
+            &["--icc=false", "--iptables=false"],
+            "ICC=false uses iptables to function",
         ),
         (
             &["--bip", "10.8.0.1/24", "--fixed-cidr", "10.9.0.0/24"],
@@ -307,4 +321,357 @@ fn bad_networking_options_keep_berthd_from_starting() {
     // The running daemon's bridge is all there is.
     let links = d.host.sh("ip -o link show type bridge").expect("links");
     assert_eq!(links.lines().count(), 1, "{links}");
+}
+
+/// `network inspect --format FORMAT net`, trimmed.
+fn net_inspect(d: &Daemon, net: &str, format: &str) -> String {
+    d.ok(&["network", "inspect", "--format", format, net])
+        .trim()
+        .to_owned()
+}
+
+/// `wget` of `url` from the running container `from`: (exit code, output).
+fn wget_in(d: &Daemon, from: &str, url: &str) -> (i32, String) {
+    let out = d.docker(&[
+        "exec",
+        from,
+        "sh",
+        "-c",
+        &format!("unset http_proxy HTTP_PROXY; timeout 5 wget -Y off -qO- {url}"),
+    ]);
+    (
+        code(&out),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out),
+    )
+}
+
+/// Waits (bounded) until `fetch` succeeds; its last (exit, output).
+fn until_ok(mut fetch: impl FnMut() -> (i32, String)) -> (i32, String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let r = fetch();
+        if r.0 == 0 || std::time::Instant::now() > deadline {
+            return r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// A detached busybox httpd serving `text` (`extra` flags first); its IP
+/// on `net`.
+fn serve(d: &Daemon, name: &str, net: &str, extra: &[&str], text: &str) -> String {
+    let mut args = vec!["run", "-d", "--name", name, "--network", net];
+    args.extend_from_slice(extra);
+    let script =
+        format!("mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -p 80 -h /www");
+    args.extend_from_slice(&["busybox", "sh", "-c", &script]);
+    d.ok(&args);
+    let ip = d.ok(&[
+        "inspect",
+        "--format",
+        &format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}"),
+        name,
+    ]);
+    ip.trim().to_owned()
+}
+
+#[test]
+fn icc_false_keeps_containers_of_a_network_apart_but_not_their_published_ports() {
+    let d = Daemon::start_with("{}", &["--icc=false"]);
+    d.load_busybox();
+    let icc = d.ok(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{index .Options \"com.docker.network.bridge.enable_icc\"}}",
+        "bridge",
+    ]);
+    assert_eq!(icc.trim(), "false");
+    let fwd = d
+        .host
+        .sh("cat /proc/sys/net/ipv4/ip_forward")
+        .expect("sysctl");
+    assert_eq!(fwd.trim(), "1", "berthd turns forwarding on by default");
+    let gw = net_inspect(&d, "bridge", "{{range .IPAM.Config}}{{.Gateway}}{{end}}");
+    let srv = serve(&d, "srv", "bridge", &["-p", "8080:80"], "published");
+    d.ok(&["run", "-d", "--name", "cli", "busybox", "sleep", "300"]);
+    // Through the published port (DNAT on the gateway): allowed; this
+    // also waits for httpd to listen.
+    let via_port = until_ok(|| wget_in(&d, "cli", &format!("http://{gw}:8080/")));
+    assert_eq!(via_port.0, 0, "{}\n{}", via_port.1, d.log_text());
+    assert!(via_port.1.contains("published"), "{}", via_port.1);
+    // Directly, container to container on the same bridge: dropped.
+    let direct = wget_in(&d, "cli", &format!("http://{srv}/"));
+    assert_ne!(direct.0, 0, "ICC off but reached {srv}: {}", direct.1);
+    // The host still reaches the container.
+    let from_host = d
+        .host
+        .sh(&format!("busybox timeout 5 wget -Y off -qO- http://{srv}/"))
+        .expect("host to container");
+    assert!(from_host.contains("published"), "{from_host}");
+
+    // A user network with the option: the same; one without it: open.
+    d.ok(&[
+        "network",
+        "create",
+        "-o",
+        "com.docker.network.bridge.enable_icc=false",
+        "noicc",
+    ]);
+    d.ok(&["network", "create", "open"]);
+    for (net, reach) in [("noicc", false), ("open", true)] {
+        let (s, c) = (format!("srv-{net}"), format!("cli-{net}"));
+        let ip = serve(&d, &s, net, &[], net);
+        d.ok(&[
+            "run",
+            "-d",
+            "--name",
+            &c,
+            "--network",
+            net,
+            "busybox",
+            "sleep",
+            "300",
+        ]);
+        let up = until_ok(|| {
+            d.host
+                .sh(&format!("busybox timeout 5 wget -Y off -qO- http://{ip}/"))
+                .map(|o| (0, o))
+                .unwrap_or_else(|e| (1, e.to_string()))
+        });
+        assert_eq!(up.0, 0, "{net}: httpd not up: {}", up.1);
+        let got = wget_in(&d, &c, &format!("http://{ip}/"));
+        assert_eq!(got.0 == 0, reach, "{net}: {}", got.1);
+        // By name, through the embedded DNS, likewise.
+        let by_name = wget_in(&d, &c, &format!("http://{s}/"));
+        assert_eq!(by_name.0 == 0, reach, "{net}: {}", by_name.1);
+    }
+    let sets = d
+        .host
+        .sh("nft list set inet berth no_icc")
+        .expect("no_icc set");
+    assert!(sets.contains("\"berth0\" . \"berth0\""), "{sets}");
+    let noicc_br = net_inspect(&d, "noicc", "{{.Id}}");
+    assert!(
+        sets.contains(&format!("\"br-{}\"", &noicc_br.trim()[..12])),
+        "{sets}"
+    );
+    let open_br = net_inspect(&d, "open", "{{.Id}}");
+    assert!(!sets.contains(&open_br.trim()[..12]), "{sets}");
+
+    // Bad input: the option must be a boolean.
+    let bad = d.docker(&[
+        "network",
+        "create",
+        "-o",
+        "com.docker.network.bridge.enable_icc=maybe",
+        "bad",
+    ]);
+    assert_ne!(code(&bad), 0);
+    assert!(
+        stderr(&bad).contains("com.docker.network.bridge.enable_icc")
+            && stderr(&bad).contains("want true or false"),
+        "{}",
+        stderr(&bad)
+    );
+    // Without IPv6 pools configured, --ipv6 takes a /64 of berthd's ULA
+    // /48 (fd00::/8), with an IPv4 subnet from the IPv4 pools.
+    d.ok(&["network", "create", "--ipv6", "ula"]);
+    let cfg = net_inspect(&d, "ula", "{{range .IPAM.Config}}{{.Subnet}};{{end}}");
+    let subnets: Vec<&str> = cfg.trim().trim_end_matches(';').split(';').collect();
+    assert_eq!(subnets.len(), 2, "{cfg}");
+    assert!(subnets.iter().any(|s| s.contains('.')), "{cfg}");
+    assert!(
+        subnets
+            .iter()
+            .any(|s| s.starts_with("fd") && s.ends_with("::/64")),
+        "{cfg}"
+    );
+    d.ok(&[
+        "rm",
+        "-f",
+        "srv",
+        "cli",
+        "srv-noicc",
+        "cli-noicc",
+        "srv-open",
+        "cli-open",
+    ]);
+    d.ok(&["network", "rm", "noicc", "open", "ula"]);
+}
+
+#[test]
+fn iptables_false_installs_no_rule_but_records_ports() {
+    let d = Daemon::start_with_config(r#"{"iptables": false, "ip-forward": false}"#);
+    d.load_busybox();
+    let ip = serve(
+        &d,
+        "web",
+        "bridge",
+        &["-p", "8080:80", "-p", "9000-9001:81"],
+        "plain",
+    );
+    // The ports are recorded as asked...
+    let port = d.ok(&["port", "web"]);
+    assert!(port.contains("80/tcp -> 0.0.0.0:8080"), "{port}");
+    assert!(port.contains("81/tcp -> 0.0.0.0:9000"), "{port}");
+    // ...the container is reachable directly from the host (routing, no
+    // NAT), but nothing publishes the port: no table of berth's at all.
+    let direct = until_ok(|| {
+        d.host
+            .sh(&format!("busybox timeout 5 wget -Y off -qO- http://{ip}/"))
+            .map(|o| (0, o))
+            .unwrap_or_else(|e| (1, e.to_string()))
+    });
+    assert_eq!(direct.0, 0, "{}\n{}", direct.1, d.log_text());
+    assert!(
+        d.host
+            .sh("busybox timeout 5 wget -Y off -qO- http://127.0.0.1:8080/")
+            .is_err(),
+        "published with --iptables=false"
+    );
+    // Host-port clashes are still refused (berthd keeps the ports it
+    // recorded), also after a restart with the container running.
+    let clash = |d: &Daemon| {
+        let out = d.docker(&[
+            "run", "-d", "--name", "clash", "-p", "8080:80", "busybox", "sleep", "60",
+        ]);
+        d.ok(&["rm", "-f", "clash"]);
+        assert_ne!(code(&out), 0, "second 8080 accepted");
+        assert!(
+            stderr(&out).contains("0.0.0.0:8080 failed: port is already allocated"),
+            "{}",
+            stderr(&out)
+        );
+    };
+    clash(&d);
+    let mut d = d;
+    d.restart();
+    clash(&d);
+    d.ok(&["network", "create", "user1"]);
+    d.ok(&["run", "--rm", "--network", "user1", "busybox", "true"]);
+    let tables = d.host.sh("nft list tables").expect("nft list tables");
+    assert!(!tables.contains("berth"), "{tables}");
+    // "ip-forward": false: the sandbox's forwarding stays as it was (a new
+    // netns starts with it off; a default berthd turns it on).
+    let fwd = d
+        .host
+        .sh("cat /proc/sys/net/ipv4/ip_forward")
+        .expect("sysctl");
+    assert_eq!(fwd.trim(), "0");
+    // As dockerd: no masquerade without the rules.
+    let masq = d.ok(&[
+        "network",
+        "inspect",
+        "--format",
+        "{{index .Options \"com.docker.network.bridge.enable_ip_masquerade\"}}",
+        "bridge",
+    ]);
+    assert_eq!(masq.trim(), "false");
+    d.ok(&["rm", "-f", "web"]);
+    // Released with the container.
+    d.ok(&["run", "--rm", "-p", "8080:80", "busybox", "true"]);
+    d.ok(&["network", "rm", "user1"]);
+    let tables = d.host.sh("nft list tables").expect("nft list tables");
+    assert!(!tables.contains("berth"), "{tables}");
+
+    // Bad input: daemon.json's "iptables" must be a boolean.
+    let root = d.host.root().join("badjson");
+    std::fs::create_dir_all(&root).expect("dir");
+    std::fs::write(root.join("d.json"), r#"{"iptables": "no"}"#).expect("config");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+    cmd.arg("daemon")
+        .arg("-H")
+        .arg(format!("unix://{}/s.sock", root.display()))
+        .arg("--data-root")
+        .arg(root.join("lib"))
+        .arg("--exec-root")
+        .arg(root.join("run"))
+        .arg("--config-file")
+        .arg(root.join("d.json"));
+    let out = d.host.output(&mut cmd).expect("berthd");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unable to configure the daemon") && err.contains("invalid type"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ipv6_pools_give_networks_and_the_default_bridge_their_subnets() {
+    let d = Daemon::start_with(
+        "{}",
+        &[
+            "--default-address-pool",
+            "base=10.131.0.0/16,size=24",
+            "--default-address-pool",
+            "base=fd00:131::/63,size=64",
+            "--ipv6",
+            "--fixed-cidr-v6",
+            "fd00:130::/64",
+        ],
+    );
+    d.load_busybox();
+    let v = |net: &str| {
+        net_inspect(
+            &d,
+            net,
+            "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}};{{end}}",
+        )
+    };
+    // The default bridge: v4 from the pool, v6 from --fixed-cidr-v6.
+    let bridge = v("bridge");
+    assert!(bridge.contains("10.131.0.0/24 10.131.0.1;"), "{bridge}");
+    assert!(bridge.contains("fd00:130::/64 fd00:130::1;"), "{bridge}");
+    let six = run_sh(&d, &[], "ip -o -6 addr show dev eth0 scope global; ping6 -c1 -W5 fd00:130::1 >/dev/null && echo ping-ok");
+    assert!(six.contains("inet6 fd00:130::2/64"), "{six}");
+    assert!(six.contains("ping-ok"), "{six}");
+    // --ipv6 without --subnet: both families from the pools, in order.
+    d.ok(&["network", "create", "--ipv6", "v6a"]);
+    assert_eq!(
+        v("v6a").trim(),
+        "10.131.1.0/24 10.131.1.1;fd00:131::/64 fd00:131::1;"
+    );
+    let six = run_sh(
+        &d,
+        &["--network", "v6a"],
+        "ip -o -6 addr show dev eth0 scope global",
+    );
+    assert!(six.contains("inet6 fd00:131::2/64"), "{six}");
+    // An IPv6 --subnet alone: the IPv4 one still comes from the pool.
+    d.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd00:99::/64",
+        "v6manual",
+    ]);
+    assert_eq!(
+        v("v6manual").trim(),
+        "10.131.2.0/24 10.131.2.1;fd00:99::/64 fd00:99::1;"
+    );
+    d.ok(&["network", "create", "--ipv6", "v6b"]);
+    assert!(v("v6b").contains("fd00:131:0:1::/64"), "{}", v("v6b"));
+    // The IPv6 pool is used up (two /64s); IPv4-only networks still go.
+    let full = d.docker(&["network", "create", "--ipv6", "v6c"]);
+    assert_ne!(code(&full), 0);
+    assert!(
+        stderr(&full).contains("all predefined address pools have been fully subnetted"),
+        "{}",
+        stderr(&full)
+    );
+    d.ok(&["network", "create", "v4only"]);
+    assert_eq!(v("v4only").trim(), "10.131.4.0/24 10.131.4.1;");
+    let pools = d.ok(&["info", "--format", "{{json .DefaultAddressPools}}"]);
+    assert_eq!(
+        pools.trim(),
+        r#"[{"Base":"10.131.0.0/16","Size":24},{"Base":"fd00:131::/63","Size":64}]"#
+    );
+    d.ok(&["network", "rm", "v6a", "v6manual", "v6b", "v4only"]);
+    // Freed: the next --ipv6 network gets the first /64 again.
+    d.ok(&["network", "create", "--ipv6", "v6d"]);
+    assert!(v("v6d").contains("fd00:131::/64"), "{}", v("v6d"));
+    d.ok(&["network", "rm", "v6d"]);
 }

@@ -40,6 +40,7 @@ fn rules_and_elements_are_where_they_belong() {
             subnets: vec![net("10.20.0.0/24"), net("fd00:20::/64")],
             masquerade: true,
             isolate: true,
+            ..Default::default()
         };
         fw.add_network(&netw).expect("add network");
         fw.add_network(&netw).expect("add network twice");
@@ -155,12 +156,14 @@ fn has_network_reads_the_elements_nft_wrote() {
             subnets: vec![net("10.20.0.0/16"), net("fd00:20::/64")],
             masquerade: true,
             isolate: true,
+            ..Default::default()
         };
         let b = NetworkRules {
             bridge: Some("br-b".into()),
             subnets: vec![net("10.21.0.0/24")],
             masquerade: true,
             isolate: false,
+            ..Default::default()
         };
         assert!(!fw.has_network(&a).expect("probe"), "empty table");
         fw.add_network(&a).expect("add a");
@@ -325,6 +328,7 @@ fn published_port_dnat_through_a_bridge() {
             subnets: vec![net("10.30.0.0/24")],
             masquerade: true,
             isolate: true,
+            ..Default::default()
         })
         .expect("network rules");
         let any = PortMapping::new(Protocol::Tcp, 8080, ip("10.30.0.2"), 80);
@@ -412,6 +416,7 @@ fn isolated_networks_cannot_talk_but_each_reaches_its_gateway() {
                 subnets: vec![net(&format!("10.4{i}.0.0/24"))],
                 masquerade: false,
                 isolate: true,
+                ..Default::default()
             })
             .expect("isolate");
         }
@@ -425,4 +430,81 @@ fn isolated_networks_cannot_talk_but_each_reaches_its_gateway() {
         );
     })
     .expect("enter");
+}
+
+#[test]
+fn icc_off_and_untracked_traffic_are_elements_of_their_network() {
+    use berth_net::firewall::IccOpening;
+    let host = SandboxHost::new().expect("sandbox");
+    host.enter_keep_pidns(|| {
+        let fw = Firewall::open().expect("open");
+        let open = NetworkRules {
+            bridge: Some("br-open".into()),
+            subnets: vec![net("10.50.0.0/24"), net("fd00:50::/64")],
+            masquerade: true,
+            isolate: true,
+            block_icc: false,
+            gateways: vec![ip("10.50.0.1"), ip("fd00:50::1")],
+        };
+        let closed = NetworkRules {
+            bridge: Some("br-closed".into()),
+            subnets: vec![net("10.51.0.0/24")],
+            gateways: vec![ip("10.51.0.1")],
+            block_icc: true,
+            ..open.clone()
+        };
+        // No masquerade: hairpin answers come back bridged, so tracked.
+        let no_masq = NetworkRules {
+            bridge: Some("br-nomasq".into()),
+            subnets: vec![net("10.52.0.0/24")],
+            gateways: vec![ip("10.52.0.1")],
+            masquerade: false,
+            ..open.clone()
+        };
+        for n in [&open, &closed, &no_masq] {
+            assert!(!fw.has_network(n).expect("probe"), "{n:?}");
+            fw.add_network(n).expect("add");
+            assert!(fw.has_network(n).expect("probe"), "{n:?}");
+        }
+        let set = |name: &str| {
+            nft::run("list", &format!("list set inet berth {name}")).expect("list set")
+        };
+        let intra4 = set("intra4");
+        assert!(intra4.contains("10.50.0.0/24"), "{intra4}");
+        assert!(
+            !intra4.contains("10.51.0.0/24") && !intra4.contains("10.52.0.0/24"),
+            "{intra4}"
+        );
+        assert!(set("intra6").contains("fd00:50::/64"));
+        let gw4 = set("gw4");
+        assert!(
+            gw4.contains("10.50.0.1") && !gw4.contains("10.51.0.1"),
+            "{gw4}"
+        );
+        let no_icc = set("no_icc");
+        assert!(no_icc.contains("\"br-closed\" . \"br-closed\""), "{no_icc}");
+        assert!(!no_icc.contains("br-open"), "{no_icc}");
+
+        let hole = IccOpening {
+            client: "10.51.0.2".parse().expect("ip"),
+            server: "10.51.0.3".parse().expect("ip"),
+            protocol: Protocol::Tcp,
+            port: 80,
+        };
+        fw.open_icc(&hole).expect("open icc");
+        fw.open_icc(&hole).expect("open icc twice");
+        assert!(set("icc_open4").contains("10.51.0.2 . 10.51.0.3 . tcp . 80"));
+        fw.close_icc(&hole).expect("close icc");
+        fw.close_icc(&hole).expect("close icc twice");
+        assert!(!set("icc_open4").contains("10.51.0.2"));
+
+        fw.remove_network(&closed).expect("remove");
+        fw.remove_network(&open).expect("remove");
+        assert!(!set("no_icc").contains("br-closed"));
+        assert!(!set("intra4").contains("10.50.0.0/24"));
+        assert!(!set("gw6").contains("fd00:50::1"));
+        assert!(fw.rules_intact().expect("intact"));
+        fw.delete().expect("delete");
+    })
+    .expect("in sandbox");
 }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use berth_engine::network::bridge::{parse_cidr, parse_mtu, BridgeDriver, BridgeOptions};
+use berth_engine::network::bridge::{
+    parse_cidr, parse_fixed_cidr_v6, parse_mtu, BridgeDriver, BridgeOptions,
+};
 use berth_engine::network::cni::{CniConfig, CniDriver};
 use berth_engine::network::dispatch::Networks;
 use berth_engine::network::pools::AddressPool;
@@ -59,6 +61,23 @@ struct Flags {
     /// Masquerade outbound traffic of the default bridge (--ip-masq=false: not).
     #[arg(long = "ip-masq", num_args = 0..=1, default_missing_value = "true")]
     ip_masq: Option<bool>,
+    /// Inter-container communication on the default bridge (--icc=false:
+    /// its containers reach each other only through published ports).
+    #[arg(long = "icc", num_args = 0..=1, default_missing_value = "true")]
+    icc: Option<bool>,
+    /// Program berth's nftables table (--iptables=false: no rule at all:
+    /// no masquerade, no published ports, no isolation).
+    #[arg(long = "iptables", num_args = 0..=1, default_missing_value = "true")]
+    iptables: Option<bool>,
+    /// Turn on IP forwarding (--ip-forward=false: leave the sysctls alone).
+    #[arg(long = "ip-forward", num_args = 0..=1, default_missing_value = "true")]
+    ip_forward: Option<bool>,
+    /// Give the default bridge an IPv6 subnet too.
+    #[arg(long = "ipv6", num_args = 0..=1, default_missing_value = "true")]
+    ipv6: Option<bool>,
+    /// The default bridge's IPv6 subnet (with --ipv6; else from the pools).
+    #[arg(long = "fixed-cidr-v6")]
+    fixed_cidr_v6: Option<String>,
     /// DNS servers of containers that give none.
     #[arg(long = "dns")]
     dns: Vec<String>,
@@ -121,6 +140,13 @@ struct DaemonJson {
     dns: Option<Vec<String>>,
     #[serde(rename = "ip-masq")]
     ip_masq: Option<bool>,
+    icc: Option<bool>,
+    iptables: Option<bool>,
+    #[serde(rename = "ip-forward")]
+    ip_forward: Option<bool>,
+    ipv6: Option<bool>,
+    #[serde(rename = "fixed-cidr-v6")]
+    fixed_cidr_v6: Option<String>,
     #[serde(rename = "dns-search")]
     dns_search: Option<Vec<String>>,
     #[serde(rename = "dns-opts")]
@@ -244,6 +270,12 @@ fn network_options(
         (None, Some(m)) => Some(parse_mtu(&m.to_string())?),
         (None, None) => None,
     };
+    let iptables = flags.iptables.or(file.iptables);
+    let icc = flags.icc.or(file.icc);
+    if iptables == Some(false) && icc == Some(false) {
+        // dockerd's words.
+        bail!("You specified --iptables=false with --icc=false. ICC=false uses iptables to function. Please set --icc or --iptables to true");
+    }
     let opts = BridgeOptions {
         bip: flags
             .bip
@@ -259,7 +291,21 @@ fn network_options(
             .transpose()?,
         mtu,
         pools: pools.clone(),
-        ip_masq: flags.ip_masq.or(file.ip_masq),
+        // As dockerd: no masquerade without its rules.
+        ip_masq: match iptables {
+            Some(false) => Some(false),
+            _ => flags.ip_masq.or(file.ip_masq),
+        },
+        icc,
+        ipv6: flags.ipv6.or(file.ipv6).unwrap_or(false),
+        fixed_cidr_v6: flags
+            .fixed_cidr_v6
+            .as_deref()
+            .or(file.fixed_cidr_v6.as_deref())
+            .map(parse_fixed_cidr_v6)
+            .transpose()?,
+        iptables,
+        ip_forward: flags.ip_forward.or(file.ip_forward),
     };
     cfg.address_pools = pools;
     cfg.dns = flag_or_file(&flags.dns, &file.dns);
@@ -458,6 +504,7 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
         &mut cfg,
     )?;
     let bridge_opts = network_options(&flags, &file, &mut cfg)?;
+    let firewall = bridge_opts.firewall();
     std::fs::create_dir_all(&cfg.data_root)
         .with_context(|| format!("creating {}", cfg.data_root.display()))?;
     let bridge = BridgeDriver::open_with(&cfg.data_root.join("network.db"), &bridge_opts)
@@ -480,7 +527,14 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
         tokio::spawn(super::daemon_malloc::trim_when_idle());
         engine.restore().await;
         // After restore: its repair publishes the ports of running containers.
-        if let Err(e) = berth_engine::network::firewall_watch::spawn(engine.clone()) {
+        // --iptables=false: berth has no rules to watch over.
+        if !firewall {
+            tracing::info!("--iptables=false: berthd programs no firewall rules");
+            // Holds the running containers' host ports again (clashes).
+            if let Err(e) = engine.repair_firewall() {
+                tracing::warn!("recording the running containers' ports: {e}");
+            }
+        } else if let Err(e) = berth_engine::network::firewall_watch::spawn(engine.clone()) {
             tracing::warn!("cannot watch the firewall for changes (no self-healing): {e}");
         }
         let shutdown = async {

@@ -454,6 +454,7 @@ fn add_steps<'a>(
             subnets: result.ips.iter().map(|i| i.address.trunc()).collect(),
             masquerade: true,
             isolate: false,
+            ..Default::default()
         })
         .map_err(|e| setup("adding masquerade", e))?;
     }
@@ -602,6 +603,7 @@ fn release_masquerade(req: &Request, c: &BridgeConf) -> Result<(), CniError> {
         subnets,
         masquerade: true,
         isolate: false,
+        ..Default::default()
     };
     let Some(fw) = Firewall::open_existing().map_err(|e| setup("opening firewall", e))? else {
         return Ok(());

@@ -12,7 +12,7 @@
 //! elements of the DNAT maps. Detach releases the lease and the ports; the
 //! veth goes with the container's netns.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -34,13 +34,15 @@ use crate::error::{EngineError, Result};
 mod default_net;
 mod repair;
 
-pub use default_net::{parse_cidr, parse_mtu, BridgeOptions, DEFAULT_MTU};
+pub use default_net::{parse_cidr, parse_fixed_cidr_v6, parse_mtu, BridgeOptions, DEFAULT_MTU};
 
 /// The default network's name and bridge.
 pub const DEFAULT_NETWORK: &str = "bridge";
 pub const DEFAULT_BRIDGE: &str = "berth0";
 const IFNAME: &str = "eth0";
 const KEY_PREFIX: &str = "networks/v1/";
+/// The 40-bit global ID of berthd's own ULA pool (drawn once).
+const ULA_KEY: &str = "ula/v1";
 
 /// One network as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +121,11 @@ impl NetworkDef {
                     default_net::parse_bool(default_net::MASQ_OPTION, v).unwrap_or(true)
                 }),
             isolate: true,
+            // `-o com.docker.network.bridge.enable_icc=false`, `--icc=false`.
+            block_icc: self.options.get(default_net::ICC_OPTION).is_some_and(|v| {
+                !default_net::parse_bool(default_net::ICC_OPTION, v).unwrap_or(true)
+            }),
+            gateways: std::iter::once(self.gateway).chain(self.gateway6).collect(),
         }
     }
 
@@ -200,18 +207,49 @@ fn host_subnets(nl: &Netlink) -> Result<Vec<IpNet>> {
     Ok(out)
 }
 
-/// Removes a replaced default network's gateway address from its bridge
+/// Removes a replaced default network's changed gateway addresses (v4, v6) from its bridge
 /// (berth's own), so the daemon's netns does not keep a stale route.
-fn forget_gateway(old: &NetworkDef) {
+fn forget_gateway(old: &NetworkDef, new: &NetworkDef) {
     let Ok(host) = Netlink::new() else { return };
     let Ok(Some(br)) = host.link_by_name(&old.bridge) else {
         return;
     };
-    if let Ok(gw) = IpNet::new(old.gateway, old.subnet.prefix_len()) {
+    let mut gone = Vec::new();
+    if old.gateway != new.gateway || old.subnet != new.subnet {
+        gone.extend(IpNet::new(old.gateway, old.subnet.prefix_len()).ok());
+    }
+    if let (Some(g6), Some(s6)) = (old.gateway6, old.subnet6) {
+        if old.gateway6 != new.gateway6 || old.subnet6 != new.subnet6 {
+            gone.extend(IpNet::new(g6, s6.prefix_len()).ok());
+        }
+    }
+    for gw in gone {
         if let Err(e) = host.del_address(br.index, gw) {
             tracing::warn!("removing the old default bridge address {gw}: {e}");
         }
     }
+}
+
+/// Docker's IPv6 gateway: the address after the subnet's (ipnet's v6
+/// hosts() start at the subnet-router anycast address, the network's).
+fn gateway6_of(subnet6: &IpNet) -> IpAddr {
+    match subnet6.network() {
+        IpAddr::V6(n) => IpAddr::V6(Ipv6Addr::from(u128::from(n) + 1)),
+        v4 => v4,
+    }
+}
+
+/// The global ID of berthd's ULA pool: stored, or drawn and stored.
+fn ula_pool(store: &dyn Store) -> Result<AddressPool> {
+    if let Some(b) = store.get(ULA_KEY)? {
+        if let Ok(id) = String::from_utf8_lossy(&b).trim().parse::<u64>() {
+            return Ok(pools::ula(id));
+        }
+    }
+    let hex = crate::ids::new_id()?;
+    let id = u64::from_str_radix(&hex[..10], 16).map_err(|e| internal("ULA global ID", e))?;
+    store.put(ULA_KEY, id.to_string().as_bytes())?;
+    Ok(pools::ula(id))
 }
 
 /// Removes a replaced default network's firewall elements (its
@@ -241,8 +279,25 @@ pub struct BridgeDriver {
     leases: Arc<dyn Store>,
     networks: Mutex<Vec<NetworkDef>>,
     dns: super::dns::Dns,
-    /// Where subnets of networks created without `--subnet` come from.
+    /// Where subnets of networks created without `--subnet` come from
+    /// (both families).
     pools: Vec<AddressPool>,
+    /// `--iptables`: program berth's nftables table (off: no rule at all).
+    firewall: bool,
+    /// `--ip-forward`: turn on the forwarding sysctls.
+    ip_forward: bool,
+    /// `--iptables=false`: the host ports containers hold (no DNAT map
+    /// to find a clash in), refilled from the records at start.
+    recorded: Mutex<HashSet<HostPort>>,
+}
+
+/// A host port as `-p` holds it: protocol, address (None: all), port.
+type HostPort = (Protocol, Option<IpAddr>, u16);
+
+/// Whether two host ports clash: same protocol and port, and the same
+/// address or either one all addresses (as dockerd's port allocator).
+fn clashes(a: &HostPort, b: &HostPort) -> bool {
+    a.0 == b.0 && a.2 == b.2 && (a.1 == b.1 || a.1.is_none() || b.1.is_none())
 }
 
 const DNS_PREFIX: &str = "dns/v1/";
@@ -270,23 +325,22 @@ impl BridgeDriver {
         let others: Vec<IpNet> = nets
             .iter()
             .filter(|n| n.name != DEFAULT_NETWORK)
-            .map(|n| n.subnet)
+            .flat_map(|n| std::iter::once(n.subnet).chain(n.subnet6))
             .collect();
-        let wanted = default_net::wanted(opts, stored.as_ref(), || {
+        let pools = opts.pools(ula_pool(&*store)?);
+        let wanted = default_net::wanted(opts, &pools, stored.as_ref(), || {
             let nl = Netlink::new().map_err(|e| internal("netlink", e))?;
             let mut taken = host_subnets(&nl)?;
-            taken.extend(others);
+            taken.extend(others.iter().copied());
             Ok(taken)
         })?;
         if let Some(def) = wanted {
             put(&*store, &def)?;
             if let Some(old) = &stored {
-                if old.rules() != def.rules() {
+                if old.rules() != def.rules() && opts.firewall() {
                     forget_rules(old)?;
                 }
-                if old.gateway != def.gateway || old.subnet != def.subnet {
-                    forget_gateway(old);
-                }
+                forget_gateway(old, &def);
             }
             nets.retain(|n| n.name != DEFAULT_NETWORK);
             nets.push(def);
@@ -313,7 +367,10 @@ impl BridgeDriver {
             leases,
             networks: Mutex::new(nets),
             dns,
-            pools: opts.pools(),
+            pools,
+            firewall: opts.firewall(),
+            ip_forward: opts.ip_forward.unwrap_or(true),
+            recorded: Mutex::new(HashSet::new()),
         };
         // As dockerd: every network's bridge exists (with its gateway
         // address and rules) from daemon start, not from its
@@ -408,31 +465,66 @@ impl BridgeDriver {
                     Err(e) => return Err(internal(&format!("adding {gw6} to {}", net.bridge), e)),
                 }
             }
-            berth_net::sysctl::set_ipv6_forwarding(true)
-                .map_err(|e| internal("enabling IPv6 forwarding", e))?;
+            if self.ip_forward {
+                berth_net::sysctl::set_ipv6_forwarding(true)
+                    .map_err(|e| internal("enabling IPv6 forwarding", e))?;
+            }
         }
         if !br.up {
             host.set_up(br.index)
                 .map_err(|e| internal(&format!("setting {} up", net.bridge), e))?;
         }
-        berth_net::sysctl::set_ipv4_forwarding(true)
-            .map_err(|e| internal("enabling IPv4 forwarding", e))?;
+        if self.ip_forward {
+            berth_net::sysctl::set_ipv4_forwarding(true)
+                .map_err(|e| internal("enabling IPv4 forwarding", e))?;
+        }
+        // --iptables=false: no rule, so no published port from 127.0.0.1
+        // either (and route_localnet would be unsafe without the rule
+        // that guards it).
+        if !self.firewall {
+            return Ok(br.index);
+        }
         // 127.0.0.1:port of a published port is DNATed to the bridge; the
         // firewall drops 127/8 arriving from outside lo unless DNATed.
         berth_net::sysctl::set_route_localnet(&net.bridge, true)
             .map_err(|e| internal("setting route_localnet on the bridge", e))?;
+        let rules = net.rules();
+        if rules.block_icc {
+            // Bridged traffic reaches the inet forward hook only through
+            // br_netfilter (dockerd turns it on for --icc=false too).
+            for key in [
+                "net.bridge.bridge-nf-call-iptables",
+                "net.bridge.bridge-nf-call-ip6tables",
+            ] {
+                match berth_net::sysctl::get(key) {
+                    Ok(v) if v.trim() == "1" => {}
+                    Ok(_) => berth_net::sysctl::set(key, "1")
+                        .map_err(|e| internal(&format!("setting {key} for ICC off"), e))?,
+                    Err(e) => {
+                        return Err(internal(
+                            &format!(
+                                "{ICC} false on {}: {key} is unavailable (load br_netfilter)",
+                                net.name,
+                                ICC = default_net::ICC_OPTION
+                            ),
+                            e,
+                        ))
+                    }
+                }
+            }
+        }
         let fw = Firewall::open().map_err(|e| internal("opening firewall", e))?;
-        fw.add_network(&net.rules())
+        fw.add_network(&rules)
             .map_err(|e| internal("adding the network's firewall elements", e))?;
         Ok(br.index)
     }
 
-    fn attach_steps(
-        &self,
+    fn attach_steps<'a>(
+        &'a self,
         netns: &Path,
         cfg: &EndpointConfig,
         net: &NetworkDef,
-        undo: &mut Vec<Box<dyn FnOnce() + '_>>,
+        undo: &mut Vec<Box<dyn FnOnce() + 'a>>,
     ) -> Result<Endpoint> {
         for p in &cfg.ports {
             check_port(p)?;
@@ -565,7 +657,11 @@ impl BridgeDriver {
             .and_then(|l| l.mac)
             .map(|m| m.to_string())
             .unwrap_or_default();
-        let ports = publish_ports(&cfg.ports, addr.addr(), undo)?;
+        let ports = if self.firewall {
+            publish_ports(&cfg.ports, addr.addr(), undo)?
+        } else {
+            self.record_ports(&cfg.ports, undo)?
+        };
         Ok(Endpoint {
             network_id: net.id.clone(),
             endpoint_id: crate::ids::new_id()?,
@@ -719,6 +815,66 @@ fn publish_ports<'a>(
     Ok(out)
 }
 
+impl BridgeDriver {
+    /// `--iptables=false`: the ports are recorded as asked (inspect,
+    /// `docker port`) and nothing is published, as dockerd without its
+    /// rules; a host port another container holds is refused all the
+    /// same. A range or "any" takes the first port neither another
+    /// container nor a process of the daemon's netns holds.
+    fn record_ports<'a>(
+        &'a self,
+        specs: &[PortSpec],
+        undo: &mut Vec<Box<dyn FnOnce() + 'a>>,
+    ) -> Result<Vec<PortSpec>> {
+        let mut out = Vec::new();
+        for p in specs {
+            let proto = protocol_of(p)?;
+            let hip = host_ip_of(p)?;
+            let mut held = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+            let free = |port: u16| !held.iter().any(|h| clashes(h, &(proto, hip, port)));
+            let port = if p.host_port != 0 && p.host_port_end == 0 {
+                if !free(p.host_port) {
+                    return Err(allocated(p, p.host_port));
+                }
+                p.host_port
+            } else {
+                let mut range: Box<dyn Iterator<Item = u16>> = if p.host_port != 0 {
+                    Box::new(p.host_port..=p.host_port_end)
+                } else {
+                    Box::new(EPHEMERAL)
+                };
+                range
+                    .find(|&port| free(port) && !port_in_use(proto, hip, port))
+                    .ok_or_else(|| allocated(p, p.host_port))?
+            };
+            held.insert((proto, hip, port));
+            drop(held);
+            undo.push(Box::new(move || {
+                self.recorded
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&(proto, hip, port));
+            }));
+            out.push(PortSpec {
+                host_port: port,
+                host_port_end: 0,
+                ..p.clone()
+            });
+        }
+        Ok(out)
+    }
+
+    /// Forgets ports [`BridgeDriver::record_ports`] recorded.
+    fn unrecord_ports(&self, ports: &[PortSpec]) {
+        let mut held = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+        for p in ports {
+            if let (Ok(proto), Ok(hip)) = (protocol_of(p), host_ip_of(p)) {
+                held.remove(&(proto, hip, p.host_port));
+            }
+        }
+    }
+}
+
 fn find_in<'a>(nets: &'a [NetworkDef], name_or_id: &str) -> Option<&'a NetworkDef> {
     nets.iter()
         .find(|n| n.name == name_or_id || n.id == name_or_id)
@@ -805,11 +961,7 @@ fn check_gateway(gw: IpAddr, subnet: &IpNet) -> Result<()> {
 /// `--subnet`), checked against the other networks' v6 subnets.
 fn v6_of(req: &NetworkCreate, nets: &[NetworkDef]) -> Result<(Option<IpNet>, Option<IpAddr>)> {
     let Some(s) = &req.subnet6 else {
-        if req.ipv6 {
-            return Err(EngineError::Invalid(
-                "--ipv6 needs an IPv6 --subnet (berthd has no default IPv6 pool)".into(),
-            ));
-        }
+        // With --ipv6, the caller takes one from the pools.
         return Ok((None, None));
     };
     if !req.ipv6 {
@@ -846,12 +998,7 @@ fn v6_of(req: &NetworkCreate, nets: &[NetworkDef]) -> Result<(Option<IpNet>, Opt
             check_gateway(gw, &subnet6)?;
             gw
         }
-        // ipnet's v6 hosts() start at the subnet-router anycast address
-        // (the network address); Docker's gateway is the one after it.
-        None => match subnet6.network() {
-            IpAddr::V6(n) => IpAddr::V6(Ipv6Addr::from(u128::from(n) + 1)),
-            v4 => v4,
-        },
+        None => gateway6_of(&subnet6),
     };
     Ok((Some(subnet6), Some(gateway6)))
 }
@@ -903,7 +1050,10 @@ impl NetworkAttacher for BridgeDriver {
     fn detach(&self, _netns: &Path, cfg: &EndpointConfig, ep: &Endpoint) -> Result<()> {
         let net = self.find(&cfg.network)?;
         let mut first_err = None;
-        if !ep.ports.is_empty() {
+        if !self.firewall {
+            self.unrecord_ports(&ep.ports);
+        }
+        if !ep.ports.is_empty() && self.firewall {
             let unpublished = (|| -> Result<()> {
                 let ip: IpAddr = ep
                     .ip_address
@@ -999,8 +1149,10 @@ impl NetworkAttacher for BridgeDriver {
         if let Some(m) = req.options.get(default_net::MTU_OPTION) {
             parse_mtu(m)?;
         }
-        if let Some(v) = req.options.get(default_net::MASQ_OPTION) {
-            default_net::parse_bool(default_net::MASQ_OPTION, v)?;
+        for opt in [default_net::MASQ_OPTION, default_net::ICC_OPTION] {
+            if let Some(v) = req.options.get(opt) {
+                default_net::parse_bool(opt, v)?;
+            }
         }
         let subnet = match &req.subnet {
             Some(s) => {
@@ -1021,7 +1173,7 @@ impl NetworkAttacher for BridgeDriver {
                 let nl = Netlink::new().map_err(|e| internal("netlink", e))?;
                 let mut taken = host_subnets(&nl)?;
                 taken.extend(nets.iter().map(|n| n.subnet));
-                pools::first_free(&self.pools, &taken).ok_or_else(|| {
+                pools::first_free(&self.pools, false, &taken).ok_or_else(|| {
                     EngineError::Invalid(
                         "all predefined address pools have been fully subnetted".into(),
                     )
@@ -1063,7 +1215,21 @@ impl NetworkAttacher for BridgeDriver {
             }
             None => None,
         };
-        let (subnet6, gateway6) = v6_of(req, &nets)?;
+        let (subnet6, gateway6) = match v6_of(req, &nets)? {
+            // --ipv6 without an IPv6 --subnet: one from the IPv6 pools.
+            (None, None) if req.ipv6 => {
+                let nl = Netlink::new().map_err(|e| internal("netlink", e))?;
+                let mut taken = host_subnets(&nl)?;
+                taken.extend(nets.iter().filter_map(|n| n.subnet6));
+                let s6 = pools::first_free(&self.pools, true, &taken).ok_or_else(|| {
+                    EngineError::Invalid(
+                        "all predefined address pools have been fully subnetted".into(),
+                    )
+                })?;
+                (Some(s6), Some(gateway6_of(&s6)))
+            }
+            v6 => v6,
+        };
         let mut def = NetworkDef {
             id: id.clone(),
             name: req.name.clone(),
@@ -1143,7 +1309,11 @@ impl NetworkAttacher for BridgeDriver {
                 def.name
             )));
         }
-        if let Some(fw) = Firewall::open_existing().map_err(|e| internal("opening firewall", e))? {
+        let fw = match self.firewall {
+            true => Firewall::open_existing().map_err(|e| internal("opening firewall", e))?,
+            false => None,
+        };
+        if let Some(fw) = fw {
             fw.remove_network(&def.rules())
                 .map_err(|e| internal("removing the network's firewall elements", e))?;
         }

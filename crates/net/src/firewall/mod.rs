@@ -19,6 +19,20 @@
 //!   a container reaching itself or a neighbour through a published port);
 //! - `bridges` + `same_net` (`ifname . ifname`): forwarding between two
 //!   different isolated bridges is dropped;
+//! - `no_icc` (`ifname . ifname`): a network with inter-container
+//!   communication off (`com.docker.network.bridge.enable_icc=false`,
+//!   dockerd's `--icc=false`): traffic between two of its containers
+//!   (bridged, so seen here through br_netfilter) is dropped unless its
+//!   connection was DNATed (a published port) or `icc_open4` holds it
+//!   (`client . server . proto . port`, for links);
+//! - `intra4`/`intra6` and `gw4`/`gw6`: traffic between two containers of
+//!   a network that needs no NAT (neither end a gateway, i.e. a local
+//!   address, where DNAT happens) is not tracked (`notrack` in the `raw`
+//!   prerouting chain): br_netfilter would otherwise run conntrack on
+//!   every bridged packet. Only networks that masquerade and allow ICC get
+//!   these elements: hairpin traffic of a network without masquerade
+//!   comes back bridged and needs conntrack to be un-DNATed, and the ICC
+//!   drop rule needs connection state;
 //! - `input`: packets for 127.0.0.0/8 arriving on a link other than `lo`
 //!   are dropped unless their connection was DNATed: with `route_localnet`
 //!   on a bridge (set by berth-portmap so that `127.0.0.1:port` reaches a
@@ -61,7 +75,7 @@ use std::net::IpAddr;
 
 pub use monitor::{Change, Monitor};
 use types::check_nft_ifname;
-pub use types::{NetworkRules, PortMapping, Protocol};
+pub use types::{IccOpening, NetworkRules, PortMapping, Protocol};
 
 /// Firewall errors.
 #[derive(Debug, thiserror::Error)]
@@ -261,6 +275,12 @@ add set inet {t} masq4 {{ type ipv4_addr; flags interval; }}
 add set inet {t} masq6 {{ type ipv6_addr; flags interval; }}
 add set inet {t} bridges {{ type ifname; }}
 add set inet {t} same_net {{ type ifname . ifname; }}
+add set inet {t} no_icc {{ type ifname . ifname; }}
+add set inet {t} icc_open4 {{ type ipv4_addr . ipv4_addr . inet_proto . inet_service; }}
+add set inet {t} intra4 {{ type ipv4_addr; flags interval; }}
+add set inet {t} intra6 {{ type ipv6_addr; flags interval; }}
+add set inet {t} gw4 {{ type ipv4_addr; }}
+add set inet {t} gw6 {{ type ipv6_addr; }}
 add map inet {t} dnat4 {{ type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }}
 add map inet {t} dnat4_any {{ type inet_proto . inet_service : ipv4_addr . inet_service; }}
 add map inet {t} dnat6 {{ type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; }}
@@ -271,9 +291,13 @@ add chain inet {t} published
 add chain inet {t} postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}
 add chain inet {t} forward {{ type filter hook forward priority filter; policy accept; }}
 add chain inet {t} input {{ type filter hook input priority filter; policy accept; }}
+add chain inet {t} icc_off
+add chain inet {t} untracked {{ type filter hook prerouting priority raw; policy accept; }}
 "
         );
         for chain in [
+            "untracked",
+            "icc_off",
             "prerouting",
             "output",
             "published",
@@ -296,6 +320,14 @@ add chain inet {t} input {{ type filter hook input priority filter; policy accep
             "postrouting ip saddr @masq4 ip daddr != @masq4 masquerade",
             "postrouting ip6 saddr @masq6 ip6 daddr != @masq6 masquerade",
             "forward iifname @bridges oifname @bridges iifname . oifname != @same_net drop",
+            // One lookup per forwarded packet; the rest only for ICC off.
+            "forward iifname . oifname @no_icc jump icc_off",
+            "icc_off ip saddr . ip daddr . meta l4proto . th dport @icc_open4 accept",
+            "icc_off ip daddr . ip saddr . meta l4proto . th sport @icc_open4 accept",
+            "icc_off ct status & dnat == 0 drop",
+            // Container to container within a network: no NAT, no state.
+            "untracked iifname @bridges ip saddr @intra4 ip daddr @intra4 ip daddr != @gw4 notrack",
+            "untracked iifname @bridges ip6 saddr @intra6 ip6 daddr @intra6 ip6 daddr != @gw6 notrack",
             // route_localnet on a bridge (for 127.0.0.1 clients of published
             // ports) would also let a container reach the host's loopback
             // services by sending to 127.0.0.1 (CVE-2020-8558): only
@@ -337,7 +369,61 @@ add chain inet {t} input {{ type filter hook input priority filter; policy accep
                 "{verb} element inet {t} same_net {{ \"{bridge}\" . \"{bridge}\" }}"
             );
         }
+        if net.block_icc {
+            let bridge = Self::bridge_of(net, "ICC off")?;
+            let _ = writeln!(
+                s,
+                "{verb} element inet {t} no_icc {{ \"{bridge}\" . \"{bridge}\" }}"
+            );
+        }
+        if net.untracked() {
+            Self::bridge_of(net, "untracked traffic")?;
+            for subnet in &net.subnets {
+                let set = if subnet.addr().is_ipv4() {
+                    "intra4"
+                } else {
+                    "intra6"
+                };
+                let _ = writeln!(s, "{verb} element inet {t} {set} {{ {} }}", subnet.trunc());
+            }
+            for gw in &net.gateways {
+                let set = if gw.is_ipv4() { "gw4" } else { "gw6" };
+                let _ = writeln!(s, "{verb} element inet {t} {set} {{ {gw} }}");
+            }
+        }
         Ok(s)
+    }
+
+    /// The network's bridge name, checked, for rules that need one.
+    fn bridge_of<'a>(net: &'a NetworkRules, what: &str) -> Result<&'a str, FirewallError> {
+        let bridge = net
+            .bridge
+            .as_deref()
+            .ok_or_else(|| FirewallError::Invalid {
+                what: "network rules",
+                detail: format!("{what} needs the network's bridge name"),
+            })?;
+        check_nft_ifname(bridge)?;
+        Ok(bridge)
+    }
+
+    /// Lets `o.client` reach `o.server`'s port on a network with ICC off
+    /// (and the answers back), as a link does (idempotent).
+    pub fn open_icc(&self, o: &IccOpening) -> Result<(), FirewallError> {
+        nft::run(&format!("open ICC {o}"), &self.icc_element("add", o)).map(|_| ())
+    }
+
+    /// Undoes [`Firewall::open_icc`]; an opening that is not there is fine.
+    pub fn close_icc(&self, o: &IccOpening) -> Result<(), FirewallError> {
+        let script = [self.icc_element("add", o), self.icc_element("delete", o)].concat();
+        nft::run(&format!("close ICC {o}"), &script).map(|_| ())
+    }
+
+    fn icc_element(&self, verb: &str, o: &IccOpening) -> String {
+        format!(
+            "{verb} element inet {} icc_open4 {{ {} . {} . {} . {} }}\n",
+            self.table, o.client, o.server, o.protocol, o.port
+        )
     }
 
     /// Adds a network's masquerade and isolation elements (idempotent).
@@ -399,6 +485,46 @@ add chain inet {t} input {{ type filter hook input priority filter; policy accep
             };
             if !has("bridges", &bridge)? || !has("same_net", &pair)? {
                 return Ok(false);
+            }
+        }
+        if net.block_icc {
+            let bridge = ifname_key(net.bridge.as_deref().unwrap_or_default());
+            let pair = [bridge.clone(), bridge].concat();
+            let there = nfnl::set_elements(&self.table, "no_icc")
+                .map_err(probe_err)?
+                .iter()
+                .any(|e| e.key == pair);
+            if !there {
+                return Ok(false);
+            }
+        }
+        if net.untracked() {
+            for gw in &net.gateways {
+                let (set, key) = match gw {
+                    IpAddr::V4(a) => ("gw4", a.octets().to_vec()),
+                    IpAddr::V6(a) => ("gw6", a.octets().to_vec()),
+                };
+                let there = nfnl::set_elements(&self.table, set)
+                    .map_err(probe_err)?
+                    .iter()
+                    .any(|e| e.key == key);
+                if !there {
+                    return Ok(false);
+                }
+            }
+            for subnet in &net.subnets {
+                let Some((start, end)) = interval_bytes(subnet) else {
+                    return Ok(false);
+                };
+                let set = if subnet.addr().is_ipv4() {
+                    "intra4"
+                } else {
+                    "intra6"
+                };
+                let elems = nfnl::set_elements(&self.table, set).map_err(probe_err)?;
+                if !nfnl::has_interval(&elems, &start, &end) {
+                    return Ok(false);
+                }
             }
         }
         Ok(true)

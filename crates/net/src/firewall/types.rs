@@ -133,6 +133,49 @@ pub struct NetworkRules {
     pub masquerade: bool,
     /// Isolate this network from every other isolated berth network.
     pub isolate: bool,
+    /// Inter-container communication off: its containers reach each other
+    /// only through published ports or [`IccOpening`]s (needs `bridge`).
+    #[serde(default)]
+    pub block_icc: bool,
+    /// The network's gateway addresses (local: where DNAT may happen).
+    /// With them, traffic between two of its containers is not tracked
+    /// (see [`NetworkRules::untracked`]); empty: everything is tracked.
+    #[serde(default)]
+    pub gateways: Vec<IpAddr>,
+}
+
+impl NetworkRules {
+    /// Whether container-to-container traffic of this network skips
+    /// conntrack: it must masquerade (its hairpin answers then come back
+    /// routed, through the gateway) and allow ICC (the ICC rule reads
+    /// connection state), and its gateways must be known.
+    pub fn untracked(&self) -> bool {
+        self.masquerade && !self.block_icc && !self.gateways.is_empty() && self.bridge.is_some()
+    }
+}
+
+/// A hole in a network's ICC-off rule: `client` may reach `server`'s
+/// `port` (and get its answers), as dockerd opens one for a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct IccOpening {
+    /// The connecting container's address.
+    pub client: std::net::Ipv4Addr,
+    /// The serving container's address.
+    pub server: std::net::Ipv4Addr,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// The server's port.
+    pub port: u16,
+}
+
+impl fmt::Display for IccOpening {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} -> {}:{}/{}",
+            self.client, self.server, self.port, self.protocol
+        )
+    }
 }
 
 /// Interface names go into nft scripts inside quotes: allow only what link

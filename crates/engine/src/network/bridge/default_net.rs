@@ -1,12 +1,15 @@
 //! The default network `bridge` as the daemon's options make it, as
 //! dockerd's: `--bip` (gateway address and prefix), `--fixed-cidr` (where
 //! container addresses come from; the subnet when `--bip` is not given),
-//! `--mtu` (bridge and veths) and `--default-address-pool` (where the
-//! subnet comes from when neither is given).
+//! `--mtu` (bridge and veths), `--default-address-pool` (where the
+//! subnet comes from when neither is given), `--icc` and `--ipv6` with
+//! `--fixed-cidr-v6` (its IPv6 subnet; from the IPv6 pools without it).
 
 use std::collections::HashMap;
 
 use ipnet::IpNet;
+
+use std::net::IpAddr;
 
 use super::{first_host, now, NetworkDef, DEFAULT_BRIDGE, DEFAULT_NETWORK};
 use crate::error::{EngineError, Result};
@@ -16,6 +19,7 @@ use crate::network::pools::{self, AddressPool};
 pub const DEFAULT_MTU: u32 = 1500;
 pub(super) const MTU_OPTION: &str = "com.docker.network.driver.mtu";
 pub(super) const MASQ_OPTION: &str = "com.docker.network.bridge.enable_ip_masquerade";
+pub(super) const ICC_OPTION: &str = "com.docker.network.bridge.enable_icc";
 const NAME_OPTION: &str = "com.docker.network.bridge.name";
 
 /// The daemon's networking options the bridge driver needs, parsed.
@@ -31,16 +35,39 @@ pub struct BridgeOptions {
     pub pools: Vec<AddressPool>,
     /// `--ip-masq`: the default bridge's outbound masquerade (None: on).
     pub ip_masq: Option<bool>,
+    /// `--icc`: traffic between containers of the default bridge (None: on).
+    pub icc: Option<bool>,
+    /// `--ipv6`: the default bridge gets an IPv6 subnet too.
+    pub ipv6: bool,
+    /// `--fixed-cidr-v6`: the default bridge's IPv6 subnet (with `--ipv6`).
+    pub fixed_cidr_v6: Option<IpNet>,
+    /// `--iptables=false`: berthd installs no firewall rules at all
+    /// (None: it does).
+    pub iptables: Option<bool>,
+    /// `--ip-forward=false`: berthd leaves the forwarding sysctls alone
+    /// (None: it turns them on).
+    pub ip_forward: Option<bool>,
 }
 
 impl BridgeOptions {
-    /// The pools subnets are chosen from.
-    pub fn pools(&self) -> Vec<AddressPool> {
-        if self.pools.is_empty() {
+    /// The pools subnets are chosen from: the configured ones (berthd's
+    /// built-in IPv4 pools when none is), and `ula` when no IPv6 pool is
+    /// configured, as dockerd.
+    pub fn pools(&self, ula: AddressPool) -> Vec<AddressPool> {
+        let mut out = if self.pools.is_empty() {
             pools::builtin()
         } else {
             self.pools.clone()
+        };
+        if !out.iter().any(AddressPool::is_ipv6) {
+            out.push(ula);
         }
+        out
+    }
+
+    /// Whether berthd programs its nftables table.
+    pub fn firewall(&self) -> bool {
+        self.iptables.unwrap_or(true)
     }
 }
 
@@ -72,13 +99,65 @@ pub fn parse_mtu(s: &str) -> Result<u32> {
     }
 }
 
+/// Parses and checks `--fixed-cidr-v6`.
+pub fn parse_fixed_cidr_v6(s: &str) -> Result<IpNet> {
+    let n: IpNet = s.parse().map_err(|_| {
+        EngineError::Invalid(format!(
+            "invalid fixed-cidr-v6: {s:?} is not an IPv6 ADDRESS/PREFIX"
+        ))
+    })?;
+    if n.addr().is_ipv4() {
+        return Err(EngineError::Invalid(format!(
+            "invalid fixed-cidr-v6: {s} is not an IPv6 subnet"
+        )));
+    }
+    if n.prefix_len() > 120 {
+        return Err(EngineError::Invalid(format!(
+            "invalid fixed-cidr-v6: {s} is too small (at most /120)"
+        )));
+    }
+    Ok(n.trunc())
+}
+
+/// The default network's IPv6 subnet and gateway: `--fixed-cidr-v6`, else
+/// the stored one while it is in the pools, else the first free subnet of
+/// the IPv6 pools.
+fn wanted_v6(
+    opts: &BridgeOptions,
+    pools: &[AddressPool],
+    stored: Option<&NetworkDef>,
+    taken: impl Fn() -> Result<Vec<IpNet>>,
+) -> Result<(Option<IpNet>, Option<IpAddr>)> {
+    if !opts.ipv6 {
+        return Ok((None, None));
+    }
+    let subnet6 = match (opts.fixed_cidr_v6, stored.and_then(|s| s.subnet6)) {
+        (Some(f), _) => f.trunc(),
+        (None, Some(s6)) if pools.iter().any(|p| p.holds(&s6)) => s6,
+        (None, _) => pools::first_free(pools, true, &taken()?).ok_or_else(|| {
+            EngineError::Internal(
+                "no free IPv6 subnet for the default bridge in the default address pools".into(),
+            )
+        })?,
+    };
+    let gateway6 = match stored {
+        Some(s) if s.subnet6 == Some(subnet6) => s.gateway6,
+        _ => None,
+    };
+    Ok((
+        Some(subnet6),
+        Some(gateway6.unwrap_or(super::gateway6_of(&subnet6))),
+    ))
+}
+
 /// The default network the options ask for, or None when `stored` is it
 /// already. `taken` gives the subnets in use (host addresses and routes,
 /// other networks); it is called only when a subnet must be chosen.
 pub(super) fn wanted(
     opts: &BridgeOptions,
+    pools: &[AddressPool],
     stored: Option<&NetworkDef>,
-    taken: impl FnOnce() -> Result<Vec<IpNet>>,
+    taken: impl Fn() -> Result<Vec<IpNet>>,
 ) -> Result<Option<NetworkDef>> {
     if let Some(b) = opts.bip.filter(|b| b.addr().is_ipv6()) {
         return Err(EngineError::Invalid(format!(
@@ -102,13 +181,12 @@ pub(super) fn wanted(
             _ => (f, first_host(&f)?),
         }
     } else {
-        let pools = opts.pools();
         let keep =
             |s: &NetworkDef| opts.pools.is_empty() || pools.iter().any(|p| p.holds(&s.subnet));
         match stored {
             Some(s) if keep(s) => (s.subnet, s.gateway),
             _ => {
-                let subnet = pools::first_free(&pools, &taken()?).ok_or_else(|| {
+                let subnet = pools::first_free(pools, false, &taken()?).ok_or_else(|| {
                     EngineError::Internal(
                         "no free subnet for the default bridge in the default address pools".into(),
                     )
@@ -130,6 +208,7 @@ pub(super) fn wanted(
             )));
         }
     }
+    let (subnet6, gateway6) = wanted_v6(opts, pools, stored, &taken)?;
     let mtu = opts.mtu.unwrap_or(DEFAULT_MTU);
     let options = HashMap::from([
         (NAME_OPTION.to_owned(), DEFAULT_BRIDGE.to_owned()),
@@ -138,9 +217,15 @@ pub(super) fn wanted(
             MASQ_OPTION.to_owned(),
             opts.ip_masq.unwrap_or(true).to_string(),
         ),
+        (ICC_OPTION.to_owned(), opts.icc.unwrap_or(true).to_string()),
     ]);
     if let Some(s) = stored {
-        if s.subnet == subnet && s.gateway == gateway && s.ip_range == fixed && s.options == options
+        if s.subnet == subnet
+            && s.gateway == gateway
+            && s.ip_range == fixed
+            && s.options == options
+            && s.subnet6 == subnet6
+            && s.gateway6 == gateway6
         {
             return Ok(None);
         }
@@ -160,8 +245,8 @@ pub(super) fn wanted(
         attachable: false,
         labels: HashMap::new(),
         options,
-        subnet6: None,
-        gateway6: None,
+        subnet6,
+        gateway6,
         aux: HashMap::new(),
     }))
 }
@@ -174,9 +259,13 @@ mod tests {
         s.parse().expect("net")
     }
 
+    fn ula() -> AddressPool {
+        pools::ula(0xab_cdef_0123)
+    }
+
     fn made(opts: &BridgeOptions, stored: Option<&NetworkDef>, taken: &[&str]) -> NetworkDef {
         let t: Vec<IpNet> = taken.iter().map(|s| net(s)).collect();
-        wanted(opts, stored, || Ok(t))
+        wanted(opts, &opts.pools(ula()), stored, || Ok(t.clone()))
             .expect("wanted")
             .expect("a new default network")
     }
@@ -201,7 +290,9 @@ mod tests {
         assert_eq!(d.ip_range, Some(net("10.5.0.128/25")));
         assert_eq!(d.options[MTU_OPTION], "1400");
         // Stored as asked: nothing to change.
-        assert!(wanted(&bip, Some(&d), || Ok(vec![])).expect("w").is_none());
+        assert!(wanted(&bip, &bip.pools(ula()), Some(&d), || Ok(vec![]))
+            .expect("w")
+            .is_none());
         // --ip-masq=false: re-made, masquerade off in its options.
         let no_masq = BridgeOptions {
             ip_masq: Some(false),
@@ -239,9 +330,50 @@ mod tests {
         let old = made(&BridgeOptions::default(), None, &[]);
         let p = made(&pooled, Some(&old), &["10.90.0.0/24"]);
         assert_eq!(p.subnet, net("10.90.1.0/24"));
-        assert!(wanted(&pooled, Some(&p), || Ok(vec![]))
-            .expect("w")
-            .is_none());
+        assert!(
+            wanted(&pooled, &pooled.pools(ula()), Some(&p), || Ok(vec![]))
+                .expect("w")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn icc_and_ipv6_of_the_default_bridge() {
+        let d = made(&BridgeOptions::default(), None, &[]);
+        assert_eq!(d.options[ICC_OPTION], "true");
+        assert_eq!(d.subnet6, None);
+        let off = BridgeOptions {
+            icc: Some(false),
+            ..Default::default()
+        };
+        let o = made(&off, Some(&d), &[]);
+        assert_eq!(o.options[ICC_OPTION], "false");
+        assert!(o.rules().block_icc && !d.rules().block_icc);
+        // --ipv6 --fixed-cidr-v6: that subnet, gateway ::1 of it.
+        let fixed = BridgeOptions {
+            ipv6: true,
+            fixed_cidr_v6: Some(net("fd00:beef::/64")),
+            ..Default::default()
+        };
+        let f = made(&fixed, Some(&d), &[]);
+        assert_eq!(f.subnet6, Some(net("fd00:beef::/64")));
+        assert_eq!(
+            f.gateway6.map(|g| g.to_string()).as_deref(),
+            Some("fd00:beef::1")
+        );
+        assert_eq!(f.subnet, d.subnet);
+        // --ipv6 alone: the first free /64 of the ULA pool, kept at restart.
+        let pooled = BridgeOptions {
+            ipv6: true,
+            ..Default::default()
+        };
+        let p = made(&pooled, None, &["fdab:cdef:123::/64"]);
+        assert_eq!(p.subnet6, Some(net("fdab:cdef:123:1::/64")));
+        assert!(
+            wanted(&pooled, &pooled.pools(ula()), Some(&p), || Ok(vec![]))
+                .expect("w")
+                .is_none()
+        );
     }
 
     #[test]
@@ -251,17 +383,33 @@ mod tests {
             fixed_cidr: Some(net("10.6.0.0/24")),
             ..Default::default()
         };
-        assert!(wanted(&outside, None, || Ok(vec![])).is_err());
+        let w = |o: &BridgeOptions, taken: Vec<IpNet>| {
+            wanted(o, &o.pools(ula()), None, move || Ok(taken.clone()))
+        };
+        assert!(w(&outside, vec![]).is_err());
         let network_addr = BridgeOptions {
             bip: Some(net("10.5.0.0/24")),
             ..Default::default()
         };
-        assert!(wanted(&network_addr, None, || Ok(vec![])).is_err());
+        assert!(w(&network_addr, vec![]).is_err());
         let full = BridgeOptions {
             pools: vec!["base=10.90.0.0/24,size=24".parse().expect("pool")],
             ..Default::default()
         };
-        assert!(wanted(&full, None, || Ok(vec![net("10.0.0.0/8")])).is_err());
+        assert!(w(&full, vec![net("10.0.0.0/8")]).is_err());
+        let full6 = BridgeOptions {
+            ipv6: true,
+            pools: vec![
+                "base=10.90.0.0/24,size=24".parse().expect("pool"),
+                "base=fd00:9::/64,size=64".parse().expect("pool"),
+            ],
+            ..Default::default()
+        };
+        let e = w(&full6, vec![net("fd00:9::/64")]).expect_err("v6 pool used up");
+        assert!(e.to_string().contains("no free IPv6 subnet"), "{e}");
+        assert!(parse_fixed_cidr_v6("10.0.0.0/24").is_err());
+        assert!(parse_fixed_cidr_v6("fd00::/121").is_err());
+        assert!(parse_fixed_cidr_v6("nope").is_err());
         assert!(parse_mtu("67").is_err() && parse_mtu("x").is_err());
         assert_eq!(parse_mtu("9000").expect("mtu"), 9000);
     }

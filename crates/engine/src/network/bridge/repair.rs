@@ -19,6 +19,21 @@ impl BridgeDriver {
     /// the published ports of `live`: what daemon start and the attaches
     /// since made. Adding what is there already changes nothing.
     pub(super) fn repair_firewall_state(&self, live: &[(String, Endpoint)]) -> Result<()> {
+        // --iptables=false: no rule to repair; the running containers'
+        // host ports are held again (for clashes).
+        if !self.firewall {
+            let nets = self.networks.lock().unwrap_or_else(|p| p.into_inner());
+            let ours = live
+                .iter()
+                .filter(|(network, _)| nets.iter().any(|n| &n.name == network));
+            let mut held = self.recorded.lock().unwrap_or_else(|e| e.into_inner());
+            for p in ours.flat_map(|(_, ep)| &ep.ports) {
+                if let (Ok(proto), Ok(hip)) = (protocol_of(p), host_ip_of(p)) {
+                    held.insert((proto, hip, p.host_port));
+                }
+            }
+            return Ok(());
+        }
         let damaged = match Firewall::open_existing() {
             Ok(Some(fw)) => !fw.rules_intact().unwrap_or(false),
             // No table (or an old marker): open() below writes it whole.
@@ -110,7 +125,7 @@ impl BridgeDriver {
                 self.leases.delete(&key)?;
             }
         }
-        if !stale_ips.is_empty() {
+        if !stale_ips.is_empty() && self.firewall {
             if let Some(fw) =
                 Firewall::open_existing().map_err(|e| internal("opening firewall", e))?
             {
