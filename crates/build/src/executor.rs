@@ -52,6 +52,37 @@ pub struct BuildOptions {
     /// `--platform`: the platform of FROM images without a
     /// `--platform=` of their own.
     pub platform: Option<Platform>,
+    /// `--cache-from`: when given, a cached step counts only if one of
+    /// these images holds it (its layers and history are a prefix of the
+    /// image's), as dockerd's cache restricted to sources; names that are
+    /// not in the store are skipped.
+    pub cache_from: Vec<String>,
+    /// `--add-host NAME:ADDR`: lines RUN containers get in /etc/hosts.
+    pub extra_hosts: Vec<(String, String)>,
+    /// A network namespace RUN containers join, made by the engine for
+    /// `--network NAME` (a network of its own); `network` then names it.
+    pub run_network: Option<RunNetwork>,
+}
+
+/// The network RUN steps join (`--network` of a user-defined network).
+#[derive(Debug, Clone)]
+pub struct RunNetwork {
+    /// The netns, attached to the network.
+    pub netns: std::path::PathBuf,
+    /// Its resolv.conf (the network's embedded DNS); None keeps the
+    /// rootfs's own (a netns with only lo).
+    pub resolv_conf: Option<String>,
+}
+
+/// Where RUN containers are networked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunNet {
+    /// A netns of their own with only `lo`.
+    None,
+    /// The builder's netns.
+    Host,
+    /// [`BuildOptions::run_network`]'s.
+    Joined,
 }
 
 /// A cancellation check, e.g. a flag a signal handler sets.
@@ -100,12 +131,13 @@ pub fn build_announcing(
 ) -> Result<Built> {
     let df = Dockerfile::parse(&opts.dockerfile)?;
     crate::layer_steps::remove_stale(store, &opts.runtime);
-    let network_host = match opts.network.as_deref() {
-        None | Some("") | Some("none") | Some("default") => false,
-        Some("host") => true,
+    let network = match opts.network.as_deref() {
+        Some("host") => RunNet::Host,
+        _ if opts.run_network.is_some() => RunNet::Joined,
+        None | Some("") | Some("none") | Some("default") => RunNet::None,
         Some(other) => {
             return Err(BuildError::Invalid(format!(
-                "network mode {other:?} is not supported by berth build (none or host)"
+                "network mode {other:?} is not supported by a daemonless berth build (none or host; build through berthd for its networks)"
             )))
         }
     };
@@ -123,12 +155,27 @@ pub fn build_announcing(
         })?,
         None => df.stages.len() - 1,
     };
+    let cache_sources = if opts.cache_from.is_empty() {
+        None
+    } else {
+        let mut v = Vec::new();
+        for r in &opts.cache_from {
+            match store.parts(r) {
+                Ok((_, p)) => v.push(p),
+                Err(berth_image::ImageError::NotFound(_))
+                | Err(berth_image::ImageError::InvalidReference(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Some(v)
+    };
     let mut ex = Executor {
         store,
+        cache_sources,
         ctx: context,
         opts,
         escape: df.escape,
-        network_host,
+        network,
         out: progress,
         step: 0,
         total: df.steps_until(last),
@@ -177,9 +224,18 @@ pub fn build_announcing(
             unused.join(" ")
         ));
     }
-    let image = store.create_image(&fin.parts, &opts.tags, "")?;
-    on_image(&image.id);
-    ex.say(&format!("Successfully built {}\n", short(&image.id)));
+    // The last step's image is the result; only a Dockerfile of nothing
+    // but FROM scratch has none yet.
+    let image = if fin.image_id.is_empty() {
+        store.create_image(&fin.parts, &opts.tags, "")?.id
+    } else {
+        for t in &opts.tags {
+            store.tag(&fin.image_id, t)?;
+        }
+        fin.image_id.clone()
+    };
+    on_image(&image);
+    ex.say(&format!("Successfully built {}\n", short(&image)));
     for t in &opts.tags {
         let r = berth_image::Reference::parse(t)?;
         let shown = r
@@ -189,7 +245,7 @@ pub fn build_announcing(
         ex.say(&format!("Successfully tagged {shown}\n"));
     }
     Ok(Built {
-        id: image.id,
+        id: image,
         steps: ex.step,
         cache_hits: ex.hits,
     })
@@ -204,6 +260,10 @@ pub(crate) struct StageState {
     pub args: Vec<(String, String)>,
     /// Whether this stage set CMD (ENTRYPOINT then keeps it).
     pub cmd_set: bool,
+    /// The image of the last step (the base's id after FROM; empty for
+    /// scratch): each step commits an untagged image whose parent this
+    /// is, as the legacy builder does.
+    pub image_id: String,
 }
 
 impl StageState {
@@ -217,10 +277,12 @@ impl StageState {
 
 pub(crate) struct Executor<'a> {
     pub store: &'a ImageStore,
+    /// `--cache-from` images' parts (None: the whole local cache serves).
+    cache_sources: Option<Vec<ImageParts>>,
     pub ctx: &'a Context,
     pub opts: &'a BuildOptions,
     pub escape: char,
-    pub network_host: bool,
+    pub network: RunNet,
     out: Progress<'a>,
     step: usize,
     total: usize,
@@ -346,11 +408,12 @@ impl Executor<'_> {
 
     /// The state a FROM starts with: scratch, an earlier stage, or an image.
     fn base(&self, image: &str) -> Result<StageState> {
-        let fresh = |parts: ImageParts, key: String| StageState {
+        let fresh = |parts: ImageParts, key: String, image_id: String| StageState {
             parts,
             key,
             args: Vec::new(),
             cmd_set: false,
+            image_id,
         };
         if image == "scratch" {
             let parts = ImageParts {
@@ -363,7 +426,7 @@ impl Executor<'_> {
                 }),
                 layers: Vec::new(),
             };
-            return Ok(fresh(parts, digest_hex("scratch")));
+            return Ok(fresh(parts, digest_hex("scratch"), String::new()));
         }
         if let Some(prev) = self
             .results
@@ -372,10 +435,17 @@ impl Executor<'_> {
             .find(|(_, i)| self.stage_named(*i, image))
             .map(|(r, _)| r)
         {
-            return Ok(fresh(prev.parts.clone(), prev.key.clone()));
+            return Ok(fresh(
+                prev.parts.clone(),
+                prev.key.clone(),
+                prev.image_id.clone(),
+            ));
         }
         match self.store.parts(image) {
-            Ok((id, parts)) => Ok(fresh(parts, digest_hex(&format!("FROM {id}")))),
+            Ok((id, parts)) => {
+                let key = digest_hex(&format!("FROM {id}"));
+                Ok(fresh(parts, key, id))
+            }
             Err(berth_image::ImageError::NotFound(_)) => Err(BuildError::Invalid(format!(
                 "pull access denied for {image}: the image is not in the store (this build does not pull: berth pull or berth load it first)"
             ))),
@@ -496,16 +566,14 @@ impl Executor<'_> {
         let key = digest_hex(&format!("{}\n{desc}", st.key));
         if !self.opts.no_cache {
             if let Some(p) = self.store.build_cache_get(&key)? {
-                if self.store.parts_present(&p) {
+                if self.store.parts_present(&p) && self.cache_source_holds(&p) {
                     if !self.silent {
                         self.hits += 1;
                     }
                     self.say(" ---> Using cache\n");
                     st.parts = p;
                     st.key = key;
-                    let id = config_id(&st.parts);
-                    self.say(&format!(" ---> {}\n", short(&id)));
-                    return Ok(());
+                    return self.commit_step(st);
                 }
             }
         }
@@ -513,7 +581,36 @@ impl Executor<'_> {
         self.store.build_cache_put(&key, &parts)?;
         st.parts = parts;
         st.key = key;
-        let id = config_id(&st.parts);
+        self.commit_step(st)
+    }
+
+    /// Whether a cached step may serve: always without `--cache-from`;
+    /// with it, only when a source image holds the step's result (its
+    /// layers and history begin with the step's).
+    fn cache_source_holds(&self, p: &ImageParts) -> bool {
+        let Some(sources) = &self.cache_sources else {
+            return true;
+        };
+        let history = |c: &Value| c["history"].as_array().cloned().unwrap_or_default();
+        let (layers, hist) = (&p.layers, history(&p.config));
+        sources.iter().any(|src| {
+            let src_hist = history(&src.config);
+            src.layers.len() >= layers.len()
+                && src.layers[..layers.len()]
+                    .iter()
+                    .zip(layers)
+                    .all(|(a, b)| a.diff_id == b.diff_id)
+                && src_hist.len() >= hist.len()
+                && src_hist[..hist.len()] == hist[..]
+        })
+    }
+
+    /// Stores the step's state as an untagged image whose parent is the
+    /// previous step's, and prints its id.
+    fn commit_step(&mut self, st: &mut StageState) -> Result<()> {
+        let img = self.store.create_image(&st.parts, &[], &st.image_id)?;
+        st.image_id = img.id;
+        let id = st.image_id.clone();
         self.say(&format!(" ---> {}\n", short(&id)));
         Ok(())
     }

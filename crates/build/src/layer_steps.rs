@@ -11,12 +11,24 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
 use crate::config_steps::argv;
+use crate::context::Skip;
 use crate::dockerfile::words;
 use crate::dockerfile::{Command, CopySpec, Instruction};
 use crate::error::{BuildError, Result};
+use crate::executor::RunNet;
 use crate::executor::{config_of, env_of, history, step_id, Executor, StageState};
 use crate::files::{self, Attrs};
-use crate::runner::{mount_points, RunSpec};
+use crate::runner::{mount_points, RunSpec, Stream};
+
+/// RUN output as the progress stream shows it: stderr between the colour
+/// codes dockerd's legacy builder wraps it in (bright red, then reset).
+fn shown_output(which: Stream, chunk: &[u8]) -> String {
+    let text = String::from_utf8_lossy(chunk);
+    match which {
+        Stream::Stdout => text.into_owned(),
+        Stream::Stderr => format!("\x1b[91m{text}\x1b[0m"),
+    }
+}
 
 /// The default PATH RUN gets when the config has none (docker's).
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -149,16 +161,17 @@ impl Executor<'_> {
         cmd: &Command,
         network: Option<&str>,
     ) -> Result<()> {
-        let host = match network {
-            None => self.network_host,
-            Some("host") => true,
-            Some("none") | Some("default") => false,
+        let net = match network {
+            None | Some("default") => self.network,
+            Some("host") => RunNet::Host,
+            Some("none") => RunNet::None,
             Some(n) => {
                 return Err(BuildError::Invalid(format!(
-                    "RUN --network={n} is not supported (none or host)"
+                    "RUN --network={n} is not supported (default, none or host)"
                 )))
             }
         };
+        let host = net == RunNet::Host;
         let args = argv(st, cmd);
         let mut env: Vec<String> = env_of(&st.parts)
             .into_iter()
@@ -176,6 +189,8 @@ impl Executor<'_> {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         env.extend(arg_env.iter().cloned());
+        // The network is part of the key only as it was before networks
+        // could be joined (host or not), so existing cache records hold.
         let desc = format!("RUN {} {} host={host}", json!(args), json!(arg_env));
         let shown = match cmd {
             Command::Shell(_) => args.join(" "),
@@ -196,7 +211,11 @@ impl Executor<'_> {
                 files::lookup_user(&rootfs.merged, &user)?
             };
             // What the runtime's mounts would create, to leave out of the layer.
-            let points = mount_points(host);
+            let joined = match net {
+                RunNet::Joined => ex.opts.run_network.as_ref(),
+                _ => None,
+            };
+            let points = mount_points(host || joined.is_some_and(|j| j.resolv_conf.is_some()));
             let mut absent: Vec<String> = Vec::new();
             for p in &points {
                 let mut cur = String::new();
@@ -221,36 +240,50 @@ impl Executor<'_> {
                 uid,
                 gid,
                 host_network: host,
+                netns: joined.map(|j| j.netns.as_path()),
+                resolv_conf: joined.and_then(|j| j.resolv_conf.as_deref()),
+                extra_hosts: &ex.opts.extra_hosts,
             };
             let runtime = ex.opts.runtime.clone();
             let mut pending = Vec::new();
             let cancel = ex.opts.cancel.clone();
+            let mut pending_err = Vec::new();
             let code = runtime.run(
                 &spec,
-                &mut |b: &[u8]| {
-                    pending.extend_from_slice(b);
+                &mut |which: Stream, b: &[u8]| {
+                    let buf = match which {
+                        Stream::Stdout => &mut pending,
+                        Stream::Stderr => &mut pending_err,
+                    };
+                    buf.extend_from_slice(b);
                     // Whole lines as they come; the rest at the end.
-                    if let Some(i) = pending.iter().rposition(|&c| c == b'\n') {
-                        let chunk: Vec<u8> = pending.drain(..=i).collect();
-                        ex.say(&String::from_utf8_lossy(&chunk));
+                    if let Some(i) = buf.iter().rposition(|&c| c == b'\n') {
+                        let chunk: Vec<u8> = buf.drain(..=i).collect();
+                        ex.say(&shown_output(which, &chunk));
                     }
                 },
                 cancel.as_ref(),
             )?;
-            if !pending.is_empty() {
-                let s = String::from_utf8_lossy(&pending).into_owned();
-                ex.say(&s);
+            for (which, rest) in [(Stream::Stdout, &pending), (Stream::Stderr, &pending_err)] {
+                if !rest.is_empty() {
+                    let s = shown_output(which, rest);
+                    ex.say(&s);
+                }
             }
             if cancel.as_ref().is_some_and(|c| (c.0)()) {
                 return Err(BuildError::Invalid("the build was cancelled".into()));
             }
             if code != 0 {
-                return Err(BuildError::Step {
+                return Err(BuildError::RunFailed {
                     line,
                     message: format!("The command '{shown}' returned a non-zero code: {code}"),
+                    code,
                 });
             }
-            ex.say(&format!("Removing intermediate container {}\n", &cid[..12]));
+            ex.say(&format!(
+                " ---> Removed intermediate container {}\n",
+                &cid[..12]
+            ));
             ex.store.unmount_rootfs(&rootfs.id)?;
             // Deepest first, so parents are empty when their turn comes.
             absent.sort_by_key(|p| std::cmp::Reverse(p.len()));
@@ -372,9 +405,9 @@ impl Executor<'_> {
             let ctx = self.ctx;
             let prefix = rel.clone();
             let skip = move |r: &str| match &prefix {
-                Some(base) if base.is_empty() => ctx.ignored(r),
-                Some(base) => ctx.ignored(&format!("{base}/{r}")),
-                None => false,
+                Some(base) if base.is_empty() => ctx.skip(r),
+                Some(base) => ctx.skip(&format!("{base}/{r}")),
+                None => Skip::Keep,
             };
             files::hash_tree(&mut h, p, "", &skip)?;
         }
@@ -410,9 +443,9 @@ impl Executor<'_> {
                 };
                 let prefix = rel.clone();
                 let skip = move |r: &str| match &prefix {
-                    Some(base) if base.is_empty() => ctx.ignored(r),
-                    Some(base) => ctx.ignored(&format!("{base}/{r}")),
-                    None => false,
+                    Some(base) if base.is_empty() => ctx.skip(r),
+                    Some(base) => ctx.skip(&format!("{base}/{r}")),
+                    None => Skip::Keep,
                 };
                 if add && !is_dir && rel.is_some() {
                     if let Some(tmp) = crate::archive::extract_if_archive(p)? {
@@ -420,7 +453,7 @@ impl Executor<'_> {
                             keep_owner: chown.is_none(),
                             ..attrs
                         };
-                        files::copy_into(tmp.path(), &rootfs.merged, &dest, keep, &|_| false)?;
+                        files::copy_into(tmp.path(), &rootfs.merged, &dest, keep, &|_| Skip::Keep)?;
                         continue;
                     }
                 }

@@ -19,5 +19,5 @@ pub mod runner;
 
 pub use context::Context;
 pub use error::{BuildError, Result};
-pub use executor::{build, build_announcing, BuildOptions, Built, Cancel, Progress};
+pub use executor::{build, build_announcing, BuildOptions, Built, Cancel, Progress, RunNetwork};
 pub use runner::RuntimeExec;

@@ -49,15 +49,29 @@ fn request(uri: &axum::http::Uri) -> ApiResult<BuildRequest> {
     for (k, v) in pairs(uri) {
         match k.as_str() {
             "t" if !v.is_empty() => req.tags.push(v),
-            "dockerfile" if !v.is_empty() => req.dockerfile = Some(v),
+            // A parameter given twice counts once, by its first value, as
+            // Go's FormValue reads it (docker-py sends `dockerfile` as a
+            // name and the text of a Dockerfile from outside the context).
+            "dockerfile" if !v.is_empty() => {
+                req.dockerfile.get_or_insert(v);
+            }
             "buildargs" => req.build_args = json_map("buildargs", &v)?,
             "labels" => req.labels = json_map("labels", &v)?,
-            "target" if !v.is_empty() => req.target = Some(v),
+            "target" if !v.is_empty() => {
+                req.target.get_or_insert(v);
+            }
             "nocache" => req.no_cache = truthy(&v),
             "q" => req.quiet = truthy(&v),
-            "networkmode" if !v.is_empty() => req.network = Some(v),
+            "networkmode" if !v.is_empty() => {
+                req.network.get_or_insert(v);
+            }
             "pull" => req.pull = truthy(&v),
             "platform" if !v.is_empty() => req.platform = Some(v),
+            "cachefrom" if !v.is_empty() => {
+                req.cache_from = serde_json::from_str(&v)
+                    .map_err(|e| ApiError::bad_request(format!("invalid cachefrom: {e}")))?
+            }
+            "extrahosts" if !v.is_empty() => req.extra_hosts.push(v),
             "remote" if !v.is_empty() => {
                 return Err(ApiError::bad_request(
                     "remote build contexts are not supported: berth builds offline (send the context as the request body)",
@@ -124,7 +138,13 @@ async fn build(
         };
         if let Err(e) = result {
             let m = e.to_string();
-            let v = serde_json::json!({ "errorDetail": { "message": m }, "error": m });
+            let detail = match &e {
+                EngineError::BuildRun { code, .. } => {
+                    serde_json::json!({ "code": code, "message": m })
+                }
+                _ => serde_json::json!({ "message": m }),
+            };
+            let v = serde_json::json!({ "errorDetail": detail, "error": m });
             let _ = out_tx.send(line(&v)).await;
         }
     });

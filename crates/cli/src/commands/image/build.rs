@@ -48,6 +48,12 @@ pub struct Args {
     /// os/arch[/variant] of FROM images (FROM --platform= wins).
     #[arg(long)]
     pub platform: Option<String>,
+    /// An image whose steps the cache may reuse (only these, when given).
+    #[arg(long = "cache-from")]
+    pub cache_from: Vec<String>,
+    /// A line for RUN's /etc/hosts (NAME:ADDR).
+    #[arg(long = "add-host")]
+    pub add_hosts: Vec<String>,
     /// A registry (host:port) FROM may pull from over plain HTTP.
     #[arg(long = "insecure-registry")]
     pub insecure: Vec<String>,
@@ -62,6 +68,18 @@ pub fn build_args(list: &[String]) -> Vec<(String, String)> {
         .filter_map(|a| match a.split_once('=') {
             Some((k, v)) => Some((k.to_string(), v.to_string())),
             None => std::env::var(a).ok().map(|v| (a.clone(), v)),
+        })
+        .collect()
+}
+
+/// `NAME:ADDR` hosts as (name, address).
+pub fn extra_hosts(list: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    list.iter()
+        .map(|h| match h.split_once(':') {
+            Some((n, a)) if !n.is_empty() && a.parse::<std::net::IpAddr>().is_ok() => {
+                Ok((n.to_string(), a.to_string()))
+            }
+            _ => anyhow::bail!("bad format for add-host: {h:?} (NAME:ADDR)"),
         })
         .collect()
 }
@@ -123,6 +141,9 @@ pub fn run(store: &ImageStore, a: Args) -> anyhow::Result<i32> {
             ..Default::default()
         }),
         pull: a.pull,
+        cache_from: a.cache_from.clone(),
+        extra_hosts: extra_hosts(&a.add_hosts)?,
+        run_network: None,
         platform: a
             .platform
             .as_deref()
