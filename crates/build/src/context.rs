@@ -477,6 +477,26 @@ mod tests {
     }
 
     #[test]
+    fn dockerignore_as_moby_reads_it() -> Result<(), Box<dyn std::error::Error>> {
+        let (_d, c) =
+            ctx(" sub \n! sub/c.txt  \n #not a comment\n**/*.log\n!**/keep.log\n/a.txt/\n")?;
+        // An exception under an ignored directory takes the file back and
+        // keeps the directory open for the walk; `!**/...` does not.
+        assert!(c.ignored("sub") && !c.ignored("sub/c.txt"));
+        assert_eq!(c.skip("sub"), Skip::Entry);
+        assert_eq!(c.skip("sub/deep"), Skip::All);
+        assert!(c.ignored("sub/deep/d.log") && c.ignored("b.log"));
+        assert!(!c.ignored("keep.log"));
+        assert!(c.ignored("a.txt"));
+        // `#` starts a comment only in the first column.
+        assert!(c.ignored("#not a comment"));
+        assert_eq!(c.skip("keep.log"), Skip::Keep);
+        let (_d, c) = ctx("sub/**\n")?;
+        assert!(c.ignored("sub/c.txt") && c.ignored("sub/deep/d.log") && !c.ignored("a.txt"));
+        Ok(())
+    }
+
+    #[test]
     fn sources_globs_and_escapes() -> Result<(), Box<dyn std::error::Error>> {
         let (_d, c) = ctx("b.log\n")?;
         assert_eq!(c.resolve_source("*.log")?, vec!["keep.log".to_string()]);

@@ -28,6 +28,9 @@ fn opts(dockerfile: &str, dir: &std::path::Path) -> BuildOptions {
         registry: None,
         pull: false,
         platform: None,
+        cache_from: Vec::new(),
+        extra_hosts: Vec::new(),
+        run_network: None,
     }
 }
 

@@ -193,3 +193,339 @@ fn docker_cli_builds_against_berthd_and_runs_the_result() {
     );
     assert_eq!(d.ok(&["run", "--rm", "viaberth:1"]), "some data\n");
 }
+
+/// The ` ---> <id>` lines of a build's output, in order (FROM's first).
+fn step_ids(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix(" ---> "))
+        .filter(|r| r.len() == 12 && r.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `docker images [-a]` rows as `ID REPO:TAG`.
+fn image_rows(d: &Daemon, all: bool) -> Vec<String> {
+    let mut args = vec!["images", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"];
+    if all {
+        args.push("-a");
+    }
+    d.ok(&args).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn each_step_commits_an_image_that_images_all_history_and_rmi_know() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let ctx = tempfile::tempdir().expect("context dir");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nENV A=1\nRUN echo hi > /f\nCOPY data.txt /\nCMD [\"cat\", \"/f\"]\n",
+    )
+    .expect("Dockerfile");
+    std::fs::write(ctx.path().join("data.txt"), "data\n").expect("data");
+    let out = build(&d, &["-t", "steps:1"], ctx.path());
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    // RUN's container goes (--rm is the CLI's default), as dockerd says it.
+    assert!(
+        text.contains(" ---> Removed intermediate container "),
+        "{text}"
+    );
+    let ids = step_ids(&text);
+    assert_eq!(ids.len(), 5, "FROM and 4 steps: {text}");
+    let busybox = d.ok(&["images", "--format", "{{.ID}}", "busybox"]);
+    assert_eq!(ids[0], busybox.trim());
+
+    // The ENV, RUN and COPY images are untagged parents: only with -a.
+    let all = image_rows(&d, true);
+    for id in &ids[1..4] {
+        assert!(all.contains(&format!("{id} <none>:<none>")), "{all:?}");
+    }
+    assert!(all.contains(&format!("{} steps:1", ids[4])), "{all:?}");
+    let top = image_rows(&d, false);
+    assert!(!top.iter().any(|r| r.contains("<none>")), "{top:?}");
+    assert_eq!(
+        d.ok(&["images", "-a", "-q", "--filter", "dangling=true"]),
+        ""
+    );
+
+    // history: each step's image id, newest first, then the base's.
+    let hist = d.ok(&["history", "-q", "steps:1"]);
+    let rows: Vec<&str> = hist.lines().collect();
+    let mut want: Vec<&str> = ids.iter().map(String::as_str).rev().collect();
+    want.truncate(5);
+    assert_eq!(&rows[..5], &want[..], "{hist}");
+    let parent = d.inspect("steps:1", "{{.Parent}}");
+    assert!(
+        parent.starts_with(&format!("sha256:{}", ids[3])),
+        "Parent is the COPY step's image: {parent}"
+    );
+
+    // The base has children now: deleting it by id is a hard conflict.
+    let out = d.docker(&["rmi", "-f", &ids[0]]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        stderr(&out).contains(&format!(
+            "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
+            ids[0]
+        )),
+        "{}",
+        stderr(&out)
+    );
+
+    // --no-prune keeps the parents; the COPY image is then dangling.
+    let out = d.ok(&["rmi", "--no-prune", "steps:1"]);
+    assert_eq!(out.matches("Deleted: ").count(), 1, "{out}");
+    let dangling = d.ok(&["images", "-q", "--filter", "dangling=true"]);
+    assert_eq!(dangling.trim(), ids[3], "{dangling}");
+    // prune takes the dangling head and the untagged chain under it.
+    let out = d.ok(&["image", "prune", "-f"]);
+    assert_eq!(out.matches("deleted: sha256:").count(), 3, "{out}");
+    assert!(!image_rows(&d, true).iter().any(|r| r.contains("<none>")));
+
+    // A second build is all cache hits with the same ids; rmi then takes
+    // the result and the parents nothing else keeps, not busybox.
+    let out = build(&d, &["-t", "steps:1"], ctx.path());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let again = step_ids(&stdout(&out));
+    assert_eq!(again[0], ids[0]);
+    d.ok(&["tag", &again[2], "keep:run"]);
+    let out = d.ok(&["rmi", "steps:1"]);
+    assert!(out.starts_with("Untagged: steps:1\n"), "{out}");
+    // The CMD and COPY images go; the RUN image is tagged, so it stays,
+    // and the ENV image under it too (it has a child).
+    assert_eq!(out.matches("Deleted: ").count(), 2, "{out}");
+    let all = image_rows(&d, true);
+    assert!(all.contains(&format!("{} keep:run", again[2])), "{all:?}");
+    assert!(
+        all.contains(&format!("{} <none>:<none>", again[1])),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|r| r.ends_with(" busybox:latest")),
+        "{all:?}"
+    );
+    let out = d.ok(&["rmi", "keep:run"]);
+    assert_eq!(out.matches("Deleted: ").count(), 2, "{out}");
+    assert_eq!(image_rows(&d, true).len(), 1);
+}
+
+#[test]
+fn cache_from_add_host_stderr_and_the_exit_code_of_a_failed_run() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let ctx = tempfile::tempdir().expect("context dir");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nENV FOO=bar\nRUN cp /etc/hosts /hosts-file\nRUN echo to-stderr >&2\n",
+    )
+    .expect("Dockerfile");
+    let out = build(
+        &d,
+        &["-t", "cf:1", "--add-host", "extra.test:10.1.2.3"],
+        ctx.path(),
+    );
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    // stderr of RUN comes between dockerd's colour codes.
+    assert!(
+        stdout(&out).contains("\u{1b}[91mto-stderr\n\u{1b}[0m"),
+        "{:?}",
+        stdout(&out)
+    );
+    let hosts = d.ok(&["run", "--rm", "cf:1", "cat", "/hosts-file"]);
+    assert!(hosts.contains("127.0.0.1\tlocalhost\n"), "{hosts}");
+    assert!(hosts.contains("10.1.2.3\textra.test\n"), "{hosts}");
+
+    // --cache-from an image that holds the steps: all hits; from one that
+    // is not there: the local cache does not serve either.
+    let args = ["-t", "cf:2", "--add-host", "extra.test:10.1.2.3"];
+    let mut with = args.to_vec();
+    with.extend(["--cache-from", "cf:1"]);
+    let out = build(&d, &with, ctx.path());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).matches("Using cache").count(),
+        3,
+        "{}",
+        stdout(&out)
+    );
+    let mut without = args.to_vec();
+    without.extend(["--cache-from", "nosuchtag"]);
+    let out = build(&d, &without, ctx.path());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).matches("Using cache").count(),
+        0,
+        "{}",
+        stdout(&out)
+    );
+
+    // A failing RUN's code reaches the client: docker build exits with it.
+    std::fs::write(ctx.path().join("Dockerfile"), "FROM busybox\nRUN exit 7\n")
+        .expect("Dockerfile");
+    let out = build(&d, &[], ctx.path());
+    assert_eq!(code(&out), 7, "{}", stderr(&out));
+    assert!(d.berth_mounts().is_empty(), "{:?}", d.berth_mounts());
+}
+
+#[test]
+fn run_steps_join_a_network_given_by_name_or_id() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let net = d.ok(&["network", "create", "--subnet", "10.72.0.0/24", "buildnet"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "target",
+        "--network",
+        "buildnet",
+        "--network-alias",
+        "pingtarget.test",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let ctx = tempfile::tempdir().expect("context dir");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nRUN ping -c1 -W5 pingtarget.test && cat /etc/resolv.conf\n",
+    )
+    .expect("Dockerfile");
+    for n in ["buildnet", net.trim()] {
+        let out = build(&d, &["--no-cache", "--network", n], ctx.path());
+        assert_eq!(
+            code(&out),
+            0,
+            "{}\n{}\n{}",
+            stdout(&out),
+            stderr(&out),
+            d.log_text()
+        );
+        assert!(
+            stdout(&out).contains("1 packets received"),
+            "{}",
+            stdout(&out)
+        );
+        assert!(
+            stdout(&out).contains("nameserver 127.0.0.11"),
+            "{}",
+            stdout(&out)
+        );
+    }
+    // none: only lo (up), no name for the target.
+    let out = build(&d, &["--no-cache", "--network", "none"], ctx.path());
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    let out = build(&d, &["--network", "nosuchnet"], ctx.path());
+    assert_ne!(code(&out), 0);
+    assert!(
+        stderr(&out).contains("network nosuchnet not found"),
+        "{}",
+        stderr(&out)
+    );
+    d.ok(&["rm", "-f", "target"]);
+    d.ok(&["network", "rm", "buildnet"]);
+    assert!(d.berth_mounts().is_empty(), "{:?}", d.berth_mounts());
+}
+
+#[test]
+fn dockerignore_exceptions_and_a_dockerfile_from_outside_the_context() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let ctx = tempfile::tempdir().expect("context dir");
+    let files = [
+        "not-ignored",
+        "ignored/file",
+        "ignored/subdir/excepted-file",
+        "ignored/subdir/other",
+        "logs/a.log",
+        "deep/er/b.log",
+        "deep/er/keep.txt",
+    ];
+    for f in files {
+        let p = ctx.path().join(f);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("dirs");
+        std::fs::write(&p, f).expect("file");
+    }
+    std::fs::write(
+        ctx.path().join(".dockerignore"),
+        "ignored\n!ignored/subdir/excepted-file\n**/*.log\nDockerfile\n.dockerignore\n",
+    )
+    .expect(".dockerignore");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nCOPY . /test\nCMD [\"find\", \"/test\", \"-type\", \"f\"]\n",
+    )
+    .expect("Dockerfile");
+    let out = build(&d, &["-t", "ign:1"], ctx.path());
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let mut found: Vec<String> = d
+        .ok(&["run", "--rm", "ign:1"])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            "/test/deep/er/keep.txt",
+            "/test/ignored/subdir/excepted-file",
+            "/test/not-ignored"
+        ]
+    );
+
+    // -f from outside the context: the CLI sends it under a name of its
+    // own, which COPY . leaves out.
+    let other = tempfile::tempdir().expect("dockerfile dir");
+    let df = other.path().join("Dockerfile");
+    std::fs::write(
+        &df,
+        "FROM busybox\nCOPY . /src\nCMD [\"ls\", \"-A\", \"/src\"]\n",
+    )
+    .expect("Dockerfile");
+    std::fs::write(ctx.path().join(".dockerignore"), "ignored\ndeep\nlogs\n")
+        .expect(".dockerignore");
+    let out = build(
+        &d,
+        &["-t", "ooc:1", "-f", &df.to_string_lossy()],
+        ctx.path(),
+    );
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        d.ok(&["run", "--rm", "ooc:1"]),
+        ".dockerignore\nDockerfile\nnot-ignored\n"
+    );
+
+    // Through the API a Dockerfile path may not leave the context; one
+    // that is not there is dockerd's error too (both 500 in dockerd).
+    let tar = ctx.path().join("..").join("ctx-only.tar");
+    let made = std::process::Command::new("tar")
+        .arg("-cf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(ctx.path())
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(made.success());
+    for (name, want) in [
+        (
+            "..%2FDockerfile",
+            "forbidden path outside the build context: ../Dockerfile",
+        ),
+        ("nope", "Cannot locate specified Dockerfile: nope"),
+    ] {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}", "-X", "POST", "--unix-socket"])
+            .arg(&d.sock)
+            .args(["-H", "Content-Type: application/x-tar", "--data-binary"])
+            .arg(format!("@{}", tar.display()))
+            .arg(format!("http://berth/build?dockerfile={name}"))
+            .output()
+            .expect("curl");
+        let text = stdout(&out);
+        assert!(text.ends_with("\n500"), "{text}");
+        assert!(text.contains(want), "{text}");
+    }
+    let _ = std::fs::remove_file(&tar);
+}

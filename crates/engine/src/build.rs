@@ -212,7 +212,11 @@ impl Engine {
         } else {
             Box::new(r)
         };
-        let mut a = tar::Archive::new(reader);
+        // The docker CLI's context for a Dockerfile from outside it ends
+        // right after the last file's bytes (no padding, no end blocks),
+        // which Go's tar reader takes as the end; zeros after it make
+        // that an ordinary end for this reader too.
+        let mut a = tar::Archive::new(reader.chain(std::io::repeat(0).take(2048)));
         a.set_preserve_permissions(true);
         a.unpack(dir.path())
             .map_err(|e| EngineError::Invalid(format!("reading the build context (a tar): {e}")))?;

@@ -100,9 +100,15 @@ async fn build(
     let mut task = tokio::spawn(async move { engine.image_build(context, req, tx).await });
     // Wait for the first message or the end: an error before any output
     // is an HTTP error.
+    // The task's end wins a tie: a build that failed before saying
+    // anything also closes the channel, and must still answer an error.
     let early = tokio::select! {
-        m = rx.recv() => Err(m),
+        biased;
         r = &mut task => Ok(r),
+        m = rx.recv() => match m {
+            Some(m) => Err(Some(m)),
+            None => Ok((&mut task).await),
+        },
     };
     let mut head = Vec::new();
     let finished = match early {
