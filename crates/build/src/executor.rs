@@ -556,32 +556,135 @@ impl Executor<'_> {
     }
 
     /// Runs one step through the cache: `desc` says everything its result
-    /// depends on besides the state before it.
+    /// depends on besides the state before it. `run` must be cheap and
+    /// pure (a config step's): with `--cache-from` it is run to learn the
+    /// step's history entry before the sources are asked.
     pub fn cached(
         &mut self,
         st: &mut StageState,
         desc: &str,
         run: impl FnOnce(&mut Self, &ImageParts) -> Result<ImageParts>,
     ) -> Result<()> {
+        self.cached_step(st, desc, None, run)
+    }
+
+    /// [`Self::cached`] for a step that makes a layer (RUN, COPY, ADD,
+    /// WORKDIR): `plan` is what it will say without running it, so that a
+    /// `--cache-from` image may stand in for the run.
+    pub fn cached_step(
+        &mut self,
+        st: &mut StageState,
+        desc: &str,
+        plan: Option<StepPlan>,
+        run: impl FnOnce(&mut Self, &ImageParts) -> Result<ImageParts>,
+    ) -> Result<()> {
         let key = digest_hex(&format!("{}\n{desc}", st.key));
         if !self.opts.no_cache {
             if let Some(p) = self.store.build_cache_get(&key)? {
                 if self.store.parts_present(&p) && self.cache_source_holds(&p) {
-                    if !self.silent {
-                        self.hits += 1;
-                    }
-                    self.say(" ---> Using cache\n");
-                    st.parts = p;
-                    st.key = key;
-                    return self.commit_step(st);
+                    return self.hit(st, key, p);
                 }
             }
         }
-        let parts = run(self, &st.parts)?;
+        let from_sources = self.cache_sources.is_some() && !self.opts.no_cache;
+        let parts = match plan {
+            Some(plan) if from_sources => {
+                match self.restore(&st.parts, &plan.pre, &plan.created_by) {
+                    Some(p) => {
+                        self.store.build_cache_put(&key, &p)?;
+                        return self.hit(st, key, p);
+                    }
+                    None => run(self, &st.parts)?,
+                }
+            }
+            None if from_sources => {
+                let p = run(self, &st.parts)?;
+                let mut pre = p.clone();
+                let created_by = pre.config["history"]
+                    .as_array_mut()
+                    .and_then(|h| h.pop())
+                    .and_then(|e| e["created_by"].as_str().map(str::to_owned));
+                let restored = match created_by {
+                    Some(c) if pre.layers.len() == st.parts.layers.len() => {
+                        self.restore(&st.parts, &pre, &c)
+                    }
+                    _ => None,
+                };
+                if let Some(r) = restored {
+                    self.store.build_cache_put(&key, &r)?;
+                    return self.hit(st, key, r);
+                }
+                p
+            }
+            _ => run(self, &st.parts)?,
+        };
         self.store.build_cache_put(&key, &parts)?;
         st.parts = parts;
         st.key = key;
         self.commit_step(st)
+    }
+
+    fn hit(&mut self, st: &mut StageState, key: String, p: ImageParts) -> Result<()> {
+        if !self.silent {
+            self.hits += 1;
+        }
+        self.say(" ---> Using cache\n");
+        st.parts = p;
+        st.key = key;
+        self.commit_step(st)
+    }
+
+    /// The step's result taken from a `--cache-from` image, as dockerd's
+    /// cache restores one: an image whose history and layers begin with
+    /// the current state's, and whose next history entry was made by this
+    /// step (the same `created_by`), gives that entry and its layer, over
+    /// `pre` (the state with the step's config changes).
+    fn restore(&self, cur: &ImageParts, pre: &ImageParts, created_by: &str) -> Option<ImageParts> {
+        let sources = self.cache_sources.as_ref()?;
+        let history = |c: &Value| c["history"].as_array().cloned().unwrap_or_default();
+        let hist = history(&cur.config);
+        for src in sources {
+            let src_hist = history(&src.config);
+            let n = hist.len();
+            let consistent = src_hist.len() > n
+                && src_hist[..n] == hist[..]
+                && src.layers.len() >= cur.layers.len()
+                && src.layers[..cur.layers.len()]
+                    .iter()
+                    .zip(&cur.layers)
+                    .all(|(a, b)| a.diff_id == b.diff_id);
+            if !consistent || src_hist[n]["created_by"].as_str() != Some(created_by) {
+                continue;
+            }
+            let entry = src_hist[n].clone();
+            let mut out = pre.clone();
+            if entry["empty_layer"].as_bool() != Some(true) {
+                let below = src_hist[..n]
+                    .iter()
+                    .filter(|h| h["empty_layer"].as_bool() != Some(true))
+                    .count();
+                let layer = src.layers.get(below)?.clone();
+                match out.config["rootfs"]["diff_ids"].as_array_mut() {
+                    Some(ids) => ids.push(json!(layer.diff_id)),
+                    None => {
+                        out.config["rootfs"] =
+                            json!({ "type": "layers", "diff_ids": [layer.diff_id] })
+                    }
+                }
+                out.layers.push(layer);
+            }
+            if let Some(obj) = out.config.as_object_mut() {
+                obj.insert("created".into(), entry["created"].clone());
+                let h = obj.entry("history").or_insert_with(|| json!([]));
+                if let Some(list) = h.as_array_mut() {
+                    list.push(entry);
+                }
+            }
+            if self.store.parts_present(&out) {
+                return Some(out);
+            }
+        }
+        None
     }
 
     /// Whether a cached step may serve: always without `--cache-from`;
@@ -653,6 +756,14 @@ impl Executor<'_> {
             _ => self.config_step(st, ins),
         }
     }
+}
+
+/// What a layer step will record, known before it runs.
+pub(crate) struct StepPlan {
+    /// The state with the step's config changes, before its history entry.
+    pub pre: ImageParts,
+    /// Its history entry's `created_by`.
+    pub created_by: String,
 }
 
 /// A config-only step's parts: the history entry, marked empty.

@@ -16,7 +16,7 @@ use crate::dockerfile::words;
 use crate::dockerfile::{Command, CopySpec, Instruction};
 use crate::error::{BuildError, Result};
 use crate::executor::RunNet;
-use crate::executor::{config_of, env_of, history, step_id, Executor, StageState};
+use crate::executor::{config_of, env_of, history, step_id, Executor, StageState, StepPlan};
 use crate::files::{self, Attrs};
 use crate::runner::{mount_points, RunSpec, Stream};
 
@@ -201,7 +201,11 @@ impl Executor<'_> {
             .unwrap_or("")
             .to_string();
         let line = ins.line;
-        self.cached(st, &desc, move |ex, parts| {
+        let plan = StepPlan {
+            pre: st.parts.clone(),
+            created_by: shown.clone(),
+        };
+        self.cached_step(st, &desc, Some(plan), move |ex, parts| {
             let rootfs = StepRootfs::new(ex.store, &parts.layers)?;
             let cwd = working_dir(parts);
             files::mkdir_in(&rootfs.merged, &cwd, None)?;
@@ -419,7 +423,11 @@ impl Executor<'_> {
         );
         let created_by = format!("/bin/sh -c #(nop) {kw} file:{inputs} in {dest} ");
         let ctx = self.ctx;
-        self.cached(st, &desc, move |ex, parts| {
+        let plan = StepPlan {
+            pre: st.parts.clone(),
+            created_by: created_by.clone(),
+        };
+        self.cached_step(st, &desc, Some(plan), move |ex, parts| {
             let rootfs = StepRootfs::new(ex.store, &parts.layers)?;
             let (uid, gid) = match &chown {
                 Some(c) => files::lookup_user(&rootfs.merged, c)?,
@@ -480,7 +488,13 @@ impl Executor<'_> {
         let path = absolute(&cwd, &d);
         let desc = format!("WORKDIR {path}");
         let text = ins.text.clone();
-        self.cached(st, &desc, move |ex, parts| {
+        let mut pre = st.parts.clone();
+        config_of(&mut pre).insert("WorkingDir".into(), json!(path));
+        let plan = StepPlan {
+            pre,
+            created_by: format!("/bin/sh -c #(nop)  {text}"),
+        };
+        self.cached_step(st, &desc, Some(plan), move |ex, parts| {
             let mut base = parts.clone();
             config_of(&mut base).insert("WorkingDir".into(), json!(path));
             let rootfs = StepRootfs::new(ex.store, &parts.layers)?;

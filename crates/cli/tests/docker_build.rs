@@ -529,3 +529,55 @@ fn dockerignore_exceptions_and_a_dockerfile_from_outside_the_context() {
     }
     let _ = std::fs::remove_file(&tar);
 }
+
+#[test]
+fn cache_from_an_image_loaded_elsewhere_stands_in_for_its_steps() {
+    let ctx = tempfile::tempdir().expect("context dir");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nENV FOO=bar\nWORKDIR /app\nCOPY data.txt .\nRUN cat data.txt > copy\n",
+    )
+    .expect("Dockerfile");
+    std::fs::write(ctx.path().join("data.txt"), "data\n").expect("data");
+    let archive = ctx.path().join("..").join(format!(
+        "cache-from-{}.tar",
+        ctx.path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    let id = {
+        let d = Daemon::start();
+        d.load_busybox();
+        let out = build(&d, &["-t", "cf:1"], ctx.path());
+        assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+        d.ok(&["save", "-o", &archive.to_string_lossy(), "cf:1"]);
+        d.inspect("cf:1", "{{.Id}}")
+    };
+    // A daemon with no cache of its own: the loaded image's history and
+    // layers stand in for every step, giving the same image.
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&["load", "-i", &archive.to_string_lossy()]);
+    let _ = std::fs::remove_file(&archive);
+    let out = build(&d, &["-t", "cf:2"], ctx.path());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).matches("Using cache").count(),
+        0,
+        "{}",
+        stdout(&out)
+    );
+    d.ok(&["rmi", "cf:2"]);
+    let out = build(&d, &["-t", "cf:2", "--cache-from", "cf:1"], ctx.path());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).matches("Using cache").count(),
+        4,
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains("Running in"), "{}", stdout(&out));
+    assert_eq!(d.inspect("cf:2", "{{.Id}}"), id);
+    assert_eq!(d.ok(&["run", "--rm", "cf:2", "cat", "/app/copy"]), "data\n");
+}
