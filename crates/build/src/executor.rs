@@ -62,6 +62,65 @@ pub struct BuildOptions {
     /// A network namespace RUN containers join, made by the engine for
     /// `--network NAME` (a network of its own); `network` then names it.
     pub run_network: Option<RunNetwork>,
+    /// `--rm` / `--force-rm`: which RUN containers are removed.
+    pub removal: Removal,
+    /// The engine's containers for RUN steps (berthd), which dockerd lists
+    /// in `docker ps -a`; without them a RUN container is the runtime's
+    /// alone and always removed.
+    pub containers: Option<Containers>,
+}
+
+/// Which RUN containers go after their step (dockerd's `rm`, `forcerm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Removal {
+    /// `--rm` (the docker CLI's default): those of steps that worked; a
+    /// failed step's stays.
+    #[default]
+    OnSuccess,
+    /// `--rm=false` (docker-py's default): none.
+    Never,
+    /// `--force-rm`: all, failed ones too.
+    Always,
+}
+
+/// A RUN step's container as the engine registers it.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    /// The image the step runs on (the previous step's).
+    pub image_id: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub user: String,
+}
+
+/// What a kept RUN container was left with.
+#[derive(Debug)]
+pub struct KeptRun<'a> {
+    /// Its changes (the step rootfs's upper dir, unmounted): the engine
+    /// moves them into the container's own rootfs.
+    pub upper: &'a std::path::Path,
+    pub exit_code: i32,
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+/// The engine's side of RUN containers.
+pub trait RunContainers: Send + Sync {
+    /// Registers the container of a RUN step about to run; its id.
+    fn create(&self, run: &RunInfo) -> std::result::Result<String, String>;
+    /// The step ended: keep the container with what it left, or remove it.
+    fn finish(&self, id: &str, kept: Option<KeptRun>) -> std::result::Result<(), String>;
+}
+
+/// [`RunContainers`] in [`BuildOptions`].
+#[derive(Clone)]
+pub struct Containers(pub std::sync::Arc<dyn RunContainers>);
+
+impl std::fmt::Debug for Containers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Containers")
+    }
 }
 
 /// The network RUN steps join (`--network` of a user-defined network).

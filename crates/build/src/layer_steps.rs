@@ -15,10 +15,39 @@ use crate::context::Skip;
 use crate::dockerfile::words;
 use crate::dockerfile::{Command, CopySpec, Instruction};
 use crate::error::{BuildError, Result};
-use crate::executor::RunNet;
 use crate::executor::{config_of, env_of, history, step_id, Executor, StageState, StepPlan};
+use crate::executor::{Containers, KeptRun, Removal, RunInfo, RunNet};
 use crate::files::{self, Attrs};
 use crate::runner::{mount_points, RunSpec, Stream};
+
+/// An engine container of a RUN step; removed if the step ends without
+/// saying what becomes of it (an error on the way, a cancel).
+struct EngineRun {
+    containers: Containers,
+    id: String,
+    done: bool,
+}
+
+impl EngineRun {
+    fn finish(&mut self, kept: Option<KeptRun>) {
+        self.done = true;
+        if let Err(e) = self.containers.0.finish(&self.id, kept) {
+            tracing::warn!(container = %self.id, error = %e, "finishing a RUN container");
+        }
+    }
+}
+
+impl Drop for EngineRun {
+    fn drop(&mut self) {
+        if !self.done {
+            self.finish(None);
+        }
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
 
 /// RUN output as the progress stream shows it: stderr between the colour
 /// codes dockerd's legacy builder wraps it in (bright red, then reset).
@@ -205,6 +234,7 @@ impl Executor<'_> {
             pre: st.parts.clone(),
             created_by: shown.clone(),
         };
+        let base_image = st.image_id.clone();
         self.cached_step(st, &desc, Some(plan), move |ex, parts| {
             let rootfs = StepRootfs::new(ex.store, &parts.layers)?;
             let cwd = working_dir(parts);
@@ -233,8 +263,36 @@ impl Executor<'_> {
                     }
                 }
             }
-            let cid = &rootfs.id["build-".len()..];
-            ex.say(&format!(" ---> Running in {}\n", &cid[..12]));
+            // The engine's container for the step (berthd), whose id the
+            // stream shows; else the runtime container's.
+            let mut engine_run = match &ex.opts.containers {
+                Some(c) => {
+                    let info = RunInfo {
+                        image_id: base_image.clone(),
+                        args: args.clone(),
+                        env: env.clone(),
+                        cwd: cwd.clone(),
+                        user: user.clone(),
+                    };
+                    let id = c.0.create(&info).map_err(|m| BuildError::Step {
+                        line,
+                        message: format!("creating the RUN container: {m}"),
+                    })?;
+                    Some(EngineRun {
+                        containers: c.clone(),
+                        id,
+                        done: false,
+                    })
+                }
+                None => None,
+            };
+            let cid = match &engine_run {
+                Some(r) => r.id.clone(),
+                None => rootfs.id["build-".len()..].to_string(),
+            };
+            let cid = &cid[..cid.len().min(12)];
+            ex.say(&format!(" ---> Running in {cid}\n"));
+            let started_at = now();
             let spec = RunSpec {
                 id: &rootfs.id,
                 rootfs: &rootfs.merged,
@@ -277,17 +335,30 @@ impl Executor<'_> {
             if cancel.as_ref().is_some_and(|c| (c.0)()) {
                 return Err(BuildError::Invalid("the build was cancelled".into()));
             }
+            let finished_at = now();
+            let removal = ex.opts.removal;
             if code != 0 {
+                // A failed step's container stays unless --force-rm.
+                if let Some(r) = engine_run.as_mut() {
+                    if removal == Removal::Always {
+                        r.finish(None);
+                        ex.say(&format!(" ---> Removed intermediate container {cid}\n"));
+                    } else {
+                        ex.store.unmount_rootfs(&rootfs.id)?;
+                        r.finish(Some(KeptRun {
+                            upper: &rootfs.upper,
+                            exit_code: code,
+                            started_at,
+                            finished_at,
+                        }));
+                    }
+                }
                 return Err(BuildError::RunFailed {
                     line,
                     message: format!("The command '{shown}' returned a non-zero code: {code}"),
                     code,
                 });
             }
-            ex.say(&format!(
-                " ---> Removed intermediate container {}\n",
-                &cid[..12]
-            ));
             ex.store.unmount_rootfs(&rootfs.id)?;
             // Deepest first, so parents are empty when their turn comes.
             absent.sort_by_key(|p| std::cmp::Reverse(p.len()));
@@ -302,6 +373,20 @@ impl Executor<'_> {
                 }
             }
             let layer = rootfs.commit()?;
+            match engine_run.as_mut() {
+                Some(r) if removal == Removal::Never => r.finish(Some(KeptRun {
+                    upper: &rootfs.upper,
+                    exit_code: 0,
+                    started_at,
+                    finished_at,
+                })),
+                _ => {
+                    if let Some(r) = engine_run.as_mut() {
+                        r.finish(None);
+                    }
+                    ex.say(&format!(" ---> Removed intermediate container {cid}\n"));
+                }
+            }
             Ok(with_layer(parts, layer, &shown))
         })
     }

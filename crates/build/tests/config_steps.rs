@@ -31,6 +31,8 @@ fn opts(dockerfile: &str, dir: &std::path::Path) -> BuildOptions {
         cache_from: Vec::new(),
         extra_hosts: Vec::new(),
         run_network: None,
+        removal: berth_build::Removal::OnSuccess,
+        containers: None,
     }
 }
 

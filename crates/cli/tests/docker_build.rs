@@ -581,3 +581,96 @@ fn cache_from_an_image_loaded_elsewhere_stands_in_for_its_steps() {
     assert_eq!(d.inspect("cf:2", "{{.Id}}"), id);
     assert_eq!(d.ok(&["run", "--rm", "cf:2", "cat", "/app/copy"]), "data\n");
 }
+
+/// The id after ` ---> Running in ` in a build's output.
+fn running_ids(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix(" ---> Running in "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn rm_and_force_rm_decide_which_run_containers_stay() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let ctx = tempfile::tempdir().expect("context dir");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nRUN echo one > /one\nRUN echo two > /two\n",
+    )
+    .expect("Dockerfile");
+    let ps = |d: &Daemon| {
+        d.ok(&["ps", "-a", "--format", "{{.ID}} {{.Status}}"])
+            .lines()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+
+    // --rm (the default): the containers of the steps that worked go.
+    let out = build(&d, &["-t", "rm:1"], ctx.path());
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let ran = running_ids(&stdout(&out));
+    assert_eq!(ran.len(), 2, "{}", stdout(&out));
+    for id in &ran {
+        assert!(
+            stdout(&out).contains(&format!(" ---> Removed intermediate container {id}\n")),
+            "{}",
+            stdout(&out)
+        );
+    }
+    assert_eq!(ps(&d), Vec::<String>::new());
+
+    // --rm=false: every RUN container stays, exited, with its changes.
+    let out = build(&d, &["--no-cache", "--rm=false", "-t", "rm:2"], ctx.path());
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        !stdout(&out).contains("Removed intermediate"),
+        "{}",
+        stdout(&out)
+    );
+    let ran = running_ids(&stdout(&out));
+    let listed = ps(&d);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    for id in &ran {
+        assert!(
+            listed
+                .iter()
+                .any(|l| l.starts_with(&format!("{id} Exited (0)"))),
+            "{id} in {listed:?}"
+        );
+    }
+    let diff = d.ok(&["diff", &ran[1]]);
+    assert!(diff.contains("A /two"), "{diff}");
+    // The first step's image is the second container's image.
+    let image = d.inspect(&ran[1], "{{.Image}}");
+    let steps = d.ok(&["history", "-q", "rm:2"]);
+    let second = steps.lines().nth(1).expect("history rows");
+    assert!(
+        image.starts_with(&format!("sha256:{second}")),
+        "{image} vs {steps}"
+    );
+    d.ok(&["rm", &ran[0], &ran[1]]);
+
+    // A failed step's container stays with --rm, goes with --force-rm.
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nRUN touch /x; exit 3\n",
+    )
+    .expect("Dockerfile");
+    let out = build(&d, &[], ctx.path());
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let ran = running_ids(&stdout(&out));
+    let listed = ps(&d);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(
+        listed[0].starts_with(&format!("{} Exited (3)", ran[0])),
+        "{listed:?}"
+    );
+    assert!(d.ok(&["diff", &ran[0]]).contains("A /x"));
+    d.ok(&["rm", &ran[0]]);
+    let out = build(&d, &["--force-rm"], ctx.path());
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert_eq!(ps(&d), Vec::<String>::new());
+    assert!(d.berth_mounts().is_empty(), "{:?}", d.berth_mounts());
+}

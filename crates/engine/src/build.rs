@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 
+pub use berth_build::Removal;
 use berth_build::{BuildError, BuildOptions, Context, RuntimeExec};
 use serde_json::json;
 
@@ -34,6 +35,72 @@ pub struct BuildRequest {
     pub cache_from: Vec<String>,
     /// `extrahosts`: `NAME:ADDR` lines for RUN's /etc/hosts.
     pub extra_hosts: Vec<String>,
+    /// `rm` / `forcerm`: which RUN containers go.
+    pub removal: berth_build::Removal,
+}
+
+/// RUN containers as engine containers, as dockerd's builder makes them:
+/// created for the step, then removed or kept (exited, with the step's
+/// changes as their rootfs) for `docker ps -a`.
+struct EngineContainers {
+    engine: Engine,
+    handle: tokio::runtime::Handle,
+}
+
+impl berth_build::RunContainers for EngineContainers {
+    fn create(&self, run: &berth_build::RunInfo) -> std::result::Result<String, String> {
+        let body = bollard_stubs::models::ContainerCreateBody {
+            image: Some(run.image_id.clone()),
+            cmd: Some(run.args.clone()),
+            entrypoint: Some(Vec::new()),
+            env: Some(run.env.clone()),
+            working_dir: Some(run.cwd.clone()),
+            user: Some(run.user.clone()),
+            host_config: Some(bollard_stubs::models::HostConfig {
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        self.handle
+            .block_on(self.engine.create(None, body))
+            .map(|c| c.id)
+            .map_err(|e| e.to_string())
+    }
+
+    fn finish(
+        &self,
+        id: &str,
+        kept: Option<berth_build::KeptRun>,
+    ) -> std::result::Result<(), String> {
+        let Some(k) = kept else {
+            return self
+                .handle
+                .block_on(self.engine.remove(id, true, true))
+                .map_err(|e| e.to_string());
+        };
+        let engine = &self.engine;
+        let store = engine
+            .inner
+            .image_store
+            .as_ref()
+            .ok_or("this daemon has no image store")?;
+        let rootfs = store.rootfs(id).map_err(|e| e.to_string())?;
+        // The step's changes become the container's own layer.
+        std::fs::remove_dir_all(&rootfs.upper)
+            .and_then(|()| std::fs::rename(k.upper, &rootfs.upper))
+            .map_err(|e| format!("moving the step's changes into container {id}: {e}"))?;
+        let entry = engine.lookup(id).map_err(|e| e.to_string())?;
+        engine
+            .update(&entry, |r| {
+                r.state.status = crate::container::record::Status::Exited;
+                r.state.exit_code = k.exit_code as i64;
+                r.state.started_at = k.started_at.clone();
+                r.state.finished_at = k.finished_at.clone();
+            })
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// A netns the build's RUN steps join, attached to a network; detached
@@ -179,7 +246,8 @@ impl Engine {
         tx: tokio::sync::mpsc::UnboundedSender<serde_json::Value>,
     ) -> Result<String> {
         let engine = self.clone();
-        tokio::task::spawn_blocking(move || engine.build_blocking(context, req, tx))
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || engine.build_blocking(context, req, tx, handle))
             .await
             .map_err(|e| EngineError::Internal(e.to_string()))?
     }
@@ -189,6 +257,7 @@ impl Engine {
         context: Box<dyn Read + Send>,
         req: BuildRequest,
         tx: tokio::sync::mpsc::UnboundedSender<serde_json::Value>,
+        handle: tokio::runtime::Handle,
     ) -> Result<String> {
         let store =
             self.inner.image_store.clone().ok_or_else(|| {
@@ -296,6 +365,13 @@ impl Engine {
             }),
             pull: req.pull,
             cache_from: req.cache_from.clone(),
+            removal: req.removal,
+            containers: Some(berth_build::Containers(std::sync::Arc::new(
+                EngineContainers {
+                    engine: self.clone(),
+                    handle: handle.clone(),
+                },
+            ))),
             extra_hosts,
             run_network: netns.as_ref().map(|n| berth_build::RunNetwork {
                 netns: n.path.clone(),

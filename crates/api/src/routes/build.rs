@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use berth_engine::build::BuildRequest;
+use berth_engine::build::{BuildRequest, Removal};
 use berth_engine::{Engine, EngineError};
 use bytes::Bytes;
 
@@ -46,6 +46,8 @@ fn json_map(name: &str, v: &str) -> ApiResult<Vec<(String, String)>> {
 
 fn request(uri: &axum::http::Uri) -> ApiResult<BuildRequest> {
     let mut req = BuildRequest::default();
+    // dockerd: forcerm wins; an absent rm means rm.
+    let (mut rm, mut forcerm) = (None, false);
     for (k, v) in pairs(uri) {
         match k.as_str() {
             "t" if !v.is_empty() => req.tags.push(v),
@@ -72,6 +74,8 @@ fn request(uri: &axum::http::Uri) -> ApiResult<BuildRequest> {
                     .map_err(|e| ApiError::bad_request(format!("invalid cachefrom: {e}")))?
             }
             "extrahosts" if !v.is_empty() => req.extra_hosts.push(v),
+            "rm" => rm = Some(truthy(&v)),
+            "forcerm" => forcerm = truthy(&v),
             "remote" if !v.is_empty() => {
                 return Err(ApiError::bad_request(
                     "remote build contexts are not supported: berth builds offline (send the context as the request body)",
@@ -85,6 +89,13 @@ fn request(uri: &axum::http::Uri) -> ApiResult<BuildRequest> {
             _ => {}
         }
     }
+    req.removal = if forcerm {
+        Removal::Always
+    } else if rm.unwrap_or(true) {
+        Removal::OnSuccess
+    } else {
+        Removal::Never
+    };
     Ok(req)
 }
 

@@ -144,6 +144,9 @@ pub fn run(store: &ImageStore, a: Args) -> anyhow::Result<i32> {
         cache_from: a.cache_from.clone(),
         extra_hosts: extra_hosts(&a.add_hosts)?,
         run_network: None,
+        // RUN containers are the runtime's alone without a daemon: they go.
+        removal: berth_build::Removal::Always,
+        containers: None,
         platform: a
             .platform
             .as_deref()
