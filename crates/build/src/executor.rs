@@ -177,8 +177,8 @@ pub fn build(
     build_announcing(store, context, opts, progress, &mut |_| {})
 }
 
-/// [`build`], calling `on_image` with the new image's id once it exists and
-/// before the closing "Successfully built" line: where dockerd's legacy
+/// [`build`], calling `on_image` with each stage's image id as the stage
+/// ends, the result's last, before the closing "Successfully built" line: where dockerd's legacy
 /// builder sends its `{"aux": {"ID": ...}}` message, so that clients which
 /// read the last message as the result (docker-py) see that line last.
 pub fn build_announcing(
@@ -228,6 +228,8 @@ pub fn build_announcing(
         }
         Some(v)
     };
+    // Later values of a key win.
+    let labels: std::collections::BTreeMap<String, String> = opts.labels.iter().cloned().collect();
     let mut ex = Executor {
         store,
         cache_sources,
@@ -237,39 +239,38 @@ pub fn build_announcing(
         network,
         out: progress,
         step: 0,
-        total: df.steps_until(last),
+        total: df.steps_until(last) + labels.len(),
         hits: 0,
         results: Vec::new(),
         consumed: Vec::new(),
         meta: Vec::new(),
         stage_names: df.stages.iter().map(|s| s.name.clone()).collect(),
-        silent: false,
     };
     ex.meta_args(&df)?;
     for i in 0..=last {
         let r = ex.stage(&df, i)?;
+        // dockerd announces each stage's image as it ends; the last
+        // one's after the --label steps, below.
+        if i < last && !r.image_id.is_empty() {
+            on_image(&r.image_id);
+        }
         ex.results.push(r);
     }
     let mut fin = ex
         .results
         .pop()
         .ok_or_else(|| BuildError::Invalid("no build stage".into()))?;
-    if !opts.labels.is_empty() {
-        let mut labels = opts.labels.clone();
-        labels.sort();
-        let desc = format!("--label {}", json!(labels));
-        // Not a step of the Dockerfile: no progress lines of its own.
-        ex.silent = true;
-        let res = ex.cached(&mut fin, &desc, |_, parts| {
-            let mut p = parts.clone();
-            let map = labels_of(&mut p);
-            for (k, v) in &labels {
-                map.insert(k.clone(), json!(v));
-            }
+    // `--label`s are LABEL steps at the end of the last stage, one per
+    // key in key order, as dockerd adds them.
+    for (k, v) in labels {
+        let text = format!("LABEL {k}={v}");
+        ex.step_header_text(&text)?;
+        let desc = format!("LABEL {}", json!([[&k, &v]]));
+        ex.cached(&mut fin, &desc, |_, parts| {
+            let mut p = nop(parts, &text);
+            labels_of(&mut p).insert(k.clone(), json!(v));
             Ok(p)
-        });
-        ex.silent = false;
-        res?;
+        })?;
     }
     let unused: Vec<&str> = opts
         .build_args
@@ -283,16 +284,17 @@ pub fn build_announcing(
             unused.join(" ")
         ));
     }
-    // The last step's image is the result; only a Dockerfile of nothing
-    // but FROM scratch has none yet.
-    let image = if fin.image_id.is_empty() {
-        store.create_image(&fin.parts, &opts.tags, "")?.id
-    } else {
-        for t in &opts.tags {
-            store.tag(&fin.image_id, t)?;
-        }
-        fin.image_id.clone()
-    };
+    // The last step's image is the result; a Dockerfile of nothing but
+    // FROM scratch made none, which dockerd refuses too.
+    if fin.image_id.is_empty() {
+        return Err(BuildError::Invalid(
+            "No image was generated. Is your Dockerfile empty?".into(),
+        ));
+    }
+    for t in &opts.tags {
+        store.tag(&fin.image_id, t)?;
+    }
+    let image = fin.image_id.clone();
     on_image(&image);
     ex.say(&format!("Successfully built {}\n", short(&image)));
     for t in &opts.tags {
@@ -354,15 +356,11 @@ pub(crate) struct Executor<'a> {
     meta: Vec<(String, String)>,
     /// Stage names (`AS name`), by index.
     pub stage_names: Vec<Option<String>>,
-    /// Drop progress text (the `--label` step).
-    silent: bool,
 }
 
 impl Executor<'_> {
     pub fn say(&mut self, s: &str) {
-        if !self.silent {
-            (self.out)(s);
-        }
+        (self.out)(s);
     }
 
     fn build_arg(&mut self, name: &str) -> Option<String> {
@@ -403,11 +401,15 @@ impl Executor<'_> {
     }
 
     fn step_header(&mut self, ins: &Instruction) -> Result<()> {
+        self.step_header_text(&ins.text)
+    }
+
+    fn step_header_text(&mut self, text: &str) -> Result<()> {
         if self.opts.cancel.as_ref().is_some_and(|c| (c.0)()) {
             return Err(BuildError::Invalid("the build was cancelled".into()));
         }
         self.step += 1;
-        let s = format!("Step {}/{} : {}\n", self.step, self.total, ins.text);
+        let s = format!("Step {}/{} : {text}\n", self.step, self.total);
         self.say(&s);
         Ok(())
     }
@@ -684,9 +686,7 @@ impl Executor<'_> {
     }
 
     fn hit(&mut self, st: &mut StageState, key: String, p: ImageParts) -> Result<()> {
-        if !self.silent {
-            self.hits += 1;
-        }
+        self.hits += 1;
         self.say(" ---> Using cache\n");
         st.parts = p;
         st.key = key;

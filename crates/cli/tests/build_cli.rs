@@ -117,8 +117,9 @@ fn built_image_runs_under_berth_and_skopeo_reads_it() -> TestResult {
         "from=cli",
         &s(&ctx),
     ])?;
-    assert!(out.starts_with("Step 1/12 : FROM busybox\n"), "{out}");
-    assert!(out.contains("Step 7/12 : RUN echo"), "{out}");
+    assert!(out.starts_with("Step 1/13 : FROM busybox\n"), "{out}");
+    assert!(out.contains("Step 7/13 : RUN echo"), "{out}");
+    assert!(out.contains("Step 13/13 : LABEL from=cli\n"), "{out}");
     assert!(out.contains(" ---> Running in "), "{out}");
     // RUN's output reaches the stream: `id -u` as root.
     assert!(out.contains("\n0\n"), "{out}");

@@ -60,7 +60,9 @@ fn docker_cli_builds_against_berthd_and_runs_the_result() {
         d.log_text()
     );
     let text = stdout(&out);
-    assert!(text.contains("Step 1/8 : FROM busybox AS base"), "{text}");
+    assert!(text.contains("Step 1/9 : FROM busybox AS base"), "{text}");
+    // --label is a LABEL step of its own at the end, as dockerd adds it.
+    assert!(text.contains("Step 9/9 : LABEL by=docker-cli\n"), "{text}");
     assert!(text.contains(" ---> Running in "), "{text}");
     assert!(text.contains("Successfully built "), "{text}");
     assert!(text.contains("Successfully tagged app:1"), "{text}");
@@ -110,7 +112,7 @@ fn docker_cli_builds_against_berthd_and_runs_the_result() {
     );
     assert_eq!(
         stdout(&out).matches("Using cache").count(),
-        6,
+        7,
         "{}",
         stdout(&out)
     );
@@ -141,7 +143,7 @@ fn docker_cli_builds_against_berthd_and_runs_the_result() {
         "app:1",
     ]);
     assert!(
-        hist.starts_with("/bin/sh -c #(nop)  CMD [\"cat\""),
+        hist.starts_with("/bin/sh -c #(nop)  LABEL by=docker-cli\n/bin/sh -c #(nop)  CMD [\"cat\""),
         "{hist}"
     );
 
@@ -498,16 +500,6 @@ fn dockerignore_exceptions_and_a_dockerfile_from_outside_the_context() {
 
     // Through the API a Dockerfile path may not leave the context; one
     // that is not there is dockerd's error too (both 500 in dockerd).
-    let tar = ctx.path().join("..").join("ctx-only.tar");
-    let made = std::process::Command::new("tar")
-        .arg("-cf")
-        .arg(&tar)
-        .arg("-C")
-        .arg(ctx.path())
-        .arg(".")
-        .status()
-        .expect("tar");
-    assert!(made.success());
     for (name, want) in [
         (
             "..%2FDockerfile",
@@ -515,19 +507,73 @@ fn dockerignore_exceptions_and_a_dockerfile_from_outside_the_context() {
         ),
         ("nope", "Cannot locate specified Dockerfile: nope"),
     ] {
-        let out = std::process::Command::new("curl")
-            .args(["-s", "-w", "\n%{http_code}", "-X", "POST", "--unix-socket"])
-            .arg(&d.sock)
-            .args(["-H", "Content-Type: application/x-tar", "--data-binary"])
-            .arg(format!("@{}", tar.display()))
-            .arg(format!("http://berth/build?dockerfile={name}"))
-            .output()
-            .expect("curl");
-        let text = stdout(&out);
-        assert!(text.ends_with("\n500"), "{text}");
-        assert!(text.contains(want), "{text}");
+        let (status, body) = post_build(&d, ctx.path(), &format!("dockerfile={name}"));
+        assert_eq!(status, 500, "{body}");
+        assert!(body.contains(want), "{body}");
     }
-    let _ = std::fs::remove_file(&tar);
+}
+
+/// `POST /build?QUERY` with `dir` as the context tar: (status, body).
+fn post_build(d: &Daemon, dir: &std::path::Path, query: &str) -> (u16, String) {
+    let tar = tempfile::NamedTempFile::new().expect("tar file");
+    let made = std::process::Command::new("tar")
+        .arg("-cf")
+        .arg(tar.path())
+        .arg("-C")
+        .arg(dir)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(made.success());
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", "-X", "POST", "--unix-socket"])
+        .arg(&d.sock)
+        .args(["-H", "Content-Type: application/x-tar", "--data-binary"])
+        .arg(format!("@{}", tar.path().display()))
+        .arg(format!("http://berth/build?{query}"))
+        .output()
+        .expect("curl");
+    let text = stdout(&out);
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+#[test]
+fn each_stage_announces_its_image_and_label_steps_end_the_last() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let ctx = tempfile::tempdir().expect("context dir");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox AS one\nENV A=1\nFROM busybox\nENV B=2\n",
+    )
+    .expect("Dockerfile");
+    let (status, body) = post_build(
+        &d,
+        ctx.path(),
+        "t=stages:1&labels=%7B%22z%22%3A%221%22%2C%22a%22%3A%222%22%7D",
+    );
+    assert_eq!(status, 200, "{body}");
+    let msgs: Vec<serde_json::Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON message"))
+        .collect();
+    let aux: Vec<&str> = msgs
+        .iter()
+        .filter_map(|m| m["aux"]["ID"].as_str())
+        .collect();
+    assert_eq!(aux.len(), 2, "{body}");
+    let streams: String = msgs.iter().filter_map(|m| m["stream"].as_str()).collect();
+    assert!(
+        streams.contains("Step 5/6 : LABEL a=2\n") && streams.contains("Step 6/6 : LABEL z=1\n"),
+        "{streams}"
+    );
+    assert_eq!(d.inspect("stages:1", "{{.Id}}"), aux[1]);
+    assert_ne!(aux[0], aux[1]);
+    assert!(
+        streams.contains(&format!(" ---> {}\n", &aux[0][7..19])),
+        "{streams}"
+    );
 }
 
 #[test]
