@@ -718,5 +718,20 @@ fn rm_and_force_rm_decide_which_run_containers_stay() {
     let out = build(&d, &["--force-rm"], ctx.path());
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert_eq!(ps(&d), Vec::<String>::new());
+
+    // berth's own CLI through berthd says the same with --rm=false.
+    std::fs::write(ctx.path().join("Dockerfile"), "FROM busybox\nRUN true\n").expect("Dockerfile");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["build", "--rm=false"])
+        .arg(ctx.path())
+        .env("DOCKER_HOST", format!("unix://{}", d.sock.display()))
+        .env_remove("BERTH_IMAGE_ROOT")
+        .output()
+        .expect("berth build");
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let ran = running_ids(&stdout(&out));
+    assert_eq!(ps(&d).len(), 1, "{:?}", ps(&d));
+    assert!(ps(&d)[0].starts_with(&format!("{} Exited (0)", ran[0])));
+    d.ok(&["rm", &ran[0]]);
     assert!(d.berth_mounts().is_empty(), "{:?}", d.berth_mounts());
 }

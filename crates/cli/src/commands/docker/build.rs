@@ -128,6 +128,10 @@ pub fn run(cx: &Ctx, a: Args) -> anyhow::Result<i32> {
     for h in &a.add_hosts {
         q.push(("extrahosts", h.clone()));
     }
+    q.push(("rm", if a.rm { "1" } else { "0" }.into()));
+    if a.force_rm {
+        q.push(("forcerm", "1".into()));
+    }
     let resp = cx.client.request(
         "POST",
         "/build",

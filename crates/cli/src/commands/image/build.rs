@@ -1,5 +1,5 @@
 //! `build [-f FILE] [-t TAG]... [--build-arg K=V]... [--target S]
-//! [--no-cache] [--network none|host] [--label K=V]... [-q] PATH`:
+//! [--no-cache] [--network none|host|NET] [--label K=V]... [-q] PATH`:
 //! a Dockerfile built on the image store (berth-build), RUN steps in
 //! containers of berth's runtime (this binary as `berth-runc`).
 
@@ -30,7 +30,8 @@ pub struct Args {
     /// Run every step, using no cached result.
     #[arg(long)]
     pub no_cache: bool,
-    /// Network of RUN steps: none (default) or host.
+    /// Network of RUN steps: none (default) or host; through berthd also
+    /// the name or id of one of its networks.
     #[arg(long)]
     pub network: Option<String>,
     /// A label for the image (KEY=VALUE).
@@ -48,6 +49,13 @@ pub struct Args {
     /// os/arch[/variant] of FROM images (FROM --platform= wins).
     #[arg(long)]
     pub platform: Option<String>,
+    /// Remove the RUN containers of steps that worked (through berthd;
+    /// `--rm=false` keeps them; a daemonless build always removes them).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub rm: bool,
+    /// Remove RUN containers, a failed step's too (through berthd).
+    #[arg(long = "force-rm")]
+    pub force_rm: bool,
     /// An image whose steps the cache may reuse (only these, when given).
     #[arg(long = "cache-from")]
     pub cache_from: Vec<String>,
