@@ -10,6 +10,14 @@ pub enum BuildError {
     /// An instruction failed; the message is docker's where it has one.
     #[error("Dockerfile line {line}: {message}")]
     Step { line: usize, message: String },
+    /// A RUN command exited non-zero; `code` is its exit code (dockerd's
+    /// error message carries it as `errorDetail.code`).
+    #[error("Dockerfile line {line}: {message}")]
+    RunFailed {
+        line: usize,
+        message: String,
+        code: i32,
+    },
     /// The context (missing file, path outside it, unreadable).
     #[error("{0}")]
     Context(String),
@@ -36,7 +44,9 @@ impl BuildError {
     /// that carry a line already keep theirs).
     pub(crate) fn at(self, line: usize) -> BuildError {
         match self {
-            e @ (BuildError::Step { .. } | BuildError::Parse(_)) => e,
+            e @ (BuildError::Step { .. } | BuildError::RunFailed { .. } | BuildError::Parse(_)) => {
+                e
+            }
             e => BuildError::Step {
                 line,
                 message: e.to_string(),

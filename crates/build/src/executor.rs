@@ -52,6 +52,96 @@ pub struct BuildOptions {
     /// `--platform`: the platform of FROM images without a
     /// `--platform=` of their own.
     pub platform: Option<Platform>,
+    /// `--cache-from`: when given, a cached step counts only if one of
+    /// these images holds it (its layers and history are a prefix of the
+    /// image's), as dockerd's cache restricted to sources; names that are
+    /// not in the store are skipped.
+    pub cache_from: Vec<String>,
+    /// `--add-host NAME:ADDR`: lines RUN containers get in /etc/hosts.
+    pub extra_hosts: Vec<(String, String)>,
+    /// A network namespace RUN containers join, made by the engine for
+    /// `--network NAME` (a network of its own); `network` then names it.
+    pub run_network: Option<RunNetwork>,
+    /// `--rm` / `--force-rm`: which RUN containers are removed.
+    pub removal: Removal,
+    /// The engine's containers for RUN steps (berthd), which dockerd lists
+    /// in `docker ps -a`; without them a RUN container is the runtime's
+    /// alone and always removed.
+    pub containers: Option<Containers>,
+}
+
+/// Which RUN containers go after their step (dockerd's `rm`, `forcerm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Removal {
+    /// `--rm` (the docker CLI's default): those of steps that worked; a
+    /// failed step's stays.
+    #[default]
+    OnSuccess,
+    /// `--rm=false` (docker-py's default): none.
+    Never,
+    /// `--force-rm`: all, failed ones too.
+    Always,
+}
+
+/// A RUN step's container as the engine registers it.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    /// The image the step runs on (the previous step's).
+    pub image_id: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub user: String,
+}
+
+/// What a kept RUN container was left with.
+#[derive(Debug)]
+pub struct KeptRun<'a> {
+    /// Its changes (the step rootfs's upper dir, unmounted): the engine
+    /// moves them into the container's own rootfs.
+    pub upper: &'a std::path::Path,
+    pub exit_code: i32,
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+/// The engine's side of RUN containers.
+pub trait RunContainers: Send + Sync {
+    /// Registers the container of a RUN step about to run; its id.
+    fn create(&self, run: &RunInfo) -> std::result::Result<String, String>;
+    /// The step ended: keep the container with what it left, or remove it.
+    fn finish(&self, id: &str, kept: Option<KeptRun>) -> std::result::Result<(), String>;
+}
+
+/// [`RunContainers`] in [`BuildOptions`].
+#[derive(Clone)]
+pub struct Containers(pub std::sync::Arc<dyn RunContainers>);
+
+impl std::fmt::Debug for Containers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Containers")
+    }
+}
+
+/// The network RUN steps join (`--network` of a user-defined network).
+#[derive(Debug, Clone)]
+pub struct RunNetwork {
+    /// The netns, attached to the network.
+    pub netns: std::path::PathBuf,
+    /// Its resolv.conf (the network's embedded DNS); None keeps the
+    /// rootfs's own (a netns with only lo).
+    pub resolv_conf: Option<String>,
+}
+
+/// Where RUN containers are networked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunNet {
+    /// A netns of their own with only `lo`.
+    None,
+    /// The builder's netns.
+    Host,
+    /// [`BuildOptions::run_network`]'s.
+    Joined,
 }
 
 /// A cancellation check, e.g. a flag a signal handler sets.
@@ -87,8 +177,8 @@ pub fn build(
     build_announcing(store, context, opts, progress, &mut |_| {})
 }
 
-/// [`build`], calling `on_image` with the new image's id once it exists and
-/// before the closing "Successfully built" line: where dockerd's legacy
+/// [`build`], calling `on_image` with each stage's image id as the stage
+/// ends, the result's last, before the closing "Successfully built" line: where dockerd's legacy
 /// builder sends its `{"aux": {"ID": ...}}` message, so that clients which
 /// read the last message as the result (docker-py) see that line last.
 pub fn build_announcing(
@@ -100,12 +190,13 @@ pub fn build_announcing(
 ) -> Result<Built> {
     let df = Dockerfile::parse(&opts.dockerfile)?;
     crate::layer_steps::remove_stale(store, &opts.runtime);
-    let network_host = match opts.network.as_deref() {
-        None | Some("") | Some("none") | Some("default") => false,
-        Some("host") => true,
+    let network = match opts.network.as_deref() {
+        Some("host") => RunNet::Host,
+        _ if opts.run_network.is_some() => RunNet::Joined,
+        None | Some("") | Some("none") | Some("default") => RunNet::None,
         Some(other) => {
             return Err(BuildError::Invalid(format!(
-                "network mode {other:?} is not supported by berth build (none or host)"
+                "network mode {other:?} is not supported by a daemonless berth build (none or host; build through berthd for its networks)"
             )))
         }
     };
@@ -123,47 +214,63 @@ pub fn build_announcing(
         })?,
         None => df.stages.len() - 1,
     };
+    let cache_sources = if opts.cache_from.is_empty() {
+        None
+    } else {
+        let mut v = Vec::new();
+        for r in &opts.cache_from {
+            match store.parts(r) {
+                Ok((_, p)) => v.push(p),
+                Err(berth_image::ImageError::NotFound(_))
+                | Err(berth_image::ImageError::InvalidReference(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Some(v)
+    };
+    // Later values of a key win.
+    let labels: std::collections::BTreeMap<String, String> = opts.labels.iter().cloned().collect();
     let mut ex = Executor {
         store,
+        cache_sources,
         ctx: context,
         opts,
         escape: df.escape,
-        network_host,
+        network,
         out: progress,
         step: 0,
-        total: df.steps_until(last),
+        total: df.steps_until(last) + labels.len(),
         hits: 0,
         results: Vec::new(),
         consumed: Vec::new(),
         meta: Vec::new(),
         stage_names: df.stages.iter().map(|s| s.name.clone()).collect(),
-        silent: false,
     };
     ex.meta_args(&df)?;
     for i in 0..=last {
         let r = ex.stage(&df, i)?;
+        // dockerd announces each stage's image as it ends; the last
+        // one's after the --label steps, below.
+        if i < last && !r.image_id.is_empty() {
+            on_image(&r.image_id);
+        }
         ex.results.push(r);
     }
     let mut fin = ex
         .results
         .pop()
         .ok_or_else(|| BuildError::Invalid("no build stage".into()))?;
-    if !opts.labels.is_empty() {
-        let mut labels = opts.labels.clone();
-        labels.sort();
-        let desc = format!("--label {}", json!(labels));
-        // Not a step of the Dockerfile: no progress lines of its own.
-        ex.silent = true;
-        let res = ex.cached(&mut fin, &desc, |_, parts| {
-            let mut p = parts.clone();
-            let map = labels_of(&mut p);
-            for (k, v) in &labels {
-                map.insert(k.clone(), json!(v));
-            }
+    // `--label`s are LABEL steps at the end of the last stage, one per
+    // key in key order, as dockerd adds them.
+    for (k, v) in labels {
+        let text = format!("LABEL {k}={v}");
+        ex.step_header_text(&text)?;
+        let desc = format!("LABEL {}", json!([[&k, &v]]));
+        ex.cached(&mut fin, &desc, |_, parts| {
+            let mut p = nop(parts, &text);
+            labels_of(&mut p).insert(k.clone(), json!(v));
             Ok(p)
-        });
-        ex.silent = false;
-        res?;
+        })?;
     }
     let unused: Vec<&str> = opts
         .build_args
@@ -177,9 +284,19 @@ pub fn build_announcing(
             unused.join(" ")
         ));
     }
-    let image = store.create_image(&fin.parts, &opts.tags, "")?;
-    on_image(&image.id);
-    ex.say(&format!("Successfully built {}\n", short(&image.id)));
+    // The last step's image is the result; a Dockerfile of nothing but
+    // FROM scratch made none, which dockerd refuses too.
+    if fin.image_id.is_empty() {
+        return Err(BuildError::Invalid(
+            "No image was generated. Is your Dockerfile empty?".into(),
+        ));
+    }
+    for t in &opts.tags {
+        store.tag(&fin.image_id, t)?;
+    }
+    let image = fin.image_id.clone();
+    on_image(&image);
+    ex.say(&format!("Successfully built {}\n", short(&image)));
     for t in &opts.tags {
         let r = berth_image::Reference::parse(t)?;
         let shown = r
@@ -189,7 +306,7 @@ pub fn build_announcing(
         ex.say(&format!("Successfully tagged {shown}\n"));
     }
     Ok(Built {
-        id: image.id,
+        id: image,
         steps: ex.step,
         cache_hits: ex.hits,
     })
@@ -204,6 +321,10 @@ pub(crate) struct StageState {
     pub args: Vec<(String, String)>,
     /// Whether this stage set CMD (ENTRYPOINT then keeps it).
     pub cmd_set: bool,
+    /// The image of the last step (the base's id after FROM; empty for
+    /// scratch): each step commits an untagged image whose parent this
+    /// is, as the legacy builder does.
+    pub image_id: String,
 }
 
 impl StageState {
@@ -217,10 +338,12 @@ impl StageState {
 
 pub(crate) struct Executor<'a> {
     pub store: &'a ImageStore,
+    /// `--cache-from` images' parts (None: the whole local cache serves).
+    cache_sources: Option<Vec<ImageParts>>,
     pub ctx: &'a Context,
     pub opts: &'a BuildOptions,
     pub escape: char,
-    pub network_host: bool,
+    pub network: RunNet,
     out: Progress<'a>,
     step: usize,
     total: usize,
@@ -233,15 +356,11 @@ pub(crate) struct Executor<'a> {
     meta: Vec<(String, String)>,
     /// Stage names (`AS name`), by index.
     pub stage_names: Vec<Option<String>>,
-    /// Drop progress text (the `--label` step).
-    silent: bool,
 }
 
 impl Executor<'_> {
     pub fn say(&mut self, s: &str) {
-        if !self.silent {
-            (self.out)(s);
-        }
+        (self.out)(s);
     }
 
     fn build_arg(&mut self, name: &str) -> Option<String> {
@@ -282,11 +401,15 @@ impl Executor<'_> {
     }
 
     fn step_header(&mut self, ins: &Instruction) -> Result<()> {
+        self.step_header_text(&ins.text)
+    }
+
+    fn step_header_text(&mut self, text: &str) -> Result<()> {
         if self.opts.cancel.as_ref().is_some_and(|c| (c.0)()) {
             return Err(BuildError::Invalid("the build was cancelled".into()));
         }
         self.step += 1;
-        let s = format!("Step {}/{} : {}\n", self.step, self.total, ins.text);
+        let s = format!("Step {}/{} : {text}\n", self.step, self.total);
         self.say(&s);
         Ok(())
     }
@@ -346,11 +469,12 @@ impl Executor<'_> {
 
     /// The state a FROM starts with: scratch, an earlier stage, or an image.
     fn base(&self, image: &str) -> Result<StageState> {
-        let fresh = |parts: ImageParts, key: String| StageState {
+        let fresh = |parts: ImageParts, key: String, image_id: String| StageState {
             parts,
             key,
             args: Vec::new(),
             cmd_set: false,
+            image_id,
         };
         if image == "scratch" {
             let parts = ImageParts {
@@ -363,7 +487,7 @@ impl Executor<'_> {
                 }),
                 layers: Vec::new(),
             };
-            return Ok(fresh(parts, digest_hex("scratch")));
+            return Ok(fresh(parts, digest_hex("scratch"), String::new()));
         }
         if let Some(prev) = self
             .results
@@ -372,10 +496,17 @@ impl Executor<'_> {
             .find(|(_, i)| self.stage_named(*i, image))
             .map(|(r, _)| r)
         {
-            return Ok(fresh(prev.parts.clone(), prev.key.clone()));
+            return Ok(fresh(
+                prev.parts.clone(),
+                prev.key.clone(),
+                prev.image_id.clone(),
+            ));
         }
         match self.store.parts(image) {
-            Ok((id, parts)) => Ok(fresh(parts, digest_hex(&format!("FROM {id}")))),
+            Ok((id, parts)) => {
+                let key = digest_hex(&format!("FROM {id}"));
+                Ok(fresh(parts, key, id))
+            }
             Err(berth_image::ImageError::NotFound(_)) => Err(BuildError::Invalid(format!(
                 "pull access denied for {image}: the image is not in the store (this build does not pull: berth pull or berth load it first)"
             ))),
@@ -486,34 +617,162 @@ impl Executor<'_> {
     }
 
     /// Runs one step through the cache: `desc` says everything its result
-    /// depends on besides the state before it.
+    /// depends on besides the state before it. `run` must be cheap and
+    /// pure (a config step's): with `--cache-from` it is run to learn the
+    /// step's history entry before the sources are asked.
     pub fn cached(
         &mut self,
         st: &mut StageState,
         desc: &str,
         run: impl FnOnce(&mut Self, &ImageParts) -> Result<ImageParts>,
     ) -> Result<()> {
+        self.cached_step(st, desc, None, run)
+    }
+
+    /// [`Self::cached`] for a step that makes a layer (RUN, COPY, ADD,
+    /// WORKDIR): `plan` is what it will say without running it, so that a
+    /// `--cache-from` image may stand in for the run.
+    pub fn cached_step(
+        &mut self,
+        st: &mut StageState,
+        desc: &str,
+        plan: Option<StepPlan>,
+        run: impl FnOnce(&mut Self, &ImageParts) -> Result<ImageParts>,
+    ) -> Result<()> {
         let key = digest_hex(&format!("{}\n{desc}", st.key));
         if !self.opts.no_cache {
             if let Some(p) = self.store.build_cache_get(&key)? {
-                if self.store.parts_present(&p) {
-                    if !self.silent {
-                        self.hits += 1;
-                    }
-                    self.say(" ---> Using cache\n");
-                    st.parts = p;
-                    st.key = key;
-                    let id = config_id(&st.parts);
-                    self.say(&format!(" ---> {}\n", short(&id)));
-                    return Ok(());
+                if self.store.parts_present(&p) && self.cache_source_holds(&p) {
+                    return self.hit(st, key, p);
                 }
             }
         }
-        let parts = run(self, &st.parts)?;
+        let from_sources = self.cache_sources.is_some() && !self.opts.no_cache;
+        let parts = match plan {
+            Some(plan) if from_sources => {
+                match self.restore(&st.parts, &plan.pre, &plan.created_by) {
+                    Some(p) => {
+                        self.store.build_cache_put(&key, &p)?;
+                        return self.hit(st, key, p);
+                    }
+                    None => run(self, &st.parts)?,
+                }
+            }
+            None if from_sources => {
+                let p = run(self, &st.parts)?;
+                let mut pre = p.clone();
+                let created_by = pre.config["history"]
+                    .as_array_mut()
+                    .and_then(|h| h.pop())
+                    .and_then(|e| e["created_by"].as_str().map(str::to_owned));
+                let restored = match created_by {
+                    Some(c) if pre.layers.len() == st.parts.layers.len() => {
+                        self.restore(&st.parts, &pre, &c)
+                    }
+                    _ => None,
+                };
+                if let Some(r) = restored {
+                    self.store.build_cache_put(&key, &r)?;
+                    return self.hit(st, key, r);
+                }
+                p
+            }
+            _ => run(self, &st.parts)?,
+        };
         self.store.build_cache_put(&key, &parts)?;
         st.parts = parts;
         st.key = key;
-        let id = config_id(&st.parts);
+        self.commit_step(st)
+    }
+
+    fn hit(&mut self, st: &mut StageState, key: String, p: ImageParts) -> Result<()> {
+        self.hits += 1;
+        self.say(" ---> Using cache\n");
+        st.parts = p;
+        st.key = key;
+        self.commit_step(st)
+    }
+
+    /// The step's result taken from a `--cache-from` image, as dockerd's
+    /// cache restores one: an image whose history and layers begin with
+    /// the current state's, and whose next history entry was made by this
+    /// step (the same `created_by`), gives that entry and its layer, over
+    /// `pre` (the state with the step's config changes).
+    fn restore(&self, cur: &ImageParts, pre: &ImageParts, created_by: &str) -> Option<ImageParts> {
+        let sources = self.cache_sources.as_ref()?;
+        let history = |c: &Value| c["history"].as_array().cloned().unwrap_or_default();
+        let hist = history(&cur.config);
+        for src in sources {
+            let src_hist = history(&src.config);
+            let n = hist.len();
+            let consistent = src_hist.len() > n
+                && src_hist[..n] == hist[..]
+                && src.layers.len() >= cur.layers.len()
+                && src.layers[..cur.layers.len()]
+                    .iter()
+                    .zip(&cur.layers)
+                    .all(|(a, b)| a.diff_id == b.diff_id);
+            if !consistent || src_hist[n]["created_by"].as_str() != Some(created_by) {
+                continue;
+            }
+            let entry = src_hist[n].clone();
+            let mut out = pre.clone();
+            if entry["empty_layer"].as_bool() != Some(true) {
+                let below = src_hist[..n]
+                    .iter()
+                    .filter(|h| h["empty_layer"].as_bool() != Some(true))
+                    .count();
+                let layer = src.layers.get(below)?.clone();
+                match out.config["rootfs"]["diff_ids"].as_array_mut() {
+                    Some(ids) => ids.push(json!(layer.diff_id)),
+                    None => {
+                        out.config["rootfs"] =
+                            json!({ "type": "layers", "diff_ids": [layer.diff_id] })
+                    }
+                }
+                out.layers.push(layer);
+            }
+            if let Some(obj) = out.config.as_object_mut() {
+                obj.insert("created".into(), entry["created"].clone());
+                let h = obj.entry("history").or_insert_with(|| json!([]));
+                if let Some(list) = h.as_array_mut() {
+                    list.push(entry);
+                }
+            }
+            if self.store.parts_present(&out) {
+                return Some(out);
+            }
+        }
+        None
+    }
+
+    /// Whether a cached step may serve: always without `--cache-from`;
+    /// with it, only when a source image holds the step's result (its
+    /// layers and history begin with the step's).
+    fn cache_source_holds(&self, p: &ImageParts) -> bool {
+        let Some(sources) = &self.cache_sources else {
+            return true;
+        };
+        let history = |c: &Value| c["history"].as_array().cloned().unwrap_or_default();
+        let (layers, hist) = (&p.layers, history(&p.config));
+        sources.iter().any(|src| {
+            let src_hist = history(&src.config);
+            src.layers.len() >= layers.len()
+                && src.layers[..layers.len()]
+                    .iter()
+                    .zip(layers)
+                    .all(|(a, b)| a.diff_id == b.diff_id)
+                && src_hist.len() >= hist.len()
+                && src_hist[..hist.len()] == hist[..]
+        })
+    }
+
+    /// Stores the step's state as an untagged image whose parent is the
+    /// previous step's, and prints its id.
+    fn commit_step(&mut self, st: &mut StageState) -> Result<()> {
+        let img = self.store.create_image(&st.parts, &[], &st.image_id)?;
+        st.image_id = img.id;
+        let id = st.image_id.clone();
         self.say(&format!(" ---> {}\n", short(&id)));
         Ok(())
     }
@@ -556,6 +815,14 @@ impl Executor<'_> {
             _ => self.config_step(st, ins),
         }
     }
+}
+
+/// What a layer step will record, known before it runs.
+pub(crate) struct StepPlan {
+    /// The state with the step's config changes, before its history entry.
+    pub pre: ImageParts,
+    /// Its history entry's `created_by`.
+    pub created_by: String,
 }
 
 /// A config-only step's parts: the history entry, marked empty.

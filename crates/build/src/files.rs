@@ -10,6 +10,7 @@ use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
+use crate::context::Skip;
 use crate::error::{BuildError, Result};
 
 /// `path` (absolute or relative, as seen inside the container) resolved
@@ -119,7 +120,7 @@ pub fn copy_into(
     root: &Path,
     dest: &str,
     attrs: Attrs,
-    skip: &dyn Fn(&str) -> bool,
+    skip: &dyn Fn(&str) -> Skip,
 ) -> Result<()> {
     let md =
         fs::symlink_metadata(src).map_err(BuildError::io(format!("stat {}", src.display())))?;
@@ -138,7 +139,7 @@ fn copy_dir(
     dest: &str,
     rel: &str,
     attrs: Attrs,
-    skip: &dyn Fn(&str) -> bool,
+    skip: &dyn Fn(&str) -> Skip,
 ) -> Result<()> {
     let dir = src.join(rel);
     let mut names: Vec<_> = fs::read_dir(&dir)
@@ -153,13 +154,22 @@ fn copy_dir(
         } else {
             format!("{rel}/{n}")
         };
-        if skip(&r) {
+        let what = skip(&r);
+        if what == Skip::All {
             continue;
         }
         let p = src.join(&r);
         let md =
             fs::symlink_metadata(&p).map_err(BuildError::io(format!("stat {}", p.display())))?;
         let d = format!("{}/{r}", dest.trim_end_matches('/'));
+        if what == Skip::Entry {
+            // Only what an exception takes back; its parents get made
+            // plain, as a tar without the directory's entry unpacks.
+            if md.is_dir() {
+                copy_dir(src, root, dest, &r, attrs, skip)?;
+            }
+            continue;
+        }
         if md.is_dir() {
             let host = mkdir_in(root, &d, Some(attrs))?;
             apply_attrs(&host, &md, attrs)?;
@@ -255,14 +265,29 @@ fn set_mtime(p: &Path, (s, ns): (i64, i64)) -> Result<()> {
 
 /// Adds to `h` the names, kinds, modes and contents under `src` (a file
 /// or a directory), skipping what `skip` says: what COPY would copy.
-pub fn hash_tree(h: &mut Sha256, src: &Path, rel: &str, skip: &dyn Fn(&str) -> bool) -> Result<()> {
+pub fn hash_tree(h: &mut Sha256, src: &Path, rel: &str, skip: &dyn Fn(&str) -> Skip) -> Result<()> {
+    hash_entry(h, src, rel, true, skip)
+}
+
+fn hash_entry(
+    h: &mut Sha256,
+    src: &Path,
+    rel: &str,
+    this: bool,
+    skip: &dyn Fn(&str) -> Skip,
+) -> Result<()> {
     let p = if rel.is_empty() {
         src.to_path_buf()
     } else {
         src.join(rel)
     };
     let md = fs::symlink_metadata(&p).map_err(BuildError::io(format!("stat {}", p.display())))?;
-    h.update(format!("{rel}\0{:o}\0", md.mode()).as_bytes());
+    if !this && !md.is_dir() {
+        return Ok(());
+    }
+    if this {
+        h.update(format!("{rel}\0{:o}\0", md.mode()).as_bytes());
+    }
     if md.file_type().is_symlink() {
         let l = fs::read_link(&p).map_err(BuildError::io(format!("reading {}", p.display())))?;
         h.update(l.to_string_lossy().as_bytes());
@@ -292,12 +317,16 @@ pub fn hash_tree(h: &mut Sha256, src: &Path, rel: &str, skip: &dyn Fn(&str) -> b
             } else {
                 format!("{rel}/{n}")
             };
-            if !skip(&r) {
-                hash_tree(h, src, &r, skip)?;
+            match skip(&r) {
+                Skip::Keep => hash_entry(h, src, &r, true, skip)?,
+                Skip::Entry => hash_entry(h, src, &r, false, skip)?,
+                Skip::All => {}
             }
         }
     }
-    h.update(b"\n");
+    if this {
+        h.update(b"\n");
+    }
     Ok(())
 }
 
@@ -395,15 +424,33 @@ mod tests {
             mode: Some(0o640),
             keep_owner: false,
         };
-        copy_into(&src, &root, "/app/", attrs, &|r| r == "skipme")?;
+        copy_into(&src, &root, "/app/", attrs, &|r| {
+            if r == "skipme" {
+                Skip::All
+            } else {
+                Skip::Keep
+            }
+        })?;
         assert_eq!(fs::read_to_string(root.join("app/sub/f"))?, "hello");
         assert!(!root.join("app/skipme").exists());
         assert_eq!(fs::metadata(root.join("app/sub/f"))?.mode() & 0o7777, 0o640);
         let mut a = Sha256::new();
         let mut b = Sha256::new();
-        hash_tree(&mut a, &src, "", &|r| r == "skipme")?;
+        hash_tree(&mut a, &src, "", &|r| {
+            if r == "skipme" {
+                Skip::All
+            } else {
+                Skip::Keep
+            }
+        })?;
         fs::write(src.join("skipme"), "changed")?;
-        hash_tree(&mut b, &src, "", &|r| r == "skipme")?;
+        hash_tree(&mut b, &src, "", &|r| {
+            if r == "skipme" {
+                Skip::All
+            } else {
+                Skip::Keep
+            }
+        })?;
         assert_eq!(a.finalize(), b.finalize());
         Ok(())
     }

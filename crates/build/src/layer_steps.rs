@@ -11,12 +11,53 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
 use crate::config_steps::argv;
+use crate::context::Skip;
 use crate::dockerfile::words;
 use crate::dockerfile::{Command, CopySpec, Instruction};
 use crate::error::{BuildError, Result};
-use crate::executor::{config_of, env_of, history, step_id, Executor, StageState};
+use crate::executor::{config_of, env_of, history, step_id, Executor, StageState, StepPlan};
+use crate::executor::{Containers, KeptRun, Removal, RunInfo, RunNet};
 use crate::files::{self, Attrs};
-use crate::runner::{mount_points, RunSpec};
+use crate::runner::{mount_points, RunSpec, Stream};
+
+/// An engine container of a RUN step; removed if the step ends without
+/// saying what becomes of it (an error on the way, a cancel).
+struct EngineRun {
+    containers: Containers,
+    id: String,
+    done: bool,
+}
+
+impl EngineRun {
+    fn finish(&mut self, kept: Option<KeptRun>) {
+        self.done = true;
+        if let Err(e) = self.containers.0.finish(&self.id, kept) {
+            tracing::warn!(container = %self.id, error = %e, "finishing a RUN container");
+        }
+    }
+}
+
+impl Drop for EngineRun {
+    fn drop(&mut self) {
+        if !self.done {
+            self.finish(None);
+        }
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// RUN output as the progress stream shows it: stderr between the colour
+/// codes dockerd's legacy builder wraps it in (bright red, then reset).
+fn shown_output(which: Stream, chunk: &[u8]) -> String {
+    let text = String::from_utf8_lossy(chunk);
+    match which {
+        Stream::Stdout => text.into_owned(),
+        Stream::Stderr => format!("\x1b[91m{text}\x1b[0m"),
+    }
+}
 
 /// The default PATH RUN gets when the config has none (docker's).
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -149,16 +190,17 @@ impl Executor<'_> {
         cmd: &Command,
         network: Option<&str>,
     ) -> Result<()> {
-        let host = match network {
-            None => self.network_host,
-            Some("host") => true,
-            Some("none") | Some("default") => false,
+        let net = match network {
+            None | Some("default") => self.network,
+            Some("host") => RunNet::Host,
+            Some("none") => RunNet::None,
             Some(n) => {
                 return Err(BuildError::Invalid(format!(
-                    "RUN --network={n} is not supported (none or host)"
+                    "RUN --network={n} is not supported (default, none or host)"
                 )))
             }
         };
+        let host = net == RunNet::Host;
         let args = argv(st, cmd);
         let mut env: Vec<String> = env_of(&st.parts)
             .into_iter()
@@ -176,6 +218,8 @@ impl Executor<'_> {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         env.extend(arg_env.iter().cloned());
+        // The network is part of the key only as it was before networks
+        // could be joined (host or not), so existing cache records hold.
         let desc = format!("RUN {} {} host={host}", json!(args), json!(arg_env));
         let shown = match cmd {
             Command::Shell(_) => args.join(" "),
@@ -186,7 +230,12 @@ impl Executor<'_> {
             .unwrap_or("")
             .to_string();
         let line = ins.line;
-        self.cached(st, &desc, move |ex, parts| {
+        let plan = StepPlan {
+            pre: st.parts.clone(),
+            created_by: shown.clone(),
+        };
+        let base_image = st.image_id.clone();
+        self.cached_step(st, &desc, Some(plan), move |ex, parts| {
             let rootfs = StepRootfs::new(ex.store, &parts.layers)?;
             let cwd = working_dir(parts);
             files::mkdir_in(&rootfs.merged, &cwd, None)?;
@@ -196,7 +245,11 @@ impl Executor<'_> {
                 files::lookup_user(&rootfs.merged, &user)?
             };
             // What the runtime's mounts would create, to leave out of the layer.
-            let points = mount_points(host);
+            let joined = match net {
+                RunNet::Joined => ex.opts.run_network.as_ref(),
+                _ => None,
+            };
+            let points = mount_points(host || joined.is_some_and(|j| j.resolv_conf.is_some()));
             let mut absent: Vec<String> = Vec::new();
             for p in &points {
                 let mut cur = String::new();
@@ -210,8 +263,36 @@ impl Executor<'_> {
                     }
                 }
             }
-            let cid = &rootfs.id["build-".len()..];
-            ex.say(&format!(" ---> Running in {}\n", &cid[..12]));
+            // The engine's container for the step (berthd), whose id the
+            // stream shows; else the runtime container's.
+            let mut engine_run = match &ex.opts.containers {
+                Some(c) => {
+                    let info = RunInfo {
+                        image_id: base_image.clone(),
+                        args: args.clone(),
+                        env: env.clone(),
+                        cwd: cwd.clone(),
+                        user: user.clone(),
+                    };
+                    let id = c.0.create(&info).map_err(|m| BuildError::Step {
+                        line,
+                        message: format!("creating the RUN container: {m}"),
+                    })?;
+                    Some(EngineRun {
+                        containers: c.clone(),
+                        id,
+                        done: false,
+                    })
+                }
+                None => None,
+            };
+            let cid = match &engine_run {
+                Some(r) => r.id.clone(),
+                None => rootfs.id["build-".len()..].to_string(),
+            };
+            let cid = &cid[..cid.len().min(12)];
+            ex.say(&format!(" ---> Running in {cid}\n"));
+            let started_at = now();
             let spec = RunSpec {
                 id: &rootfs.id,
                 rootfs: &rootfs.merged,
@@ -221,36 +302,63 @@ impl Executor<'_> {
                 uid,
                 gid,
                 host_network: host,
+                netns: joined.map(|j| j.netns.as_path()),
+                resolv_conf: joined.and_then(|j| j.resolv_conf.as_deref()),
+                extra_hosts: &ex.opts.extra_hosts,
             };
             let runtime = ex.opts.runtime.clone();
             let mut pending = Vec::new();
             let cancel = ex.opts.cancel.clone();
+            let mut pending_err = Vec::new();
             let code = runtime.run(
                 &spec,
-                &mut |b: &[u8]| {
-                    pending.extend_from_slice(b);
+                &mut |which: Stream, b: &[u8]| {
+                    let buf = match which {
+                        Stream::Stdout => &mut pending,
+                        Stream::Stderr => &mut pending_err,
+                    };
+                    buf.extend_from_slice(b);
                     // Whole lines as they come; the rest at the end.
-                    if let Some(i) = pending.iter().rposition(|&c| c == b'\n') {
-                        let chunk: Vec<u8> = pending.drain(..=i).collect();
-                        ex.say(&String::from_utf8_lossy(&chunk));
+                    if let Some(i) = buf.iter().rposition(|&c| c == b'\n') {
+                        let chunk: Vec<u8> = buf.drain(..=i).collect();
+                        ex.say(&shown_output(which, &chunk));
                     }
                 },
                 cancel.as_ref(),
             )?;
-            if !pending.is_empty() {
-                let s = String::from_utf8_lossy(&pending).into_owned();
-                ex.say(&s);
+            for (which, rest) in [(Stream::Stdout, &pending), (Stream::Stderr, &pending_err)] {
+                if !rest.is_empty() {
+                    let s = shown_output(which, rest);
+                    ex.say(&s);
+                }
             }
             if cancel.as_ref().is_some_and(|c| (c.0)()) {
                 return Err(BuildError::Invalid("the build was cancelled".into()));
             }
+            let finished_at = now();
+            let removal = ex.opts.removal;
             if code != 0 {
-                return Err(BuildError::Step {
+                // A failed step's container stays unless --force-rm.
+                if let Some(r) = engine_run.as_mut() {
+                    if removal == Removal::Always {
+                        r.finish(None);
+                        ex.say(&format!(" ---> Removed intermediate container {cid}\n"));
+                    } else {
+                        ex.store.unmount_rootfs(&rootfs.id)?;
+                        r.finish(Some(KeptRun {
+                            upper: &rootfs.upper,
+                            exit_code: code,
+                            started_at,
+                            finished_at,
+                        }));
+                    }
+                }
+                return Err(BuildError::RunFailed {
                     line,
                     message: format!("The command '{shown}' returned a non-zero code: {code}"),
+                    code,
                 });
             }
-            ex.say(&format!("Removing intermediate container {}\n", &cid[..12]));
             ex.store.unmount_rootfs(&rootfs.id)?;
             // Deepest first, so parents are empty when their turn comes.
             absent.sort_by_key(|p| std::cmp::Reverse(p.len()));
@@ -265,6 +373,20 @@ impl Executor<'_> {
                 }
             }
             let layer = rootfs.commit()?;
+            match engine_run.as_mut() {
+                Some(r) if removal == Removal::Never => r.finish(Some(KeptRun {
+                    upper: &rootfs.upper,
+                    exit_code: 0,
+                    started_at,
+                    finished_at,
+                })),
+                _ => {
+                    if let Some(r) = engine_run.as_mut() {
+                        r.finish(None);
+                    }
+                    ex.say(&format!(" ---> Removed intermediate container {cid}\n"));
+                }
+            }
             Ok(with_layer(parts, layer, &shown))
         })
     }
@@ -372,9 +494,9 @@ impl Executor<'_> {
             let ctx = self.ctx;
             let prefix = rel.clone();
             let skip = move |r: &str| match &prefix {
-                Some(base) if base.is_empty() => ctx.ignored(r),
-                Some(base) => ctx.ignored(&format!("{base}/{r}")),
-                None => false,
+                Some(base) if base.is_empty() => ctx.skip(r),
+                Some(base) => ctx.skip(&format!("{base}/{r}")),
+                None => Skip::Keep,
             };
             files::hash_tree(&mut h, p, "", &skip)?;
         }
@@ -386,7 +508,11 @@ impl Executor<'_> {
         );
         let created_by = format!("/bin/sh -c #(nop) {kw} file:{inputs} in {dest} ");
         let ctx = self.ctx;
-        self.cached(st, &desc, move |ex, parts| {
+        let plan = StepPlan {
+            pre: st.parts.clone(),
+            created_by: created_by.clone(),
+        };
+        self.cached_step(st, &desc, Some(plan), move |ex, parts| {
             let rootfs = StepRootfs::new(ex.store, &parts.layers)?;
             let (uid, gid) = match &chown {
                 Some(c) => files::lookup_user(&rootfs.merged, c)?,
@@ -410,9 +536,9 @@ impl Executor<'_> {
                 };
                 let prefix = rel.clone();
                 let skip = move |r: &str| match &prefix {
-                    Some(base) if base.is_empty() => ctx.ignored(r),
-                    Some(base) => ctx.ignored(&format!("{base}/{r}")),
-                    None => false,
+                    Some(base) if base.is_empty() => ctx.skip(r),
+                    Some(base) => ctx.skip(&format!("{base}/{r}")),
+                    None => Skip::Keep,
                 };
                 if add && !is_dir && rel.is_some() {
                     if let Some(tmp) = crate::archive::extract_if_archive(p)? {
@@ -420,7 +546,7 @@ impl Executor<'_> {
                             keep_owner: chown.is_none(),
                             ..attrs
                         };
-                        files::copy_into(tmp.path(), &rootfs.merged, &dest, keep, &|_| false)?;
+                        files::copy_into(tmp.path(), &rootfs.merged, &dest, keep, &|_| Skip::Keep)?;
                         continue;
                     }
                 }
@@ -447,7 +573,13 @@ impl Executor<'_> {
         let path = absolute(&cwd, &d);
         let desc = format!("WORKDIR {path}");
         let text = ins.text.clone();
-        self.cached(st, &desc, move |ex, parts| {
+        let mut pre = st.parts.clone();
+        config_of(&mut pre).insert("WorkingDir".into(), json!(path));
+        let plan = StepPlan {
+            pre,
+            created_by: format!("/bin/sh -c #(nop)  {text}"),
+        };
+        self.cached_step(st, &desc, Some(plan), move |ex, parts| {
             let mut base = parts.clone();
             config_of(&mut base).insert("WorkingDir".into(), json!(path));
             let rootfs = StepRootfs::new(ex.store, &parts.layers)?;

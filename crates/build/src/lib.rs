@@ -19,5 +19,8 @@ pub mod runner;
 
 pub use context::Context;
 pub use error::{BuildError, Result};
-pub use executor::{build, build_announcing, BuildOptions, Built, Cancel, Progress};
+pub use executor::{
+    build, build_announcing, BuildOptions, Built, Cancel, Containers, KeptRun, Progress, Removal,
+    RunContainers, RunInfo, RunNetwork,
+};
 pub use runner::RuntimeExec;

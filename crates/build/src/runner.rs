@@ -45,29 +45,55 @@ pub struct RunSpec<'a> {
     pub uid: u32,
     pub gid: u32,
     /// Share the host's network namespace (`--network host`); else a new
-    /// one with only `lo` (`none`).
+    /// one with only `lo` (`none`), or `netns`.
     pub host_network: bool,
+    /// A network namespace to join (the engine's, attached to a network).
+    pub netns: Option<&'a Path>,
+    /// resolv.conf for a joined netns (its network's DNS).
+    pub resolv_conf: Option<&'a str>,
+    /// `--add-host` entries, `(name, address)`: lines of /etc/hosts.
+    pub extra_hosts: &'a [(String, String)],
+}
+
+/// Where a chunk of RUN output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// The /etc/hosts of a RUN container outside the host's network: the
+/// loopback names, then the extra hosts (dockerd's layout).
+fn hosts_text(extra: &[(String, String)]) -> String {
+    let mut s = String::from(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+    );
+    for (name, addr) in extra {
+        s.push_str(&format!("{addr}\t{name}\n"));
+    }
+    s
 }
 
 /// Container paths the runtime mounts over; RUN's layer leaves out any of
 /// them that the mount itself had to create.
-pub fn mount_points(host_network: bool) -> Vec<&'static str> {
-    let mut v = vec!["/proc", "/dev", "/sys", "/etc/hostname"];
-    if host_network {
-        v.extend(["/etc/hosts", "/etc/resolv.conf"]);
+pub fn mount_points(resolv_conf: bool) -> Vec<&'static str> {
+    let mut v = vec!["/proc", "/dev", "/sys", "/etc/hostname", "/etc/hosts"];
+    if resolv_conf {
+        v.push("/etc/resolv.conf");
     }
     v
 }
 
 impl RuntimeExec {
     /// Runs the container to its end; its output (stdout and stderr, as
-    /// they come) goes to `out`. Returns the exit code.
+    /// they come, each chunk told by its stream) goes to `out`. Returns
+    /// the exit code.
     /// `cancel`, asked a few times a second, kills the container when it
     /// says so (its init may ignore SIGINT: PID 1 has no default action).
     pub fn run(
         &self,
         spec: &RunSpec,
-        out: &mut dyn FnMut(&[u8]),
+        out: &mut dyn FnMut(Stream, &[u8]),
         cancel: Option<&crate::Cancel>,
     ) -> Result<i32> {
         let bundle = self.bundles.join(spec.id);
@@ -82,7 +108,7 @@ impl RuntimeExec {
         &self,
         bundle: &Path,
         spec: &RunSpec,
-        out: &mut dyn FnMut(&[u8]),
+        out: &mut dyn FnMut(Stream, &[u8]),
         cancel: Option<&crate::Cancel>,
     ) -> Result<i32> {
         let hostname = bundle.join("hostname");
@@ -91,7 +117,19 @@ impl RuntimeExec {
             format!("{}\n", &spec.id[..spec.id.len().min(12)]),
         )
         .map_err(BuildError::io("writing hostname"))?;
-        let mut cfg = config(spec, &hostname);
+        let mut hosts = hosts_text(spec.extra_hosts);
+        if spec.host_network {
+            hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+            for (name, addr) in spec.extra_hosts {
+                hosts.push_str(&format!("{addr}\t{name}\n"));
+            }
+        }
+        std::fs::write(bundle.join("hosts"), hosts).map_err(BuildError::io("writing hosts"))?;
+        if let Some(r) = spec.resolv_conf {
+            std::fs::write(bundle.join("resolv.conf"), r)
+                .map_err(BuildError::io("writing resolv.conf"))?;
+        }
+        let mut cfg = config(spec, bundle);
         if let Some(parent) = &self.cgroup_parent {
             cfg["linux"]["cgroupsPath"] =
                 json!(format!("/{}/{}", parent.trim_matches('/'), spec.id));
@@ -116,27 +154,27 @@ impl RuntimeExec {
                 "starting the runtime {}",
                 self.binary.display()
             )))?;
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let (tx, rx) = std::sync::mpsc::channel::<(Stream, Vec<u8>)>();
         let mut readers = Vec::new();
-        let pipes: Vec<Box<dyn Read + Send>> = [
+        let pipes: Vec<(Stream, Box<dyn Read + Send>)> = [
             child
                 .stdout
                 .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+                .map(|p| (Stream::Stdout, Box::new(p) as Box<dyn Read + Send>)),
             child
                 .stderr
                 .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+                .map(|p| (Stream::Stderr, Box::new(p) as Box<dyn Read + Send>)),
         ]
         .into_iter()
         .flatten()
         .collect();
-        for mut p in pipes {
+        for (which, mut p) in pipes {
             let tx = tx.clone();
             readers.push(std::thread::spawn(move || {
                 let mut buf = vec![0u8; 16 * 1024];
                 while let Ok(n) = p.read(&mut buf) {
-                    if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    if n == 0 || tx.send((which, buf[..n].to_vec())).is_err() {
                         break;
                     }
                 }
@@ -146,7 +184,7 @@ impl RuntimeExec {
         let mut killed = false;
         loop {
             match rx.recv_timeout(std::time::Duration::from_millis(200)) {
-                Ok(chunk) => out(&chunk),
+                Ok((which, chunk)) => out(which, &chunk),
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             }
@@ -199,7 +237,8 @@ impl RuntimeExec {
     }
 }
 
-fn config(spec: &RunSpec, hostname: &Path) -> Value {
+fn config(spec: &RunSpec, bundle: &Path) -> Value {
+    let hostname = bundle.join("hostname");
     let mut cfg = berth_runtime::spec::default_config();
     cfg["process"] = json!({
         "terminal": false,
@@ -222,16 +261,33 @@ fn config(spec: &RunSpec, hostname: &Path) -> Value {
         "destination": "/etc/hostname", "type": "bind", "source": hostname,
         "options": ["rbind", "ro"]
     }));
+    // The bundle's own copy: RUN may change it without touching the
+    // host's or landing in the layer (the mount point is left out).
+    mounts.push(json!({
+        "destination": "/etc/hosts", "type": "bind", "source": bundle.join("hosts"),
+        "options": ["rbind", "rw"]
+    }));
     if spec.host_network {
-        for f in ["/etc/hosts", "/etc/resolv.conf"] {
-            if Path::new(f).exists() {
-                mounts.push(json!({
-                    "destination": f, "type": "bind", "source": f, "options": ["rbind", "ro"]
-                }));
-            }
+        if Path::new("/etc/resolv.conf").exists() {
+            mounts.push(json!({
+                "destination": "/etc/resolv.conf", "type": "bind",
+                "source": "/etc/resolv.conf", "options": ["rbind", "ro"]
+            }));
         }
         if let Some(ns) = cfg["linux"]["namespaces"].as_array_mut() {
             ns.retain(|n| n["type"] != "network");
+        }
+    } else if let Some(path) = spec.netns {
+        if spec.resolv_conf.is_some() {
+            mounts.push(json!({
+                "destination": "/etc/resolv.conf", "type": "bind",
+                "source": bundle.join("resolv.conf"), "options": ["rbind", "rw"]
+            }));
+        }
+        if let Some(ns) = cfg["linux"]["namespaces"].as_array_mut() {
+            for n in ns.iter_mut().filter(|n| n["type"] == "network") {
+                n["path"] = json!(path);
+            }
         }
     }
     cfg["mounts"] = Value::Array(mounts);

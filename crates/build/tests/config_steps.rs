@@ -28,6 +28,11 @@ fn opts(dockerfile: &str, dir: &std::path::Path) -> BuildOptions {
         registry: None,
         pull: false,
         platform: None,
+        cache_from: Vec::new(),
+        extra_hosts: Vec::new(),
+        run_network: None,
+        removal: berth_build::Removal::OnSuccess,
+        containers: None,
     }
 }
 
@@ -56,11 +61,12 @@ fn config_steps_expand_variables_and_cache() -> TestResult {
         text.push_str(s)
     })?;
     assert!(
-        text.starts_with("Step 1/10 : FROM ${BASE} AS first\n"),
+        text.starts_with("Step 1/11 : FROM ${BASE} AS first\n"),
         "{text}"
     );
     assert!(
-        text.contains("Step 10/10 : ENTRYPOINT [\"/bin/run\"]\n"),
+        text.contains("Step 10/11 : ENTRYPOINT [\"/bin/run\"]\n")
+            && text.contains("Step 11/11 : LABEL extra=yes\n"),
         "{text}"
     );
     assert!(
@@ -86,8 +92,8 @@ fn config_steps_expand_variables_and_cache() -> TestResult {
     // No: the later stage did not set CMD itself, so docker drops it.
     assert!(c.get("Cmd").is_none(), "{c}");
     assert_eq!(c["Entrypoint"], serde_json::json!(["/bin/run"]));
-    assert_eq!(parts.config["history"].as_array().map(Vec::len), Some(8));
-    assert_eq!(built.steps, 10);
+    assert_eq!(parts.config["history"].as_array().map(Vec::len), Some(9));
+    assert_eq!(built.steps, 11);
     assert_eq!(built.cache_hits, 0);
 
     // Again: every step after each FROM is a hit, and the id is the same.
@@ -96,7 +102,7 @@ fn config_steps_expand_variables_and_cache() -> TestResult {
         text.push_str(s)
     })?;
     assert_eq!(again.id, built.id);
-    assert_eq!(again.cache_hits, 8, "{text}");
+    assert_eq!(again.cache_hits, 9, "{text}");
     // Another build arg value misses from the first step that sees it.
     let mut o = opts(DF, dir.path());
     o.build_args = vec![("VERSION".into(), "3.0".into())];
@@ -134,6 +140,16 @@ fn bad_options_are_refused_before_any_step() -> TestResult {
         Some("Dockerfile line 2: Invalid signal: SIGNOPE")
     );
     assert!(store.list()?.is_empty());
+    // FROM scratch alone makes no image (dockerd's error).
+    let mut o = opts("FROM scratch\n", dir.path());
+    o.labels.clear();
+    let e = build(&store, &ctx, &o, &mut |_| {})
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        e.as_deref(),
+        Some("No image was generated. Is your Dockerfile empty?")
+    );
     let mut o = opts("FROM scratch\nCMD [\"x\"]\n", dir.path());
     o.cancel = Some(berth_build::Cancel(std::sync::Arc::new(|| true)));
     let e = build(&store, &ctx, &o, &mut |_| {})

@@ -117,8 +117,9 @@ fn built_image_runs_under_berth_and_skopeo_reads_it() -> TestResult {
         "from=cli",
         &s(&ctx),
     ])?;
-    assert!(out.starts_with("Step 1/12 : FROM busybox\n"), "{out}");
-    assert!(out.contains("Step 7/12 : RUN echo"), "{out}");
+    assert!(out.starts_with("Step 1/13 : FROM busybox\n"), "{out}");
+    assert!(out.contains("Step 7/13 : RUN echo"), "{out}");
+    assert!(out.contains("Step 13/13 : LABEL from=cli\n"), "{out}");
     assert!(out.contains(" ---> Running in "), "{out}");
     // RUN's output reaches the stream: `id -u` as root.
     assert!(out.contains("\n0\n"), "{out}");
@@ -340,8 +341,18 @@ fn errors_name_the_dockerfile_line() -> TestResult {
         assert!(!out.status.success(), "{df}");
         assert!(err.contains(want), "{df}: {err}");
     }
-    // Nothing was tagged or left mounted by the failures.
-    assert_eq!(env.ok(&["images", "-q"])?.lines().count(), 1);
+    // Nothing was tagged or left mounted by the failures (the images of
+    // the steps that worked stay, untagged, as dockerd leaves them).
+    let tagged = env.ok(&["images"])?;
+    assert_eq!(
+        tagged
+            .lines()
+            .skip(1)
+            .filter(|l| !l.starts_with("<none>"))
+            .count(),
+        1,
+        "{tagged}"
+    );
     let mounts = env
         .sandbox
         .sh("grep -c ' overlay ' /proc/self/mounts || true")?;
@@ -431,7 +442,9 @@ MAINTAINER someone@example.com
     assert_eq!(netns_line(&out), Some(host_ns.trim().to_string()), "{out}");
     let out = env.berth(&["build", "--network", "bridge", &s(&ctx)])?;
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported by berth build"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not supported by a daemonless berth build")
+    );
     Ok(())
 }
 
@@ -650,4 +663,58 @@ fn from_pulls_an_image_the_store_lacks_and_pull_forces_it() -> TestResult {
     let _ = child.kill();
     let _ = child.wait();
     result
+}
+
+#[test]
+fn daemonless_steps_are_images_and_dockerignore_exceptions_reopen_dirs() -> TestResult {
+    let env = Env::new()?;
+    let ctx = env.context(
+        "steps",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nENV A=1\nCOPY . /test\nRUN find /test -type f | sort\n",
+            ),
+            ("not-ignored", "x"),
+            ("ignored/file", "x"),
+            ("ignored/subdir/excepted-file", "x"),
+            ("ignored/subdir/other", "x"),
+            ("deep/er/b.log", "x"),
+            ("deep/er/keep.txt", "x"),
+            (
+                ".dockerignore",
+                "ignored\n! ignored/subdir/excepted-file \n**/*.log\nDockerfile\n.dockerignore\n",
+            ),
+        ],
+    )?;
+    let out = env.ok(&["build", "-t", "steps:1", &s(&ctx)])?;
+    // RUN's find lists what COPY . took.
+    assert!(
+        out.contains(
+            "\n/test/deep/er/keep.txt\n/test/ignored/subdir/excepted-file\n/test/not-ignored\n"
+        ),
+        "{out}"
+    );
+    // Every step's id is an image: the two below the result only with -a.
+    let ids: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix(" ---> "))
+        .filter(|r| r.len() == 12 && r.bytes().all(|b| b.is_ascii_hexdigit()))
+        .collect();
+    assert_eq!(ids.len(), 4, "{out}");
+    let all = env.ok(&["images", "-a", "-q"])?;
+    let top = env.ok(&["images", "-q"])?;
+    for id in &ids {
+        assert!(all.contains(id), "{id} not in {all}");
+    }
+    assert!(!top.contains(ids[1]) && !top.contains(ids[2]), "{top}");
+    let hist = env.ok(&["history", "-q", "steps:1"])?;
+    let rows: Vec<&str> = hist.lines().take(4).collect();
+    let want: Vec<&str> = ids.iter().rev().copied().collect();
+    assert_eq!(rows, want, "{hist}");
+    // rmi takes the result and its untagged parents, not busybox.
+    let rm = env.ok(&["rmi", "steps:1"])?;
+    assert_eq!(rm.matches("Deleted: ").count(), 3, "{rm}");
+    assert_eq!(env.ok(&["images", "-a", "-q"])?.lines().count(), 1);
+    Ok(())
 }

@@ -37,6 +37,10 @@ pub enum EngineError {
     /// 500 with a message for the user.
     #[error("{0}")]
     Internal(String),
+    /// A build's RUN step exited non-zero: the message and the exit code
+    /// (dockerd's build stream carries it as `errorDetail.code`).
+    #[error("{message}")]
+    BuildRun { message: String, code: i32 },
 }
 
 impl EngineError {

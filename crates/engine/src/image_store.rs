@@ -164,14 +164,29 @@ impl Engine {
     /// `GET /images/json`.
     pub async fn image_list(&self, all: bool, filters: Filters) -> Result<Vec<ImageSummary>> {
         filters.check_keys(&["dangling", "label", "reference", "before", "since", "until"])?;
-        let _ = all;
         self.blocking(move |e, s| {
             let mut out = Vec::new();
-            for img in s.list().map_err(map_err)? {
+            let images = s.list().map_err(map_err)?;
+            let parents: std::collections::HashSet<String> =
+                images.iter().map(|i| i.parent.clone()).collect();
+            for img in images {
                 let labels = run_config(&img).labels;
-                let dangling = img.repo_tags.is_empty();
-                let keep = filters.any("dangling", |d| (d == "true" || d == "1") == dangling)
-                    && filters.labels_match("label", &labels)
+                let untagged = img.repo_tags.is_empty() && img.repo_digests.is_empty();
+                let has_children = parents.contains(&img.id);
+                // A build's step images (untagged parents of another
+                // image) show only with `all`, as dockerd lists them.
+                if untagged && has_children && !all {
+                    continue;
+                }
+                // dangling=true: untagged heads; dangling=false: tagged only.
+                let dangling = img.repo_tags.is_empty() && !has_children;
+                let keep = filters.any("dangling", |d| {
+                    if d == "true" || d == "1" {
+                        dangling
+                    } else {
+                        !img.repo_tags.is_empty()
+                    }
+                }) && filters.labels_match("label", &labels)
                     && filters.any("reference", |r| {
                         img.repo_tags.iter().any(|t| {
                             t == r
@@ -306,10 +321,11 @@ impl Engine {
         &self,
         reference: String,
         force: bool,
+        prune: bool,
     ) -> Result<Vec<ImageDeleteResponseItem>> {
         self.blocking(move |e, s| {
             let in_use = |id: &str| e.image_in_use(id);
-            let removed = s.remove(&reference, force, &in_use).map_err(|err| match err {
+            let removed = s.remove(&reference, force, prune, &in_use).map_err(|err| match err {
                 ImageError::NotFound(_) => EngineError::NotFound(format!("No such image: {reference}")),
                 ImageError::InUse { image } => {
                     let user = e

@@ -1,6 +1,8 @@
 //! Tag management and removal with `docker tag` / `docker rmi` /
 //! `docker image prune` semantics, and `docker history`.
 
+use berth_store::Txn;
+
 use crate::error::{ImageError, Result};
 use crate::meta;
 use crate::model::{HistoryEntry, ImageRecord, PruneReport, RemovedItem};
@@ -26,49 +28,63 @@ impl ImageStore {
     /// tag; by id, an image with several tags needs `force`. An image a
     /// container uses (`in_use(id)`) is not deleted without `force`; with
     /// it, the record goes but the layers stay while the container does.
+    /// An image that is another's parent is never deleted (dockerd's hard
+    /// conflict). With `prune` (dockerd's default, `noprune` off), parents
+    /// left untagged and childless go too, up the chain, quietly stopping
+    /// at the first one a tag, another child or a container keeps.
     pub fn remove(
         &self,
         reference: &str,
         force: bool,
+        prune: bool,
         in_use: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<RemovedItem>> {
         let _meta = self.hold()?;
         let _gc = self.gc_lock(true)?;
         let removed = self.transact(|txn| {
             let rec = self.resolve_record(txn, reference)?;
-            let tags: Vec<String> = meta::refs(txn)?
-                .into_iter()
-                .filter(|(_, id)| *id == rec.id)
-                .map(|(full, _)| full)
-                .collect();
+            let tags = tags_of(txn, &rec.id)?;
             let by_tag = Reference::parse(reference)
                 .ok()
                 .filter(|r| r.digest.is_none())
                 .and_then(|r| r.tagged())
                 .filter(|full| tags.contains(full));
             let mut out = Vec::new();
-            let untag: Vec<String> = match &by_tag {
-                Some(t) if tags.len() > 1 => vec![t.clone()],
-                _ => {
-                    if tags.len() > 1 && !force && by_tag.is_none() {
+            match &by_tag {
+                Some(t) if tags.len() > 1 => {
+                    meta::delete_ref(txn, t)?;
+                    out.push(RemovedItem::Untagged(familiar_name(t)));
+                    return Ok(out);
+                }
+                Some(t) => {
+                    if in_use(&rec.id) && !force {
+                        return Err(ImageError::InUse { image: rec.id.clone() });
+                    }
+                    meta::delete_ref(txn, t)?;
+                    out.push(RemovedItem::Untagged(familiar_name(t)));
+                    // The image itself goes unless something keeps it,
+                    // and then silently (dockerd: the untag was the remove).
+                    delete_chain(txn, &rec.id, force, prune, true, in_use, &mut out)?;
+                }
+                None => {
+                    if tags.len() > 1 && !force {
                         return Err(ImageError::Conflict(format!(
                             "unable to delete {} (must be forced) - image is referenced in multiple repositories",
                             short_id(&rec.id)
                         )));
                     }
+                    if has_children(txn, &rec.id)? {
+                        return Err(child_conflict(&rec.id));
+                    }
                     if in_use(&rec.id) && !force {
                         return Err(ImageError::InUse { image: rec.id.clone() });
                     }
-                    tags.clone()
+                    for t in &tags {
+                        meta::delete_ref(txn, t)?;
+                        out.push(RemovedItem::Untagged(familiar_name(t)));
+                    }
+                    delete_chain(txn, &rec.id, true, prune, false, in_use, &mut out)?;
                 }
-            };
-            for t in &untag {
-                meta::delete_ref(txn, t)?;
-                out.push(RemovedItem::Untagged(familiar_name(t)));
-            }
-            if untag.len() == tags.len() {
-                meta::delete_image(txn, &rec.id)?;
-                out.push(RemovedItem::Deleted(rec.id.clone()));
             }
             Ok(out)
         })?;
@@ -76,30 +92,41 @@ impl ImageStore {
         Ok(removed)
     }
 
-    /// `docker image prune`: dangling (untagged) images, or with
-    /// `dangling_only = false` every image no container uses; then the
-    /// blobs and snapshots nothing references.
+    /// `docker image prune`: dangling images (untagged, and no image's
+    /// parent), or with `dangling_only = false` every image no container
+    /// uses; each with its untagged parents that nothing else keeps (the
+    /// step images of a build). Then the blobs and snapshots nothing
+    /// references.
     pub fn prune(&self, dangling_only: bool, in_use: &dyn Fn(&str) -> bool) -> Result<PruneReport> {
         let _meta = self.hold()?;
         let _gc = self.gc_lock(true)?;
         let removed = self.transact(|txn| {
             let refs = meta::refs(txn)?;
+            let records = meta::images(txn)?;
+            let parents: std::collections::HashSet<&str> =
+                records.iter().map(|r| r.parent.as_str()).collect();
             let mut out = Vec::new();
-            for rec in meta::images(txn)? {
-                let tags: Vec<&String> = refs
-                    .iter()
-                    .filter(|(_, id)| *id == rec.id)
-                    .map(|(f, _)| f)
-                    .collect();
-                if (dangling_only && !tags.is_empty()) || in_use(&rec.id) {
+            for rec in &records {
+                let tagged = refs.iter().any(|(_, id)| *id == rec.id);
+                let childless = !parents.contains(rec.id.as_str());
+                // Untagged images with children go with their heads.
+                if !tagged && !childless {
                     continue;
                 }
-                for t in tags {
-                    meta::delete_ref(txn, t)?;
-                    out.push(RemovedItem::Untagged(familiar_name(t)));
+                if (dangling_only && (tagged || !childless)) || in_use(&rec.id) {
+                    continue;
                 }
-                meta::delete_image(txn, &rec.id)?;
-                out.push(RemovedItem::Deleted(rec.id.clone()));
+                // An earlier head's chain may have taken it already.
+                if meta::get_image(txn, &rec.id)?.is_none() {
+                    continue;
+                }
+                let mut items = Vec::new();
+                for t in tags_of(txn, &rec.id)? {
+                    meta::delete_ref(txn, &t)?;
+                    items.push(RemovedItem::Untagged(familiar_name(&t)));
+                }
+                delete_chain(txn, &rec.id, false, true, true, in_use, &mut items)?;
+                out.extend(items);
             }
             Ok(out)
         })?;
@@ -110,8 +137,10 @@ impl ImageStore {
         })
     }
 
-    /// `docker history`: newest step first; the top row carries the id and
-    /// tags, the others `<missing>` as docker shows for loaded images.
+    /// `docker history`: newest step first. Rows get the ids (and tags)
+    /// of the image and its parents in turn, one history entry each, as
+    /// dockerd walks the chain a build made; rows past the first image
+    /// without a parent (a pulled or loaded base) show `<missing>`.
     pub fn history(&self, reference: &str) -> Result<Vec<HistoryEntry>> {
         let _meta = self.hold()?;
         let img = self.resolve(reference)?;
@@ -149,9 +178,23 @@ impl ImageStore {
             });
         }
         rows.reverse();
-        if let Some(top) = rows.first_mut() {
-            top.id = img.id.clone();
-            top.tags = img.repo_tags.clone();
+        let mut view = self.view()?;
+        let (mut id, mut tags) = (img.id.clone(), img.repo_tags.clone());
+        for row in rows.iter_mut() {
+            row.id = id.clone();
+            row.tags = std::mem::take(&mut tags);
+            let parent = meta::get_image(&mut view, &id)?
+                .map(|r| r.parent)
+                .unwrap_or_default();
+            if parent.is_empty() || meta::get_image(&mut view, &parent)?.is_none() {
+                break;
+            }
+            tags = tags_of(&mut view, &parent)?
+                .iter()
+                .map(|t| familiar_name(t))
+                .collect();
+            tags.sort();
+            id = parent;
         }
         Ok(rows)
     }
@@ -223,6 +266,77 @@ impl ImageStore {
             f.lock_shared().map_err(ImageError::io("locking", &p))?;
         }
         Ok(f)
+    }
+}
+
+/// The full refs (`docker.io/library/x:tag`) that point at `id`.
+fn tags_of(txn: &mut dyn Txn, id: &str) -> Result<Vec<String>> {
+    Ok(meta::refs(txn)?
+        .into_iter()
+        .filter(|(_, i)| i == id)
+        .map(|(full, _)| full)
+        .collect())
+}
+
+/// Whether some image names `id` as its parent.
+fn has_children(txn: &mut dyn Txn, id: &str) -> Result<bool> {
+    Ok(meta::images(txn)?.iter().any(|r| r.parent == id))
+}
+
+fn child_conflict(id: &str) -> ImageError {
+    ImageError::Conflict(format!(
+        "unable to delete {} (cannot be forced) - image has dependent child images",
+        short_id(id)
+    ))
+}
+
+/// dockerd's delete helper: deletes image `id` (its tags are gone
+/// already, unless `force`) and, with `prune`, its parents in turn while
+/// each is untagged, childless and unused. A conflict on the way is an
+/// error, or with `quiet` the end of the chain.
+fn delete_chain(
+    txn: &mut dyn Txn,
+    id: &str,
+    force: bool,
+    prune: bool,
+    quiet: bool,
+    in_use: &dyn Fn(&str) -> bool,
+    out: &mut Vec<RemovedItem>,
+) -> Result<()> {
+    let (mut id, mut force, mut quiet) = (id.to_string(), force, quiet);
+    loop {
+        let Some(rec) = meta::get_image(txn, &id)? else {
+            return Ok(());
+        };
+        let tags = tags_of(txn, &id)?;
+        let conflict = if has_children(txn, &id)? {
+            Some(child_conflict(&id))
+        } else if !force && !tags.is_empty() {
+            Some(ImageError::Conflict(format!(
+                "unable to delete {} (must be forced) - image is referenced in multiple repositories",
+                short_id(&id)
+            )))
+        } else if !force && in_use(&id) {
+            Some(ImageError::InUse { image: id.clone() })
+        } else {
+            None
+        };
+        if let Some(e) = conflict {
+            return if quiet { Ok(()) } else { Err(e) };
+        }
+        for t in &tags {
+            meta::delete_ref(txn, t)?;
+            out.push(RemovedItem::Untagged(familiar_name(t)));
+        }
+        meta::delete_image(txn, &id)?;
+        out.push(RemovedItem::Deleted(id.clone()));
+        if !prune || rec.parent.is_empty() {
+            return Ok(());
+        }
+        // Parents are pruned without force and quietly.
+        id = rec.parent;
+        force = false;
+        quiet = true;
     }
 }
 

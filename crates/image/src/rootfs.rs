@@ -115,11 +115,16 @@ impl ImageStore {
         let dir = self.container_dir(container_id)?;
         let mut lowerdirs = Vec::new();
         for d in rec.diff_ids.iter().rev() {
-            lowerdirs.push(
-                self.inner
-                    .snapshots
-                    .fs_path(&Digest::parse(d, "container record")?),
-            );
+            let p = self
+                .inner
+                .snapshots
+                .fs_path(&Digest::parse(d, "container record")?);
+            // One layer twice (two build steps that changed nothing alike)
+            // is one snapshot dir twice, which overlayfs refuses (ELOOP);
+            // its topmost place alone gives the same tree.
+            if !lowerdirs.contains(&p) {
+                lowerdirs.push(p);
+            }
         }
         if lowerdirs.is_empty() {
             // overlayfs needs a lower layer; an image of no layers gets an

@@ -214,16 +214,16 @@ fn tag_remove_and_history_follow_docker() -> TestResult {
     ));
     // by id with two tags needs force
     assert!(matches!(
-        s.remove(&id, false, &|_| false),
+        s.remove(&id, false, true, &|_| false),
         Err(ImageError::Conflict(_))
     ));
     // a container using it blocks deleting the last tag
     assert_eq!(
-        s.remove("mine/bb:v2", false, &|_| true)?,
+        s.remove("mine/bb:v2", false, true, &|_| true)?,
         vec![RemovedItem::Untagged("mine/bb:v2".into())]
     );
     assert!(matches!(
-        s.remove("busybox", false, &|_| true),
+        s.remove("busybox", false, true, &|_| true),
         Err(ImageError::InUse { .. })
     ));
     let hist = s.history("busybox")?;
@@ -236,7 +236,7 @@ fn tag_remove_and_history_follow_docker() -> TestResult {
     );
     let before = s.disk_usage()?;
     assert!(before > 0);
-    let removed = s.remove("busybox", false, &|_| false)?;
+    let removed = s.remove("busybox", false, true, &|_| false)?;
     assert_eq!(
         removed,
         vec![

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use berth_engine::build::BuildRequest;
+use berth_engine::build::{BuildRequest, Removal};
 use berth_engine::{Engine, EngineError};
 use bytes::Bytes;
 
@@ -46,18 +46,36 @@ fn json_map(name: &str, v: &str) -> ApiResult<Vec<(String, String)>> {
 
 fn request(uri: &axum::http::Uri) -> ApiResult<BuildRequest> {
     let mut req = BuildRequest::default();
+    // dockerd: forcerm wins; an absent rm means rm.
+    let (mut rm, mut forcerm) = (None, false);
     for (k, v) in pairs(uri) {
         match k.as_str() {
             "t" if !v.is_empty() => req.tags.push(v),
-            "dockerfile" if !v.is_empty() => req.dockerfile = Some(v),
+            // A parameter given twice counts once, by its first value, as
+            // Go's FormValue reads it (docker-py sends `dockerfile` as a
+            // name and the text of a Dockerfile from outside the context).
+            "dockerfile" if !v.is_empty() => {
+                req.dockerfile.get_or_insert(v);
+            }
             "buildargs" => req.build_args = json_map("buildargs", &v)?,
             "labels" => req.labels = json_map("labels", &v)?,
-            "target" if !v.is_empty() => req.target = Some(v),
+            "target" if !v.is_empty() => {
+                req.target.get_or_insert(v);
+            }
             "nocache" => req.no_cache = truthy(&v),
             "q" => req.quiet = truthy(&v),
-            "networkmode" if !v.is_empty() => req.network = Some(v),
+            "networkmode" if !v.is_empty() => {
+                req.network.get_or_insert(v);
+            }
             "pull" => req.pull = truthy(&v),
             "platform" if !v.is_empty() => req.platform = Some(v),
+            "cachefrom" if !v.is_empty() => {
+                req.cache_from = serde_json::from_str(&v)
+                    .map_err(|e| ApiError::bad_request(format!("invalid cachefrom: {e}")))?
+            }
+            "extrahosts" if !v.is_empty() => req.extra_hosts.push(v),
+            "rm" => rm = Some(truthy(&v)),
+            "forcerm" => forcerm = truthy(&v),
             "remote" if !v.is_empty() => {
                 return Err(ApiError::bad_request(
                     "remote build contexts are not supported: berth builds offline (send the context as the request body)",
@@ -71,6 +89,13 @@ fn request(uri: &axum::http::Uri) -> ApiResult<BuildRequest> {
             _ => {}
         }
     }
+    req.removal = if forcerm {
+        Removal::Always
+    } else if rm.unwrap_or(true) {
+        Removal::OnSuccess
+    } else {
+        Removal::Never
+    };
     Ok(req)
 }
 
@@ -118,9 +143,15 @@ async fn build(
     let mut task = tokio::spawn(async move { engine.image_build(context, req, tx).await });
     // Wait for the first message or the end: an error before any output
     // is an HTTP error.
+    // The task's end wins a tie: a build that failed before saying
+    // anything also closes the channel, and must still answer an error.
     let early = tokio::select! {
-        m = rx.recv() => Err(m),
+        biased;
         r = &mut task => Ok(r),
+        m = rx.recv() => match m {
+            Some(m) => Err(Some(m)),
+            None => Ok((&mut task).await),
+        },
     };
     let mut head = Vec::new();
     let finished = match early {
@@ -156,7 +187,13 @@ async fn build(
         };
         if let Err(e) = result {
             let m = e.to_string();
-            let v = serde_json::json!({ "errorDetail": { "message": m }, "error": m });
+            let detail = match &e {
+                EngineError::BuildRun { code, .. } => {
+                    serde_json::json!({ "code": code, "message": m })
+                }
+                _ => serde_json::json!({ "message": m }),
+            };
+            let v = serde_json::json!({ "errorDetail": detail, "error": m });
             let _ = out_tx.send(line(&v)).await;
         }
     });

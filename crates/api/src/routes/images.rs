@@ -428,7 +428,11 @@ async fn remove(
     Path(rest): Path<String>,
     Query(q): Query<Q>,
 ) -> ApiResult<Response> {
-    Ok(reply(200, &e.image_remove(rest, q.bool("force")).await?))
+    Ok(reply(
+        200,
+        &e.image_remove(rest, q.bool("force"), !q.bool("noprune"))
+            .await?,
+    ))
 }
 
 use crate::body::IntoResponseCompat;

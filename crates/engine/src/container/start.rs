@@ -66,7 +66,7 @@ pub(crate) fn ndots_set(opts: &[String], host: &str) -> bool {
 /// and `--dns-option` replacing the host's lines. With the embedded DNS
 /// (`embedded`), the only nameserver is 127.0.0.11 (the servers become
 /// its upstreams) and `ndots:0` is added unless an ndots is set.
-fn resolv_conf(
+pub(crate) fn resolv_conf(
     host: &str,
     own_netns: bool,
     embedded: bool,

@@ -23,7 +23,8 @@ pub fn send_fd(sock: c_int, fd: c_int, name: &[u8]) -> c_int {
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
     // SAFETY: CMSG_SPACE is pure arithmetic.
-    msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) } as usize;
+    // (socklen_t on musl, size_t on glibc.)
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) } as _;
     // SAFETY: msg_control points at `control`, large enough for one
     // cmsghdr with an int; the CMSG_* helpers only compute addresses in it.
     unsafe {
@@ -33,7 +34,7 @@ pub fn send_fd(sock: c_int, fd: c_int, name: &[u8]) -> c_int {
         }
         (*cmsg).cmsg_level = libc::SOL_SOCKET;
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<c_int>() as u32) as usize;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<c_int>() as u32) as _;
         std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<c_int>(), fd);
     }
     loop {

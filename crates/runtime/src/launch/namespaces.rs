@@ -98,7 +98,8 @@ pub fn open_ns(path: &Path, t: LinuxNamespaceType) -> Result<File, NsError> {
         source,
     })?;
     // SAFETY: NS_GET_NSTYPE takes no argument and returns the type.
-    let ty = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE) };
+    // (The request is c_ulong on glibc, c_int on musl.)
+    let ty = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE as _) };
     if ty != flag(t) {
         return Err(NsError::WrongType {
             kind: name(t).to_owned(),

@@ -30,6 +30,10 @@ fn opt_ptr(s: &Option<std::ffi::CString>) -> *const c_char {
     s.as_ref().map_or(ptr::null(), |s| s.as_ptr())
 }
 
+/// statvfs's ST_RELATIME (Linux's value; the libc crate has it only
+/// for glibc).
+const ST_RELATIME: libc::c_ulong = 0x1000;
+
 /// Flags a remount must keep because the kernel locks them (mounts made
 /// in a less privileged user namespace), from statfs of `target`.
 fn locked_flags(target: *const c_char) -> c_ulong {
@@ -48,7 +52,7 @@ fn locked_flags(target: *const c_char) -> c_ulong {
         (libc::ST_NOEXEC, libc::MS_NOEXEC),
         (libc::ST_NOATIME, libc::MS_NOATIME),
         (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
-        (libc::ST_RELATIME, libc::MS_RELATIME),
+        (ST_RELATIME, libc::MS_RELATIME),
     ] {
         if f & st_flag != 0 {
             out |= ms_flag;

@@ -4,14 +4,20 @@
 
 use oci_spec::runtime::{PosixRlimit, PosixRlimitType};
 
+/// setrlimit's resource type: glibc's enum type, musl's int.
+#[cfg(target_env = "gnu")]
+pub type Resource = libc::__rlimit_resource_t;
+#[cfg(not(target_env = "gnu"))]
+pub type Resource = libc::c_int;
+
 /// A limit ready for setrlimit in the child.
 #[derive(Debug, Clone, Copy)]
 pub struct Rlimit {
-    pub resource: libc::__rlimit_resource_t,
+    pub resource: Resource,
     pub limit: libc::rlimit,
 }
 
-fn resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
+fn resource(t: PosixRlimitType) -> Resource {
     match t {
         PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
         PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,
@@ -32,7 +38,7 @@ fn resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
     }
 }
 
-fn current(res: libc::__rlimit_resource_t) -> Option<libc::rlimit> {
+fn current(res: Resource) -> Option<libc::rlimit> {
     let mut cur = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,

@@ -21,19 +21,12 @@ fn context_tar(dir: &Path, file: Option<&str>) -> anyhow::Result<(std::fs::File,
     b.follow_symlinks(false);
     let mut entries = Vec::new();
     ctx.walk("", &mut |rel| {
-        if !ctx.ignored(rel) || rel == "Dockerfile" || rel == ".dockerignore" {
+        if !ctx.ignored(rel) || rel == "Dockerfile" {
             entries.push(rel.to_string());
         }
     })?;
-    for rel in &entries {
-        let p = ctx.root().join(rel);
-        b.append_path_with_name(&p, rel)
-            .with_context(|| format!("adding {} to the build context", p.display()))?;
-    }
-    // A Dockerfile given with -f goes in by its path inside the context,
-    // or, from outside it (or stdin), as a file of its own.
-    let name = match file {
-        None => "Dockerfile".to_string(),
+    let outside = match file {
+        None => None,
         Some(f) => {
             let inside = (f != "-")
                 .then(|| std::fs::canonicalize(f).ok())
@@ -45,18 +38,47 @@ fn context_tar(dir: &Path, file: Option<&str>) -> anyhow::Result<(std::fs::File,
                 })
                 .filter(|r| entries.contains(r));
             match inside {
-                Some(r) => r,
-                None => {
-                    let text = dockerfile_text(Some(f), dir)?;
-                    let name = format!(".dockerfile.{}", std::process::id());
-                    let mut h = tar::Header::new_gnu();
-                    h.set_size(text.len() as u64);
-                    h.set_mode(0o644);
-                    h.set_cksum();
-                    b.append_data(&mut h, &name, text.as_bytes())?;
-                    name
-                }
+                Some(r) => Some(Err(r)),
+                None => Some(Ok(dockerfile_text(Some(f), dir)?)),
             }
+        }
+    };
+    let df_name = format!(".dockerfile.{}", std::process::id());
+    let mut ignore_text = std::fs::read_to_string(ctx.root().join(".dockerignore")).ok();
+    for rel in &entries {
+        if rel == ".dockerignore" {
+            continue;
+        }
+        let p = ctx.root().join(rel);
+        b.append_path_with_name(&p, rel)
+            .with_context(|| format!("adding {} to the build context", p.display()))?;
+    }
+    // .dockerignore always goes (the daemon removes it, and the
+    // Dockerfile, when it names them); a Dockerfile from outside is
+    // added to it, as the docker CLI does, so COPY . leaves it out.
+    if let Some(Ok(_)) = &outside {
+        let t = ignore_text.get_or_insert_with(|| ".dockerignore".to_string());
+        t.push_str(&format!("\n{df_name}\n"));
+    }
+    if let Some(t) = &ignore_text {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(t.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, ".dockerignore", t.as_bytes())?;
+    }
+    // A Dockerfile given with -f goes in by its path inside the context,
+    // or, from outside it (or stdin), as a file of its own.
+    let name = match outside {
+        None => "Dockerfile".to_string(),
+        Some(Err(r)) => r,
+        Some(Ok(text)) => {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(text.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, &df_name, text.as_bytes())?;
+            df_name
         }
     };
     let mut w = b.into_inner().context("writing the build context")?;
@@ -99,6 +121,16 @@ pub fn run(cx: &Ctx, a: Args) -> anyhow::Result<i32> {
     }
     if let Some(p) = &a.platform {
         q.push(("platform", p.clone()));
+    }
+    if !a.cache_from.is_empty() {
+        q.push(("cachefrom", serde_json::json!(a.cache_from).to_string()));
+    }
+    for h in &a.add_hosts {
+        q.push(("extrahosts", h.clone()));
+    }
+    q.push(("rm", if a.rm { "1" } else { "0" }.into()));
+    if a.force_rm {
+        q.push(("forcerm", "1".into()));
     }
     let resp = cx.client.request(
         "POST",

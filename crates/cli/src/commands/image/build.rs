@@ -1,5 +1,5 @@
 //! `build [-f FILE] [-t TAG]... [--build-arg K=V]... [--target S]
-//! [--no-cache] [--network none|host] [--label K=V]... [-q] PATH`:
+//! [--no-cache] [--network none|host|NET] [--label K=V]... [-q] PATH`:
 //! a Dockerfile built on the image store (berth-build), RUN steps in
 //! containers of berth's runtime (this binary as `berth-runc`).
 
@@ -30,7 +30,8 @@ pub struct Args {
     /// Run every step, using no cached result.
     #[arg(long)]
     pub no_cache: bool,
-    /// Network of RUN steps: none (default) or host.
+    /// Network of RUN steps: none (default) or host; through berthd also
+    /// the name or id of one of its networks.
     #[arg(long)]
     pub network: Option<String>,
     /// A label for the image (KEY=VALUE).
@@ -48,6 +49,19 @@ pub struct Args {
     /// os/arch[/variant] of FROM images (FROM --platform= wins).
     #[arg(long)]
     pub platform: Option<String>,
+    /// Remove the RUN containers of steps that worked (through berthd;
+    /// `--rm=false` keeps them; a daemonless build always removes them).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub rm: bool,
+    /// Remove RUN containers, a failed step's too (through berthd).
+    #[arg(long = "force-rm")]
+    pub force_rm: bool,
+    /// An image whose steps the cache may reuse (only these, when given).
+    #[arg(long = "cache-from")]
+    pub cache_from: Vec<String>,
+    /// A line for RUN's /etc/hosts (NAME:ADDR).
+    #[arg(long = "add-host")]
+    pub add_hosts: Vec<String>,
     /// A registry (host:port) FROM may pull from over plain HTTP.
     #[arg(long = "insecure-registry")]
     pub insecure: Vec<String>,
@@ -62,6 +76,18 @@ pub fn build_args(list: &[String]) -> Vec<(String, String)> {
         .filter_map(|a| match a.split_once('=') {
             Some((k, v)) => Some((k.to_string(), v.to_string())),
             None => std::env::var(a).ok().map(|v| (a.clone(), v)),
+        })
+        .collect()
+}
+
+/// `NAME:ADDR` hosts as (name, address).
+pub fn extra_hosts(list: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    list.iter()
+        .map(|h| match h.split_once(':') {
+            Some((n, a)) if !n.is_empty() && a.parse::<std::net::IpAddr>().is_ok() => {
+                Ok((n.to_string(), a.to_string()))
+            }
+            _ => anyhow::bail!("bad format for add-host: {h:?} (NAME:ADDR)"),
         })
         .collect()
 }
@@ -123,6 +149,12 @@ pub fn run(store: &ImageStore, a: Args) -> anyhow::Result<i32> {
             ..Default::default()
         }),
         pull: a.pull,
+        cache_from: a.cache_from.clone(),
+        extra_hosts: extra_hosts(&a.add_hosts)?,
+        run_network: None,
+        // RUN containers are the runtime's alone without a daemon: they go.
+        removal: berth_build::Removal::Always,
+        containers: None,
         platform: a
             .platform
             .as_deref()

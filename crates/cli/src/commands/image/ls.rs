@@ -10,7 +10,7 @@ pub struct Args {
     /// Only image ids.
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Show all images (berth keeps no intermediate images; same as default).
+    /// Show all images, a build's intermediate step images too.
     #[arg(short = 'a', long)]
     pub all: bool,
     /// Show digests.
@@ -28,6 +28,15 @@ pub struct Args {
 
 pub fn run(store: &ImageStore, a: Args) -> anyhow::Result<i32> {
     let mut images = store.list()?;
+    // Untagged images that are another's parent (a build's steps) show
+    // only with -a, as docker lists them.
+    let parents: std::collections::HashSet<String> =
+        images.iter().map(|i| i.parent.clone()).collect();
+    if !a.all {
+        images.retain(|i| {
+            !(i.repo_tags.is_empty() && i.repo_digests.is_empty() && parents.contains(&i.id))
+        });
+    }
     if let Some(r) = &a.reference {
         let want = berth_image::Reference::parse(r)?;
         let repo = want.familiar_repository();

@@ -8,6 +8,9 @@ pub struct Args {
     /// Remove even when several tags or containers refer to it.
     #[arg(short = 'f', long)]
     pub force: bool,
+    /// Keep the untagged parents (a build's step images) the image leaves.
+    #[arg(long)]
+    pub no_prune: bool,
     /// Images.
     #[arg(required = true)]
     pub images: Vec<String>,
@@ -16,7 +19,7 @@ pub struct Args {
 pub fn run(store: &ImageStore, a: Args) -> anyhow::Result<i32> {
     let mut code = 0;
     for r in &a.images {
-        match store.remove(r, a.force, &super::no_containers) {
+        match store.remove(r, a.force, !a.no_prune, &super::no_containers) {
             Ok(items) => {
                 for i in items {
                     match i {
