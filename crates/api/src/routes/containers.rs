@@ -378,10 +378,10 @@ async fn attach_ws(
         stdout: !per_stream || q.bool("stdout"),
         stderr: !per_stream || q.bool("stderr"),
     };
-    let opcode = if version >= ApiVersion(1, 28) {
-        websocket::OP_BINARY
+    let kind = if version >= ApiVersion(1, 28) {
+        websocket::Kind::Binary
     } else {
-        websocket::OP_TEXT
+        websocket::Kind::Text
     };
     let replay = if q.bool("logs") && (opts.stdout || opts.stderr) {
         e.logs(
@@ -406,13 +406,12 @@ async fn attach_ws(
     Ok(websocket::upgrade(
         &mut req,
         &key,
-        move |client| async move {
-            use tokio::io::AsyncWriteExt;
-            let mut client = client;
+        move |mut ws| async move {
+            use futures::SinkExt;
             if let Some(mut rx) = replay {
                 while let Some(entry) = rx.recv().await {
-                    if client
-                        .write_all(&websocket::frame(opcode, &entry.line))
+                    if ws
+                        .send(websocket::message(kind, &entry.line))
                         .await
                         .is_err()
                     {
@@ -422,10 +421,10 @@ async fn attach_ws(
             }
             match conn {
                 Some(conn) => match conn.await {
-                    Ok(m) => websocket::pump(client, m, opcode, detach_keys).await,
+                    Ok(m) => websocket::pump(ws, m, kind, detach_keys).await,
                     Err(err) => tracing::debug!("attach/ws: {err}"),
                 },
-                None => websocket::close(&tokio::sync::Mutex::new(client)).await,
+                None => websocket::close(ws).await,
             }
         },
     ))
