@@ -193,6 +193,31 @@ pub fn cgroup_v2_pure_missing() -> Option<String> {
     }
 }
 
+/// Why the v1 blkio controller here takes no weight, or `None` if it does:
+/// `blkio.weight` (CFQ) or `blkio.bfq.weight` exist only while a block
+/// device uses a weight-aware I/O scheduler (BFQ); with mq-deadline, as on
+/// some machines of this kind, neither file exists, and runc fails a weight
+/// just as berth does.
+pub fn blkio_weight_missing() -> Option<String> {
+    let d = std::path::Path::new("/sys/fs/cgroup/blkio");
+    if d.join("blkio.weight").exists() || d.join("blkio.bfq.weight").exists() {
+        return None;
+    }
+    let mut scheds: Vec<String> = std::fs::read_dir("/sys/block")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("queue/scheduler")).ok())
+        .map(|s| s.trim().to_owned())
+        .collect();
+    scheds.sort();
+    scheds.dedup();
+    Some(format!(
+        "the blkio controller has no weight file (no BFQ scheduler; block schedulers: {}); blkio weight checks skipped",
+        scheds.join("; ")
+    ))
+}
+
 /// Prints `SKIP: <test name>: <reason>` straight to the process's stderr.
 /// libtest captures only the print macros, so this line shows up even for a
 /// passing test. Use through [`skip!`](crate::skip).
