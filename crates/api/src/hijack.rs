@@ -1,7 +1,9 @@
 //! Hijacked connections (attach, exec start): answer `101 Switching
 //! Protocols` (`Upgrade: tcp`), then pump bytes between the client and
 //! the monitor. Output arrives as stdcopy frames; with a tty the frames
-//! are unwrapped into the raw stream Docker sends for terminals.
+//! are unwrapped into the raw stream Docker sends for terminals. A request
+//! without `Upgrade` (dockerode's attach and exec start) gets, as from
+//! dockerd, a `200 OK` whose body is the output stream.
 
 use std::future::Future;
 
@@ -37,13 +39,25 @@ async fn client_read_all(fd: ConnFd) {
     }
 }
 
+/// The client's side of a hijacked stream: the upgraded connection, or
+/// for a plain request a pipe whose other end is the response body.
+pub type Client = Box<dyn ClientIo>;
+
+/// What a [`Client`] is.
+pub trait ClientIo: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> ClientIo for T {}
+
 /// Answers 101 and runs `f` on the upgraded connection once the client
-/// has read the 101.
+/// has read the 101; a request that did not ask for an upgrade gets a 200
+/// streaming what `f` writes.
 pub fn hijack<F, Fut>(req: &mut Request, tty: bool, f: F) -> Response
 where
-    F: FnOnce(TokioIo<hyper::upgrade::Upgraded>) -> Fut + Send + 'static,
+    F: FnOnce(Client) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    if !req.headers().contains_key(header::UPGRADE) {
+        return streamed(f);
+    }
     let on = hyper::upgrade::on(&mut *req);
     let fd = req.extensions().get::<ConnFd>().copied();
     tokio::spawn(async move {
@@ -52,7 +66,7 @@ where
                 if let Some(fd) = fd {
                     client_read_all(fd).await;
                 }
-                f(TokioIo::new(up)).await
+                f(Box::new(TokioIo::new(up))).await
             }
             Err(e) => tracing::debug!("hijack failed: {e}"),
         }
@@ -68,6 +82,36 @@ where
         .header(header::UPGRADE, "tcp")
         .header(header::CONTENT_TYPE, content_type)
         .body(Body::empty())
+        .unwrap_or_default()
+}
+
+/// The response to an attach or exec start without `Upgrade`: dockerd
+/// hijacks the connection anyway and writes a 200 with the stream as its
+/// body (raw-stream whatever the framing, as dockerd's). The headers go
+/// out at once, so a client can attach before it starts the container.
+/// Nothing comes in: the client's input ends when the body is dropped
+/// (the client went away), as the hijacked connection's would.
+fn streamed<F, Fut>(f: F) -> Response
+where
+    F: FnOnce(Client) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (ours, theirs) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(f(Box::new(ours)));
+    let chunks = futures::stream::unfold(theirs, |mut r| async move {
+        let mut buf = vec![0u8; 32 * 1024];
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), r))
+            }
+        }
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/vnd.docker.raw-stream")
+        .body(Body::from_stream(chunks))
         .unwrap_or_default()
 }
 

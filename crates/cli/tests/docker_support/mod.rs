@@ -4,6 +4,8 @@
 //! `docker` CLI with DOCKER_HOST and a private DOCKER_CONFIG.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod raw_http;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -1,0 +1,71 @@
+//! What dockerode's test suite (scripts/dockerode-suite.sh) found berthd
+//! doing differently from dockerd, each through the HTTP API or the
+//! docker CLI: attach and exec start without `Upgrade` (dockerode's
+//! default) answer a 200 streaming the output.
+
+mod docker_support;
+
+use docker_support::raw_http::{self, demux};
+use docker_support::Daemon;
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+#[test]
+fn attach_without_upgrade_streams_the_output_in_a_200_sent_before_start() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let id = d.ok(&["create", "busybox", "sh", "-c", "echo out; echo err >&2"]);
+    let id = id.trim();
+    // The head must come before the container starts: dockerode starts it
+    // only once the attach has answered.
+    let attach = raw_http::request(
+        &d.sock,
+        "POST",
+        &format!("/containers/{id}/attach?stream=1&stdout=1&stderr=1"),
+        "",
+    );
+    assert_eq!(attach.status, 200, "head: {:?}", attach.headers);
+    assert_eq!(
+        attach.header("content-type"),
+        Some("application/vnd.docker.raw-stream")
+    );
+    d.ok(&["start", id]);
+    let mut frames = demux(&attach.body());
+    frames.sort();
+    assert_eq!(
+        frames,
+        vec![(1, b"out\n".to_vec()), (2, b"err\n".to_vec())],
+        "attach output"
+    );
+}
+
+#[test]
+fn exec_start_without_upgrade_streams_the_output_in_a_200() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let id = d.ok(&["run", "-d", "busybox", "sleep", "300"]);
+    let id = id.trim();
+    let (code, body) = d.http(
+        "POST",
+        &format!("/containers/{id}/exec"),
+        Some(r#"{"AttachStdout":true,"AttachStderr":true,"Cmd":["sh","-c","echo foo; exit 3"]}"#),
+    );
+    assert_eq!(code, 201, "exec create: {body}");
+    let exec = json(&body)["Id"].as_str().expect("exec Id").to_owned();
+    let start = raw_http::request(
+        &d.sock,
+        "POST",
+        &format!("/exec/{exec}/start"),
+        r#"{"Detach":false,"Tty":false}"#,
+    );
+    assert_eq!(start.status, 200, "head: {:?}", start.headers);
+    assert_eq!(demux(&start.body()), vec![(1, b"foo\n".to_vec())]);
+    let (code, body) = d.http("GET", &format!("/exec/{exec}/json"), None);
+    assert_eq!(code, 200, "exec inspect: {body}");
+    let v = json(&body);
+    assert_eq!(v["Running"], false, "{body}");
+    assert_eq!(v["ExitCode"], 3, "{body}");
+    d.ok(&["rm", "-f", id]);
+}
