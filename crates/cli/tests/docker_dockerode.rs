@@ -1,7 +1,8 @@
 //! What dockerode's test suite (scripts/dockerode-suite.sh) found berthd
 //! doing differently from dockerd, each through the HTTP API or the
 //! docker CLI: attach and exec start without `Upgrade` (dockerode's
-//! default) answer a 200 streaming the output.
+//! default) answer a 200 streaming the output, and a list limit includes
+//! stopped containers.
 
 mod docker_support;
 
@@ -68,4 +69,35 @@ fn exec_start_without_upgrade_streams_the_output_in_a_200() {
     assert_eq!(v["Running"], false, "{body}");
     assert_eq!(v["ExitCode"], 3, "{body}");
     d.ok(&["rm", "-f", id]);
+}
+
+#[test]
+fn a_list_limit_includes_containers_that_are_not_running() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let a = d.ok(&["create", "-l", "probe", "busybox", "true"]);
+    let b = d.ok(&[
+        "create", "-l", "probe", "-l", "kind=b", "busybox", "true",
+    ]);
+    assert_eq!(d.ok(&["ps", "-q"]).trim(), "", "ps lists only running ones");
+    // docker ps -n N: the N last created, whatever their state.
+    let last = d.ok(&["ps", "-q", "--no-trunc", "-n", "1"]);
+    assert_eq!(last.trim(), b.trim());
+    // filters={"label":["probe"]}, as dockerode sends it.
+    let (code, body) = d.http(
+        "GET",
+        "/containers/json?limit=3&filters=%7B%22label%22%3A%5B%22probe%22%5D%7D",
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    let mut ids: Vec<String> = json(&body)
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|c| c["Id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    ids.sort();
+    let mut want = vec![a.trim().to_owned(), b.trim().to_owned()];
+    want.sort();
+    assert_eq!(ids, want, "limit=3 with a label filter: {body}");
 }

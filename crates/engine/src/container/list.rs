@@ -58,8 +58,12 @@ impl Engine {
         };
         let before = anchor("before")?;
         let since = anchor("since")?;
-        // Any filter on status (or exited) lists stopped ones too.
-        let all = all || f.get("status").is_some() || f.get("exited").is_some();
+        // Any filter on status (or exited) lists stopped ones too, and so
+        // does a limit (dockerd's "n last created", whatever their state).
+        let all = all
+            || limit.is_some_and(|l| l > 0)
+            || f.get("status").is_some()
+            || f.get("exited").is_some();
         let mut out = Vec::new();
         for r in recs {
             let st = r.state.status;
