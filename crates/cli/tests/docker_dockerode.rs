@@ -1,8 +1,8 @@
 //! What dockerode's test suite (scripts/dockerode-suite.sh) found berthd
 //! doing differently from dockerd, each through the HTTP API or the
 //! docker CLI: attach and exec start without `Upgrade` (dockerode's
-//! default) answer a 200 streaming the output, and a list limit includes
-//! stopped containers.
+//! default) answer a 200 streaming the output, a list limit includes
+//! stopped containers, a created container has its (empty) /etc files.
 
 mod docker_support;
 
@@ -100,4 +100,30 @@ fn a_list_limit_includes_containers_that_are_not_running() {
     let mut want = vec![a.trim().to_owned(), b.trim().to_owned()];
     want.sort();
     assert_eq!(ids, want, "limit=3 with a label filter: {body}");
+}
+
+#[test]
+fn a_created_container_has_empty_etc_files_before_its_first_start() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let id = d.ok(&["create", "busybox", "sh", "-c", "exit 0"]);
+    let id = id.trim();
+    let out = d.host.root().join("copied");
+    std::fs::create_dir_all(&out).expect("out dir");
+    // dockerode's getArchive of /etc/resolv.conf on a container it has
+    // only created; dockerd's init layer has the empty file.
+    for f in ["resolv.conf", "hosts", "hostname"] {
+        let dest = out.join(f);
+        d.ok(&[
+            "cp",
+            &format!("{id}:/etc/{f}"),
+            &dest.to_string_lossy(),
+        ]);
+        let len = std::fs::metadata(&dest).expect("copied file").len();
+        assert_eq!(len, 0, "/etc/{f} of a created container");
+    }
+    d.ok(&["start", id]);
+    d.ok(&["wait", id]);
+    let hosts = d.ok(&["cp", &format!("{id}:/etc/hostname"), "-"]);
+    assert!(hosts.contains(&id[..12]), "hostname after start: {hosts}");
 }

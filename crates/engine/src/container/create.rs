@@ -356,6 +356,15 @@ impl Engine {
         let dir = self.inner.cfg.container_dir(&id);
         std::fs::create_dir_all(&dir)
             .map_err(EngineError::io(format!("creating {}", dir.display())))?;
+        // As in dockerd's init layer, a container that never ran already
+        // has empty /etc/hostname, hosts and resolv.conf (archive reads
+        // find them); start fills them.
+        for f in ["hostname", "hosts", "resolv.conf"] {
+            if let Err(e) = std::fs::write(dir.join(f), b"") {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(EngineError::io(format!("writing {f}"))(e));
+            }
+        }
         let engine = self.clone();
         let (cid, iid) = (id.clone(), image.id.clone());
         let made =
