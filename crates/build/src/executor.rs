@@ -779,7 +779,13 @@ impl Executor<'_> {
 
     fn instruction(&mut self, st: &mut StageState, ins: &Instruction) -> Result<()> {
         match &ins.kind {
-            Kind::Run { cmd, network } => self.run_step(st, ins, cmd, network.as_deref()),
+            Kind::Run {
+                buildkit_flag: Some(f),
+                ..
+            } => Err(BuildError::Invalid(format!(
+                "the --{f} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ to learn how to build images with BuildKit enabled"
+            ))),
+            Kind::Run { cmd, network, .. } => self.run_step(st, ins, cmd, network.as_deref()),
             Kind::Copy(spec) => self.copy_step(st, ins, spec, false),
             Kind::Add(spec) => self.copy_step(st, ins, spec, true),
             Kind::Workdir(dir) => self.workdir_step(st, ins, dir),

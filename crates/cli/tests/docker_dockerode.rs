@@ -2,12 +2,13 @@
 //! doing differently from dockerd, each through the HTTP API or the
 //! docker CLI: attach and exec start without `Upgrade` (dockerode's
 //! default) answer a 200 streaming the output, a list limit includes
-//! stopped containers, a created container has its (empty) /etc files.
+//! stopped containers, a created container has its (empty) /etc files,
+//! `RUN --mount` fails at its step (classic builder), not at parse.
 
 mod docker_support;
 
 use docker_support::raw_http::{self, demux};
-use docker_support::Daemon;
+use docker_support::{code, stderr, stdout, Daemon};
 
 fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
@@ -126,4 +127,34 @@ fn a_created_container_has_empty_etc_files_before_its_first_start() {
     d.ok(&["wait", id]);
     let hosts = d.ok(&["cp", &format!("{id}:/etc/hostname"), "-"]);
     assert!(hosts.contains(&id[..12]), "hostname after start: {hosts}");
+}
+
+#[test]
+fn run_mount_parses_and_fails_at_its_step_as_in_the_classic_builder() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let ctx = d.host.root().join("ctx");
+    std::fs::create_dir_all(&ctx).expect("context dir");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox\nRUN --mount=type=cache,target=/test echo test\n",
+    )
+    .expect("Dockerfile");
+    let out = d
+        .docker_cmd(&["build", &ctx.to_string_lossy()])
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .expect("docker build");
+    let (so, se) = (stdout(&out), stderr(&out));
+    assert_ne!(code(&out), 0, "the build must fail: {so}");
+    // The earlier steps ran and the stream (HTTP 200) carries the error.
+    assert!(so.contains("Step 1/2 : FROM busybox"), "stdout: {so}\nstderr: {se}");
+    assert!(
+        so.contains("Step 2/2 : RUN --mount=type=cache,target=/test echo test"),
+        "stdout: {so}\nstderr: {se}"
+    );
+    assert!(
+        se.contains("the --mount option requires BuildKit"),
+        "stderr: {se}"
+    );
 }

@@ -64,6 +64,10 @@ pub enum Kind {
         cmd: Command,
         /// `--network=` (legacy builders take the build's `--network`).
         network: Option<String>,
+        /// The first BuildKit-only flag given (`mount`, `security`): the
+        /// Dockerfile parses, the step fails when it runs, as in dockerd's
+        /// classic builder.
+        buildkit_flag: Option<String>,
     },
     Cmd(Command),
     Entrypoint(Command),
@@ -148,7 +152,7 @@ pub fn parse(line: usize, text: &str, escape: char) -> Result<Instruction, Parse
     let (flags, args) = take_flags(rest);
     let allowed: &[&str] = match keyword.as_str() {
         "FROM" => &["platform"],
-        "RUN" => &["network"],
+        "RUN" => &["network", "mount", "security"],
         "COPY" => &["from", "chown", "chmod"],
         "ADD" => &["chown", "chmod"],
         "HEALTHCHECK" => &[
@@ -207,6 +211,11 @@ pub fn parse(line: usize, text: &str, escape: char) -> Result<Instruction, Parse
         "RUN" => Kind::Run {
             cmd: command(args),
             network: flag("network"),
+            buildkit_flag: flags
+                .iter()
+                .map(|(k, _)| k)
+                .find(|k| matches!(k.as_str(), "mount" | "security"))
+                .cloned(),
         },
         "CMD" => Kind::Cmd(command(args)),
         "ENTRYPOINT" => Kind::Entrypoint(command(args)),
@@ -463,14 +472,25 @@ mod tests {
             p(r#"RUN ["echo", "a b"]"#)?,
             Kind::Run {
                 cmd: Command::Exec(vec!["echo".into(), "a b".into()]),
-                network: None
+                network: None,
+                buildkit_flag: None
             }
         );
         assert_eq!(
             p("run --network=host echo hi")?,
             Kind::Run {
                 cmd: Command::Shell("echo hi".into()),
-                network: Some("host".into())
+                network: Some("host".into()),
+                buildkit_flag: None
+            }
+        );
+        // BuildKit's flags parse (the step refuses them when it runs).
+        assert_eq!(
+            p("RUN --mount=type=cache,target=/x echo hi")?,
+            Kind::Run {
+                cmd: Command::Shell("echo hi".into()),
+                network: None,
+                buildkit_flag: Some("mount".into())
             }
         );
         // Not valid JSON: shell form, as docker does.
