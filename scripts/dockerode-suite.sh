@@ -33,7 +33,10 @@ repo=$PWD
 # dockerd's plugin manager, which berth does not have).
 EXCLUDED_FILES="swarm plugin"
 
-DEFAULT_FILES="docker container image networks promises util buildkit_test"
+# util.js last: its prepareBuildContext test calls fs.rm without a
+# callback, which on node >= 20 throws once the removal is done; mocha
+# counts that against whatever test runs then and stops the run there.
+DEFAULT_FILES="docker container image networks promises buildkit_test util"
 
 # Deselected, with the reason. mocha has no per-test deselect, so these
 # full titles (describe blocks and test, space-joined) become one
