@@ -77,9 +77,7 @@ fn a_list_limit_includes_containers_that_are_not_running() {
     let d = Daemon::start();
     d.load_busybox();
     let a = d.ok(&["create", "-l", "probe", "busybox", "true"]);
-    let b = d.ok(&[
-        "create", "-l", "probe", "-l", "kind=b", "busybox", "true",
-    ]);
+    let b = d.ok(&["create", "-l", "probe", "-l", "kind=b", "busybox", "true"]);
     assert_eq!(d.ok(&["ps", "-q"]).trim(), "", "ps lists only running ones");
     // docker ps -n N: the N last created, whatever their state.
     let last = d.ok(&["ps", "-q", "--no-trunc", "-n", "1"]);
@@ -115,11 +113,7 @@ fn a_created_container_has_empty_etc_files_before_its_first_start() {
     // only created; dockerd's init layer has the empty file.
     for f in ["resolv.conf", "hosts", "hostname"] {
         let dest = out.join(f);
-        d.ok(&[
-            "cp",
-            &format!("{id}:/etc/{f}"),
-            &dest.to_string_lossy(),
-        ]);
+        d.ok(&["cp", &format!("{id}:/etc/{f}"), &dest.to_string_lossy()]);
         let len = std::fs::metadata(&dest).expect("copied file").len();
         assert_eq!(len, 0, "/etc/{f} of a created container");
     }
@@ -148,7 +142,10 @@ fn run_mount_parses_and_fails_at_its_step_as_in_the_classic_builder() {
     let (so, se) = (stdout(&out), stderr(&out));
     assert_ne!(code(&out), 0, "the build must fail: {so}");
     // The earlier steps ran and the stream (HTTP 200) carries the error.
-    assert!(so.contains("Step 1/2 : FROM busybox"), "stdout: {so}\nstderr: {se}");
+    assert!(
+        so.contains("Step 1/2 : FROM busybox"),
+        "stdout: {so}\nstderr: {se}"
+    );
     assert!(
         so.contains("Step 2/2 : RUN --mount=type=cache,target=/test echo test"),
         "stdout: {so}\nstderr: {se}"
