@@ -172,6 +172,8 @@ run_suite() {
     cd "$DOCKERODE_SRC"
     say "+ mocha -R spec --exit ${args[*]} ${MOCHA_ARGS[*]}"
     set +e
+    # spec_helper.js reads `DOCKER_SOCKET || isWin ? pipe : sock`, so a set
+    # DOCKER_SOCKET would pick the Windows pipe: unset, and DOCKER_HOST too.
     env -u DOCKER_HOST -u DOCKER_SOCKET "$NODE" node_modules/mocha/bin/mocha.js -R spec --exit \
         "${args[@]}" "${MOCHA_ARGS[@]}"
     SUITE_RC=$?
