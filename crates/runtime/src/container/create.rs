@@ -9,7 +9,6 @@
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
@@ -367,12 +366,16 @@ impl Runtime {
                 std::os::unix::fs::chown(dir.fifo_path(), uid, gid)
                     .map_err(Error::io("chown", dir.fifo_path()))?;
             }
-            let f = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
-                .open(dir.fifo_path())
-                .map_err(Error::io("open", dir.fifo_path()))?;
-            Some(f.into())
+            // O_PATH: a reference that does not open the fifo (which would
+            // wait for a writer). Not OpenOptions: std masks O_PATH out of
+            // custom flags on musl (its O_ACCMODE includes O_PATH).
+            let f = nix::fcntl::open(
+                dir.fifo_path().as_path(),
+                nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(|e| Error::io("open", dir.fifo_path())(e.into()))?;
+            Some(f)
         };
 
         // The state hooks and `state` will show.

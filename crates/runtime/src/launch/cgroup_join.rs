@@ -45,12 +45,17 @@ impl CgroupJoin {
             }
             seen.push(dir);
             if ctrl == "unified" {
-                let f = OpenOptions::new()
-                    .read(true)
-                    .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
-                    .open(dir)
-                    .ok()?;
-                v2_dir = Some(f);
+                // Not OpenOptions: std masks O_PATH out of custom flags on
+                // musl (its O_ACCMODE includes O_PATH).
+                let f = nix::fcntl::open(
+                    dir.as_path(),
+                    nix::fcntl::OFlag::O_PATH
+                        | nix::fcntl::OFlag::O_DIRECTORY
+                        | nix::fcntl::OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .ok()?;
+                v2_dir = Some(std::fs::File::from(f));
             } else {
                 let f = OpenOptions::new()
                     .write(true)
