@@ -8,11 +8,13 @@
 //! back in, a minor fault per 64 KiB. The monitor does that once its
 //! container is started, berthd whenever its API falls quiet.
 //!
-//! Only clean pages of read-only private mappings of the executable and
-//! its shared libraries are dropped (never unmapped while the process
-//! runs): their content is the file's, so dropping them loses nothing.
+//! Only clean pages are dropped: those of the read-only segments of the
+//! loaded objects (the executable and its shared libraries, as the dynamic
+//! loader lists them, with its lock held, so no object is mapped or
+//! unmapped meanwhile) that lie in private file mappings with no page of
+//! their own. Their content is the file's, so dropping them loses nothing.
 
-use std::os::raw::c_void;
+use std::os::raw::{c_int, c_void};
 
 /// What [`drop_clean_code`] gave back.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -35,23 +37,30 @@ struct Mapping<'a> {
 }
 
 impl Mapping<'_> {
-    /// Read-only, private, of a file that stays mapped, resident, and
-    /// with no page of its own (a copy-on-write page, as relocated
-    /// read-only data has, would be lost).
-    fn droppable(&self, exe: &str) -> bool {
+    /// Read-only, private, of a file, resident, and with no page of its
+    /// own (a copy-on-write page, as relocated read-only data has, would
+    /// be lost).
+    fn clean(&self) -> bool {
         let p = self.perms.as_bytes();
         p.len() == 4
             && p[1] != b'w'
             && p[3] == b'p'
-            && (self.path == exe || is_shared_library(self.path))
+            && self.path.starts_with('/')
             && self.rss_kib > 0
             && self.anon_kib == 0
             && self.locked_kib == 0
     }
 }
 
-fn is_shared_library(path: &str) -> bool {
-    path.starts_with('/') && (path.ends_with(".so") || path.contains(".so."))
+/// The part of the read-only segment `[start, end)` inside `m`, page
+/// aligned (a segment's mapping starts at its first page).
+fn overlap(m: &Mapping<'_>, start: usize, end: usize, page: usize) -> Option<(usize, usize)> {
+    let s = (start & !(page - 1)).max(m.start);
+    let e = end
+        .checked_add(page - 1)
+        .map_or(usize::MAX, |x| x & !(page - 1))
+        .min(m.end);
+    (s < e).then_some((s, e))
 }
 
 /// The mappings of an smaps text (unparsable entries are skipped).
@@ -99,24 +108,70 @@ fn header(line: &str) -> Option<Mapping<'_>> {
 }
 
 /// Unmaps the resident clean pages of the executable's and the shared
-/// libraries' read-only mappings (see the module doc).
+/// libraries' read-only segments (see the module doc).
 pub fn drop_clean_code() -> std::io::Result<Dropped> {
-    let exe = std::fs::read_link("/proc/self/exe")?;
-    let exe = exe.to_string_lossy();
     let smaps = std::fs::read_to_string("/proc/self/smaps")?;
+    let clean: Vec<Mapping<'_>> = mappings(&smaps)
+        .into_iter()
+        .filter(Mapping::clean)
+        .collect();
+    // SAFETY: sysconf takes an integer.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let mut walk = Walk {
+        hit: vec![false; clean.len()],
+        clean: &clean,
+        page,
+    };
+    // SAFETY: the callback gets `walk` back as its data pointer, alive and
+    // not otherwise borrowed for the whole call.
+    unsafe { libc::dl_iterate_phdr(Some(each_object), std::ptr::addr_of_mut!(walk).cast()) };
     let mut dropped = Dropped::default();
-    for m in mappings(&smaps).iter().filter(|m| m.droppable(&exe)) {
-        // SAFETY: the range is one whole mapping the kernel just listed,
-        // read-only and without private pages: MADV_DONTNEED only unmaps
-        // page-cache pages that fault back in unchanged.
-        let r =
-            unsafe { libc::madvise(m.start as *mut c_void, m.end - m.start, libc::MADV_DONTNEED) };
-        if r == 0 {
-            dropped.mappings += 1;
-            dropped.kib += m.rss_kib;
-        }
+    for (m, _) in clean.iter().zip(&walk.hit).filter(|(_, hit)| **hit) {
+        dropped.mappings += 1;
+        dropped.kib += m.rss_kib;
     }
     Ok(dropped)
+}
+
+struct Walk<'a> {
+    clean: &'a [Mapping<'a>],
+    /// Which of `clean` had pages dropped.
+    hit: Vec<bool>,
+    page: usize,
+}
+
+/// dl_iterate_phdr's callback: drops the clean part of each read-only
+/// `PT_LOAD` segment of one loaded object.
+unsafe extern "C" fn each_object(
+    info: *mut libc::dl_phdr_info,
+    _size: usize,
+    data: *mut c_void,
+) -> c_int {
+    // SAFETY: the loader passes a valid info for the object, and `data`
+    // is the `Walk` drop_clean_code lent to this call.
+    let (info, walk) = unsafe { (&*info, &mut *data.cast::<Walk<'_>>()) };
+    for i in 0..usize::from(info.dlpi_phnum) {
+        // SAFETY: dlpi_phdr points to dlpi_phnum program headers.
+        let ph = unsafe { &*info.dlpi_phdr.add(i) };
+        if ph.p_type != libc::PT_LOAD || ph.p_flags & libc::PF_W != 0 {
+            continue;
+        }
+        let start = (info.dlpi_addr + ph.p_vaddr) as usize;
+        let end = start.saturating_add(ph.p_memsz as usize);
+        for (j, m) in walk.clean.iter().enumerate() {
+            let Some((s, e)) = overlap(m, start, end, walk.page) else {
+                continue;
+            };
+            // SAFETY: [s, e) is a read-only segment of an object the loader
+            // keeps mapped (its lock is held during this callback), inside
+            // a private file mapping without private pages: MADV_DONTNEED
+            // only unmaps page-cache pages, which fault back in unchanged.
+            if unsafe { libc::madvise(s as *mut c_void, e - s, libc::MADV_DONTNEED) } == 0 {
+                walk.hit[j] = true;
+            }
+        }
+    }
+    0
 }
 
 /// Unmaps the main thread's stack pages below the caller's frame (what
@@ -197,32 +252,56 @@ Anonymous:             0 kB
 7f4b3414d000-7f4b3414e000 r-xp 00000000 fe:00 80                         /usr/lib/libbar.so
 ";
 
-    fn droppable(exe: &str) -> Vec<(usize, u64)> {
+    fn clean() -> Vec<(usize, u64)> {
         mappings(SMAPS)
             .iter()
-            .filter(|m| m.droppable(exe))
+            .filter(|m| m.clean())
             .map(|m| (m.start, m.rss_kib))
             .collect()
     }
 
     #[test]
-    fn only_clean_read_only_code_and_libraries_are_dropped() {
+    fn only_clean_read_only_file_pages_are_candidates() {
         assert_eq!(
-            droppable("/usr/bin/berth"),
+            clean(),
             vec![
                 (0x55c3b7e23000, 1024),
                 (0x55c3b8268000, 12316),
-                (0x7f4b33931000, 444)
+                (0x7f4b33931000, 444),
+                (0x7f4b34000000, 64),
             ],
             "not: relocated read-only data, writable data, anonymous memory, \
-             other files, the vDSO, a mapping with nothing resident or one \
-             whose fields are missing"
+             the vDSO, a mapping with nothing resident or one whose fields \
+             are missing (a file that is no loaded object's segment is left \
+             out by the segment walk)"
         );
     }
 
     #[test]
-    fn another_executable_keeps_its_pages() {
-        assert_eq!(droppable("/usr/bin/other"), vec![(0x7f4b33931000, 444)]);
+    fn a_segment_is_cut_to_the_mapping_and_to_pages() {
+        let m = Mapping {
+            start: 0x10000,
+            end: 0x20000,
+            perms: "r-xp",
+            path: "/bin/x",
+            rss_kib: 4,
+            anon_kib: 0,
+            locked_kib: 0,
+        };
+        assert_eq!(
+            overlap(&m, 0x10280, 0x1f010, 0x1000),
+            Some((0x10000, 0x20000))
+        );
+        assert_eq!(
+            overlap(&m, 0x8000, 0x30000, 0x1000),
+            Some((0x10000, 0x20000))
+        );
+        assert_eq!(
+            overlap(&m, 0x12345, 0x13000, 0x1000),
+            Some((0x12000, 0x13000))
+        );
+        assert_eq!(overlap(&m, 0x20000, 0x30000, 0x1000), None);
+        assert_eq!(overlap(&m, 0x1000, 0x10000, 0x1000), None);
     }
 
     #[test]
