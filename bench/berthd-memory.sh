@@ -11,6 +11,8 @@
 #     them all, then idle again (2 s later): what the burst left behind.
 #  3. M containers running: VmRSS and Pss (/proc/PID/smaps_rollup) per
 #     monitor, and berthd's.
+#   SMAPS=dir: also keeps /proc/PID/smaps of berthd (idle, fresh) and of
+#   one monitor there, to see which mappings the memory is in.
 source "$(dirname "$0")/lib.sh"
 N=${N:-100}
 P=${P:-10}
@@ -53,6 +55,7 @@ berthd() { printf '  %-34s VmRSS %6d kB  Pss %6d kB  threads %d\n' "berthd $1" "
 echo "berth $(du -k "$BERTH" | cut -f1) kB binary; monitor: $( [ -x "$(dirname "$BERTH")/berth-monitor" ] && echo "berth-monitor $(du -k "$(dirname "$BERTH")/berth-monitor" | cut -f1) kB" || echo "berth monitor")"
 sleep 1
 berthd "idle, fresh"
+[ -z "${SMAPS:-}" ] || { mkdir -p "$SMAPS" && cat "/proc/$BERTHD_PID/smaps" >"$SMAPS/berthd-idle.smaps"; }
 seq "$N" | xargs -P "$P" -I{} "${B[@]}" run -d --network none busybox sleep 1000 >/dev/null
 berthd "with $N running"
 "${B[@]}" ps -aq | xargs -r -P "$P" -n 1 "${B[@]}" rm -f >/dev/null
@@ -64,6 +67,7 @@ for c in $("${B[@]}" ps -q --no-trunc); do
     pid=$("${B[@]}" inspect --format '{{.State.Pid}}' "$c")
     mon=$(awk '$1 == "PPid:" {print $2}' "/proc/$pid/status")
     exe=$(readlink "/proc/$mon/exe")
+    [ -z "${SMAPS:-}" ] || [ "$n" != 0 ] || cat "/proc/$mon/smaps" >"$SMAPS/monitor.smaps"
     n=$((n + 1)); rss=$((rss + $(kb "$mon" VmRSS))); pss=$((pss + $(kb "$mon" Pss smaps_rollup)))
 done
 printf '  %-34s VmRSS %6d kB  Pss %6d kB  (x%d, %s)\n' "per monitor" $((rss / n)) $((pss / n)) "$n" "$(basename "$exe")"

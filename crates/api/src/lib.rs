@@ -5,6 +5,7 @@
 //! JSON; `version` strips and checks `/v1.NN/` prefixes, `hijack` serves
 //! attach/exec upgrades, errors are `{"message": ...}` with Docker's codes.
 
+pub mod activity;
 mod body;
 mod detach_keys;
 mod error;
@@ -56,6 +57,7 @@ pub fn router(engine: Engine) -> Router {
             )
         })
         .layer(axum::middleware::from_fn(version::check))
+        .layer(axum::middleware::from_fn(activity::track))
         .with_state(engine)
 }
 

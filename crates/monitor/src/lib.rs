@@ -21,6 +21,7 @@ pub mod exit;
 mod helper;
 pub mod log;
 pub mod protocol;
+pub mod resident;
 mod run;
 mod stdio;
 

@@ -15,11 +15,14 @@ use crate::exit::ExitRecord;
 use crate::helper;
 use crate::log::JsonFileLog;
 use crate::protocol::{frame_header, Request, STDERR, STDOUT};
+use crate::resident;
 use crate::stdio::{self, Ours};
 
 /// How long output may still arrive after the process exited (children
 /// that inherited its stdio may keep it open).
 const DRAIN: Duration = Duration::from_secs(2);
+/// Bytes read at once from the process's output or a client.
+const IO_BUF: usize = 32 * 1024;
 
 struct Client {
     sock: UnixStream,
@@ -42,6 +45,13 @@ struct Monitor {
     exit_code: Option<i32>,
     exited_at: Option<Instant>,
     start_error: Option<String>,
+    /// The read buffer, allocated at the first read: a buffer on the
+    /// stack would be touched whole (stack probes) by every frame that
+    /// holds it, and stay resident in an idle monitor.
+    buf: Vec<u8>,
+    /// A start just finished: release its memory once this round of
+    /// events is handled.
+    settle: bool,
 }
 
 fn signalfd_for_sigchld() -> std::io::Result<OwnedFd> {
@@ -88,6 +98,7 @@ pub fn main(config_path: &Path) -> i32 {
     match Monitor::prepare(cfg) {
         Ok(mut m) => {
             report("ready\n");
+            release_setup_memory();
             m.serve();
             0
         }
@@ -139,6 +150,8 @@ impl Monitor {
             exit_code: None,
             exited_at: None,
             start_error: None,
+            buf: Vec::new(),
+            settle: false,
         };
         if let Job::Container { bundle } = m.cfg.job.clone() {
             if let Err(e) = m.create_container(&bundle) {
@@ -288,6 +301,10 @@ impl Monitor {
             if ready(0) {
                 self.accept();
             }
+            if std::mem::take(&mut self.settle) {
+                self.buf = Vec::new();
+                release_setup_memory();
+            }
             if self.exit_code.is_none() && self.target.is_none() && self.start_error.is_some() {
                 break;
             }
@@ -315,15 +332,32 @@ impl Monitor {
         }
     }
 
+    /// The read buffer, taken out of `self` (put it back with
+    /// [`Monitor::put_buf`]).
+    fn take_buf(&mut self) -> Vec<u8> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.resize(IO_BUF, 0);
+        buf
+    }
+
+    fn put_buf(&mut self, buf: Vec<u8>) {
+        self.buf = buf;
+    }
+
     fn output(&mut self, which: usize) {
-        let mut buf = [0u8; 32 * 1024];
+        let mut buf = self.take_buf();
+        self.output_with(which, &mut buf);
+        self.put_buf(buf);
+    }
+
+    fn output_with(&mut self, which: usize, buf: &mut [u8]) {
         let slot = if which == 0 {
             &mut self.ours.stdout
         } else {
             &mut self.ours.stderr
         };
         let Some(f) = slot.as_mut() else { return };
-        let n = match f.read(&mut buf) {
+        let n = match f.read(buf) {
             Ok(0) | Err(_) => {
                 // EOF, or EIO from a pty whose last slave closed.
                 *slot = None;
@@ -372,8 +406,13 @@ impl Monitor {
             self.clients.remove(i);
             return;
         }
-        let mut buf = [0u8; 32 * 1024];
-        let n = match self.clients[i].sock.read(&mut buf) {
+        let mut buf = self.take_buf();
+        self.client_event_with(i, &mut buf);
+        self.put_buf(buf);
+    }
+
+    fn client_event_with(&mut self, i: usize, buf: &mut [u8]) {
+        let n = match self.clients[i].sock.read(buf) {
             Ok(n) => n,
             Err(_) => {
                 self.clients.remove(i);
@@ -444,7 +483,10 @@ impl Monitor {
                 };
                 let answer = if startable {
                     match self.start() {
-                        Ok(pid) => format!("ok {pid}\n"),
+                        Ok(pid) => {
+                            self.settle = true;
+                            format!("ok {pid}\n")
+                        }
                         Err(e) => {
                             self.fail_start(&e);
                             format!("err {}\n", e.replace('\n', " "))
@@ -519,6 +561,15 @@ impl Monitor {
         let _ = std::fs::remove_file(self.cfg.pid_path());
         self.clients.clear();
     }
+}
+
+/// Set-up is over (the process is created, or started): what it paged
+/// in goes back, the poll loop keeps only what it touches (see
+/// [`resident`]).
+fn release_setup_memory() {
+    resident::trim_heap();
+    let _ = resident::drop_unused_stack();
+    let _ = resident::drop_clean_code();
 }
 
 fn bind(path: &Path) -> Result<UnixListener, String> {

@@ -525,6 +525,7 @@ fn run(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     rt.block_on(async move {
         tokio::spawn(super::daemon_malloc::trim_when_idle());
+        tokio::spawn(super::daemon_malloc::release_when_quiet());
         engine.restore().await;
         // After restore: its repair publishes the ports of running containers.
         // --iptables=false: berth has no rules to watch over.

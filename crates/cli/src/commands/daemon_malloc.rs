@@ -1,5 +1,6 @@
 //! berthd's use of glibc's allocator: few arenas, and free memory handed
-//! back to the kernel once a burst of requests is over.
+//! back to the kernel once a burst of requests is over; and the code
+//! pages a burst mapped, unmapped once the API falls quiet.
 //!
 //! glibc gives each thread that allocates its own arena (up to 8 per
 //! core), and tokio's blocking pool grows to a dozen threads under a
@@ -10,12 +11,18 @@
 
 use std::time::Duration;
 
+use berth_monitor::resident;
+
 /// Arenas glibc may create (one per tokio worker).
 const ARENAS: i32 = 2;
 /// How often the free memory is checked.
 const CHECK_EVERY: Duration = Duration::from_secs(5);
 /// Free bytes held by the allocator above which it is trimmed.
 const TRIM_ABOVE: usize = 512 * 1024;
+
+/// How long the API must receive and answer no request before berthd gives back the
+/// heap's free memory and the code pages the last burst mapped.
+const QUIET: Duration = Duration::from_millis(500);
 
 /// Caps the arenas; call before any thread is started.
 pub fn limit_arenas() {
@@ -59,5 +66,40 @@ pub async fn trim_when_idle() {
             };
             kept = now_kept;
         }
+    }
+}
+
+/// Once no request arrived or ended for [`QUIET`] (after start, and after
+/// each burst): trims the heap and unmaps the code pages of the
+/// executable and its libraries (see `berth_monitor::resident`: the
+/// pages stay in the page cache; what runs next faults back in). Sleeps
+/// on the API's next request in between, so an idle daemon never wakes.
+pub async fn release_when_quiet() {
+    let mut seen = berth_api::activity::events();
+    loop {
+        loop {
+            tokio::time::sleep(QUIET).await;
+            let now = berth_api::activity::events();
+            if now == seen {
+                break;
+            }
+            seen = now;
+        }
+        let released = tokio::task::spawn_blocking(|| {
+            resident::trim_heap();
+            resident::drop_clean_code()
+        })
+        .await;
+        match released {
+            Ok(Ok(d)) => tracing::debug!(
+                mappings = d.mappings,
+                kib = d.kib,
+                "the API is quiet: unmapped code pages"
+            ),
+            Ok(Err(e)) => tracing::debug!("unmapping code pages: {e}"),
+            Err(_) => {}
+        }
+        berth_api::activity::next_event(seen).await;
+        seen = berth_api::activity::events();
     }
 }
