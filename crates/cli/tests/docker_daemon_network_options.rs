@@ -375,6 +375,65 @@ fn serve(d: &Daemon, name: &str, net: &str, extra: &[&str], text: &str) -> Strin
     ip.trim().to_owned()
 }
 
+/// The ICC holes of the links in `nft list set inet berth icc_open4`.
+fn icc_holes(d: &Daemon) -> String {
+    d.host
+        .sh("nft list set inet berth icc_open4")
+        .expect("icc_open4 set")
+}
+
+#[test]
+fn icc_false_lets_a_linked_container_reach_its_links_exposed_ports_only() {
+    let d = Daemon::start_with("{}", &["--icc=false"]);
+    d.load_busybox();
+    let web = serve(&d, "web", "bridge", &["--expose", "80"], "linked");
+    d.ok(&[
+        "run", "-d", "--name", "app", "--link", "web:w", "busybox", "sleep", "300",
+    ]);
+    d.ok(&["run", "-d", "--name", "other", "busybox", "sleep", "300"]);
+    let app = d.ok(&[
+        "inspect",
+        "--format",
+        "{{.NetworkSettings.IPAddress}}",
+        "app",
+    ]);
+    let app = app.trim();
+    // The linker reaches the linked container's exposed port, by alias.
+    let linked = until_ok(|| wget_in(&d, "app", "http://w/"));
+    assert_eq!(linked.0, 0, "{}\n{}", linked.1, icc_holes(&d));
+    assert!(linked.1.contains("linked"), "{}", linked.1);
+    assert!(
+        icc_holes(&d).contains(&format!("{app} . {web} . tcp . 80")),
+        "{}",
+        icc_holes(&d)
+    );
+    // A container without the link does not; nor does the linked one
+    // reach back (the hole is one way, for new connections).
+    let other = wget_in(&d, "other", &format!("http://{web}/"));
+    assert_ne!(other.0, 0, "ICC off but reached {web}: {}", other.1);
+    // The holes follow the firewall when it is flushed and restored.
+    d.host.sh("nft flush ruleset").expect("flush");
+    let back = until_ok(|| {
+        let h = icc_holes(&d);
+        (i32::from(!h.contains(&format!("{app} . {web}"))), h)
+    });
+    assert_eq!(back.0, 0, "link hole not restored: {}", back.1);
+    // `rm --link` closes it; so does the linker's exit.
+    d.ok(&["rm", "--link", "app/w"]);
+    assert!(!icc_holes(&d).contains(app), "{}", icc_holes(&d));
+    d.ok(&["rm", "-f", "app", "other", "web"]);
+    d.ok(&[
+        "run", "-d", "--name", "web2", "--expose", "80", "busybox", "sleep", "300",
+    ]);
+    d.ok(&["run", "--rm", "--link", "web2:w", "busybox", "true"]);
+    let left = icc_holes(&d);
+    assert!(
+        !left.contains(". tcp . 80"),
+        "holes left after the linker exited: {left}"
+    );
+    d.ok(&["rm", "-f", "web2"]);
+}
+
 #[test]
 fn icc_false_keeps_containers_of_a_network_apart_but_not_their_published_ports() {
     let d = Daemon::start_with("{}", &["--icc=false"]);

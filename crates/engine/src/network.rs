@@ -336,6 +336,17 @@ pub trait NetworkAttacher: Send + Sync {
     fn release_orphans(&self, _live: &std::collections::HashSet<String>) -> Result<()> {
         Ok(())
     }
+    /// Opens (or closes) the holes legacy links make in `network` when it
+    /// blocks inter-container traffic (`--icc=false`): each client may
+    /// reach its server's exposed port. Nothing to do elsewhere.
+    fn link_openings(
+        &self,
+        _network: &str,
+        _openings: &[berth_net::firewall::IccOpening],
+        _open: bool,
+    ) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The attacher until engine networking lands (issue 11): a container on

@@ -18,6 +18,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use berth_net::firewall::{IccOpening, Protocol};
+
 use super::record::{ContainerRecord, Status};
 use crate::error::{EngineError, Result};
 use crate::network::NetworkMode;
@@ -357,24 +359,113 @@ impl Engine {
         let entry = self.lookup(parent).map_err(|_| {
             EngineError::Internal(format!("Cannot get parent {parent} for link name {full}"))
         })?;
+        let before = entry.record();
         let rec = self.update(&entry, |r| r.links.retain(|l| l.alias != alias))?;
         if matches!(rec.state.status, Status::Running | Status::Paused) {
             self.rewrite_hosts(&rec);
+            self.set_link_openings(&before, false);
+            self.set_link_openings(&rec, true);
         }
         Ok(())
+    }
+
+    /// The holes `parent`'s links need on the default bridge when it blocks
+    /// inter-container traffic (`--icc=false`), as dockerd's links open
+    /// them: the parent may reach each running child's exposed ports.
+    fn link_openings_of(&self, parent: &ContainerRecord) -> Vec<IccOpening> {
+        let bridge_ip = |r: &ContainerRecord| {
+            r.endpoints
+                .get("bridge")
+                .and_then(|e| e.ip_address.parse::<std::net::Ipv4Addr>().ok())
+        };
+        let Some(client) = bridge_ip(parent) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for l in &parent.links {
+            let Ok(entry) = self.lookup(&l.child_id) else {
+                continue;
+            };
+            let child = entry.record();
+            let Some(server) = bridge_ip(&child).filter(|_| child.state.status.is_live()) else {
+                continue;
+            };
+            for p in ports(child.config.exposed_ports.as_deref().unwrap_or(&[])) {
+                let protocol = match p.proto.as_str() {
+                    "udp" => Protocol::Udp,
+                    "sctp" => Protocol::Sctp,
+                    _ => Protocol::Tcp,
+                };
+                if let Ok(port) = u16::try_from(p.num) {
+                    out.push(IccOpening {
+                        client,
+                        server,
+                        protocol,
+                        port,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Opens (`open`) or closes the ICC holes of `parent`'s links; best
+    /// effort, logged (a network with ICC on has nothing to do).
+    pub(crate) fn set_link_openings(&self, parent: &ContainerRecord, open: bool) {
+        let openings = self.link_openings_of(parent);
+        if let Err(e) = self.inner.attacher.link_openings("bridge", &openings, open) {
+            tracing::warn!(container = %parent.id, open, "link openings: {e}");
+        }
+    }
+
+    /// At a container's exit: closes its own links' holes and those its
+    /// running parents have to it (its address goes back to the pool).
+    pub(crate) fn close_link_openings(&self, rec: &ContainerRecord) {
+        self.set_link_openings(rec, false);
+        for p in self.parents_of(&rec.id) {
+            let openings: Vec<IccOpening> = self
+                .link_openings_of(&p)
+                .into_iter()
+                .filter(|o| {
+                    rec.endpoints
+                        .get("bridge")
+                        .is_some_and(|e| e.ip_address == o.server.to_string())
+                })
+                .collect();
+            if let Err(e) = self
+                .inner
+                .attacher
+                .link_openings("bridge", &openings, false)
+            {
+                tracing::warn!(container = %p.id, "closing link openings: {e}");
+            }
+        }
+    }
+
+    /// Puts back every running container's link holes (after the firewall
+    /// was repaired: a flushed ruleset lost them).
+    pub(crate) fn reopen_all_links(&self) {
+        for r in self.list_records() {
+            if r.state.status.is_live() && !r.links.is_empty() {
+                self.set_link_openings(&r, true);
+            }
+        }
+    }
+
+    fn parents_of(&self, child_id: &str) -> Vec<ContainerRecord> {
+        self.list_records()
+            .into_iter()
+            .filter(|r| matches!(r.state.status, Status::Running | Status::Paused))
+            .filter(|r| r.links.iter().any(|l| l.child_id == child_id))
+            .collect()
     }
 
     /// Rewrites the /etc/hosts of the running parents of `child_id` (its
     /// address changed with a new start).
     pub(crate) fn refresh_parents(&self, child_id: &str) {
-        let parents: Vec<ContainerRecord> = self
-            .list_records()
-            .into_iter()
-            .filter(|r| matches!(r.state.status, Status::Running | Status::Paused))
-            .filter(|r| r.links.iter().any(|l| l.child_id == child_id))
-            .collect();
-        for p in parents {
+        for p in self.parents_of(child_id) {
             self.rewrite_hosts(&p);
+            self.set_link_openings(&p, true);
         }
     }
 

@@ -366,6 +366,11 @@ impl Engine {
         endpoints: &std::collections::HashMap<String, network::Endpoint>,
     ) {
         let id = &rec.id;
+        if netns.is_some() {
+            let mut attached = rec.clone();
+            attached.endpoints = endpoints.clone();
+            self.close_link_openings(&attached);
+        }
         if let Some(ns) = netns {
             for (n, ep) in endpoints {
                 let cfg = EndpointConfig::of_endpoint(rec, n, ep);
@@ -526,7 +531,7 @@ impl Engine {
             }
         };
         let now = berth_runtime::state::time::now_rfc3339();
-        self.update(entry, |r| {
+        let started = self.update(entry, |r| {
             r.state.status = Status::Running;
             r.state.pid = pid;
             r.state.monitor_pid = handle.pid;
@@ -545,7 +550,9 @@ impl Engine {
                 .map(|p| p.to_string_lossy().into_owned());
             r.endpoints = prepared.endpoints.clone();
         })?;
-        // Its parents' /etc/hosts follow its new address.
+        // Under --icc=false its links open their holes; its parents'
+        // /etc/hosts (and holes) follow its new address.
+        self.set_link_openings(&started, true);
         self.refresh_parents(&rec.id);
         self.inner.events.publish(
             Event::new("container", "start", &rec.id)

@@ -1294,6 +1294,34 @@ impl NetworkAttacher for BridgeDriver {
         self.repair_firewall_state(live)
     }
 
+    fn link_openings(
+        &self,
+        network: &str,
+        openings: &[berth_net::firewall::IccOpening],
+        open: bool,
+    ) -> Result<()> {
+        let blocks = {
+            let nets = self.networks.lock().unwrap_or_else(|p| p.into_inner());
+            find_in(&nets, network).is_some_and(|d| d.rules().block_icc)
+        };
+        if !self.firewall || !blocks || openings.is_empty() {
+            return Ok(());
+        }
+        let Some(fw) = Firewall::open_existing().map_err(|e| internal("opening firewall", e))?
+        else {
+            return Ok(());
+        };
+        for o in openings {
+            let r = if open {
+                fw.open_icc(o)
+            } else {
+                fw.close_icc(o)
+            };
+            r.map_err(|e| internal(&format!("link opening {o}"), e))?;
+        }
+        Ok(())
+    }
+
     fn release_orphans(&self, live: &std::collections::HashSet<String>) -> Result<()> {
         self.release_orphan_leases(live)
     }

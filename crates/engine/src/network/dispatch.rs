@@ -126,6 +126,15 @@ impl NetworkAttacher for Networks {
         self.bridge.repair_firewall(live)
     }
 
+    fn link_openings(
+        &self,
+        network: &str,
+        openings: &[berth_net::firewall::IccOpening],
+        open: bool,
+    ) -> Result<()> {
+        self.bridge.link_openings(network, openings, open)
+    }
+
     /// Both drivers, the second even when the first failed.
     fn release_orphans(&self, live: &HashSet<String>) -> Result<()> {
         let bridge = self.bridge.release_orphans(live);

@@ -29,7 +29,11 @@ impl Engine {
             .filter(|r| r.state.status.is_live())
             .flat_map(|r| r.endpoints.into_iter())
             .collect();
-        self.inner.attacher.repair_firewall(&live)
+        self.inner.attacher.repair_firewall(&live)?;
+        // Links' ICC holes are not in the store: made again from the
+        // records of running containers.
+        self.reopen_all_links();
+        Ok(())
     }
 }
 
