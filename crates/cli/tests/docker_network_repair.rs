@@ -8,7 +8,7 @@ mod docker_support;
 
 use std::time::Duration;
 
-use docker_support::{code, fetch_from_host, httpd, stderr, within, Daemon};
+use docker_support::{code, fetch_from_host, httpd, retry, stderr, within, Daemon};
 
 fn berth_table(d: &Daemon) -> String {
     d.host
@@ -159,7 +159,10 @@ fn berthd_killed_mid_attach_leaves_nothing_after_restart() {
     assert!(berth_table(&d).contains("8081"), "{}", berth_table(&d));
 
     d.start_again(&[]);
-    assert_eq!(veths(&d), Vec::<String>::new(), "veth left after restart");
+    // A deleted netns's veth pair is freed by the kernel's own cleanup
+    // work after the call returns: wait for it, bounded.
+    let left = retry(10, || veths(&d), Vec::is_empty);
+    assert_eq!(left, Vec::<String>::new(), "veth left after restart");
     assert_eq!(netns_files(&d), Vec::<String>::new(), "netns left");
     assert_eq!(d.berth_mounts(), Vec::<String>::new(), "mounts left");
     let t = berth_table(&d);
@@ -189,7 +192,7 @@ fn berthd_killed_mid_attach_leaves_nothing_after_restart() {
     let got = within(20, || fetch_from_host(&d, "http://127.0.0.1:8081/"));
     assert!(got.as_deref().is_ok_and(|s| s.contains("again")), "{got:?}");
     d.ok(&["rm", "-f", "half"]);
-    assert_eq!(veths(&d), Vec::<String>::new());
+    assert_eq!(retry(10, || veths(&d), Vec::is_empty), Vec::<String>::new());
     assert_eq!(netns_files(&d), Vec::<String>::new());
     assert!(!berth_table(&d).contains("8081"));
     d.ok(&["network", "rm", "tiny"]);
@@ -254,6 +257,7 @@ fn two_hundred_concurrent_attaches_get_distinct_addresses() {
     rm.extend(ids.iter().map(String::as_str));
     d.ok(&rm);
     d.ok(&["network", "rm", "crowd"]);
-    assert_eq!(veths(&d), Vec::<String>::new(), "veth left");
+    let left = retry(10, || veths(&d), Vec::is_empty);
+    assert_eq!(left, Vec::<String>::new(), "veth left");
     assert_eq!(netns_files(&d), Vec::<String>::new(), "netns left");
 }
