@@ -119,13 +119,7 @@ inside_setup() {
 # berthd and the registry by their PIDs, then remove the cgroup parent.
 on_exit() {
     local rc=$?
-    if [ -n "${BERTHD_PID:-}" ] && kill -0 "$BERTHD_PID" 2>/dev/null; then
-        local ids
-        ids=$(berth ps -aq 2>/dev/null || true)
-        [ -z "$ids" ] || berth rm -f $ids >/dev/null 2>&1 || true
-        kill -TERM "$BERTHD_PID" 2>/dev/null || true
-        wait "$BERTHD_PID" 2>/dev/null || true
-    fi
+    stop_berthd
     if [ -n "${REGISTRY_PID:-}" ]; then
         kill -TERM "$REGISTRY_PID" 2>/dev/null || true
         wait "$REGISTRY_PID" 2>/dev/null || true
@@ -136,17 +130,7 @@ on_exit() {
 
 start_berthd() {
     banner "start berthd on $SOCK"
-    echo '{}' >"$work/daemon.json"
-    "$BERTH_BIN" daemon -H "$BERTH_HOST" --data-root "$work/lib" --exec-root "$work/exec" \
-        --cgroup-parent "$CGROUP_PARENT" --config-file "$work/daemon.json" \
-        </dev/null >"$work/berthd.log" 2>&1 &
-    BERTHD_PID=$!
-    local i
-    for i in $(seq 1 100); do
-        berth version --format '{{.Server.Version}}' >/dev/null 2>&1 && break
-        kill -0 "$BERTHD_PID" 2>/dev/null || { cat "$work/berthd.log" >&2; fail "berthd exited"; }
-        sleep 0.1
-    done
+    launch_berthd
     # test_downversioning dials /var/run/docker.sock itself; /run is this
     # sandbox's tmpfs, so the link goes with it.
     ln -sf "$SOCK" /run/docker.sock

@@ -100,6 +100,35 @@ remove_cgroups() {
 
 berth() { "$BERTH_BIN" "$@"; }
 
+# launch_berthd [daemon flags...]: berthd on $SOCK with the sandbox's state
+# dirs and cgroup parent (sandbox_state), a daemon.json of `{}`, its log in
+# $work/berthd.log; waits until it answers. Sets BERTHD_PID.
+launch_berthd() {
+    echo '{}' >"$work/daemon.json"
+    "$BERTH_BIN" daemon -H "$BERTH_HOST" "$@" --data-root "$work/lib" --exec-root "$work/exec" \
+        --cgroup-parent "$CGROUP_PARENT" --config-file "$work/daemon.json" \
+        </dev/null >"$work/berthd.log" 2>&1 &
+    BERTHD_PID=$!
+    local i
+    for i in $(seq 1 100); do
+        berth version --format '{{.Server.Version}}' >/dev/null 2>&1 && break
+        kill -0 "$BERTHD_PID" 2>/dev/null || { cat "$work/berthd.log" >&2; fail "berthd exited"; }
+        sleep 0.1
+    done
+}
+
+# stop_berthd: removes what a suite left (containers first, so their
+# cgroups go), then stops berthd by its PID.
+stop_berthd() {
+    if [ -n "${BERTHD_PID:-}" ] && kill -0 "$BERTHD_PID" 2>/dev/null; then
+        local ids
+        ids=$(berth ps -aq 2>/dev/null || true)
+        [ -z "$ids" ] || berth rm -f $ids >/dev/null 2>&1 || true
+        kill -TERM "$BERTHD_PID" 2>/dev/null || true
+        wait "$BERTHD_PID" 2>/dev/null || true
+    fi
+}
+
 nowget() { env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u no_proxy "$@"; }
 
 # The outside steps, or (as `$0 --inside` in the sandbox) inside_setup and

@@ -102,30 +102,14 @@ inside_setup() {
 # berthd by its PID, then remove the cgroup parent.
 on_exit() {
     local rc=$?
-    if [ -n "${BERTHD_PID:-}" ] && kill -0 "$BERTHD_PID" 2>/dev/null; then
-        local ids
-        ids=$(berth ps -aq 2>/dev/null || true)
-        [ -z "$ids" ] || berth rm -f $ids >/dev/null 2>&1 || true
-        kill -TERM "$BERTHD_PID" 2>/dev/null || true
-        wait "$BERTHD_PID" 2>/dev/null || true
-    fi
+    stop_berthd
     remove_cgroups
     exit "$rc"
 }
 
 start_berthd() {
     banner "start berthd on $SOCK"
-    echo '{}' >"$work/daemon.json"
-    "$BERTH_BIN" daemon -H "$BERTH_HOST" -H tcp://127.0.0.1:2375 --data-root "$work/lib" --exec-root "$work/exec" \
-        --cgroup-parent "$CGROUP_PARENT" --config-file "$work/daemon.json" \
-        </dev/null >"$work/berthd.log" 2>&1 &
-    BERTHD_PID=$!
-    local i
-    for i in $(seq 1 100); do
-        berth version --format '{{.Server.Version}}' >/dev/null 2>&1 && break
-        kill -0 "$BERTHD_PID" 2>/dev/null || { cat "$work/berthd.log" >&2; fail "berthd exited"; }
-        sleep 0.1
-    done
+    launch_berthd -H tcp://127.0.0.1:2375
     say "berthd pid $BERTHD_PID"
 }
 
