@@ -303,19 +303,7 @@ async fn attach(
         stderr: q.bool("stderr"),
     };
     // logs=1: what the log holds first; stream=0: only that.
-    let replay = if q.bool("logs") && (opts.stdout || opts.stderr) {
-        e.logs(
-            &id,
-            LogOptions {
-                stdout: opts.stdout,
-                stderr: opts.stderr,
-                ..LogOptions::default()
-            },
-        )
-        .ok()
-    } else {
-        None
-    };
+    let replay = log_replay(&e, &id, &q, &opts);
     let stream = !q.0.contains_key("stream") || q.bool("stream");
     let detach_keys = crate::detach_keys::parse(q.str("detachKeys"))?;
     let tty = e.lookup(&id)?.record().tty();
@@ -383,19 +371,7 @@ async fn attach_ws(
     } else {
         websocket::Kind::Text
     };
-    let replay = if q.bool("logs") && (opts.stdout || opts.stderr) {
-        e.logs(
-            &id,
-            LogOptions {
-                stdout: opts.stdout,
-                stderr: opts.stderr,
-                ..LogOptions::default()
-            },
-        )
-        .ok()
-    } else {
-        None
-    };
+    let replay = log_replay(&e, &id, &q, &opts);
     let detach_keys = crate::detach_keys::parse(q.str("detachKeys"))?;
     let conn = if q.bool("stream") {
         Some(e.attach(&id, opts)?.1)
@@ -428,6 +404,28 @@ async fn attach_ws(
             }
         },
     ))
+}
+
+/// An attach's `logs=1`: what the log holds of the attached streams,
+/// sent before the live output.
+fn log_replay(
+    e: &Engine,
+    id: &str,
+    q: &Q,
+    opts: &AttachOptions,
+) -> Option<tokio::sync::mpsc::Receiver<berth_engine::container::logs::LogEntry>> {
+    if !q.bool("logs") || !(opts.stdout || opts.stderr) {
+        return None;
+    }
+    e.logs(
+        id,
+        LogOptions {
+            stdout: opts.stdout,
+            stderr: opts.stderr,
+            ..LogOptions::default()
+        },
+    )
+    .ok()
 }
 
 async fn logs(
